@@ -1,0 +1,121 @@
+// swift-tools-version: 6.0
+//
+// Crosswind: real-time transports for dashboards (WebSocket, SSE, Custom Sync) and a
+// deterministic network-fault testbed that runs them over a virtual network.
+//
+// Two columns that meet once (see README "Layout"):
+//   simulation:  CrosswindKernel → CrosswindNetwork (links, TCP model, captures; CPcap)
+//   transports:  CrosswindTransport (protocol cores + NIO handlers; never imports the network)
+//   join:        CrosswindTestbed (experiments, workloads, metrics, reports)
+//   entry:       crosswind (the command-line tool)
+import PackageDescription
+
+let upcoming: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "crosswind",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "crosswind", targets: ["crosswind"]),
+        .library(name: "CrosswindKernel", targets: ["CrosswindKernel"]),
+        .library(name: "CrosswindNetwork", targets: ["CrosswindNetwork"]),
+        .library(name: "CrosswindTransport", targets: ["CrosswindTransport"]),
+        .library(name: "CrosswindExperiment", targets: ["CrosswindExperiment"]),
+        .library(name: "CrosswindTestbed", targets: ["CrosswindTestbed"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CPcap",
+            path: "Sources/CPcap",
+            providers: [.apt(["libpcap-dev"])]
+        ),
+        .target(
+            name: "CrosswindKernel",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ],
+            swiftSettings: upcoming
+        ),
+        .target(
+            name: "CrosswindNetwork",
+            dependencies: [
+                "CrosswindKernel",
+                "CPcap",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ],
+            swiftSettings: upcoming
+        ),
+        .target(
+            name: "CrosswindTransport",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+            ],
+            swiftSettings: upcoming
+        ),
+        .target(
+            name: "CrosswindExperiment",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: upcoming
+        ),
+        .target(
+            name: "CrosswindTestbed",
+            dependencies: [
+                "CrosswindKernel",
+                "CrosswindNetwork",
+                "CrosswindTransport",
+                "CrosswindExperiment",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+            ],
+            swiftSettings: upcoming
+        ),
+        .executableTarget(
+            name: "crosswind",
+            dependencies: [
+                "CrosswindTestbed",
+                "CrosswindExperiment",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: upcoming
+        ),
+        .testTarget(name: "CrosswindKernelTests", dependencies: ["CrosswindKernel"], swiftSettings: upcoming),
+        .testTarget(
+            name: "CrosswindNetworkTests",
+            dependencies: ["CrosswindNetwork", "CrosswindKernel", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio")],
+            swiftSettings: upcoming
+        ),
+        .testTarget(
+            name: "CrosswindTransportTests",
+            dependencies: [
+                "CrosswindTransport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ],
+            swiftSettings: upcoming
+        ),
+        .testTarget(name: "CrosswindExperimentTests", dependencies: ["CrosswindExperiment"], swiftSettings: upcoming),
+        .testTarget(
+            name: "CrosswindTestbedTests",
+            dependencies: ["CrosswindTestbed", "CrosswindExperiment", "CrosswindNetwork", "CrosswindKernel"],
+            swiftSettings: upcoming
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

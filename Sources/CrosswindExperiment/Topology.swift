@@ -1,0 +1,128 @@
+import NIOCore
+
+/// The virtual network of an experiment: one server and one or more groups of clients, each group
+/// reaching the server over its own pair of links.
+public struct Topology: Sendable, Equatable {
+    /// Short identifier, used in reports. Loaded files must match `[A-Za-z0-9._-]+`.
+    public var name: String
+    /// The single server every client connects to.
+    public var server: ServerSpec
+    /// The client groups; at least one.
+    public var groups: [ClientGroup]
+
+    /// Creates a topology.
+    public init(name: String, server: ServerSpec = ServerSpec(), groups: [ClientGroup]) {
+        self.name = name
+        self.server = server
+        self.groups = groups
+    }
+
+    /// Total number of clients over all groups.
+    public var clientCount: Int { groups.reduce(0) { $0 + $1.count } }
+}
+
+/// The server node of a topology.
+public struct ServerSpec: Sendable, Equatable {
+    /// Node name, `[a-z0-9-]+`, unique among the topology's node names.
+    public var name: String
+    /// TCP port the server listens on, in `1...65535`.
+    public var port: Int
+
+    /// The accepted range of `port`.
+    public static let portRange: ClosedRange<Int> = 1...65535
+
+    /// Creates a server spec.
+    public init(name: String = "server", port: Int = 80) {
+        self.name = name
+        self.port = port
+    }
+}
+
+/// The real-time transport a client group uses to talk to the server.
+public enum TransportKind: String, Sendable, Equatable, CaseIterable {
+    /// WebSocket (RFC 6455) over HTTP/1.1 upgrade. The only transport implemented in this version.
+    case websocket
+    /// Server-Sent Events. Reserved: a loaded file naming it is rejected in this version.
+    case sse
+    /// Crosswind's custom sync protocol. Reserved: a loaded file naming it is rejected in this version.
+    case sync
+
+    /// The transports the testbed can run in this version.
+    public static let available: [TransportKind] = [.websocket]
+
+    /// Whether the testbed can run this transport in this version.
+    public var isAvailable: Bool { Self.available.contains(self) }
+}
+
+/// A group of identical clients: same transport, same links, same TCP and heartbeat settings.
+public struct ClientGroup: Sendable, Equatable {
+    /// Node-name prefix of the group's clients, `[a-z0-9-]+`, unique, not the server's name.
+    public var name: String
+    /// Number of clients in the group, in ``ClientGroup/countRange``.
+    public var count: Int
+    /// The transport every client of the group uses.
+    public var transport: TransportKind
+    /// When the first client connects, measured from the start of the run.
+    public var connectAt: TimeAmount
+    /// Clients connect evenly spread over `[connectAt, connectAt + connectSpread)`; zero means all at once.
+    public var connectSpread: TimeAmount
+    /// The links between each client and the server (every client gets its own pair with this spec).
+    public var link: LinkPair
+    /// The TCP model's knobs for the group's connections.
+    public var tcp: TCPSettings
+    /// The application-level heartbeat (ping/pong) settings.
+    public var heartbeat: HeartbeatSettings
+
+    /// The accepted range of `count`.
+    public static let countRange: ClosedRange<Int> = 1...100_000
+
+    /// Creates a client group; every argument with a default mirrors the YAML default.
+    public init(
+        name: String,
+        count: Int,
+        transport: TransportKind = .websocket,
+        connectAt: TimeAmount = .zero,
+        connectSpread: TimeAmount = .zero,
+        link: LinkPair,
+        tcp: TCPSettings = TCPSettings(),
+        heartbeat: HeartbeatSettings = HeartbeatSettings()
+    ) {
+        self.name = name
+        self.count = count
+        self.transport = transport
+        self.connectAt = connectAt
+        self.connectSpread = connectSpread
+        self.link = link
+        self.tcp = tcp
+        self.heartbeat = heartbeat
+    }
+
+    /// When client `index` (0-based) of the group starts connecting: `connectAt + index * connectSpread / count`.
+    ///
+    /// Integer arithmetic on nanoseconds, so the schedule is the same on every machine.
+    public func connectTime(ofClient index: Int) -> TimeAmount {
+        precondition(index >= 0 && index < count, "client index \(index) outside 0..<\(count)")
+        let spread = connectSpread.nanoseconds
+        let offset = spread.multipliedFullWidth(by: Int64(index))
+        let (quotient, _) = Int64(count).dividingFullWidth(offset)
+        return connectAt + .nanoseconds(quotient)
+    }
+}
+
+/// Rules shared by the node names of a topology.
+public enum NameRules {
+    /// Whether `name` is a valid node name: one or more of `a-z`, `0-9` and `-`.
+    public static func isValidNodeName(_ name: String) -> Bool {
+        !name.isEmpty && name.unicodeScalars.allSatisfy { scalar in
+            ("a"..."z").contains(scalar) || ("0"..."9").contains(scalar) || scalar == "-"
+        }
+    }
+
+    /// Whether `name` is a valid identifier for topics, experiments and topologies: `[A-Za-z0-9._-]+`.
+    public static func isValidIdentifier(_ name: String) -> Bool {
+        !name.isEmpty && name.unicodeScalars.allSatisfy { scalar in
+            ("a"..."z").contains(scalar) || ("A"..."Z").contains(scalar) || ("0"..."9").contains(scalar)
+                || scalar == "." || scalar == "_" || scalar == "-"
+        }
+    }
+}

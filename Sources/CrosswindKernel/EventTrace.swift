@@ -1,0 +1,168 @@
+import NIOCore
+
+/// The run's event trace: one canonical record per simulated event, and its SHA-256 digest.
+///
+/// Components register a name once (`"link:office-1->server"`) and event kinds once
+/// (`"tcp.retransmit"` with its field names); recording an event is then a few integer
+/// writes, cheap enough for the hot path of a 1000-client run. The digest is SHA-256 over a
+/// canonical binary encoding of the records (varints of time, component, kind and fields),
+/// so it depends only on what happened and when, never on wall time or on text formatting.
+/// ``line(_:)`` renders the same record as the canonical text line written to
+/// `events.jsonl` and shown when two runs diverge.
+///
+/// Calling contract: one trace per simulation, used only on the simulation's loop.
+public final class EventTrace {
+    /// One recorded event.
+    public struct Event: Equatable, Sendable {
+        /// Virtual time in nanoseconds since the start of the run.
+        public var timeNanos: Int64
+        /// The component that acted (see ``EventTrace/component(_:)``).
+        public var component: UInt32
+        /// The kind of event (see ``EventTrace/kind(_:fields:)``).
+        public var kind: UInt16
+        /// Up to four integer fields whose names the kind declares.
+        public var a: Int64
+        public var b: Int64
+        public var c: Int64
+        public var d: Int64
+    }
+
+    /// Whether events are kept in memory (for `events.jsonl` and divergence reports) or only hashed.
+    public let keepsEvents: Bool
+    /// The events recorded so far, when ``keepsEvents`` is true.
+    public private(set) var events: [Event] = []
+    /// Number of events recorded.
+    public private(set) var count: Int = 0
+
+    private var componentNames: [String] = []
+    private var componentIndex: [String: UInt32] = [:]
+    private var kindNames: [String] = []
+    private var kindFields: [[String]] = []
+    private var kindIndex: [String: UInt16] = [:]
+    private var hasher = SHA256()
+    private var encoded: [UInt8] = []
+    private let origin: NIODeadline
+
+    /// Creates a trace whose time zero is `origin` (the simulation's start).
+    public init(origin: NIODeadline, keepsEvents: Bool) {
+        self.origin = origin
+        self.keepsEvents = keepsEvents
+        self.encoded.reserveCapacity(1 << 16)
+    }
+
+    /// The identifier of a component, registering it on first use.
+    public func component(_ name: String) -> UInt32 {
+        if let id = self.componentIndex[name] { return id }
+        let id = UInt32(self.componentNames.count)
+        self.componentNames.append(name)
+        self.componentIndex[name] = id
+        self.appendRegistration(tag: 0xF0, name: name, fields: [])
+        return id
+    }
+
+    /// The identifier of an event kind with up to four named fields, registering it on first use.
+    public func kind(_ name: String, fields: [String] = []) -> UInt16 {
+        precondition(fields.count <= 4, "an event kind has at most four fields: \(name) \(fields)")
+        if let id = self.kindIndex[name] { return id }
+        let id = UInt16(self.kindNames.count)
+        self.kindNames.append(name)
+        self.kindFields.append(fields)
+        self.kindIndex[name] = id
+        self.appendRegistration(tag: 0xF1, name: name, fields: fields)
+        return id
+    }
+
+    /// Records an event at `now`.
+    @inline(__always)
+    public func record(
+        _ now: NIODeadline,
+        _ component: UInt32,
+        _ kind: UInt16,
+        _ a: Int64 = 0,
+        _ b: Int64 = 0,
+        _ c: Int64 = 0,
+        _ d: Int64 = 0
+    ) {
+        let event = Event(
+            timeNanos: Int64(truncatingIfNeeded: now.uptimeNanoseconds &- self.origin.uptimeNanoseconds),
+            component: component,
+            kind: kind,
+            a: a,
+            b: b,
+            c: c,
+            d: d
+        )
+        self.count += 1
+        if self.keepsEvents { self.events.append(event) }
+        self.appendVarint(UInt64(bitPattern: event.timeNanos))
+        self.appendVarint(UInt64(component))
+        self.appendVarint(UInt64(kind))
+        self.appendVarint(zigzag(a))
+        self.appendVarint(zigzag(b))
+        self.appendVarint(zigzag(c))
+        self.appendVarint(zigzag(d))
+        if self.encoded.count >= 1 << 16 - 80 { self.flushEncoded() }
+    }
+
+    /// The SHA-256 of everything recorded so far, as lowercase hex.
+    public func digest() -> String {
+        self.flushEncoded()
+        return self.hasher.hexDigest()
+    }
+
+    /// The name a component was registered with.
+    public func componentName(_ id: UInt32) -> String { self.componentNames[Int(id)] }
+
+    /// The name of an event kind.
+    public func kindName(_ id: UInt16) -> String { self.kindNames[Int(id)] }
+
+    /// The canonical text line of an event: `seconds component kind field=value …`.
+    public func line(_ event: Event) -> String {
+        let micros = event.timeNanos / 1000
+        let seconds = micros / 1_000_000
+        let fraction = String(micros % 1_000_000)
+        let padded = String(repeating: "0", count: 6 - fraction.count) + fraction
+        var line = "\(seconds).\(padded) \(self.componentNames[Int(event.component)]) \(self.kindNames[Int(event.kind)])"
+        let values = [event.a, event.b, event.c, event.d]
+        for (index, name) in self.kindFields[Int(event.kind)].enumerated() {
+            line += " \(name)=\(values[index])"
+        }
+        return line
+    }
+
+    /// The named fields of an event, for structured output.
+    public func fields(_ event: Event) -> [(String, Int64)] {
+        let values = [event.a, event.b, event.c, event.d]
+        return self.kindFields[Int(event.kind)].enumerated().map { ($0.element, values[$0.offset]) }
+    }
+
+    private func appendRegistration(tag: UInt8, name: String, fields: [String]) {
+        self.encoded.append(tag)
+        for text in [name] + fields {
+            self.appendVarint(UInt64(text.utf8.count))
+            self.encoded.append(contentsOf: text.utf8)
+        }
+    }
+
+    @inline(__always)
+    private func appendVarint(_ value: UInt64) {
+        var v = value
+        while v >= 0x80 {
+            self.encoded.append(UInt8(truncatingIfNeeded: v) | 0x80)
+            v >>= 7
+        }
+        self.encoded.append(UInt8(v))
+    }
+
+    private func flushEncoded() {
+        guard !self.encoded.isEmpty else { return }
+        self.encoded.withUnsafeBytes { self.hasher.update(buffer: $0) }
+        self.encoded.removeAll(keepingCapacity: true)
+    }
+}
+
+@inline(__always)
+private func zigzag(_ value: Int64) -> UInt64 {
+    UInt64(bitPattern: (value << 1) ^ (value >> 63))
+}
+

@@ -1,0 +1,186 @@
+import CrosswindKernel
+import NIOCore
+
+/// Loss on a link direction.
+public enum LinkLoss: Sendable, Equatable {
+    /// Nothing is lost.
+    case none
+    /// Each packet is lost independently with this probability.
+    case independent(Double)
+    /// Bursty loss: a two-state Markov chain (Gilbert–Elliott). `p` is the chance per packet to
+    /// move from the good to the bad state, `r` from bad to good; each state loses packets with
+    /// its own probability.
+    case gilbertElliott(p: Double, r: Double, lossInGood: Double, lossInBad: Double)
+}
+
+/// The properties of one direction of a link.
+public struct LinkConfiguration: Sendable, Equatable {
+    /// One-way propagation delay.
+    public var latency: TimeAmount
+    /// Extra delay drawn uniformly from [0, jitter] per packet. Packets stay in FIFO order: a
+    /// packet never arrives before the one sent ahead of it.
+    public var jitter: TimeAmount
+    /// Packet loss.
+    public var loss: LinkLoss
+    /// Serialization rate; nil is unlimited (no serialization delay, no queue).
+    public var bandwidthBitsPerSecond: Int?
+    /// Bytes the transmit queue holds before it tail-drops.
+    public var queueBytes: Int
+    /// A link that is down drops everything (a black hole: no RST, no ICMP).
+    public var isUp: Bool
+
+    public init(
+        latency: TimeAmount = .zero,
+        jitter: TimeAmount = .zero,
+        loss: LinkLoss = .none,
+        bandwidthBitsPerSecond: Int? = nil,
+        queueBytes: Int = 262_144,
+        isUp: Bool = true
+    ) {
+        self.latency = latency
+        self.jitter = jitter
+        self.loss = loss
+        self.bandwidthBitsPerSecond = bandwidthBitsPerSecond
+        self.queueBytes = queueBytes
+        self.isUp = isUp
+    }
+}
+
+/// Why a link dropped a packet.
+public enum DropReason: Int64, Sendable {
+    case loss = 1
+    case queueFull = 2
+    case linkDown = 3
+    case filtered = 4
+}
+
+/// Counters of one link direction.
+public struct LinkStatistics: Sendable, Equatable {
+    public var packetsSent = 0
+    public var bytesSent = 0
+    public var packetsDelivered = 0
+    public var droppedByLoss = 0
+    public var droppedByQueue = 0
+    public var droppedWhileDown = 0
+}
+
+/// One direction of a link between two nodes: a FIFO pipe with delay, loss and a
+/// serializing transmitter.
+///
+/// The transmitter is modelled without per-byte events: it is busy until `transmitterFreeAt`;
+/// a packet queued behind it waits, and the bytes waiting are the backlog that the queue
+/// limit applies to (tail drop). Arrival = end of serialization + latency + jitter, never
+/// earlier than the previous arrival.
+public final class Link {
+    public let from: NodeID
+    public let to: NodeID
+    public let name: String
+    public var configuration: LinkConfiguration
+    public private(set) var statistics = LinkStatistics()
+
+    private var random: SeededRandom
+    private var inBadState = false
+    private var transmitterFreeAt: NIODeadline
+    private var lastArrival: NIODeadline
+    /// Packets in flight, in arrival order.
+    private var inFlight = CircularBuffer<(arrival: NIODeadline, segment: Segment)>(initialCapacity: 16)
+    private var arrivalScheduled = false
+    unowned let network: Network
+    let traceComponent: UInt32
+
+    /// Capture sinks at the sending end (packets as they enter the link) and the receiving end.
+    var sendingEndCaptures: [PacketCapture] = []
+    var receivingEndCaptures: [PacketCapture] = []
+
+    init(from: NodeID, to: NodeID, name: String, configuration: LinkConfiguration, network: Network) {
+        self.from = from
+        self.to = to
+        self.name = name
+        self.configuration = configuration
+        self.network = network
+        self.random = network.simulation.random.fork("link:\(name)")
+        self.transmitterFreeAt = network.simulation.now
+        self.lastArrival = network.simulation.now
+        self.traceComponent = network.simulation.trace.component("link:\(name)")
+    }
+
+    /// Accepts a packet for transmission at `now`; it arrives later or is dropped.
+    func transmit(_ segment: Segment, now: NIODeadline) {
+        let size = segment.wireBytes
+        self.statistics.packetsSent += 1
+        self.statistics.bytesSent += size
+        for capture in self.sendingEndCaptures { capture.record(segment, at: now) }
+        guard self.configuration.isUp else {
+            self.statistics.droppedWhileDown += 1
+            self.network.traceDrop(self, segment, reason: .linkDown, now: now)
+            return
+        }
+
+        var departure = now
+        if let bitsPerSecond = self.configuration.bandwidthBitsPerSecond {
+            let start = max(now, self.transmitterFreeAt)
+            let backlogNanos = start.uptimeNanoseconds - now.uptimeNanoseconds
+            let backlogBytes = Int(Double(backlogNanos) * Double(bitsPerSecond) / 8e9)
+            if backlogBytes + size > self.configuration.queueBytes {
+                self.statistics.droppedByQueue += 1
+                self.network.traceDrop(self, segment, reason: .queueFull, now: now)
+                return
+            }
+            let serialization = TimeAmount.nanoseconds(Int64((Double(size) * 8e9 / Double(bitsPerSecond)).rounded(.up)))
+            self.transmitterFreeAt = start + serialization
+            departure = self.transmitterFreeAt
+        }
+
+        if self.isLost() {
+            self.statistics.droppedByLoss += 1
+            self.network.traceDrop(self, segment, reason: .loss, now: now)
+            return
+        }
+
+        var arrival = departure + self.configuration.latency
+        let jitterNanos = self.configuration.jitter.nanoseconds
+        if jitterNanos > 0 {
+            arrival = arrival + .nanoseconds(Int64(self.random.next() % UInt64(jitterNanos + 1)))
+        }
+        arrival = max(arrival, self.lastArrival)
+        self.lastArrival = arrival
+        self.network.traceTransmit(self, segment, now: now)
+        self.inFlight.append((arrival, segment))
+        if !self.arrivalScheduled {
+            self.arrivalScheduled = true
+            self.network.simulation.schedule(at: arrival) { [unowned self] in self.deliverDue() }
+        }
+    }
+
+    private func isLost() -> Bool {
+        switch self.configuration.loss {
+        case .none:
+            return false
+        case .independent(let probability):
+            return self.random.bernoulli(probability)
+        case .gilbertElliott(let p, let r, let lossInGood, let lossInBad):
+            // Transition first, then lose with the new state's probability.
+            if self.inBadState {
+                if self.random.bernoulli(r) { self.inBadState = false }
+            } else {
+                if self.random.bernoulli(p) { self.inBadState = true }
+            }
+            return self.random.bernoulli(self.inBadState ? lossInBad : lossInGood)
+        }
+    }
+
+    private func deliverDue() {
+        let now = self.network.simulation.now
+        while let head = self.inFlight.first, head.arrival <= now {
+            self.inFlight.removeFirst()
+            self.statistics.packetsDelivered += 1
+            for capture in self.receivingEndCaptures { capture.record(head.segment, at: now) }
+            self.network.arrive(head.segment, via: self, now: now)
+        }
+        if let next = self.inFlight.first {
+            self.network.simulation.schedule(at: next.arrival) { [unowned self] in self.deliverDue() }
+        } else {
+            self.arrivalScheduled = false
+        }
+    }
+}

@@ -1,0 +1,75 @@
+import CrosswindKernel
+import NIOCore
+import NIOEmbedded
+
+/// Simulated channels: NIO channels whose socket is the virtual network.
+///
+/// Every channel is an `EmbeddedChannel` on the simulation's one `EmbeddedEventLoop`, with a
+/// ``SimulatedSocket`` at the head of its pipeline. The transports cannot tell these channels
+/// from NIOPosix ones.
+extension Network {
+    /// Opens a client connection from `node` to `remote` and returns its channel at once.
+    ///
+    /// `initialize` adds the protocol handlers before the SYN leaves; the channel becomes
+    /// active (and `channelActive` fires) when the handshake completes. A connection that
+    /// fails (refused, timed out) fires `errorCaught(TCPError)` and closes the channel
+    /// without it ever becoming active.
+    @discardableResult
+    public func openChannel(
+        from node: NodeID,
+        to remote: Endpoint,
+        initialize: (any Channel) throws -> Void
+    ) rethrows -> EmbeddedChannel {
+        let socket = SimulatedSocket(remoteAddress: Self.socketAddress(remote))
+        let channel = EmbeddedChannel(handlers: [socket], loop: self.simulation.loop)
+        try initialize(channel)
+        self.channels.append((channel, socket))
+        socket.connection = self.tcp(node).connect(to: remote, delegate: socket)
+        return channel
+    }
+
+    /// Accepts connections on `node`:`port`; each accepted connection gets a channel that
+    /// `initialize` sets up, then becomes active.
+    public func listen(on node: NodeID, port: UInt16, initialize: @escaping (any Channel) throws -> Void) {
+        self.tcp(node).listen(port: port) { [unowned self] connection in
+            let socket = SimulatedSocket(remoteAddress: Self.socketAddress(connection.remote))
+            let channel = EmbeddedChannel(handlers: [socket], loop: self.simulation.loop)
+            socket.connection = connection
+            connection.delegate = socket
+            self.channels.append((channel, socket))
+            do {
+                try initialize(channel)
+            } catch {
+                connection.abort()
+                _ = try? channel.finish()
+                return
+            }
+            channel.connect(to: Self.socketAddress(connection.local), promise: nil)
+        }
+    }
+
+    /// Closes every channel without touching TCP any more; call once when a run ends.
+    public func closeAllChannels() {
+        for (channel, socket) in self.channels {
+            socket.tearingDown = true
+            if channel.isActive || channel.isOpenForTeardown {
+                channel.close(promise: nil)
+            }
+        }
+        self.simulation.loop.run()
+        self.channels.removeAll()
+    }
+
+    /// The socket address a simulated endpoint shows to NIO (198.18.0.0/15, see ``NodeID/ipv4``).
+    public static func socketAddress(_ endpoint: Endpoint) -> SocketAddress {
+        let ip = endpoint.node.ipv4
+        return try! SocketAddress(ipAddress: "\(ip.0).\(ip.1).\(ip.2).\(ip.3)", port: Int(endpoint.port))
+    }
+}
+
+extension EmbeddedChannel {
+    /// An embedded channel counts as open until `close` ran on it.
+    fileprivate var isOpenForTeardown: Bool {
+        (try? self.getOption(ChannelOptions.autoRead).wait()) != nil
+    }
+}

@@ -1,0 +1,186 @@
+import CrosswindKernel
+import NIOCore
+import NIOEmbedded
+
+/// The virtual network: nodes, per-direction links, packet filters on links, and a TCP
+/// stack on every node.
+///
+/// Routing is direct: a segment from node A to node B travels the link A→B (middlebox nodes
+/// such as proxies terminate TCP and are reached by their own address). A segment with no
+/// link to its destination is dropped and traced as `seg.noroute`.
+///
+/// Calling contract: build nodes and links before running the simulation; everything runs on
+/// the simulation's loop.
+public final class Network {
+    public let simulation: Simulation
+    private var nodeNames: [String] = []
+    private var stacks: [TCPStack] = []
+    private var links: [UInt64: Link] = [:]
+    /// Links in creation order (for reports, captures and deterministic iteration).
+    public private(set) var allLinks: [Link] = []
+    private var filtersByLink: [ObjectIdentifier: [any PacketFilter]] = [:]
+    var channels: [(EmbeddedChannel, SimulatedSocket)] = []
+
+    let traceNetwork: UInt32
+    let kindTransmit: UInt16
+    let kindDrop: UInt16
+    let kindFilter: UInt16
+    let kindNoRoute: UInt16
+
+    public init(simulation: Simulation) {
+        self.simulation = simulation
+        let trace = simulation.trace
+        self.traceNetwork = trace.component("network")
+        self.kindTransmit = trace.kind("seg.tx", fields: ["seq", "ack", "len", "flags"])
+        self.kindDrop = trace.kind("seg.drop", fields: ["seq", "len", "flags", "reason"])
+        self.kindFilter = trace.kind("seg.filter", fields: ["seq", "flags", "verdict", "delayNs"])
+        self.kindNoRoute = trace.kind("seg.noroute", fields: ["src", "dst", "seq", "flags"])
+    }
+
+    // MARK: Building
+
+    /// Adds a node with a TCP stack; names must be unique.
+    @discardableResult
+    public func addNode(_ name: String, tcp: TCPSettings = TCPSettings()) -> NodeID {
+        precondition(!self.nodeNames.contains(name), "duplicate node name \(name)")
+        let id = NodeID(rawValue: UInt32(self.nodeNames.count))
+        self.nodeNames.append(name)
+        self.stacks.append(TCPStack(node: id, name: name, network: self, settings: tcp))
+        return id
+    }
+
+    /// The name a node was added with.
+    public func name(of node: NodeID) -> String { self.nodeNames[Int(node.rawValue)] }
+
+    /// Number of nodes.
+    public var nodeCount: Int { self.nodeNames.count }
+
+    /// The TCP stack of a node.
+    public func tcp(_ node: NodeID) -> TCPStack { self.stacks[Int(node.rawValue)] }
+
+    /// Joins two nodes with a link in each direction.
+    @discardableResult
+    public func connect(
+        _ a: NodeID,
+        _ b: NodeID,
+        aToB: LinkConfiguration,
+        bToA: LinkConfiguration
+    ) -> (aToB: Link, bToA: Link) {
+        let forward = Link(from: a, to: b, name: "\(self.name(of: a))->\(self.name(of: b))", configuration: aToB, network: self)
+        let backward = Link(from: b, to: a, name: "\(self.name(of: b))->\(self.name(of: a))", configuration: bToA, network: self)
+        self.links[Self.key(a, b)] = forward
+        self.links[Self.key(b, a)] = backward
+        self.allLinks.append(forward)
+        self.allLinks.append(backward)
+        return (forward, backward)
+    }
+
+    /// The link from one node to another, if any.
+    public func link(from: NodeID, to: NodeID) -> Link? { self.links[Self.key(from, to)] }
+
+    /// Installs a packet filter on a link; filters run in installation order before the
+    /// packet enters the link.
+    public func install(_ filter: any PacketFilter, on link: Link) {
+        self.filtersByLink[ObjectIdentifier(link), default: []].append(filter)
+    }
+
+    /// Removes every filter named `name` from a link.
+    public func removeFilter(named name: String, from link: Link) {
+        self.filtersByLink[ObjectIdentifier(link)]?.removeAll { $0.name == name }
+    }
+
+    /// Records every packet entering (`.sending`) or leaving (`.receiving`) a link into `capture`.
+    public func attach(_ capture: PacketCapture, to link: Link, end: LinkEnd) {
+        switch end {
+        case .sending: link.sendingEndCaptures.append(capture)
+        case .receiving: link.receivingEndCaptures.append(capture)
+        }
+    }
+
+    private static func key(_ from: NodeID, _ to: NodeID) -> UInt64 {
+        UInt64(from.rawValue) << 32 | UInt64(to.rawValue)
+    }
+
+    // MARK: Moving packets
+
+    /// Sends a segment from its source node towards its destination.
+    func send(_ segment: Segment) {
+        let now = self.simulation.now
+        guard let link = self.links[Self.key(segment.source.node, segment.destination.node)] else {
+            self.simulation.trace.record(
+                now, self.traceNetwork, self.kindNoRoute,
+                Int64(segment.source.node.rawValue), Int64(segment.destination.node.rawValue),
+                Int64(segment.sequenceNumber), Int64(segment.flags.rawValue)
+            )
+            return
+        }
+        if let filters = self.filtersByLink[ObjectIdentifier(link)] {
+            for filter in filters {
+                let verdict = filter.process(segment, now: now)
+                switch verdict {
+                case .pass:
+                    continue
+                case .drop:
+                    self.traceFilter(link, segment, verdict: 1, delay: .zero, now: now)
+                    return
+                case .reset:
+                    self.traceFilter(link, segment, verdict: 2, delay: .zero, now: now)
+                    self.answerWithReset(segment)
+                    return
+                case .deliver(let delay):
+                    self.traceFilter(link, segment, verdict: 3, delay: delay, now: now)
+                    self.simulation.schedule(at: now + delay) { [unowned link] in
+                        link.transmit(segment, now: self.simulation.now)
+                    }
+                    return
+                }
+            }
+        }
+        link.transmit(segment, now: now)
+    }
+
+    /// A REJECT: a RST that appears to come from the destination, sent back to the source.
+    private func answerWithReset(_ segment: Segment) {
+        guard !segment.flags.contains(.rst) else { return }
+        let reset = TCPStack.resetReplying(to: segment)
+        self.send(reset)
+    }
+
+    func arrive(_ segment: Segment, via link: Link, now: NIODeadline) {
+        self.stacks[Int(segment.destination.node.rawValue)].receive(segment)
+    }
+
+    // MARK: Trace
+
+    @inline(__always)
+    func traceTransmit(_ link: Link, _ segment: Segment, now: NIODeadline) {
+        self.simulation.trace.record(
+            now, link.traceComponent, self.kindTransmit,
+            Int64(segment.sequenceNumber), Int64(segment.acknowledgementNumber),
+            Int64(segment.payload.readableBytes), Int64(segment.flags.rawValue)
+        )
+    }
+
+    func traceDrop(_ link: Link, _ segment: Segment, reason: DropReason, now: NIODeadline) {
+        self.simulation.trace.record(
+            now, link.traceComponent, self.kindDrop,
+            Int64(segment.sequenceNumber), Int64(segment.payload.readableBytes),
+            Int64(segment.flags.rawValue), reason.rawValue
+        )
+    }
+
+    private func traceFilter(_ link: Link, _ segment: Segment, verdict: Int64, delay: TimeAmount, now: NIODeadline) {
+        self.simulation.trace.record(
+            now, link.traceComponent, self.kindFilter,
+            Int64(segment.sequenceNumber), Int64(segment.flags.rawValue), verdict, delay.nanoseconds
+        )
+    }
+}
+
+/// Which end of a link a capture point sits on.
+public enum LinkEnd: Sendable {
+    /// Packets as the sender puts them on the link (before loss).
+    case sending
+    /// Packets as they come off the link (after loss, delay and jitter).
+    case receiving
+}

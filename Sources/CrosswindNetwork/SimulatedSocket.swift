@@ -1,0 +1,111 @@
+import NIOCore
+import NIOEmbedded
+
+/// The bottom of a simulated channel's pipeline: it plays the role a socket plays under a
+/// NIOPosix channel, handing flushed bytes to the TCP model and feeding received bytes in.
+///
+/// Ordinary NIO pipelines (NIOHTTP1, NIOWebSocket, Crosswind's transport handlers) sit above
+/// it unchanged. Writes are coalesced per flush, so a WebSocket frame written as header and
+/// payload becomes one `send` (and usually one segment), and empty writes cost nothing.
+/// Write promises succeed when the bytes enter the send buffer, as with a socket.
+///
+/// Mapping of NIO events to TCP: `flush` → send; `close(.output)` → FIN (half-close);
+/// `close(.all)` → FIN, and the channel becomes inactive at once, as after `close(2)`.
+/// TCP's FIN becomes `ChannelEvent.inputClosed` when the channel allows remote half-closure,
+/// otherwise the channel closes; RST and timeouts surface as `errorCaught(TCPError)`
+/// followed by close.
+public final class SimulatedSocket: ChannelDuplexHandler, TCPConnectionDelegate {
+    public typealias InboundIn = ByteBuffer
+    public typealias InboundOut = ByteBuffer
+    public typealias OutboundIn = ByteBuffer
+    public typealias OutboundOut = ByteBuffer
+
+    /// The TCP connection underneath, once the network created it.
+    public internal(set) var connection: TCPConnection?
+    private var context: ChannelHandlerContext?
+    private var pending: ByteBuffer?
+    private let remoteAddress: SocketAddress
+    /// Whether a FIN from the peer becomes `inputClosed` instead of closing the channel.
+    public var allowRemoteHalfClosure = false
+    /// Set while the network tears the world down: closing then leaves TCP alone.
+    var tearingDown = false
+
+    init(remoteAddress: SocketAddress) {
+        self.remoteAddress = remoteAddress
+    }
+
+    public func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+    }
+
+    public func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+    }
+
+    // MARK: Outbound
+
+    public func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        var bytes = self.unwrapOutboundIn(data)
+        if bytes.readableBytes > 0 {
+            if self.pending == nil {
+                self.pending = bytes
+            } else {
+                self.pending!.writeBuffer(&bytes)
+            }
+        }
+        promise?.succeed(())
+    }
+
+    public func flush(context: ChannelHandlerContext) {
+        guard let bytes = self.pending else { return }
+        self.pending = nil
+        self.connection?.send(bytes)
+    }
+
+    public func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
+        if !self.tearingDown {
+            if let bytes = self.pending {
+                self.pending = nil
+                self.connection?.send(bytes)
+            }
+            self.connection?.close()
+        }
+        switch mode {
+        case .output:
+            promise?.succeed(())
+        case .all, .input:
+            context.close(mode: .all, promise: promise)
+        }
+    }
+
+    // MARK: TCP events
+
+    public func tcpConnectionEstablished(_ connection: TCPConnection) {
+        self.context?.channel.connect(to: self.remoteAddress, promise: nil)
+    }
+
+    public func tcpConnection(_ connection: TCPConnection, received bytes: ByteBuffer) {
+        guard let context = self.context else { return }
+        context.fireChannelRead(self.wrapInboundOut(bytes))
+        context.fireChannelReadComplete()
+    }
+
+    public func tcpConnectionPeerClosed(_ connection: TCPConnection) {
+        guard let context = self.context else { return }
+        if self.allowRemoteHalfClosure {
+            context.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
+        } else {
+            context.channel.close(promise: nil)
+        }
+    }
+
+    public func tcpConnection(_ connection: TCPConnection, failed error: TCPError) {
+        guard let context = self.context else { return }
+        context.fireErrorCaught(error)
+        context.channel.close(promise: nil)
+    }
+
+    public func tcpConnectionClosed(_ connection: TCPConnection) {
+        self.context?.channel.close(promise: nil)
+    }
+}

@@ -1,0 +1,165 @@
+import CrosswindKernel
+import NIOCore
+
+/// The TCP layer of one node: listening ports, the connection table, and the answers a
+/// real stack gives to segments nobody expects (RST for a closed port).
+public final class TCPStack {
+    public let node: NodeID
+    public let name: String
+    public var settings: TCPSettings
+    unowned let network: Network
+
+    private var listeners: [UInt16: (TCPConnection) -> Void] = [:]
+    private var connections: [UInt64: TCPConnection] = [:]
+    private var nextEphemeralPort: UInt16 = 49_152
+    private var issRandom: SeededRandom
+    let emptyPayload: ByteBuffer
+
+    private let traceComponent: UInt32
+    private let kindState: UInt16
+    private let kindTimeout: UInt16
+    private let kindFastRetransmit: UInt16
+    private let kindFailure: UInt16
+    private let kindReset: UInt16
+
+    /// Segments this stack retransmitted (timeouts, fast retransmits, partial ACKs).
+    public internal(set) var retransmissions = 0
+
+    /// Connections established or in progress, for tests and reports.
+    public var connectionCount: Int { self.connections.count }
+
+    init(node: NodeID, name: String, network: Network, settings: TCPSettings) {
+        self.node = node
+        self.name = name
+        self.network = network
+        self.settings = settings
+        self.issRandom = network.simulation.random.fork("tcp-iss:\(name)")
+        self.emptyPayload = ByteBufferAllocator().buffer(capacity: 0)
+        let trace = network.simulation.trace
+        self.traceComponent = trace.component("tcp:\(name)")
+        self.kindState = trace.kind("tcp.state", fields: ["lport", "rport", "from", "to"])
+        self.kindTimeout = trace.kind("tcp.rto", fields: ["lport", "rport", "count", "rtoMs"])
+        self.kindFastRetransmit = trace.kind("tcp.fastretransmit", fields: ["lport", "rport"])
+        self.kindFailure = trace.kind("tcp.fail", fields: ["lport", "rport", "error"])
+        self.kindReset = trace.kind("tcp.rst.closedport", fields: ["lport", "rnode", "rport"])
+    }
+
+    /// Accepts connections on `port`. `accept` runs when a handshake completes; it should set
+    /// the connection's delegate.
+    public func listen(port: UInt16, accept: @escaping (TCPConnection) -> Void) {
+        self.listeners[port] = accept
+    }
+
+    /// Stops accepting on `port`; later SYNs get RST.
+    public func stopListening(port: UInt16) {
+        self.listeners[port] = nil
+    }
+
+    /// Opens a connection to `remote` from the next ephemeral port; the SYN leaves at once.
+    public func connect(to remote: Endpoint, delegate: any TCPConnectionDelegate) -> TCPConnection {
+        let port = self.nextEphemeralPort
+        self.nextEphemeralPort = self.nextEphemeralPort == UInt16.max ? 49_152 : self.nextEphemeralPort + 1
+        let connection = TCPConnection(
+            stack: self,
+            local: Endpoint(node: self.node, port: port),
+            remote: remote,
+            state: .closed,
+            initialSequence: UInt32(truncatingIfNeeded: self.issRandom.next()),
+            settings: self.settings
+        )
+        connection.delegate = delegate
+        self.connections[Self.key(port, remote)] = connection
+        connection.sendSyn()
+        return connection
+    }
+
+    func receive(_ segment: Segment) {
+        if let connection = self.connections[Self.key(segment.destination.port, segment.source)] {
+            connection.receive(segment)
+            return
+        }
+        if segment.flags.contains(.syn) && !segment.flags.contains(.ack),
+            self.listeners[segment.destination.port] != nil
+        {
+            let connection = TCPConnection(
+                stack: self,
+                local: segment.destination,
+                remote: segment.source,
+                state: .closed,
+                initialSequence: UInt32(truncatingIfNeeded: self.issRandom.next()),
+                settings: self.settings
+            )
+            self.connections[Self.key(segment.destination.port, segment.source)] = connection
+            connection.acceptSyn(segment)
+            return
+        }
+        guard !segment.flags.contains(.rst) else { return }
+        // Nobody listens (or the connection is gone): answer with RST (RFC 793 §3.4).
+        self.network.simulation.trace.record(
+            self.network.simulation.now, self.traceComponent, self.kindReset,
+            Int64(segment.destination.port), Int64(segment.source.node.rawValue), Int64(segment.source.port)
+        )
+        self.network.send(Self.resetReplying(to: segment))
+    }
+
+    /// The RST a stack sends in answer to `segment` (RFC 793 §3.4, "Reset Generation").
+    static func resetReplying(to segment: Segment) -> Segment {
+        let empty = ByteBufferAllocator().buffer(capacity: 0)
+        if segment.flags.contains(.ack) {
+            return Segment(
+                source: segment.destination, destination: segment.source,
+                sequenceNumber: segment.acknowledgementNumber, acknowledgementNumber: 0,
+                flags: .rst, window: 0, payload: empty
+            )
+        }
+        return Segment(
+            source: segment.destination, destination: segment.source,
+            sequenceNumber: 0, acknowledgementNumber: segment.sequenceNumber &+ segment.sequenceLength,
+            flags: [.rst, .ack], window: 0, payload: empty
+        )
+    }
+
+    func connectionEstablished(_ connection: TCPConnection) {
+        self.listeners[connection.local.port]?(connection)
+    }
+
+    func remove(_ connection: TCPConnection) {
+        let key = Self.key(connection.local.port, connection.remote)
+        if self.connections[key] === connection { self.connections[key] = nil }
+    }
+
+    private static func key(_ localPort: UInt16, _ remote: Endpoint) -> UInt64 {
+        UInt64(localPort) << 48 | UInt64(remote.node.rawValue) << 16 | UInt64(remote.port)
+    }
+
+    // MARK: Trace
+
+    func traceState(_ connection: TCPConnection, from: TCPConnection.State, to: TCPConnection.State) {
+        self.network.simulation.trace.record(
+            self.network.simulation.now, self.traceComponent, self.kindState,
+            Int64(connection.local.port), Int64(connection.remote.port), from.rawValue, to.rawValue
+        )
+    }
+
+    func traceTimeout(_ connection: TCPConnection, count: Int) {
+        self.network.simulation.trace.record(
+            self.network.simulation.now, self.traceComponent, self.kindTimeout,
+            Int64(connection.local.port), Int64(connection.remote.port), Int64(count),
+            connection.rto.nanoseconds / 1_000_000
+        )
+    }
+
+    func traceFastRetransmit(_ connection: TCPConnection) {
+        self.network.simulation.trace.record(
+            self.network.simulation.now, self.traceComponent, self.kindFastRetransmit,
+            Int64(connection.local.port), Int64(connection.remote.port)
+        )
+    }
+
+    func traceFailure(_ connection: TCPConnection, _ error: TCPError) {
+        self.network.simulation.trace.record(
+            self.network.simulation.now, self.traceComponent, self.kindFailure,
+            Int64(connection.local.port), Int64(connection.remote.port), error.traceCode
+        )
+    }
+}

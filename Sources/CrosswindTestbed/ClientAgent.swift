@@ -1,0 +1,71 @@
+import CrosswindKernel
+import CrosswindTransport
+import NIOCore
+
+/// One simulated dashboard client: it opens its transport at its start time, receives the
+/// topic's messages, and keeps its own independent account of what arrived (a bitmap of
+/// offsets), so a bug in the transport's deduplication shows up as a duplicate or a
+/// reordering in the report instead of being hidden by it.
+final class ClientAgent: RealtimeClientDelegate {
+    let index: Int
+    let group: Int
+    let name: String
+    unowned let run: ExperimentRun
+
+    private(set) var openedAt: NIODeadline?
+    private(set) var closedAt: NIODeadline?
+    private(set) var closeReason: ClientCloseReason?
+    /// The first offset this client was offered (from its first welcome).
+    private(set) var firstOffset: UInt64?
+    private var seen: [Bool] = []
+    private(set) var delivered = 0
+    private(set) var duplicated = 0
+    private(set) var reordered = 0
+    private var highest: UInt64 = 0
+    var client: WebSocketClient?
+    let traceComponent: UInt32
+
+    init(index: Int, group: Int, name: String, run: ExperimentRun) {
+        self.index = index
+        self.group = group
+        self.name = name
+        self.run = run
+        self.traceComponent = run.simulation.trace.component("client:\(name)")
+    }
+
+    func realtimeClient(_ client: WebSocketClient, opened welcome: Welcome, at time: NIODeadline) {
+        if self.openedAt == nil { self.openedAt = time }
+        if self.firstOffset == nil { self.firstOffset = welcome.next }
+        self.run.simulation.trace.record(time, self.traceComponent, self.run.kindOpen, Int64(welcome.epoch), Int64(welcome.next))
+    }
+
+    func realtimeClient(_ client: WebSocketClient, received message: RealtimeMessage, at time: NIODeadline) {
+        let offset = Int(message.offset)
+        if offset >= self.seen.count {
+            self.seen.append(contentsOf: repeatElement(false, count: max(offset + 1 - self.seen.count, 64)))
+        }
+        if self.seen[offset] {
+            self.duplicated += 1
+        } else {
+            self.seen[offset] = true
+            self.delivered += 1
+            if message.offset < self.highest { self.reordered += 1 }
+        }
+        self.highest = max(self.highest, message.offset)
+        let latency = self.run.recordDelivery(offset: message.offset, at: time, client: self)
+        self.run.simulation.trace.record(time, self.traceComponent, self.run.kindMessage, Int64(message.offset), latency)
+    }
+
+    func realtimeClient(_ client: WebSocketClient, closed reason: ClientCloseReason, at time: NIODeadline) {
+        self.closedAt = time
+        self.closeReason = reason
+        self.run.simulation.trace.record(time, self.traceComponent, self.run.kindClose, reason.code)
+    }
+
+    /// Messages this client should have received: every offset published from its first
+    /// welcome on (all of them if it never opened).
+    func offered(publishedThrough last: UInt64) -> Int {
+        let first = self.firstOffset ?? 1
+        return last >= first ? Int(last - first + 1) : 0
+    }
+}

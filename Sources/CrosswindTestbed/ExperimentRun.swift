@@ -1,0 +1,268 @@
+import CrosswindExperiment
+import CrosswindKernel
+import CrosswindNetwork
+import CrosswindTransport
+import NIOCore
+import NIOEmbedded
+
+/// Options of one run that are not part of the experiment.
+public struct RunOptions: Sendable {
+    /// Overrides the experiment's seed.
+    public var seed: UInt64?
+    /// Keep every trace event in memory (for `events.jsonl` and divergence reports).
+    public var keepsEvents: Bool = true
+    /// Directory to write pcap captures into; nil for none.
+    public var captureDirectory: String?
+
+    public init(seed: UInt64? = nil, keepsEvents: Bool = true, captureDirectory: String? = nil) {
+        self.seed = seed
+        self.keepsEvents = keepsEvents
+        self.captureDirectory = captureDirectory
+    }
+}
+
+/// One run of an experiment over the virtual network: it builds the world (server node,
+/// client nodes, links, captures), drives the workload, and measures.
+///
+/// Calling contract: `ExperimentRun(experiment:options:)` then `execute()` once; read the
+/// result from the returned ``RunResult``. Everything happens on the calling thread in
+/// virtual time.
+public final class ExperimentRun {
+    public let experiment: Experiment
+    public let seed: UInt64
+    public let simulation: Simulation
+    public let network: Network
+    let hub: TopicHub
+    let server: NodeID
+    private(set) var agents: [ClientAgent] = []
+    private var captures: [PacketCapture] = []
+    private let options: RunOptions
+
+    /// Publish time of each offset (index = offset).
+    private var publishTimes: [NIODeadline] = []
+    private(set) var lastPublishedOffset: UInt64 = 0
+    var latency = LatencyHistogram()
+    private(set) var series: [MetricsSample] = []
+    private var deliveredTotal = 0
+    private let payload: ByteBuffer
+
+    let kindOpen: UInt16
+    let kindMessage: UInt16
+    let kindClose: UInt16
+    let kindConnect: UInt16
+    private let kindPublish: UInt16
+    private let workloadComponent: UInt32
+
+    public init(experiment: Experiment, options: RunOptions = RunOptions()) throws {
+        self.experiment = experiment
+        self.options = options
+        self.seed = options.seed ?? experiment.seed
+        self.simulation = Simulation(seed: self.seed, keepsEvents: options.keepsEvents)
+        self.network = Network(simulation: self.simulation)
+        let trace = self.simulation.trace
+        self.kindOpen = trace.kind("client.open", fields: ["epoch", "next"])
+        self.kindMessage = trace.kind("client.message", fields: ["offset", "latencyUs"])
+        self.kindClose = trace.kind("client.close", fields: ["reason"])
+        self.kindConnect = trace.kind("client.connect", fields: ["group", "index"])
+        self.kindPublish = trace.kind("workload.publish", fields: ["offset", "bytes"])
+        self.workloadComponent = trace.component("workload:\(experiment.workload.topic)")
+
+        var epochRandom = self.simulation.random.fork("hub:\(experiment.topology.server.name)")
+        // Epochs are shown in JSON; keep them within 2^53 so every JSON reader sees them exactly.
+        self.hub = TopicHub(epoch: epochRandom.next() >> 11)
+        self.server = self.network.addNode(experiment.topology.server.name)
+        self.payload = Self.makePayload(bytes: experiment.workload.messageBytes)
+        try self.buildWorld()
+    }
+
+    // MARK: Building
+
+    private func buildWorld() throws {
+        let port = UInt16(self.experiment.topology.server.port)
+        let hub = self.hub
+        self.network.listen(on: self.server, port: port) { channel in
+            try WebSocketServer.configure(channel, hub: hub)
+        }
+        if let directory = self.options.captureDirectory {
+            let capture = try PacketCapture(path: "\(directory)/\(self.experiment.topology.server.name).pcap", origin: self.simulation.start)
+            self.captures.append(capture)
+        }
+        var agentIndex = 0
+        for (groupIndex, group) in self.experiment.topology.groups.enumerated() {
+            for member in 0..<group.count {
+                let name = "\(group.name)-\(member + 1)"
+                let node = self.network.addNode(name, tcp: Self.networkSettings(group.tcp))
+                let links = self.network.connect(
+                    node, self.server,
+                    aToB: Self.linkConfiguration(group.link.up),
+                    bToA: Self.linkConfiguration(group.link.down)
+                )
+                if let capture = self.captures.first {
+                    // The server's view: packets as they arrive at it and as it sends them.
+                    self.network.attach(capture, to: links.aToB, end: .receiving)
+                    self.network.attach(capture, to: links.bToA, end: .sending)
+                }
+                let agent = ClientAgent(index: agentIndex, group: groupIndex, name: name, run: self)
+                self.agents.append(agent)
+                let offset = group.count > 1
+                    ? TimeAmount.nanoseconds(group.connectSpread.nanoseconds * Int64(member) / Int64(group.count))
+                    : .zero
+                let connectTime = self.simulation.at(group.connectAt + offset)
+                self.simulation.schedule(at: connectTime) { [unowned self] in
+                    self.connect(agent, from: node, group: group, groupIndex: groupIndex, member: member)
+                }
+                agentIndex += 1
+            }
+        }
+        let workload = self.experiment.workload
+        let firstPublish = self.simulation.at(workload.start)
+        self.simulation.schedule(at: firstPublish) { [unowned self] in self.publish(sequence: 0) }
+        self.simulation.schedule(at: self.simulation.at(.seconds(1))) { [unowned self] in self.sample() }
+    }
+
+    private func connect(_ agent: ClientAgent, from node: NodeID, group: ClientGroup, groupIndex: Int, member: Int) {
+        self.simulation.trace.record(self.simulation.now, agent.traceComponent, self.kindConnect, Int64(groupIndex), Int64(member))
+        var configuration = WebSocketClientConfiguration(host: self.experiment.topology.server.name, topic: self.experiment.workload.topic)
+        configuration.heartbeatInterval = group.heartbeat.interval
+        configuration.heartbeatTimeout = group.heartbeat.timeout
+        let client = WebSocketClient(
+            configuration: configuration,
+            random: self.simulation.random.fork("client:\(agent.name)"),
+            delegate: agent
+        )
+        agent.client = client
+        let remote = Endpoint(node: self.server, port: UInt16(self.experiment.topology.server.port))
+        // Configuration of a fresh channel cannot fail short of a programming error.
+        try! self.network.openChannel(from: node, to: remote) { channel in
+            try client.configure(channel)
+        }
+    }
+
+    // MARK: Workload
+
+    private func publish(sequence: Int) {
+        let workload = self.experiment.workload
+        let offset = self.hub.publish(topic: workload.topic, data: self.payload)
+        let now = self.simulation.now
+        if self.publishTimes.count <= Int(offset) {
+            self.publishTimes.append(contentsOf: repeatElement(now, count: Int(offset) + 1 - self.publishTimes.count))
+        }
+        self.publishTimes[Int(offset)] = now
+        self.lastPublishedOffset = offset
+        self.simulation.trace.record(now, self.workloadComponent, self.kindPublish, Int64(offset), Int64(self.payload.readableBytes))
+        let next = sequence + 1
+        let nextTime = workload.start + .nanoseconds(Int64((Double(next) * 1e9 / workload.ratePerSecond).rounded()))
+        if nextTime < workload.end {
+            self.simulation.schedule(at: self.simulation.at(nextTime)) { [unowned self] in self.publish(sequence: next) }
+        }
+    }
+
+    /// Records a delivery's latency; returns it in microseconds for the trace.
+    func recordDelivery(offset: UInt64, at time: NIODeadline, client: ClientAgent) -> Int64 {
+        self.deliveredTotal += 1
+        guard Int(offset) < self.publishTimes.count else { return -1 }
+        let micros = (time - self.publishTimes[Int(offset)]).nanoseconds / 1000
+        self.latency.record(micros: UInt64(max(micros, 0)))
+        return micros
+    }
+
+    private func sample() {
+        var upBytes = 0
+        var downBytes = 0
+        var drops = 0
+        for link in self.network.allLinks {
+            if link.to == self.server { upBytes += link.statistics.bytesSent } else { downBytes += link.statistics.bytesSent }
+            drops += link.statistics.droppedByLoss + link.statistics.droppedByQueue + link.statistics.droppedWhileDown
+        }
+        let open = self.agents.reduce(0) { $0 + (($1.client?.isOpen ?? false) ? 1 : 0) }
+        self.series.append(
+            MetricsSample(
+                second: Int(self.simulation.elapsed.nanoseconds / 1_000_000_000),
+                published: Int(self.lastPublishedOffset),
+                delivered: self.deliveredTotal,
+                openClients: open,
+                wireBytesUp: upBytes,
+                wireBytesDown: downBytes,
+                packetsDropped: drops
+            )
+        )
+        let next = self.simulation.now + .seconds(1)
+        if next <= self.simulation.at(self.experiment.workload.metricsAt) {
+            self.simulation.schedule(at: next) { [unowned self] in self.sample() }
+        }
+    }
+
+    // MARK: Running
+
+    /// Runs the experiment to its end and measures it.
+    public func execute() -> RunResult {
+        self.simulation.run(until: self.simulation.at(self.experiment.workload.metricsAt))
+        let result = RunResult.measure(self)
+        self.network.closeAllChannels()
+        for capture in self.captures { capture.close() }
+        return result
+    }
+
+    /// Segments retransmitted by every TCP stack in the run.
+    func retransmissionCount() -> Int {
+        (0..<self.network.nodeCount).reduce(0) { $0 + self.network.tcp(NodeID(rawValue: UInt32($1))).retransmissions }
+    }
+
+    /// Size of each published `data` value.
+    var payloadBytes: Int { self.payload.readableBytes }
+
+    /// Paths of the captures written.
+    public var capturePaths: [String] { self.captures.map(\.path) }
+
+    // MARK: Helpers
+
+    static func makePayload(bytes: Int) -> ByteBuffer {
+        // A JSON string of exactly `bytes` bytes, quotes included (at least "").
+        let inner = max(bytes - 2, 0)
+        var buffer = ByteBufferAllocator().buffer(capacity: inner + 2)
+        buffer.writeInteger(UInt8(ascii: "\""))
+        let alphabet = Array("abcdefghijklmnopqrstuvwxyz0123456789".utf8)
+        for index in 0..<inner { buffer.writeInteger(alphabet[index % alphabet.count]) }
+        buffer.writeInteger(UInt8(ascii: "\""))
+        return buffer
+    }
+
+    static func linkConfiguration(_ spec: LinkSpec) -> LinkConfiguration {
+        let loss: LinkLoss
+        switch spec.loss {
+        case .none: loss = .none
+        case .independent(let probability): loss = .independent(probability)
+        case .gilbertElliott(let p, let r, let good, let bad): loss = .gilbertElliott(p: p, r: r, lossInGood: good, lossInBad: bad)
+        }
+        return LinkConfiguration(
+            latency: spec.latency,
+            jitter: spec.jitter,
+            loss: loss,
+            bandwidthBitsPerSecond: spec.bandwidthBitsPerSecond,
+            queueBytes: spec.queueBytes
+        )
+    }
+
+    static func networkSettings(_ tcp: CrosswindExperiment.TCPSettings) -> CrosswindNetwork.TCPSettings {
+        CrosswindNetwork.TCPSettings(
+            mss: tcp.mss,
+            initialRTO: tcp.initialRTO,
+            minRTO: tcp.minRTO,
+            maxRTO: tcp.maxRTO,
+            synRetries: tcp.synRetries,
+            maxRetransmissions: tcp.maxRetransmissions,
+            windowBytes: tcp.windowBytes
+        )
+    }
+}
+
+/// One row of `metrics.csv`: cumulative counters at the end of a virtual second.
+public struct MetricsSample: Sendable, Equatable {
+    public var second: Int
+    public var published: Int
+    public var delivered: Int
+    public var openClients: Int
+    public var wireBytesUp: Int
+    public var wireBytesDown: Int
+    public var packetsDropped: Int
+}

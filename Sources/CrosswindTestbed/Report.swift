@@ -1,0 +1,71 @@
+/// `report.json`: the outcome of a run, with the field names DESIGN.md fixes for scripts.
+/// Every number is derived from virtual time and counters, so the same seed gives a
+/// byte-identical report.
+public struct Report: Codable, Sendable, Equatable {
+    public struct ExpectationResult: Codable, Sendable, Equatable {
+        public var text: String
+        public var passed: Bool
+        public var observed: String
+    }
+
+    public struct Clients: Codable, Sendable, Equatable {
+        public var total: Int
+        /// Clients that reached open (welcome received) at some point in the run.
+        public var connected: Int
+        /// Clients open at the end of the run, by transport name.
+        public var byTransport: [String: Int]
+    }
+
+    public struct Messages: Codable, Sendable, Equatable {
+        public var offered: Int
+        public var delivered: Int
+        public var lost: Int
+        public var duplicated: Int
+        public var reordered: Int
+    }
+
+    public struct Latency: Codable, Sendable, Equatable {
+        public var avg: Double
+        public var p50: Double
+        public var p95: Double
+        public var p99: Double
+        public var max: Double
+    }
+
+    /// Bytes at the IP layer (payload + 40 bytes of IPv4/TCP headers per segment).
+    public struct Wire: Codable, Sendable, Equatable {
+        public var bytesUp: Int
+        public var bytesDown: Int
+        public var packets: Int
+        public var packetsDropped: Int
+        public var retransmissions: Int
+        public var goodputBytes: Int
+    }
+
+    public struct SimulationFigures: Codable, Sendable, Equatable {
+        public var virtualSeconds: Double
+        public var events: Int
+    }
+
+    public var experiment: String
+    public var seed: UInt64
+    public var digest: String
+    public var passed: Bool
+    public var expectations: [ExpectationResult]
+    public var clients: Clients
+    public var messages: Messages
+    public var latencyMs: Latency
+    /// Unique messages delivered per second of the publishing window, all clients.
+    public var throughputMsgPerSec: Double
+    /// Bytes on the wire, both directions, per second of the whole run.
+    public var bandwidthBytesPerSec: Double
+    /// Connected clients / all clients.
+    public var connectionSuccessRate: Double
+    public var wire: Wire
+    public var simulation: SimulationFigures
+}
+
+/// Rounds to three decimals so reports stay readable (and stable across formatting).
+func round3(_ value: Double) -> Double {
+    (value * 1000).rounded() / 1000
+}

@@ -1,0 +1,87 @@
+import CrosswindExperiment
+import CrosswindKernel
+import Foundation
+
+/// The version written into manifests.
+public enum CrosswindVersion {
+    public static let current = "0.1.0"
+}
+
+/// `manifest.json`: what is needed to replay a run.
+public struct Manifest: Codable, Sendable, Equatable {
+    public var experiment: String
+    public var experimentFile: String?
+    public var seed: UInt64
+    public var digest: String
+    public var version: String
+    public var events: Int
+    public var captures: [String]
+}
+
+/// Writes a run directory: `manifest.json`, `report.json`, `events.jsonl`, `metrics.csv`
+/// (and the captures, which the run wrote itself).
+public enum RunOutput {
+    public static func write(_ result: RunResult, experiment: Experiment, to directory: String) throws {
+        let manager = FileManager.default
+        try manager.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let manifest = Manifest(
+            experiment: experiment.name,
+            experimentFile: experiment.sourcePath,
+            seed: result.report.seed,
+            digest: result.digest,
+            version: CrosswindVersion.current,
+            events: result.trace.count,
+            captures: result.capturePaths.map { ($0 as NSString).lastPathComponent }
+        )
+        try encode(manifest).write(to: URL(fileURLWithPath: "\(directory)/manifest.json"))
+        try encode(result.report).write(to: URL(fileURLWithPath: "\(directory)/report.json"))
+        try Data(metricsCSV(result.series).utf8).write(to: URL(fileURLWithPath: "\(directory)/metrics.csv"))
+        try writeEvents(result.trace, to: "\(directory)/events.jsonl")
+    }
+
+    /// Pretty, key-sorted JSON with a final newline.
+    public static func encode<T: Encodable>(_ value: T) throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        var data = try encoder.encode(value)
+        data.append(0x0A)
+        return data
+    }
+
+    static func metricsCSV(_ series: [MetricsSample]) -> String {
+        var text = "second,published,delivered,open_clients,wire_bytes_up,wire_bytes_down,packets_dropped\n"
+        for row in series {
+            text += "\(row.second),\(row.published),\(row.delivered),\(row.openClients),\(row.wireBytesUp),\(row.wireBytesDown),\(row.packetsDropped)\n"
+        }
+        return text
+    }
+
+    /// One JSON object per trace event: `{"t":1.234567,"component":"…","event":"…",fields…}`.
+    static func writeEvents(_ trace: EventTrace, to path: String) throws {
+        guard FileManager.default.createFile(atPath: path, contents: nil),
+            let handle = FileHandle(forWritingAtPath: path)
+        else { throw OutputError(message: "cannot write \(path)") }
+        defer { try? handle.close() }
+        var chunk = ""
+        chunk.reserveCapacity(1 << 20)
+        for event in trace.events {
+            let micros = event.timeNanos / 1000
+            let fraction = String(micros % 1_000_000)
+            chunk += "{\"t\":\(micros / 1_000_000).\(String(repeating: "0", count: 6 - fraction.count))\(fraction)"
+            chunk += ",\"component\":\"\(trace.componentName(event.component))\",\"event\":\"\(trace.kindName(event.kind))\""
+            for (name, value) in trace.fields(event) { chunk += ",\"\(name)\":\(value)" }
+            chunk += "}\n"
+            if chunk.utf8.count > 1 << 20 {
+                handle.write(Data(chunk.utf8))
+                chunk.removeAll(keepingCapacity: true)
+            }
+        }
+        handle.write(Data(chunk.utf8))
+    }
+}
+
+/// A run directory could not be written.
+public struct OutputError: Error, CustomStringConvertible {
+    public let message: String
+    public var description: String { self.message }
+}

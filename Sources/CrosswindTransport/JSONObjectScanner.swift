@@ -1,0 +1,287 @@
+import NIOCore
+
+/// A strict, allocation-light scanner for one JSON object: it validates the whole text and
+/// records where each top-level member's value lies, decoding only what is asked for.
+///
+/// Frames arrive at every client for every message, so a general JSON decoder per message
+/// would dominate a 1000-client run; this scanner touches each byte once and materialises
+/// only the few fields a frame needs. Malformed input of any kind yields nil, never a trap.
+public struct JSONObjectScanner {
+    private enum ValueKind { case string, number, other }
+    private struct Member {
+        var keyStart: Int
+        var keyEnd: Int
+        var keyHasEscapes: Bool
+        var valueStart: Int
+        var valueEnd: Int
+        var kind: ValueKind
+    }
+
+    private let buffer: ByteBuffer
+    private var members: [Member] = []
+
+    /// Scans `buffer` (its readable bytes) as one JSON object; nil when it is not one.
+    public static func scan(_ buffer: ByteBuffer) -> JSONObjectScanner? {
+        var scanner = JSONObjectScanner(buffer: buffer)
+        let ok = buffer.withUnsafeReadableBytes { bytes in scanner.parseObject(bytes) }
+        return ok ? scanner : nil
+    }
+
+    private init(buffer: ByteBuffer) {
+        self.buffer = buffer
+    }
+
+    /// The decoded string value of a member, or nil when absent or not a string.
+    public func string(_ key: String) -> String? {
+        guard let member = self.member(key), member.kind == .string else { return nil }
+        return self.buffer.withUnsafeReadableBytes { bytes in
+            decodeJSONString(bytes, from: member.valueStart + 1, to: member.valueEnd - 1)
+        }
+    }
+
+    /// The value of a member holding a non-negative integer that fits in 64 bits.
+    public func unsigned(_ key: String) -> UInt64? {
+        guard let member = self.member(key), member.kind == .number else { return nil }
+        return self.buffer.withUnsafeReadableBytes { bytes in
+            var value: UInt64 = 0
+            for index in member.valueStart..<member.valueEnd {
+                let byte = bytes[index]
+                guard byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") else { return nil }
+                let (times10, overflow1) = value.multipliedReportingOverflow(by: 10)
+                let (sum, overflow2) = times10.addingReportingOverflow(UInt64(byte - UInt8(ascii: "0")))
+                if overflow1 || overflow2 { return nil }
+                value = sum
+            }
+            return value
+        }
+    }
+
+    /// The raw bytes of a member's value (any JSON value), sharing the scanned buffer's storage.
+    public func raw(_ key: String) -> ByteBuffer? {
+        guard let member = self.member(key) else { return nil }
+        return self.buffer.getSlice(at: self.buffer.readerIndex + member.valueStart, length: member.valueEnd - member.valueStart)
+    }
+
+    private func member(_ key: String) -> Member? {
+        var key = key
+        return key.withUTF8 { keyBytes in
+            self.buffer.withUnsafeReadableBytes { bytes in
+                for member in self.members {
+                    if member.keyHasEscapes {
+                        if decodeJSONString(bytes, from: member.keyStart, to: member.keyEnd).map({ Array($0.utf8) }) == Array(keyBytes) {
+                            return member
+                        }
+                        continue
+                    }
+                    guard member.keyEnd - member.keyStart == keyBytes.count else { continue }
+                    var equal = true
+                    for index in 0..<keyBytes.count where bytes[member.keyStart + index] != keyBytes[index] {
+                        equal = false
+                        break
+                    }
+                    if equal { return member }
+                }
+                return nil
+            }
+        }
+    }
+
+    // MARK: Parsing
+
+    private mutating func parseObject(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        var index = skipWhitespace(bytes, 0)
+        guard index < bytes.count, bytes[index] == UInt8(ascii: "{") else { return false }
+        index = skipWhitespace(bytes, index + 1)
+        if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
+            return skipWhitespace(bytes, index + 1) == bytes.count
+        }
+        while true {
+            guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { return false }
+            guard let (keyEnd, keyEscapes) = scanString(bytes, index) else { return false }
+            let keyStart = index + 1
+            index = skipWhitespace(bytes, keyEnd + 1)
+            guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { return false }
+            index = skipWhitespace(bytes, index + 1)
+            let valueStart = index
+            guard let (valueEnd, kind) = scanValue(bytes, index, depth: 0) else { return false }
+            self.members.append(Member(keyStart: keyStart, keyEnd: keyEnd, keyHasEscapes: keyEscapes, valueStart: valueStart, valueEnd: valueEnd, kind: kind))
+            index = skipWhitespace(bytes, valueEnd)
+            guard index < bytes.count else { return false }
+            if bytes[index] == UInt8(ascii: ",") {
+                index = skipWhitespace(bytes, index + 1)
+                continue
+            }
+            guard bytes[index] == UInt8(ascii: "}") else { return false }
+            return skipWhitespace(bytes, index + 1) == bytes.count
+        }
+    }
+
+    /// Scans a value starting at `start`; returns the index just past it.
+    private func scanValue(_ bytes: UnsafeRawBufferPointer, _ start: Int, depth: Int) -> (Int, ValueKind)? {
+        guard start < bytes.count, depth < 64 else { return nil }
+        switch bytes[start] {
+        case UInt8(ascii: "\""):
+            guard let (end, _) = scanString(bytes, start) else { return nil }
+            return (end + 1, .string)
+        case UInt8(ascii: "{"), UInt8(ascii: "["):
+            let isObject = bytes[start] == UInt8(ascii: "{")
+            let close = isObject ? UInt8(ascii: "}") : UInt8(ascii: "]")
+            var index = skipWhitespace(bytes, start + 1)
+            if index < bytes.count, bytes[index] == close { return (index + 1, .other) }
+            while true {
+                if isObject {
+                    guard index < bytes.count, bytes[index] == UInt8(ascii: "\""),
+                        let (keyEnd, _) = scanString(bytes, index)
+                    else { return nil }
+                    index = skipWhitespace(bytes, keyEnd + 1)
+                    guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { return nil }
+                    index = skipWhitespace(bytes, index + 1)
+                }
+                guard let (end, _) = scanValue(bytes, index, depth: depth + 1) else { return nil }
+                index = skipWhitespace(bytes, end)
+                guard index < bytes.count else { return nil }
+                if bytes[index] == UInt8(ascii: ",") {
+                    index = skipWhitespace(bytes, index + 1)
+                    continue
+                }
+                guard bytes[index] == close else { return nil }
+                return (index + 1, .other)
+            }
+        case UInt8(ascii: "t"): return matchLiteral(bytes, start, "true")
+        case UInt8(ascii: "f"): return matchLiteral(bytes, start, "false")
+        case UInt8(ascii: "n"): return matchLiteral(bytes, start, "null")
+        default:
+            return scanNumber(bytes, start).map { ($0, .number) }
+        }
+    }
+
+    private func matchLiteral(_ bytes: UnsafeRawBufferPointer, _ start: Int, _ literal: StaticString) -> (Int, ValueKind)? {
+        let count = literal.utf8CodeUnitCount
+        guard start + count <= bytes.count else { return nil }
+        for index in 0..<count where bytes[start + index] != literal.utf8Start[index] { return nil }
+        return (start + count, .other)
+    }
+
+    /// JSON number grammar: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+    private func scanNumber(_ bytes: UnsafeRawBufferPointer, _ start: Int) -> Int? {
+        var index = start
+        func digits() -> Int {
+            let from = index
+            while index < bytes.count, bytes[index] >= UInt8(ascii: "0"), bytes[index] <= UInt8(ascii: "9") { index += 1 }
+            return index - from
+        }
+        if index < bytes.count, bytes[index] == UInt8(ascii: "-") { index += 1 }
+        guard index < bytes.count else { return nil }
+        if bytes[index] == UInt8(ascii: "0") {
+            index += 1
+        } else {
+            guard digits() > 0 else { return nil }
+        }
+        if index < bytes.count, bytes[index] == UInt8(ascii: ".") {
+            index += 1
+            guard digits() > 0 else { return nil }
+        }
+        if index < bytes.count, bytes[index] == UInt8(ascii: "e") || bytes[index] == UInt8(ascii: "E") {
+            index += 1
+            if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") { index += 1 }
+            guard digits() > 0 else { return nil }
+        }
+        return index
+    }
+}
+
+@inline(__always)
+private func skipWhitespace(_ bytes: UnsafeRawBufferPointer, _ start: Int) -> Int {
+    var index = start
+    while index < bytes.count {
+        switch bytes[index] {
+        case 0x20, 0x09, 0x0A, 0x0D: index += 1
+        default: return index
+        }
+    }
+    return index
+}
+
+/// Scans a string whose opening quote is at `start`; returns the index of the closing quote
+/// and whether it contains escapes. Control characters and bad escapes fail.
+private func scanString(_ bytes: UnsafeRawBufferPointer, _ start: Int) -> (Int, Bool)? {
+    var index = start + 1
+    var escapes = false
+    while index < bytes.count {
+        let byte = bytes[index]
+        if byte == UInt8(ascii: "\"") { return (index, escapes) }
+        if byte < 0x20 { return nil }
+        if byte == UInt8(ascii: "\\") {
+            escapes = true
+            guard index + 1 < bytes.count else { return nil }
+            switch bytes[index + 1] {
+            case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"),
+                UInt8(ascii: "f"), UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
+                index += 2
+            case UInt8(ascii: "u"):
+                guard index + 5 < bytes.count else { return nil }
+                for offset in 2...5 where hexValue(bytes[index + offset]) == nil { return nil }
+                index += 6
+            default:
+                return nil
+            }
+            continue
+        }
+        index += 1
+    }
+    return nil
+}
+
+private func hexValue(_ byte: UInt8) -> UInt32? {
+    switch byte {
+    case UInt8(ascii: "0")...UInt8(ascii: "9"): return UInt32(byte - UInt8(ascii: "0"))
+    case UInt8(ascii: "a")...UInt8(ascii: "f"): return UInt32(byte - UInt8(ascii: "a") + 10)
+    case UInt8(ascii: "A")...UInt8(ascii: "F"): return UInt32(byte - UInt8(ascii: "A") + 10)
+    default: return nil
+    }
+}
+
+/// Decodes the body of a scanned string (between the quotes); nil on invalid UTF-8 or a lone surrogate.
+private func decodeJSONString(_ bytes: UnsafeRawBufferPointer, from start: Int, to end: Int) -> String? {
+    var out: [UInt8] = []
+    out.reserveCapacity(end - start)
+    var index = start
+    while index < end {
+        let byte = bytes[index]
+        guard byte == UInt8(ascii: "\\") else {
+            out.append(byte)
+            index += 1
+            continue
+        }
+        let escape = bytes[index + 1]
+        index += 2
+        switch escape {
+        case UInt8(ascii: "b"): out.append(0x08)
+        case UInt8(ascii: "f"): out.append(0x0C)
+        case UInt8(ascii: "n"): out.append(0x0A)
+        case UInt8(ascii: "r"): out.append(0x0D)
+        case UInt8(ascii: "t"): out.append(0x09)
+        case UInt8(ascii: "u"):
+            var scalar: UInt32 = 0
+            for offset in 0..<4 { scalar = scalar << 4 | hexValue(bytes[index + offset])! }
+            index += 4
+            if (0xD800..<0xDC00).contains(scalar) {
+                guard index + 5 < end + 1, bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u") else { return nil }
+                var low: UInt32 = 0
+                for offset in 2..<6 {
+                    guard let digit = hexValue(bytes[index + offset]) else { return nil }
+                    low = low << 4 | digit
+                }
+                guard (0xDC00..<0xE000).contains(low) else { return nil }
+                index += 6
+                scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+            } else if (0xDC00..<0xE000).contains(scalar) {
+                return nil
+            }
+            guard let unicode = Unicode.Scalar(scalar) else { return nil }
+            out.append(contentsOf: Array(String(Character(unicode)).utf8))
+        default: out.append(escape)
+        }
+    }
+    return String(validating: out, as: UTF8.self)
+}

@@ -1,0 +1,83 @@
+/// A position in a topic's message stream: the stream's epoch and a message offset.
+///
+/// Offsets start at 1 and increase by one per published message; a new epoch means the
+/// server lost its history (a restart), so offsets of different epochs never compare. The
+/// same cursor travels on every transport (a WebSocket resume request, the SSE event `id`,
+/// Custom Sync's `since`), written `EPOCH:OFFSET` in decimal.
+public struct StreamCursor: Hashable, Sendable, CustomStringConvertible {
+    public var epoch: UInt64
+    public var offset: UInt64
+
+    public init(epoch: UInt64, offset: UInt64) {
+        self.epoch = epoch
+        self.offset = offset
+    }
+
+    /// Parses `EPOCH:OFFSET`; nil for anything else (no crash on bad input).
+    public init?(parsing text: Substring) {
+        guard let colon = text.firstIndex(of: ":"),
+            let epoch = UInt64(text[..<colon]),
+            let offset = UInt64(text[text.index(after: colon)...])
+        else { return nil }
+        self.init(epoch: epoch, offset: offset)
+    }
+
+    public var description: String { "\(self.epoch):\(self.offset)" }
+}
+
+/// Client-side delivery bookkeeping: hands the application each message once, in order.
+///
+/// A message is delivered when its offset is above the last delivered one in the current
+/// epoch; anything at or below is a duplicate (a replay overlap, a retransmitted batch) and is
+/// suppressed. A jump forward is delivered and counted as a gap, never hidden.
+public struct DeliveryTracker: Sendable {
+    /// What to do with an arriving message.
+    public enum Decision: Equatable, Sendable {
+        /// Deliver it: it is the next one.
+        case deliver
+        /// Deliver it, but `missing` messages before it never arrived.
+        case deliverAfterGap(missing: UInt64)
+        /// Drop it: already delivered.
+        case duplicate
+        /// Deliver it: it starts a new epoch (the server's history was reset).
+        case newEpoch
+    }
+
+    /// The last delivered position, if any.
+    public private(set) var last: StreamCursor?
+    /// Messages suppressed as duplicates.
+    public private(set) var duplicatesSuppressed = 0
+    /// Offsets skipped over by gaps.
+    public private(set) var missing: UInt64 = 0
+
+    public init(last: StreamCursor? = nil) {
+        self.last = last
+    }
+
+    /// Sets the expected position from a welcome (`next` is the offset the stream publishes next).
+    public mutating func expect(epoch: UInt64, next: UInt64) {
+        if let last = self.last, last.epoch == epoch { return }
+        self.last = StreamCursor(epoch: epoch, offset: next &- 1)
+    }
+
+    /// Decides about a message at `epoch`/`offset` and records it when delivered.
+    public mutating func accept(epoch: UInt64, offset: UInt64) -> Decision {
+        guard let last = self.last else {
+            self.last = StreamCursor(epoch: epoch, offset: offset)
+            return .deliver
+        }
+        guard last.epoch == epoch else {
+            self.last = StreamCursor(epoch: epoch, offset: offset)
+            return .newEpoch
+        }
+        if offset <= last.offset {
+            self.duplicatesSuppressed += 1
+            return .duplicate
+        }
+        self.last = StreamCursor(epoch: epoch, offset: offset)
+        if offset == last.offset + 1 { return .deliver }
+        let gap = offset - last.offset - 1
+        self.missing += gap
+        return .deliverAfterGap(missing: gap)
+    }
+}

@@ -1,0 +1,364 @@
+import NIOCore
+import NIOHTTP1
+import NIOWebSocket
+
+/// Settings of a WebSocket client connection.
+public struct WebSocketClientConfiguration: Sendable {
+    /// Value of the `Host` header.
+    public var host: String
+    /// Topic to subscribe to.
+    public var topic: String
+    /// Path of the server's WebSocket endpoint.
+    public var path: String = "/ws"
+    /// How often the client pings the server.
+    public var heartbeatInterval: TimeAmount = .seconds(25)
+    /// How long after a ping the client waits for any frame before declaring the connection dead.
+    public var heartbeatTimeout: TimeAmount = .seconds(10)
+    /// Largest frame accepted from the server.
+    public var maxFrameBytes: Int = 1 << 20
+
+    public init(host: String, topic: String) {
+        self.host = host
+        self.topic = topic
+    }
+}
+
+/// Why a client connection ended (or never opened).
+public enum ClientCloseReason: Sendable, Equatable, CustomStringConvertible {
+    /// TCP never connected or broke: refused, reset, timed out (the text names which).
+    case connectionFailed(String)
+    /// The server answered the upgrade request with something other than 101.
+    case upgradeRejected
+    /// No frame arrived within the heartbeat timeout after a ping: a half-open or dead path.
+    case heartbeatTimeout
+    /// The server sent a WebSocket close frame with this code.
+    case serverClosed(code: UInt16)
+    /// The connection ended without a close frame after it opened.
+    case connectionLost
+    /// The application closed the client.
+    case closedByApplication
+    /// The server sent a frame Crosswind could not understand.
+    case protocolViolation(String)
+
+    public var description: String {
+        switch self {
+        case .connectionFailed(let detail): return "connection failed: \(detail)"
+        case .upgradeRejected: return "upgrade rejected"
+        case .heartbeatTimeout: return "heartbeat timeout"
+        case .serverClosed(let code): return "server closed (\(code))"
+        case .connectionLost: return "connection lost"
+        case .closedByApplication: return "closed by application"
+        case .protocolViolation(let detail): return "protocol violation: \(detail)"
+        }
+    }
+
+    /// A short stable code for traces and reports.
+    public var code: Int64 {
+        switch self {
+        case .connectionFailed: return 1
+        case .upgradeRejected: return 2
+        case .heartbeatTimeout: return 3
+        case .serverClosed: return 4
+        case .connectionLost: return 5
+        case .closedByApplication: return 6
+        case .protocolViolation: return 7
+        }
+    }
+}
+
+/// What a client tells the application. Times are the channel's event-loop time.
+public protocol RealtimeClientDelegate: AnyObject {
+    /// The transport is open: the welcome round trip completed.
+    func realtimeClient(_ client: WebSocketClient, opened welcome: Welcome, at time: NIODeadline)
+    /// A message, delivered once and in order (duplicates were already suppressed).
+    func realtimeClient(_ client: WebSocketClient, received message: RealtimeMessage, at time: NIODeadline)
+    /// The connection ended; no more calls follow.
+    func realtimeClient(_ client: WebSocketClient, closed reason: ClientCloseReason, at time: NIODeadline)
+}
+
+/// A WebSocket client for one topic: the HTTP/1.1 upgrade (NIOHTTP1 + NIOWebSocket), the
+/// welcome, in-order exactly-once delivery by offset, and a ping heartbeat.
+///
+/// Randomness (the `Sec-WebSocket-Key` and every masking key) comes from the generator the
+/// owner passes in, so a seeded generator makes the bytes on the wire reproducible.
+///
+/// Calling contract: create, `configure(_:)` a fresh channel before it connects, then leave
+/// the rest to the channel's event loop. Confined to that loop; `@unchecked Sendable` only so
+/// NIO's `@Sendable` upgrade and timer callbacks can carry it.
+public final class WebSocketClient: @unchecked Sendable {
+    private enum State {
+        case idle
+        case connecting
+        case upgraded(any Channel)
+        case open(any Channel)
+        case closed
+    }
+
+    public let configuration: WebSocketClientConfiguration
+    public weak var delegate: (any RealtimeClientDelegate)?
+    /// Delivery bookkeeping (last cursor, duplicates suppressed, gaps).
+    public private(set) var tracker = DeliveryTracker()
+    private var random: any RandomNumberGenerator
+    private var state: State = .idle
+    private var heardSincePing = true
+    private var pingCounter: UInt64 = 0
+    private var heartbeatTask: Scheduled<Void>?
+
+    static let requestWriterName = "crosswind.ws.request"
+
+    public init(configuration: WebSocketClientConfiguration, random: any RandomNumberGenerator, delegate: any RealtimeClientDelegate) {
+        self.configuration = configuration
+        self.random = random
+        self.delegate = delegate
+    }
+
+    /// True once the welcome arrived and until the connection ends.
+    public var isOpen: Bool {
+        if case .open = self.state { return true }
+        return false
+    }
+
+    /// Installs the HTTP client, the upgrader and the request writer on a channel that has not
+    /// connected yet.
+    public func configure(_ channel: any Channel) throws {
+        self.state = .connecting
+        let requestKey = NIOWebSocketClientUpgrader.randomRequestKey(using: &self.random)
+        let upgrader = NIOWebSocketClientUpgrader(
+            requestKey: requestKey,
+            maxFrameSize: self.configuration.maxFrameBytes,
+            automaticErrorHandling: true,
+            upgradePipelineHandler: { [self] channel, _ in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(WebSocketClientHandler(client: self))
+                    self.upgraded(channel)
+                }
+            }
+        )
+        let sync = channel.pipeline.syncOperations
+        try sync.addHTTPClientHandlers(
+            leftOverBytesStrategy: .forwardBytes,
+            withClientUpgrade: (
+                upgraders: [upgrader],
+                completionHandler: { context in
+                    if let writer = try? context.pipeline.syncOperations.context(name: Self.requestWriterName) {
+                        _ = try? context.pipeline.syncOperations.removeHandler(context: writer)
+                    }
+                }
+            )
+        )
+        try sync.addHandler(UpgradeRequestWriter(client: self), name: Self.requestWriterName)
+    }
+
+    /// Closes the connection with a normal close frame.
+    public func close() {
+        switch self.state {
+        case .open(let channel), .upgraded(let channel):
+            var data = channel.allocator.buffer(capacity: 2)
+            data.write(webSocketErrorCode: .normalClosure)
+            self.send(WebSocketFrame(fin: true, opcode: .connectionClose, data: data), on: channel)
+            self.finish(.closedByApplication, channel: channel)
+            channel.close(promise: nil)
+        case .idle, .connecting, .closed:
+            self.state = .closed
+        }
+    }
+
+    // MARK: Events from the handlers
+
+    private func upgraded(_ channel: any Channel) {
+        self.state = .upgraded(channel)
+    }
+
+    func received(frame: WebSocketFrame, channel: any Channel) {
+        self.heardSincePing = true
+        switch frame.opcode {
+        case .text, .binary:
+            guard let decoded = WireFrame.decode(frame.unmaskedData) else {
+                self.fail(.protocolViolation("undecodable frame"), channel: channel)
+                return
+            }
+            self.handle(decoded, channel: channel)
+        case .ping:
+            self.send(WebSocketFrame(fin: true, opcode: .pong, data: frame.unmaskedData), on: channel)
+        case .connectionClose:
+            var data = frame.unmaskedData
+            let code = data.readInteger(as: UInt16.self) ?? 1005
+            self.finish(.serverClosed(code: code), channel: channel)
+            var reply = channel.allocator.buffer(capacity: 2)
+            reply.writeInteger(code == 1005 ? 1000 : code)
+            self.send(WebSocketFrame(fin: true, opcode: .connectionClose, data: reply), on: channel)
+            channel.close(promise: nil)
+        case .pong, .continuation:
+            break
+        default:
+            break
+        }
+    }
+
+    private func handle(_ frame: WireFrame, channel: any Channel) {
+        let now = channel.eventLoop.now
+        switch (frame, self.state) {
+        case (.welcome(let welcome), .upgraded):
+            guard welcome.topic == self.configuration.topic else {
+                self.fail(.protocolViolation("welcome for topic \(welcome.topic)"), channel: channel)
+                return
+            }
+            self.tracker.expect(epoch: welcome.epoch, next: welcome.next)
+            self.state = .open(channel)
+            self.scheduleHeartbeat(channel)
+            self.delegate?.realtimeClient(self, opened: welcome, at: now)
+        case (.message(let message), .open):
+            switch self.tracker.accept(epoch: message.epoch, offset: message.offset) {
+            case .deliver, .deliverAfterGap, .newEpoch:
+                self.delegate?.realtimeClient(self, received: message, at: now)
+            case .duplicate:
+                break
+            }
+        case (.error(let reason), _):
+            self.fail(.protocolViolation("server error: \(reason)"), channel: channel)
+        case (.message, _), (.welcome, _):
+            self.fail(.protocolViolation("unexpected frame before welcome"), channel: channel)
+        }
+    }
+
+    func failed(_ error: any Error, channel: any Channel) {
+        switch self.state {
+        case .connecting:
+            if error is NIOHTTPClientUpgradeError {
+                self.finish(.upgradeRejected, channel: channel)
+            } else {
+                self.finish(.connectionFailed(String(describing: error)), channel: channel)
+            }
+        case .upgraded, .open:
+            self.finish(.connectionFailed(String(describing: error)), channel: channel)
+        case .idle, .closed:
+            break
+        }
+    }
+
+    func inactive(channel: any Channel) {
+        switch self.state {
+        case .connecting:
+            self.finish(.connectionFailed("closed before the upgrade completed"), channel: channel)
+        case .upgraded, .open:
+            self.finish(.connectionLost, channel: channel)
+        case .idle, .closed:
+            break
+        }
+    }
+
+    private func fail(_ reason: ClientCloseReason, channel: any Channel) {
+        self.finish(reason, channel: channel)
+        channel.close(promise: nil)
+    }
+
+    private func finish(_ reason: ClientCloseReason, channel: any Channel) {
+        if case .closed = self.state { return }
+        self.state = .closed
+        self.heartbeatTask?.cancel()
+        self.heartbeatTask = nil
+        self.delegate?.realtimeClient(self, closed: reason, at: channel.eventLoop.now)
+    }
+
+    // MARK: Heartbeat
+
+    private func scheduleHeartbeat(_ channel: any Channel) {
+        self.heartbeatTask = channel.eventLoop.scheduleTask(in: self.configuration.heartbeatInterval) { [self] in
+            self.sendPing(channel)
+        }
+    }
+
+    private func sendPing(_ channel: any Channel) {
+        guard case .open = self.state else { return }
+        self.pingCounter += 1
+        self.heardSincePing = false
+        var payload = channel.allocator.buffer(capacity: 8)
+        payload.writeInteger(self.pingCounter)
+        self.send(WebSocketFrame(fin: true, opcode: .ping, data: payload), on: channel)
+        self.heartbeatTask = channel.eventLoop.scheduleTask(in: self.configuration.heartbeatTimeout) { [self] in
+            guard case .open = self.state else { return }
+            if self.heardSincePing {
+                let remaining = self.configuration.heartbeatInterval - self.configuration.heartbeatTimeout
+                self.heartbeatTask = channel.eventLoop.scheduleTask(in: max(remaining, .zero)) { [self] in
+                    self.sendPing(channel)
+                }
+            } else {
+                self.fail(.heartbeatTimeout, channel: channel)
+            }
+        }
+    }
+
+    /// Client frames are masked with a key from the owner's generator (RFC 6455 §5.3).
+    private func send(_ frame: WebSocketFrame, on channel: any Channel) {
+        var masked = frame
+        masked.maskKey = WebSocketMaskingKey.random(using: &self.random)
+        channel.writeAndFlush(masked, promise: nil)
+    }
+}
+
+/// Writes the upgrade request when the connection becomes active and reports failures that
+/// happen before the upgrade.
+final class UpgradeRequestWriter: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPClientResponsePart
+    typealias OutboundOut = HTTPClientRequestPart
+
+    private let client: WebSocketClient
+
+    init(client: WebSocketClient) {
+        self.client = client
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        var headers = HTTPHeaders()
+        headers.add(name: "Host", value: self.client.configuration.host)
+        headers.add(name: "Content-Length", value: "0")
+        let uri = "\(self.client.configuration.path)?topic=\(self.client.configuration.topic)"
+        let head = HTTPRequestHead(version: .http1_1, method: .GET, uri: uri, headers: headers)
+        context.write(self.wrapOutboundOut(.head(head)), promise: nil)
+        context.writeAndFlush(self.wrapOutboundOut(.end(nil)), promise: nil)
+        context.fireChannelActive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        // A response that reaches here was not an upgrade.
+        if case .head = self.unwrapInboundIn(data) {
+            self.client.failed(NIOHTTPClientUpgradeError.responseProtocolNotFound, channel: context.channel)
+            context.close(promise: nil)
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        self.client.failed(error, channel: context.channel)
+        context.close(promise: nil)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        self.client.inactive(channel: context.channel)
+        context.fireChannelInactive()
+    }
+}
+
+/// Feeds the frames of an upgraded connection to the client.
+final class WebSocketClientHandler: ChannelInboundHandler {
+    typealias InboundIn = WebSocketFrame
+
+    private let client: WebSocketClient
+
+    init(client: WebSocketClient) {
+        self.client = client
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        self.client.received(frame: self.unwrapInboundIn(data), channel: context.channel)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        self.client.failed(error, channel: context.channel)
+        context.close(promise: nil)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        self.client.inactive(channel: context.channel)
+        context.fireChannelInactive()
+    }
+}

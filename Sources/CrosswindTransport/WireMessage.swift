@@ -1,0 +1,122 @@
+import NIOCore
+
+/// A message as the application receives it: every transport delivers the same shape, a JSON
+/// object with `topic`, `epoch`, `offset` and `data` (any JSON value, kept as raw bytes).
+public struct RealtimeMessage: Sendable, Equatable {
+    public var topic: String
+    public var epoch: UInt64
+    public var offset: UInt64
+    /// The `data` member exactly as it appeared on the wire (a JSON value).
+    public var data: ByteBuffer
+
+    public init(topic: String, epoch: UInt64, offset: UInt64, data: ByteBuffer) {
+        self.topic = topic
+        self.epoch = epoch
+        self.offset = offset
+        self.data = data
+    }
+
+    public var cursor: StreamCursor { StreamCursor(epoch: self.epoch, offset: self.offset) }
+}
+
+/// The server's greeting after a transport opens: the stream position a client starts from.
+public struct Welcome: Sendable, Equatable {
+    public var topic: String
+    public var epoch: UInt64
+    /// The offset the stream will publish next.
+    public var next: UInt64
+
+    public init(topic: String, epoch: UInt64, next: UInt64) {
+        self.topic = topic
+        self.epoch = epoch
+        self.next = next
+    }
+}
+
+/// Crosswind's application-level frames: JSON objects with a `type`.
+///
+/// ```
+/// {"type":"welcome","topic":"metrics","epoch":42,"next":1}
+/// {"type":"message","topic":"metrics","epoch":42,"offset":7,"data":...}
+/// {"type":"error","reason":"..."}
+/// ```
+public enum WireFrame: Sendable, Equatable {
+    case welcome(Welcome)
+    case message(RealtimeMessage)
+    case error(reason: String)
+
+    /// Encodes a message once; the fan-out shares the buffer among all subscribers.
+    public static func encodeMessage(topic: String, epoch: UInt64, offset: UInt64, data: ByteBuffer, allocator: ByteBufferAllocator) -> ByteBuffer {
+        var buffer = allocator.buffer(capacity: data.readableBytes + topic.utf8.count + 80)
+        buffer.writeStaticString("{\"type\":\"message\",\"topic\":")
+        writeJSONString(topic, into: &buffer)
+        buffer.writeStaticString(",\"epoch\":")
+        buffer.writeString(String(epoch))
+        buffer.writeStaticString(",\"offset\":")
+        buffer.writeString(String(offset))
+        buffer.writeStaticString(",\"data\":")
+        var data = data
+        buffer.writeBuffer(&data)
+        buffer.writeStaticString("}")
+        return buffer
+    }
+
+    public static func encodeWelcome(_ welcome: Welcome, allocator: ByteBufferAllocator) -> ByteBuffer {
+        var buffer = allocator.buffer(capacity: 96)
+        buffer.writeStaticString("{\"type\":\"welcome\",\"topic\":")
+        writeJSONString(welcome.topic, into: &buffer)
+        buffer.writeString(",\"epoch\":\(welcome.epoch),\"next\":\(welcome.next)}")
+        return buffer
+    }
+
+    public static func encodeError(_ reason: String, allocator: ByteBufferAllocator) -> ByteBuffer {
+        var buffer = allocator.buffer(capacity: reason.utf8.count + 32)
+        buffer.writeStaticString("{\"type\":\"error\",\"reason\":")
+        writeJSONString(reason, into: &buffer)
+        buffer.writeStaticString("}")
+        return buffer
+    }
+
+    /// Decodes a frame; nil when the bytes are not a well-formed frame of a known type.
+    public static func decode(_ buffer: ByteBuffer) -> WireFrame? {
+        guard let fields = JSONObjectScanner.scan(buffer) else { return nil }
+        guard let type = fields.string("type") else { return nil }
+        switch type {
+        case "message":
+            guard let topic = fields.string("topic"), let epoch = fields.unsigned("epoch"),
+                let offset = fields.unsigned("offset"), let data = fields.raw("data")
+            else { return nil }
+            return .message(RealtimeMessage(topic: topic, epoch: epoch, offset: offset, data: data))
+        case "welcome":
+            guard let topic = fields.string("topic"), let epoch = fields.unsigned("epoch"),
+                let next = fields.unsigned("next")
+            else { return nil }
+            return .welcome(Welcome(topic: topic, epoch: epoch, next: next))
+        case "error":
+            return .error(reason: fields.string("reason") ?? "")
+        default:
+            return nil
+        }
+    }
+}
+
+/// Writes `text` as a JSON string literal.
+public func writeJSONString(_ text: String, into buffer: inout ByteBuffer) {
+    buffer.writeInteger(UInt8(ascii: "\""))
+    for byte in text.utf8 {
+        switch byte {
+        case UInt8(ascii: "\""): buffer.writeStaticString("\\\"")
+        case UInt8(ascii: "\\"): buffer.writeStaticString("\\\\")
+        case 0x0A: buffer.writeStaticString("\\n")
+        case 0x0D: buffer.writeStaticString("\\r")
+        case 0x09: buffer.writeStaticString("\\t")
+        case 0..<0x20:
+            let hex = Array("0123456789abcdef".utf8)
+            buffer.writeStaticString("\\u00")
+            buffer.writeInteger(hex[Int(byte >> 4)])
+            buffer.writeInteger(hex[Int(byte & 0xF)])
+        default: buffer.writeInteger(byte)
+        }
+    }
+    buffer.writeInteger(UInt8(ascii: "\""))
+}

@@ -1,0 +1,39 @@
+import ArgumentParser
+import CrosswindExperiment
+import CrosswindTestbed
+import Foundation
+
+/// The `crosswind` command line. Exit statuses (the contract scripts rely on):
+/// 0 every expectation held; 1 an expectation failed; 2 invalid input; 3 a run diverged.
+@main
+struct Crosswind: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "crosswind",
+        abstract: "Real-time transports and a deterministic network-fault testbed.",
+        version: CrosswindVersion.current,
+        subcommands: [Run.self, Validate.self, Bench.self]
+    )
+}
+
+/// Exit statuses of the command-line contract.
+enum ExitStatus {
+    static let passed: Int32 = 0
+    static let expectationFailed: Int32 = 1
+    static let invalidInput: Int32 = 2
+    static let diverged: Int32 = 3
+}
+
+/// Prints to standard error.
+func printError(_ text: String) {
+    FileHandle.standardError.write(Data((text + "\n").utf8))
+}
+
+/// Loads an experiment or exits with status 2 and `file:line:column: message`.
+func loadExperiment(_ path: String) throws -> Experiment {
+    do {
+        return try ExperimentLoader.load(path: path)
+    } catch {
+        printError(error.description)
+        throw ExitCode(ExitStatus.invalidInput)
+    }
+}
