@@ -25,6 +25,16 @@ public final class EventTrace {
         public var b: Int64
         public var c: Int64
         public var d: Int64
+
+        public init(timeNanos: Int64, component: UInt32, kind: UInt16, a: Int64 = 0, b: Int64 = 0, c: Int64 = 0, d: Int64 = 0) {
+            self.timeNanos = timeNanos
+            self.component = component
+            self.kind = kind
+            self.a = a
+            self.b = b
+            self.c = c
+            self.d = d
+        }
     }
 
     /// Whether events are kept in memory (for `events.jsonl` and divergence reports) or only hashed.

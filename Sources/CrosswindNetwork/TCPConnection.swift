@@ -72,7 +72,8 @@ public final class TCPConnection {
     private var timedAt: NIODeadline = .uptimeNanoseconds(0)
     private var consecutiveTimeouts = 0
     private var retransmitDeadline: NIODeadline?
-    private var timerTaskScheduled = false
+    /// Deadline of the earliest timer task in the loop, if any.
+    private var timerTaskDeadline: NIODeadline?
     private var duplicateAcks = 0
     private var recoveryPoint: UInt32?
 
@@ -472,18 +473,21 @@ public final class TCPConnection {
         self.rto = min(max(computed, self.settings.minRTO), self.settings.maxRTO)
     }
 
-    /// Ensures one scheduled task watches `retransmitDeadline`. The deadline moves freely
-    /// (every ACK restarts it); the task re-arms itself instead of being cancelled, so
-    /// restarting the timer costs no allocation.
+    /// Ensures a scheduled task watches `retransmitDeadline`. The deadline moves freely (every
+    /// ACK restarts it); a task that fires before the deadline re-arms itself instead of being
+    /// cancelled, so restarting the timer costs no allocation. Only a deadline earlier than the
+    /// pending task's needs a new task; the older one then finds itself superseded.
     private func armTimer() {
         if self.retransmitDeadline == nil { self.retransmitDeadline = self.now + self.rto }
-        guard !self.timerTaskScheduled, let deadline = self.retransmitDeadline else { return }
-        self.timerTaskScheduled = true
-        self.stack.network.simulation.schedule(at: deadline) { [weak self] in self?.timerFired() }
+        guard let deadline = self.retransmitDeadline else { return }
+        if let pending = self.timerTaskDeadline, pending <= deadline { return }
+        self.timerTaskDeadline = deadline
+        self.stack.network.simulation.schedule(at: deadline) { [weak self] in self?.timerFired(scheduledFor: deadline) }
     }
 
-    private func timerFired() {
-        self.timerTaskScheduled = false
+    private func timerFired(scheduledFor taskDeadline: NIODeadline) {
+        guard self.timerTaskDeadline == taskDeadline else { return }  // superseded by an earlier task
+        self.timerTaskDeadline = nil
         guard self.state != .closed, let deadline = self.retransmitDeadline else { return }
         if deadline > self.now {
             self.armTimer()

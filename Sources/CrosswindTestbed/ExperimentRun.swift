@@ -198,6 +198,8 @@ public final class ExperimentRun {
     public func execute() -> RunResult {
         self.simulation.run(until: self.simulation.at(self.experiment.workload.metricsAt))
         let result = RunResult.measure(self)
+        // Tear down silently: what happens after the measurement is not part of the run.
+        for agent in self.agents { agent.client?.delegate = nil }
         self.network.closeAllChannels()
         for capture in self.captures { capture.close() }
         return result

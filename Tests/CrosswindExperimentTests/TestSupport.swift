@@ -1,0 +1,96 @@
+import Foundation
+import Testing
+
+@testable import CrosswindExperiment
+
+/// Helpers shared by the loader tests: the package root, parsing that returns the error, and
+/// scratch directories for tests that need files on disk.
+enum TestSupport {
+    /// The package root: three levels up from this file (Tests/CrosswindExperimentTests/TestSupport.swift).
+    static var packageRoot: String {
+        var path = "\(#filePath)"
+        for _ in 0..<3 {
+            path = String(path[..<path.lastIndex(of: "/")!])
+        }
+        return path
+    }
+
+    /// The YAML files of a directory of the package root, sorted.
+    static func yamlFiles(in directory: String) throws -> [String] {
+        let full = packageRoot + "/" + directory
+        return try FileManager.default.contentsOfDirectory(atPath: full)
+            .filter { $0.hasSuffix(".yaml") }
+            .sorted()
+            .map { full + "/" + $0 }
+    }
+
+    /// The error `ExperimentLoader.parse` throws for `yaml` (named `t.yaml`), or `nil` if it loads.
+    static func experimentError(_ yaml: String, baseDirectory: String = ".") -> ExperimentError? {
+        do {
+            _ = try ExperimentLoader.parse(yaml: yaml, file: "t.yaml", baseDirectory: baseDirectory)
+            return nil
+        } catch {
+            return error
+        }
+    }
+
+    /// The error `ExperimentLoader.parseTopology` throws for `yaml` (named `net.yaml`), or `nil`.
+    static func topologyError(_ yaml: String) -> ExperimentError? {
+        do {
+            _ = try ExperimentLoader.parseTopology(yaml: yaml, file: "net.yaml")
+            return nil
+        } catch {
+            return error
+        }
+    }
+
+    /// A minimal valid experiment with an inline topology; `group` is added (indented by 6 spaces)
+    /// to its single group starting on line 8, so a key on `group`'s first line is at 8:7.
+    ///
+    /// ```
+    /// 1 kind: experiment
+    /// 2 version: 1
+    /// 3 name: t
+    /// 4 topology:
+    /// 5   groups:
+    /// 6     - name: g
+    /// 7       count: 2
+    /// 8       <group lines>
+    ///         link: { latency: 1ms }     (unless `group` has its own link)
+    ///       workload: …
+    /// ```
+    static func experiment(group: String = "", workload: String = "  rate: 5\n  size: 100\n  duration: 1s") -> String {
+        let groupLines = group.isEmpty ? "" : group.split(separator: "\n", omittingEmptySubsequences: false)
+            .map { "      " + $0 }.joined(separator: "\n") + "\n"
+        let link = group.contains("link:") ? "" : "      link: { latency: 1ms }\n"
+        return """
+            kind: experiment
+            version: 1
+            name: t
+            topology:
+              groups:
+                - name: g
+                  count: 2
+
+            """ + groupLines + link + "workload:\n" + workload + "\n"
+    }
+
+    /// A scratch directory unique to this process and `name`, removed by `body`'s end.
+    static func withScratchDirectory<T>(_ name: String, _ body: (String) throws -> T) throws -> T {
+        let directory = FileManager.default.temporaryDirectory.path
+            + "/crosswind-experiment-tests-\(ProcessInfo.processInfo.processIdentifier)-\(name)"
+        try? FileManager.default.removeItem(atPath: directory)
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        return try body(directory)
+    }
+
+    /// Writes `text` to `directory/name`, creating intermediate directories.
+    static func write(_ text: String, to name: String, in directory: String) throws {
+        let path = directory + "/" + name
+        try FileManager.default.createDirectory(
+            atPath: YAMLDocument.directory(of: path), withIntermediateDirectories: true
+        )
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+    }
+}

@@ -1,0 +1,109 @@
+import CrosswindKernel
+import CrosswindNetwork
+import NIOCore
+import Testing
+
+/// Opening connections: the SYN retry schedule, and what a firewall's DROP and REJECT and a
+/// closed port each cost a client.
+@Suite struct ConnectionSetupTests {
+    @Test func synRetriesFollowLinuxSchedule() {
+        // tcp_syn_retries = 6: SYNs at 0, 1, 3, 7, 15, 31, 63 s; connect fails at 127 s.
+        let pair = TCPPair()
+        pair.up.configuration.isUp = false
+        pair.connect()
+        pair.simulation.run(for: .seconds(200))
+        let syns = pair.eventTimes(component: "link:client->server", kind: "seg.drop")
+        #expect(syns.map(ms) == [0, 1000, 3000, 7000, 15000, 31000, 63000])
+        #expect(pair.clientSide.failure?.0 == .connectTimedOut)
+        #expect(pair.seconds(pair.clientSide.failure?.1) == 127)
+    }
+
+    @Test func firewallDropCostsTheWholeRetrySchedule() {
+        // A DROP rule on the server's port: the client hears nothing and times out.
+        var settings = TCPSettings()
+        settings.synRetries = 2
+        let pair = TCPPair(clientTCP: settings)
+        pair.network.install(PortFirewall(name: "fw", rules: [.init(port: 80, action: .drop)]), on: pair.up)
+        pair.connect()
+        pair.simulation.run(for: .seconds(30))
+        #expect(pair.clientSide.failure?.0 == .connectTimedOut)
+        #expect(pair.seconds(pair.clientSide.failure?.1) == 7)  // 1 + 2 + 4 s
+        #expect(pair.serverSide.establishedAt == nil)
+    }
+
+    @Test func firewallRejectAnswersWithinOneRoundTrip() {
+        // A REJECT rule answers the SYN with RST on the spot: refused after 50 ms back.
+        let pair = TCPPair()
+        pair.network.install(PortFirewall(name: "fw", rules: [.init(port: 80, action: .reject)]), on: pair.up)
+        pair.connect()
+        pair.simulation.run(for: .seconds(5))
+        #expect(pair.clientSide.failure?.0 == .connectionRefused)
+        #expect(pair.seconds(pair.clientSide.failure?.1).map(ms) == 50)
+    }
+
+    @Test func closedPortAnswersRSTWithinOneRTT() {
+        // Nobody listens on 81: the server's stack answers RST; refused after one RTT (100 ms).
+        let pair = TCPPair()
+        pair.connect(port: 81)
+        pair.simulation.run(for: .seconds(5))
+        #expect(pair.clientSide.failure?.0 == .connectionRefused)
+        #expect(pair.seconds(pair.clientSide.failure?.1).map(ms) == 100)
+        #expect(pair.eventTimes(component: "tcp:server", kind: "tcp.rst.closedport").count == 1)
+    }
+
+    @Test func handshakeCompletesInOneRTTAndSurvivesALostSynAck() {
+        // A lost SYN-ACK: the server retries after its 1 s initial RTO and the client connects.
+        let pair = TCPPair()
+        let filter = DropNth(name: "first-synack", nth: 1)
+        filter.countsControlSegments = true
+        pair.network.install(filter, on: pair.down)
+        pair.connect()
+        pair.simulation.run(for: .seconds(5))
+        #expect(pair.seconds(pair.clientSide.establishedAt).map(ms) == 1100)
+        #expect(pair.serverSide.establishedAt != nil)
+    }
+
+    @Test func finHalfClosesAndBothSidesClose() {
+        // The client sends and closes; the server gets the bytes, then FIN, answers and closes.
+        let pair = TCPPair()
+        let connection = pair.connect()
+        pair.simulation.run(for: .seconds(1))
+        connection.send(patternBytes(3000))
+        connection.close()
+        pair.simulation.run(for: .seconds(1))
+        #expect(pair.serverSide.received.readableBytes == 3000)
+        #expect(pair.serverSide.peerClosedAt != nil)
+        #expect(connection.state == .finWait2)
+        // Half-closed: the server can still send to the client.
+        pair.serverSide.connection?.send(patternBytes(500))
+        pair.serverSide.connection?.close()
+        pair.simulation.run(for: .seconds(1))
+        #expect(pair.clientSide.received.readableBytes == 500)
+        #expect(connection.state == .closed)
+        #expect(pair.serverSide.connection?.state == .closed)
+        #expect(pair.serverSide.closedAt != nil)
+    }
+
+    @Test func abortSendsResetAndThePeerFails() {
+        let pair = TCPPair()
+        let connection = pair.connect()
+        pair.simulation.run(for: .seconds(1))
+        connection.abort()
+        pair.simulation.run(for: .seconds(1))
+        #expect(pair.serverSide.failure?.0 == .connectionReset)
+    }
+
+    @Test func blackHoledEstablishedConnectionStaysHalfOpen() {
+        // Both directions black-hole while nobody sends: TCP cannot notice. An hour later both
+        // ends still believe the connection is established (only a heartbeat or data can tell).
+        let pair = TCPPair()
+        let connection = pair.connect()
+        pair.simulation.run(for: .seconds(1))
+        pair.up.configuration.isUp = false
+        pair.down.configuration.isUp = false
+        pair.simulation.run(for: .seconds(3600))
+        #expect(connection.state == .established)
+        #expect(pair.serverSide.connection?.state == .established)
+        #expect(pair.clientSide.failure == nil)
+    }
+}

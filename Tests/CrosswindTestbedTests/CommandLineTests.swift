@@ -1,0 +1,116 @@
+import Foundation
+import Testing
+
+/// The `crosswind` executable as scripts and CI use it: exit statuses, output files,
+/// byte-identical replays across processes, and captures that a real dissector reads.
+@Suite(.tags(.externalTool), .serialized) struct CommandLineTests {
+    @Test func twoProcessesWriteByteIdenticalReportsAndCaptures() throws {
+        let crosswind = try crosswindExecutable()
+        let base = try temporaryDirectory("replay")
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        var outputs: [ProcessOutput] = []
+        for name in ["a", "b"] {
+            outputs.append(try runProcess(crosswind, ["run", packagePath("Experiments/websocket-lossy-link.yaml"), "--seed", "7", "--out", "\(base)/\(name)", "--pcap"]))
+        }
+        #expect(outputs.map(\.status) == [0, 0], "\(outputs.map(\.stderr))")
+        for file in ["report.json", "manifest.json", "events.jsonl", "metrics.csv", "server.pcap"] {
+            let a = try #require(FileManager.default.contents(atPath: "\(base)/a/\(file)"))
+            let b = try #require(FileManager.default.contents(atPath: "\(base)/b/\(file)"))
+            #expect(a.count > 0, "\(file) is empty")
+            #expect(a == b, "\(file) differs between two runs with seed 7")
+        }
+        let report = try JSONSerialization.jsonObject(with: try #require(FileManager.default.contents(atPath: "\(base)/a/report.json"))) as? [String: Any]
+        for key in ["experiment", "seed", "digest", "passed", "expectations", "clients", "messages", "latencyMs", "throughputMsgPerSec", "bandwidthBytesPerSec", "connectionSuccessRate"] {
+            #expect(report?[key] != nil, "report.json lacks \(key)")
+        }
+        #expect(report?["seed"] as? Int == 7)
+        #expect(outputs[0].stdout.contains("passed"))
+    }
+
+    @Test func tsharkDissectsTheLossyCapture() throws {
+        let crosswind = try crosswindExecutable()
+        let tshark = try tool("tshark")
+        let base = try temporaryDirectory("pcap")
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        let run = try runProcess(crosswind, ["run", packagePath("Experiments/websocket-lossy-link.yaml"), "--out", base, "--pcap"])
+        #expect(run.status == 0, "\(run.stderr)")
+        func count(_ filter: String) throws -> Int {
+            let result = try runProcess(tshark, ["-r", "\(base)/server.pcap", "-Y", filter, "-T", "fields", "-e", "frame.number"])
+            #expect(result.status == 0, "tshark failed: \(result.stderr)")
+            return result.stdout.split(separator: "\n").count
+        }
+        // One upgrade per client, a WebSocket frame per message and welcome, and the lost
+        // segments' retransmissions, exactly as Wireshark would see them on a wire.
+        #expect(try count("http.request.method == \"GET\" && http.upgrade == \"websocket\"") == 100)
+        #expect(try count("http.response.code == 101") == 100)
+        #expect(try count("websocket.opcode == 1") >= 30_000)
+        #expect(try count("tcp.analysis.retransmission") > 0)
+        #expect(try count("tcp.flags.syn == 1 && tcp.flags.ack == 0") >= 100)
+        #expect(try count("_ws.malformed") == 0)
+    }
+
+    @Test func checkDeterminismPrintsOneDigest() throws {
+        let crosswind = try crosswindExecutable()
+        let run = try runProcess(crosswind, ["run", packagePath("Experiments/websocket-baseline.yaml"), "--check-determinism"])
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.stdout.contains("determinism check passed"))
+    }
+
+    @Test func failingExpectationExitsOne() throws {
+        let crosswind = try crosswindExecutable()
+        let base = try temporaryDirectory("fail")
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        // The lossy experiment demanding a p99 below one round trip cannot pass.
+        let text = try String(contentsOfFile: packagePath("Experiments/websocket-lossy-link.yaml"), encoding: .utf8)
+            .replacingOccurrences(of: "../Topologies/", with: packagePath("Topologies") + "/")
+            .replacingOccurrences(of: "atLeast: 200ms, atMost: 3000ms", with: "atMost: 50ms")
+        try text.write(toFile: "\(base)/strict.yaml", atomically: true, encoding: .utf8)
+        let run = try runProcess(crosswind, ["run", "\(base)/strict.yaml"])
+        #expect(run.status == 1)
+        #expect(run.stdout.contains("FAIL  latency p99 <= 50 ms"))
+    }
+
+    @Test func validateAcceptsEveryShippedFile() throws {
+        let crosswind = try crosswindExecutable()
+        let files = try ["Experiments", "Topologies"].flatMap { folder in
+            try FileManager.default.contentsOfDirectory(atPath: packagePath(folder)).filter { $0.hasSuffix(".yaml") }.map { packagePath("\(folder)/\($0)") }
+        }
+        #expect(files.count >= 4)
+        let run = try runProcess(crosswind, ["validate"] + files)
+        #expect(run.status == 0, "\(run.stderr)")
+    }
+
+    /// Each kind of bad input: `file:line:column: message` on stderr and exit status 2.
+    @Test(arguments: [
+        ("unknown-key", "kind: experiment\nversion: 1\nname: x\nseeed: 3\n", "4:1", "seeed"),
+        ("wrong-type", "kind: experiment\nversion: 1\nname: x\nseed: [1, 2]\n", "4:7", "seed"),
+        ("out-of-range", "kind: topology\nversion: 1\nname: t\nserver: { port: 70000 }\ngroups:\n  - { name: g, count: 1, link: { latency: 1ms } }\n", "4:17", "port"),
+        ("no-unit", "kind: topology\nversion: 1\nname: t\ngroups:\n  - { name: g, count: 1, link: { latency: 5 } }\n", "5:43", "unit"),
+        ("malformed", "kind: experiment\nversion: 1\nname: [unclosed\n", "4:1", "malformed YAML"),
+        ("bad-version", "kind: experiment\nversion: 2\nname: x\n", "2:10", "version"),
+    ])
+    func badInputIsReportedWithPosition(name: String, yaml: String, position: String, word: String) throws {
+        let crosswind = try crosswindExecutable()
+        let base = try temporaryDirectory("bad")
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        let path = "\(base)/\(name).yaml"
+        try yaml.write(toFile: path, atomically: true, encoding: .utf8)
+        // `run` takes experiments only; topology files are checked by `validate`.
+        let commands = yaml.hasPrefix("kind: topology") ? [["validate", path]] : [["validate", path], ["run", path]]
+        for command in commands {
+            let run = try runProcess(crosswind, command)
+            #expect(run.status == 2, "\(command[0]) \(name): status \(run.status), stderr \(run.stderr)")
+            let line = run.stderr.split(separator: "\n").first.map(String.init) ?? ""
+            #expect(line.hasPrefix("\(path):\(position)"), "\(command[0]) \(name): \(line)")
+            #expect(line.range(of: #"^.+:\d+:\d+: .+"#, options: .regularExpression) != nil, "\(line)")
+            #expect(line.contains(word), "\(line)")
+        }
+    }
+
+    @Test func missingFileIsInvalidInput() throws {
+        let crosswind = try crosswindExecutable()
+        let run = try runProcess(crosswind, ["run", "/nonexistent/experiment.yaml"])
+        #expect(run.status == 2)
+        #expect(run.stderr.hasPrefix("/nonexistent/experiment.yaml:1:1: "))
+    }
+}

@@ -1,0 +1,81 @@
+import Foundation
+import Testing
+
+extension Tag {
+    /// Tests that run a real tool installed by Scripts/setup (tshark) or the built executable.
+    @Tag static var externalTool: Self
+}
+
+/// The package root (three levels above this file).
+let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+/// A path inside the package.
+func packagePath(_ relative: String) -> String {
+    packageRoot.appendingPathComponent(relative).path
+}
+
+/// The built `crosswind` executable: beside the test bundle (`swift build` builds it; the
+/// test script runs that first), or `CROSSWIND_BIN`.
+func crosswindExecutable() throws -> String {
+    if let path = ProcessInfo.processInfo.environment["CROSSWIND_BIN"] { return path }
+    let candidates = [
+        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("crosswind").path,
+        packagePath(".build/debug/crosswind"),
+    ]
+    for candidate in candidates where FileManager.default.isExecutableFile(atPath: candidate) {
+        return candidate
+    }
+    throw SetupError("crosswind executable not found (looked at \(candidates)); run `swift build` first or set CROSSWIND_BIN")
+}
+
+/// Finds a tool on PATH.
+func tool(_ name: String) throws -> String {
+    for directory in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin").split(separator: ":") {
+        let path = "\(directory)/\(name)"
+        if FileManager.default.isExecutableFile(atPath: path) { return path }
+    }
+    throw SetupError("\(name) not found on PATH: run Scripts/setup --tests")
+}
+
+struct SetupError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Output and exit status of a finished process.
+struct ProcessOutput {
+    var status: Int32
+    var stdout: String
+    var stderr: String
+}
+
+/// Runs a program to completion.
+func runProcess(_ executable: String, _ arguments: [String], in directory: String? = nil) throws -> ProcessOutput {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
+    // stderr goes to a file so a chatty child can never block on a full pipe.
+    let errorPath = NSTemporaryDirectory() + "crosswind-stderr-\(UUID().uuidString)"
+    FileManager.default.createFile(atPath: errorPath, contents: nil)
+    defer { try? FileManager.default.removeItem(atPath: errorPath) }
+    let out = Pipe()
+    process.standardOutput = out
+    process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errorPath))
+    try process.run()
+    let stdoutData = out.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    let stderrData = FileManager.default.contents(atPath: errorPath) ?? Data()
+    return ProcessOutput(
+        status: process.terminationStatus,
+        stdout: String(decoding: stdoutData, as: UTF8.self),
+        stderr: String(decoding: stderrData, as: UTF8.self)
+    )
+}
+
+/// A fresh temporary directory.
+func temporaryDirectory(_ label: String) throws -> String {
+    let path = NSTemporaryDirectory() + "crosswind-\(label)-\(UUID().uuidString)"
+    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    return path
+}
