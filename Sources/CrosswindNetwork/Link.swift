@@ -72,6 +72,8 @@ public struct LinkStatistics: Sendable, Equatable {
 /// limit applies to (tail drop). Arrival = end of serialization + latency + jitter, never
 /// earlier than the previous arrival.
 public final class Link {
+    /// Position in the network's link list.
+    let index: Int
     public let from: NodeID
     public let to: NodeID
     public let name: String
@@ -92,7 +94,8 @@ public final class Link {
     var sendingEndCaptures: [PacketCapture] = []
     var receivingEndCaptures: [PacketCapture] = []
 
-    init(from: NodeID, to: NodeID, name: String, configuration: LinkConfiguration, network: Network) {
+    init(index: Int, from: NodeID, to: NodeID, name: String, configuration: LinkConfiguration, network: Network) {
+        self.index = index
         self.from = from
         self.to = to
         self.name = name
@@ -148,7 +151,7 @@ public final class Link {
         self.inFlight.append((arrival, segment))
         if !self.arrivalScheduled {
             self.arrivalScheduled = true
-            self.network.simulation.schedule(at: arrival) { [unowned self] in self.deliverDue() }
+            self.network.scheduleArrival(on: self, at: arrival)
         }
     }
 
@@ -169,7 +172,7 @@ public final class Link {
         }
     }
 
-    private func deliverDue() {
+    func deliverDue() {
         let now = self.network.simulation.now
         while let head = self.inFlight.first, head.arrival <= now {
             self.inFlight.removeFirst()
@@ -178,7 +181,7 @@ public final class Link {
             self.network.arrive(head.segment, via: self, now: now)
         }
         if let next = self.inFlight.first {
-            self.network.simulation.schedule(at: next.arrival) { [unowned self] in self.deliverDue() }
+            self.network.scheduleArrival(on: self, at: next.arrival)
         } else {
             self.arrivalScheduled = false
         }

@@ -20,6 +20,11 @@ public final class Network {
     public private(set) var allLinks: [Link] = []
     private var filtersByLink: [ObjectIdentifier: [any PacketFilter]] = [:]
     var channels: [(EmbeddedChannel, SimulatedSocket)] = []
+    private var scheduler = NetworkScheduler()
+    /// TCP connections with a timer slot (index = slot), and each slot's generation.
+    private var timerOwners: [TCPConnection?] = []
+    private var timerGenerations: [UInt32] = []
+    private var freeTimerSlots: [Int] = []
 
     let traceNetwork: UInt32
     let kindTransmit: UInt16
@@ -66,8 +71,8 @@ public final class Network {
         aToB: LinkConfiguration,
         bToA: LinkConfiguration
     ) -> (aToB: Link, bToA: Link) {
-        let forward = Link(from: a, to: b, name: "\(self.name(of: a))->\(self.name(of: b))", configuration: aToB, network: self)
-        let backward = Link(from: b, to: a, name: "\(self.name(of: b))->\(self.name(of: a))", configuration: bToA, network: self)
+        let forward = Link(index: self.allLinks.count, from: a, to: b, name: "\(self.name(of: a))->\(self.name(of: b))", configuration: aToB, network: self)
+        let backward = Link(index: self.allLinks.count + 1, from: b, to: a, name: "\(self.name(of: b))->\(self.name(of: a))", configuration: bToA, network: self)
         self.links[Self.key(a, b)] = forward
         self.links[Self.key(b, a)] = backward
         self.allLinks.append(forward)
@@ -148,6 +153,64 @@ public final class Network {
 
     func arrive(_ segment: Segment, via link: Link, now: NIODeadline) {
         self.stacks[Int(segment.destination.node.rawValue)].receive(segment)
+    }
+
+    // MARK: Timers
+
+    /// Asks for `link.deliverDue()` at `deadline`.
+    func scheduleArrival(on link: Link, at deadline: NIODeadline) {
+        self.push(deadline: deadline, kind: .linkArrival, target: UInt32(link.index))
+    }
+
+    /// Gives a connection a timer slot (its identity in the scheduler).
+    func registerTimerOwner(_ connection: TCPConnection) -> Int {
+        if let slot = self.freeTimerSlots.popLast() {
+            self.timerOwners[slot] = connection
+            return slot
+        }
+        self.timerOwners.append(connection)
+        self.timerGenerations.append(0)
+        return self.timerOwners.count - 1
+    }
+
+    /// Frees a slot; events still queued for it are ignored (the generation moves on).
+    func releaseTimerOwner(slot: Int) {
+        self.timerOwners[slot] = nil
+        self.timerGenerations[slot] &+= 1
+        self.freeTimerSlots.append(slot)
+    }
+
+    /// Asks for `connection.timerFired(scheduledFor:)` at `deadline`.
+    func scheduleTimer(slot: Int, at deadline: NIODeadline) {
+        self.push(deadline: deadline, kind: .tcpTimer, target: UInt32(slot), generation: self.timerGenerations[slot])
+    }
+
+    private func push(deadline: NIODeadline, kind: NetworkScheduler.Kind, target: UInt32, generation: UInt32 = 0) {
+        let nanos = deadline.uptimeNanoseconds
+        if self.scheduler.push(deadline: nanos, kind: kind, target: target, generation: generation) {
+            self.simulation.schedule(at: deadline) { [unowned self] in self.wakeUp(scheduledFor: nanos) }
+        }
+    }
+
+    /// Runs every due network event, then leaves one wake-up task for the next.
+    private func wakeUp(scheduledFor deadline: UInt64) {
+        guard self.scheduler.wakeupDeadline == deadline else { return }  // superseded by an earlier wake-up
+        self.scheduler.wakeupDeadline = nil
+        let now = self.simulation.now.uptimeNanoseconds
+        while let event = self.scheduler.popDue(now: now) {
+            switch event.kind {
+            case .linkArrival:
+                self.allLinks[Int(event.target)].deliverDue()
+            case .tcpTimer:
+                let slot = Int(event.target)
+                guard self.timerGenerations[slot] == event.generation, let owner = self.timerOwners[slot] else { continue }
+                owner.timerFired(scheduledFor: NIODeadline.uptimeNanoseconds(event.deadline))
+            }
+        }
+        if let next = self.scheduler.earliestDeadline, self.scheduler.wakeupDeadline.map({ $0 > next }) ?? true {
+            self.scheduler.wakeupDeadline = next
+            self.simulation.schedule(at: .uptimeNanoseconds(next)) { [unowned self] in self.wakeUp(scheduledFor: next) }
+        }
     }
 
     // MARK: Trace

@@ -72,6 +72,8 @@ public final class TCPConnection {
     private var timedAt: NIODeadline = .uptimeNanoseconds(0)
     private var consecutiveTimeouts = 0
     private var retransmitDeadline: NIODeadline?
+    /// This connection's identity in the network's timer queue.
+    private var timerSlot = -1
     /// Deadline of the earliest timer task in the loop, if any.
     private var timerTaskDeadline: NIODeadline?
     private var duplicateAcks = 0
@@ -88,6 +90,7 @@ public final class TCPConnection {
         self.sendNext = initialSequence
         self.sendBuffer = ByteBufferAllocator().buffer(capacity: 0)
         self.rto = settings.initialRTO
+        self.timerSlot = stack.network.registerTimerOwner(self)
     }
 
     private var now: NIODeadline { self.stack.network.simulation.now }
@@ -482,10 +485,10 @@ public final class TCPConnection {
         guard let deadline = self.retransmitDeadline else { return }
         if let pending = self.timerTaskDeadline, pending <= deadline { return }
         self.timerTaskDeadline = deadline
-        self.stack.network.simulation.schedule(at: deadline) { [weak self] in self?.timerFired(scheduledFor: deadline) }
+        self.stack.network.scheduleTimer(slot: self.timerSlot, at: deadline)
     }
 
-    private func timerFired(scheduledFor taskDeadline: NIODeadline) {
+    func timerFired(scheduledFor taskDeadline: NIODeadline) {
         guard self.timerTaskDeadline == taskDeadline else { return }  // superseded by an earlier task
         self.timerTaskDeadline = nil
         guard self.state != .closed, let deadline = self.retransmitDeadline else { return }
@@ -532,6 +535,8 @@ public final class TCPConnection {
         guard self.state != .closed else { return }
         self.setState(.closed)
         self.retransmitDeadline = nil
+        self.timerTaskDeadline = nil
+        self.stack.network.releaseTimerOwner(slot: self.timerSlot)
         self.stack.remove(self)
         if let error {
             self.stack.traceFailure(self, error)
