@@ -90,6 +90,9 @@ public final class Link {
     unowned let network: Network
     let traceComponent: UInt32
 
+    /// Packet filters applied before a packet enters the link, in installation order.
+    var filters: [any PacketFilter] = []
+
     /// Capture sinks at the sending end (packets as they enter the link) and the receiving end.
     var sendingEndCaptures: [PacketCapture] = []
     var receivingEndCaptures: [PacketCapture] = []

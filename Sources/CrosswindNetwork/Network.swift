@@ -18,7 +18,6 @@ public final class Network {
     private var links: [UInt64: Link] = [:]
     /// Links in creation order (for reports, captures and deterministic iteration).
     public private(set) var allLinks: [Link] = []
-    private var filtersByLink: [ObjectIdentifier: [any PacketFilter]] = [:]
     var channels: [(EmbeddedChannel, SimulatedSocket)] = []
     private var scheduler = NetworkScheduler()
     /// TCP connections with a timer slot (index = slot), and each slot's generation.
@@ -86,12 +85,12 @@ public final class Network {
     /// Installs a packet filter on a link; filters run in installation order before the
     /// packet enters the link.
     public func install(_ filter: any PacketFilter, on link: Link) {
-        self.filtersByLink[ObjectIdentifier(link), default: []].append(filter)
+        link.filters.append(filter)
     }
 
     /// Removes every filter named `name` from a link.
     public func removeFilter(named name: String, from link: Link) {
-        self.filtersByLink[ObjectIdentifier(link)]?.removeAll { $0.name == name }
+        link.filters.removeAll { $0.name == name }
     }
 
     /// Records every packet entering (`.sending`) or leaving (`.receiving`) a link into `capture`.
@@ -119,8 +118,8 @@ public final class Network {
             )
             return
         }
-        if let filters = self.filtersByLink[ObjectIdentifier(link)] {
-            for filter in filters {
+        if !link.filters.isEmpty {
+            for filter in link.filters {
                 let verdict = filter.process(segment, now: now)
                 switch verdict {
                 case .pass:

@@ -208,6 +208,13 @@ private func scanString(_ bytes: UnsafeRawBufferPointer, _ start: Int) -> (Int, 
     var index = start + 1
     var escapes = false
     while index < bytes.count {
+        // Fast path: skip eight plain bytes at a time (no quote, no backslash, no control).
+        while index + 8 <= bytes.count {
+            let word = UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self))
+            if hasSpecialByte(word) { break }
+            index += 8
+        }
+        guard index < bytes.count else { return nil }
         let byte = bytes[index]
         if byte == UInt8(ascii: "\"") { return (index, escapes) }
         if byte < 0x20 { return nil }
@@ -230,6 +237,21 @@ private func scanString(_ bytes: UnsafeRawBufferPointer, _ start: Int) -> (Int, 
         index += 1
     }
     return nil
+}
+
+/// True when any byte of `word` is a quote, a backslash or below 0x20 (SWAR: the classic
+/// "has zero byte" and "has byte less than n" tests on eight bytes at once; may not say
+/// which byte, only whether to look closer).
+@inline(__always)
+private func hasSpecialByte(_ word: UInt64) -> Bool {
+    let ones: UInt64 = 0x0101_0101_0101_0101
+    let highs: UInt64 = 0x8080_8080_8080_8080
+    let quote = word ^ (ones &* 0x22)
+    let backslash = word ^ (ones &* 0x5C)
+    let hasQuote = (quote &- ones) & ~quote & highs
+    let hasBackslash = (backslash &- ones) & ~backslash & highs
+    let hasControl = (word &- ones &* 0x20) & ~word & highs
+    return (hasQuote | hasBackslash | hasControl) != 0
 }
 
 private func hexValue(_ byte: UInt8) -> UInt32? {
