@@ -56,9 +56,11 @@ public final class Simulation {
         self.run(until: self.now + amount)
     }
 
-    /// Schedules `body` at `deadline` on the simulation loop.
+    /// Schedules `body` at `deadline` on the simulation loop. A deadline in the past means
+    /// "now": time never runs backwards (the embedded loop would otherwise rewind its clock
+    /// to the stale deadline while the task runs).
     @inline(__always)
     public func schedule(at deadline: NIODeadline, _ body: @escaping () -> Void) {
-        self.loop.scheduleTask(deadline: deadline, body)
+        self.loop.scheduleTask(deadline: max(deadline, self.loop.now), body)
     }
 }

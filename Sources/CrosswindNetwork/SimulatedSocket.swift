@@ -5,9 +5,9 @@ import NIOEmbedded
 /// NIOPosix channel, handing flushed bytes to the TCP model and feeding received bytes in.
 ///
 /// Ordinary NIO pipelines (NIOHTTP1, NIOWebSocket, Crosswind's transport handlers) sit above
-/// it unchanged. Writes are coalesced per flush, so a WebSocket frame written as header and
-/// payload becomes one `send` (and usually one segment), and empty writes cost nothing.
-/// Write promises succeed when the bytes enter the send buffer, as with a socket.
+/// it unchanged. Writes go straight into the TCP send buffer and only a flush transmits, so a
+/// WebSocket frame written as header and payload becomes one segment, and empty writes cost
+/// nothing. Write promises succeed when the bytes enter the send buffer, as with a socket.
 ///
 /// Mapping of NIO events to TCP: `flush` → send; `close(.output)` → FIN (half-close);
 /// `close(.all)` → FIN, and the channel becomes inactive at once, as after `close(2)`.
@@ -23,7 +23,6 @@ public final class SimulatedSocket: ChannelDuplexHandler, TCPConnectionDelegate 
     /// The TCP connection underneath, once the network created it.
     public internal(set) var connection: TCPConnection?
     private var context: ChannelHandlerContext?
-    private var pending: ByteBuffer?
     private let remoteAddress: SocketAddress
     /// Whether a FIN from the peer becomes `inputClosed` instead of closing the channel.
     public var allowRemoteHalfClosure = false
@@ -45,29 +44,21 @@ public final class SimulatedSocket: ChannelDuplexHandler, TCPConnectionDelegate 
     // MARK: Outbound
 
     public func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        var bytes = self.unwrapOutboundIn(data)
-        if bytes.readableBytes > 0 {
-            if self.pending == nil {
-                self.pending = bytes
-            } else {
-                self.pending!.writeBuffer(&bytes)
-            }
+        let bytes = self.unwrapOutboundIn(data)
+        if bytes.readableBytes > 0 && !self.tearingDown {
+            self.connection?.enqueue(bytes)
         }
         promise?.succeed(())
     }
 
     public func flush(context: ChannelHandlerContext) {
-        guard let bytes = self.pending else { return }
-        self.pending = nil
-        self.connection?.send(bytes)
+        guard !self.tearingDown else { return }
+        self.connection?.push()
     }
 
     public func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
         if !self.tearingDown {
-            if let bytes = self.pending {
-                self.pending = nil
-                self.connection?.send(bytes)
-            }
+            self.connection?.push()
             self.connection?.close()
         }
         switch mode {

@@ -97,20 +97,34 @@ public final class TCPConnection {
 
     // MARK: Application side
 
-    /// Queues bytes for sending. Ignored once the connection is closing or closed.
+    /// Queues bytes and sends what the window allows. Ignored once the connection is
+    /// closing or closed.
     public func send(_ bytes: ByteBuffer) {
+        self.enqueue(bytes)
+        self.push()
+    }
+
+    /// Queues bytes without sending them yet (a socket write before its flush).
+    public func enqueue(_ bytes: ByteBuffer) {
         switch self.state {
         case .synSent, .synReceived, .established, .closeWait:
             guard !self.finRequested else { return }
-            if self.sendBuffer.readableBytes == 0 && self.sendBuffer.readerIndex > 0 {
+            if self.sendBuffer.readableBytes == 0 {
                 self.sendBuffer.clear()
+            } else if self.sendBuffer.readerIndex > 65_536 && self.sendBuffer.readerIndex > self.sendBuffer.readableBytes {
+                // Reclaim the acknowledged prefix so a long-lived backlog cannot grow the buffer forever.
+                self.sendBuffer.discardReadBytes()
             }
             var bytes = bytes
             self.sendBuffer.writeBuffer(&bytes)
-            self.output()
         case .closed, .finWait1, .finWait2, .closing, .lastAck:
             return
         }
+    }
+
+    /// Sends whatever queued bytes the window allows (a socket flush).
+    public func push() {
+        self.output()
     }
 
     /// Closes the sending direction: FIN follows the queued bytes. The connection keeps
@@ -297,6 +311,13 @@ public final class TCPConnection {
             return
         }
 
+        if segment.sequenceNumber == self.receiveNext && self.outOfOrder.isEmpty && !hasFin {
+            // The common case: the next bytes, nothing held back. No bookkeeping arrays.
+            self.receiveNext = self.receiveNext &+ UInt32(length)
+            self.sendAck()
+            if self.state != .closed { self.delegate?.tcpConnection(self, received: segment.payload) }
+            return
+        }
         var delivered: [ByteBuffer] = []
         var finReached = false
         if segment.sequenceNumber == self.receiveNext {

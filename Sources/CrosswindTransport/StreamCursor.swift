@@ -15,14 +15,21 @@ public struct StreamCursor: Hashable, Sendable, CustomStringConvertible {
 
     /// Parses `EPOCH:OFFSET`; nil for anything else (no crash on bad input).
     public init?(parsing text: Substring) {
-        guard let colon = text.firstIndex(of: ":"),
-            let epoch = UInt64(text[..<colon]),
-            let offset = UInt64(text[text.index(after: colon)...])
+        guard let colon = text.firstIndex(of: ":") else { return nil }
+        let epochText = text[..<colon]
+        let offsetText = text[text.index(after: colon)...]
+        // Decimal digits only: `UInt64.init` alone would accept a leading sign.
+        guard isDecimal(epochText), isDecimal(offsetText),
+            let epoch = UInt64(epochText), let offset = UInt64(offsetText)
         else { return nil }
         self.init(epoch: epoch, offset: offset)
     }
 
     public var description: String { "\(self.epoch):\(self.offset)" }
+}
+
+private func isDecimal(_ text: Substring) -> Bool {
+    !text.isEmpty && text.utf8.allSatisfy { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }
 }
 
 /// Client-side delivery bookkeeping: hands the application each message once, in order.

@@ -113,15 +113,23 @@ public func queryParameters(of uri: String) -> (path: Substring, parameters: [(S
     return (path, parameters)
 }
 
+private func hexDigitValue(_ byte: UInt8) -> UInt8? {
+    switch byte {
+    case UInt8(ascii: "0")...UInt8(ascii: "9"): return byte - UInt8(ascii: "0")
+    case UInt8(ascii: "a")...UInt8(ascii: "f"): return byte - UInt8(ascii: "a") + 10
+    case UInt8(ascii: "A")...UInt8(ascii: "F"): return byte - UInt8(ascii: "A") + 10
+    default: return nil
+    }
+}
+
 private func percentDecode(_ text: Substring) -> String? {
     var bytes: [UInt8] = []
     var iterator = text.utf8.makeIterator()
     while let byte = iterator.next() {
         if byte == UInt8(ascii: "%") {
-            guard let high = iterator.next(), let low = iterator.next(),
-                let value = UInt8(String(decoding: [high, low], as: UTF8.self), radix: 16)
+            guard let high = iterator.next().flatMap(hexDigitValue), let low = iterator.next().flatMap(hexDigitValue)
             else { return nil }
-            bytes.append(value)
+            bytes.append(high << 4 | low)
         } else if byte == UInt8(ascii: "+") {
             bytes.append(UInt8(ascii: " "))
         } else {

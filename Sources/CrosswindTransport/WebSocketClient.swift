@@ -126,7 +126,9 @@ public final class WebSocketClient: @unchecked Sendable {
         let upgrader = NIOWebSocketClientUpgrader(
             requestKey: requestKey,
             maxFrameSize: self.configuration.maxFrameBytes,
-            automaticErrorHandling: true,
+            // NIO's error handler would mask its close frame with the system generator; the
+            // client answers protocol errors itself, with keys from its own stream.
+            automaticErrorHandling: false,
             upgradePipelineHandler: { [self] channel, _ in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(WebSocketClientHandler(client: self))
@@ -216,12 +218,18 @@ public final class WebSocketClient: @unchecked Sendable {
             }
         case (.error(let reason), _):
             self.fail(.protocolViolation("server error: \(reason)"), channel: channel)
-        case (.message, _), (.welcome, _):
-            self.fail(.protocolViolation("unexpected frame before welcome"), channel: channel)
+        case (.message, _):
+            self.fail(.protocolViolation("message before welcome"), channel: channel)
+        case (.welcome, _):
+            self.fail(.protocolViolation("unexpected second welcome"), channel: channel)
         }
     }
 
     func failed(_ error: any Error, channel: any Channel) {
+        if let protocolError = error as? NIOWebSocketError {
+            self.protocolError(protocolError, channel: channel)
+            return
+        }
         switch self.state {
         case .connecting:
             if error is NIOHTTPClientUpgradeError {
@@ -243,6 +251,20 @@ public final class WebSocketClient: @unchecked Sendable {
         case .upgraded, .open:
             self.finish(.connectionLost, channel: channel)
         case .idle, .closed:
+            break
+        }
+    }
+
+    /// The server broke RFC 6455 framing: close with 1002 (or 1009 for an oversized frame),
+    /// as NIO's automatic handling would, but masked with a key from the client's own stream.
+    private func protocolError(_ error: NIOWebSocketError, channel: any Channel) {
+        switch self.state {
+        case .upgraded, .open:
+            var data = channel.allocator.buffer(capacity: 2)
+            data.write(webSocketErrorCode: error == .invalidFrameLength ? .messageTooLarge : .protocolError)
+            self.send(WebSocketFrame(fin: true, opcode: .connectionClose, data: data), on: channel)
+            self.fail(.protocolViolation("\(error)"), channel: channel)
+        case .idle, .connecting, .closed:
             break
         }
     }
