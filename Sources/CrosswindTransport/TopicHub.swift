@@ -24,8 +24,26 @@ public final class TopicHub: @unchecked Sendable {
 
     private final class Topic {
         var state: StreamState
+        /// Subscribers in fan-out order; removal swaps the last one into the gap, so both
+        /// operations are O(1) and the order stays a deterministic function of the calls.
         var subscribers: [any TopicSubscriber] = []
+        var positions: [ObjectIdentifier: Int] = [:]
         init(epoch: UInt64) { self.state = StreamState(epoch: epoch, next: 1) }
+
+        func add(_ subscriber: any TopicSubscriber) {
+            guard self.positions[ObjectIdentifier(subscriber)] == nil else { return }
+            self.positions[ObjectIdentifier(subscriber)] = self.subscribers.count
+            self.subscribers.append(subscriber)
+        }
+
+        func remove(_ subscriber: any TopicSubscriber) {
+            guard let index = self.positions.removeValue(forKey: ObjectIdentifier(subscriber)) else { return }
+            let last = self.subscribers.removeLast()
+            if index < self.subscribers.count {
+                self.subscribers[index] = last
+                self.positions[ObjectIdentifier(last)] = index
+            }
+        }
     }
 
     /// The epoch new topics start with (the server picks it at start: from a seeded stream in
@@ -48,14 +66,14 @@ public final class TopicHub: @unchecked Sendable {
     /// Adds a subscriber and returns the position it starts from.
     public func subscribe(_ subscriber: any TopicSubscriber, to topic: String) -> StreamState {
         let entry = self.topic(topic)
-        entry.subscribers.append(subscriber)
+        entry.add(subscriber)
         return entry.state
     }
 
     /// Removes a subscriber from a topic.
     public func unsubscribe(_ subscriber: any TopicSubscriber, from topic: String) {
         guard let entry = self.topics[topic] else { return }
-        entry.subscribers.removeAll { $0 === subscriber }
+        entry.remove(subscriber)
     }
 
     /// Number of subscribers of a topic.

@@ -27,8 +27,10 @@ struct Bench: ParsableCommand {
     var duration = 60
     @Option(help: "Seed.")
     var seed: UInt64 = 1
-    @Option(help: "Directory for bench.json and report.json.")
+    @Option(help: "Directory for bench.json.")
     var out: String?
+    @Option(name: .customLong("repeat"), help: "Run this many times and report the fastest and the median wall time (shared machines are noisy).")
+    var repetitions = 1
 
     func run() throws {
         guard self.mode == "sim" else {
@@ -39,8 +41,8 @@ struct Bench: ParsableCommand {
             printError("bench --transport \(self.transport): only 'websocket' is available in this version")
             throw ExitCode(ExitStatus.invalidInput)
         }
-        guard self.clients > 0, self.rate > 0, self.size > 1, self.duration > 0 else {
-            printError("bench: clients, rate, size and duration must be positive")
+        guard self.clients > 0, self.rate > 0, self.size > 1, self.duration > 0, self.repetitions > 0 else {
+            printError("bench: clients, rate, size, duration and repeat must be positive")
             throw ExitCode(ExitStatus.invalidInput)
         }
         var parameters = SimulationBenchmark.Parameters()
@@ -52,13 +54,28 @@ struct Bench: ParsableCommand {
         let experiment = SimulationBenchmark.experiment(parameters)
 
         let clock = ContinuousClock()
-        let started = clock.now
-        let run = try ExperimentRun(experiment: experiment, options: RunOptions(keepsEvents: false))
-        let built = clock.now
-        let result = run.execute()
-        let finished = clock.now
-        let wall = seconds(finished - started)
-        let setup = seconds(built - started)
+        var walls: [Double] = []
+        var setups: [Double] = []
+        var lastResult: RunResult?
+        for _ in 0..<self.repetitions {
+            let started = clock.now
+            let run = try ExperimentRun(experiment: experiment, options: RunOptions(keepsEvents: false))
+            let built = clock.now
+            let result = run.execute()
+            let finished = clock.now
+            walls.append(seconds(finished - started))
+            setups.append(seconds(built - started))
+            if let previous = lastResult, previous.digest != result.digest {
+                printError("bench: repetitions disagree (digest \(previous.digest) vs \(result.digest))")
+                throw ExitCode(ExitStatus.diverged)
+            }
+            lastResult = result
+        }
+        let result = lastResult!
+        let sorted = walls.sorted()
+        let wall = sorted[0]
+        let median = sorted[sorted.count / 2]
+        let setup = setups.min()!
         let virtual = result.report.simulation.virtualSeconds
         let peakMiB = peakResidentMiB()
 
@@ -69,7 +86,11 @@ struct Bench: ParsableCommand {
         print("  latency ms avg \(r.latencyMs.avg)  p50 \(r.latencyMs.p50)  p95 \(r.latencyMs.p95)  p99 \(r.latencyMs.p99)  max \(r.latencyMs.max)")
         print("  wire       \(String(format: "%.0f", r.bandwidthBytesPerSec)) B/s  (\(r.wire.packets) packets)")
         print("  events     \(r.simulation.events)")
-        print(String(format: "  wall       %.2f s (set-up %.2f s) for %.0f s virtual: %.1fx real time", wall, setup, virtual, virtual / wall))
+        if self.repetitions > 1 {
+            print(String(format: "  wall       best %.2f s, median %.2f s of %d runs (set-up %.2f s) for %.0f s virtual: %.1fx (best), %.1fx (median) real time", wall, median, self.repetitions, setup, virtual, virtual / wall, virtual / median))
+        } else {
+            print(String(format: "  wall       %.2f s (set-up %.2f s) for %.0f s virtual: %.1fx real time", wall, setup, virtual, virtual / wall))
+        }
         print(String(format: "  memory     peak RSS %.0f MiB", peakMiB))
         if let out = self.out {
             struct BenchFigures: Codable {
@@ -80,6 +101,8 @@ struct Bench: ParsableCommand {
                 var messageBytes: Int
                 var durationSeconds: Int
                 var wallSeconds: Double
+                var medianWallSeconds: Double
+                var repetitions: Int
                 var virtualSeconds: Double
                 var speedup: Double
                 var peakRSSMiB: Double
@@ -89,6 +112,7 @@ struct Bench: ParsableCommand {
             let figures = BenchFigures(
                 mode: "sim", transport: "websocket", clients: self.clients, ratePerSecond: self.rate,
                 messageBytes: self.size, durationSeconds: self.duration, wallSeconds: wall,
+                medianWallSeconds: median, repetitions: self.repetitions,
                 virtualSeconds: virtual, speedup: virtual / wall, peakRSSMiB: peakMiB,
                 events: r.simulation.events, report: r
             )
