@@ -64,3 +64,21 @@ public struct HeartbeatSettings: Sendable, Equatable {
         self.timeout = timeout
     }
 }
+
+/// How a Custom Sync client polls.
+public struct SyncSettings: Sendable, Equatable {
+    /// Pause between a response and the next request (interval polling); greater than zero.
+    public var interval: TimeAmount = .seconds(2)
+    /// Long-poll hold the client asks for; zero turns long-polling off.
+    public var longPoll: TimeAmount = .zero
+    /// Most messages per response, 1...1000.
+    public var batchSize: Int = 50
+
+    public static let batchSizeRange = 1...1000
+
+    public init(interval: TimeAmount = .seconds(2), longPoll: TimeAmount = .zero, batchSize: Int = 50) {
+        self.interval = interval
+        self.longPoll = longPoll
+        self.batchSize = batchSize
+    }
+}

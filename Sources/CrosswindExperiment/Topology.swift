@@ -48,7 +48,7 @@ public enum TransportKind: String, Sendable, Equatable, CaseIterable {
     case sync
 
     /// The transports the testbed can run in this version.
-    public static let available: [TransportKind] = [.websocket]
+    public static let available: [TransportKind] = [.websocket, .sse, .sync]
 
     /// Whether the testbed can run this transport in this version.
     public var isAvailable: Bool { Self.available.contains(self) }
@@ -72,6 +72,8 @@ public struct ClientGroup: Sendable, Equatable {
     public var tcp: TCPSettings
     /// The application-level heartbeat (ping/pong) settings.
     public var heartbeat: HeartbeatSettings
+    /// How Custom Sync clients of this group poll (used when `transport` is `sync`).
+    public var sync: SyncSettings
 
     /// The accepted range of `count`.
     public static let countRange: ClosedRange<Int> = 1...100_000
@@ -85,8 +87,10 @@ public struct ClientGroup: Sendable, Equatable {
         connectSpread: TimeAmount = .zero,
         link: LinkPair,
         tcp: TCPSettings = TCPSettings(),
-        heartbeat: HeartbeatSettings = HeartbeatSettings()
+        heartbeat: HeartbeatSettings = HeartbeatSettings(),
+        sync: SyncSettings = SyncSettings()
     ) {
+        self.sync = sync
         self.name = name
         self.count = count
         self.transport = transport

@@ -14,7 +14,9 @@ enum TopologyReader {
     /// Keys of `server:`.
     static let serverKeys = ["name", "port"]
     /// Keys of one entry of `groups:`.
-    static let groupKeys = ["name", "count", "transport", "connectAt", "connectSpread", "link", "tcp", "heartbeat"]
+    static let groupKeys = ["name", "count", "transport", "connectAt", "connectSpread", "link", "tcp", "heartbeat", "sync"]
+    /// Keys of `sync:`.
+    static let syncKeys = ["interval", "longPoll", "batchSize"]
     /// Group keys reserved for later schema versions.
     static let reservedGroupKeys = ["path", "manager"]
     /// Keys of a `link:` given per direction.
@@ -88,10 +90,11 @@ enum TopologyReader {
         let link = try map.read("link", Self.link)
         let tcp = try map.read("tcp", default: TCPSettings(), Self.tcp)
         let heartbeat = try map.read("heartbeat", default: HeartbeatSettings(), Self.heartbeat)
+        let sync = try map.read("sync", default: SyncSettings(), Self.sync)
         try map.finish()
         let group = ClientGroup(
             name: name, count: count, transport: transport, connectAt: connectAt, connectSpread: connectSpread,
-            link: link, tcp: tcp, heartbeat: heartbeat
+            link: link, tcp: tcp, heartbeat: heartbeat, sync: sync
         )
         return (group, nameValue)
     }
@@ -200,6 +203,19 @@ enum TopologyReader {
         let settings = HeartbeatSettings(
             interval: try map.duration("interval", default: defaults.interval, positive: true),
             timeout: try map.duration("timeout", default: defaults.timeout, positive: true)
+        )
+        try map.finish()
+        return settings
+    }
+
+    /// Reads `sync:`.
+    static func sync(_ value: YAMLValue) throws(ExperimentError) -> SyncSettings {
+        let map = try value.mapping(keys: syncKeys)
+        let defaults = SyncSettings()
+        let settings = SyncSettings(
+            interval: try map.duration("interval", default: defaults.interval, positive: true),
+            longPoll: try map.duration("longPoll", default: defaults.longPoll),
+            batchSize: try map.integer("batchSize", in: SyncSettings.batchSizeRange, default: defaults.batchSize)
         )
         try map.finish()
         return settings

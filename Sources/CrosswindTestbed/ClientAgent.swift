@@ -28,7 +28,11 @@ final class ClientAgent: RealtimeClientDelegate {
     @exclusivity(unchecked) private(set) var duplicated = 0
     @exclusivity(unchecked) private(set) var reordered = 0
     @exclusivity(unchecked) private var highest: UInt64 = 0
-    var client: WebSocketClient?
+    var client: (any RealtimeTransportClient)?
+    /// Opens a new connection resuming after a cursor (set by the run).
+    var reconnect: ((StreamCursor?) -> Void)?
+    /// Connections opened after the first (SSE streams the server recycled).
+    private(set) var reconnects = 0
     let traceComponent: UInt32
 
     init(index: Int, group: Int, name: String, run: ExperimentRun) {
@@ -39,13 +43,13 @@ final class ClientAgent: RealtimeClientDelegate {
         self.traceComponent = run.simulation.trace.component("client:\(name)")
     }
 
-    func realtimeClient(_ client: WebSocketClient, opened welcome: Welcome, at time: NIODeadline) {
+    func realtimeClient(_ client: any RealtimeTransportClient, opened welcome: Welcome, at time: NIODeadline) {
         if self.openedAt == nil { self.openedAt = time }
         if self.firstOffset == nil { self.firstOffset = welcome.next }
         self.run.simulation.trace.record(time, self.traceComponent, self.run.kindOpen, Int64(welcome.epoch), Int64(welcome.next))
     }
 
-    func realtimeClient(_ client: WebSocketClient, received message: RealtimeMessage, at time: NIODeadline) {
+    func realtimeClient(_ client: any RealtimeTransportClient, received message: RealtimeMessage, at time: NIODeadline) {
         let offset = Int(message.offset)
         if offset >= self.seen.count {
             self.seen.append(contentsOf: repeatElement(false, count: max(offset + 1 - self.seen.count, 64)))
@@ -62,10 +66,17 @@ final class ClientAgent: RealtimeClientDelegate {
         self.run.simulation.trace.record(time, self.traceComponent, self.run.kindMessage, Int64(message.offset), latency)
     }
 
-    func realtimeClient(_ client: WebSocketClient, closed reason: ClientCloseReason, at time: NIODeadline) {
+    func realtimeClient(_ client: any RealtimeTransportClient, closed reason: ClientCloseReason, at time: NIODeadline) {
         self.closedAt = time
         self.closeReason = reason
         self.run.simulation.trace.record(time, self.traceComponent, self.run.kindClose, reason.code)
+        // An SSE stream that the server ended (recycling) is resumed the way EventSource does:
+        // after the advised retry, with the last event id. Other transports wait for the manager.
+        if let sse = client as? SSEClient, reason == .connectionLost, let reconnect = self.reconnect {
+            let cursor = sse.lastCursor
+            self.reconnects += 1
+            self.run.simulation.schedule(at: time + (sse.advisedRetry ?? .seconds(1))) { reconnect(cursor) }
+        }
     }
 
     /// Messages this client should have received: every offset published from its first

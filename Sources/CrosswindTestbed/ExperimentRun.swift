@@ -85,8 +85,11 @@ public final class ExperimentRun {
     private func buildWorld() throws {
         let port = UInt16(self.experiment.topology.server.port)
         let hub = self.hub
+        var serverConfiguration = RealtimeServerConfiguration()
+        // Every SSE stream's heartbeat follows the clients' heartbeat interval.
+        serverConfiguration.sseHeartbeatInterval = self.experiment.topology.groups.map(\.heartbeat.interval).min() ?? .seconds(25)
         self.network.listen(on: self.server, port: port) { channel in
-            try WebSocketServer.configure(channel, hub: hub)
+            try WebSocketServer.configure(channel, hub: hub, configuration: serverConfiguration)
         }
         if let directory = self.options.captureDirectory {
             let capture = try PacketCapture(path: "\(directory)/\(self.experiment.topology.server.name).pcap", origin: self.simulation.start)
@@ -116,6 +119,9 @@ public final class ExperimentRun {
                 self.simulation.schedule(at: connectTime) { [unowned self] in
                     self.connect(agent, from: node, group: group, groupIndex: groupIndex, member: member)
                 }
+                agent.reconnect = { [unowned self] cursor in
+                    self.connect(agent, from: node, group: group, groupIndex: groupIndex, member: member, resumeFrom: cursor)
+                }
                 agentIndex += 1
             }
         }
@@ -125,16 +131,30 @@ public final class ExperimentRun {
         self.simulation.schedule(at: self.simulation.at(.seconds(1))) { [unowned self] in self.sample() }
     }
 
-    private func connect(_ agent: ClientAgent, from node: NodeID, group: ClientGroup, groupIndex: Int, member: Int) {
+    private func connect(_ agent: ClientAgent, from node: NodeID, group: ClientGroup, groupIndex: Int, member: Int, resumeFrom: StreamCursor? = nil) {
         self.simulation.trace.record(self.simulation.now, agent.traceComponent, self.kindConnect, Int64(groupIndex), Int64(member))
-        var configuration = WebSocketClientConfiguration(host: self.experiment.topology.server.name, topic: self.experiment.workload.topic)
-        configuration.heartbeatInterval = group.heartbeat.interval
-        configuration.heartbeatTimeout = group.heartbeat.timeout
-        let client = WebSocketClient(
-            configuration: configuration,
-            random: self.simulation.random.fork("client:\(agent.name)"),
-            delegate: agent
-        )
+        let host = self.experiment.topology.server.name
+        let topic = self.experiment.workload.topic
+        let client: any RealtimeTransportClient
+        switch group.transport {
+        case .websocket:
+            var configuration = WebSocketClientConfiguration(host: host, topic: topic)
+            configuration.heartbeatInterval = group.heartbeat.interval
+            configuration.heartbeatTimeout = group.heartbeat.timeout
+            client = WebSocketClient(configuration: configuration, random: self.simulation.random.fork("client:\(agent.name)"), delegate: agent)
+        case .sse:
+            var configuration = SSEClientConfiguration(host: host, topic: topic)
+            configuration.resumeFrom = resumeFrom
+            // The server's comments come every interval: silence for interval + timeout is death.
+            configuration.heartbeatTimeout = group.heartbeat.interval + group.heartbeat.timeout
+            client = SSEClient(configuration: configuration, delegate: agent)
+        case .sync:
+            var configuration = SyncClientConfiguration(host: host, topic: topic)
+            configuration.syncInterval = group.sync.interval
+            configuration.longPollWait = group.sync.longPoll
+            configuration.batchSize = group.sync.batchSize
+            client = SyncClient(configuration: configuration, delegate: agent)
+        }
         agent.client = client
         let remote = Endpoint(node: self.server, port: UInt16(self.experiment.topology.server.port))
         // Configuration of a fresh channel cannot fail short of a programming error.
@@ -147,7 +167,7 @@ public final class ExperimentRun {
 
     private func publish(sequence: Int) {
         let workload = self.experiment.workload
-        let offset = self.hub.publish(topic: workload.topic, data: self.payload)
+        let offset = self.hub.publish(topic: workload.topic, data: self.payload, now: self.simulation.now)
         let now = self.simulation.now
         if self.publishTimes.count <= Int(offset) {
             self.publishTimes.append(contentsOf: repeatElement(now, count: Int(offset) + 1 - self.publishTimes.count))

@@ -23,14 +23,14 @@ public struct RunResult {
         var duplicated = 0
         var reordered = 0
         var connected = 0
-        var openAtEnd = 0
+        var openAtEnd: [String: Int] = [:]
         for agent in run.agents {
             offered += agent.offered(publishedThrough: lastOffset)
             delivered += agent.delivered
             duplicated += agent.duplicated
             reordered += agent.reordered
             if agent.openedAt != nil { connected += 1 }
-            if agent.client?.isOpen == true { openAtEnd += 1 }
+            if let client = agent.client, client.isOpen { openAtEnd[client.method.rawValue, default: 0] += 1 }
         }
         var bytesUp = 0
         var bytesDown = 0
@@ -60,7 +60,7 @@ public struct RunResult {
             duplicated: duplicated,
             reordered: reordered
         )
-        let clients = Report.Clients(total: total, connected: connected, byTransport: ["websocket": openAtEnd])
+        let clients = Report.Clients(total: total, connected: connected, byTransport: openAtEnd)
         let virtualSeconds = Double(workload.metricsAt.nanoseconds) / 1e9
         let digest = run.simulation.trace.digest()
         let expectationResults = experiment.expectations.map {

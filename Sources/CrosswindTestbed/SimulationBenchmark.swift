@@ -3,7 +3,7 @@ import NIOCore
 
 /// The seed analysis's workload as a simulated experiment: N clients on a LAN-like link
 /// (1 ms each way, no loss) receiving `rate` messages of `size` bytes per second each for
-/// `duration`, over the real WebSocket transport and the TCP model.
+/// `duration`, over one of the real transports and the TCP model.
 public enum SimulationBenchmark {
     public struct Parameters: Sendable {
         public var clients: Int = 1000
@@ -11,6 +11,10 @@ public enum SimulationBenchmark {
         public var messageBytes: Int = 1024
         public var duration: TimeAmount = .seconds(60)
         public var seed: UInt64 = 1
+        public var transport: TransportKind = .websocket
+        /// For Custom Sync: long-poll hold (zero: interval polling every `syncInterval`).
+        public var syncLongPoll: TimeAmount = .zero
+        public var syncInterval: TimeAmount = .seconds(2)
         public init() {}
     }
 
@@ -21,12 +25,13 @@ public enum SimulationBenchmark {
         let group = ClientGroup(
             name: "bench",
             count: parameters.clients,
-            transport: .websocket,
+            transport: parameters.transport,
             connectSpread: .seconds(1),
-            link: LinkPair(both: link)
+            link: LinkPair(both: link),
+            sync: SyncSettings(interval: parameters.syncInterval, longPoll: parameters.syncLongPoll, batchSize: 50)
         )
         return Experiment(
-            name: "bench-sim-websocket",
+            name: "bench-sim-\(parameters.transport.rawValue)",
             description: "seed workload over WebSocket in simulation",
             seed: parameters.seed,
             topology: Topology(name: "bench-lan", groups: [group]),

@@ -31,6 +31,34 @@ public struct JSONObjectScanner {
         self.buffer = buffer
     }
 
+    /// The elements of a JSON array (the buffer's readable bytes), each a slice sharing the
+    /// buffer's storage; nil when it is not a well-formed array.
+    public static func arrayElements(_ buffer: ByteBuffer) -> [ByteBuffer]? {
+        let scanner = JSONObjectScanner(buffer: buffer)
+        let ranges: [Range<Int>]? = buffer.withUnsafeReadableBytes { bytes in
+            var index = skipWhitespace(bytes, 0)
+            guard index < bytes.count, bytes[index] == UInt8(ascii: "[") else { return nil }
+            var ranges: [Range<Int>] = []
+            index = skipWhitespace(bytes, index + 1)
+            if index < bytes.count, bytes[index] == UInt8(ascii: "]") {
+                return skipWhitespace(bytes, index + 1) == bytes.count ? ranges : nil
+            }
+            while true {
+                guard let (end, _) = scanner.scanValue(bytes, index, depth: 1) else { return nil }
+                ranges.append(index..<end)
+                index = skipWhitespace(bytes, end)
+                guard index < bytes.count else { return nil }
+                if bytes[index] == UInt8(ascii: ",") {
+                    index = skipWhitespace(bytes, index + 1)
+                    continue
+                }
+                guard bytes[index] == UInt8(ascii: "]") else { return nil }
+                return skipWhitespace(bytes, index + 1) == bytes.count ? ranges : nil
+            }
+        }
+        return ranges?.map { buffer.getSlice(at: buffer.readerIndex + $0.lowerBound, length: $0.count)! }
+    }
+
     /// The decoded string value of a member, or nil when absent or not a string.
     public func string(_ key: String) -> String? {
         guard let member = self.member(key), member.kind == .string else { return nil }

@@ -1,25 +1,72 @@
 import NIOCore
 
-/// Something a topic's messages can be handed to (a WebSocket connection today; SSE streams
-/// and Custom Sync long-polls join later).
-public protocol TopicSubscriber: AnyObject {
-    /// Sends one encoded message frame (the same buffer goes to every subscriber).
-    func deliver(encodedMessage: ByteBuffer)
+/// One published message as the server keeps and fans it out.
+public struct PublishedMessage: Sendable, Equatable {
+    public var topic: String
+    public var epoch: UInt64
+    public var offset: UInt64
+    /// The message frame's JSON (`{"type":"message",…}`), one line: encoded once, shared by
+    /// every subscriber of every transport.
+    public var json: ByteBuffer
+    /// The same message as one SSE event (`id: EPOCH:OFFSET`, `data: JSON`, blank line),
+    /// also encoded once for every stream.
+    public var sseEvent: ByteBuffer
+    /// When it was published (loop time), if the publisher said.
+    public var publishedAt: NIODeadline?
+
+    public var cursor: StreamCursor { StreamCursor(epoch: self.epoch, offset: self.offset) }
 }
 
-/// The server's message streams, one per topic, each with an epoch and increasing offsets.
+/// Something a topic's messages are handed to: a WebSocket connection, an SSE stream, a
+/// held Custom Sync request.
+public protocol TopicSubscriber: AnyObject {
+    /// Sends one message (the same buffer goes to every subscriber).
+    func deliver(_ message: PublishedMessage)
+}
+
+/// How much history a topic keeps for clients that come back (defaults: 2 min, 10 000
+/// messages, whichever is smaller).
+public struct ReplayWindow: Sendable, Equatable {
+    public var maxMessages: Int
+    public var maxAge: TimeAmount
+    public init(maxMessages: Int = 10_000, maxAge: TimeAmount = .minutes(2)) {
+        self.maxMessages = max(1, maxMessages)
+        self.maxAge = maxAge
+    }
+}
+
+/// Where a (re)connecting client starts.
+public struct Resumption: Sendable, Equatable {
+    /// The stream's position after the replay.
+    public var state: TopicHub.StreamState
+    /// True when every message after the client's cursor is in `replay` (or it had no cursor).
+    /// False when the cursor fell outside the replay window or names another epoch: `replay`
+    /// then holds a snapshot (the latest message), and the gap is the client's to report.
+    public var recovered: Bool
+    /// Messages to send before live ones, in order.
+    public var replay: [PublishedMessage]
+}
+
+/// The server's message streams, one per topic, each with an epoch, increasing offsets and a
+/// bounded replay window.
 ///
 /// Publishing encodes a message once and hands the same buffer to every subscriber, so the
-/// cost of fan-out is one write per subscriber, not one encode.
+/// cost of fan-out is one write per subscriber, not one encode. Raw CR and LF bytes in the
+/// published `data` (legal in JSON only as whitespace) become spaces, so every frame is one
+/// line and an SSE `data:` line needs no splitting.
 ///
 /// Calling contract: confined to one event loop (the simulation's, or the live server's);
 /// it is `@unchecked Sendable` only so that NIO's `@Sendable` upgrade callbacks can carry it.
 public final class TopicHub: @unchecked Sendable {
-    /// One topic's stream.
+    /// One topic's stream position.
     public struct StreamState: Sendable, Equatable {
         public var epoch: UInt64
         /// The offset the next published message gets.
         public var next: UInt64
+        public init(epoch: UInt64, next: UInt64) {
+            self.epoch = epoch
+            self.next = next
+        }
     }
 
     private final class Topic {
@@ -28,6 +75,8 @@ public final class TopicHub: @unchecked Sendable {
         /// operations are O(1) and the order stays a deterministic function of the calls.
         var subscribers: [any TopicSubscriber] = []
         var positions: [ObjectIdentifier: Int] = [:]
+        /// The replay window, oldest first.
+        var retained = CircularBuffer<PublishedMessage>(initialCapacity: 64)
         init(epoch: UInt64) { self.state = StreamState(epoch: epoch, next: 1) }
 
         func add(_ subscriber: any TopicSubscriber) {
@@ -49,13 +98,16 @@ public final class TopicHub: @unchecked Sendable {
     /// The epoch new topics start with (the server picks it at start: from a seeded stream in
     /// simulation, from the system generator live).
     public let epoch: UInt64
+    /// History kept per topic.
+    public let window: ReplayWindow
     private var topics: [String: Topic] = [:]
     private let allocator = ByteBufferAllocator()
     /// Messages published, all topics.
     public private(set) var publishedCount = 0
 
-    public init(epoch: UInt64) {
+    public init(epoch: UInt64, window: ReplayWindow = ReplayWindow()) {
         self.epoch = epoch
+        self.window = window
     }
 
     /// The stream position of `topic` (created on first use).
@@ -63,11 +115,48 @@ public final class TopicHub: @unchecked Sendable {
         self.topic(topic).state
     }
 
-    /// Adds a subscriber and returns the position it starts from.
+    /// Adds a live subscriber and returns the position it starts from.
     public func subscribe(_ subscriber: any TopicSubscriber, to topic: String) -> StreamState {
         let entry = self.topic(topic)
         entry.add(subscriber)
         return entry.state
+    }
+
+    /// Adds a live subscriber that resumes after `cursor`: the messages it missed come back
+    /// in `replay` (send them before anything live, which starts at `state.next`).
+    public func subscribe(_ subscriber: any TopicSubscriber, to topic: String, resumingFrom cursor: StreamCursor?, now: NIODeadline?) -> Resumption {
+        let resumption = self.resume(topic, from: cursor, limit: nil, now: now)
+        self.topic(topic).add(subscriber)
+        return resumption
+    }
+
+    /// What a client at `cursor` has missed, without subscribing (Custom Sync). `limit` caps
+    /// the replay (a batch); `state.next` is then the offset after the last one returned.
+    public func resume(_ name: String, from cursor: StreamCursor?, limit: Int?, now: NIODeadline?) -> Resumption {
+        let entry = self.topic(name)
+        if let now { self.prune(entry, now: now) }
+        let state = entry.state
+        guard let cursor else { return Resumption(state: state, recovered: true, replay: []) }
+        let snapshot = entry.retained.last.map { [$0] } ?? []
+        guard cursor.epoch == state.epoch, cursor.offset < state.next else {
+            return Resumption(state: state, recovered: false, replay: snapshot)
+        }
+        let first = cursor.offset + 1
+        if first == state.next { return Resumption(state: state, recovered: true, replay: []) }
+        guard let oldest = entry.retained.first, oldest.offset <= first else {
+            return Resumption(state: state, recovered: false, replay: snapshot)
+        }
+        let start = Int(first - oldest.offset)
+        let count = min(entry.retained.count - start, limit ?? Int.max)
+        var replay: [PublishedMessage] = []
+        replay.reserveCapacity(count)
+        var index = entry.retained.index(entry.retained.startIndex, offsetBy: start)
+        for _ in 0..<count {
+            replay.append(entry.retained[index])
+            index = entry.retained.index(after: index)
+        }
+        let next = replay.last.map { $0.offset + 1 } ?? state.next
+        return Resumption(state: StreamState(epoch: state.epoch, next: next), recovered: true, replay: replay)
     }
 
     /// Removes a subscriber from a topic.
@@ -81,18 +170,39 @@ public final class TopicHub: @unchecked Sendable {
         self.topics[topic]?.subscribers.count ?? 0
     }
 
+    /// Offsets currently in a topic's replay window (oldest, newest).
+    public func retainedRange(_ topic: String) -> ClosedRange<UInt64>? {
+        guard let entry = self.topics[topic], let first = entry.retained.first, let last = entry.retained.last else { return nil }
+        return first.offset...last.offset
+    }
+
     /// Publishes `data` (a JSON value) on `topic` and returns its offset.
     @discardableResult
-    public func publish(topic name: String, data: ByteBuffer) -> UInt64 {
+    public func publish(topic name: String, data: ByteBuffer, now: NIODeadline? = nil) -> UInt64 {
         let entry = self.topic(name)
         let offset = entry.state.next
         entry.state.next += 1
         self.publishedCount += 1
-        let encoded = WireFrame.encodeMessage(topic: name, epoch: entry.state.epoch, offset: offset, data: data, allocator: self.allocator)
+        var json = WireFrame.encodeMessage(topic: name, epoch: entry.state.epoch, offset: offset, data: data, allocator: self.allocator)
+        flattenLineBreaks(&json)
+        var sseEvent = self.allocator.buffer(capacity: json.readableBytes + 48)
+        sseEvent.writeString("id: \(entry.state.epoch):\(offset)\ndata: ")
+        sseEvent.writeImmutableBuffer(json)
+        sseEvent.writeStaticString("\n\n")
+        let message = PublishedMessage(topic: name, epoch: entry.state.epoch, offset: offset, json: json, sseEvent: sseEvent, publishedAt: now)
+        entry.retained.append(message)
+        if entry.retained.count > self.window.maxMessages { entry.retained.removeFirst() }
+        if let now { self.prune(entry, now: now) }
         for subscriber in entry.subscribers {
-            subscriber.deliver(encodedMessage: encoded)
+            subscriber.deliver(message)
         }
         return offset
+    }
+
+    private func prune(_ entry: Topic, now: NIODeadline) {
+        while let first = entry.retained.first, let at = first.publishedAt, now - at > self.window.maxAge {
+            entry.retained.removeFirst()
+        }
     }
 
     private func topic(_ name: String) -> Topic {
@@ -100,6 +210,17 @@ public final class TopicHub: @unchecked Sendable {
         let entry = Topic(epoch: self.epoch)
         self.topics[name] = entry
         return entry
+    }
+}
+
+/// Replaces raw CR and LF bytes with spaces (they can only be JSON whitespace: inside JSON
+/// strings they must be escaped).
+private func flattenLineBreaks(_ buffer: inout ByteBuffer) {
+    let view = buffer.readableBytesView
+    guard view.contains(where: { $0 == 0x0A || $0 == 0x0D }) else { return }
+    let start = buffer.readerIndex
+    for (position, byte) in view.enumerated() where byte == 0x0A || byte == 0x0D {
+        buffer.setInteger(UInt8(ascii: " "), at: start + position)
     }
 }
 

@@ -16,6 +16,9 @@ public struct WebSocketClientConfiguration: Sendable {
     public var heartbeatTimeout: TimeAmount = .seconds(10)
     /// Largest frame accepted from the server.
     public var maxFrameBytes: Int = 1 << 20
+    /// Resume after this cursor (the last message the application has): the server replays
+    /// what was missed, or says it could not (`recovered: false`).
+    public var resumeFrom: StreamCursor?
 
     public init(host: String, topic: String) {
         self.host = host
@@ -66,16 +69,6 @@ public enum ClientCloseReason: Sendable, Equatable, CustomStringConvertible {
     }
 }
 
-/// What a client tells the application. Times are the channel's event-loop time.
-public protocol RealtimeClientDelegate: AnyObject {
-    /// The transport is open: the welcome round trip completed.
-    func realtimeClient(_ client: WebSocketClient, opened welcome: Welcome, at time: NIODeadline)
-    /// A message, delivered once and in order (duplicates were already suppressed).
-    func realtimeClient(_ client: WebSocketClient, received message: RealtimeMessage, at time: NIODeadline)
-    /// The connection ended; no more calls follow.
-    func realtimeClient(_ client: WebSocketClient, closed reason: ClientCloseReason, at time: NIODeadline)
-}
-
 /// A WebSocket client for one topic: the HTTP/1.1 upgrade (NIOHTTP1 + NIOWebSocket), the
 /// welcome, in-order exactly-once delivery by offset, and a ping heartbeat.
 ///
@@ -85,7 +78,8 @@ public protocol RealtimeClientDelegate: AnyObject {
 /// Calling contract: create, `configure(_:)` a fresh channel before it connects, then leave
 /// the rest to the channel's event loop. Confined to that loop; `@unchecked Sendable` only so
 /// NIO's `@Sendable` upgrade and timer callbacks can carry it.
-public final class WebSocketClient: @unchecked Sendable {
+public final class WebSocketClient: RealtimeTransportClient, @unchecked Sendable {
+    public var method: TransportMethod { .websocket }
     private enum State {
         case idle
         case connecting
@@ -110,6 +104,7 @@ public final class WebSocketClient: @unchecked Sendable {
         self.configuration = configuration
         self.random = random
         self.delegate = delegate
+        self.tracker = DeliveryTracker(last: configuration.resumeFrom)
     }
 
     /// True once the welcome arrived and until the connection ends.
@@ -190,7 +185,9 @@ public final class WebSocketClient: @unchecked Sendable {
             reply.writeInteger(code == 1005 ? 1000 : code)
             self.send(WebSocketFrame(fin: true, opcode: .connectionClose, data: reply), on: channel)
             channel.close(promise: nil)
-        case .pong, .continuation:
+        case .pong:
+            if case .open = self.state { self.delegate?.realtimeClient(self, heartbeatAt: channel.eventLoop.now) }
+        case .continuation:
             break
         default:
             break
@@ -334,7 +331,8 @@ final class UpgradeRequestWriter: ChannelInboundHandler, RemovableChannelHandler
         var headers = HTTPHeaders()
         headers.add(name: "Host", value: self.client.configuration.host)
         headers.add(name: "Content-Length", value: "0")
-        let uri = "\(self.client.configuration.path)?topic=\(self.client.configuration.topic)"
+        var uri = "\(self.client.configuration.path)?topic=\(self.client.configuration.topic)"
+        if let cursor = self.client.configuration.resumeFrom { uri += "&cursor=\(cursor)" }
         let head = HTTPRequestHead(version: .http1_1, method: .GET, uri: uri, headers: headers)
         context.write(self.wrapOutboundOut(.head(head)), promise: nil)
         context.writeAndFlush(self.wrapOutboundOut(.end(nil)), promise: nil)

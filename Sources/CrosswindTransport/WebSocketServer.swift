@@ -2,17 +2,12 @@ import NIOCore
 import NIOHTTP1
 import NIOWebSocket
 
-/// Settings of the WebSocket server side.
-public struct WebSocketServerConfiguration: Sendable {
-    /// Largest frame accepted from a client.
-    public var maxFrameBytes: Int = 1 << 20
-    /// Path of the WebSocket endpoint.
-    public var path: String = "/ws"
-    public init() {}
-}
+/// The former name of the server's settings.
+public typealias WebSocketServerConfiguration = RealtimeServerConfiguration
 
 /// Sets up a server channel: HTTP/1.1 (NIOHTTP1) with the WebSocket upgrader (NIOWebSocket)
-/// for `/ws?topic=T`, and plain HTTP answers for everything else (`/negotiate`, errors).
+/// for `/ws?topic=T[&cursor=C]`, and the plain HTTP endpoints (``HTTPRouter``): `/negotiate`,
+/// SSE at `/events`, Custom Sync at `/sync`, errors for everything else.
 ///
 /// The same function configures a simulated channel and a NIOPosix one.
 public enum WebSocketServer {
@@ -28,9 +23,11 @@ public enum WebSocketServer {
             automaticErrorHandling: true,
             shouldUpgrade: { channel, head in
                 let (path, parameters) = queryParameters(of: head.uri)
-                guard path == configuration.path,
+                let cursor = parameters.first(where: { $0.0 == "cursor" })?.1
+                guard path == configuration.webSocketPath,
                     let topic = parameters.first(where: { $0.0 == "topic" })?.1,
-                    isValidTopicName(topic[...])
+                    isValidTopicName(topic[...]),
+                    cursor.map({ StreamCursor(parsing: $0[...]) != nil }) ?? true
                 else {
                     return channel.eventLoop.makeSucceededFuture(nil)
                 }
@@ -39,9 +36,10 @@ public enum WebSocketServer {
             upgradePipelineHandler: { channel, head in
                 let (_, parameters) = queryParameters(of: head.uri)
                 let topic = parameters.first(where: { $0.0 == "topic" })?.1 ?? ""
+                let cursor = parameters.first(where: { $0.0 == "cursor" }).flatMap { StreamCursor(parsing: $0.1[...]) }
                 return channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(
-                        WebSocketServerHandler(topic: topic, hub: hub)
+                        WebSocketServerHandler(topic: topic, cursor: cursor, hub: hub)
                     )
                 }
             }
@@ -58,32 +56,42 @@ public enum WebSocketServer {
                 }
             )
         )
-        try sync.addHandler(HTTPEndpointHandler(hub: hub, webSocketPath: configuration.path), name: Self.httpHandlerName)
+        try sync.addHandler(HTTPRouter(hub: hub, configuration: configuration), name: Self.httpHandlerName)
     }
 }
 
-/// One upgraded WebSocket connection on the server: sends the welcome, then every message
-/// of its topic; answers pings; closes cleanly.
+/// One upgraded WebSocket connection on the server: sends the welcome (with `recovered`),
+/// the replay of what the client missed since its cursor, then every live message of its
+/// topic; answers pings; closes cleanly.
 final class WebSocketServerHandler: ChannelInboundHandler, TopicSubscriber {
     typealias InboundIn = WebSocketFrame
     typealias OutboundOut = WebSocketFrame
 
     private let topic: String
+    private let cursor: StreamCursor?
     private let hub: TopicHub
     private var context: ChannelHandlerContext?
     private var subscribed = false
 
-    init(topic: String, hub: TopicHub) {
+    init(topic: String, cursor: StreamCursor?, hub: TopicHub) {
         self.topic = topic
+        self.cursor = cursor
         self.hub = hub
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
-        let state = self.hub.subscribe(self, to: self.topic)
+        let resumption = self.hub.subscribe(self, to: self.topic, resumingFrom: self.cursor, now: context.eventLoop.now)
         self.subscribed = true
-        let welcome = WireFrame.encodeWelcome(Welcome(topic: self.topic, epoch: state.epoch, next: state.next), allocator: context.channel.allocator)
-        context.writeAndFlush(self.wrapOutboundOut(WebSocketFrame(fin: true, opcode: .text, data: welcome)), promise: nil)
+        // The welcome names the first live offset; the replay (or snapshot) comes between.
+        let next = resumption.replay.first?.offset ?? resumption.state.next
+        let welcome = Welcome(topic: self.topic, epoch: resumption.state.epoch, next: next, recovered: resumption.recovered)
+        let frame = WireFrame.encodeWelcome(welcome, allocator: context.channel.allocator)
+        context.write(self.wrapOutboundOut(WebSocketFrame(fin: true, opcode: .text, data: frame)), promise: nil)
+        for message in resumption.replay {
+            context.write(self.wrapOutboundOut(WebSocketFrame(fin: true, opcode: .text, data: message.json)), promise: nil)
+        }
+        context.flush()
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
@@ -102,9 +110,9 @@ final class WebSocketServerHandler: ChannelInboundHandler, TopicSubscriber {
         self.hub.unsubscribe(self, from: self.topic)
     }
 
-    func deliver(encodedMessage: ByteBuffer) {
+    func deliver(_ message: PublishedMessage) {
         guard let context = self.context else { return }
-        context.writeAndFlush(self.wrapOutboundOut(WebSocketFrame(fin: true, opcode: .text, data: encodedMessage)), promise: nil)
+        context.writeAndFlush(self.wrapOutboundOut(WebSocketFrame(fin: true, opcode: .text, data: message.json)), promise: nil)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -130,56 +138,3 @@ final class WebSocketServerHandler: ChannelInboundHandler, TopicSubscriber {
     }
 }
 
-/// Answers plain HTTP requests on a server channel: `GET /negotiate` describes the
-/// transports; a WebSocket path without a valid upgrade gets 400; anything else 404.
-final class HTTPEndpointHandler: ChannelInboundHandler, RemovableChannelHandler {
-    typealias InboundIn = HTTPServerRequestPart
-    typealias OutboundOut = HTTPServerResponsePart
-
-    private let hub: TopicHub
-    private let webSocketPath: String
-    private var head: HTTPRequestHead?
-
-    init(hub: TopicHub, webSocketPath: String) {
-        self.hub = hub
-        self.webSocketPath = webSocketPath
-    }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch self.unwrapInboundIn(data) {
-        case .head(let head):
-            self.head = head
-        case .body:
-            break
-        case .end:
-            guard let head = self.head else { return }
-            self.head = nil
-            self.respond(context: context, head: head)
-        }
-    }
-
-    private func respond(context: ChannelHandlerContext, head: HTTPRequestHead) {
-        let (path, _) = queryParameters(of: head.uri)
-        let status: HTTPResponseStatus
-        let body: String
-        switch (head.method, path) {
-        case (.GET, "/negotiate"):
-            status = .ok
-            body = "{\"transports\":[\"websocket\"],\"endpoints\":{\"websocket\":\"\(self.webSocketPath)\"},\"epoch\":\(self.hub.epoch)}"
-        case (_, Substring(self.webSocketPath)):
-            status = .badRequest
-            body = "{\"type\":\"error\",\"reason\":\"a WebSocket upgrade with a valid topic parameter is required\"}"
-        default:
-            status = .notFound
-            body = "{\"type\":\"error\",\"reason\":\"no such endpoint\"}"
-        }
-        var headers = HTTPHeaders()
-        headers.add(name: "Content-Type", value: "application/json")
-        headers.add(name: "Content-Length", value: String(body.utf8.count))
-        headers.add(name: "Cache-Control", value: "no-store")
-        let responseHead = HTTPResponseHead(version: head.version, status: status, headers: headers)
-        context.write(self.wrapOutboundOut(.head(responseHead)), promise: nil)
-        context.write(self.wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(string: body)))), promise: nil)
-        context.writeAndFlush(self.wrapOutboundOut(.end(nil)), promise: nil)
-    }
-}

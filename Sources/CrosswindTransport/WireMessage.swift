@@ -23,20 +23,26 @@ public struct RealtimeMessage: Sendable, Equatable {
 public struct Welcome: Sendable, Equatable {
     public var topic: String
     public var epoch: UInt64
-    /// The offset the stream will publish next.
+    /// The offset of the first message that follows the welcome: the first replayed one when
+    /// the server replays (or sends a snapshot), else the first live one.
     public var next: UInt64
+    /// False when the client asked to resume from a cursor the server could not replay from
+    /// (outside the replay window, or another epoch): what follows is a snapshot, not the
+    /// missed messages.
+    public var recovered: Bool
 
-    public init(topic: String, epoch: UInt64, next: UInt64) {
+    public init(topic: String, epoch: UInt64, next: UInt64, recovered: Bool = true) {
         self.topic = topic
         self.epoch = epoch
         self.next = next
+        self.recovered = recovered
     }
 }
 
 /// Crosswind's application-level frames: JSON objects with a `type`.
 ///
 /// ```
-/// {"type":"welcome","topic":"metrics","epoch":42,"next":1}
+/// {"type":"welcome","topic":"metrics","epoch":42,"next":1,"recovered":true}
 /// {"type":"message","topic":"metrics","epoch":42,"offset":7,"data":...}
 /// {"type":"error","reason":"..."}
 /// ```
@@ -65,7 +71,7 @@ public enum WireFrame: Sendable, Equatable {
         var buffer = allocator.buffer(capacity: 96)
         buffer.writeStaticString("{\"type\":\"welcome\",\"topic\":")
         writeJSONString(welcome.topic, into: &buffer)
-        buffer.writeString(",\"epoch\":\(welcome.epoch),\"next\":\(welcome.next)}")
+        buffer.writeString(",\"epoch\":\(welcome.epoch),\"next\":\(welcome.next),\"recovered\":\(welcome.recovered)}")
         return buffer
     }
 
@@ -91,7 +97,8 @@ public enum WireFrame: Sendable, Equatable {
             guard let topic = fields.string("topic"), let epoch = fields.unsigned("epoch"),
                 let next = fields.unsigned("next")
             else { return nil }
-            return .welcome(Welcome(topic: topic, epoch: epoch, next: next))
+            let recovered = fields.raw("recovered").map { String(buffer: $0) != "false" } ?? true
+            return .welcome(Welcome(topic: topic, epoch: epoch, next: next, recovered: recovered))
         case "error":
             return .error(reason: fields.string("reason") ?? "")
         default:

@@ -10,12 +10,12 @@ import Glibc
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Run the seed workload (clients x rate x size x duration) and report speed and memory."
+        abstract: "Run the seed workload (clients x rate x size x duration) per transport and report speed, latency and memory."
     )
 
-    @Option(help: "sim (virtual network, this version) or live.")
+    @Option(help: "sim (virtual network; live arrives with crosswind serve).")
     var mode = "sim"
-    @Option(help: "websocket (this version), sse, sync or all.")
+    @Option(help: "websocket, sse, sync (long-poll and interval polling) or all.")
     var transport = "websocket"
     @Option(help: "Number of clients.")
     var clients = 1000
@@ -25,101 +25,145 @@ struct Bench: ParsableCommand {
     var size = 1024
     @Option(help: "Publishing duration in seconds of virtual time.")
     var duration = 60
+    @Option(help: "Custom Sync interval-polling period in milliseconds.")
+    var syncInterval = 2000
     @Option(help: "Seed.")
     var seed: UInt64 = 1
     @Option(help: "Directory for bench.json.")
     var out: String?
-    @Option(name: .customLong("repeat"), help: "Run this many times and report the fastest and the median wall time (shared machines are noisy).")
+    @Option(name: .customLong("repeat"), help: "Run each variant this many times; report the fastest and the median wall time (shared machines are noisy).")
     var repetitions = 1
+
+    /// One measured variant: a transport (and for Custom Sync, a polling mode).
+    struct Figures: Codable {
+        var variant: String
+        var transport: String
+        var clients: Int
+        var ratePerSecond: Double
+        var messageBytes: Int
+        var durationSeconds: Int
+        var knobs: String
+        var wallSeconds: Double
+        var medianWallSeconds: Double
+        var repetitions: Int
+        var virtualSeconds: Double
+        var speedup: Double
+        var peakRSSMiB: Double
+        var events: Int
+        var report: Report
+    }
 
     func run() throws {
         guard self.mode == "sim" else {
             printError("bench --mode \(self.mode): only 'sim' is available in this version")
             throw ExitCode(ExitStatus.invalidInput)
         }
-        guard self.transport == "websocket" else {
-            printError("bench --transport \(self.transport): only 'websocket' is available in this version")
+        guard self.clients > 0, self.rate > 0, self.size > 1, self.duration > 0, self.repetitions > 0, self.syncInterval > 0 else {
+            printError("bench: clients, rate, size, duration, sync-interval and repeat must be positive")
             throw ExitCode(ExitStatus.invalidInput)
         }
-        guard self.clients > 0, self.rate > 0, self.size > 1, self.duration > 0, self.repetitions > 0 else {
-            printError("bench: clients, rate, size, duration and repeat must be positive")
-            throw ExitCode(ExitStatus.invalidInput)
-        }
-        var parameters = SimulationBenchmark.Parameters()
-        parameters.clients = self.clients
-        parameters.ratePerSecond = self.rate
-        parameters.messageBytes = self.size
-        parameters.duration = .seconds(Int64(self.duration))
-        parameters.seed = self.seed
-        let experiment = SimulationBenchmark.experiment(parameters)
+        var base = SimulationBenchmark.Parameters()
+        base.clients = self.clients
+        base.ratePerSecond = self.rate
+        base.messageBytes = self.size
+        base.duration = .seconds(Int64(self.duration))
+        base.seed = self.seed
+        base.syncInterval = .milliseconds(Int64(self.syncInterval))
 
+        var variants: [(String, SimulationBenchmark.Parameters, String)] = []
+        func add(_ kind: TransportKind) {
+            var parameters = base
+            parameters.transport = kind
+            switch kind {
+            case .websocket:
+                variants.append(("websocket", parameters, "heartbeat 25 s"))
+            case .sse:
+                variants.append(("sse", parameters, "prelude 2 KiB, comment heartbeat 25 s, recycle 128 KiB / 10 min"))
+            case .sync:
+                parameters.syncLongPoll = .seconds(25)
+                variants.append(("sync-longpoll", parameters, "long-poll hold 25 s, batch 50"))
+                parameters.syncLongPoll = .zero
+                variants.append(("sync-interval", parameters, "interval \(self.syncInterval) ms, batch 50"))
+            }
+        }
+        switch self.transport {
+        case "all": TransportKind.allCases.forEach(add)
+        case let name:
+            guard let kind = TransportKind(rawValue: name) else {
+                printError("bench --transport \(name): expected websocket, sse, sync or all")
+                throw ExitCode(ExitStatus.invalidInput)
+            }
+            add(kind)
+        }
+
+        var all: [Figures] = []
+        for (label, parameters, knobs) in variants {
+            let figures = try self.measure(label: label, parameters: parameters, knobs: knobs)
+            self.printBlock(figures)
+            all.append(figures)
+        }
+        if all.count > 1 { self.printTable(all) }
+        if let out = self.out {
+            try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+            try RunOutput.encode(all).write(to: URL(fileURLWithPath: "\(out)/bench.json"))
+        }
+        if !all.allSatisfy(\.report.passed) { throw ExitCode(ExitStatus.expectationFailed) }
+    }
+
+    private func measure(label: String, parameters: SimulationBenchmark.Parameters, knobs: String) throws -> Figures {
+        let experiment = SimulationBenchmark.experiment(parameters)
         let clock = ContinuousClock()
         var walls: [Double] = []
-        var setups: [Double] = []
         var lastResult: RunResult?
         for _ in 0..<self.repetitions {
             let started = clock.now
             let run = try ExperimentRun(experiment: experiment, options: RunOptions(keepsEvents: false))
-            let built = clock.now
             let result = run.execute()
-            let finished = clock.now
-            walls.append(seconds(finished - started))
-            setups.append(seconds(built - started))
+            walls.append(seconds(clock.now - started))
             if let previous = lastResult, previous.digest != result.digest {
-                printError("bench: repetitions disagree (digest \(previous.digest) vs \(result.digest))")
+                printError("bench: repetitions of \(label) disagree (digest \(previous.digest) vs \(result.digest))")
                 throw ExitCode(ExitStatus.diverged)
             }
             lastResult = result
         }
-        let result = lastResult!
+        let report = lastResult!.report
         let sorted = walls.sorted()
-        let wall = sorted[0]
-        let median = sorted[sorted.count / 2]
-        let setup = setups.min()!
-        let virtual = result.report.simulation.virtualSeconds
-        let peakMiB = peakResidentMiB()
+        return Figures(
+            variant: label, transport: parameters.transport.rawValue, clients: parameters.clients,
+            ratePerSecond: parameters.ratePerSecond, messageBytes: parameters.messageBytes,
+            durationSeconds: self.duration, knobs: knobs, wallSeconds: sorted[0],
+            medianWallSeconds: sorted[sorted.count / 2], repetitions: self.repetitions,
+            virtualSeconds: report.simulation.virtualSeconds, speedup: report.simulation.virtualSeconds / sorted[0],
+            peakRSSMiB: peakResidentMiB(), events: report.simulation.events, report: report
+        )
+    }
 
-        let r = result.report
-        print("bench  mode sim  transport websocket  clients \(self.clients)  rate \(self.rate)/s  size \(self.size) B  duration \(self.duration) s  seed \(self.seed)")
-        print("  knobs      link 1 ms each way, no loss; TCP model on (MSS 1460, RTO min 200 ms); heartbeat 25 s")
+    private func printBlock(_ f: Figures) {
+        let r = f.report
+        print("bench  mode sim  transport \(f.variant)  clients \(f.clients)  rate \(f.ratePerSecond)/s  size \(f.messageBytes) B  duration \(f.durationSeconds) s  seed \(self.seed)")
+        print("  knobs      link 1 ms each way, no loss; TCP model on (MSS 1460, RTO min 200 ms); \(f.knobs)")
         print("  messages   offered \(r.messages.offered)  delivered \(r.messages.delivered)  lost \(r.messages.lost)  duplicated \(r.messages.duplicated)")
         print("  latency ms avg \(r.latencyMs.avg)  p50 \(r.latencyMs.p50)  p95 \(r.latencyMs.p95)  p99 \(r.latencyMs.p99)  max \(r.latencyMs.max)")
         print("  wire       \(String(format: "%.0f", r.bandwidthBytesPerSec)) B/s  (\(r.wire.packets) packets)")
         print("  events     \(r.simulation.events)")
-        if self.repetitions > 1 {
-            print(String(format: "  wall       best %.2f s, median %.2f s of %d runs (set-up %.2f s) for %.0f s virtual: %.1fx (best), %.1fx (median) real time", wall, median, self.repetitions, setup, virtual, virtual / wall, virtual / median))
+        if f.repetitions > 1 {
+            print(String(format: "  wall       best %.2f s, median %.2f s of %d runs for %.0f s virtual: %.1fx (best), %.1fx (median) real time", f.wallSeconds, f.medianWallSeconds, f.repetitions, f.virtualSeconds, f.speedup, f.virtualSeconds / f.medianWallSeconds))
         } else {
-            print(String(format: "  wall       %.2f s (set-up %.2f s) for %.0f s virtual: %.1fx real time", wall, setup, virtual, virtual / wall))
+            print(String(format: "  wall       %.2f s for %.0f s virtual: %.1fx real time", f.wallSeconds, f.virtualSeconds, f.speedup))
         }
-        print(String(format: "  memory     peak RSS %.0f MiB", peakMiB))
-        if let out = self.out {
-            struct BenchFigures: Codable {
-                var mode: String
-                var transport: String
-                var clients: Int
-                var ratePerSecond: Double
-                var messageBytes: Int
-                var durationSeconds: Int
-                var wallSeconds: Double
-                var medianWallSeconds: Double
-                var repetitions: Int
-                var virtualSeconds: Double
-                var speedup: Double
-                var peakRSSMiB: Double
-                var events: Int
-                var report: Report
-            }
-            let figures = BenchFigures(
-                mode: "sim", transport: "websocket", clients: self.clients, ratePerSecond: self.rate,
-                messageBytes: self.size, durationSeconds: self.duration, wallSeconds: wall,
-                medianWallSeconds: median, repetitions: self.repetitions,
-                virtualSeconds: virtual, speedup: virtual / wall, peakRSSMiB: peakMiB,
-                events: r.simulation.events, report: r
-            )
-            try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
-            try RunOutput.encode(figures).write(to: URL(fileURLWithPath: "\(out)/bench.json"))
+        print(String(format: "  memory     peak RSS %.0f MiB (process so far)", f.peakRSSMiB))
+    }
+
+    /// The seed analysis's table, per transport, with the knobs it was measured with.
+    private func printTable(_ all: [Figures]) {
+        print("")
+        print("| transport | delivered | latency avg ms | p95 ms | p99 ms | wire MB/s | wall s (best) | x real time | knobs |")
+        print("|---|---|---|---|---|---|---|---|---|")
+        for f in all {
+            let r = f.report
+            let delivery = r.messages.offered == 0 ? 0 : Double(r.messages.delivered) / Double(r.messages.offered) * 100
+            print(String(format: "| %@ | %.3f %% | %.1f | %.1f | %.1f | %.2f | %.2f | %.1f | %@ |", f.variant, delivery, r.latencyMs.avg, r.latencyMs.p95, r.latencyMs.p99, r.bandwidthBytesPerSec / 1e6, f.wallSeconds, f.speedup, f.knobs))
         }
-        if !r.passed { throw ExitCode(ExitStatus.expectationFailed) }
     }
 }
 

@@ -62,8 +62,6 @@ import Testing
         // Transports.
         ("transport: pigeon",
          "t.yaml:8:18: topology.groups[0].transport: unknown transport 'pigeon' (expected one of: websocket, sse, sync)"),
-        ("transport: sse", "t.yaml:8:18: topology.groups[0].transport: transport 'sse' is not available in this version"),
-        ("transport: sync", "t.yaml:8:18: topology.groups[0].transport: transport 'sync' is not available in this version"),
         // Keys reserved for later versions.
         ("path: [router]", "t.yaml:8:7: topology.groups[0]: 'path' is not supported by schema version 1 yet"),
         ("manager: {}", "t.yaml:8:7: topology.groups[0]: 'manager' is not supported by schema version 1 yet"),

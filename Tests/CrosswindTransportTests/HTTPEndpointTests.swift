@@ -74,7 +74,7 @@ import Testing
         #expect(response.statusLine == "HTTP/1.1 200 OK")
         #expect(headerValue("content-type", in: response.head) == "application/json")
         #expect(headerValue("cache-control", in: response.head) == "no-store")
-        #expect(response.body == #"{"transports":["websocket"],"endpoints":{"websocket":"/ws"},"epoch":1234}"#)
+        #expect(response.body == #"{"transports":["websocket","sse","sync"],"endpoints":{"websocket":"/ws","sse":"/events","sync":"/sync"},"epoch":1234}"#)
         let json = try #require(JSONObjectScanner.scan(ByteBuffer(string: response.body)))
         #expect(json.unsigned("epoch") == 1234)
     }
@@ -98,10 +98,10 @@ import Testing
         #expect(response.statusLine == "HTTP/1.1 400 Bad Request")
         let json = try #require(JSONObjectScanner.scan(ByteBuffer(string: response.body)))
         #expect(json.string("type") == "error")
-        #expect(json.string("reason") == "a WebSocket upgrade with a valid topic parameter is required")
+        #expect(json.string("reason") == "a WebSocket upgrade with a valid topic (and cursor, if any) is required")
     }
 
-    @Test(arguments: ["GET /nope HTTP/1.1", "GET / HTTP/1.1", "POST /negotiate HTTP/1.1", "GET /negotiate/x HTTP/1.1", "GET /wsx HTTP/1.1"])
+    @Test(arguments: ["GET /nope HTTP/1.1", "GET / HTTP/1.1", "GET /negotiate/x HTTP/1.1", "GET /wsx HTTP/1.1"])
     func everythingElseIs404(requestLine: String) throws {
         // Unknown paths, and /negotiate with another method, are 404 with an error body.
         let (responses, error) = try Self.exchange(requestLine + "\r\nHost: s\r\nContent-Length: 0\r\n\r\n")

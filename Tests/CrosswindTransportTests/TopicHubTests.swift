@@ -7,7 +7,7 @@ import Testing
     /// Records every buffer handed to it.
     final class Recorder: TopicSubscriber {
         var received: [ByteBuffer] = []
-        func deliver(encodedMessage: ByteBuffer) { self.received.append(encodedMessage) }
+        func deliver(_ message: PublishedMessage) { self.received.append(message.json) }
         var texts: [String] { self.received.map { String(buffer: $0) } }
     }
 

@@ -22,7 +22,7 @@ import Testing
         #expect(response.hasPrefix("HTTP/1.1 101 Switching Protocols\r\n"))
         #expect(headerValue("upgrade", in: response)?.lowercased() == "websocket")
         #expect(pair.serverFrames == [
-            RawFrame(fin: true, opcode: 0x1, maskKey: nil, payload: Array(#"{"type":"welcome","topic":"metrics","epoch":77,"next":1}"#.utf8))
+            RawFrame(fin: true, opcode: 0x1, maskKey: nil, payload: Array(#"{"type":"welcome","topic":"metrics","epoch":77,"next":1,"recovered":true}"#.utf8))
         ])
         try pair.finish()
     }

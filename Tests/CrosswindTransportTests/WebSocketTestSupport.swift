@@ -44,16 +44,16 @@ final class RecordingDelegate: RealtimeClientDelegate {
     var messages: [RealtimeMessage] = []
     var closed: [ClientCloseReason] = []
 
-    func realtimeClient(_ client: WebSocketClient, opened welcome: Welcome, at time: NIODeadline) {
+    func realtimeClient(_ client: any RealtimeTransportClient, opened welcome: Welcome, at time: NIODeadline) {
         self.opened.append(welcome)
         self.openedAt.append(time)
     }
 
-    func realtimeClient(_ client: WebSocketClient, received message: RealtimeMessage, at time: NIODeadline) {
+    func realtimeClient(_ client: any RealtimeTransportClient, received message: RealtimeMessage, at time: NIODeadline) {
         self.messages.append(message)
     }
 
-    func realtimeClient(_ client: WebSocketClient, closed reason: ClientCloseReason, at time: NIODeadline) {
+    func realtimeClient(_ client: any RealtimeTransportClient, closed reason: ClientCloseReason, at time: NIODeadline) {
         self.closed.append(reason)
     }
 }

@@ -9,7 +9,7 @@ import Testing
     @Test func encodingsAreExact() {
         // The three frame shapes documented in WireMessage.swift, byte for byte.
         let welcome = WireFrame.encodeWelcome(Welcome(topic: "metrics", epoch: 42, next: 1), allocator: Self.allocator)
-        #expect(String(buffer: welcome) == #"{"type":"welcome","topic":"metrics","epoch":42,"next":1}"#)
+        #expect(String(buffer: welcome) == #"{"type":"welcome","topic":"metrics","epoch":42,"next":1,"recovered":true}"#)
         let message = WireFrame.encodeMessage(
             topic: "metrics", epoch: 42, offset: 7, data: ByteBuffer(string: #"{"cpu":0.5}"#), allocator: Self.allocator
         )

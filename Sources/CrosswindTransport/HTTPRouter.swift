@@ -1,0 +1,141 @@
+import NIOCore
+import NIOHTTP1
+
+/// The plain-HTTP side of a server connection: `GET /negotiate`, the SSE stream at
+/// `/events`, Custom Sync at `/sync`, and clear errors for everything else.
+///
+/// One router per connection, one request at a time (NIO's pipelining helper queues the
+/// rest). A streaming SSE response or a held long-poll occupies the connection until it ends.
+/// Bad input — an unknown path, a malformed cursor or topic, a request body on a GET — gets a
+/// JSON error with the right status and never a crash.
+final class HTTPRouter: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    /// Largest request body accepted (client→server messages arrive with the manager).
+    static let maxBodyBytes = 64 * 1024
+
+    private let hub: TopicHub
+    private let configuration: RealtimeServerConfiguration
+    private var head: HTTPRequestHead?
+    private var bodyBytes = 0
+    private var context: ChannelHandlerContext?
+    /// The response in progress that outlives its request (a stream or a held poll).
+    private var active: (any ActiveResponse)?
+
+    init(hub: TopicHub, configuration: RealtimeServerConfiguration) {
+        self.hub = hub
+        self.configuration = configuration
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.active?.cancel()
+        self.active = nil
+        self.context = nil
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        self.active?.cancel()
+        self.active = nil
+        context.fireChannelInactive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch self.unwrapInboundIn(data) {
+        case .head(let head):
+            self.head = head
+            self.bodyBytes = 0
+        case .body(let body):
+            self.bodyBytes += body.readableBytes
+        case .end:
+            guard let head = self.head else { return }
+            self.head = nil
+            self.route(head, context: context)
+        }
+    }
+
+    /// Called by a stream or poll when its response has ended.
+    func responseFinished() {
+        self.active = nil
+    }
+
+    private func route(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
+        let (path, parameters) = queryParameters(of: head.uri)
+        if self.bodyBytes > Self.maxBodyBytes {
+            return self.error(context, head, .payloadTooLarge, "request body over \(Self.maxBodyBytes) bytes")
+        }
+        switch (head.method, String(path)) {
+        case (.GET, "/negotiate"):
+            let body = "{\"transports\":[\"websocket\",\"sse\",\"sync\"],\"endpoints\":{\"websocket\":\"\(self.configuration.webSocketPath)\",\"sse\":\"\(self.configuration.eventsPath)\",\"sync\":\"\(self.configuration.syncPath)\"},\"epoch\":\(self.hub.epoch)}"
+            self.respond(context, head, .ok, json: body)
+        case (.GET, self.configuration.eventsPath):
+            guard let topic = self.topic(parameters) else {
+                return self.error(context, head, .badRequest, "a valid topic parameter is required")
+            }
+            // The browser's own reconnects send Last-Event-ID; a first connect may pass `cursor`.
+            let cursorText = head.headers.first(name: "Last-Event-ID") ?? parameters.first(where: { $0.0 == "cursor" })?.1
+            var cursor: StreamCursor?
+            if let cursorText, !cursorText.isEmpty {
+                guard let parsed = StreamCursor(parsing: cursorText[...]) else {
+                    return self.error(context, head, .badRequest, "malformed cursor '\(cursorText)' (expected EPOCH:OFFSET)")
+                }
+                cursor = parsed
+            }
+            let stream = SSEServerStream(router: self, context: context, hub: self.hub, topic: topic, configuration: self.configuration)
+            self.active = stream
+            stream.start(head: head, cursor: cursor)
+        case (.GET, self.configuration.syncPath):
+            guard let topic = self.topic(parameters) else {
+                return self.error(context, head, .badRequest, "a valid topic parameter is required")
+            }
+            let request: SyncRequest
+            switch SyncRequest.parse(parameters, headers: head.headers, configuration: self.configuration) {
+            case .success(let parsed): request = parsed
+            case .failure(let problem): return self.error(context, head, .badRequest, problem.message)
+            }
+            let poll = SyncPoll(router: self, context: context, hub: self.hub, topic: topic, request: request, head: head)
+            self.active = poll
+            poll.start()
+        case (_, self.configuration.webSocketPath):
+            self.error(context, head, .badRequest, "a WebSocket upgrade with a valid topic (and cursor, if any) is required")
+        case (_, "/negotiate"), (_, self.configuration.eventsPath), (_, self.configuration.syncPath):
+            self.error(context, head, .methodNotAllowed, "use GET")
+        default:
+            self.error(context, head, .notFound, "no such endpoint")
+        }
+    }
+
+    private func topic(_ parameters: [(String, String)]) -> String? {
+        guard let topic = parameters.first(where: { $0.0 == "topic" })?.1, isValidTopicName(topic[...]) else { return nil }
+        return topic
+    }
+
+    private func error(_ context: ChannelHandlerContext, _ head: HTTPRequestHead, _ status: HTTPResponseStatus, _ reason: String) {
+        var body = ByteBuffer()
+        body.writeStaticString("{\"type\":\"error\",\"reason\":")
+        writeJSONString(reason, into: &body)
+        body.writeStaticString("}")
+        self.respond(context, head, status, json: String(buffer: body))
+    }
+
+    /// A complete JSON response with a length (keep-alive friendly).
+    func respond(_ context: ChannelHandlerContext, _ head: HTTPRequestHead, _ status: HTTPResponseStatus, json: String, headers extra: [(String, String)] = []) {
+        var headers = HTTPHeaders()
+        headers.add(name: "Content-Type", value: "application/json")
+        headers.add(name: "Content-Length", value: String(json.utf8.count))
+        headers.add(name: "Cache-Control", value: "no-store")
+        for (name, value) in extra { headers.add(name: name, value: value) }
+        context.write(self.wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: status, headers: headers))), promise: nil)
+        context.write(self.wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(string: json)))), promise: nil)
+        context.writeAndFlush(self.wrapOutboundOut(.end(nil)), promise: nil)
+    }
+}
+
+/// A response that outlives its request: it is cancelled when the connection goes away.
+protocol ActiveResponse: AnyObject {
+    func cancel()
+}

@@ -1,0 +1,177 @@
+import NIOCore
+
+/// Settings of the `RealtimeCommunicationManager` (the seed's options, in Swift), read by
+/// ``RealtimeManagerStateMachine``.
+///
+/// Defaults come from DESIGN.md ("Starting defaults learned from the anchors"); where DESIGN
+/// leaves a value open, the comment on the property says what was chosen and why.
+public struct RealtimeManagerConfiguration: Sendable, Equatable {
+    /// The preferred transport: tried first, and the target of upgrade probes.
+    public var defaultMethod: TransportMethod = .websocket
+    /// Where to fall when the current transport fails, in order. Together with
+    /// ``defaultMethod`` this is the preference order (``preferenceOrder``); after the last one
+    /// the manager wraps around to the first, so a network that heals is always found again.
+    public var fallbackMethods: [TransportMethod] = [.sse, .sync]
+    /// When false the manager never changes transport: failures reconnect the same transport
+    /// with backoff, and there are no upgrade probes and no latency switches.
+    public var autoSwitch: Bool = true
+
+    /// The cadence at which heartbeats arrive on an open transport: WebSocket pongs to the
+    /// client's pings, SSE comment lines, Custom Sync responses (which come every
+    /// `syncInterval`, usually much more often). 25 s, as in DESIGN.md.
+    public var heartbeatInterval: TimeAmount = .seconds(25)
+    /// How late a heartbeat may be. An open transport with no traffic at all (no heartbeat,
+    /// no message) for `heartbeatInterval + heartbeatGrace` (35 s by default) is dead; a
+    /// heartbeat that arrives more than `heartbeatGrace` after it was due while messages kept
+    /// the transport alive is *late* (a buffering strike). 10 s, the WebSocket client's pong
+    /// wait: long enough for a few TCP retransmissions, short enough to notice a half-open path
+    /// within one and a half heartbeat intervals.
+    public var heartbeatGrace: TimeAmount = .seconds(10)
+    /// Late heartbeats (without a normally spaced, on-time heartbeat between them) after which
+    /// an open transport counts as buffered and the manager falls back
+    /// (``MethodChangeReason/fallbackBuffering``). 2: one late heartbeat can be a network hiccup;
+    /// the second one is a pattern.
+    public var bufferingStrikes: Int = 2
+    /// Heartbeat losses on one transport (since the manager switched to it) that trigger a
+    /// fallback. The first loss reconnects the same transport at once (a NAT or load balancer
+    /// dropped one connection; the next usually works); the second falls back
+    /// (``MethodChangeReason/fallbackHeartbeatLost``), because a path that silently eats one
+    /// transport twice will keep doing it. Values below 1 behave as 1.
+    public var heartbeatLossesBeforeFallback: Int = 2
+
+    /// How long the application-level welcome may take after the connection is up
+    /// (`max(floor, multiplier × RTT)`), per transport.
+    ///
+    /// - WebSocket: max(2.5 s, 4 × RTT), from DESIGN.md.
+    /// - SSE: the same rule. The welcome is the first event after the response head and the
+    ///   anti-buffering prelude, one round trip after the request like a WebSocket's; a proxy
+    ///   that buffers the stream therefore fails as fast as "101 then silence".
+    /// - Custom Sync: max(5 s, 4 × RTT). Its welcome is the first complete `GET /sync`
+    ///   response, which may carry a whole batch or a snapshot, and sync is the last resort
+    ///   (falling off it wraps around to the first transport), so it gets a more generous floor.
+    public var confirmTimeouts = PerTransport(
+        websocket: ConfirmTimeout(floor: .milliseconds(2500), rttMultiplier: 4),
+        sse: ConfirmTimeout(floor: .milliseconds(2500), rttMultiplier: 4),
+        sync: ConfirmTimeout(floor: .seconds(5), rttMultiplier: 4)
+    )
+    /// The RTT assumed before any `.rttMeasured` event: 500 ms, so an unmeasured path gets the
+    /// floor (4 × 0.5 s = 2 s < 2.5 s) rather than a guess-driven longer timeout.
+    public var initialRTTEstimate: TimeAmount = .milliseconds(500)
+
+    /// How long a transport may fail to open (and stay open) before the manager moves on to the
+    /// next one. 10 s, from DESIGN.md. A connection that stayed open at least this long resets
+    /// the failure history ("stable"); shorter-lived ones do not, so a transport whose
+    /// connections open and are killed at once is given up like one that never opens.
+    public var giveUpAfter: TimeAmount = .seconds(10)
+    /// Delay before each retry of the same transport: full jitter from 0.5 s doubling to 20 s.
+    public var backoff = FullJitterBackoff()
+
+    /// How often, while open on a worse transport than the best in ``preferenceOrder``, a
+    /// better one is probed. 300 s, the seed's `benchmarkInterval`.
+    public var benchmarkInterval: TimeAmount = .seconds(300)
+
+    /// Switch to the next transport when the median of the last ``latencyWindow`` message
+    /// latencies on the current one exceeds this. Off (nil) by default, as in the seed.
+    public var latencyThreshold: TimeAmount? = nil
+    /// How many recent latency samples the threshold judges (the median of a full window, so a
+    /// single slow message never switches). 20.
+    public var latencyWindow: Int = 20
+
+    /// How long a transport that worked on a network is remembered: 30 min, from DESIGN.md.
+    public var rememberFor: TimeAmount = .minutes(30)
+
+    /// Client → server messages kept while no transport is open. When full, the oldest is
+    /// dropped and counted (``RealtimeManagerStateMachine/Action/sendDropped(_:)``). 1000: a
+    /// dashboard sends little; a thousand messages cover a long outage without unbounded memory.
+    public var sendQueueLimit: Int = 1000
+
+    public init() {}
+
+    /// ``defaultMethod`` followed by ``fallbackMethods``, without repetitions: the order in
+    /// which transports are tried and ranked ("better" = earlier).
+    public var preferenceOrder: [TransportMethod] {
+        var order = [self.defaultMethod]
+        for method in self.fallbackMethods where !order.contains(method) {
+            order.append(method)
+        }
+        return order
+    }
+
+    /// Time without any traffic after which an open transport is dead.
+    public var heartbeatTimeout: TimeAmount { self.heartbeatInterval + self.heartbeatGrace }
+
+    /// The confirm timeout of `method` for a smoothed round-trip time `rtt`.
+    public func confirmTimeout(for method: TransportMethod, rtt: TimeAmount) -> TimeAmount {
+        self.confirmTimeouts[method].value(rtt: rtt)
+    }
+}
+
+/// How long a welcome may take: `max(floor, rttMultiplier × RTT)`.
+public struct ConfirmTimeout: Sendable, Equatable {
+    public var floor: TimeAmount
+    public var rttMultiplier: Int64
+
+    public init(floor: TimeAmount, rttMultiplier: Int64) {
+        self.floor = floor
+        self.rttMultiplier = rttMultiplier
+    }
+
+    public func value(rtt: TimeAmount) -> TimeAmount {
+        let (scaled, overflow) = rtt.nanoseconds.multipliedReportingOverflow(by: self.rttMultiplier)
+        return max(self.floor, overflow ? TimeAmount.nanoseconds(Int64.max) : .nanoseconds(scaled))
+    }
+}
+
+/// Full-jitter exponential backoff: the delay before retry `n` (0 for the retry after the first
+/// failure) is uniform in `[0, min(cap, base × 2ⁿ)]`.
+public struct FullJitterBackoff: Sendable, Equatable {
+    public var base: TimeAmount
+    public var cap: TimeAmount
+
+    public init(base: TimeAmount = .milliseconds(500), cap: TimeAmount = .seconds(20)) {
+        self.base = base
+        self.cap = cap
+    }
+
+    /// `min(cap, base × 2ⁿ)`, without overflow for any `n`.
+    public func ceiling(retry n: Int) -> TimeAmount {
+        guard self.base > .zero, self.cap > .zero else { return .zero }
+        var ceiling = self.base
+        var doublings = 0
+        while doublings < n, ceiling < self.cap {
+            ceiling = ceiling.nanoseconds > Int64.max / 2 ? self.cap : ceiling + ceiling
+            doublings += 1
+        }
+        return min(ceiling, self.cap)
+    }
+
+    /// A delay for retry `n`, uniform in `[0, ceiling(retry: n)]` (nanosecond resolution).
+    ///
+    /// The draw is spelled out (one `next()`, the high word of a 128-bit product) rather than
+    /// left to `Int64.random(in:using:)`, so the mapping from generator output to delay is this
+    /// package's and cannot change under a new standard library.
+    public func delay(retry n: Int, using generator: inout some RandomNumberGenerator) -> TimeAmount {
+        let ceiling = self.ceiling(retry: n).nanoseconds
+        guard ceiling > 0 else { return .zero }
+        let span = UInt64(ceiling) + 1
+        return .nanoseconds(Int64(generator.next().multipliedFullWidth(by: span).high))
+    }
+}
+
+/// SplitMix64: the manager's own seeded generator, so the machine stays a self-contained value
+/// (no generator to pass with every input) and still draws only from the seed it was given.
+struct ManagerRandom: RandomNumberGenerator, Sendable {
+    private var state: UInt64
+
+    init(seed: UInt64) {
+        self.state = seed
+    }
+
+    mutating func next() -> UInt64 {
+        self.state &+= 0x9E37_79B9_7F4A_7C15
+        var z = self.state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}

@@ -1,0 +1,293 @@
+import NIOCore
+
+/// Starting, stopping, opening attempts, failing, backing off, giving up and falling back.
+extension RealtimeManagerStateMachine {
+    mutating func start(networkIdentity: String?, now: NIODeadline) -> [Action] {
+        switch self.state {
+        case .idle:
+            break
+        case .connecting, .retrying, .open:
+            return self.protocolError("start while running")
+        }
+        self.networkIdentity = networkIdentity
+        if let networkIdentity,
+            let remembered = self.memory.method(for: networkIdentity, now: now, freshness: self.configuration.rememberFor),
+            self.order.contains(remembered)
+        {
+            return self.beginRun(remembered, change: (nil, .remembered), now: now)
+        }
+        return self.beginRun(self.order[0], change: (nil, .initial), now: now)
+    }
+
+    mutating func stop(now: NIODeadline) -> [Action] {
+        var actions: [Action] = []
+        switch self.state {
+        case .idle:
+            // Stopping a stopped manager is harmless: nothing to close.
+            return []
+        case .connecting(_, let attempt):
+            actions.append(.close(attempt.method, attempt.id))
+        case .retrying:
+            break
+        case .open(_, let connection):
+            actions.append(.close(connection.method, connection.id))
+            if let candidate = connection.candidate {
+                actions.append(.close(candidate.attempt.method, candidate.attempt.id))
+            }
+            self.performanceRecords[connection.method].timeOpen = self.performanceRecords[connection.method].timeOpen + (now - connection.openedAt)
+            self.remember(connection.method, now: now)
+        }
+        actions += self.timers.removeAll().map { .cancelTimer($0) }
+        self.state = .idle
+        return actions
+    }
+
+    /// The application's client → server message: sent on the open transport, else queued.
+    mutating func send(_ payload: ByteBuffer) -> [Action] {
+        switch self.state {
+        case .open(_, let connection):
+            return [.send(connection.method, connection.id, payload)]
+        case .idle, .connecting, .retrying:
+            self.sendQueue.append(payload)
+            var actions: [Action] = []
+            while self.sendQueue.count > max(0, self.configuration.sendQueueLimit) {
+                actions.append(.sendDropped(self.sendQueue.removeFirst()))
+                self.counters.sendsDropped += 1
+            }
+            return actions
+        }
+    }
+
+    // MARK: Runs and attempts
+
+    /// Switches to (or starts on) `method`: a fresh run, an immediate attempt, a give-up deadline.
+    /// `change` is nil when the order has a single transport and the "switch" is a fresh run on
+    /// the same one (not a method change).
+    mutating func beginRun(
+        _ method: TransportMethod,
+        change: (from: TransportMethod?, reason: MethodChangeReason)?,
+        now: NIODeadline
+    ) -> [Action] {
+        var actions: [Action] = []
+        if let change {
+            actions.append(.methodChanged(from: change.from, to: method, reason: change.reason))
+            self.counters.methodChanges += 1
+        }
+        actions += self.openAttempt(Run(method: method, troubleSince: now), now: now)
+        actions.append(self.arm(.giveUp(method), at: now + self.configuration.giveUpAfter))
+        return actions
+    }
+
+    /// A new attempt of the run's transport, resuming after the last delivered message.
+    mutating func openAttempt(_ run: Run, now: NIODeadline) -> [Action] {
+        let attempt = Attempt(id: self.newAttemptID(), method: run.method, resumeFrom: self.tracker.last)
+        self.performanceRecords[run.method].attempts += 1
+        self.state = .connecting(run, attempt)
+        return [.open(run.method, attempt.id, resumeFrom: attempt.resumeFrom)]
+    }
+
+    /// The next transport after `method` in the preference order, wrapping around.
+    func method(after method: TransportMethod) -> TransportMethod {
+        guard let index = self.order.firstIndex(of: method) else { return self.order[0] }
+        return self.order[(index + 1) % self.order.count]
+    }
+
+    /// Leaves the run's transport for the next one. The caller has already closed the run's
+    /// attempts and disarmed their timers; this disarms the run's own timers.
+    mutating func fallBack(from run: Run, reason: MethodChangeReason, now: NIODeadline) -> [Action] {
+        var actions = self.disarm(.giveUp(run.method))
+        actions += self.disarm(.probe)
+        let next = self.method(after: run.method)
+        actions += self.beginRun(next, change: next == run.method ? nil : (run.method, reason), now: now)
+        return actions
+    }
+
+    // MARK: Before the welcome
+
+    mutating func connected(_ id: AttemptID, now: NIODeadline) -> [Action] {
+        switch self.state {
+        case .idle, .retrying:
+            return self.stale()
+        case .connecting(let run, var attempt):
+            guard attempt.id == id else { return self.stale() }
+            guard !attempt.connected else { return self.protocolError("connected twice on \(id)") }
+            attempt.connected = true
+            self.state = .connecting(run, attempt)
+            return [self.arm(.confirm(id), at: now + self.confirmTimeout(for: attempt.method))]
+        case .open(let run, var connection):
+            if connection.id == id { return self.protocolError("connected after the welcome on \(id)") }
+            guard var candidate = connection.candidate, candidate.attempt.id == id else { return self.stale() }
+            guard !candidate.attempt.connected else { return self.protocolError("connected twice on \(id)") }
+            candidate.attempt.connected = true
+            connection.candidate = candidate
+            self.state = .open(run, connection)
+            // The probe's deadline shrinks from "connect within giveUpAfter" to the confirm timeout.
+            return [self.arm(.confirm(id), at: now + self.confirmTimeout(for: candidate.attempt.method))]
+        }
+    }
+
+    mutating func welcomeReceived(_ id: AttemptID, epoch: UInt64, next: UInt64, recovered: Bool, now: NIODeadline) -> [Action] {
+        switch self.state {
+        case .idle, .retrying:
+            return self.stale()
+        case .connecting(let run, let attempt):
+            guard attempt.id == id else { return self.stale() }
+            return self.primaryOpened(run, attempt, epoch: epoch, next: next, recovered: recovered, now: now)
+        case .open(let run, let connection):
+            if connection.id == id { return self.protocolError("second welcome on \(id)") }
+            guard let candidate = connection.candidate, candidate.attempt.id == id else { return self.stale() }
+            return self.candidateWelcomed(run, connection, candidate, epoch: epoch, next: next, recovered: recovered, now: now)
+        }
+    }
+
+    /// The attempt's welcome arrived: it is the open transport now.
+    private mutating func primaryOpened(
+        _ run: Run,
+        _ attempt: Attempt,
+        epoch: UInt64,
+        next: UInt64,
+        recovered: Bool,
+        now: NIODeadline
+    ) -> [Action] {
+        var actions = self.disarm(.confirm(attempt.id))
+        actions += self.disarm(.giveUp(run.method))
+        var run = run
+        run.failures = 0
+        // `troubleSince` stays: a connection that dies before it is stable continues the same
+        // stretch of trouble (see `connectionEnded`).
+        self.state = .open(
+            run,
+            Connection(
+                id: attempt.id,
+                method: attempt.method,
+                openedAt: now,
+                heartbeatInterval: self.configuration.heartbeatInterval
+            ))
+        self.performanceRecords[attempt.method].opens += 1
+        self.latencyWindow.reset()
+        self.remember(attempt.method, now: now)
+        actions.append(.opened(attempt.method, attempt.id))
+        actions += self.acceptWelcome(epoch: epoch, next: next, recovered: recovered)
+        actions.append(self.arm(.heartbeatCheck(attempt.id), at: now + self.configuration.heartbeatTimeout))
+        actions += self.armProbeIfWorse(attempt.method, now: now)
+        while let payload = self.sendQueue.popFirst() {
+            actions.append(.send(attempt.method, attempt.id, payload))
+        }
+        return actions
+    }
+
+    /// The attempt ended before its welcome: closed by itself (`closedByUs` false), timed out
+    /// waiting for the welcome, or abandoned at the give-up deadline.
+    mutating func primaryFailed(
+        _ run: Run,
+        _ attempt: Attempt,
+        confirmTimedOut: Bool,
+        closedByUs: Bool,
+        now: NIODeadline
+    ) -> [Action] {
+        var actions: [Action] = closedByUs ? [.close(attempt.method, attempt.id)] : []
+        actions += self.disarm(.confirm(attempt.id))
+        if confirmTimedOut {
+            self.performanceRecords[attempt.method].confirmTimeouts += 1
+            // The path accepts connections but does not pass the stream: a property of the
+            // network, not a transient failure, so retrying the same transport only loses time.
+            if self.configuration.autoSwitch {
+                return actions + self.fallBack(from: run, reason: .fallbackConfirmTimeout, now: now)
+            }
+        } else {
+            self.performanceRecords[attempt.method].connectFailures += 1
+        }
+        var run = run
+        run.giveUpReason = confirmTimedOut ? .fallbackConfirmTimeout : .fallbackConnectFailed
+        return actions + self.retryLater(run, after: attempt.id, now: now)
+    }
+
+    /// Backs off before the next attempt of the run's transport; the give-up deadline keeps
+    /// running (or, without `autoSwitch`, restarts once it has passed).
+    mutating func retryLater(_ run: Run, after failed: AttemptID, now: NIODeadline) -> [Action] {
+        var run = run
+        run.failures += 1
+        let giveUpAt = run.troubleSince + self.configuration.giveUpAfter
+        if giveUpAt <= now {
+            if self.configuration.autoSwitch {
+                return self.fallBack(from: run, reason: run.giveUpReason, now: now)
+            }
+            run.troubleSince = now
+        }
+        let delay = self.configuration.backoff.delay(retry: run.failures - 1, using: &self.random)
+        self.state = .retrying(run, after: failed)
+        var actions = [self.arm(.retry(after: failed), at: now + delay)]
+        let deadline = run.troubleSince + self.configuration.giveUpAfter
+        if self.timers.deadline(of: .giveUp(run.method)) != deadline {
+            actions.append(self.arm(.giveUp(run.method), at: deadline))
+        }
+        return actions
+    }
+
+    mutating func retryDue(after failed: AttemptID, now: NIODeadline) -> [Action] {
+        switch self.state {
+        case .retrying(let run, let after) where after == failed:
+            return self.openAttempt(run, now: now)
+        case .idle, .connecting, .retrying, .open:
+            return self.stale()
+        }
+    }
+
+    /// The run's transport has failed for `giveUpAfter`.
+    mutating func giveUpDue(_ method: TransportMethod, now: NIODeadline) -> [Action] {
+        switch self.state {
+        case .connecting(var run, let attempt) where run.method == method:
+            self.performanceRecords[method].connectFailures += 1
+            var actions: [Action] = [.close(attempt.method, attempt.id)]
+            actions += self.disarm(.confirm(attempt.id))
+            if self.configuration.autoSwitch {
+                return actions + self.fallBack(from: run, reason: run.giveUpReason, now: now)
+            }
+            // Without switching, the deadline only cuts a hung attempt short; try again.
+            run.troubleSince = now
+            return actions + self.retryLater(run, after: attempt.id, now: now)
+        case .retrying(var run, let failed) where run.method == method:
+            if self.configuration.autoSwitch {
+                return self.disarm(.retry(after: failed)) + self.fallBack(from: run, reason: run.giveUpReason, now: now)
+            }
+            run.troubleSince = now
+            self.state = .retrying(run, after: failed)
+            return [self.arm(.giveUp(method), at: now + self.configuration.giveUpAfter)]
+        case .idle, .connecting, .retrying, .open:
+            return self.stale()
+        }
+    }
+
+    mutating func confirmExpired(_ id: AttemptID, now: NIODeadline) -> [Action] {
+        switch self.state {
+        case .connecting(let run, let attempt) where attempt.id == id:
+            return self.primaryFailed(run, attempt, confirmTimedOut: true, closedByUs: true, now: now)
+        case .open(let run, let connection):
+            guard let candidate = connection.candidate, candidate.attempt.id == id else { return self.stale() }
+            return self.candidateFailed(run, connection, candidate, timedOut: candidate.attempt.connected, closedByUs: true, now: now)
+        case .idle, .connecting, .retrying:
+            return self.stale()
+        }
+    }
+
+    mutating func closed(_ id: AttemptID, cause: TransportCloseCause, now: NIODeadline) -> [Action] {
+        switch self.state {
+        case .connecting(let run, let attempt) where attempt.id == id:
+            return self.primaryFailed(run, attempt, confirmTimedOut: false, closedByUs: false, now: now)
+        case .open(let run, let connection):
+            if connection.id == id {
+                let ending: ConnectionEnding
+                switch cause {
+                case .failed, .lost: ending = .lost
+                case .closedByServer: ending = .closedByServer
+                case .heartbeatTimeout: ending = .heartbeatLost
+                }
+                return self.connectionEnded(run, connection, ending, closedByUs: false, now: now)
+            }
+            guard let candidate = connection.candidate, candidate.attempt.id == id else { return self.stale() }
+            return self.candidateFailed(run, connection, candidate, timedOut: false, closedByUs: false, now: now)
+        case .idle, .connecting, .retrying:
+            return self.stale()
+        }
+    }
+}

@@ -1,0 +1,245 @@
+import NIOCore
+
+/// The open transport: delivery, liveness, buffering detection, latency, and its end.
+extension RealtimeManagerStateMachine {
+    /// How an open connection ended.
+    enum ConnectionEnding: Sendable {
+        /// Closed by the server (or a middlebox in its name).
+        case closedByServer
+        /// Broke without a close.
+        case lost
+        /// Nothing arrived for the heartbeat timeout (the machine's check or the transport's own).
+        case heartbeatLost
+        /// Heartbeats kept arriving late: the stream is buffered somewhere.
+        case buffering
+    }
+
+    // MARK: Delivery
+
+    /// Aligns the delivery position with a welcome of the open transport; reports a resume the
+    /// server could not complete.
+    mutating func acceptWelcome(epoch: UInt64, next: UInt64, recovered: Bool) -> [Action] {
+        guard let last = self.tracker.last else {
+            // First welcome ever: start at the live end.
+            self.tracker.expect(epoch: epoch, next: next)
+            return []
+        }
+        if last.epoch == epoch && recovered { return [] }
+        // The server cannot replay what followed `last` (retention exceeded) or its history
+        // restarted under a new epoch: say so, and continue from where the stream resumes.
+        // Within one epoch the position never moves back, so nothing is delivered twice.
+        let resumesAt = StreamCursor(epoch: epoch, offset: next)
+        let before = next == 0 ? 0 : next - 1
+        let newLast = last.epoch == epoch ? max(last.offset, before) : before
+        self.tracker = DeliveryTracker(last: StreamCursor(epoch: epoch, offset: newLast))
+        self.counters.recoveriesIncomplete += 1
+        return [.recoveryIncomplete(lastDelivered: last, resumesAt: resumesAt)]
+    }
+
+    /// Passes a message of an open transport (or a welcomed probe) through the tracker.
+    mutating func deliver(_ message: RealtimeMessage, via method: TransportMethod) -> [Action] {
+        let previous = self.tracker.last
+        switch self.tracker.accept(epoch: message.epoch, offset: message.offset) {
+        case .deliver:
+            self.recordDelivery(via: method)
+            return [.deliver(message)]
+        case .deliverAfterGap(let missing):
+            self.recordDelivery(via: method)
+            self.counters.missing += missing
+            return [.gap(missing: missing), .deliver(message)]
+        case .newEpoch:
+            // A message of another epoch without a welcome saying so: the server's history was
+            // reset under the connection. Never a silent gap.
+            self.recordDelivery(via: method)
+            self.counters.recoveriesIncomplete += 1
+            let notice = previous.map { Action.recoveryIncomplete(lastDelivered: $0, resumesAt: message.cursor) }
+            return (notice.map { [$0] } ?? []) + [.deliver(message)]
+        case .duplicate:
+            self.counters.duplicatesSuppressed += 1
+            self.performanceRecords[method].duplicatesSuppressed += 1
+            return []
+        }
+    }
+
+    private mutating func recordDelivery(via method: TransportMethod) {
+        self.counters.delivered += 1
+        self.performanceRecords[method].messagesDelivered += 1
+    }
+
+    mutating func messageReceived(_ id: AttemptID, _ message: RealtimeMessage, now: NIODeadline) -> [Action] {
+        switch self.state {
+        case .connecting(_, let attempt) where attempt.id == id:
+            // Without a welcome the position of the stream is unknown; transports send the
+            // welcome first, so this is a glue bug. The message is not lost: the next attempt
+            // resumes from the last delivered cursor.
+            return self.protocolError("message before the welcome on \(id)")
+        case .open(let run, var connection):
+            if connection.id == id {
+                connection.lastHeard = now
+                self.state = .open(run, connection)
+                return self.deliver(message, via: connection.method)
+            }
+            guard let candidate = connection.candidate, candidate.attempt.id == id else { return self.stale() }
+            guard let target = candidate.catchUpTo else {
+                return self.protocolError("message before the welcome on probe \(id)")
+            }
+            var actions = self.deliver(message, via: candidate.attempt.method)
+            if message.epoch != target.epoch || message.offset >= target.offset {
+                actions += self.switchToCandidate(run, connection, candidate, now: now)
+            }
+            return actions
+        case .idle, .connecting, .retrying:
+            return self.stale()
+        }
+    }
+
+    // MARK: Liveness
+
+    /// A heartbeat of the open transport: liveness, and lateness for buffering detection.
+    ///
+    /// Heartbeats come on a fixed cadence (the server's SSE comments, the pongs to the glue's
+    /// pings, both every `heartbeatInterval` from the open). A heartbeat more than
+    /// `heartbeatGrace` after its slot on that cadence is *late*; with no traffic at all the
+    /// liveness check would have fired first, so a late heartbeat means messages kept flowing
+    /// while something held the stream and released it in bursts. A normally spaced on-time
+    /// heartbeat (its gap since the previous one at least `interval - grace`) clears the
+    /// strikes; a burst's tightly packed heartbeats do not clear the strike of the first one.
+    /// Heartbeats well ahead of their slot are neutral. Custom Sync is exempt: each poll
+    /// response is complete by construction (and comes every `syncInterval`); a slow poll is
+    /// the liveness check's business.
+    mutating func heartbeat(_ id: AttemptID, now: NIODeadline) -> [Action] {
+        switch self.state {
+        case .connecting(_, let attempt) where attempt.id == id:
+            // Before the welcome (an SSE prelude comment, say) the confirm timeout governs.
+            return []
+        case .open(let run, var connection):
+            guard connection.id == id else {
+                // A probe's heartbeats are not tracked: its confirm deadline bounds it.
+                if let candidate = connection.candidate, candidate.attempt.id == id { return [] }
+                return self.stale()
+            }
+            connection.lastHeard = now
+            let interval = self.configuration.heartbeatInterval
+            let grace = self.configuration.heartbeatGrace
+            let due = connection.expectedHeartbeat
+            switch connection.method {
+            case .sync:
+                break
+            case .websocket, .sse:
+                if now < due - grace {
+                    // Early: ahead of its slot (a cadence shorter than configured).
+                } else if now > due + grace {
+                    connection.expectedHeartbeat = due + interval
+                    connection.lateHeartbeats += 1
+                    if connection.lateHeartbeats >= max(1, self.configuration.bufferingStrikes) {
+                        return self.connectionEnded(run, connection, .buffering, closedByUs: true, now: now)
+                    }
+                } else {
+                    connection.expectedHeartbeat = due + interval
+                    if now - connection.lastHeartbeat >= interval - grace {
+                        connection.lateHeartbeats = 0
+                    }
+                }
+            }
+            connection.lastHeartbeat = now
+            self.state = .open(run, connection)
+            return []
+        case .idle, .connecting, .retrying:
+            return self.stale()
+        }
+    }
+
+    /// The liveness timer. It is armed once per open connection and moved forward lazily (one
+    /// re-arm per timeout at most), not re-armed on every message.
+    mutating func heartbeatCheckDue(_ id: AttemptID, now: NIODeadline) -> [Action] {
+        guard case .open(let run, let connection) = self.state, connection.id == id else { return self.stale() }
+        let deadline = connection.lastHeard + self.configuration.heartbeatTimeout
+        if now < deadline {
+            return [self.arm(.heartbeatCheck(id), at: deadline)]
+        }
+        return self.connectionEnded(run, connection, .heartbeatLost, closedByUs: true, now: now)
+    }
+
+    // MARK: Latency
+
+    mutating func latencySample(_ id: AttemptID, _ latency: TimeAmount, now: NIODeadline) -> [Action] {
+        switch self.state {
+        case .connecting(let run, let attempt) where attempt.id == id:
+            self.performanceRecords[run.method].latency.record(latency)
+            return []
+        case .open(let run, let connection):
+            guard connection.id == id else {
+                guard let candidate = connection.candidate, candidate.attempt.id == id else { return self.stale() }
+                self.performanceRecords[candidate.attempt.method].latency.record(latency)
+                return []
+            }
+            self.performanceRecords[connection.method].latency.record(latency)
+            self.latencyWindow.record(latency)
+            guard self.configuration.autoSwitch, let threshold = self.configuration.latencyThreshold,
+                connection.candidate == nil, self.latencyWindow.isFull,
+                let median = self.latencyWindow.median, median > threshold,
+                let index = self.order.firstIndex(of: connection.method), index + 1 < self.order.count
+            else { return [] }
+            // Make before break: the next transport opens beside this one and takes over once
+            // it has caught up, like an upgrade probe. The last transport has no "next".
+            return self.startCandidate(run, connection, methods: [self.order[index + 1]], purpose: .latency, now: now)
+        case .idle, .connecting, .retrying:
+            return self.stale()
+        }
+    }
+
+    // MARK: The end of an open connection
+
+    /// The open connection ended. Decides between reconnecting the same transport (at once
+    /// after a stable connection, with backoff after a short-lived one) and falling back.
+    mutating func connectionEnded(
+        _ run: Run,
+        _ connection: Connection,
+        _ ending: ConnectionEnding,
+        closedByUs: Bool,
+        now: NIODeadline
+    ) -> [Action] {
+        var actions: [Action] = closedByUs ? [.close(connection.method, connection.id)] : []
+        actions += self.disarm(.heartbeatCheck(connection.id))
+        if let candidate = connection.candidate {
+            // A probe only makes sense beside a working transport; the next open re-arms it.
+            actions.append(.close(candidate.attempt.method, candidate.attempt.id))
+            actions += self.disarm(.confirm(candidate.attempt.id))
+        }
+        self.performanceRecords[connection.method].timeOpen = self.performanceRecords[connection.method].timeOpen + (now - connection.openedAt)
+        self.remember(connection.method, now: now)
+        var run = run
+        switch ending {
+        case .heartbeatLost:
+            self.performanceRecords[connection.method].heartbeatLosses += 1
+            run.heartbeatLosses += 1
+            if self.configuration.autoSwitch && run.heartbeatLosses >= max(1, self.configuration.heartbeatLossesBeforeFallback) {
+                return actions + self.fallBack(from: run, reason: .fallbackHeartbeatLost, now: now)
+            }
+        case .buffering:
+            self.performanceRecords[connection.method].bufferingDetections += 1
+            if self.configuration.autoSwitch {
+                return actions + self.fallBack(from: run, reason: .fallbackBuffering, now: now)
+            }
+        case .closedByServer, .lost:
+            self.performanceRecords[connection.method].closedAfterOpen += 1
+        }
+        if now - connection.openedAt >= self.configuration.giveUpAfter {
+            // A stable connection ended (stream recycling, a server restart, one dropped
+            // connection): reconnect at once, with a fresh give-up window.
+            run.troubleSince = now
+            run.failures = 0
+            actions += self.openAttempt(run, now: now)
+            actions.append(self.arm(.giveUp(run.method), at: now + self.configuration.giveUpAfter))
+            return actions
+        }
+        // It died young: part of the same stretch of trouble as whatever came before.
+        switch ending {
+        case .closedByServer: run.giveUpReason = .transportClosedByServer
+        case .lost: run.giveUpReason = .fallbackConnectFailed
+        case .heartbeatLost: run.giveUpReason = .fallbackHeartbeatLost
+        case .buffering: run.giveUpReason = .fallbackBuffering
+        }
+        return actions + self.retryLater(run, after: connection.id, now: now)
+    }
+}

@@ -1,0 +1,153 @@
+import NIOCore
+
+/// Upgrade probes and latency switches: a second transport opened beside the open one,
+/// switched to only once it is welcomed, resumed from the current cursor and caught up.
+///
+/// No loss and no duplicates across the switch: the candidate resumes after the last delivered
+/// message, both transports feed the one ``DeliveryTracker`` during the overlap (whichever
+/// brings an offset first delivers it, the other one's copy is suppressed), and after the switch
+/// the old attempt is abandoned, so anything it still had in flight comes again, in order, on
+/// the new one.
+extension RealtimeManagerStateMachine {
+    /// Arms the probe timer when `method` is not the best transport and none is armed.
+    mutating func armProbeIfWorse(_ method: TransportMethod, now: NIODeadline) -> [Action] {
+        guard self.configuration.autoSwitch, let index = self.order.firstIndex(of: method), index > 0,
+            self.timers.deadline(of: .probe) == nil
+        else { return [] }
+        return [self.arm(.probe, at: now + self.configuration.benchmarkInterval)]
+    }
+
+    mutating func probeDue(now: NIODeadline) -> [Action] {
+        switch self.state {
+        case .idle:
+            return self.stale()
+        case .connecting, .retrying:
+            // Not open (reconnecting the same transport): nothing to probe beside. The next
+            // open arms the probe again, one interval later.
+            return []
+        case .open(let run, let connection):
+            guard connection.candidate == nil else {
+                // A latency switch is in progress; probe again one interval later.
+                return [self.arm(.probe, at: now + self.configuration.benchmarkInterval)]
+            }
+            let better = Array(self.order.prefix(while: { $0 != connection.method }))
+            guard !better.isEmpty else { return [] }
+            // Best first; if it fails the round continues with the next better one.
+            return self.startCandidate(run, connection, methods: better, purpose: .upgrade, now: now)
+        }
+    }
+
+    /// Opens `methods[0]` beside the open connection, resuming after the last delivered message.
+    mutating func startCandidate(
+        _ run: Run,
+        _ connection: Connection,
+        methods: [TransportMethod],
+        purpose: Candidate.Purpose,
+        now: NIODeadline
+    ) -> [Action] {
+        let method = methods[0]
+        let attempt = Attempt(id: self.newAttemptID(), method: method, resumeFrom: self.tracker.last)
+        var connection = connection
+        connection.candidate = Candidate(attempt: attempt, purpose: purpose, remaining: Array(methods.dropFirst()), catchUpTo: nil)
+        self.state = .open(run, connection)
+        self.performanceRecords[method].attempts += 1
+        self.performanceRecords[method].probes += 1
+        return [
+            .open(method, attempt.id, resumeFrom: attempt.resumeFrom),
+            // Until it connects, a probe gets as long as a transport gets to open at all.
+            self.arm(.confirm(attempt.id), at: now + self.configuration.giveUpAfter),
+        ]
+    }
+
+    mutating func candidateWelcomed(
+        _ run: Run,
+        _ connection: Connection,
+        _ candidate: Candidate,
+        epoch: UInt64,
+        next: UInt64,
+        recovered: Bool,
+        now: NIODeadline
+    ) -> [Action] {
+        let resumeFrom = candidate.attempt.resumeFrom
+        if let resumeFrom, resumeFrom.epoch != epoch || !recovered {
+            // It cannot continue where the open transport is: switching would open a gap.
+            return self.candidateFailed(run, connection, candidate, timedOut: false, closedByUs: true, now: now)
+        }
+        let target = StreamCursor(epoch: epoch, offset: next == 0 ? 0 : next - 1)
+        if let resumeFrom, target.offset <= resumeFrom.offset {
+            // Nothing was published since the cursor it resumed from: it is caught up already.
+            return self.switchToCandidate(run, connection, candidate, now: now)
+        }
+        var connection = connection
+        var candidate = candidate
+        candidate.catchUpTo = target
+        connection.candidate = candidate
+        self.state = .open(run, connection)
+        // Catching up (replaying what was published since its cursor) gets one more confirm timeout.
+        return [self.arm(.confirm(candidate.attempt.id), at: now + self.confirmTimeout(for: candidate.attempt.method))]
+    }
+
+    /// The candidate failed (closed, timed out, could not resume): stay, and continue the
+    /// upgrade round with the next better transport or wait one interval for the next round.
+    mutating func candidateFailed(
+        _ run: Run,
+        _ connection: Connection,
+        _ candidate: Candidate,
+        timedOut: Bool,
+        closedByUs: Bool,
+        now: NIODeadline
+    ) -> [Action] {
+        let method = candidate.attempt.method
+        var actions: [Action] = closedByUs ? [.close(method, candidate.attempt.id)] : []
+        actions += self.disarm(.confirm(candidate.attempt.id))
+        if timedOut {
+            self.performanceRecords[method].confirmTimeouts += 1
+        } else {
+            self.performanceRecords[method].connectFailures += 1
+        }
+        var connection = connection
+        connection.candidate = nil
+        self.state = .open(run, connection)
+        switch candidate.purpose {
+        case .upgrade:
+            if !candidate.remaining.isEmpty {
+                return actions + self.startCandidate(run, connection, methods: candidate.remaining, purpose: .upgrade, now: now)
+            }
+            actions.append(self.arm(.probe, at: now + self.configuration.benchmarkInterval))
+        case .latency:
+            // Judge a full window of fresh samples before trying again.
+            self.latencyWindow.reset()
+        }
+        return actions
+    }
+
+    /// The candidate is welcomed, resumed and caught up: it becomes the open transport and the
+    /// old one is closed.
+    mutating func switchToCandidate(_ run: Run, _ connection: Connection, _ candidate: Candidate, now: NIODeadline) -> [Action] {
+        let old = connection.method
+        let new = candidate.attempt.method
+        let id = candidate.attempt.id
+        var actions: [Action] = [.close(old, connection.id)]
+        actions += self.disarm(.heartbeatCheck(connection.id))
+        actions += self.disarm(.confirm(id))
+        actions += self.disarm(.probe)
+        self.performanceRecords[old].timeOpen = self.performanceRecords[old].timeOpen + (now - connection.openedAt)
+        self.remember(old, now: now)
+
+        let reason: MethodChangeReason = candidate.purpose == .upgrade ? .upgradeProbeSucceeded : .latencyThreshold
+        actions.append(.methodChanged(from: old, to: new, reason: reason))
+        self.counters.methodChanges += 1
+        self.performanceRecords[new].opens += 1
+        self.performanceRecords[new].probesSucceeded += 1
+        self.state = .open(
+            Run(method: new, troubleSince: now),
+            Connection(id: id, method: new, openedAt: now, heartbeatInterval: self.configuration.heartbeatInterval)
+        )
+        self.latencyWindow.reset()
+        self.remember(new, now: now)
+        actions.append(.opened(new, id))
+        actions.append(self.arm(.heartbeatCheck(id), at: now + self.configuration.heartbeatTimeout))
+        actions += self.armProbeIfWorse(new, now: now)
+        return actions
+    }
+}

@@ -1,0 +1,408 @@
+import NIOCore
+
+/// The decision core of the `RealtimeCommunicationManager`: which transport to use, when to
+/// retry, fall back or upgrade, and what to hand the application, as a pure value.
+///
+/// Calling contract:
+/// - The owner (the NIO glue) feeds every ``Event`` through ``handle(_:now:)`` with the event
+///   loop's current time and performs the returned ``Action``s **in array order**. The machine
+///   reads no clock and no system randomness: the full-jitter backoff draws from a SplitMix64
+///   generator seeded at ``init(configuration:seed:memory:)`` (fork the seed from the run seed
+///   by a stable label, e.g. `"client-17:manager"`). Same configuration, seed and inputs ⇒ same
+///   actions.
+/// - Inputs return `[Action]`: most return zero or one action, transitions a handful; an array
+///   keeps the glue a single `for action in actions { switch action … }` loop.
+/// - Each connection attempt has an ``AttemptID``. After the machine emits `.close(_, id)` (or
+///   after the owner reported `.closed(id, _)`) the attempt is abandoned: any later event that
+///   names it is stale and ignored (counted in ``RealtimeManagerCounters/staleInputsIgnored``).
+/// - Timers are outputs. `.scheduleTimer(id, at:)` for an id that is already scheduled
+///   replaces it; `.cancelTimer(id)` cancels it. The owner reports `.timerFired(id)` when one
+///   runs. A firing the machine no longer expects (cancelled, replaced, duplicated) is ignored.
+/// - No input traps. An input that cannot happen in the current state if the owner follows
+///   this contract (a second welcome on one attempt, a message before the welcome, `.start`
+///   twice) is ignored and answered with `.protocolError(text)` naming the state.
+///
+/// Order of events for one attempt: `.open` action → (`.rttMeasured`) → `.connected` →
+/// `.welcomeReceived` → `.messageReceived` / `.heartbeat` / `.latencySample` … → `.closed` (only
+/// if the transport ended by itself).
+public struct RealtimeManagerStateMachine: Sendable {
+    /// Identifies one connection attempt (a counter, from 1 per machine).
+    public struct AttemptID: Hashable, Comparable, Sendable, CustomStringConvertible {
+        public var rawValue: UInt64
+
+        public init(_ rawValue: UInt64) {
+            self.rawValue = rawValue
+        }
+
+        public static func < (lhs: Self, rhs: Self) -> Bool { lhs.rawValue < rhs.rawValue }
+
+        public var description: String { "#\(self.rawValue)" }
+    }
+
+    /// A timer the machine asks its owner to run, named by purpose (and attempt where it has one).
+    public enum TimerID: Hashable, Sendable, CustomStringConvertible {
+        /// Deadline for the attempt's welcome, armed when its connection is up; for a probe, the
+        /// deadline of the whole probe (to connect, then to be welcomed, then to catch up).
+        case confirm(AttemptID)
+        /// The backoff wait before the next attempt of the same transport, after `after` failed.
+        case retry(after: AttemptID)
+        /// The transport has been failing for ``RealtimeManagerConfiguration/giveUpAfter``.
+        case giveUp(TransportMethod)
+        /// Checks that the open attempt has heard something within the heartbeat timeout.
+        case heartbeatCheck(AttemptID)
+        /// The next upgrade probe round.
+        case probe
+
+        public var description: String {
+            switch self {
+            case .confirm(let attempt): return "confirm \(attempt)"
+            case .retry(let attempt): return "retry after \(attempt)"
+            case .giveUp(let method): return "give up \(method)"
+            case .heartbeatCheck(let attempt): return "heartbeat check \(attempt)"
+            case .probe: return "probe"
+            }
+        }
+    }
+
+    /// How a transport connection ended by itself (reported with `.closed`).
+    public enum TransportCloseCause: Sendable, Hashable {
+        /// It could not connect or broke before it opened: refused, reset, timed out, upgrade
+        /// or HTTP request rejected.
+        case failed
+        /// The server (or a middlebox in its name) closed it: a close frame, the end of an SSE
+        /// stream (recycling), an HTTP error on a sync poll.
+        case closedByServer
+        /// It broke without a close: reset, unexpected EOF.
+        case lost
+        /// The transport's own liveness check gave up (the WebSocket client's pong wait). The
+        /// machine treats it like its own heartbeat loss.
+        case heartbeatTimeout
+    }
+
+    /// What the owner tells the machine.
+    public enum Event: Sendable, Equatable {
+        /// Begin: choose a transport (remembered for `networkIdentity` if fresh) and open it.
+        case start(networkIdentity: String?)
+        /// End: close every attempt and cancel every timer. Delivery position, the send queue,
+        /// the memory and the figures are kept for a later `.start`.
+        case stop
+        /// The application sends a message to the server; queued while no transport is open.
+        case send(ByteBuffer)
+        /// A round-trip time measurement of the path (TCP handshake, `/negotiate`, ping).
+        /// Feed it before the `.connected` it belongs to: that is when the confirm timeout is set.
+        case rttMeasured(TimeAmount)
+        /// The attempt's connection is up (TCP connected and, for WebSocket, the 101 arrived;
+        /// for SSE and sync, the request was sent). Not yet open.
+        case connected(AttemptID)
+        /// The application-level welcome: the attempt is open. `next` is the offset the stream
+        /// publishes next; `recovered` is false when the server could not resume from the
+        /// cursor the attempt was opened with.
+        case welcomeReceived(AttemptID, epoch: UInt64, next: UInt64, recovered: Bool)
+        /// A stream message arrived on the attempt (any order, duplicates allowed).
+        case messageReceived(AttemptID, RealtimeMessage)
+        /// A heartbeat arrived: a WebSocket pong, an SSE comment, a sync 200/304 response.
+        case heartbeat(AttemptID)
+        /// The latency of one message on the attempt (publish → receive, when the glue can tell).
+        case latencySample(AttemptID, TimeAmount)
+        /// The attempt's connection ended by itself. Not reported for attempts the machine
+        /// closed (it would be ignored as stale anyway).
+        case closed(AttemptID, TransportCloseCause)
+        /// A timer the machine scheduled ran.
+        case timerFired(TimerID)
+    }
+
+    /// What the owner must do. Plain data, performed in array order.
+    public enum Action: Sendable, Equatable {
+        /// The manager now uses (tries) `to`; emitted once per switch, the initial choice
+        /// included (`from` nil). This is the seed's `onMethodChange`.
+        case methodChanged(from: TransportMethod?, to: TransportMethod, reason: MethodChangeReason)
+        /// Start a connection attempt, resuming after `resumeFrom` (nil: from the live end).
+        case open(TransportMethod, AttemptID, resumeFrom: StreamCursor?)
+        /// The attempt is now the open, active transport (welcome received, or a probe was
+        /// switched to): client → server sends go there.
+        case opened(TransportMethod, AttemptID)
+        /// Close the attempt's connection; the machine has abandoned it.
+        case close(TransportMethod, AttemptID)
+        /// Run a timer at `at` (replacing one of the same id), then report `.timerFired(id)`.
+        case scheduleTimer(TimerID, at: NIODeadline)
+        /// Cancel a scheduled timer.
+        case cancelTimer(TimerID)
+        /// Hand the message to the application: exactly once per offset, in order.
+        case deliver(RealtimeMessage)
+        /// `missing` messages before the next `.deliver` never arrived.
+        case gap(missing: UInt64)
+        /// The server could not resume after `lastDelivered` (retention exceeded, or its history
+        /// was reset to a new epoch); the stream continues at `resumesAt`. Never a silent gap.
+        case recoveryIncomplete(lastDelivered: StreamCursor, resumesAt: StreamCursor)
+        /// Send a client message on the attempt (WebSocket frame, or `POST /send` beside SSE/sync).
+        case send(TransportMethod, AttemptID, ByteBuffer)
+        /// A queued client message was dropped because the offline queue was full.
+        case sendDropped(ByteBuffer)
+        /// An input that the contract rules out in this state; it was ignored.
+        case protocolError(String)
+    }
+
+    // MARK: State
+
+    /// The current transport and its failure history. Carried by every running state.
+    struct Run: Sendable {
+        var method: TransportMethod
+        /// Start of the current stretch of trouble (the run's start, or the end of the last
+        /// stable connection): the give-up deadline is this + `giveUpAfter`.
+        var troubleSince: NIODeadline
+        /// Consecutive failed attempts since the last open (the backoff exponent).
+        var failures = 0
+        /// Heartbeat losses since the manager switched to this transport.
+        var heartbeatLosses = 0
+        /// The reason a give-up would report, from the latest trouble.
+        var giveUpReason = MethodChangeReason.fallbackConnectFailed
+    }
+
+    /// A connection attempt that has not opened.
+    struct Attempt: Sendable {
+        var id: AttemptID
+        var method: TransportMethod
+        var resumeFrom: StreamCursor?
+        var connected = false
+    }
+
+    /// The open, active connection.
+    struct Connection: Sendable {
+        var id: AttemptID
+        var method: TransportMethod
+        var openedAt: NIODeadline
+        /// Last traffic of any kind (heartbeat or message): liveness.
+        var lastHeard: NIODeadline
+        /// When the next heartbeat is due on the transport's fixed cadence (anchored at the
+        /// open, advanced by one interval per heartbeat that is not early).
+        var expectedHeartbeat: NIODeadline
+        /// When the last heartbeat arrived.
+        var lastHeartbeat: NIODeadline
+        /// Late heartbeats without a normally spaced on-time one in between.
+        var lateHeartbeats = 0
+        /// A better (upgrade) or next (latency) transport being tried in parallel.
+        var candidate: Candidate?
+
+        init(id: AttemptID, method: TransportMethod, openedAt: NIODeadline, heartbeatInterval: TimeAmount) {
+            self.id = id
+            self.method = method
+            self.openedAt = openedAt
+            self.lastHeard = openedAt
+            self.expectedHeartbeat = openedAt + heartbeatInterval
+            self.lastHeartbeat = openedAt
+        }
+    }
+
+    /// A transport opened in parallel with the open one, switched to once caught up.
+    struct Candidate: Sendable {
+        enum Purpose: Sendable {
+            case upgrade
+            case latency
+        }
+
+        var attempt: Attempt
+        var purpose: Purpose
+        /// Further candidates of the same upgrade round, tried if this one fails.
+        var remaining: [TransportMethod]
+        /// After its welcome: the last offset published when it opened; it has caught up once
+        /// it brought that one.
+        var catchUpTo: StreamCursor?
+    }
+
+    /// Internal, not private, only so the `RealtimeManagerStateMachine+….swift` extensions can
+    /// reach it; nothing outside this folder touches it.
+    enum State: Sendable {
+        /// Not started, or stopped.
+        case idle
+        /// An attempt of the run's transport is in flight (connecting, or connected and
+        /// waiting for its welcome).
+        case connecting(Run, Attempt)
+        /// Waiting out the backoff after attempt `after` failed.
+        case retrying(Run, after: AttemptID)
+        /// The run's transport is open.
+        case open(Run, Connection)
+    }
+
+    public let configuration: RealtimeManagerConfiguration
+    /// ``RealtimeManagerConfiguration/preferenceOrder``, computed once.
+    let order: [TransportMethod]
+    var state = State.idle
+    var random: ManagerRandom
+    var tracker = DeliveryTracker()
+    var timers = TimerTable()
+    var sendQueue = CircularBuffer<ByteBuffer>()
+    var networkIdentity: String?
+    var lastAttemptNumber: UInt64 = 0
+    /// Latency samples of the open connection. Kept beside the state rather than inside
+    /// `Connection` so recording one does not copy the buffer out of the enum.
+    var latencyWindow: LatencyWindow
+    var performanceRecords = PerTransport(repeating: TransportPerformance())
+
+    /// The smoothed round-trip time (RFC 6298 SRTT), nil before the first measurement.
+    public internal(set) var smoothedRTT: TimeAmount?
+    /// Manager-wide counters: deliveries, duplicates, gaps, drops, switches.
+    public internal(set) var counters = RealtimeManagerCounters()
+    /// Which transport worked on which network; pass it to the next machine to keep it.
+    public internal(set) var memory: TransportMemory
+
+    /// - Parameters:
+    ///   - seed: seeds the backoff's generator; the only randomness the machine uses.
+    ///   - memory: transports remembered from an earlier machine (see ``TransportMemory``).
+    public init(configuration: RealtimeManagerConfiguration = .init(), seed: UInt64, memory: TransportMemory = .init()) {
+        self.configuration = configuration
+        self.order = configuration.preferenceOrder
+        self.random = ManagerRandom(seed: seed)
+        self.memory = memory
+        self.latencyWindow = LatencyWindow(capacity: configuration.latencyWindow)
+    }
+
+    // MARK: Reading
+
+    /// The transport in use or being tried; nil before `.start` and after `.stop`.
+    public var currentMethod: TransportMethod? {
+        switch self.state {
+        case .idle: return nil
+        case .connecting(let run, _), .retrying(let run, _), .open(let run, _): return run.method
+        }
+    }
+
+    /// The open, active transport and its attempt, if one is open.
+    public var openTransport: (method: TransportMethod, attempt: AttemptID)? {
+        switch self.state {
+        case .open(_, let connection): return (connection.method, connection.id)
+        case .idle, .connecting, .retrying: return nil
+        }
+    }
+
+    /// The probe (upgrade or latency) running beside the open transport, if any.
+    public var probe: (method: TransportMethod, attempt: AttemptID)? {
+        switch self.state {
+        case .open(_, let connection):
+            return connection.candidate.map { ($0.attempt.method, $0.attempt.id) }
+        case .idle, .connecting, .retrying: return nil
+        }
+    }
+
+    /// The last delivered position: where the next attempt resumes.
+    public var lastDelivered: StreamCursor? { self.tracker.last }
+
+    /// Client messages waiting for a transport to open.
+    public var queuedSends: Int { self.sendQueue.count }
+
+    /// When the timer `id` is due, if it is armed.
+    public func deadline(of id: TimerID) -> NIODeadline? { self.timers.deadline(of: id) }
+
+    /// The armed timers, in the order they were first armed.
+    public var armedTimers: [(id: TimerID, deadline: NIODeadline)] { self.timers.all }
+
+    /// The figures of one transport, the running span of an open connection included in
+    /// ``TransportPerformance/timeOpen``.
+    public func performance(of method: TransportMethod, now: NIODeadline) -> TransportPerformance {
+        var record = self.performanceRecords[method]
+        if case .open(_, let connection) = self.state, connection.method == method {
+            record.timeOpen = record.timeOpen + (now - connection.openedAt)
+        }
+        return record
+    }
+
+    // MARK: Input
+
+    /// Feeds one event; returns what to do, in order.
+    public mutating func handle(_ event: Event, now: NIODeadline) -> [Action] {
+        switch event {
+        case .start(let networkIdentity):
+            return self.start(networkIdentity: networkIdentity, now: now)
+        case .stop:
+            return self.stop(now: now)
+        case .send(let payload):
+            return self.send(payload)
+        case .rttMeasured(let sample):
+            self.recordRTT(sample)
+            return []
+        case .connected(let id):
+            return self.connected(id, now: now)
+        case .welcomeReceived(let id, let epoch, let next, let recovered):
+            return self.welcomeReceived(id, epoch: epoch, next: next, recovered: recovered, now: now)
+        case .messageReceived(let id, let message):
+            return self.messageReceived(id, message, now: now)
+        case .heartbeat(let id):
+            return self.heartbeat(id, now: now)
+        case .latencySample(let id, let latency):
+            return self.latencySample(id, latency, now: now)
+        case .closed(let id, let cause):
+            return self.closed(id, cause: cause, now: now)
+        case .timerFired(let id):
+            return self.timerFired(id, now: now)
+        }
+    }
+
+    private mutating func timerFired(_ id: TimerID, now: NIODeadline) -> [Action] {
+        guard self.timers.fire(id, now: now) else { return self.stale() }
+        switch id {
+        case .confirm(let attempt): return self.confirmExpired(attempt, now: now)
+        case .retry(let attempt): return self.retryDue(after: attempt, now: now)
+        case .giveUp(let method): return self.giveUpDue(method, now: now)
+        case .heartbeatCheck(let attempt): return self.heartbeatCheckDue(attempt, now: now)
+        case .probe: return self.probeDue(now: now)
+        }
+    }
+
+    // MARK: Shared helpers
+
+    mutating func arm(_ id: TimerID, at deadline: NIODeadline) -> Action {
+        self.timers.arm(id, at: deadline)
+        return .scheduleTimer(id, at: deadline)
+    }
+
+    /// `.cancelTimer(id)` if it is armed, nothing otherwise.
+    mutating func disarm(_ id: TimerID) -> [Action] {
+        self.timers.disarm(id) ? [.cancelTimer(id)] : []
+    }
+
+    mutating func newAttemptID() -> AttemptID {
+        self.lastAttemptNumber += 1
+        return AttemptID(self.lastAttemptNumber)
+    }
+
+    /// Ignores an input of an abandoned attempt or an unexpected timer firing.
+    mutating func stale() -> [Action] {
+        self.counters.staleInputsIgnored += 1
+        return []
+    }
+
+    func protocolError(_ what: String) -> [Action] {
+        [.protocolError("\(what) (state: \(self.stateDescription))")]
+    }
+
+    var stateDescription: String {
+        switch self.state {
+        case .idle: return "idle"
+        case .connecting(let run, let attempt):
+            return "connecting \(run.method) \(attempt.id)\(attempt.connected ? " connected" : "")"
+        case .retrying(let run, let after): return "retrying \(run.method) after \(after)"
+        case .open(let run, let connection):
+            let probe = connection.candidate.map { " probing \($0.attempt.method) \($0.attempt.id)" } ?? ""
+            return "open \(run.method) \(connection.id)\(probe)"
+        }
+    }
+
+    /// RFC 6298: the first sample is the SRTT; later ones move it by 1/8.
+    private mutating func recordRTT(_ sample: TimeAmount) {
+        guard sample >= .zero else { return }
+        if let smoothed = self.smoothedRTT {
+            self.smoothedRTT = .nanoseconds(smoothed.nanoseconds - smoothed.nanoseconds / 8 + sample.nanoseconds / 8)
+        } else {
+            self.smoothedRTT = sample
+        }
+    }
+
+    func confirmTimeout(for method: TransportMethod) -> TimeAmount {
+        self.configuration.confirmTimeout(for: method, rtt: self.smoothedRTT ?? self.configuration.initialRTTEstimate)
+    }
+
+    /// Notes that `method` works on the current network now.
+    mutating func remember(_ method: TransportMethod, now: NIODeadline) {
+        guard let network = self.networkIdentity else { return }
+        self.memory.record(network: network, method: method, at: now)
+    }
+}

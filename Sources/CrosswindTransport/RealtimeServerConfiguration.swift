@@ -1,0 +1,39 @@
+import NIOCore
+
+/// Settings of the server side of all three transports, with the defaults DESIGN.md gives.
+public struct RealtimeServerConfiguration: Sendable {
+    /// Path of the WebSocket endpoint.
+    public var webSocketPath = "/ws"
+    /// Path of the SSE endpoint.
+    public var eventsPath = "/events"
+    /// Path of the Custom Sync endpoint.
+    public var syncPath = "/sync"
+    /// Largest WebSocket frame accepted from a client.
+    public var maxFrameBytes = 1 << 20
+
+    /// Size of the comment that opens every SSE response, so buffering proxies and browsers
+    /// flush at once (2 KiB).
+    public var ssePreludeBytes = 2048
+    /// The `retry:` an SSE stream advertises.
+    public var sseRetry: TimeAmount = .seconds(1)
+    /// Interval of SSE comment heartbeats.
+    public var sseHeartbeatInterval: TimeAmount = .seconds(25)
+    /// An SSE response ends after this many bytes (the client reconnects with Last-Event-ID),
+    /// so intermediaries that buffer until the end of a response cannot hold it forever.
+    public var sseRecycleBytes = 128 * 1024
+    /// … or after this long.
+    public var sseRecycleAfter: TimeAmount = .minutes(10)
+
+    /// Most messages in one Custom Sync batch.
+    public var syncBatchSize = 50
+    /// Longest a Custom Sync long-poll (`wait=`) is held.
+    public var syncMaxWait: TimeAmount = .seconds(25)
+
+    public init() {}
+
+    /// The former name of `webSocketPath`.
+    public var path: String {
+        get { self.webSocketPath }
+        set { self.webSocketPath = newValue }
+    }
+}

@@ -1,0 +1,37 @@
+import NIOCore
+
+/// What every transport client (WebSocket, SSE, Custom Sync) offers its owner: it sets up a
+/// fresh channel, reports through a ``RealtimeClientDelegate``, and closes on request.
+///
+/// Each client subscribes to one topic, resumes from an optional cursor, counts as *open*
+/// only once the server's welcome arrived (an application round trip), and hands on each
+/// message once, in order, within its own connection. Across connections and transports the
+/// manager's own tracker takes over.
+public protocol RealtimeTransportClient: AnyObject, Sendable {
+    /// Which transport this is.
+    var method: TransportMethod { get }
+    /// True once the welcome arrived and until the connection ends.
+    var isOpen: Bool { get }
+    /// Who hears about it (held weakly).
+    var delegate: (any RealtimeClientDelegate)? { get set }
+    /// Installs the client's handlers on a channel that has not connected yet.
+    func configure(_ channel: any Channel) throws
+    /// Ends the connection; the delegate hears `.closedByApplication`.
+    func close()
+}
+
+/// What a client tells its owner. Times are the channel's event-loop time.
+public protocol RealtimeClientDelegate: AnyObject {
+    /// The transport is open: the welcome round trip completed.
+    func realtimeClient(_ client: any RealtimeTransportClient, opened welcome: Welcome, at time: NIODeadline)
+    /// A message, delivered once and in order (duplicates were already suppressed).
+    func realtimeClient(_ client: any RealtimeTransportClient, received message: RealtimeMessage, at time: NIODeadline)
+    /// A sign of life without a message: a pong, an SSE comment, a 304.
+    func realtimeClient(_ client: any RealtimeTransportClient, heartbeatAt time: NIODeadline)
+    /// The connection ended; no more calls follow.
+    func realtimeClient(_ client: any RealtimeTransportClient, closed reason: ClientCloseReason, at time: NIODeadline)
+}
+
+extension RealtimeClientDelegate {
+    public func realtimeClient(_ client: any RealtimeTransportClient, heartbeatAt time: NIODeadline) {}
+}

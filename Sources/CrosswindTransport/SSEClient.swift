@@ -1,0 +1,271 @@
+import NIOCore
+import NIOHTTP1
+
+/// Settings of an SSE client connection.
+public struct SSEClientConfiguration: Sendable {
+    /// Value of the `Host` header.
+    public var host: String
+    /// Topic to subscribe to.
+    public var topic: String
+    /// Path of the server's SSE endpoint.
+    public var path = "/events"
+    /// Resume after this cursor: sent as `Last-Event-ID`, exactly as a browser reconnects.
+    public var resumeFrom: StreamCursor?
+    /// With no event and no comment for this long, the stream counts as dead (or buffered).
+    public var heartbeatTimeout: TimeAmount = .seconds(60)
+    /// Parser bounds (a hostile server cannot make the client hold more).
+    public var limits = SSEParser.Limits()
+
+    public init(host: String, topic: String) {
+        self.host = host
+        self.topic = topic
+    }
+}
+
+/// An SSE client for one topic over NIOHTTP1: `GET /events` with `Accept: text/event-stream`
+/// (and `Last-Event-ID` when resuming), a WHATWG ``SSEParser`` on the body, the server's
+/// `welcome` event as the application round trip, `message` events delivered once and in
+/// order, comments as heartbeats, and a watchdog that closes a silent stream.
+///
+/// A server that recycles the stream ends the response: the client reports
+/// `.connectionLost` with its last cursor in ``lastCursor``; whoever owns it reconnects.
+///
+/// Calling contract: as ``WebSocketClient``.
+public final class SSEClient: RealtimeTransportClient, @unchecked Sendable {
+    private enum State {
+        case idle
+        case connecting
+        case streaming(any Channel)
+        case open(any Channel)
+        case closed
+    }
+
+    public var method: TransportMethod { .sse }
+    public let configuration: SSEClientConfiguration
+    public weak var delegate: (any RealtimeClientDelegate)?
+    /// Delivery bookkeeping within this connection.
+    public private(set) var tracker: DeliveryTracker
+    /// The `retry` the server advised, if any.
+    public private(set) var advisedRetry: TimeAmount?
+    private var parser: SSEParser
+    private var state: State = .idle
+    private var lastHeard: NIODeadline = .uptimeNanoseconds(0)
+    private var watchdog: Scheduled<Void>?
+
+    public init(configuration: SSEClientConfiguration, delegate: any RealtimeClientDelegate) {
+        self.configuration = configuration
+        self.delegate = delegate
+        self.tracker = DeliveryTracker(last: configuration.resumeFrom)
+        self.parser = SSEParser(limits: configuration.limits)
+    }
+
+    public var isOpen: Bool {
+        if case .open = self.state { return true }
+        return false
+    }
+
+    /// The cursor of the last message delivered (what a reconnect sends as Last-Event-ID).
+    public var lastCursor: StreamCursor? { self.tracker.last }
+
+    public func configure(_ channel: any Channel) throws {
+        self.state = .connecting
+        try channel.pipeline.syncOperations.addHTTPClientHandlers()
+        try channel.pipeline.syncOperations.addHandler(SSEClientHandler(client: self))
+    }
+
+    public func close() {
+        switch self.state {
+        case .streaming(let channel), .open(let channel):
+            self.finish(.closedByApplication, channel: channel)
+            channel.close(promise: nil)
+        case .idle, .connecting, .closed:
+            self.state = .closed
+        }
+    }
+
+    // MARK: Events from the handler
+
+    func requestHead() -> HTTPRequestHead {
+        var headers = HTTPHeaders()
+        headers.add(name: "Host", value: self.configuration.host)
+        headers.add(name: "Accept", value: "text/event-stream")
+        headers.add(name: "Cache-Control", value: "no-cache")
+        if let cursor = self.configuration.resumeFrom { headers.add(name: "Last-Event-ID", value: cursor.description) }
+        return HTTPRequestHead(version: .http1_1, method: .GET, uri: "\(self.configuration.path)?topic=\(self.configuration.topic)", headers: headers)
+    }
+
+    func responseHead(_ head: HTTPResponseHead, channel: any Channel) {
+        guard case .connecting = self.state else { return }
+        let contentType = head.headers.first(name: "Content-Type") ?? ""
+        guard head.status == .ok, contentType.lowercased().hasPrefix("text/event-stream") else {
+            self.fail(.upgradeRejected, channel: channel)
+            return
+        }
+        self.state = .streaming(channel)
+        self.heard(channel)
+        self.scheduleWatchdog(channel)
+    }
+
+    func body(_ bytes: ByteBuffer, channel: any Channel) {
+        switch self.state {
+        case .streaming, .open: break
+        case .idle, .connecting, .closed: return
+        }
+        var bytes = bytes
+        let outputs: [SSEParser.Output]
+        do {
+            outputs = try self.parser.feed(&bytes)
+        } catch {
+            self.fail(.protocolViolation("\(error)"), channel: channel)
+            return
+        }
+        self.heard(channel)
+        for output in outputs {
+            guard !self.isClosed else { return }
+            switch output {
+            case .comment:
+                if self.isOpen { self.delegate?.realtimeClient(self, heartbeatAt: channel.eventLoop.now) }
+            case .retry(let milliseconds):
+                self.advisedRetry = .milliseconds(Int64(min(milliseconds, 86_400_000)))
+            case .event(let event):
+                self.handle(event, channel: channel)
+            }
+        }
+    }
+
+    private func handle(_ event: ServerSentEvent, channel: any Channel) {
+        guard let frame = WireFrame.decode(ByteBuffer(string: event.data)) else {
+            self.fail(.protocolViolation("undecodable \(event.type) event"), channel: channel)
+            return
+        }
+        let now = channel.eventLoop.now
+        switch (frame, self.state) {
+        case (.welcome(let welcome), .streaming):
+            guard event.type == "welcome", welcome.topic == self.configuration.topic else {
+                self.fail(.protocolViolation("bad welcome"), channel: channel)
+                return
+            }
+            self.tracker.expect(epoch: welcome.epoch, next: welcome.next)
+            self.state = .open(channel)
+            self.delegate?.realtimeClient(self, opened: welcome, at: now)
+        case (.message(let message), .open):
+            switch self.tracker.accept(epoch: message.epoch, offset: message.offset) {
+            case .deliver, .deliverAfterGap, .newEpoch:
+                self.delegate?.realtimeClient(self, received: message, at: now)
+            case .duplicate:
+                break
+            }
+        case (.error(let reason), _):
+            self.fail(.protocolViolation("server error: \(reason)"), channel: channel)
+        case (.message, _):
+            self.fail(.protocolViolation("message before welcome"), channel: channel)
+        case (.welcome, _):
+            self.fail(.protocolViolation("unexpected second welcome"), channel: channel)
+        }
+    }
+
+    func responseEnd(channel: any Channel) {
+        // The server recycled (or ended) the stream: the owner reconnects from lastCursor.
+        self.parser.endOfStream()
+        switch self.state {
+        case .streaming, .open:
+            self.finish(.connectionLost, channel: channel)
+            channel.close(promise: nil)
+        case .idle, .connecting, .closed:
+            break
+        }
+    }
+
+    func failed(_ error: any Error, channel: any Channel) {
+        switch self.state {
+        case .connecting, .streaming, .open:
+            self.finish(.connectionFailed(String(describing: error)), channel: channel)
+        case .idle, .closed:
+            break
+        }
+    }
+
+    func inactive(channel: any Channel) {
+        switch self.state {
+        case .connecting:
+            self.finish(.connectionFailed("closed before the response"), channel: channel)
+        case .streaming, .open:
+            self.finish(.connectionLost, channel: channel)
+        case .idle, .closed:
+            break
+        }
+    }
+
+    private var isClosed: Bool {
+        if case .closed = self.state { return true }
+        return false
+    }
+
+    private func fail(_ reason: ClientCloseReason, channel: any Channel) {
+        self.finish(reason, channel: channel)
+        channel.close(promise: nil)
+    }
+
+    private func finish(_ reason: ClientCloseReason, channel: any Channel) {
+        if case .closed = self.state { return }
+        self.state = .closed
+        self.watchdog?.cancel()
+        self.watchdog = nil
+        self.delegate?.realtimeClient(self, closed: reason, at: channel.eventLoop.now)
+    }
+
+    // MARK: Watchdog
+
+    private func heard(_ channel: any Channel) {
+        self.lastHeard = channel.eventLoop.now
+    }
+
+    private func scheduleWatchdog(_ channel: any Channel) {
+        let due = self.lastHeard + self.configuration.heartbeatTimeout
+        self.watchdog = channel.eventLoop.scheduleTask(deadline: due) { [self] in
+            guard !self.isClosed else { return }
+            if channel.eventLoop.now - self.lastHeard >= self.configuration.heartbeatTimeout {
+                self.fail(.heartbeatTimeout, channel: channel)
+            } else {
+                self.scheduleWatchdog(channel)
+            }
+        }
+    }
+}
+
+/// Sends the SSE request when the connection becomes active and feeds the response to the client.
+final class SSEClientHandler: ChannelDuplexHandler {
+    typealias InboundIn = HTTPClientResponsePart
+    typealias OutboundIn = HTTPClientRequestPart
+    typealias OutboundOut = HTTPClientRequestPart
+
+    private let client: SSEClient
+
+    init(client: SSEClient) {
+        self.client = client
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        context.write(self.wrapOutboundOut(.head(self.client.requestHead())), promise: nil)
+        context.writeAndFlush(self.wrapOutboundOut(.end(nil)), promise: nil)
+        context.fireChannelActive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch self.unwrapInboundIn(data) {
+        case .head(let head): self.client.responseHead(head, channel: context.channel)
+        case .body(let bytes): self.client.body(bytes, channel: context.channel)
+        case .end: self.client.responseEnd(channel: context.channel)
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        self.client.failed(error, channel: context.channel)
+        context.close(promise: nil)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        self.client.inactive(channel: context.channel)
+        context.fireChannelInactive()
+    }
+}

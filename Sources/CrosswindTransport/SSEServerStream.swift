@@ -1,0 +1,104 @@
+import NIOCore
+import NIOHTTP1
+
+/// One SSE response on the server: `text/event-stream` with an anti-buffering prelude, the
+/// `retry` advice, a `welcome` event, the replay since the client's cursor, then every live
+/// message as an event whose `id` is its cursor — so the browser's own `Last-Event-ID`
+/// resumes it. Comment heartbeats keep idle streams visibly alive, and the response ends
+/// after a byte or time budget so that a proxy that buffers whole responses cannot hold it
+/// forever; the client reconnects with its last id and loses nothing.
+final class SSEServerStream: TopicSubscriber, ActiveResponse {
+    private unowned let router: HTTPRouter
+    private let context: ChannelHandlerContext
+    private let hub: TopicHub
+    private let topic: String
+    private let configuration: RealtimeServerConfiguration
+    private var startedAt: NIODeadline = .uptimeNanoseconds(0)
+    private var bytesSent = 0
+    private var heartbeat: Scheduled<Void>?
+    private var finished = false
+
+    init(router: HTTPRouter, context: ChannelHandlerContext, hub: TopicHub, topic: String, configuration: RealtimeServerConfiguration) {
+        self.router = router
+        self.context = context
+        self.hub = hub
+        self.topic = topic
+        self.configuration = configuration
+    }
+
+    func start(head: HTTPRequestHead, cursor: StreamCursor?) {
+        self.startedAt = self.context.eventLoop.now
+        var headers = HTTPHeaders()
+        headers.add(name: "Content-Type", value: "text/event-stream; charset=utf-8")
+        headers.add(name: "Cache-Control", value: "no-cache, no-transform")
+        headers.add(name: "X-Accel-Buffering", value: "no")
+        self.context.write(NIOAny(HTTPServerResponsePart.head(HTTPResponseHead(version: head.version, status: .ok, headers: headers))), promise: nil)
+
+        let resumption = self.hub.subscribe(self, to: self.topic, resumingFrom: cursor, now: self.startedAt)
+        var opening = self.context.channel.allocator.buffer(capacity: self.configuration.ssePreludeBytes + 256)
+        // The prelude: one comment line padded to the configured size.
+        opening.writeStaticString(":")
+        opening.writeRepeatingByte(UInt8(ascii: " "), count: max(self.configuration.ssePreludeBytes - 2, 0))
+        opening.writeStaticString("\n")
+        opening.writeString("retry: \(self.configuration.sseRetry.nanoseconds / 1_000_000)\n\n")
+        let next = resumption.replay.first?.offset ?? resumption.state.next
+        let welcome = Welcome(topic: self.topic, epoch: resumption.state.epoch, next: next, recovered: resumption.recovered)
+        opening.writeStaticString("event: welcome\ndata: ")
+        var welcomeJSON = WireFrame.encodeWelcome(welcome, allocator: self.context.channel.allocator)
+        opening.writeBuffer(&welcomeJSON)
+        opening.writeStaticString("\n\n")
+        for message in resumption.replay {
+            opening.writeImmutableBuffer(message.sseEvent)
+        }
+        self.write(opening)
+        self.context.flush()
+        self.scheduleHeartbeat()
+    }
+
+    func deliver(_ message: PublishedMessage) {
+        guard !self.finished else { return }
+        self.write(message.sseEvent)
+        self.context.flush()
+        if self.bytesSent >= self.configuration.sseRecycleBytes
+            || self.context.eventLoop.now - self.startedAt >= self.configuration.sseRecycleAfter
+        {
+            self.finish()
+        }
+    }
+
+    func cancel() {
+        guard !self.finished else { return }
+        self.finished = true
+        self.hub.unsubscribe(self, from: self.topic)
+        self.heartbeat?.cancel()
+        self.heartbeat = nil
+    }
+
+    /// Ends the response (recycling): the client reconnects with Last-Event-ID.
+    private func finish() {
+        guard !self.finished else { return }
+        self.cancel()
+        self.context.writeAndFlush(NIOAny(HTTPServerResponsePart.end(nil)), promise: nil)
+        self.router.responseFinished()
+    }
+
+    private func write(_ bytes: ByteBuffer) {
+        self.bytesSent += bytes.readableBytes
+        self.context.write(NIOAny(HTTPServerResponsePart.body(.byteBuffer(bytes))), promise: nil)
+    }
+
+    private func scheduleHeartbeat() {
+        let loopBound = NIOLoopBound(self, eventLoop: self.context.eventLoop)
+        self.heartbeat = self.context.eventLoop.scheduleTask(in: self.configuration.sseHeartbeatInterval) {
+            let stream = loopBound.value
+            guard !stream.finished else { return }
+            stream.write(ByteBuffer(staticString: ": heartbeat\n\n"))
+            stream.context.flush()
+            if stream.context.eventLoop.now - stream.startedAt >= stream.configuration.sseRecycleAfter {
+                stream.finish()
+            } else {
+                stream.scheduleHeartbeat()
+            }
+        }
+    }
+}
