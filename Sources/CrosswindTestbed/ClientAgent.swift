@@ -66,6 +66,10 @@ final class ClientAgent: RealtimeClientDelegate {
         self.run.simulation.trace.record(time, self.traceComponent, self.run.kindMessage, Int64(message.offset), latency)
     }
 
+    func realtimeClient(_ client: any RealtimeTransportClient, heartbeatAt time: NIODeadline) {
+        self.run.simulation.trace.record(time, self.traceComponent, self.run.kindHeartbeat)
+    }
+
     func realtimeClient(_ client: any RealtimeTransportClient, closed reason: ClientCloseReason, at time: NIODeadline) {
         self.closedAt = time
         self.closeReason = reason

@@ -55,6 +55,7 @@ public final class ExperimentRun {
     let kindMessage: UInt16
     let kindClose: UInt16
     let kindConnect: UInt16
+    let kindHeartbeat: UInt16
     private let kindPublish: UInt16
     private let workloadComponent: UInt32
 
@@ -69,6 +70,7 @@ public final class ExperimentRun {
         self.kindMessage = trace.kind("client.message", fields: ["offset", "latencyUs"])
         self.kindClose = trace.kind("client.close", fields: ["reason"])
         self.kindConnect = trace.kind("client.connect", fields: ["group", "index"])
+        self.kindHeartbeat = trace.kind("client.heartbeat")
         self.kindPublish = trace.kind("workload.publish", fields: ["offset", "bytes"])
         self.workloadComponent = trace.component("workload:\(experiment.workload.topic)")
 

@@ -55,8 +55,8 @@ extension SSEParser {
         case .event:
             self.eventType = decode(line, value)
         case .id:
-            // An id with U+0000 is ignored whole (not truncated): a NUL cannot be sent back
-            // in a Last-Event-ID header.
+            // A value with U+0000 is ignored whole, not truncated (the standard's rule; such
+            // an ID could not be sent back in a Last-Event-ID header anyway).
             if !line[value].contains(0) {
                 self.idBuffer = decode(line, value)
             }

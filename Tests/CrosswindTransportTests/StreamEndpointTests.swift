@@ -1,0 +1,151 @@
+import CrosswindTransport
+import NIOCore
+import NIOEmbedded
+import Testing
+
+/// The SSE and Custom Sync endpoints on a server channel, byte for byte, including bad input.
+@Suite struct StreamEndpointTests {
+    typealias Support = HTTPEndpointTests
+
+    /// Sends a request on a fresh server channel, optionally publishing first; returns the
+    /// channel (still open), the hub and everything written so far as text.
+    func open(_ request: String, publish count: Int = 0) throws -> (EmbeddedChannel, TopicHub, String) {
+        let (channel, hub) = try Support.serverChannel()
+        for index in 0..<count { hub.publish(topic: "metrics", data: ByteBuffer(string: "\(index + 1)")) }
+        try channel.writeInbound(ByteBuffer(string: request))
+        return (channel, hub, String(decoding: try Support.output(channel), as: UTF8.self))
+    }
+
+    func close(_ channel: EmbeddedChannel) {
+        _ = try? channel.finish(acceptAlreadyClosed: true)
+    }
+
+    // MARK: SSE
+
+    @Test func sseStreamOpensWithPreludeRetryAndWelcome() throws {
+        let (channel, hub, text) = try self.open("GET /events?topic=metrics HTTP/1.1\r\nHost: s\r\n\r\n")
+        defer { self.close(channel) }
+        #expect(text.hasPrefix("HTTP/1.1 200 OK\r\n"))
+        #expect(text.contains("Content-Type: text/event-stream; charset=utf-8\r\n"))
+        #expect(text.contains("transfer-encoding: chunked\r\n"))
+        // A 2 KiB comment first, so proxies and browsers flush at once.
+        #expect(text.contains(":" + String(repeating: " ", count: 2046) + "\n"))
+        #expect(text.contains("retry: 1000\n\n"))
+        #expect(text.contains("event: welcome\ndata: {\"type\":\"welcome\",\"topic\":\"metrics\",\"epoch\":1234,\"next\":1,\"recovered\":true}\n\n"))
+        // Live messages follow as events whose id is the cursor.
+        hub.publish(topic: "metrics", data: ByteBuffer(string: "[1,2]"))
+        let live = String(decoding: try Support.output(channel), as: UTF8.self)
+        #expect(live.contains("id: 1234:1\ndata: {\"type\":\"message\",\"topic\":\"metrics\",\"epoch\":1234,\"offset\":1,\"data\":[1,2]}\n\n"))
+    }
+
+    @Test func lastEventIDResumesWithExactlyTheMissedEvents() throws {
+        let (channel, _, text) = try self.open("GET /events?topic=metrics HTTP/1.1\r\nHost: s\r\nLast-Event-ID: 1234:2\r\n\r\n", publish: 4)
+        defer { self.close(channel) }
+        #expect(text.contains("\"next\":3,\"recovered\":true"))
+        #expect(!text.contains("id: 1234:2\n"))
+        #expect(text.contains("id: 1234:3\n"))
+        #expect(text.contains("id: 1234:4\n"))
+    }
+
+    @Test func anIDFromAnotherEpochGetsASnapshotAndNotRecovered() throws {
+        let (channel, _, text) = try self.open("GET /events?topic=metrics HTTP/1.1\r\nHost: s\r\nLast-Event-ID: 77:2\r\n\r\n", publish: 3)
+        defer { self.close(channel) }
+        #expect(text.contains("\"next\":3,\"recovered\":false"))
+        #expect(text.contains("id: 1234:3\n"))
+        #expect(!text.contains("id: 1234:2\n"))
+    }
+
+    @Test(arguments: ["Last-Event-ID: banana", "Last-Event-ID: 1:-2", "Last-Event-ID: +1:2"])
+    func malformedLastEventIDIs400(header: String) throws {
+        let (channel, _, text) = try self.open("GET /events?topic=metrics HTTP/1.1\r\nHost: s\r\n\(header)\r\n\r\n")
+        defer { self.close(channel) }
+        #expect(text.hasPrefix("HTTP/1.1 400 Bad Request\r\n"))
+        #expect(text.contains("malformed cursor"))
+    }
+
+    @Test func sseWithoutAValidTopicIs400() throws {
+        let (channel, _, text) = try self.open("GET /events?topic=a%2Fb HTTP/1.1\r\nHost: s\r\n\r\n")
+        defer { self.close(channel) }
+        #expect(text.hasPrefix("HTTP/1.1 400 Bad Request\r\n"))
+    }
+
+    // MARK: Custom Sync
+
+    func syncResponse(_ query: String, headers: String = "", publish: Int = 3) throws -> (status: String, etag: String?, body: String) {
+        let (channel, _, text) = try self.open("GET /sync?topic=metrics\(query) HTTP/1.1\r\nHost: s\r\n\(headers)\r\n", publish: publish)
+        defer { self.close(channel) }
+        let response = try #require(Support.responses(Array(text.utf8)).first)
+        let etag = response.head.split(separator: "\r\n").first { $0.lowercased().hasPrefix("etag:") }.map { String($0.dropFirst(5).drop(while: { $0 == " " })) }
+        return (response.statusLine, etag, response.body)
+    }
+
+    @Test func firstSyncStartsLive() throws {
+        let response = try self.syncResponse("")
+        #expect(response.status == "HTTP/1.1 200 OK")
+        #expect(response.etag == "\"1234:3\"")
+        #expect(response.body == #"{"type":"batch","topic":"metrics","epoch":1234,"recovered":true,"cursor":"1234:3","messages":[]}"#)
+    }
+
+    @Test func syncSinceReturnsTheMissedBatch() throws {
+        let response = try self.syncResponse("&since=1234:1")
+        #expect(response.etag == "\"1234:3\"")
+        #expect(response.body == #"{"type":"batch","topic":"metrics","epoch":1234,"recovered":true,"cursor":"1234:3","messages":[{"type":"message","topic":"metrics","epoch":1234,"offset":2,"data":2},{"type":"message","topic":"metrics","epoch":1234,"offset":3,"data":3}]}"#)
+    }
+
+    @Test func limitCapsTheBatch() throws {
+        let response = try self.syncResponse("&since=1234:0&limit=2")
+        #expect(response.body.contains(#""cursor":"1234:2""#))
+        #expect(response.etag == "\"1234:2\"")
+    }
+
+    @Test func nothingNewWithAMatchingETagIs304() throws {
+        let response = try self.syncResponse("&since=1234:3", headers: "If-None-Match: \"1234:3\"\r\n")
+        #expect(response.status == "HTTP/1.1 304 Not Modified")
+        #expect(response.body.isEmpty)
+    }
+
+    @Test func anETagFromAnotherEpochNeverMatches() throws {
+        // Same offset, other epoch: not 304. The cursor's epoch is stale too, so the client is
+        // told it did not recover and gets the snapshot.
+        let response = try self.syncResponse("&since=99:3", headers: "If-None-Match: \"99:3\"\r\n")
+        #expect(response.status == "HTTP/1.1 200 OK")
+        #expect(response.body.contains(#""recovered":false"#))
+        #expect(response.body.contains(#""offset":3"#))
+    }
+
+    @Test(arguments: ["&since=x", "&since=1234", "&limit=0", "&limit=-3", "&wait=soon", "&wait=-1"])
+    func badSyncParametersAre400(query: String) throws {
+        let response = try self.syncResponse(query)
+        #expect(response.status == "HTTP/1.1 400 Bad Request")
+        #expect(response.body.hasPrefix(#"{"type":"error","reason":"#))
+    }
+
+    @Test func longPollHoldsUntilAMessageArrives() throws {
+        let (channel, hub, text) = try self.open("GET /sync?topic=metrics&since=1234:3&wait=5000 HTTP/1.1\r\nHost: s\r\n\r\n", publish: 3)
+        defer { self.close(channel) }
+        // Caught up: nothing is written yet, the request is held.
+        #expect(text.isEmpty)
+        channel.embeddedEventLoop.advanceTime(by: .seconds(2))
+        hub.publish(topic: "metrics", data: ByteBuffer(string: "4"))
+        let answer = String(decoding: try Support.output(channel), as: UTF8.self)
+        #expect(answer.hasPrefix("HTTP/1.1 200 OK\r\n"))
+        #expect(answer.contains(#""cursor":"1234:4","messages":[{"type":"message","topic":"metrics","epoch":1234,"offset":4,"data":4}]"#))
+    }
+
+    @Test func longPollTimesOutWith304() throws {
+        let (channel, _, text) = try self.open("GET /sync?topic=metrics&since=1234:3&wait=5000 HTTP/1.1\r\nHost: s\r\nIf-None-Match: \"1234:3\"\r\n\r\n", publish: 3)
+        defer { self.close(channel) }
+        #expect(text.isEmpty)
+        channel.embeddedEventLoop.advanceTime(by: .milliseconds(4999))
+        #expect(try Support.output(channel).isEmpty)
+        channel.embeddedEventLoop.advanceTime(by: .milliseconds(1))
+        #expect(String(decoding: try Support.output(channel), as: UTF8.self).hasPrefix("HTTP/1.1 304 Not Modified\r\n"))
+    }
+
+    @Test func oversizedRequestBodyIs413() throws {
+        let body = String(repeating: "x", count: 70_000)
+        let (channel, _, text) = try self.open("POST /sync?topic=metrics HTTP/1.1\r\nHost: s\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)")
+        defer { self.close(channel) }
+        #expect(text.hasPrefix("HTTP/1.1 413 Payload Too Large\r\n"))
+    }
+}
