@@ -58,6 +58,33 @@ final class HTTPRouter: ChannelInboundHandler, RemovableChannelHandler {
         }
     }
 
+    /// Deadline of the router's pending timer task, if any.
+    private var timerDeadline: NIODeadline?
+
+    /// Makes sure the router's timer fires by `deadline` (for a held long-poll). A task that
+    /// fires early re-arms itself for the active poll's deadline, so a connection carries at
+    /// most one pending task however many requests it holds in turn.
+    func wakeUp(at deadline: NIODeadline) {
+        guard let context = self.context else { return }
+        if let pending = self.timerDeadline, pending <= deadline { return }
+        self.timerDeadline = deadline
+        let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        context.eventLoop.scheduleTask(deadline: deadline) {
+            loopBound.value.timerFired(scheduledFor: deadline)
+        }
+    }
+
+    private func timerFired(scheduledFor deadline: NIODeadline) {
+        guard self.timerDeadline == deadline, let context = self.context else { return }
+        self.timerDeadline = nil
+        guard let poll = self.active as? SyncPoll, let due = poll.deadline else { return }
+        if due <= context.eventLoop.now {
+            poll.expire(now: context.eventLoop.now)
+        } else {
+            self.wakeUp(at: due)
+        }
+    }
+
     /// Called by a stream or poll when its response has ended.
     func responseFinished() {
         self.active = nil

@@ -60,8 +60,9 @@ final class SyncPoll: TopicSubscriber, ActiveResponse {
     private let topic: String
     private let request: SyncRequest
     private let head: HTTPRequestHead
-    private var timeout: Scheduled<Void>?
     private var done = false
+    /// When a held request gives up waiting (the router's timer calls ``expire(now:)``).
+    private(set) var deadline: NIODeadline?
 
     init(router: HTTPRouter, context: ChannelHandlerContext, hub: TopicHub, topic: String, request: SyncRequest, head: HTTPRequestHead) {
         self.router = router
@@ -79,21 +80,25 @@ final class SyncPoll: TopicSubscriber, ActiveResponse {
             self.answer(resumption)
             return
         }
-        // Long-poll: hold until something is published or the wait ends.
+        // Long-poll: hold until something is published or the wait ends. The router owns
+        // one timer per connection (held requests come one after another on it), so holding
+        // costs no scheduled task of its own and no cancellation.
         _ = self.hub.subscribe(self, to: self.topic)
-        let loopBound = NIOLoopBound(self, eventLoop: self.context.eventLoop)
-        self.timeout = self.context.eventLoop.scheduleTask(in: self.request.wait) {
-            let poll = loopBound.value
-            guard !poll.done else { return }
-            poll.hub.unsubscribe(poll, from: poll.topic)
-            poll.answer(poll.hub.resume(poll.topic, from: poll.request.since, limit: poll.request.limit, now: poll.context.eventLoop.now))
-        }
+        let deadline = self.context.eventLoop.now + self.request.wait
+        self.deadline = deadline
+        self.router.wakeUp(at: deadline)
+    }
+
+    /// The router's timer fired: answer if the wait is over.
+    func expire(now: NIODeadline) {
+        guard !self.done, let deadline = self.deadline, deadline <= now else { return }
+        self.hub.unsubscribe(self, from: self.topic)
+        self.answer(self.hub.resume(self.topic, from: self.request.since, limit: self.request.limit, now: now))
     }
 
     func deliver(_ message: PublishedMessage) {
         guard !self.done else { return }
         self.hub.unsubscribe(self, from: self.topic)
-        self.timeout?.cancel()
         self.answer(self.hub.resume(self.topic, from: self.request.since, limit: self.request.limit, now: self.context.eventLoop.now))
     }
 
@@ -101,7 +106,6 @@ final class SyncPoll: TopicSubscriber, ActiveResponse {
         guard !self.done else { return }
         self.done = true
         self.hub.unsubscribe(self, from: self.topic)
-        self.timeout?.cancel()
     }
 
     private func answer(_ resumption: Resumption) {

@@ -125,7 +125,7 @@ import Testing
         var m = ManagerScript(seed: 3)
         _ = m(.start(networkIdentity: nil), at: 0)
         // WebSocket retries with backoff until, 10 s after its first attempt, it is given up.
-        let lastWebSocket = failEveryAttempt(&m, .websocket, firstAttempt: 1, runStart: 0)
+        let lastWebSocket = failEveryAttempt(&m, .websocket, firstAttempt: .a1, runStart: 0)
         let firstSSE = lastWebSocket.attempt.next
         #expect(
             m(.timerFired(.giveUp(.websocket)), at: 10_000)

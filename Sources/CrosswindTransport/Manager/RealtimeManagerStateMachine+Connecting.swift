@@ -34,7 +34,7 @@ extension RealtimeManagerStateMachine {
             if let candidate = connection.candidate {
                 actions.append(.close(candidate.attempt.method, candidate.attempt.id))
             }
-            self.performanceRecords[connection.method].timeOpen = self.performanceRecords[connection.method].timeOpen + (now - connection.openedAt)
+            self.recordTimeOpen(connection, until: now)
             self.remember(connection.method, now: now)
         }
         actions += self.timers.removeAll().map { .cancelTimer($0) }
@@ -155,14 +155,8 @@ extension RealtimeManagerStateMachine {
         run.failures = 0
         // `troubleSince` stays: a connection that dies before it is stable continues the same
         // stretch of trouble (see `connectionEnded`).
-        self.state = .open(
-            run,
-            Connection(
-                id: attempt.id,
-                method: attempt.method,
-                openedAt: now,
-                heartbeatInterval: self.configuration.heartbeatInterval
-            ))
+        let interval = self.configuration.heartbeatInterval
+        self.state = .open(run, Connection(id: attempt.id, method: attempt.method, openedAt: now, heartbeatInterval: interval))
         self.performanceRecords[attempt.method].opens += 1
         self.latencyWindow.reset()
         self.remember(attempt.method, now: now)
@@ -264,7 +258,8 @@ extension RealtimeManagerStateMachine {
             return self.primaryFailed(run, attempt, confirmTimedOut: true, closedByUs: true, now: now)
         case .open(let run, let connection):
             guard let candidate = connection.candidate, candidate.attempt.id == id else { return self.stale() }
-            return self.candidateFailed(run, connection, candidate, timedOut: candidate.attempt.connected, closedByUs: true, now: now)
+            let timedOut = candidate.attempt.connected
+            return self.candidateFailed(run, connection, candidate, timedOut: timedOut, closedByUs: true, now: now)
         case .idle, .connecting, .retrying:
             return self.stale()
         }

@@ -206,7 +206,7 @@ extension RealtimeManagerStateMachine {
             actions.append(.close(candidate.attempt.method, candidate.attempt.id))
             actions += self.disarm(.confirm(candidate.attempt.id))
         }
-        self.performanceRecords[connection.method].timeOpen = self.performanceRecords[connection.method].timeOpen + (now - connection.openedAt)
+        self.recordTimeOpen(connection, until: now)
         self.remember(connection.method, now: now)
         var run = run
         switch ending {

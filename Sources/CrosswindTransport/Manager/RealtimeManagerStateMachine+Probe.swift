@@ -48,7 +48,12 @@ extension RealtimeManagerStateMachine {
         let method = methods[0]
         let attempt = Attempt(id: self.newAttemptID(), method: method, resumeFrom: self.tracker.last)
         var connection = connection
-        connection.candidate = Candidate(attempt: attempt, purpose: purpose, remaining: Array(methods.dropFirst()), catchUpTo: nil)
+        connection.candidate = Candidate(
+            attempt: attempt,
+            purpose: purpose,
+            remaining: Array(methods.dropFirst()),
+            catchUpTo: nil
+        )
         self.state = .open(run, connection)
         self.performanceRecords[method].attempts += 1
         self.performanceRecords[method].probes += 1
@@ -131,7 +136,7 @@ extension RealtimeManagerStateMachine {
         actions += self.disarm(.heartbeatCheck(connection.id))
         actions += self.disarm(.confirm(id))
         actions += self.disarm(.probe)
-        self.performanceRecords[old].timeOpen = self.performanceRecords[old].timeOpen + (now - connection.openedAt)
+        self.recordTimeOpen(connection, until: now)
         self.remember(old, now: now)
 
         let reason: MethodChangeReason = candidate.purpose == .upgrade ? .upgradeProbeSucceeded : .latencyThreshold

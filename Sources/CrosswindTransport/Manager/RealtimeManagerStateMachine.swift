@@ -400,6 +400,12 @@ public struct RealtimeManagerStateMachine: Sendable {
         self.configuration.confirmTimeout(for: method, rtt: self.smoothedRTT ?? self.configuration.initialRTTEstimate)
     }
 
+    /// Adds the span of an open connection that ends now to its transport's time open.
+    mutating func recordTimeOpen(_ connection: Connection, until now: NIODeadline) {
+        let record = self.performanceRecords[connection.method].timeOpen
+        self.performanceRecords[connection.method].timeOpen = record + (now - connection.openedAt)
+    }
+
     /// Notes that `method` works on the current network now.
     mutating func remember(_ method: TransportMethod, now: NIODeadline) {
         guard let network = self.networkIdentity else { return }

@@ -1,0 +1,151 @@
+import CrosswindTransport
+import NIOCore
+import Testing
+
+/// Liveness (half-open paths) and buffering (streams held and released in bursts).
+@Suite struct ManagerHeartbeatTests {
+    @Test func aSilentTransportIsReconnectedOnceThenGivenUp() {
+        // A path that starts black-holing open connections after a while.
+        var m = ManagerScript()
+        _ = m(.start(networkIdentity: nil), at: 0)
+        _ = m(.connected(.a1), at: 40)
+        _ = m(.welcomeReceived(.a1, epoch: 7, next: 1, recovered: true), at: 80)
+        // One heartbeat on time, then nothing. The liveness check at 35 s finds traffic 10 s
+        // ago and moves itself to 35 s after that heartbeat.
+        #expect(m(.heartbeat(.a1), at: 25_080) == [])
+        #expect(m(.timerFired(.heartbeatCheck(.a1)), at: 35_080) == [.scheduleTimer(.heartbeatCheck(.a1), at: .mt(60_080))])
+        // 35 s of silence: dead. The first loss reconnects the same transport at once.
+        #expect(
+            m(.timerFired(.heartbeatCheck(.a1)), at: 60_080) == [
+                .close(.websocket, .a1),
+                .open(.websocket, .a2, resumeFrom: .at(0)),
+                .scheduleTimer(.giveUp(.websocket), at: .mt(70_080)),
+            ]
+        )
+        #expect(m(.connected(.a2), at: 60_100) == [.scheduleTimer(.confirm(.a2), at: .mt(62_600))])
+        #expect(
+            m(.welcomeReceived(.a2, epoch: 7, next: 1, recovered: true), at: 60_120) == [
+                .cancelTimer(.confirm(.a2)),
+                .cancelTimer(.giveUp(.websocket)),
+                .opened(.websocket, .a2),
+                .scheduleTimer(.heartbeatCheck(.a2), at: .mt(95_120)),
+            ]
+        )
+        // Silent again: the second loss falls back to SSE.
+        #expect(
+            m(.timerFired(.heartbeatCheck(.a2)), at: 95_120) == [
+                .close(.websocket, .a2),
+                .methodChanged(from: .websocket, to: .sse, reason: .fallbackHeartbeatLost),
+                .open(.sse, .a3, resumeFrom: .at(0)),
+                .scheduleTimer(.giveUp(.sse), at: .mt(105_120)),
+            ]
+        )
+        #expect(m.machine.performance(of: .websocket, now: .mt(95_120)).heartbeatLosses == 2)
+        #expect(m.switches == [.initial, .fallbackHeartbeatLost])
+    }
+
+    @Test func theTransportsOwnHeartbeatTimeoutCountsAsALoss() {
+        // The WebSocket client's pong wait gives up first and reports `.heartbeatTimeout`.
+        var m = ManagerScript()
+        _ = m(.start(networkIdentity: nil), at: 0)
+        _ = m(.connected(.a1), at: 40)
+        _ = m(.welcomeReceived(.a1, epoch: 7, next: 1, recovered: true), at: 80)
+        #expect(
+            m(.closed(.a1, .heartbeatTimeout), at: 30_000) == [
+                .cancelTimer(.heartbeatCheck(.a1)),
+                .open(.websocket, .a2, resumeFrom: .at(0)),
+                .scheduleTimer(.giveUp(.websocket), at: .mt(40_000)),
+            ]
+        )
+        _ = m(.connected(.a2), at: 30_040)
+        _ = m(.welcomeReceived(.a2, epoch: 7, next: 1, recovered: true), at: 30_080)
+        #expect(
+            m(.closed(.a2, .heartbeatTimeout), at: 60_000) == [
+                .cancelTimer(.heartbeatCheck(.a2)),
+                .methodChanged(from: .websocket, to: .sse, reason: .fallbackHeartbeatLost),
+                .open(.sse, .a3, resumeFrom: .at(0)),
+                .scheduleTimer(.giveUp(.sse), at: .mt(70_000)),
+            ]
+        )
+    }
+
+    @Test func lateHeartbeatsOfABufferedStreamFallBack() {
+        // SSE through a proxy that, half a minute in, starts buffering the response body and
+        // releasing it in bursts. Messages keep the stream "alive"; the heartbeats give it away.
+        var configuration = RealtimeManagerConfiguration()
+        configuration.defaultMethod = .sse
+        configuration.fallbackMethods = [.sync]
+        var m = ManagerScript(configuration: configuration)
+        #expect(
+            m(.start(networkIdentity: nil), at: 0) == [
+                .methodChanged(from: nil, to: .sse, reason: .initial),
+                .open(.sse, .a1, resumeFrom: nil),
+                .scheduleTimer(.giveUp(.sse), at: .mt(10_000)),
+            ]
+        )
+        _ = m(.connected(.a1), at: 40)
+        #expect(
+            m(.welcomeReceived(.a1, epoch: 7, next: 1, recovered: true), at: 80) == [
+                .cancelTimer(.confirm(.a1)),
+                .cancelTimer(.giveUp(.sse)),
+                .opened(.sse, .a1),
+                .scheduleTimer(.heartbeatCheck(.a1), at: .mt(35_080)),
+            ]
+        )
+        // Healthy: a message, and the first heartbeat exactly on its 25 s slot.
+        #expect(m(.messageReceived(.a1, .msg(1)), at: 10_000) == [.deliver(.msg(1))])
+        #expect(m(.heartbeat(.a1), at: 25_080) == [])
+        #expect(m(.timerFired(.heartbeatCheck(.a1)), at: 35_080) == [.scheduleTimer(.heartbeatCheck(.a1), at: .mt(60_080))])
+        // Buffering begins. A burst with message 2 at 45 s.
+        #expect(m(.messageReceived(.a1, .msg(2)), at: 45_000) == [.deliver(.msg(2))])
+        #expect(m(.timerFired(.heartbeatCheck(.a1)), at: 60_080) == [.scheduleTimer(.heartbeatCheck(.a1), at: .mt(80_000))])
+        // The next burst carries the heartbeat of 50.08 s at 62 s: 11.9 s late (> 10 s grace),
+        // strike one.
+        #expect(m(.messageReceived(.a1, .msg(3)), at: 62_000) == [.deliver(.msg(3))])
+        #expect(m(.heartbeat(.a1), at: 62_000) == [])
+        #expect(m(.timerFired(.heartbeatCheck(.a1)), at: 80_000) == [.scheduleTimer(.heartbeatCheck(.a1), at: .mt(97_000))])
+        // The heartbeat of 75.08 s comes at 90 s: late again, strike two. Fall back to sync,
+        // resuming after the last message delivered.
+        #expect(m(.messageReceived(.a1, .msg(4)), at: 90_000) == [.deliver(.msg(4))])
+        #expect(
+            m(.heartbeat(.a1), at: 90_000) == [
+                .close(.sse, .a1),
+                .cancelTimer(.heartbeatCheck(.a1)),
+                .methodChanged(from: .sse, to: .sync, reason: .fallbackBuffering),
+                .open(.sync, .a2, resumeFrom: .at(4)),
+                .scheduleTimer(.giveUp(.sync), at: .mt(100_000)),
+            ]
+        )
+        #expect(m.machine.performance(of: .sse, now: .mt(90_000)).bufferingDetections == 1)
+        #expect(m.switches == [.initial, .fallbackBuffering])
+    }
+
+    @Test func isolatedLateHeartbeatsAreForgiven() {
+        // One hiccup, then a normally spaced heartbeat on time, then another hiccup much later:
+        // never two strikes in a row, so no fallback.
+        var m = ManagerScript()
+        _ = m(.start(networkIdentity: nil), at: 0)
+        _ = m(.connected(.a1), at: 40)
+        _ = m(.welcomeReceived(.a1, epoch: 7, next: 1, recovered: true), at: 80)
+        #expect(m(.heartbeat(.a1), at: 25_080) == [])
+        #expect(m(.timerFired(.heartbeatCheck(.a1)), at: 35_080) == [.scheduleTimer(.heartbeatCheck(.a1), at: .mt(60_080))])
+        #expect(m(.messageReceived(.a1, .msg(1)), at: 45_000) == [.deliver(.msg(1))])
+        #expect(m(.timerFired(.heartbeatCheck(.a1)), at: 60_080) == [.scheduleTimer(.heartbeatCheck(.a1), at: .mt(80_000))])
+        // Due at 50.08 s, arrives at 62 s: strike one.
+        #expect(m(.heartbeat(.a1), at: 62_000) == [])
+        // Due at 75.08 s, arrives on time but only 13 s after the late one: not "normally
+        // spaced", so the strike stays.
+        #expect(m(.heartbeat(.a1), at: 75_100) == [])
+        #expect(m(.timerFired(.heartbeatCheck(.a1)), at: 80_000) == [.scheduleTimer(.heartbeatCheck(.a1), at: .mt(110_100))])
+        // Due at 100.08 s, on time and 25 s after the previous one: the strike is cleared.
+        #expect(m(.heartbeat(.a1), at: 100_100) == [])
+        #expect(m(.timerFired(.heartbeatCheck(.a1)), at: 110_100) == [.scheduleTimer(.heartbeatCheck(.a1), at: .mt(135_100))])
+        #expect(m(.messageReceived(.a1, .msg(2)), at: 120_000) == [.deliver(.msg(2))])
+        #expect(m(.timerFired(.heartbeatCheck(.a1)), at: 135_100) == [.scheduleTimer(.heartbeatCheck(.a1), at: .mt(155_000))])
+        // Due at 125.08 s, arrives at 137 s: a strike again, but only the first since the clear.
+        #expect(m(.heartbeat(.a1), at: 137_000) == [])
+        #expect(m.machine.openTransport?.method == .websocket)
+        #expect(m.machine.performance(of: .websocket, now: .mt(137_000)).bufferingDetections == 0)
+        #expect(m.switches == [.initial])
+    }
+}
