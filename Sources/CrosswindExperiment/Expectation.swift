@@ -25,6 +25,16 @@ public struct Expectation: Sendable, Equatable {
         /// The given statistic of publish-to-delivery latency is at least this many milliseconds
         /// (lets a file assert that the tail shows the retransmission timer).
         case latencyAtLeast(LatencyStatistic, milliseconds: Double)
+        /// Every client of `group` (all clients when nil) is open on `transport` at the end of
+        /// the run, and got there (its last switch, or its first open) between `notBefore` and
+        /// `within` milliseconds after it started connecting.
+        case endsOnTransport(group: String?, transport: TransportKind, withinMilliseconds: Double?, notBeforeMilliseconds: Double?)
+        /// The given statistic of recovery time (from a timeline `heal` to the first message
+        /// delivered after it, per client) is at most this many milliseconds.
+        case recoveryAtMost(LatencyStatistic, milliseconds: Double)
+        /// No client was told that a resume was incomplete (no message was silently skipped
+        /// or reported lost by the resume protocol).
+        case noIncompleteRecovery
 
         /// The report text the loader gives this kind, e.g. "latency p99 <= 1500 ms".
         public var defaultText: String {
@@ -43,6 +53,15 @@ public struct Expectation: Sendable, Equatable {
                 return "latency \(statistic.rawValue) <= \(Expectation.format(milliseconds)) ms"
             case .latencyAtLeast(let statistic, let milliseconds):
                 return "latency \(statistic.rawValue) >= \(Expectation.format(milliseconds)) ms"
+            case .endsOnTransport(let group, let transport, let within, let notBefore):
+                var text = "\(group.map { "group \($0)" } ?? "every client") ends on \(transport.rawValue)"
+                if let notBefore { text += " not before \(Expectation.format(notBefore)) ms" }
+                if let within { text += " within \(Expectation.format(within)) ms" }
+                return text
+            case .recoveryAtMost(let statistic, let milliseconds):
+                return "recovery \(statistic.rawValue) <= \(Expectation.format(milliseconds)) ms"
+            case .noIncompleteRecovery:
+                return "no incomplete recovery"
             }
         }
     }

@@ -19,6 +19,8 @@ public struct Experiment: Sendable, Equatable {
     public var workload: Workload
     /// The checks run on the collected metrics, in file order.
     public var expectations: [Expectation]
+    /// Faults and repairs at given times (default none).
+    public var timeline: [TimelineEvent]
     /// The file the experiment was loaded from, if any (set by ``ExperimentLoader/load(path:)``).
     public var sourcePath: String?
 
@@ -30,8 +32,10 @@ public struct Experiment: Sendable, Equatable {
         topology: Topology,
         workload: Workload,
         expectations: [Expectation] = [],
+        timeline: [TimelineEvent] = [],
         sourcePath: String? = nil
     ) {
+        self.timeline = timeline
         self.name = name
         self.description = description
         self.seed = seed

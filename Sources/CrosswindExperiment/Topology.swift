@@ -74,6 +74,9 @@ public struct ClientGroup: Sendable, Equatable {
     public var heartbeat: HeartbeatSettings
     /// How Custom Sync clients of this group poll (used when `transport` is `sync`).
     public var sync: SyncSettings
+    /// When set, the group's clients run the RealtimeCommunicationManager (which starts on
+    /// `manager.defaultMethod`); otherwise each runs `transport` alone.
+    public var manager: ManagerSettings?
 
     /// The accepted range of `count`.
     public static let countRange: ClosedRange<Int> = 1...100_000
@@ -88,9 +91,11 @@ public struct ClientGroup: Sendable, Equatable {
         link: LinkPair,
         tcp: TCPSettings = TCPSettings(),
         heartbeat: HeartbeatSettings = HeartbeatSettings(),
-        sync: SyncSettings = SyncSettings()
+        sync: SyncSettings = SyncSettings(),
+        manager: ManagerSettings? = nil
     ) {
         self.sync = sync
+        self.manager = manager
         self.name = name
         self.count = count
         self.transport = transport

@@ -11,7 +11,7 @@ import NIOCore
 /// the object is confined to the simulation loop and no property is mutated re-entrantly
 /// (callbacks run outside any in-place mutation), and the checks cost about a tenth of a
 /// 1000-client run.
-final class ClientAgent: RealtimeClientDelegate {
+final class ClientAgent: RealtimeClientDelegate, RealtimeManagerDelegate {
     let index: Int
     let group: Int
     let name: String
@@ -34,6 +34,23 @@ final class ClientAgent: RealtimeClientDelegate {
     /// Connections opened after the first (SSE streams the server recycled).
     private(set) var reconnects = 0
     let traceComponent: UInt32
+    /// The manager, for groups that run one.
+    var manager: RealtimeCommunicationManager?
+    /// When the client started connecting.
+    var startedAt: NIODeadline?
+    /// Every transport change the manager reported.
+    private(set) var switches: [(at: NIODeadline, from: TransportMethod?, to: TransportMethod, reason: MethodChangeReason)] = []
+    /// When the client first opened the transport it opened last (reconnects on the same
+    /// transport do not move it).
+    private(set) var arrivedOnCurrentAt: NIODeadline?
+    private var lastOpenedMethod: TransportMethod?
+    /// Resumes the manager reported as incomplete.
+    private(set) var incompleteRecoveries = 0
+    /// Heals not yet followed by a delivery, and the recovery times measured.
+    private var pendingHeals: [NIODeadline] = []
+    private(set) var recoveries: [TimeAmount] = []
+    /// Heals never followed by a delivery before the end.
+    var unrecovered: Int { self.pendingHeals.count }
 
     init(index: Int, group: Int, name: String, run: ExperimentRun) {
         self.index = index
@@ -45,11 +62,59 @@ final class ClientAgent: RealtimeClientDelegate {
 
     func realtimeClient(_ client: any RealtimeTransportClient, opened welcome: Welcome, at time: NIODeadline) {
         if self.openedAt == nil { self.openedAt = time }
+        if self.arrivedOnCurrentAt == nil { self.arrivedOnCurrentAt = time }
         if self.firstOffset == nil { self.firstOffset = welcome.next }
         self.run.simulation.trace.record(time, self.traceComponent, self.run.kindOpen, Int64(welcome.epoch), Int64(welcome.next))
     }
 
     func realtimeClient(_ client: any RealtimeTransportClient, received message: RealtimeMessage, at time: NIODeadline) {
+        self.record(message, at: time)
+    }
+
+    /// A fault was repaired at `time`: the next delivery measures the recovery.
+    func markHeal(at time: NIODeadline) {
+        self.pendingHeals.append(time)
+    }
+
+    /// The transport the client is open on now, if any.
+    var currentTransport: TransportMethod? {
+        if let manager = self.manager { return manager.isOpen ? manager.currentMethod : nil }
+        if let client = self.client, client.isOpen { return client.method }
+        return nil
+    }
+
+    // MARK: RealtimeManagerDelegate
+
+    func manager(_ manager: RealtimeCommunicationManager, deliver message: RealtimeMessage, at time: NIODeadline) {
+        self.record(message, at: time)
+    }
+
+    func manager(_ manager: RealtimeCommunicationManager, methodChangedFrom from: TransportMethod?, to: TransportMethod, reason: MethodChangeReason, at time: NIODeadline) {
+        self.switches.append((time, from, to, reason))
+        self.run.simulation.trace.record(time, self.traceComponent, self.run.kindSwitch, Int64(from.map { TransportMethod.allCases.firstIndex(of: $0)! } ?? -1), Int64(TransportMethod.allCases.firstIndex(of: to)!), Int64(MethodChangeReason.allCases.firstIndex(of: reason)!))
+    }
+
+    func manager(_ manager: RealtimeCommunicationManager, opened method: TransportMethod, welcome: Welcome, at time: NIODeadline) {
+        if self.openedAt == nil { self.openedAt = time }
+        if self.firstOffset == nil { self.firstOffset = welcome.next }
+        if method != self.lastOpenedMethod {
+            self.arrivedOnCurrentAt = time
+            self.lastOpenedMethod = method
+        }
+        self.run.simulation.trace.record(time, self.traceComponent, self.run.kindOpen, Int64(welcome.epoch), Int64(welcome.next))
+    }
+
+    func manager(_ manager: RealtimeCommunicationManager, recoveryIncompleteAfter last: StreamCursor, resumesAt: StreamCursor, at time: NIODeadline) {
+        self.incompleteRecoveries += 1
+    }
+
+    // MARK: Accounting
+
+    private func record(_ message: RealtimeMessage, at time: NIODeadline) {
+        if !self.pendingHeals.isEmpty {
+            for heal in self.pendingHeals { self.recoveries.append(time - heal) }
+            self.pendingHeals.removeAll()
+        }
         let offset = Int(message.offset)
         if offset >= self.seen.count {
             self.seen.append(contentsOf: repeatElement(false, count: max(offset + 1 - self.seen.count, 64)))

@@ -56,6 +56,11 @@ public final class ExperimentRun {
     let kindClose: UInt16
     let kindConnect: UInt16
     let kindHeartbeat: UInt16
+    let kindSwitch: UInt16
+    private let kindTimeline: UInt16
+    private let timelineComponent: UInt32
+    /// The links of each client group, per direction (up: client → server).
+    private var groupLinks: [String: (up: [Link], down: [Link])] = [:]
     private let kindPublish: UInt16
     private let workloadComponent: UInt32
 
@@ -71,6 +76,9 @@ public final class ExperimentRun {
         self.kindClose = trace.kind("client.close", fields: ["reason"])
         self.kindConnect = trace.kind("client.connect", fields: ["group", "index"])
         self.kindHeartbeat = trace.kind("client.heartbeat")
+        self.kindSwitch = trace.kind("client.switch", fields: ["from", "to", "reason"])
+        self.kindTimeline = trace.kind("timeline.action", fields: ["index"])
+        self.timelineComponent = trace.component("timeline")
         self.kindPublish = trace.kind("workload.publish", fields: ["offset", "bytes"])
         self.workloadComponent = trace.component("workload:\(experiment.workload.topic)")
 
@@ -107,6 +115,8 @@ public final class ExperimentRun {
                     aToB: Self.linkConfiguration(group.link.up),
                     bToA: Self.linkConfiguration(group.link.down)
                 )
+                self.groupLinks[group.name, default: ([], [])].up.append(links.aToB)
+                self.groupLinks[group.name, default: ([], [])].down.append(links.bToA)
                 if let capture = self.captures.first {
                     // The server's view: packets as they arrive at it and as it sends them.
                     self.network.attach(capture, to: links.aToB, end: .receiving)
@@ -127,6 +137,7 @@ public final class ExperimentRun {
                 agentIndex += 1
             }
         }
+        self.scheduleTimeline()
         let workload = self.experiment.workload
         let firstPublish = self.simulation.at(workload.start)
         self.simulation.schedule(at: firstPublish) { [unowned self] in self.publish(sequence: 0) }
@@ -135,8 +146,13 @@ public final class ExperimentRun {
 
     private func connect(_ agent: ClientAgent, from node: NodeID, group: ClientGroup, groupIndex: Int, member: Int, resumeFrom: StreamCursor? = nil) {
         self.simulation.trace.record(self.simulation.now, agent.traceComponent, self.kindConnect, Int64(groupIndex), Int64(member))
+        if agent.startedAt == nil { agent.startedAt = self.simulation.now }
         let host = self.experiment.topology.server.name
         let topic = self.experiment.workload.topic
+        if let settings = group.manager {
+            self.startManager(agent, from: node, group: group, settings: settings)
+            return
+        }
         let client: any RealtimeTransportClient
         switch group.transport {
         case .websocket:
@@ -162,6 +178,112 @@ public final class ExperimentRun {
         // Configuration of a fresh channel cannot fail short of a programming error.
         try! self.network.openChannel(from: node, to: remote) { channel in
             try client.configure(channel)
+        }
+    }
+
+    private func startManager(_ agent: ClientAgent, from node: NodeID, group: ClientGroup, settings: ManagerSettings) {
+        var configuration = RealtimeCommunicationManager.Configuration(host: self.experiment.topology.server.name, topic: self.experiment.workload.topic)
+        configuration.machine = Self.machineConfiguration(settings, heartbeat: group.heartbeat)
+        configuration.syncInterval = group.sync.interval
+        configuration.syncLongPoll = group.sync.longPoll
+        configuration.syncBatchSize = group.sync.batchSize
+        configuration.networkIdentity = group.name
+        let connector = SimulatedConnector(network: self.network, node: node, server: Endpoint(node: self.server, port: UInt16(self.experiment.topology.server.port)))
+        var seedStream = self.simulation.random.fork("manager:\(agent.name)")
+        let manager = RealtimeCommunicationManager(configuration: configuration, eventLoop: self.simulation.loop, connector: connector, seed: seedStream.next())
+        manager.delegate = agent
+        agent.manager = manager
+        manager.start()
+    }
+
+    static func machineConfiguration(_ settings: ManagerSettings, heartbeat: HeartbeatSettings) -> RealtimeManagerConfiguration {
+        var machine = RealtimeManagerConfiguration()
+        machine.defaultMethod = Self.method(settings.defaultMethod)
+        machine.fallbackMethods = settings.fallbackMethods.map(Self.method)
+        machine.autoSwitch = settings.autoSwitch
+        machine.benchmarkInterval = settings.benchmarkInterval
+        machine.latencyThreshold = settings.latencyThreshold
+        machine.giveUpAfter = settings.giveUpAfter
+        machine.backoff = FullJitterBackoff(base: settings.backoffBase, cap: settings.backoffCap)
+        machine.rememberFor = settings.rememberFor
+        machine.heartbeatInterval = heartbeat.interval
+        machine.heartbeatGrace = heartbeat.timeout
+        machine.confirmTimeouts.websocket.floor = settings.confirmTimeoutFloor
+        machine.confirmTimeouts.sse.floor = settings.confirmTimeoutFloor
+        return machine
+    }
+
+    static func method(_ kind: TransportKind) -> TransportMethod {
+        switch kind {
+        case .websocket: return .websocket
+        case .sse: return .sse
+        case .sync: return .sync
+        }
+    }
+
+    // MARK: Timeline
+
+    private func scheduleTimeline() {
+        // Stable by time: entries at the same time keep their file order.
+        let ordered = self.experiment.timeline.enumerated().sorted { ($0.element.at, $0.offset) < ($1.element.at, $1.offset) }
+        for (index, event) in ordered {
+            self.simulation.schedule(at: self.simulation.at(event.at)) { [unowned self] in
+                self.simulation.trace.record(self.simulation.now, self.timelineComponent, self.kindTimeline, Int64(index))
+                self.perform(event.action)
+            }
+        }
+    }
+
+    private func links(_ group: String, _ direction: LinkDirection) -> [Link] {
+        let links = self.groupLinks[group] ?? ([], [])
+        switch direction {
+        case .up: return links.up
+        case .down: return links.down
+        case .both: return links.up + links.down
+        }
+    }
+
+    private func perform(_ action: TimelineAction) {
+        switch action {
+        case .partition(let group, let direction):
+            for link in self.links(group, direction) { link.configuration.isUp = false }
+        case .heal(let group, let direction):
+            for link in self.links(group, direction) { link.configuration.isUp = true }
+            let now = self.simulation.now
+            for agent in self.agents where self.experiment.topology.groups[agent.group].name == group { agent.markHeal(at: now) }
+        case .setLink(let group, let direction, let spec):
+            for link in self.links(group, direction) {
+                let isUp = link.configuration.isUp
+                link.configuration = Self.linkConfiguration(spec)
+                link.configuration.isUp = isUp
+            }
+        case .addFirewall(let name, let group, let port, let firewallAction):
+            let rule = PortFirewall.Rule(port: UInt16(port), action: firewallAction == .drop ? .drop : .reject)
+            for link in self.links(group, .up) { self.network.install(PortFirewall(name: name, rules: [rule]), on: link) }
+        case .removeFirewall(let name, let group):
+            for link in self.links(group, .up) { self.network.removeFilter(named: name, from: link) }
+        case .flap(let group, let direction, let period, let upFraction, let until):
+            self.flap(group, direction, period: period, upFraction: upFraction, until: self.simulation.at(until))
+        }
+    }
+
+    /// Down for (1 − upFraction) of each period, then up for the rest, until `until`.
+    private func flap(_ group: String, _ direction: LinkDirection, period: TimeAmount, upFraction: Double, until: NIODeadline) {
+        let now = self.simulation.now
+        guard now < until else {
+            self.perform(.heal(group: group, direction: direction))
+            return
+        }
+        for link in self.links(group, direction) { link.configuration.isUp = false }
+        let downFor = TimeAmount.nanoseconds(Int64(Double(period.nanoseconds) * (1 - upFraction)))
+        self.simulation.schedule(at: min(now + downFor, until)) { [unowned self] in
+            self.perform(.heal(group: group, direction: direction))
+            let next = now + period
+            if next < until {
+                self.simulation.schedule(at: next) { [unowned self] in
+                    self.flap(group, direction, period: period, upFraction: upFraction, until: until)
+                }
+            }
         }
     }
 
@@ -226,7 +348,10 @@ public final class ExperimentRun {
         self.simulation.run(until: self.simulation.at(self.experiment.workload.metricsAt))
         let result = RunResult.measure(self)
         // Tear down silently: what happens after the measurement is not part of the run.
-        for agent in self.agents { agent.client?.delegate = nil }
+        for agent in self.agents {
+            agent.client?.delegate = nil
+            agent.manager?.delegate = nil
+        }
         self.network.closeAllChannels()
         for capture in self.captures { capture.close() }
         return result

@@ -42,6 +42,37 @@ public struct Report: Codable, Sendable, Equatable {
         public var goodputBytes: Int
     }
 
+    /// One transport change of one client (`onMethodChange`).
+    public struct Switch: Codable, Sendable, Equatable {
+        public var client: String
+        public var atMs: Double
+        public var from: String?
+        public var to: String
+        public var reason: String
+    }
+
+    /// Recovery after a timeline `heal`: per client, from the heal to its next delivery.
+    public struct Recovery: Codable, Sendable, Equatable {
+        public var count: Int
+        public var p50Ms: Double
+        public var p99Ms: Double
+        public var maxMs: Double
+        /// Heals after which a client received nothing before the end.
+        public var unrecovered: Int
+    }
+
+    /// Per client group: where its clients ended and how long they took to get there.
+    public struct Group: Codable, Sendable, Equatable {
+        public var name: String
+        public var clients: Int
+        /// Clients open at the end, by transport.
+        public var byTransport: [String: Int]
+        /// From a client's start to its arrival on the transport it ended on.
+        public var arrivalMsP50: Double?
+        public var arrivalMsMax: Double?
+        public var switches: Int
+    }
+
     public struct SimulationFigures: Codable, Sendable, Equatable {
         public var virtualSeconds: Double
         public var events: Int
@@ -62,6 +93,11 @@ public struct Report: Codable, Sendable, Equatable {
     /// Connected clients / all clients.
     public var connectionSuccessRate: Double
     public var wire: Wire
+    public var switches: [Switch]
+    public var recovery: Recovery
+    /// Resumes the manager reported as incomplete (outside the replay window, new epoch).
+    public var incompleteRecoveries: Int
+    public var groups: [Group]
     public var simulation: SimulationFigures
 }
 

@@ -30,8 +30,52 @@ public struct RunResult {
             duplicated += agent.duplicated
             reordered += agent.reordered
             if agent.openedAt != nil { connected += 1 }
-            if let client = agent.client, client.isOpen { openAtEnd[client.method.rawValue, default: 0] += 1 }
+            if let method = agent.currentTransport { openAtEnd[method.rawValue, default: 0] += 1 }
         }
+        let start = run.simulation.start
+        func msSinceStart(_ time: NIODeadline) -> Double { round3(Double((time - start).nanoseconds) / 1e6) }
+        var switches: [Report.Switch] = []
+        var recoveries = LatencyHistogram()
+        var unrecovered = 0
+        var incomplete = 0
+        var groups: [Report.Group] = []
+        for (index, group) in experiment.topology.groups.enumerated() {
+            let members = run.agents.filter { $0.group == index }
+            var byTransport: [String: Int] = [:]
+            var arrivals: [Double] = []
+            var groupSwitches = 0
+            for agent in members {
+                if let method = agent.currentTransport {
+                    byTransport[method.rawValue, default: 0] += 1
+                    if let arrived = agent.arrivedOnCurrentAt, let started = agent.startedAt {
+                        arrivals.append(Double((arrived - started).nanoseconds) / 1e6)
+                    }
+                }
+                groupSwitches += agent.switches.count
+            }
+            arrivals.sort()
+            groups.append(Report.Group(
+                name: group.name, clients: members.count, byTransport: byTransport,
+                arrivalMsP50: arrivals.isEmpty ? nil : round3(arrivals[(arrivals.count - 1) / 2]),
+                arrivalMsMax: arrivals.last.map(round3),
+                switches: groupSwitches
+            ))
+        }
+        for agent in run.agents {
+            for change in agent.switches {
+                switches.append(Report.Switch(client: agent.name, atMs: msSinceStart(change.at), from: change.from?.rawValue, to: change.to.rawValue, reason: change.reason.rawValue))
+            }
+            for recovery in agent.recoveries { recoveries.record(micros: UInt64(max(recovery.nanoseconds / 1000, 0))) }
+            unrecovered += agent.unrecovered
+            incomplete += agent.incompleteRecoveries
+        }
+        let recovery = Report.Recovery(
+            count: Int(recoveries.count),
+            p50Ms: round3(Double(recoveries.percentileMicros(50)) / 1000),
+            p99Ms: round3(Double(recoveries.percentileMicros(99)) / 1000),
+            maxMs: round3(Double(recoveries.count == 0 ? 0 : recoveries.maxMicros) / 1000),
+            unrecovered: unrecovered
+        )
         var bytesUp = 0
         var bytesDown = 0
         var packets = 0
@@ -63,8 +107,9 @@ public struct RunResult {
         let clients = Report.Clients(total: total, connected: connected, byTransport: openAtEnd)
         let virtualSeconds = Double(workload.metricsAt.nanoseconds) / 1e9
         let digest = run.simulation.trace.digest()
+        let facts = Facts(run: run, recovery: recovery, recoveries: recoveries, incomplete: incomplete)
         let expectationResults = experiment.expectations.map {
-            evaluate($0, messages: messages, clients: clients, latency: latency)
+            evaluate($0, messages: messages, clients: clients, latency: latency, facts: facts)
         }
         let report = Report(
             experiment: experiment.name,
@@ -86,16 +131,29 @@ public struct RunResult {
                 retransmissions: retransmissions,
                 goodputBytes: delivered * run.payloadBytes
             ),
+            switches: switches,
+            recovery: recovery,
+            incompleteRecoveries: incomplete,
+            groups: groups,
             simulation: Report.SimulationFigures(virtualSeconds: virtualSeconds, events: run.simulation.trace.count)
         )
         return RunResult(report: report, series: run.series, trace: run.simulation.trace, capturePaths: run.capturePaths)
+    }
+
+    /// What the newer expectations look at, beyond the report's summary blocks.
+    struct Facts {
+        unowned(unsafe) let run: ExperimentRun
+        let recovery: Report.Recovery
+        let recoveries: LatencyHistogram
+        let incomplete: Int
     }
 
     static func evaluate(
         _ expectation: Expectation,
         messages: Report.Messages,
         clients: Report.Clients,
-        latency: Report.Latency
+        latency: Report.Latency,
+        facts: Facts
     ) -> Report.ExpectationResult {
         func value(_ statistic: Expectation.LatencyStatistic) -> Double {
             switch statistic {
@@ -133,6 +191,37 @@ public struct RunResult {
             let observedValue = value(statistic)
             passed = messages.delivered > 0 && observedValue >= milliseconds
             observed = "\(statistic.rawValue) \(observedValue) ms"
+        case .endsOnTransport(let group, let transport, let within, let notBefore):
+            let run = facts.run
+            let members = run.agents.filter { agent in group.map { run.experiment.topology.groups[agent.group].name == $0 } ?? true }
+            var onIt = 0
+            var arrivals: [Double] = []
+            for agent in members where agent.currentTransport?.rawValue == transport.rawValue {
+                onIt += 1
+                if let arrived = agent.arrivedOnCurrentAt, let started = agent.startedAt {
+                    arrivals.append(Double((arrived - started).nanoseconds) / 1e6)
+                }
+            }
+            let slowest = arrivals.max() ?? .infinity
+            let fastest = arrivals.min() ?? 0
+            passed = !members.isEmpty && onIt == members.count
+                && (within.map { slowest <= $0 } ?? true) && (notBefore.map { fastest >= $0 } ?? true)
+            observed = "\(onIt) of \(members.count) on \(transport.rawValue), arrived after \(round3(fastest))…\(round3(arrivals.isEmpty ? 0 : slowest)) ms"
+        case .recoveryAtMost(let statistic, let milliseconds):
+            let r = facts.recovery
+            let observedValue: Double
+            switch statistic {
+            case .avg: observedValue = round3(facts.recoveries.meanMicros / 1000)
+            case .p50: observedValue = r.p50Ms
+            case .p95: observedValue = round3(Double(facts.recoveries.percentileMicros(95)) / 1000)
+            case .p99: observedValue = r.p99Ms
+            case .max: observedValue = r.maxMs
+            }
+            passed = r.count > 0 && r.unrecovered == 0 && observedValue <= milliseconds
+            observed = "\(statistic.rawValue) \(observedValue) ms over \(r.count) recoveries, \(r.unrecovered) unrecovered"
+        case .noIncompleteRecovery:
+            passed = facts.incomplete == 0
+            observed = "\(facts.incomplete) incomplete"
         }
         return Report.ExpectationResult(text: expectation.text, passed: passed, observed: observed)
     }

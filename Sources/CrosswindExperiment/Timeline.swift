@@ -1,0 +1,78 @@
+import NIOCore
+
+/// Which direction of a client group's links an action touches (up: client → server).
+public enum LinkDirection: String, Sendable, Equatable, CaseIterable {
+    case up, down, both
+}
+
+/// What a packet firewall rule does to matching packets.
+public enum FirewallAction: String, Sendable, Equatable, CaseIterable {
+    /// Silently discard (the client waits out its SYN retries).
+    case drop
+    /// Answer with a TCP RST (the client learns at once).
+    case reject
+}
+
+/// One scheduled fault or repair, `at` a time after the start of the run.
+public struct TimelineEvent: Sendable, Equatable {
+    public var at: TimeAmount
+    public var action: TimelineAction
+    /// The line of the file it was written on, when loaded from YAML.
+    public var sourceLine: Int?
+
+    public init(at: TimeAmount, action: TimelineAction, sourceLine: Int? = nil) {
+        self.at = at
+        self.action = action
+        self.sourceLine = sourceLine
+    }
+}
+
+/// The actions of an experiment's fault timeline. Every action names a client group: it acts
+/// on the links between each client of the group and the server.
+public enum TimelineAction: Sendable, Equatable {
+    /// The links go down (a black hole: no RST, no FIN).
+    case partition(group: String, direction: LinkDirection)
+    /// The links come back up.
+    case heal(group: String, direction: LinkDirection)
+    /// The links take new properties (latency, loss, bandwidth…).
+    case setLink(group: String, direction: LinkDirection, link: LinkSpec)
+    /// A firewall rule on the group's up links: packets to `port` are dropped or rejected.
+    case addFirewall(name: String, group: String, port: Int, action: FirewallAction)
+    /// Removes the firewall rules called `name` from the group's up links.
+    case removeFirewall(name: String, group: String)
+    /// The links go down and up repeatedly: each `period`, up for `upFraction` of it, until
+    /// `until` (then they stay up).
+    case flap(group: String, direction: LinkDirection, period: TimeAmount, upFraction: Double, until: TimeAmount)
+
+    /// The group the action applies to.
+    public var group: String {
+        switch self {
+        case .partition(let group, _), .heal(let group, _), .setLink(let group, _, _),
+            .addFirewall(_, let group, _, _), .removeFirewall(_, let group), .flap(let group, _, _, _, _):
+            return group
+        }
+    }
+}
+
+/// The `RealtimeCommunicationManager` settings of a client group (DESIGN.md's defaults).
+/// A group with manager settings runs the manager; one without runs its `transport` alone.
+public struct ManagerSettings: Sendable, Equatable {
+    public var defaultMethod: TransportKind = .websocket
+    public var fallbackMethods: [TransportKind] = [.sse, .sync]
+    public var autoSwitch = true
+    /// Upgrade probes while on a worse transport.
+    public var benchmarkInterval: TimeAmount = .seconds(300)
+    /// Switch when the recent median latency exceeds this; nil is off.
+    public var latencyThreshold: TimeAmount? = nil
+    /// Give up on a transport after this long failing.
+    public var giveUpAfter: TimeAmount = .seconds(10)
+    /// Full-jitter backoff between attempts.
+    public var backoffBase: TimeAmount = .milliseconds(500)
+    public var backoffCap: TimeAmount = .seconds(20)
+    /// Floor of the WebSocket and SSE confirm timeouts (the welcome round trip).
+    public var confirmTimeoutFloor: TimeAmount = .milliseconds(2500)
+    /// How long a working transport is remembered per network.
+    public var rememberFor: TimeAmount = .minutes(30)
+
+    public init() {}
+}

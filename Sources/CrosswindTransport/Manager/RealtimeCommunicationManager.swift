@@ -1,0 +1,246 @@
+import NIOCore
+
+/// Opens connections to the server for a manager: in simulation a channel on the virtual
+/// network, live a `ClientBootstrap` connect. `initialize` installs the client's handlers
+/// before the connection is attempted; a failed connection surfaces through those handlers
+/// (`errorCaught`, `channelInactive`).
+public protocol RealtimeConnector: AnyObject {
+    func connect(_ initialize: @escaping (any Channel) throws -> Void)
+}
+
+/// What the manager tells the application. Times are event-loop time.
+public protocol RealtimeManagerDelegate: AnyObject {
+    /// A message, exactly once and in order across reconnects and transport switches.
+    func manager(_ manager: RealtimeCommunicationManager, deliver message: RealtimeMessage, at time: NIODeadline)
+    /// `onMethodChange`: the transport in use changed (or was first chosen), and why.
+    func manager(_ manager: RealtimeCommunicationManager, methodChangedFrom from: TransportMethod?, to: TransportMethod, reason: MethodChangeReason, at time: NIODeadline)
+    /// A resume could not be complete (outside the replay window, or a new epoch): the
+    /// messages between the two cursors are gone, and the application is told so.
+    func manager(_ manager: RealtimeCommunicationManager, recoveryIncompleteAfter last: StreamCursor, resumesAt: StreamCursor, at time: NIODeadline)
+    /// A transport attempt opened (after its welcome, which is passed on).
+    func manager(_ manager: RealtimeCommunicationManager, opened method: TransportMethod, welcome: Welcome, at time: NIODeadline)
+}
+
+extension RealtimeManagerDelegate {
+    public func manager(_ manager: RealtimeCommunicationManager, recoveryIncompleteAfter last: StreamCursor, resumesAt: StreamCursor, at time: NIODeadline) {}
+    public func manager(_ manager: RealtimeCommunicationManager, opened method: TransportMethod, welcome: Welcome, at time: NIODeadline) {}
+}
+
+/// The `RealtimeCommunicationManager`: the seed analysis's API in Swift. It runs the pure
+/// ``RealtimeManagerStateMachine`` and performs its actions with real transport clients —
+/// WebSocket, SSE, Custom Sync — on channels a ``RealtimeConnector`` opens.
+///
+/// Timers are kept lazily: each armed timer is a deadline in a table plus one loop task that,
+/// when it fires, checks the table (a re-armed or cancelled timer finds itself stale), so no
+/// task is ever cancelled.
+///
+/// Calling contract: create, `start()`, then everything happens on `eventLoop`. Confined to
+/// that loop; `@unchecked Sendable` only so NIO's `@Sendable` callbacks can carry it.
+public final class RealtimeCommunicationManager: RealtimeClientDelegate, @unchecked Sendable {
+    /// Everything a manager needs to know.
+    public struct Configuration: Sendable {
+        /// Decisions: default and fallback transports, timeouts, backoff, probes…
+        public var machine = RealtimeManagerConfiguration()
+        /// `Host` header and topic.
+        public var host: String
+        public var topic: String
+        /// Identity of the network, for the remembered transport.
+        public var networkIdentity: String?
+        /// Custom Sync polling.
+        public var syncInterval: TimeAmount = .seconds(2)
+        public var syncLongPoll: TimeAmount = .zero
+        public var syncBatchSize = 50
+
+        public init(host: String, topic: String) {
+            self.host = host
+            self.topic = topic
+        }
+    }
+
+    public typealias AttemptID = RealtimeManagerStateMachine.AttemptID
+    public typealias TimerID = RealtimeManagerStateMachine.TimerID
+
+    public let configuration: Configuration
+    public weak var delegate: (any RealtimeManagerDelegate)?
+    public let eventLoop: any EventLoop
+    private let connector: any RealtimeConnector
+    private var machine: RealtimeManagerStateMachine
+    private var random: ManagerRandom
+    private var attempts: [AttemptID: any RealtimeTransportClient] = [:]
+    private var attemptOf: [ObjectIdentifier: AttemptID] = [:]
+    private var attemptStarted: [AttemptID: NIODeadline] = [:]
+    private var welcomes: [AttemptID: Welcome] = [:]
+    private var timers: [TimerID: NIODeadline] = [:]
+
+    public init(configuration: Configuration, eventLoop: any EventLoop, connector: any RealtimeConnector, seed: UInt64, memory: TransportMemory = .init()) {
+        self.configuration = configuration
+        self.eventLoop = eventLoop
+        self.connector = connector
+        self.machine = RealtimeManagerStateMachine(configuration: configuration.machine, seed: seed, memory: memory)
+        self.random = ManagerRandom(seed: seed ^ 0x5DEE_CE66_D1CE_5EED)
+    }
+
+    /// The transport in use, if any.
+    public var currentMethod: TransportMethod? { self.machine.currentMethod }
+    /// True while a transport is open.
+    public var isOpen: Bool { self.machine.openTransport != nil }
+    /// The state machine (for counters, performance figures and memory).
+    public var state: RealtimeManagerStateMachine { self.machine }
+
+    public func start() { self.handle(.start(networkIdentity: self.configuration.networkIdentity)) }
+    public func stop() { self.handle(.stop) }
+    /// Sends a client → server message (queued while offline).
+    public func send(_ payload: ByteBuffer) { self.handle(.send(payload)) }
+
+    // MARK: Driving the machine
+
+    private func handle(_ event: RealtimeManagerStateMachine.Event) {
+        let now = self.eventLoop.now
+        let actions = self.machine.handle(event, now: now)
+        for action in actions { self.perform(action, now: now) }
+    }
+
+    private func perform(_ action: RealtimeManagerStateMachine.Action, now: NIODeadline) {
+        switch action {
+        case .methodChanged(let from, let to, let reason):
+            self.delegate?.manager(self, methodChangedFrom: from, to: to, reason: reason, at: now)
+        case .open(let method, let attempt, let cursor):
+            self.open(method, attempt: attempt, resumeFrom: cursor)
+        case .opened(let method, let attempt):
+            if let welcome = self.welcomes[attempt] {
+                self.delegate?.manager(self, opened: method, welcome: welcome, at: now)
+            }
+        case .close(_, let attempt):
+            if let client = self.attempts.removeValue(forKey: attempt) {
+                self.attemptOf[ObjectIdentifier(client)] = nil
+                client.delegate = nil
+                client.close()
+            }
+            self.attemptStarted[attempt] = nil
+            self.welcomes[attempt] = nil
+        case .scheduleTimer(let id, let deadline):
+            self.arm(id, at: deadline)
+        case .cancelTimer(let id):
+            self.timers[id] = nil
+        case .deliver(let message):
+            self.delegate?.manager(self, deliver: message, at: now)
+        case .gap:
+            break  // counted by the machine; the application sees it through recoveryIncomplete
+        case .recoveryIncomplete(let last, let resumesAt):
+            self.delegate?.manager(self, recoveryIncompleteAfter: last, resumesAt: resumesAt, at: now)
+        case .send:
+            break  // client → server messages travel with the POST endpoint (not yet served)
+        case .sendDropped:
+            break
+        case .protocolError:
+            break  // the machine ignored an input that made no sense in its state; nothing to do
+        }
+    }
+
+    private func arm(_ id: TimerID, at deadline: NIODeadline) {
+        self.timers[id] = deadline
+        let loopBound = NIOLoopBound(self, eventLoop: self.eventLoop)
+        self.eventLoop.scheduleTask(deadline: deadline) {
+            let manager = loopBound.value
+            guard manager.timers[id] == deadline else { return }  // re-armed or cancelled meanwhile
+            manager.timers[id] = nil
+            manager.handle(.timerFired(id))
+        }
+    }
+
+    private func open(_ method: TransportMethod, attempt: AttemptID, resumeFrom cursor: StreamCursor?) {
+        let client: any RealtimeTransportClient
+        let host = self.configuration.host
+        let topic = self.configuration.topic
+        switch method {
+        case .websocket:
+            var configuration = WebSocketClientConfiguration(host: host, topic: topic)
+            configuration.resumeFrom = cursor
+            configuration.heartbeatInterval = self.configuration.machine.heartbeatInterval
+            configuration.heartbeatTimeout = self.configuration.machine.heartbeatGrace
+            client = WebSocketClient(configuration: configuration, random: ManagerRandom(seed: self.random.next()), delegate: self)
+        case .sse:
+            var configuration = SSEClientConfiguration(host: host, topic: topic)
+            configuration.resumeFrom = cursor
+            // The manager's own heartbeat check decides; the client's watchdog is a backstop.
+            configuration.heartbeatTimeout = (self.configuration.machine.heartbeatInterval + self.configuration.machine.heartbeatGrace) * 2
+            client = SSEClient(configuration: configuration, delegate: self)
+        case .sync:
+            var configuration = SyncClientConfiguration(host: host, topic: topic)
+            configuration.resumeFrom = cursor
+            configuration.syncInterval = self.configuration.syncInterval
+            configuration.longPollWait = self.configuration.syncLongPoll
+            configuration.batchSize = self.configuration.syncBatchSize
+            client = SyncClient(configuration: configuration, delegate: self)
+        }
+        self.attempts[attempt] = client
+        self.attemptOf[ObjectIdentifier(client)] = attempt
+        self.attemptStarted[attempt] = self.eventLoop.now
+        let notifier = ConnectNotifier(manager: self, attempt: attempt)
+        self.connector.connect { channel in
+            try channel.pipeline.syncOperations.addHandler(notifier)
+            try client.configure(channel)
+        }
+    }
+
+    /// The connection of an attempt came up: its connect time is a round trip.
+    fileprivate func connected(_ attempt: AttemptID) {
+        guard self.attempts[attempt] != nil else { return }
+        if let started = self.attemptStarted[attempt] {
+            self.handle(.rttMeasured(self.eventLoop.now - started))
+        }
+        self.handle(.connected(attempt))
+    }
+
+    // MARK: RealtimeClientDelegate
+
+    public func realtimeClient(_ client: any RealtimeTransportClient, opened welcome: Welcome, at time: NIODeadline) {
+        guard let attempt = self.attemptOf[ObjectIdentifier(client)] else { return }
+        self.welcomes[attempt] = welcome
+        self.handle(.welcomeReceived(attempt, epoch: welcome.epoch, next: welcome.next, recovered: welcome.recovered))
+    }
+
+    public func realtimeClient(_ client: any RealtimeTransportClient, received message: RealtimeMessage, at time: NIODeadline) {
+        guard let attempt = self.attemptOf[ObjectIdentifier(client)] else { return }
+        self.handle(.messageReceived(attempt, message))
+    }
+
+    public func realtimeClient(_ client: any RealtimeTransportClient, heartbeatAt time: NIODeadline) {
+        guard let attempt = self.attemptOf[ObjectIdentifier(client)] else { return }
+        self.handle(.heartbeat(attempt))
+    }
+
+    public func realtimeClient(_ client: any RealtimeTransportClient, closed reason: ClientCloseReason, at time: NIODeadline) {
+        guard let attempt = self.attemptOf.removeValue(forKey: ObjectIdentifier(client)) else { return }
+        self.attempts[attempt] = nil
+        self.attemptStarted[attempt] = nil
+        self.welcomes[attempt] = nil
+        let cause: RealtimeManagerStateMachine.TransportCloseCause
+        switch reason {
+        case .connectionFailed, .upgradeRejected: cause = .failed
+        case .serverClosed: cause = .closedByServer
+        case .connectionLost, .protocolViolation: cause = .lost
+        case .heartbeatTimeout: cause = .heartbeatTimeout
+        case .closedByApplication: return
+        }
+        self.handle(.closed(attempt, cause))
+    }
+}
+
+/// Tells the manager when an attempt's connection becomes active.
+private final class ConnectNotifier: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = NIOAny
+
+    private let manager: RealtimeCommunicationManager
+    private let attempt: RealtimeCommunicationManager.AttemptID
+
+    init(manager: RealtimeCommunicationManager, attempt: RealtimeCommunicationManager.AttemptID) {
+        self.manager = manager
+        self.attempt = attempt
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        context.fireChannelActive()
+        self.manager.connected(self.attempt)
+    }
+}
