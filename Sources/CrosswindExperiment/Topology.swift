@@ -32,9 +32,15 @@ public struct ServerSpec: Sendable, Equatable {
     public static let portRange: ClosedRange<Int> = 1...65535
 
     /// Creates a server spec.
-    public init(name: String = "server", port: Int = 80) {
+    /// A separate port for WebSocket (`/ws`), as servers that terminate WebSocket elsewhere
+    /// have; nil serves it on `port` with everything else. A firewall can then block one
+    /// transport and not the others.
+    public var webSocketPort: Int?
+
+    public init(name: String = "server", port: Int = 80, webSocketPort: Int? = nil) {
         self.name = name
         self.port = port
+        self.webSocketPort = webSocketPort
     }
 }
 

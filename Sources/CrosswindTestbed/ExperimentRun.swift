@@ -101,10 +101,18 @@ public final class ExperimentRun {
         self.network.listen(on: self.server, port: port) { channel in
             try WebSocketServer.configure(channel, hub: hub, configuration: serverConfiguration)
         }
+        if let webSocketPort = self.experiment.topology.server.webSocketPort, webSocketPort != Int(port) {
+            self.network.listen(on: self.server, port: UInt16(webSocketPort)) { channel in
+                try WebSocketServer.configure(channel, hub: hub, configuration: serverConfiguration)
+            }
+        }
         if let directory = self.options.captureDirectory {
             let capture = try PacketCapture(path: "\(directory)/\(self.experiment.topology.server.name).pcap", origin: self.simulation.start)
             self.captures.append(capture)
         }
+        // Timeline actions at time T run before anything else scheduled at T (a firewall
+        // "at 0s" is there before the first SYN).
+        self.scheduleTimeline()
         var agentIndex = 0
         for (groupIndex, group) in self.experiment.topology.groups.enumerated() {
             for member in 0..<group.count {
@@ -137,7 +145,6 @@ public final class ExperimentRun {
                 agentIndex += 1
             }
         }
-        self.scheduleTimeline()
         let workload = self.experiment.workload
         let firstPublish = self.simulation.at(workload.start)
         self.simulation.schedule(at: firstPublish) { [unowned self] in self.publish(sequence: 0) }
@@ -174,7 +181,9 @@ public final class ExperimentRun {
             client = SyncClient(configuration: configuration, delegate: agent)
         }
         agent.client = client
-        let remote = Endpoint(node: self.server, port: UInt16(self.experiment.topology.server.port))
+        let server = self.experiment.topology.server
+        let port = group.transport == .websocket ? (server.webSocketPort ?? server.port) : server.port
+        let remote = Endpoint(node: self.server, port: UInt16(port))
         // Configuration of a fresh channel cannot fail short of a programming error.
         try! self.network.openChannel(from: node, to: remote) { channel in
             try client.configure(channel)
@@ -188,7 +197,12 @@ public final class ExperimentRun {
         configuration.syncLongPoll = group.sync.longPoll
         configuration.syncBatchSize = group.sync.batchSize
         configuration.networkIdentity = group.name
-        let connector = SimulatedConnector(network: self.network, node: node, server: Endpoint(node: self.server, port: UInt16(self.experiment.topology.server.port)))
+        let server = self.experiment.topology.server
+        let connector = SimulatedConnector(
+            network: self.network, node: node,
+            server: Endpoint(node: self.server, port: UInt16(server.port)),
+            webSocketServer: Endpoint(node: self.server, port: UInt16(server.webSocketPort ?? server.port))
+        )
         var seedStream = self.simulation.random.fork("manager:\(agent.name)")
         let manager = RealtimeCommunicationManager(configuration: configuration, eventLoop: self.simulation.loop, connector: connector, seed: seedStream.next())
         manager.delegate = agent

@@ -35,3 +35,17 @@ public protocol RealtimeClientDelegate: AnyObject {
 extension RealtimeClientDelegate {
     public func realtimeClient(_ client: any RealtimeTransportClient, heartbeatAt time: NIODeadline) {}
 }
+
+/// An error that can say whether it means "connection refused" (an RST in answer to the
+/// connect). The network a client runs on makes its errors conform; the clients then report
+/// ``ClientCloseReason/connectionRefused`` and the manager can fall back at once.
+public protocol ConnectionRefusalReporting: Error {
+    var isConnectionRefused: Bool { get }
+}
+
+/// True when `error` says the connect was refused (ECONNREFUSED on a real socket).
+func isConnectionRefused(_ error: any Error) -> Bool {
+    if let reporting = error as? any ConnectionRefusalReporting { return reporting.isConnectionRefused }
+    if let ioError = error as? IOError { return ioError.errnoCode == 111 }  // ECONNREFUSED on Linux
+    return false
+}

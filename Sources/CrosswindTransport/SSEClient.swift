@@ -177,6 +177,10 @@ public final class SSEClient: RealtimeTransportClient, @unchecked Sendable {
     }
 
     func failed(_ error: any Error, channel: any Channel) {
+        if case .connecting = self.state, isConnectionRefused(error) {
+            self.finish(.connectionRefused, channel: channel)
+            return
+        }
         switch self.state {
         case .connecting, .streaming, .open:
             self.finish(.connectionFailed(String(describing: error)), channel: channel)

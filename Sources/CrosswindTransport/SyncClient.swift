@@ -204,6 +204,10 @@ public final class SyncClient: RealtimeTransportClient, @unchecked Sendable {
     }
 
     func failed(_ error: any Error, channel: any Channel) {
+        if case .connecting = self.state, isConnectionRefused(error) {
+            self.finish(.connectionRefused, channel: channel)
+            return
+        }
         switch self.state {
         case .connecting, .polling, .open: self.finish(.connectionFailed(String(describing: error)), channel: channel)
         case .idle, .closed: break

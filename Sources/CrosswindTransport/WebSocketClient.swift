@@ -28,8 +28,10 @@ public struct WebSocketClientConfiguration: Sendable {
 
 /// Why a client connection ended (or never opened).
 public enum ClientCloseReason: Sendable, Equatable, CustomStringConvertible {
-    /// TCP never connected or broke: refused, reset, timed out (the text names which).
+    /// TCP never connected or broke: reset, timed out (the text names which).
     case connectionFailed(String)
+    /// The connect was answered with RST: nothing listens there, or a firewall rejects it.
+    case connectionRefused
     /// The server answered the upgrade request with something other than 101.
     case upgradeRejected
     /// No frame arrived within the heartbeat timeout after a ping: a half-open or dead path.
@@ -46,6 +48,7 @@ public enum ClientCloseReason: Sendable, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .connectionFailed(let detail): return "connection failed: \(detail)"
+        case .connectionRefused: return "connection refused"
         case .upgradeRejected: return "upgrade rejected"
         case .heartbeatTimeout: return "heartbeat timeout"
         case .serverClosed(let code): return "server closed (\(code))"
@@ -65,6 +68,7 @@ public enum ClientCloseReason: Sendable, Equatable, CustomStringConvertible {
         case .connectionLost: return 5
         case .closedByApplication: return 6
         case .protocolViolation: return 7
+        case .connectionRefused: return 8
         }
     }
 }
@@ -231,6 +235,8 @@ public final class WebSocketClient: RealtimeTransportClient, @unchecked Sendable
         case .connecting:
             if error is NIOHTTPClientUpgradeError {
                 self.finish(.upgradeRejected, channel: channel)
+            } else if isConnectionRefused(error) {
+                self.finish(.connectionRefused, channel: channel)
             } else {
                 self.finish(.connectionFailed(String(describing: error)), channel: channel)
             }

@@ -14,12 +14,13 @@ typealias Expect = CrosswindExperiment.Expectation
         groups: [ClientGroup],
         timeline: [TimelineEvent] = [],
         duration: TimeAmount = .seconds(60),
-        expectations: [Expect] = [Expect(kind: .deliveryComplete), Expect(kind: .noDuplicates), Expect(kind: .noReordering), Expect(kind: .allConnected)]
+        expectations: [Expect] = [Expect(kind: .deliveryComplete), Expect(kind: .noDuplicates), Expect(kind: .noReordering), Expect(kind: .allConnected)],
+        webSocketPort: Int? = nil
     ) -> Experiment {
         Experiment(
             name: name,
             seed: 11,
-            topology: Topology(name: name, groups: groups),
+            topology: Topology(name: name, server: ServerSpec(webSocketPort: webSocketPort), groups: groups),
             workload: Workload(ratePerSecond: 5, messageBytes: 256, start: .seconds(2), duration: duration, drain: .seconds(30)),
             expectations: expectations,
             timeline: timeline
@@ -43,22 +44,36 @@ typealias Expect = CrosswindExperiment.Expectation
     }
 
     @Test func firewallDropCostsMoreThanRejectBeforeFallingBackToSSE() throws {
-        // WebSocket and SSE share port 80 here, so the firewall blocks by port 80 only for the
-        // first 30 s... (drop: SYNs vanish; reject: RST at once)
+        // WebSocket is served on 8080, SSE and Custom Sync on 80. A firewall blocks 8080: for
+        // one group it DROPs (SYNs vanish, the manager waits out giveUpAfter, 10 s), for the
+        // other it REJECTs (RST at once: two refusals in a row and the manager moves on).
         let experiment = Self.experiment(
             name: "drop-vs-reject",
             groups: [Self.group("drop"), Self.group("reject")],
             timeline: [
-                TimelineEvent(at: .zero, action: .addFirewall(name: "fw", group: "drop", port: 80, action: .drop)),
-                TimelineEvent(at: .zero, action: .addFirewall(name: "fw", group: "reject", port: 80, action: .reject)),
-                TimelineEvent(at: .seconds(40), action: .removeFirewall(name: "fw", group: "drop")),
-                TimelineEvent(at: .seconds(40), action: .removeFirewall(name: "fw", group: "reject")),
+                TimelineEvent(at: .zero, action: .addFirewall(name: "fw", group: "drop", port: 8080, action: .drop)),
+                TimelineEvent(at: .zero, action: .addFirewall(name: "fw", group: "reject", port: 8080, action: .reject)),
             ],
-            expectations: [Expect(kind: .noDuplicates), Expect(kind: .noReordering)]
+            duration: .seconds(30),
+            expectations: [
+                Expect(kind: .deliveryComplete), Expect(kind: .noDuplicates), Expect(kind: .noReordering),
+                Expect(kind: .endsOnTransport(group: "drop", transport: .sse, withinMilliseconds: 11_000, notBeforeMilliseconds: 10_000)),
+                Expect(kind: .endsOnTransport(group: "reject", transport: .sse, withinMilliseconds: 2_000, notBeforeMilliseconds: nil)),
+            ],
+            webSocketPort: 8080
         )
-        let report = try ExperimentRun(experiment: experiment).execute().report
-        print(report.groups, report.switches.prefix(12), report.messages, report.recovery)
-        #expect(report.passed)
+        let outcome = try DeterminismCheck.check(experiment, seed: nil)
+        #expect(outcome.isDeterministic)
+        let report = outcome.first.report
+        #expect(report.passed, "\(report.expectations)")
+        let drop = try #require(report.groups.first { $0.name == "drop" })
+        let reject = try #require(report.groups.first { $0.name == "reject" })
+        #expect(drop.byTransport == ["sse": 10])
+        #expect(reject.byTransport == ["sse": 10])
+        #expect(report.switches.filter { $0.client.hasPrefix("drop-") && $0.to == "sse" }.allSatisfy { $0.reason == "fallbackConnectFailed" })
+        #expect(report.switches.filter { $0.client.hasPrefix("reject-") && $0.to == "sse" }.allSatisfy { $0.reason == "fallbackConnectRefused" })
+        // The difference in time to fall back is the whole point.
+        #expect(try #require(drop.arrivalMsP50) > 5 * (try #require(reject.arrivalMsP50)))
     }
 
     @Test func outageRecoveryLosesNothing() throws {
@@ -73,8 +88,14 @@ typealias Expect = CrosswindExperiment.Expectation
             expectations: [Expect(kind: .deliveryComplete), Expect(kind: .noDuplicates), Expect(kind: .noReordering), Expect(kind: .noIncompleteRecovery)]
         )
         let report = try ExperimentRun(experiment: experiment).execute().report
-        print(report.groups, report.switches.suffix(12), report.messages, report.recovery)
         #expect(report.passed, "\(report.expectations)")
+        // Every client measured a recovery. The partition is shorter than the heartbeat
+        // timeout (35 s), so WebSocket stays up and TCP's own retransmission repairs it: the
+        // next retransmission after the heal comes within one backed-off RTO, which after
+        // 15 s of doubling from 200 ms is at most the 12.8 s step.
         #expect(report.recovery.count == 10)
+        #expect(report.recovery.unrecovered == 0)
+        #expect(report.recovery.maxMs <= 12_800 + 100)
+        #expect(report.clients.byTransport == ["websocket": 10])
     }
 }

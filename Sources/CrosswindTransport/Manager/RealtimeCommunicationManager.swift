@@ -5,7 +5,8 @@ import NIOCore
 /// before the connection is attempted; a failed connection surfaces through those handlers
 /// (`errorCaught`, `channelInactive`).
 public protocol RealtimeConnector: AnyObject {
-    func connect(_ initialize: @escaping (any Channel) throws -> Void)
+    /// Opens a connection for `method` (servers may serve transports on different ports).
+    func connect(_ method: TransportMethod, _ initialize: @escaping (any Channel) throws -> Void)
 }
 
 /// What the manager tells the application. Times are event-loop time.
@@ -177,7 +178,7 @@ public final class RealtimeCommunicationManager: RealtimeClientDelegate, @unchec
         self.attemptOf[ObjectIdentifier(client)] = attempt
         self.attemptStarted[attempt] = self.eventLoop.now
         let notifier = ConnectNotifier(manager: self, attempt: attempt)
-        self.connector.connect { channel in
+        self.connector.connect(method) { channel in
             try channel.pipeline.syncOperations.addHandler(notifier)
             try client.configure(channel)
         }
@@ -217,6 +218,7 @@ public final class RealtimeCommunicationManager: RealtimeClientDelegate, @unchec
         self.welcomes[attempt] = nil
         let cause: RealtimeManagerStateMachine.TransportCloseCause
         switch reason {
+        case .connectionRefused: cause = .refused
         case .connectionFailed, .upgradeRejected: cause = .failed
         case .serverClosed: cause = .closedByServer
         case .connectionLost, .protocolViolation: cause = .lost

@@ -63,6 +63,10 @@ public struct RealtimeManagerConfiguration: Sendable, Equatable {
     /// the failure history ("stable"); shorter-lived ones do not, so a transport whose
     /// connections open and are killed at once is given up like one that never opens.
     public var giveUpAfter: TimeAmount = .seconds(10)
+    /// Consecutive connects answered with RST (port closed, firewall REJECT) after which the
+    /// manager falls back at once instead of waiting out `giveUpAfter`: a REJECT costs round
+    /// trips, a DROP costs the give-up time.
+    public var refusalsBeforeFallback: Int = 2
     /// Delay before each retry of the same transport: full jitter from 0.5 s doubling to 20 s.
     public var backoff = FullJitterBackoff()
 

@@ -268,12 +268,23 @@ extension RealtimeManagerStateMachine {
     mutating func closed(_ id: AttemptID, cause: TransportCloseCause, now: NIODeadline) -> [Action] {
         switch self.state {
         case .connecting(let run, let attempt) where attempt.id == id:
+            if cause == .refused {
+                var run = run
+                run.refusals += 1
+                // An answer of RST is definite: the port is closed or a firewall rejects it.
+                // A second one in a row is enough to move on, without waiting to give up.
+                if self.configuration.autoSwitch && run.refusals >= self.configuration.refusalsBeforeFallback {
+                    self.performanceRecords[attempt.method].connectFailures += 1
+                    return self.disarm(.confirm(attempt.id)) + self.fallBack(from: run, reason: .fallbackConnectRefused, now: now)
+                }
+                return self.primaryFailed(run, attempt, confirmTimedOut: false, closedByUs: false, now: now)
+            }
             return self.primaryFailed(run, attempt, confirmTimedOut: false, closedByUs: false, now: now)
         case .open(let run, let connection):
             if connection.id == id {
                 let ending: ConnectionEnding
                 switch cause {
-                case .failed, .lost: ending = .lost
+                case .failed, .lost, .refused: ending = .lost
                 case .closedByServer: ending = .closedByServer
                 case .heartbeatTimeout: ending = .heartbeatLost
                 }

@@ -68,6 +68,8 @@ public struct RealtimeManagerStateMachine: Sendable {
     public enum TransportCloseCause: Sendable, Hashable {
         /// It could not connect or broke before it opened: refused, reset, timed out, upgrade
         /// or HTTP request rejected.
+        case refused
+        /// It never opened: refused (RST), timed out, reset, or the upgrade was rejected.
         case failed
         /// The server (or a middlebox in its name) closed it: a close frame, the end of an SSE
         /// stream (recycling), an HTTP error on a sync poll.
@@ -154,6 +156,8 @@ public struct RealtimeManagerStateMachine: Sendable {
         var failures = 0
         /// Heartbeat losses since the manager switched to this transport.
         var heartbeatLosses = 0
+        /// Consecutive connects answered with RST (the port is closed or rejected).
+        var refusals = 0
         /// The reason a give-up would report, from the latest trouble.
         var giveUpReason = MethodChangeReason.fallbackConnectFailed
     }

@@ -24,6 +24,9 @@ public enum MethodChangeReason: String, Sendable, Hashable, CaseIterable, Custom
     /// The transport kept failing to open (refused, reset, timed out, rejected upgrade) for
     /// ``RealtimeManagerConfiguration/giveUpAfter``.
     case fallbackConnectFailed
+    /// Connects to the transport were answered with RST ``RealtimeManagerConfiguration/refusalsBeforeFallback``
+    /// times in a row (a closed port, a firewall that REJECTs).
+    case fallbackConnectRefused
     /// The connection came up but the application-level welcome did not arrive within the
     /// confirm timeout ("101 then silence", an SSE stream held by a buffering proxy).
     case fallbackConfirmTimeout
