@@ -2,20 +2,25 @@ import NIOCore
 import Yams
 
 /// Reads the experiment schema (version 1) from the root mapping of an experiment file: header,
-/// `topology:` (a path to a topology file or an inline mapping), `workload:` and `expect:`.
+/// `topology:` (a path to a topology file or an inline mapping), `workload:`, `timeline:` (see
+/// ``TimelineReader``) and `expect:`.
 enum ExperimentReader {
     /// Keys of an experiment file.
-    static let experimentKeys = ["kind", "version", "name", "description", "seed", "topology", "workload", "expect"]
+    static let experimentKeys = ["kind", "version", "name", "description", "seed", "topology", "workload", "timeline", "expect"]
     /// Experiment keys reserved for later schema versions.
-    static let reservedExperimentKeys = ["timeline"]
+    static let reservedExperimentKeys: [String] = []
     /// Keys of `workload:`.
     static let workloadKeys = ["topic", "rate", "size", "start", "duration", "drain"]
     /// Workload keys reserved for later schema versions.
     static let reservedWorkloadKeys = ["clientSends"]
     /// The keys an entry of `expect:` may have (exactly one per entry).
-    static let expectationKeys = ["delivery", "duplicates", "reordered", "connected", "latency"]
+    static let expectationKeys = ["delivery", "duplicates", "reordered", "connected", "latency", "transport", "recovery"]
     /// Keys of a latency bound (`p99: { atMost: 1500ms, atLeast: 200ms }`).
     static let boundKeys = ["atMost", "atLeast"]
+    /// Keys of a recovery bound (`p99: { atMost: 20s }`).
+    static let recoveryBoundKeys = ["atMost"]
+    /// Keys of `transport:` (`{ group: office, endsOn: sse, within: 30s, notBefore: 5s }`).
+    static let transportExpectationKeys = ["group", "endsOn", "within", "notBefore"]
 
     /// Reads an experiment; a `topology:` path is resolved against `baseDirectory`.
     static func experiment(_ root: YAMLValue, baseDirectory: String) throws(ExperimentError) -> Experiment {
@@ -31,11 +36,16 @@ enum ExperimentReader {
             try Self.topology(v, baseDirectory: baseDirectory, experimentName: name)
         }
         let workload = try map.read("workload", Self.workload)
-        let expectations = try map.read("expect", default: [], Self.expectations)
+        let timeline = try map.read("timeline", default: []) { (v: YAMLValue) throws(ExperimentError) in
+            try TimelineReader.timeline(v, topology: topology, workload: workload)
+        }
+        let expectations = try map.read("expect", default: []) { (v: YAMLValue) throws(ExperimentError) in
+            try Self.expectations(v, topology: topology)
+        }
         try map.finish()
         return Experiment(
             name: name, description: description, seed: seed, topology: topology, workload: workload,
-            expectations: expectations
+            expectations: expectations, timeline: timeline
         )
     }
 
@@ -89,16 +99,17 @@ enum ExperimentReader {
     }
 
     /// Reads `expect:`, a list; one entry may yield two expectations (a latency with both bounds).
-    static func expectations(_ value: YAMLValue) throws(ExperimentError) -> [Expectation] {
+    /// Group names (`transport: { group: … }`) are checked against `topology`.
+    static func expectations(_ value: YAMLValue, topology: Topology) throws(ExperimentError) -> [Expectation] {
         var result: [Expectation] = []
         for entry in try value.sequence() {
-            result += try expectation(entry)
+            result += try expectation(entry, topology: topology)
         }
         return result
     }
 
     /// Reads one entry of `expect:`, a mapping with exactly one key.
-    static func expectation(_ value: YAMLValue) throws(ExperimentError) -> [Expectation] {
+    static func expectation(_ value: YAMLValue, topology: Topology) throws(ExperimentError) -> [Expectation] {
         let map = try value.mapping(keys: expectationKeys)
         guard let first = map.entries.first else {
             throw value.error("an expectation needs one key (one of: \(expectationKeys.joined(separator: ", ")))")
@@ -127,6 +138,10 @@ enum ExperimentReader {
             kinds = [(.allConnected, line)]
         case "latency":
             kinds = try latency(entry)
+        case "transport":
+            kinds = [(try endsOnTransport(entry, topology: topology), line)]
+        case "recovery":
+            kinds = try recovery(entry)
         default:
             throw ExperimentError(file: value.file, mark: first.keyMark, message: "\(value.path): unknown key '\(first.key)'")
         }
@@ -194,5 +209,67 @@ enum ExperimentReader {
         }
         try map.finish()
         return result
+    }
+
+    /// Reads `transport: { group: office, endsOn: sse, within: 30s, notBefore: 5s }`; only `endsOn`
+    /// is required, `group` must name a client group, `within > 0`, `notBefore <= within`.
+    private static func endsOnTransport(_ value: YAMLValue, topology: Topology) throws(ExperimentError) -> Expectation.Kind {
+        let map = try value.mapping(keys: transportExpectationKeys)
+        let group = try map.read("group", default: nil) { (v: YAMLValue) throws(ExperimentError) -> String? in
+            try TopologyReader.groupReference(v, in: topology)
+        }
+        let transport = try map.read("endsOn") { (v: YAMLValue) throws(ExperimentError) in
+            try v.oneOf(TransportKind.self, what: "transport")
+        }
+        let within = try map.read("within", default: nil) { (v: YAMLValue) throws(ExperimentError) -> TimeAmount? in
+            try v.positiveDuration()
+        }
+        let notBefore = try map.read("notBefore", default: nil) { (v: YAMLValue) throws(ExperimentError) -> TimeAmount? in
+            try v.duration()
+        }
+        try map.finish()
+        if let within, let notBefore, notBefore > within, let notBeforeValue = map.optional("notBefore") {
+            throw notBeforeValue.error(
+                "notBefore (\(Quantity.describe(notBefore))) is after within (\(Quantity.describe(within))): no client can pass"
+            )
+        }
+        return .endsOnTransport(
+            group: group, transport: transport,
+            withinMilliseconds: within.map(milliseconds), notBeforeMilliseconds: notBefore.map(milliseconds)
+        )
+    }
+
+    /// Reads `recovery: complete` (no incomplete resume) or `recovery: { p99: { atMost: 20s }, … }`
+    /// (one expectation per statistic, in file order, each with the line of its bound).
+    private static func recovery(_ value: YAMLValue) throws(ExperimentError) -> [(Expectation.Kind, Int?)] {
+        guard case .mapping = value.node else {
+            let text = try value.scalarText(expected: "'complete' or { p99: { atMost: 20s } }")
+            guard text == "complete" else {
+                throw value.error("expected 'complete' or { p99: { atMost: 20s } }, got '\(text)'")
+            }
+            return [(.noIncompleteRecovery, value.keyMark?.line)]
+        }
+        let statistics = Expectation.LatencyStatistic.allCases.map(\.rawValue)
+        let map = try value.mapping(keys: statistics)
+        guard !map.entries.isEmpty else {
+            throw value.error("needs a statistic (one of: \(statistics.joined(separator: ", ")))")
+        }
+        var result: [(Expectation.Kind, Int?)] = []
+        for entry in map.entries {
+            let statistic = Expectation.LatencyStatistic(rawValue: entry.key)!
+            let boundsValue = try map.required(entry.key)
+            let bounds = try boundsValue.mapping(keys: recoveryBoundKeys)
+            guard let bound = bounds.entries.first else { throw boundsValue.error("needs a bound: atMost") }
+            let amount = try bounds.required("atMost").duration()
+            result.append((.recoveryAtMost(statistic, milliseconds: milliseconds(amount)), bound.keyMark?.line))
+            try bounds.finish()
+        }
+        try map.finish()
+        return result
+    }
+
+    /// A duration in (fractional) milliseconds, as expectations carry it.
+    private static func milliseconds(_ amount: TimeAmount) -> Double {
+        Double(amount.nanoseconds) / 1_000_000
     }
 }

@@ -14,11 +14,11 @@ enum TopologyReader {
     /// Keys of `server:`.
     static let serverKeys = ["name", "port"]
     /// Keys of one entry of `groups:`.
-    static let groupKeys = ["name", "count", "transport", "connectAt", "connectSpread", "link", "tcp", "heartbeat", "sync"]
+    static let groupKeys = ["name", "count", "transport", "connectAt", "connectSpread", "link", "tcp", "heartbeat", "sync", "manager"]
     /// Keys of `sync:`.
     static let syncKeys = ["interval", "longPoll", "batchSize"]
     /// Group keys reserved for later schema versions.
-    static let reservedGroupKeys = ["path", "manager"]
+    static let reservedGroupKeys = ["path"]
     /// Keys of a `link:` given per direction.
     static let linkPairKeys = ["up", "down"]
     /// Keys of one link direction (or of a `link:` that applies both ways).
@@ -84,7 +84,14 @@ enum TopologyReader {
         let nameValue = try map.required("name")
         let name = try nameValue.nodeName()
         let count = try map.integer("count", in: ClientGroup.countRange)
-        let transport = try map.read("transport", default: .websocket, Self.transport)
+        // A manager group starts on `manager.defaultMethod`; a `transport:` beside it would be ignored.
+        if let transportValue = map.optional("transport"), map.optional("manager") != nil {
+            throw transportValue.errorAtKey("a group with manager: starts on manager.defaultMethod; remove transport")
+        }
+        let manager = try map.read("manager", default: nil) { (v: YAMLValue) throws(ExperimentError) -> ManagerSettings? in
+            try ManagerReader.manager(v)
+        }
+        let transport = try map.read("transport", default: manager?.defaultMethod ?? .websocket, Self.transport)
         let connectAt = try map.duration("connectAt", default: .zero)
         let connectSpread = try map.duration("connectSpread", default: .zero)
         let link = try map.read("link", Self.link)
@@ -94,7 +101,7 @@ enum TopologyReader {
         try map.finish()
         let group = ClientGroup(
             name: name, count: count, transport: transport, connectAt: connectAt, connectSpread: connectSpread,
-            link: link, tcp: tcp, heartbeat: heartbeat, sync: sync
+            link: link, tcp: tcp, heartbeat: heartbeat, sync: sync, manager: manager
         )
         return (group, nameValue)
     }
@@ -123,15 +130,32 @@ enum TopologyReader {
     /// Reads one link direction.
     static func linkSpec(_ value: YAMLValue) throws(ExperimentError) -> LinkSpec {
         let map = try value.mapping(keys: linkSpecKeys)
-        let spec = LinkSpec(
+        let spec = try linkSpec(in: map)
+        try map.finish()
+        return spec
+    }
+
+    /// Reads the ``linkSpecKeys`` of `map` (which may allow more keys, as a timeline `setLink:`
+    /// does); absent keys keep the ``LinkSpec`` defaults. Does not call `finish()`.
+    static func linkSpec(in map: YAMLMapping) throws(ExperimentError) -> LinkSpec {
+        LinkSpec(
             latency: try map.duration("latency", default: .zero, atMost: LinkSpec.maxLatency),
             jitter: try map.duration("jitter", default: .zero, atMost: LinkSpec.maxJitter),
             loss: try map.read("loss", default: .none, Self.loss),
             bandwidthBitsPerSecond: try map.bandwidth("bandwidth", atLeast: LinkSpec.minBandwidthBitsPerSecond),
             queueBytes: try map.size("queue", in: LinkSpec.queueBytesRange, default: LinkSpec.defaultQueueBytes)
         )
-        try map.finish()
-        return spec
+    }
+
+    /// Reads a reference to a client group of `topology` (timeline actions, expectations): an
+    /// unknown name is an error at the value listing the group names.
+    static func groupReference(_ value: YAMLValue, in topology: Topology) throws(ExperimentError) -> String {
+        let name = try value.scalarText(expected: "a client group name")
+        guard topology.groups.contains(where: { $0.name == name }) else {
+            let names = topology.groups.map(\.name).joined(separator: ", ")
+            throw value.error("no client group '\(name)' (groups: \(names))")
+        }
+        return name
     }
 
     /// Reads `loss:`: `0.02`, `2%`, `none`, or `{model: independent | gilbert-elliott | none, …}`.

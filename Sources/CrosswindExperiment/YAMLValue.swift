@@ -147,6 +147,16 @@ struct YAMLValue {
         return value
     }
 
+    /// A boolean: `true` or `false` (also `True`/`TRUE`/`False`/`FALSE`, as YAML 1.2 allows).
+    func boolean() throws(ExperimentError) -> Bool {
+        let text = try scalarText(expected: "true or false")
+        switch text {
+        case "true", "True", "TRUE": return true
+        case "false", "False", "FALSE": return false
+        default: throw error("expected true or false, got '\(text)'")
+        }
+    }
+
     /// A whole number in `0...UInt64.max` (seeds).
     func unsignedInteger() throws(ExperimentError) -> UInt64 {
         let text = try scalarText(expected: "an integer")

@@ -106,9 +106,9 @@ public struct SSEParser: Sendable {
     /// Consumes all readable bytes of `buffer`; returns what completed.
     ///
     /// Throws `SSEParserError` when a limit is exceeded; the stream must then be dropped. The
-    /// throwing call's outputs are lost, so it also rolls `lastEventID` back to its value
-    /// before the call (a reconnect asks for those events again) and leaves the parser as
-    /// after `endOfStream()`.
+    /// throwing call's outputs are lost, so it also rolls `lastEventID` back to the last ID
+    /// committed (by a blank line) before the call, so that a reconnect asks for those events
+    /// again, and leaves the parser as after `endOfStream()`.
     public mutating func feed(_ buffer: inout ByteBuffer) throws -> [Output] {
         let idBeforeCall = self.committedID
         var outputs: [Output] = []

@@ -64,7 +64,6 @@ import Testing
          "t.yaml:8:18: topology.groups[0].transport: unknown transport 'pigeon' (expected one of: websocket, sse, sync)"),
         // Keys reserved for later versions.
         ("path: [router]", "t.yaml:8:7: topology.groups[0]: 'path' is not supported by schema version 1 yet"),
-        ("manager: {}", "t.yaml:8:7: topology.groups[0]: 'manager' is not supported by schema version 1 yet"),
         // Loss model in mapping form.
         ("link: { loss: { model: bursty } }",
          "t.yaml:8:30: topology.groups[0].link.loss.model: unknown loss model 'bursty' (expected one of: none, independent, gilbert-elliott)"),
@@ -109,12 +108,10 @@ import Testing
     @Test func unknownTopLevelKey() {
         let yaml = TestSupport.experiment() + "colour: red\n"
         #expect(TestSupport.experimentError(yaml)?.description
-            == "t.yaml:13:1: unknown key 'colour' (expected one of: kind, version, name, description, seed, topology, workload, expect)")
+            == "t.yaml:13:1: unknown key 'colour' (expected one of: kind, version, name, description, seed, topology, workload, timeline, expect)")
     }
 
-    @Test func reservedTopLevelAndWorkloadKeys() {
-        #expect(TestSupport.experimentError(TestSupport.experiment() + "timeline: []\n")?.description
-            == "t.yaml:13:1: 'timeline' is not supported by schema version 1 yet")
+    @Test func reservedWorkloadKey() {
         let workload = "  rate: 5\n  size: 100\n  duration: 1s\n  clientSends: { rate: 1 }"
         #expect(TestSupport.experimentError(TestSupport.experiment(workload: workload))?.description
             == "t.yaml:13:3: workload: 'clientSends' is not supported by schema version 1 yet")
@@ -194,7 +191,7 @@ import Testing
         }
         // `expect:` is line 13, its first entry line 14.
         #expect(error("  - jitter: none")
-            == "t.yaml:14:5: expect[0]: unknown key 'jitter' (expected one of: delivery, duplicates, reordered, connected, latency)")
+            == "t.yaml:14:5: expect[0]: unknown key 'jitter' (expected one of: delivery, duplicates, reordered, connected, latency, transport, recovery)")
         #expect(error("  - duplicates: few") == "t.yaml:14:17: expect[0].duplicates: expected 'none', got 'few'")
         #expect(error("  - delivery: most") == "t.yaml:14:15: expect[0].delivery: expected 'complete' or { atLeast: 0.999 }, got 'most'")
         #expect(error("  - delivery: { atLeast: 1.2 }")

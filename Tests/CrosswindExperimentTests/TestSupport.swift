@@ -75,6 +75,35 @@ enum TestSupport {
             """ + groupLines + link + "workload:\n" + workload + "\n"
     }
 
+    /// An experiment with two client groups, `office` (2 clients) and `home` (1), whose run ends at
+    /// 72s (start 2s + duration 60s + drain 10s); `tail` is appended from line 9 on, so with
+    /// `tail` = "timeline:\n…" or "expect:\n…" the first list entry is on line 10.
+    ///
+    /// ```
+    /// 1 kind: experiment
+    /// 2 version: 1
+    /// 3 name: t
+    /// 4 topology:
+    /// 5   groups:
+    /// 6     - { name: office, count: 2, link: { latency: 20ms } }
+    /// 7     - { name: home, count: 1, link: {} }
+    /// 8 workload: { rate: 5, size: 100, start: 2s, duration: 60s, drain: 10s }
+    /// 9 <tail>
+    /// ```
+    static func twoGroupExperiment(_ tail: String) -> String {
+        """
+        kind: experiment
+        version: 1
+        name: t
+        topology:
+          groups:
+            - { name: office, count: 2, link: { latency: 20ms } }
+            - { name: home, count: 1, link: {} }
+        workload: { rate: 5, size: 100, start: 2s, duration: 60s, drain: 10s }
+
+        """ + tail + "\n"
+    }
+
     /// A scratch directory unique to this process and `name`, removed by `body`'s end.
     static func withScratchDirectory<T>(_ name: String, _ body: (String) throws -> T) throws -> T {
         let directory = FileManager.default.temporaryDirectory.path
