@@ -12,7 +12,7 @@ enum TopologyReader {
     /// Topology keys reserved for later schema versions.
     static let reservedTopologyKeys = ["middleboxes"]
     /// Keys of `server:`.
-    static let serverKeys = ["name", "port"]
+    static let serverKeys = ["name", "port", "webSocketPort"]
     /// Keys of one entry of `groups:`.
     static let groupKeys = ["name", "count", "transport", "connectAt", "connectSpread", "link", "tcp", "heartbeat", "sync", "manager"]
     /// Keys of `sync:`.
@@ -72,7 +72,8 @@ enum TopologyReader {
         let defaults = ServerSpec()
         let spec = ServerSpec(
             name: try map.read("name", default: defaults.name) { (v: YAMLValue) throws(ExperimentError) in try v.nodeName() },
-            port: try map.integer("port", in: ServerSpec.portRange, default: defaults.port)
+            port: try map.integer("port", in: ServerSpec.portRange, default: defaults.port),
+            webSocketPort: map.optional("webSocketPort") == nil ? nil : try map.integer("webSocketPort", in: ServerSpec.portRange)
         )
         try map.finish()
         return spec

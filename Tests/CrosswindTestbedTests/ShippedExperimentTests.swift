@@ -1,6 +1,7 @@
 import CrosswindExperiment
 import CrosswindTestbed
 import Foundation
+import NIOCore
 import Testing
 
 /// Every shipped experiment passes its own expectations and replays bit for bit.
@@ -8,7 +9,7 @@ import Testing
     static let experiments = ["Experiments/websocket-baseline.yaml", "Experiments/websocket-lossy-link.yaml"]
 
     @Test(arguments: experiments)
-    func passesAndIsDeterministic(file: String) throws {
+    func webSocketExperimentsDeliverEverything(file: String) throws {
         let experiment = try ExperimentLoader.load(path: packagePath(file))
         let outcome = try DeterminismCheck.check(experiment, seed: nil)
         #expect(outcome.isDeterministic, "first divergence: \(String(describing: outcome.divergence)); replay: crosswind run \(file) --check-determinism")
@@ -22,6 +23,41 @@ import Testing
         #expect(report.messages.delivered == report.messages.offered)
         #expect(report.messages.duplicated == 0)
         #expect(report.clients.connected == 100)
+    }
+
+    /// Every experiment file shipped in Experiments/ passes its expectations and replays.
+    static let allShipped: [String] = (try? FileManager.default.contentsOfDirectory(atPath: packagePath("Experiments")))?
+        .filter { $0.hasSuffix(".yaml") }.sorted().map { "Experiments/\($0)" } ?? []
+
+    @Test(arguments: allShipped)
+    func everyShippedExperimentPassesAndReplays(file: String) throws {
+        let experiment = try ExperimentLoader.load(path: packagePath(file))
+        let outcome = try DeterminismCheck.check(experiment, seed: nil)
+        #expect(outcome.isDeterministic, "replay: crosswind run \(file) --check-determinism")
+        for expectation in outcome.first.report.expectations {
+            #expect(expectation.passed, "\(file): \(expectation.text) — observed \(expectation.observed)")
+        }
+    }
+
+    @Test func shippedListIsComplete() {
+        #expect(Self.allShipped.count >= 4)
+    }
+
+    @Test func brokenVariantsFail() throws {
+        // Without the heal, the outage experiment's clients never recover.
+        var outage = try ExperimentLoader.load(path: packagePath("Experiments/outage-recovery.yaml"))
+        outage.timeline.removeAll { if case .heal = $0.action { return true } else { return false } }
+        let outageReport = try ExperimentRun(experiment: outage, options: RunOptions(keepsEvents: false)).execute().report
+        #expect(!outageReport.passed)
+        #expect(outageReport.expectations.contains { $0.text.hasPrefix("recovery p99") && !$0.passed })
+
+        // A manager that gives up only after a minute lets the dropped group sit on a dead
+        // WebSocket far beyond the 11 s the experiment allows.
+        var firewall = try ExperimentLoader.load(path: packagePath("Experiments/firewall-drop-vs-reject.yaml"))
+        for index in firewall.topology.groups.indices { firewall.topology.groups[index].manager?.giveUpAfter = .seconds(60) }
+        let firewallReport = try ExperimentRun(experiment: firewall, options: RunOptions(keepsEvents: false)).execute().report
+        #expect(!firewallReport.passed)
+        #expect(firewallReport.expectations.contains { $0.text.hasPrefix("group dropped ends on sse") && !$0.passed })
     }
 
     @Test func lossyLinkShowsTheRetransmissionTimer() throws {
