@@ -5,6 +5,7 @@
 //
 // Two columns that meet once (see README "Layout"):
 //   simulation:  CrosswindKernel → CrosswindNetwork (links, TCP model, captures; CPcap)
+//                → CrosswindMiddlebox (HTTP proxies with policies, on any NIO channel)
 //   transports:  CrosswindTransport (protocol cores + NIO handlers; never imports the network)
 //   join:        CrosswindTestbed (experiments, workloads, metrics, reports)
 //   entry:       crosswind (the command-line tool)
@@ -24,6 +25,7 @@ let package = Package(
         .library(name: "CrosswindNetwork", targets: ["CrosswindNetwork"]),
         .library(name: "CrosswindTransport", targets: ["CrosswindTransport"]),
         .library(name: "CrosswindExperiment", targets: ["CrosswindExperiment"]),
+        .library(name: "CrosswindMiddlebox", targets: ["CrosswindMiddlebox"]),
         .library(name: "CrosswindTestbed", targets: ["CrosswindTestbed"]),
     ],
     dependencies: [
@@ -65,6 +67,14 @@ let package = Package(
             swiftSettings: upcoming
         ),
         .target(
+            name: "CrosswindMiddlebox",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: upcoming
+        ),
+        .target(
             name: "CrosswindExperiment",
             dependencies: [
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -79,6 +89,7 @@ let package = Package(
                 "CrosswindNetwork",
                 "CrosswindTransport",
                 "CrosswindExperiment",
+                "CrosswindMiddlebox",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

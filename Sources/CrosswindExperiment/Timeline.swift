@@ -27,8 +27,9 @@ public struct TimelineEvent: Sendable, Equatable {
     }
 }
 
-/// The actions of an experiment's fault timeline. Every action names a client group: it acts
-/// on the links between each client of the group and the server.
+/// The actions of an experiment's fault timeline. Link and firewall actions name a client
+/// group and act on the links between each of its clients and the node it connects to (the
+/// server, or the proxy in front of it); `setProxyPolicy` names a middlebox.
 public enum TimelineAction: Sendable, Equatable {
     /// The links go down (a black hole: no RST, no FIN).
     case partition(group: String, direction: LinkDirection)
@@ -43,13 +44,18 @@ public enum TimelineAction: Sendable, Equatable {
     /// The links go down and up repeatedly: each `period`, up for `upFraction` of it, until
     /// `until` (then they stay up).
     case flap(group: String, direction: LinkDirection, period: TimeAmount, upFraction: Double, until: TimeAmount)
+    /// An HTTP proxy middlebox takes a new policy from now on (for new connections and for
+    /// responses and upgrades still to come); the pass-through default "removes" it.
+    case setProxyPolicy(middlebox: String, policy: ProxyPolicySpec)
 
-    /// The group the action applies to.
-    public var group: String {
+    /// The group the action applies to (nil for middlebox actions).
+    public var group: String? {
         switch self {
         case .partition(let group, _), .heal(let group, _), .setLink(let group, _, _),
             .addFirewall(_, let group, _, _), .removeFirewall(_, let group), .flap(let group, _, _, _, _):
             return group
+        case .setProxyPolicy:
+            return nil
         }
     }
 }

@@ -17,15 +17,20 @@ import Yams
 ///     removeFirewall: { name: block-ws, group: office }
 ///   - at: 5s
 ///     flap: { group: office, direction: both, period: 10s, up: 70%, until: 60s }
+///   - at: 60s
+///     setProxyPolicy: { middlebox: corp-proxy, stripUpgrade: false }  # + afterUpgrade, bufferResponses, idleTimeout
 /// ```
 ///
 /// Each entry has `at:` (`0 <= at <` the run's end, `workload.start + duration + drain`) and
-/// exactly one action key. Every action names a client group of the experiment's topology.
+/// exactly one action key. Every action but `setProxyPolicy` names a client group of the
+/// experiment's topology; `setProxyPolicy` names one of its middleboxes and gives the whole new
+/// policy (keys as in a middlebox's `policy:`, see ``MiddleboxReader``; absent keys take the
+/// pass-through defaults, so `{ middlebox: corp-proxy }` alone turns the proxy's effects off).
 /// `removeFirewall` must name a firewall added to the same group earlier in the file, at a time
 /// not after the removal. Entries need not be sorted by time (the runner sorts them stably).
 enum TimelineReader {
     /// The action keys; an entry has exactly one.
-    static let actionKeys = ["partition", "heal", "setLink", "firewall", "removeFirewall", "flap"]
+    static let actionKeys = ["partition", "heal", "setLink", "firewall", "removeFirewall", "flap", "setProxyPolicy"]
     /// Keys of one timeline entry.
     static let entryKeys = ["at"] + actionKeys
     /// Keys of `partition:` and `heal:`.
@@ -38,6 +43,8 @@ enum TimelineReader {
     static let removeFirewallKeys = ["name", "group"]
     /// Keys of `flap:`.
     static let flapKeys = ["group", "direction", "period", "up", "until"]
+    /// Keys of `setProxyPolicy:`: a middlebox plus the keys of a proxy policy.
+    static let setProxyPolicyKeys = ["middlebox"] + MiddleboxReader.policyKeys
 
     /// A firewall added by an earlier entry, for checking `removeFirewall`.
     private struct AddedFirewall {
@@ -117,6 +124,15 @@ enum TimelineReader {
             result = try removeFirewall(body, at: at, atValue: atValue, topology: topology, firewalls: firewalls)
         case "flap":
             result = try flap(body, at: at, topology: topology)
+        case "setProxyPolicy":
+            let map = try body.mapping(keys: setProxyPolicyKeys)
+            result = .setProxyPolicy(
+                middlebox: try map.read("middlebox") { (v: YAMLValue) throws(ExperimentError) in
+                    try MiddleboxReader.middleboxReference(v, in: topology)
+                },
+                policy: try MiddleboxReader.policy(in: map)
+            )
+            try map.finish()
         default:
             throw ExperimentError(file: value.file, mark: action.keyMark, message: "\(value.path): unknown key '\(action.key)'")
         }

@@ -9,12 +9,15 @@ public struct Topology: Sendable, Equatable {
     public var server: ServerSpec
     /// The client groups; at least one.
     public var groups: [ClientGroup]
+    /// HTTP proxies between some groups and the server (default none).
+    public var middleboxes: [MiddleboxSpec]
 
     /// Creates a topology.
-    public init(name: String, server: ServerSpec = ServerSpec(), groups: [ClientGroup]) {
+    public init(name: String, server: ServerSpec = ServerSpec(), groups: [ClientGroup], middleboxes: [MiddleboxSpec] = []) {
         self.name = name
         self.server = server
         self.groups = groups
+        self.middleboxes = middleboxes
     }
 
     /// Total number of clients over all groups.

@@ -5,12 +5,12 @@ import Yams
 /// inline `topology:` mapping of an experiment file.
 ///
 /// Each schema object has one function; each function lists its keys, so adding a key or object to
-/// the schema is adding a line or a function here.
+/// the schema is adding a line or a function here. `middleboxes:` is read by ``MiddleboxReader``.
 enum TopologyReader {
     /// Keys of a topology mapping.
-    static let topologyKeys = ["kind", "version", "name", "server", "groups"]
+    static let topologyKeys = ["kind", "version", "name", "server", "groups", "middleboxes"]
     /// Topology keys reserved for later schema versions.
-    static let reservedTopologyKeys = ["middleboxes"]
+    static let reservedTopologyKeys: [String] = []
     /// Keys of `server:`.
     static let serverKeys = ["name", "port", "webSocketPort"]
     /// Keys of one entry of `groups:`.
@@ -62,8 +62,12 @@ enum TopologyReader {
             firstLineOfName[group.name] = nameValue.mark?.line ?? 0
             groups.append(group)
         }
+        // Read after the groups (whatever the key order in the file): a middlebox names groups.
+        let middleboxes = try map.read("middleboxes", default: []) { (v: YAMLValue) throws(ExperimentError) in
+            try MiddleboxReader.middleboxes(v, server: server, groups: groups, groupLines: firstLineOfName)
+        }
         try map.finish()
-        return Topology(name: name, server: server, groups: groups)
+        return Topology(name: name, server: server, groups: groups, middleboxes: middleboxes)
     }
 
     /// Reads `server:`.
@@ -151,9 +155,14 @@ enum TopologyReader {
     /// Reads a reference to a client group of `topology` (timeline actions, expectations): an
     /// unknown name is an error at the value listing the group names.
     static func groupReference(_ value: YAMLValue, in topology: Topology) throws(ExperimentError) -> String {
+        try groupReference(value, in: topology.groups)
+    }
+
+    /// Reads a reference to one of `groups` (a middlebox's `groups:`), with the same message.
+    static func groupReference(_ value: YAMLValue, in groups: [ClientGroup]) throws(ExperimentError) -> String {
         let name = try value.scalarText(expected: "a client group name")
-        guard topology.groups.contains(where: { $0.name == name }) else {
-            let names = topology.groups.map(\.name).joined(separator: ", ")
+        guard groups.contains(where: { $0.name == name }) else {
+            let names = groups.map(\.name).joined(separator: ", ")
             throw value.error("no client group '\(name)' (groups: \(names))")
         }
         return name

@@ -1,5 +1,6 @@
 import CrosswindExperiment
 import CrosswindKernel
+import CrosswindMiddlebox
 import CrosswindNetwork
 import CrosswindTransport
 import NIOCore
@@ -59,8 +60,12 @@ public final class ExperimentRun {
     let kindSwitch: UInt16
     private let kindTimeline: UInt16
     private let timelineComponent: UInt32
-    /// The links of each client group, per direction (up: client → server).
+    /// The links of each client group, per direction (up: client → server or its proxy).
     private var groupLinks: [String: (up: [Link], down: [Link])] = [:]
+    /// The node each group's clients connect to: the server, or the proxy in front of it.
+    private var gateways: [String: NodeID] = [:]
+    /// Each HTTP proxy's current policy, by middlebox name.
+    private var proxies: [String: HTTPProxyPolicyCell] = [:]
     private let kindPublish: UInt16
     private let workloadComponent: UInt32
 
@@ -110,6 +115,39 @@ public final class ExperimentRun {
             let capture = try PacketCapture(path: "\(directory)/\(self.experiment.topology.server.name).pcap", origin: self.simulation.start)
             self.captures.append(capture)
         }
+        var proxyCaptures: [String: PacketCapture] = [:]
+        for middlebox in self.experiment.topology.middleboxes {
+            let proxyNode = self.network.addNode(middlebox.name)
+            let links = self.network.connect(
+                proxyNode, self.server,
+                aToB: Self.linkConfiguration(middlebox.link.up),
+                bToA: Self.linkConfiguration(middlebox.link.down)
+            )
+            if let capture = self.captures.first {
+                self.network.attach(capture, to: links.aToB, end: .receiving)
+                self.network.attach(capture, to: links.bToA, end: .sending)
+            }
+            if let directory = self.options.captureDirectory {
+                // The client side of the proxy: beside server.pcap it shows what the proxy changed.
+                let capture = try PacketCapture(path: "\(directory)/\(middlebox.name).pcap", origin: self.simulation.start)
+                self.captures.append(capture)
+                proxyCaptures[middlebox.name] = capture
+            }
+            let cell = HTTPProxyPolicyCell(Self.proxyPolicy(middlebox.policy))
+            self.proxies[middlebox.name] = cell
+            var ports = [self.experiment.topology.server.port]
+            if let webSocketPort = self.experiment.topology.server.webSocketPort, webSocketPort != ports[0] { ports.append(webSocketPort) }
+            for listenPort in ports {
+                let upstream = Endpoint(node: self.server, port: UInt16(listenPort))
+                self.network.listen(on: proxyNode, port: UInt16(listenPort)) { [unowned self] channel in
+                    try HTTPProxy.configure(channel, policy: cell) { initialize in
+                        // Installing handlers on a fresh channel cannot fail short of a programming error.
+                        try! self.network.openChannel(from: proxyNode, to: upstream, initialize: initialize)
+                    }
+                }
+            }
+            for group in middlebox.groups { self.gateways[group] = proxyNode }
+        }
         // Timeline actions at time T run before anything else scheduled at T (a firewall
         // "at 0s" is there before the first SYN).
         self.scheduleTimeline()
@@ -118,14 +156,18 @@ public final class ExperimentRun {
             for member in 0..<group.count {
                 let name = "\(group.name)-\(member + 1)"
                 let node = self.network.addNode(name, tcp: Self.networkSettings(group.tcp))
+                let gateway = self.gateways[group.name] ?? self.server
                 let links = self.network.connect(
-                    node, self.server,
+                    node, gateway,
                     aToB: Self.linkConfiguration(group.link.up),
                     bToA: Self.linkConfiguration(group.link.down)
                 )
                 self.groupLinks[group.name, default: ([], [])].up.append(links.aToB)
                 self.groupLinks[group.name, default: ([], [])].down.append(links.bToA)
-                if let capture = self.captures.first {
+                if gateway != self.server, let middlebox = self.experiment.topology.middleboxes.first(where: { $0.groups.contains(group.name) }), let capture = proxyCaptures[middlebox.name] {
+                    self.network.attach(capture, to: links.aToB, end: .receiving)
+                    self.network.attach(capture, to: links.bToA, end: .sending)
+                } else if gateway == self.server, let capture = self.captures.first {
                     // The server's view: packets as they arrive at it and as it sends them.
                     self.network.attach(capture, to: links.aToB, end: .receiving)
                     self.network.attach(capture, to: links.bToA, end: .sending)
@@ -183,7 +225,7 @@ public final class ExperimentRun {
         agent.client = client
         let server = self.experiment.topology.server
         let port = group.transport == .websocket ? (server.webSocketPort ?? server.port) : server.port
-        let remote = Endpoint(node: self.server, port: UInt16(port))
+        let remote = Endpoint(node: self.gateways[group.name] ?? self.server, port: UInt16(port))
         // Configuration of a fresh channel cannot fail short of a programming error.
         try! self.network.openChannel(from: node, to: remote) { channel in
             try client.configure(channel)
@@ -198,10 +240,11 @@ public final class ExperimentRun {
         configuration.syncBatchSize = group.sync.batchSize
         configuration.networkIdentity = group.name
         let server = self.experiment.topology.server
+        let gateway = self.gateways[group.name] ?? self.server
         let connector = SimulatedConnector(
             network: self.network, node: node,
-            server: Endpoint(node: self.server, port: UInt16(server.port)),
-            webSocketServer: Endpoint(node: self.server, port: UInt16(server.webSocketPort ?? server.port))
+            server: Endpoint(node: gateway, port: UInt16(server.port)),
+            webSocketServer: Endpoint(node: gateway, port: UInt16(server.webSocketPort ?? server.port))
         )
         var seedStream = self.simulation.random.fork("manager:\(agent.name)")
         let manager = RealtimeCommunicationManager(configuration: configuration, eventLoop: self.simulation.loop, connector: connector, seed: seedStream.next())
@@ -225,6 +268,16 @@ public final class ExperimentRun {
         machine.confirmTimeouts.websocket.floor = settings.confirmTimeoutFloor
         machine.confirmTimeouts.sse.floor = settings.confirmTimeoutFloor
         return machine
+    }
+
+    static func proxyPolicy(_ spec: ProxyPolicySpec) -> HTTPProxyPolicy {
+        let after: HTTPProxyPolicy.AfterUpgrade
+        switch spec.afterUpgrade {
+        case .relay: after = .relay
+        case .silence: after = .silence
+        case .close: after = .close
+        }
+        return HTTPProxyPolicy(stripUpgrade: spec.stripUpgrade, afterUpgrade: after, bufferResponseBytes: spec.bufferResponseBytes, idleTimeout: spec.idleTimeout)
     }
 
     static func method(_ kind: TransportKind) -> TransportMethod {
@@ -278,6 +331,8 @@ public final class ExperimentRun {
             for link in self.links(group, .up) { self.network.removeFilter(named: name, from: link) }
         case .flap(let group, let direction, let period, let upFraction, let until):
             self.flap(group, direction, period: period, upFraction: upFraction, until: self.simulation.at(until))
+        case .setProxyPolicy(let middlebox, let policy):
+            self.proxies[middlebox]?.policy = Self.proxyPolicy(policy)
         }
     }
 

@@ -135,11 +135,11 @@ import Testing
     @Test(arguments: [
         // Entry structure: unknown action key, two actions, no action, no `at`, not a mapping.
         ("  - at: 1s\n    partiton: { group: office }",
-         "t.yaml:11:5: timeline[0]: unknown key 'partiton' (expected one of: at, partition, heal, setLink, firewall, removeFirewall, flap)"),
+         "t.yaml:11:5: timeline[0]: unknown key 'partiton' (expected one of: at, partition, heal, setLink, firewall, removeFirewall, flap, setProxyPolicy)"),
         ("  - at: 1s\n    partition: { group: office }\n    heal: { group: office }",
          "t.yaml:12:5: timeline[0]: one action per list entry: start a new '- at:' entry for 'heal'"),
         ("  - at: 1s",
-         "t.yaml:10:5: timeline[0]: needs an action (one of: partition, heal, setLink, firewall, removeFirewall, flap)"),
+         "t.yaml:10:5: timeline[0]: needs an action (one of: partition, heal, setLink, firewall, removeFirewall, flap, setProxyPolicy)"),
         ("  - heal: { group: office }", "t.yaml:10:5: timeline[0]: missing required key 'at'"),
         ("  - 20s", "t.yaml:10:5: timeline[0]: expected a mapping, got '20s'"),
         // `at`: the run ends at 72s.

@@ -218,8 +218,10 @@ public final class RealtimeCommunicationManager: RealtimeClientDelegate, @unchec
         self.welcomes[attempt] = nil
         let cause: RealtimeManagerStateMachine.TransportCloseCause
         switch reason {
-        case .connectionRefused: cause = .refused
-        case .connectionFailed, .upgradeRejected: cause = .failed
+        // A rejected upgrade (a proxy or server answering the WebSocket request with plain
+        // HTTP) is as definite an answer as an RST: the path refuses this transport.
+        case .connectionRefused, .upgradeRejected: cause = .refused
+        case .connectionFailed: cause = .failed
         case .serverClosed: cause = .closedByServer
         case .connectionLost, .protocolViolation: cause = .lost
         case .heartbeatTimeout: cause = .heartbeatTimeout

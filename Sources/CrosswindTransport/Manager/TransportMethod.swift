@@ -24,8 +24,9 @@ public enum MethodChangeReason: String, Sendable, Hashable, CaseIterable, Custom
     /// The transport kept failing to open (refused, reset, timed out, rejected upgrade) for
     /// ``RealtimeManagerConfiguration/giveUpAfter``.
     case fallbackConnectFailed
-    /// Connects to the transport were answered with RST ``RealtimeManagerConfiguration/refusalsBeforeFallback``
-    /// times in a row (a closed port, a firewall that REJECTs).
+    /// Connects to the transport were answered with RST, or its request with a plain HTTP
+    /// answer instead of an upgrade, ``RealtimeManagerConfiguration/refusalsBeforeFallback``
+    /// times in a row (a closed port, a firewall that REJECTs, a proxy that strips `Upgrade`).
     case fallbackConnectRefused
     /// The connection came up but the application-level welcome did not arrive within the
     /// confirm timeout ("101 then silence", an SSE stream held by a buffering proxy).

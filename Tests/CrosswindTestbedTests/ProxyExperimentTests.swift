@@ -1,0 +1,73 @@
+import CrosswindExperiment
+import CrosswindKernel
+import CrosswindTestbed
+import NIOCore
+import Testing
+
+/// HTTP proxies in the path: the manager falls through WebSocket → SSE → Custom Sync as each
+/// is broken by a proxy policy, and climbs back when the proxy is removed.
+@Suite struct ProxyExperimentTests {
+    static func experiment(
+        _ name: String,
+        policy: ProxyPolicySpec,
+        manager: ManagerSettings = ManagerSettings(),
+        timeline: [TimelineEvent] = [],
+        duration: TimeAmount = .seconds(40),
+        expectations: [Expect]
+    ) -> Experiment {
+        let group = ClientGroup(name: "office", count: 10, connectSpread: .milliseconds(500), link: LinkPair(both: LinkSpec(latency: .milliseconds(15))), manager: manager)
+        let proxy = MiddleboxSpec(name: "corp-proxy", groups: ["office"], policy: policy)
+        return Experiment(
+            name: name,
+            seed: 4,
+            topology: Topology(name: name, groups: [group], middleboxes: [proxy]),
+            workload: Workload(ratePerSecond: 5, messageBytes: 256, start: .seconds(2), duration: duration, drain: .seconds(15)),
+            expectations: expectations,
+            timeline: timeline
+        )
+    }
+
+    static let noLoss: [Expect] = [Expect(kind: .deliveryComplete), Expect(kind: .noDuplicates), Expect(kind: .noReordering), Expect(kind: .allConnected)]
+
+    func run(_ experiment: Experiment) throws -> Report {
+        let outcome = try DeterminismCheck.check(experiment, seed: nil)
+        #expect(outcome.isDeterministic, "\(String(describing: outcome.divergence))")
+        return outcome.first.report
+    }
+
+    @Test func passThroughProxyChangesNothing() throws {
+        let report = try self.run(Self.experiment("proxy-pass", policy: ProxyPolicySpec(), expectations: Self.noLoss + [Expect(kind: .endsOnTransport(group: nil, transport: .websocket, withinMilliseconds: 1000, notBeforeMilliseconds: nil))]))
+        #expect(report.passed, "\(report.expectations)")
+    }
+
+    @Test func strippedUpgradeEndsOnSSE() throws {
+        let report = try self.run(Self.experiment("strip", policy: ProxyPolicySpec(stripUpgrade: true), expectations: Self.noLoss + [Expect(kind: .endsOnTransport(group: nil, transport: .sse, withinMilliseconds: 3000, notBeforeMilliseconds: nil))]))
+        #expect(report.passed, "\(report.expectations)")
+        print(report.groups)
+    }
+
+    @Test func silentAfter101EndsOnSSE() throws {
+        let report = try self.run(Self.experiment("silent", policy: ProxyPolicySpec(afterUpgrade: .silence), expectations: Self.noLoss + [Expect(kind: .endsOnTransport(group: nil, transport: .sse, withinMilliseconds: 5000, notBeforeMilliseconds: 2500))]))
+        #expect(report.passed, "\(report.expectations)")
+        print(report.groups)
+    }
+
+    @Test func bufferedStreamsEndOnSync() throws {
+        let report = try self.run(Self.experiment("buffered", policy: ProxyPolicySpec(stripUpgrade: true, bufferResponseBytes: 64 * 1024), expectations: Self.noLoss + [Expect(kind: .endsOnTransport(group: nil, transport: .sync, withinMilliseconds: 10000, notBeforeMilliseconds: nil))]))
+        #expect(report.passed, "\(report.expectations)")
+        print(report.groups, report.latencyMs)
+    }
+
+    @Test func removingTheProxyBringsClientsBackToWebSocket() throws {
+        var manager = ManagerSettings()
+        manager.benchmarkInterval = .seconds(30)
+        let report = try self.run(Self.experiment(
+            "upgrade-back", policy: ProxyPolicySpec(stripUpgrade: true), manager: manager,
+            timeline: [TimelineEvent(at: .seconds(20), action: .setProxyPolicy(middlebox: "corp-proxy", policy: ProxyPolicySpec()))],
+            duration: .seconds(60),
+            expectations: Self.noLoss + [Expect(kind: .endsOnTransport(group: nil, transport: .websocket, withinMilliseconds: 52_000, notBeforeMilliseconds: 20_000))]
+        ))
+        #expect(report.passed, "\(report.expectations)")
+        print(report.groups, report.switches.filter { $0.client == "office-1" })
+    }
+}
