@@ -124,7 +124,12 @@ let package = Package(
         .testTarget(name: "CrosswindExperimentTests", dependencies: ["CrosswindExperiment"], swiftSettings: upcoming),
         .testTarget(
             name: "CrosswindTestbedTests",
-            dependencies: ["CrosswindTestbed", "CrosswindExperiment", "CrosswindNetwork", "CrosswindKernel"],
+            dependencies: [
+                "CrosswindTestbed", "CrosswindExperiment", "CrosswindNetwork", "CrosswindKernel", "CrosswindTransport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ],
             swiftSettings: upcoming
         ),
     ],

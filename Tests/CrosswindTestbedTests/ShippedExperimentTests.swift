@@ -58,6 +58,31 @@ import Testing
         let firewallReport = try ExperimentRun(experiment: firewall, options: RunOptions(keepsEvents: false)).execute().report
         #expect(!firewallReport.passed)
         #expect(firewallReport.expectations.contains { $0.text.hasPrefix("group dropped ends on sse") && !$0.passed })
+
+        // A manager that never switches stays on the transport the proxy breaks.
+        for file in ["fallback-strip-upgrade", "fallback-ws-silent", "fallback-sse-buffered"] {
+            var experiment = try ExperimentLoader.load(path: packagePath("Experiments/\(file).yaml"))
+            for index in experiment.topology.groups.indices { experiment.topology.groups[index].manager?.autoSwitch = false }
+            let report = try ExperimentRun(experiment: experiment, options: RunOptions(keepsEvents: false)).execute().report
+            #expect(!report.passed, "\(file) passed without fallback")
+        }
+
+        // Without the confirm round trip (a confirm timeout far beyond the run), "101 then
+        // silence" looks like a working WebSocket: only the 10 s give-up rescues the clients,
+        // far later than the experiment allows.
+        var silent = try ExperimentLoader.load(path: packagePath("Experiments/fallback-ws-silent.yaml"))
+        for index in silent.topology.groups.indices { silent.topology.groups[index].manager?.confirmTimeoutFloor = .seconds(3600) }
+        let silentReport = try ExperimentRun(experiment: silent, options: RunOptions(keepsEvents: false)).execute().report
+        #expect(!silentReport.passed)
+        #expect(silentReport.expectations.contains { $0.text.hasPrefix("group office ends on sse") && !$0.passed })
+        #expect((silentReport.groups.first?.arrivalMsP50 ?? 0) >= 10_000)
+
+        // A proxy that is never removed keeps the upgrade-back clients on SSE.
+        var stuck = try ExperimentLoader.load(path: packagePath("Experiments/upgrade-back.yaml"))
+        stuck.timeline.removeAll { $0.at > .zero }
+        let stuckReport = try ExperimentRun(experiment: stuck, options: RunOptions(keepsEvents: false)).execute().report
+        #expect(!stuckReport.passed)
+        #expect(stuckReport.clients.byTransport["sse"] == 50)
     }
 
     @Test func lossyLinkShowsTheRetransmissionTimer() throws {
