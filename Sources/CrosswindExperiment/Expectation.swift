@@ -35,6 +35,8 @@ public struct Expectation: Sendable, Equatable {
         /// No client was told that a resume was incomplete (no message was silently skipped
         /// or reported lost by the resume protocol).
         case noIncompleteRecovery
+        /// Every client → server message reached the server exactly once and was acknowledged.
+        case clientSendsComplete
 
         /// The report text the loader gives this kind, e.g. "latency p99 <= 1500 ms".
         public var defaultText: String {
@@ -62,6 +64,8 @@ public struct Expectation: Sendable, Equatable {
                 return "recovery \(statistic.rawValue) <= \(Expectation.format(milliseconds)) ms"
             case .noIncompleteRecovery:
                 return "no incomplete recovery"
+            case .clientSendsComplete:
+                return "every client message received once"
             }
         }
     }

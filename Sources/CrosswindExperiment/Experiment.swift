@@ -61,6 +61,8 @@ public struct Workload: Sendable, Equatable {
     public var duration: TimeAmount
     /// Time after publishing stops before metrics are taken, so in-flight retransmissions can land.
     public var drain: TimeAmount
+    /// Messages every client sends to the server while publishing runs (managed groups).
+    public var clientSends: ClientSends?
 
     /// The largest accepted `ratePerSecond`.
     public static let maxRatePerSecond: Double = 10_000
@@ -89,4 +91,15 @@ public struct Workload: Sendable, Equatable {
 
     /// The moment metrics are taken: `start + duration + drain`.
     public var metricsAt: TimeAmount { start + duration + drain }
+}
+
+/// Client → server traffic of a workload: each managed client sends `ratePerSecond` messages
+/// of `messageBytes` bytes (a JSON string) between the workload's start and end.
+public struct ClientSends: Sendable, Equatable {
+    public var ratePerSecond: Double
+    public var messageBytes: Int
+    public init(ratePerSecond: Double, messageBytes: Int) {
+        self.ratePerSecond = ratePerSecond
+        self.messageBytes = messageBytes
+    }
 }

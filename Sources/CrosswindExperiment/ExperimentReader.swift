@@ -10,11 +10,13 @@ enum ExperimentReader {
     /// Experiment keys reserved for later schema versions.
     static let reservedExperimentKeys: [String] = []
     /// Keys of `workload:`.
-    static let workloadKeys = ["topic", "rate", "size", "start", "duration", "drain"]
+    static let workloadKeys = ["topic", "rate", "size", "start", "duration", "drain", "clientSends"]
     /// Workload keys reserved for later schema versions.
-    static let reservedWorkloadKeys = ["clientSends"]
+    static let reservedWorkloadKeys: [String] = []
+    /// Keys of `clientSends:`.
+    static let clientSendsKeys = ["rate", "size"]
     /// The keys an entry of `expect:` may have (exactly one per entry).
-    static let expectationKeys = ["delivery", "duplicates", "reordered", "connected", "latency", "transport", "recovery"]
+    static let expectationKeys = ["delivery", "duplicates", "reordered", "connected", "latency", "transport", "recovery", "clientSends"]
     /// Keys of a latency bound (`p99: { atMost: 1500ms, atLeast: 200ms }`).
     static let boundKeys = ["atMost", "atLeast"]
     /// Keys of a recovery bound (`p99: { atMost: 20s }`).
@@ -86,7 +88,7 @@ enum ExperimentReader {
             }
             return rate
         }
-        let workload = Workload(
+        var workload = Workload(
             topic: topic,
             ratePerSecond: rate,
             messageBytes: try map.size("size", in: Workload.messageBytesRange),
@@ -94,6 +96,19 @@ enum ExperimentReader {
             duration: try map.duration("duration", positive: true),
             drain: try map.duration("drain", default: .seconds(5))
         )
+        workload.clientSends = try map.read("clientSends", default: nil) { (v: YAMLValue) throws(ExperimentError) -> ClientSends? in
+            let sends = try v.mapping(keys: clientSendsKeys)
+            let rate = try sends.read("rate") { (r: YAMLValue) throws(ExperimentError) in
+                let rate = try r.number()
+                guard rate > 0, rate <= Workload.maxRatePerSecond else {
+                    throw r.error("must be greater than 0 and at most \(Expectation.format(Workload.maxRatePerSecond)) messages per second, got \(Expectation.format(rate))")
+                }
+                return rate
+            }
+            let size = try sends.size("size", in: Workload.messageBytesRange)
+            try sends.finish()
+            return ClientSends(ratePerSecond: rate, messageBytes: size)
+        }
         try map.finish()
         return workload
     }
@@ -130,6 +145,9 @@ enum ExperimentReader {
         case "duplicates":
             try word("none", in: entry)
             kinds = [(.noDuplicates, line)]
+        case "clientSends":
+            try word("complete", in: entry)
+            kinds = [(.clientSendsComplete, line)]
         case "reordered":
             try word("none", in: entry)
             kinds = [(.noReordering, line)]

@@ -36,6 +36,8 @@ final class ClientAgent: RealtimeClientDelegate, RealtimeManagerDelegate {
     let traceComponent: UInt32
     /// The manager, for groups that run one.
     var manager: RealtimeCommunicationManager?
+    /// Whether this client's sends are on the schedule (once, whatever reconnects).
+    var sendsScheduled = false
     /// When the client started connecting.
     var startedAt: NIODeadline?
     /// Every transport change the manager reported.

@@ -66,6 +66,11 @@ public final class ExperimentRun {
     private var gateways: [String: NodeID] = [:]
     /// Each HTTP proxy's current policy, by middlebox name.
     private var proxies: [String: HTTPProxyPolicyCell] = [:]
+    /// Client → server messages: sent per client, and received by the server per client
+    /// (counted here independently of the hub's own resend detection).
+    private(set) var clientMessagesSent = 0
+    private var clientMessagesReceived: [String: Set<UInt64>] = [:]
+    private(set) var clientMessagesDuplicated = 0
     private let kindPublish: UInt16
     private let workloadComponent: UInt32
 
@@ -92,6 +97,11 @@ public final class ExperimentRun {
         self.hub = TopicHub(epoch: epochRandom.next() >> 11)
         self.server = self.network.addNode(experiment.topology.server.name)
         self.payload = Self.makePayload(bytes: experiment.workload.messageBytes)
+        self.hub.onClientMessage = { [unowned self] message in
+            if !self.clientMessagesReceived[message.client, default: []].insert(message.sequence).inserted {
+                self.clientMessagesDuplicated += 1
+            }
+        }
         try self.buildWorld()
     }
 
@@ -239,6 +249,7 @@ public final class ExperimentRun {
         configuration.syncLongPoll = group.sync.longPoll
         configuration.syncBatchSize = group.sync.batchSize
         configuration.networkIdentity = group.name
+        configuration.clientID = agent.name
         let server = self.experiment.topology.server
         let gateway = self.gateways[group.name] ?? self.server
         let connector = SimulatedConnector(
@@ -251,6 +262,10 @@ public final class ExperimentRun {
         manager.delegate = agent
         agent.manager = manager
         manager.start()
+        if let sends = self.experiment.workload.clientSends, agent.sendsScheduled == false {
+            agent.sendsScheduled = true
+            self.scheduleClientSends(agent, sends, index: 0)
+        }
     }
 
     static func machineConfiguration(_ settings: ManagerSettings, heartbeat: HeartbeatSettings) -> RealtimeManagerConfiguration {
@@ -357,6 +372,22 @@ public final class ExperimentRun {
     }
 
     // MARK: Workload
+
+    /// The client's `index`-th message, at its place in the schedule from the workload's start.
+    private func scheduleClientSends(_ agent: ClientAgent, _ sends: ClientSends, index: Int) {
+        let workload = self.experiment.workload
+        let offset = TimeAmount.nanoseconds(Int64((Double(index) * 1e9 / sends.ratePerSecond).rounded()))
+        guard workload.start + offset < workload.end else { return }
+        self.simulation.schedule(at: self.simulation.at(workload.start + offset)) { [unowned self] in
+            guard let manager = agent.manager else { return }
+            manager.send(Self.makePayload(bytes: sends.messageBytes))
+            self.clientMessagesSent += 1
+            self.scheduleClientSends(agent, sends, index: index + 1)
+        }
+    }
+
+    /// Client messages the server received, distinct per client.
+    var clientMessagesDelivered: Int { self.clientMessagesReceived.values.reduce(0) { $0 + $1.count } }
 
     private func publish(sequence: Int) {
         let workload = self.experiment.workload

@@ -42,6 +42,16 @@ public struct Report: Codable, Sendable, Equatable {
         public var goodputBytes: Int
     }
 
+    /// Client → server messages (workload `clientSends`).
+    public struct ClientMessages: Codable, Sendable, Equatable {
+        public var offered: Int
+        /// Distinct messages the server received.
+        public var delivered: Int
+        public var duplicated: Int
+        /// Sent but not acknowledged at the end.
+        public var unacknowledged: Int
+    }
+
     /// One transport change of one client (`onMethodChange`).
     public struct Switch: Codable, Sendable, Equatable {
         public var client: String
@@ -93,6 +103,7 @@ public struct Report: Codable, Sendable, Equatable {
     /// Connected clients / all clients.
     public var connectionSuccessRate: Double
     public var wire: Wire
+    public var clientMessages: ClientMessages
     public var switches: [Switch]
     public var recovery: Recovery
     /// Resumes the manager reported as incomplete (outside the replay window, new epoch).

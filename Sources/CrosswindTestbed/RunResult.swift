@@ -131,6 +131,12 @@ public struct RunResult {
                 retransmissions: retransmissions,
                 goodputBytes: delivered * run.payloadBytes
             ),
+            clientMessages: Report.ClientMessages(
+                offered: run.clientMessagesSent,
+                delivered: run.clientMessagesDelivered,
+                duplicated: run.clientMessagesDuplicated,
+                unacknowledged: run.agents.reduce(0) { $0 + ($1.manager?.unacknowledgedSends ?? 0) }
+            ),
             switches: switches,
             recovery: recovery,
             incompleteRecoveries: incomplete,
@@ -222,6 +228,12 @@ public struct RunResult {
         case .noIncompleteRecovery:
             passed = facts.incomplete == 0
             observed = "\(facts.incomplete) incomplete"
+        case .clientSendsComplete:
+            let run = facts.run
+            let unacknowledged = run.agents.reduce(0) { $0 + ($1.manager?.unacknowledgedSends ?? 0) }
+            passed = run.clientMessagesSent > 0 && run.clientMessagesDelivered == run.clientMessagesSent
+                && run.clientMessagesDuplicated == 0 && unacknowledged == 0
+            observed = "\(run.clientMessagesDelivered) of \(run.clientMessagesSent) received, \(run.clientMessagesDuplicated) twice, \(unacknowledged) unacknowledged"
         }
         return Report.ExpectationResult(text: expectation.text, passed: passed, observed: observed)
     }

@@ -19,6 +19,9 @@ final class HTTPRouter: ChannelInboundHandler, RemovableChannelHandler {
     private let configuration: RealtimeServerConfiguration
     private var head: HTTPRequestHead?
     private var bodyBytes = 0
+    private var body: ByteBuffer?
+    /// The Custom Sync session of this connection (opened by its first sync request).
+    private var syncSession: String?
     private var context: ChannelHandlerContext?
     /// The response in progress that outlives its request (a stream or a held poll).
     private var active: (any ActiveResponse)?
@@ -41,6 +44,7 @@ final class HTTPRouter: ChannelInboundHandler, RemovableChannelHandler {
     func channelInactive(context: ChannelHandlerContext) {
         self.active?.cancel()
         self.active = nil
+        if let session = self.syncSession { self.hub.closeSession(session) }
         context.fireChannelInactive()
     }
 
@@ -49,8 +53,15 @@ final class HTTPRouter: ChannelInboundHandler, RemovableChannelHandler {
         case .head(let head):
             self.head = head
             self.bodyBytes = 0
-        case .body(let body):
+            self.body = nil
+        case .body(var body):
             self.bodyBytes += body.readableBytes
+            // Keep the body only while it fits; an oversized one is answered 413 at the end.
+            if self.bodyBytes <= Self.maxBodyBytes {
+                if self.body == nil { self.body = body } else { self.body!.writeBuffer(&body) }
+            } else {
+                self.body = nil
+            }
         case .end:
             guard let head = self.head else { return }
             self.head = nil
@@ -97,7 +108,7 @@ final class HTTPRouter: ChannelInboundHandler, RemovableChannelHandler {
         }
         switch (head.method, String(path)) {
         case (.GET, "/negotiate"):
-            let body = "{\"transports\":[\"websocket\",\"sse\",\"sync\"],\"endpoints\":{\"websocket\":\"\(self.configuration.webSocketPath)\",\"sse\":\"\(self.configuration.eventsPath)\",\"sync\":\"\(self.configuration.syncPath)\"},\"epoch\":\(self.hub.epoch)}"
+            let body = "{\"transports\":[\"websocket\",\"sse\",\"sync\"],\"endpoints\":{\"websocket\":\"\(self.configuration.webSocketPath)\",\"sse\":\"\(self.configuration.eventsPath)\",\"sync\":\"\(self.configuration.syncPath)\",\"send\":\"\(self.configuration.sendPath)\"},\"epoch\":\(self.hub.epoch)}"
             self.respond(context, head, .ok, json: body)
         case (.GET, self.configuration.eventsPath):
             guard let topic = self.topic(parameters) else {
@@ -114,7 +125,7 @@ final class HTTPRouter: ChannelInboundHandler, RemovableChannelHandler {
             }
             let stream = SSEServerStream(router: self, context: context, hub: self.hub, topic: topic, configuration: self.configuration)
             self.active = stream
-            stream.start(head: head, cursor: cursor)
+            stream.start(head: head, cursor: cursor, client: parameters.first(where: { $0.0 == "client" })?.1)
         case (.GET, self.configuration.syncPath):
             guard let topic = self.topic(parameters) else {
                 return self.error(context, head, .badRequest, "a valid topic parameter is required")
@@ -124,9 +135,16 @@ final class HTTPRouter: ChannelInboundHandler, RemovableChannelHandler {
             case .success(let parsed): request = parsed
             case .failure(let problem): return self.error(context, head, .badRequest, problem.message)
             }
-            let poll = SyncPoll(router: self, context: context, hub: self.hub, topic: topic, request: request, head: head)
+            if self.syncSession == nil {
+                self.syncSession = self.hub.openSession(client: parameters.first(where: { $0.0 == "client" })?.1, topic: topic)
+            }
+            let poll = SyncPoll(router: self, context: context, hub: self.hub, topic: topic, request: request, head: head, session: self.syncSession)
             self.active = poll
             poll.start()
+        case (.POST, self.configuration.sendPath):
+            self.receiveSend(parameters, head: head, context: context)
+        case (_, self.configuration.sendPath):
+            self.error(context, head, .methodNotAllowed, "use POST")
         case (_, self.configuration.webSocketPath):
             self.error(context, head, .badRequest, "a WebSocket upgrade with a valid topic (and cursor, if any) is required")
         case (_, "/negotiate"), (_, self.configuration.eventsPath), (_, self.configuration.syncPath):
@@ -134,6 +152,39 @@ final class HTTPRouter: ChannelInboundHandler, RemovableChannelHandler {
         default:
             self.error(context, head, .notFound, "no such endpoint")
         }
+    }
+
+    /// `POST /send?session=S` with `{"type":"send","messages":[{"seq":N,"data":…},…]}`:
+    /// each message is handed to the hub once (resends are recognised by number), and the
+    /// answer acknowledges the highest number received from the client.
+    private func receiveSend(_ parameters: [(String, String)], head: HTTPRequestHead, context: ChannelHandlerContext) {
+        guard let session = parameters.first(where: { $0.0 == "session" })?.1, !session.isEmpty else {
+            return self.error(context, head, .badRequest, "a session parameter is required")
+        }
+        guard let body = self.body, let fields = JSONObjectScanner.scan(body), fields.string("type") == "send",
+            let list = fields.raw("messages"), let elements = JSONObjectScanner.arrayElements(list), !elements.isEmpty
+        else {
+            return self.error(context, head, .badRequest, "expected {\"type\":\"send\",\"messages\":[{\"seq\":N,\"data\":…},…]}")
+        }
+        var messages: [(UInt64, ByteBuffer)] = []
+        for element in elements {
+            guard let message = JSONObjectScanner.scan(element), let sequence = message.unsigned("seq"), sequence > 0,
+                let data = message.raw("data")
+            else {
+                return self.error(context, head, .badRequest, "every message needs a positive seq and a data value")
+            }
+            messages.append((sequence, data))
+        }
+        var acknowledged: UInt64 = 0
+        for (sequence, data) in messages {
+            switch self.hub.receive(session: session, sequence: sequence, data: data) {
+            case .accepted(let upTo), .duplicate(let upTo):
+                acknowledged = upTo
+            case .unknownSession:
+                return self.error(context, head, .notFound, "unknown session '\(session)'")
+            }
+        }
+        self.respond(context, head, .ok, json: "{\"type\":\"ack\",\"seq\":\(acknowledged)}")
     }
 
     private func topic(_ parameters: [(String, String)]) -> String? {

@@ -8,6 +8,8 @@ public struct RealtimeServerConfiguration: Sendable {
     public var eventsPath = "/events"
     /// Path of the Custom Sync endpoint.
     public var syncPath = "/sync"
+    /// Path of client → server messages beside SSE and Custom Sync.
+    public var sendPath = "/send"
     /// Largest WebSocket frame accepted from a client.
     public var maxFrameBytes = 1 << 20
 

@@ -18,6 +18,12 @@ public protocol RealtimeTransportClient: AnyObject, Sendable {
     func configure(_ channel: any Channel) throws
     /// Ends the connection; the delegate hears `.closedByApplication`.
     func close()
+    /// Sends a client → server message numbered `sequence` (1, 2, 3 … per client; a resend
+    /// keeps its number). The delegate hears `acknowledged` when the server has it.
+    func send(sequence: UInt64, data: ByteBuffer)
+    /// Opens extra connections to the server (SSE and Custom Sync post client messages on a
+    /// connection of their own); set by the owner before the first `send`.
+    var sideConnector: ((@escaping (any Channel) throws -> Void) -> Void)? { get set }
 }
 
 /// What a client tells its owner. Times are the channel's event-loop time.
@@ -30,10 +36,13 @@ public protocol RealtimeClientDelegate: AnyObject {
     func realtimeClient(_ client: any RealtimeTransportClient, heartbeatAt time: NIODeadline)
     /// The connection ended; no more calls follow.
     func realtimeClient(_ client: any RealtimeTransportClient, closed reason: ClientCloseReason, at time: NIODeadline)
+    /// The server has every client message up to `sequence`.
+    func realtimeClient(_ client: any RealtimeTransportClient, acknowledged sequence: UInt64, at time: NIODeadline)
 }
 
 extension RealtimeClientDelegate {
     public func realtimeClient(_ client: any RealtimeTransportClient, heartbeatAt time: NIODeadline) {}
+    public func realtimeClient(_ client: any RealtimeTransportClient, acknowledged sequence: UInt64, at time: NIODeadline) {}
 }
 
 /// An error that can say whether it means "connection refused" (an RST in answer to the

@@ -16,6 +16,11 @@ public struct SSEClientConfiguration: Sendable {
     /// Parser bounds (a hostile server cannot make the client hold more).
     public var limits = SSEParser.Limits()
 
+    /// A stable client id (see ``WebSocketClientConfiguration/clientID``).
+    public var clientID: String?
+    /// Path of the server's endpoint for client messages.
+    public var sendPath = "/send"
+
     public init(host: String, topic: String) {
         self.host = host
         self.topic = topic
@@ -41,6 +46,8 @@ public final class SSEClient: RealtimeTransportClient, @unchecked Sendable {
     }
 
     public var method: TransportMethod { .sse }
+    public var sideConnector: ((@escaping (any Channel) throws -> Void) -> Void)?
+    private var sender: HTTPSender?
     public let configuration: SSEClientConfiguration
     public weak var delegate: (any RealtimeClientDelegate)?
     /// Delivery bookkeeping within this connection.
@@ -58,6 +65,28 @@ public final class SSEClient: RealtimeTransportClient, @unchecked Sendable {
         self.tracker = DeliveryTracker(last: configuration.resumeFrom)
         self.parser = SSEParser(limits: configuration.limits)
     }
+
+    /// Posts a client message on a connection of its own (the session comes from the welcome).
+    public func send(sequence: UInt64, data: ByteBuffer) {
+        guard let connector = self.sideConnector else { return }
+        if self.sender == nil {
+            self.sender = HTTPSender(host: self.configuration.host, path: self.configuration.sendPath, connect: connector) { [weak self] sequence in
+                guard let self, let delegate = self.delegate, let loopTime = self.lastEventLoopTime else { return }
+                delegate.realtimeClient(self, acknowledged: sequence, at: loopTime())
+            }
+            self.sender?.session = self.session
+        }
+        self.sender?.send(sequence: sequence, data: data)
+    }
+
+    /// The session client messages are posted under (from the welcome).
+    private var session: String? {
+        didSet {
+            self.sender?.session = self.session
+            self.sender?.flush()
+        }
+    }
+    private var lastEventLoopTime: (() -> NIODeadline)?
 
     public var isOpen: Bool {
         if case .open = self.state { return true }
@@ -91,7 +120,9 @@ public final class SSEClient: RealtimeTransportClient, @unchecked Sendable {
         headers.add(name: "Accept", value: "text/event-stream")
         headers.add(name: "Cache-Control", value: "no-cache")
         if let cursor = self.configuration.resumeFrom { headers.add(name: "Last-Event-ID", value: cursor.description) }
-        return HTTPRequestHead(version: .http1_1, method: .GET, uri: "\(self.configuration.path)?topic=\(self.configuration.topic)", headers: headers)
+        var uri = "\(self.configuration.path)?topic=\(self.configuration.topic)"
+        if let id = self.configuration.clientID { uri += "&client=\(id)" }
+        return HTTPRequestHead(version: .http1_1, method: .GET, uri: uri, headers: headers)
     }
 
     func responseHead(_ head: HTTPResponseHead, channel: any Channel) {
@@ -147,6 +178,9 @@ public final class SSEClient: RealtimeTransportClient, @unchecked Sendable {
             }
             self.tracker.expect(epoch: welcome.epoch, next: welcome.next)
             self.state = .open(channel)
+            let loop = channel.eventLoop
+            self.lastEventLoopTime = { loop.now }
+            self.session = welcome.session
             self.delegate?.realtimeClient(self, opened: welcome, at: now)
         case (.message(let message), .open):
             switch self.tracker.accept(epoch: message.epoch, offset: message.offset) {
@@ -157,6 +191,8 @@ public final class SSEClient: RealtimeTransportClient, @unchecked Sendable {
             }
         case (.error(let reason), _):
             self.fail(.protocolViolation("server error: \(reason)"), channel: channel)
+        case (.send, _), (.ack, _):
+            self.fail(.protocolViolation("unexpected \(event.type) event"), channel: channel)
         case (.message, _):
             self.fail(.protocolViolation("message before welcome"), channel: channel)
         case (.welcome, _):

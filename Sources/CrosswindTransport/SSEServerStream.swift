@@ -17,6 +17,7 @@ final class SSEServerStream: TopicSubscriber, ActiveResponse {
     private var bytesSent = 0
     private var heartbeat: Scheduled<Void>?
     private var finished = false
+    private var session: String?
 
     init(router: HTTPRouter, context: ChannelHandlerContext, hub: TopicHub, topic: String, configuration: RealtimeServerConfiguration) {
         self.router = router
@@ -26,7 +27,8 @@ final class SSEServerStream: TopicSubscriber, ActiveResponse {
         self.configuration = configuration
     }
 
-    func start(head: HTTPRequestHead, cursor: StreamCursor?) {
+    func start(head: HTTPRequestHead, cursor: StreamCursor?, client: String?) {
+        self.session = self.hub.openSession(client: client, topic: self.topic)
         self.startedAt = self.context.eventLoop.now
         var headers = HTTPHeaders()
         headers.add(name: "Content-Type", value: "text/event-stream; charset=utf-8")
@@ -42,7 +44,7 @@ final class SSEServerStream: TopicSubscriber, ActiveResponse {
         opening.writeStaticString("\n")
         opening.writeString("retry: \(self.configuration.sseRetry.nanoseconds / 1_000_000)\n\n")
         let next = resumption.replay.first?.offset ?? resumption.state.next
-        let welcome = Welcome(topic: self.topic, epoch: resumption.state.epoch, next: next, recovered: resumption.recovered)
+        let welcome = Welcome(topic: self.topic, epoch: resumption.state.epoch, next: next, recovered: resumption.recovered, session: self.session)
         opening.writeStaticString("event: welcome\ndata: ")
         var welcomeJSON = WireFrame.encodeWelcome(welcome, allocator: self.context.channel.allocator)
         opening.writeBuffer(&welcomeJSON)
@@ -70,6 +72,7 @@ final class SSEServerStream: TopicSubscriber, ActiveResponse {
         guard !self.finished else { return }
         self.finished = true
         self.hub.unsubscribe(self, from: self.topic)
+        if let session = self.session { self.hub.closeSession(session) }
         self.heartbeat?.cancel()
         self.heartbeat = nil
     }

@@ -21,6 +21,11 @@ public struct SyncClientConfiguration: Sendable {
     /// (0.5 s doubling to 20 s) between them, before the client gives up.
     public var maxConsecutiveErrors = 5
 
+    /// A stable client id (see ``WebSocketClientConfiguration/clientID``).
+    public var clientID: String?
+    /// Path of the server's endpoint for client messages.
+    public var sendPath = "/send"
+
     public init(host: String, topic: String) {
         self.host = host
         self.topic = topic
@@ -45,6 +50,8 @@ public final class SyncClient: RealtimeTransportClient, @unchecked Sendable {
     }
 
     public var method: TransportMethod { .sync }
+    public var sideConnector: ((@escaping (any Channel) throws -> Void) -> Void)?
+    private var sender: HTTPSender?
     public let configuration: SyncClientConfiguration
     public weak var delegate: (any RealtimeClientDelegate)?
     public private(set) var tracker: DeliveryTracker
@@ -66,6 +73,28 @@ public final class SyncClient: RealtimeTransportClient, @unchecked Sendable {
         self.cursor = configuration.resumeFrom
         self.tracker = DeliveryTracker(last: configuration.resumeFrom)
     }
+
+    /// Posts a client message on a connection of its own (the session comes from the welcome).
+    public func send(sequence: UInt64, data: ByteBuffer) {
+        guard let connector = self.sideConnector else { return }
+        if self.sender == nil {
+            self.sender = HTTPSender(host: self.configuration.host, path: self.configuration.sendPath, connect: connector) { [weak self] sequence in
+                guard let self, let delegate = self.delegate, let loopTime = self.lastEventLoopTime else { return }
+                delegate.realtimeClient(self, acknowledged: sequence, at: loopTime())
+            }
+            self.sender?.session = self.session
+        }
+        self.sender?.send(sequence: sequence, data: data)
+    }
+
+    /// The session client messages are posted under (from the welcome).
+    private var session: String? {
+        didSet {
+            self.sender?.session = self.session
+            self.sender?.flush()
+        }
+    }
+    private var lastEventLoopTime: (() -> NIODeadline)?
 
     public var isOpen: Bool {
         if case .open = self.state { return true }
@@ -98,6 +127,7 @@ public final class SyncClient: RealtimeTransportClient, @unchecked Sendable {
 
     private func sendRequest(_ channel: any Channel) {
         var uri = "\(self.configuration.path)?topic=\(self.configuration.topic)&limit=\(self.configuration.batchSize)"
+        if let id = self.configuration.clientID { uri += "&client=\(id)" }
         if let cursor = self.cursor { uri += "&since=\(cursor)" }
         if self.configuration.longPollWait > .zero && self.isOpen {
             uri += "&wait=\(self.configuration.longPollWait.nanoseconds / 1_000_000)"
@@ -180,6 +210,9 @@ public final class SyncClient: RealtimeTransportClient, @unchecked Sendable {
             let welcome = Welcome(topic: batch.topic, epoch: batch.epoch, next: next, recovered: batch.recovered)
             self.tracker.expect(epoch: welcome.epoch, next: welcome.next)
             self.state = .open(channel)
+            let loop = channel.eventLoop
+            self.lastEventLoopTime = { loop.now }
+            self.session = batch.session
             self.delegate?.realtimeClient(self, opened: welcome, at: now)
         }
         for message in batch.messages {
@@ -242,6 +275,7 @@ struct SyncBatch {
     var epoch: UInt64
     var recovered: Bool
     var cursor: StreamCursor
+    var session: String?
     var messages: [RealtimeMessage]
 
     static func decode(_ buffer: ByteBuffer) -> SyncBatch? {
@@ -256,7 +290,7 @@ struct SyncBatch {
             messages.append(message)
         }
         let recovered = fields.raw("recovered").map { String(buffer: $0) != "false" } ?? true
-        return SyncBatch(topic: topic, epoch: epoch, recovered: recovered, cursor: cursor, messages: messages)
+        return SyncBatch(topic: topic, epoch: epoch, recovered: recovered, cursor: cursor, session: fields.string("session"), messages: messages)
     }
 }
 

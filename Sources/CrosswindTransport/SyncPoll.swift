@@ -60,11 +60,13 @@ final class SyncPoll: TopicSubscriber, ActiveResponse {
     private let topic: String
     private let request: SyncRequest
     private let head: HTTPRequestHead
+    private let session: String?
     private var done = false
     /// When a held request gives up waiting (the router's timer calls ``expire(now:)``).
     private(set) var deadline: NIODeadline?
 
-    init(router: HTTPRouter, context: ChannelHandlerContext, hub: TopicHub, topic: String, request: SyncRequest, head: HTTPRequestHead) {
+    init(router: HTTPRouter, context: ChannelHandlerContext, hub: TopicHub, topic: String, request: SyncRequest, head: HTTPRequestHead, session: String?) {
+        self.session = session
         self.router = router
         self.context = context
         self.hub = hub
@@ -133,7 +135,12 @@ final class SyncPoll: TopicSubscriber, ActiveResponse {
             var body = self.context.channel.allocator.buffer(capacity: 128 + resumption.replay.reduce(0) { $0 + $1.json.readableBytes + 1 })
             body.writeStaticString("{\"type\":\"batch\",\"topic\":")
             writeJSONString(self.topic, into: &body)
-            body.writeString(",\"epoch\":\(epoch),\"recovered\":\(resumption.recovered),\"cursor\":\"\(epoch):\(position)\",\"messages\":[")
+            body.writeString(",\"epoch\":\(epoch),\"recovered\":\(resumption.recovered),\"cursor\":\"\(epoch):\(position)\"")
+            if let session = self.session {
+                body.writeStaticString(",\"session\":")
+                writeJSONString(session, into: &body)
+            }
+            body.writeStaticString(",\"messages\":[")
             for (index, message) in resumption.replay.enumerated() {
                 if index > 0 { body.writeStaticString(",") }
                 body.writeImmutableBuffer(message.json)

@@ -35,6 +35,25 @@ public struct ReplayWindow: Sendable, Equatable {
     }
 }
 
+/// A message a client sent to the server.
+public struct ClientMessage: Sendable, Equatable {
+    public var client: String
+    public var topic: String
+    /// The client's own numbering (1, 2, 3 …).
+    public var sequence: UInt64
+    public var data: ByteBuffer
+}
+
+/// What the hub did with a client → server message.
+public enum ClientMessageOutcome: Sendable, Equatable {
+    /// New: handed on. `acknowledged` is the highest number accepted from the client.
+    case accepted(acknowledged: UInt64)
+    /// Seen before (a resend): dropped.
+    case duplicate(acknowledged: UInt64)
+    /// The session is unknown (expired, or never existed).
+    case unknownSession
+}
+
 /// Where a (re)connecting client starts.
 public struct Resumption: Sendable, Equatable {
     /// The stream's position after the replay.
@@ -104,6 +123,13 @@ public final class TopicHub: @unchecked Sendable {
     private let allocator = ByteBufferAllocator()
     /// Messages published, all topics.
     public private(set) var publishedCount = 0
+    /// Client → server messages: handed to `onClientMessage` once each.
+    public var onClientMessage: ((ClientMessage) -> Void)?
+    public private(set) var clientMessagesAccepted = 0
+    public private(set) var clientMessagesDuplicated = 0
+    private var sessions: [String: (client: String, topic: String)] = [:]
+    private var nextSession: UInt64 = 1
+    private var highestSequence: [String: UInt64] = [:]
 
     public init(epoch: UInt64, window: ReplayWindow = ReplayWindow()) {
         self.epoch = epoch
@@ -198,6 +224,42 @@ public final class TopicHub: @unchecked Sendable {
         }
         return offset
     }
+
+    // MARK: Client → server messages
+
+    /// Opens a session for a client's transport connection; POSTs name it. Ids are
+    /// deterministic (`EPOCH-N`). A client that gave no id (`client=`) is known by its
+    /// session, so its resends are recognised only within that connection.
+    public func openSession(client: String?, topic: String) -> String {
+        let id = "\(self.epoch)-\(self.nextSession)"
+        self.nextSession += 1
+        self.sessions[id] = (client ?? id, topic)
+        return id
+    }
+
+    /// Ends a session: later POSTs naming it get 404.
+    public func closeSession(_ id: String) {
+        self.sessions[id] = nil
+    }
+
+    /// Takes a client → server message. Each client numbers its messages 1, 2, 3 … and resends
+    /// unacknowledged ones after a reconnect or a transport switch; the hub keeps the highest
+    /// number seen per client, so a resend is recognised and nothing is handled twice.
+    public func receive(session: String, sequence: UInt64, data: ByteBuffer) -> ClientMessageOutcome {
+        guard let (client, topic) = self.sessions[session] else { return .unknownSession }
+        let highest = self.highestSequence[client] ?? 0
+        guard sequence > highest else {
+            self.clientMessagesDuplicated += 1
+            return .duplicate(acknowledged: highest)
+        }
+        self.highestSequence[client] = sequence
+        self.clientMessagesAccepted += 1
+        self.onClientMessage?(ClientMessage(client: client, topic: topic, sequence: sequence, data: data))
+        return .accepted(acknowledged: sequence)
+    }
+
+    /// The highest message number accepted from a client.
+    public func acknowledged(client: String) -> UInt64 { self.highestSequence[client] ?? 0 }
 
     private func prune(_ entry: Topic, now: NIODeadline) {
         while let first = entry.retained.first, let at = first.publishedAt, now - at > self.window.maxAge {

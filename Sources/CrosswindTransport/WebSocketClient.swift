@@ -19,6 +19,9 @@ public struct WebSocketClientConfiguration: Sendable {
     /// Resume after this cursor (the last message the application has): the server replays
     /// what was missed, or says it could not (`recovered: false`).
     public var resumeFrom: StreamCursor?
+    /// A stable client id (`[A-Za-z0-9._-]`), so the server recognises resent client messages
+    /// across connections and transports.
+    public var clientID: String?
 
     public init(host: String, topic: String) {
         self.host = host
@@ -84,6 +87,8 @@ public enum ClientCloseReason: Sendable, Equatable, CustomStringConvertible {
 /// NIO's `@Sendable` upgrade and timer callbacks can carry it.
 public final class WebSocketClient: RealtimeTransportClient, @unchecked Sendable {
     public var method: TransportMethod { .websocket }
+    /// Not needed: WebSocket sends on its own connection.
+    public var sideConnector: ((@escaping (any Channel) throws -> Void) -> Void)?
     private enum State {
         case idle
         case connecting
@@ -148,6 +153,13 @@ public final class WebSocketClient: RealtimeTransportClient, @unchecked Sendable
             )
         )
         try sync.addHandler(UpgradeRequestWriter(client: self), name: Self.requestWriterName)
+    }
+
+    /// Sends a client message as a text frame (masked, like every client frame).
+    public func send(sequence: UInt64, data: ByteBuffer) {
+        guard case .open(let channel) = self.state else { return }
+        let frame = WireFrame.encodeSend(sequence: sequence, data: data, allocator: channel.allocator)
+        self.send(WebSocketFrame(fin: true, opcode: .text, data: frame), on: channel)
     }
 
     /// Closes the connection with a normal close frame.
@@ -217,8 +229,12 @@ public final class WebSocketClient: RealtimeTransportClient, @unchecked Sendable
             case .duplicate:
                 break
             }
+        case (.ack(let sequence), .open):
+            self.delegate?.realtimeClient(self, acknowledged: sequence, at: now)
         case (.error(let reason), _):
             self.fail(.protocolViolation("server error: \(reason)"), channel: channel)
+        case (.send, _), (.ack, _):
+            self.fail(.protocolViolation("unexpected frame from the server"), channel: channel)
         case (.message, _):
             self.fail(.protocolViolation("message before welcome"), channel: channel)
         case (.welcome, _):
@@ -338,6 +354,7 @@ final class UpgradeRequestWriter: ChannelInboundHandler, RemovableChannelHandler
         headers.add(name: "Host", value: self.client.configuration.host)
         headers.add(name: "Content-Length", value: "0")
         var uri = "\(self.client.configuration.path)?topic=\(self.client.configuration.topic)"
+        if let id = self.client.configuration.clientID { uri += "&client=\(id)" }
         if let cursor = self.client.configuration.resumeFrom { uri += "&cursor=\(cursor)" }
         let head = HTTPRequestHead(version: .http1_1, method: .GET, uri: uri, headers: headers)
         context.write(self.wrapOutboundOut(.head(head)), promise: nil)

@@ -37,9 +37,10 @@ public enum WebSocketServer {
                 let (_, parameters) = queryParameters(of: head.uri)
                 let topic = parameters.first(where: { $0.0 == "topic" })?.1 ?? ""
                 let cursor = parameters.first(where: { $0.0 == "cursor" }).flatMap { StreamCursor(parsing: $0.1[...]) }
+                let client = parameters.first(where: { $0.0 == "client" })?.1
                 return channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(
-                        WebSocketServerHandler(topic: topic, cursor: cursor, hub: hub)
+                        WebSocketServerHandler(topic: topic, cursor: cursor, client: client, hub: hub)
                     )
                 }
             }
@@ -72,11 +73,14 @@ final class WebSocketServerHandler: ChannelInboundHandler, TopicSubscriber {
     private let hub: TopicHub
     private var context: ChannelHandlerContext?
     private var subscribed = false
+    private let session: String
 
-    init(topic: String, cursor: StreamCursor?, hub: TopicHub) {
+    init(topic: String, cursor: StreamCursor?, client: String?, hub: TopicHub) {
         self.topic = topic
         self.cursor = cursor
         self.hub = hub
+        // Client messages arrive on the socket itself; the session names the client for the hub.
+        self.session = hub.openSession(client: client, topic: topic)
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -108,6 +112,7 @@ final class WebSocketServerHandler: ChannelInboundHandler, TopicSubscriber {
         guard self.subscribed else { return }
         self.subscribed = false
         self.hub.unsubscribe(self, from: self.topic)
+        self.hub.closeSession(self.session)
     }
 
     func deliver(_ message: PublishedMessage) {
@@ -129,8 +134,21 @@ final class WebSocketServerHandler: ChannelInboundHandler, TopicSubscriber {
             reply.write(webSocketErrorCode: code)
             context.writeAndFlush(self.wrapOutboundOut(WebSocketFrame(fin: true, opcode: .connectionClose, data: reply)))
                 .whenComplete { _ in context.close(promise: nil) }
-        case .text, .binary, .continuation, .pong:
-            // Client → server messages arrive with the manager (a later part); ignored here.
+        case .text:
+            // A client message: handed to the hub once, acknowledged either way.
+            guard case .send(let sequence, let data) = WireFrame.decode(frame.unmaskedData) else {
+                let error = WireFrame.encodeError("undecodable client frame", allocator: context.channel.allocator)
+                context.writeAndFlush(self.wrapOutboundOut(WebSocketFrame(fin: true, opcode: .text, data: error)), promise: nil)
+                return
+            }
+            switch self.hub.receive(session: self.session, sequence: sequence, data: data) {
+            case .accepted(let acknowledged), .duplicate(let acknowledged):
+                let ack = WireFrame.encodeAck(sequence: acknowledged, allocator: context.channel.allocator)
+                context.writeAndFlush(self.wrapOutboundOut(WebSocketFrame(fin: true, opcode: .text, data: ack)), promise: nil)
+            case .unknownSession:
+                break
+            }
+        case .binary, .continuation, .pong:
             break
         default:
             break

@@ -30,12 +30,15 @@ public struct Welcome: Sendable, Equatable {
     /// (outside the replay window, or another epoch): what follows is a snapshot, not the
     /// missed messages.
     public var recovered: Bool
+    /// The session that client → server POSTs name (SSE and Custom Sync), if the server gave one.
+    public var session: String?
 
-    public init(topic: String, epoch: UInt64, next: UInt64, recovered: Bool = true) {
+    public init(topic: String, epoch: UInt64, next: UInt64, recovered: Bool = true, session: String? = nil) {
         self.topic = topic
         self.epoch = epoch
         self.next = next
         self.recovered = recovered
+        self.session = session
     }
 }
 
@@ -50,6 +53,10 @@ public enum WireFrame: Sendable, Equatable {
     case welcome(Welcome)
     case message(RealtimeMessage)
     case error(reason: String)
+    /// Client → server: a message numbered by the client.
+    case send(sequence: UInt64, data: ByteBuffer)
+    /// Server → client: every client message up to `sequence` has been received.
+    case ack(sequence: UInt64)
 
     /// Encodes a message once; the fan-out shares the buffer among all subscribers.
     public static func encodeMessage(topic: String, epoch: UInt64, offset: UInt64, data: ByteBuffer, allocator: ByteBufferAllocator) -> ByteBuffer {
@@ -71,7 +78,12 @@ public enum WireFrame: Sendable, Equatable {
         var buffer = allocator.buffer(capacity: 96)
         buffer.writeStaticString("{\"type\":\"welcome\",\"topic\":")
         writeJSONString(welcome.topic, into: &buffer)
-        buffer.writeString(",\"epoch\":\(welcome.epoch),\"next\":\(welcome.next),\"recovered\":\(welcome.recovered)}")
+        buffer.writeString(",\"epoch\":\(welcome.epoch),\"next\":\(welcome.next),\"recovered\":\(welcome.recovered)")
+        if let session = welcome.session {
+            buffer.writeStaticString(",\"session\":")
+            writeJSONString(session, into: &buffer)
+        }
+        buffer.writeStaticString("}")
         return buffer
     }
 
@@ -80,6 +92,22 @@ public enum WireFrame: Sendable, Equatable {
         buffer.writeStaticString("{\"type\":\"error\",\"reason\":")
         writeJSONString(reason, into: &buffer)
         buffer.writeStaticString("}")
+        return buffer
+    }
+
+    /// `{"type":"send","seq":N,"data":…}` (a client message; `data` is a JSON value).
+    public static func encodeSend(sequence: UInt64, data: ByteBuffer, allocator: ByteBufferAllocator) -> ByteBuffer {
+        var buffer = allocator.buffer(capacity: data.readableBytes + 40)
+        buffer.writeString("{\"type\":\"send\",\"seq\":\(sequence),\"data\":")
+        buffer.writeImmutableBuffer(data)
+        buffer.writeStaticString("}")
+        return buffer
+    }
+
+    /// `{"type":"ack","seq":N}`.
+    public static func encodeAck(sequence: UInt64, allocator: ByteBufferAllocator) -> ByteBuffer {
+        var buffer = allocator.buffer(capacity: 32)
+        buffer.writeString("{\"type\":\"ack\",\"seq\":\(sequence)}")
         return buffer
     }
 
@@ -98,7 +126,13 @@ public enum WireFrame: Sendable, Equatable {
                 let next = fields.unsigned("next")
             else { return nil }
             let recovered = fields.raw("recovered").map { String(buffer: $0) != "false" } ?? true
-            return .welcome(Welcome(topic: topic, epoch: epoch, next: next, recovered: recovered))
+            return .welcome(Welcome(topic: topic, epoch: epoch, next: next, recovered: recovered, session: fields.string("session")))
+        case "send":
+            guard let sequence = fields.unsigned("seq"), let data = fields.raw("data") else { return nil }
+            return .send(sequence: sequence, data: data)
+        case "ack":
+            guard let sequence = fields.unsigned("seq") else { return nil }
+            return .ack(sequence: sequence)
         case "error":
             return .error(reason: fields.string("reason") ?? "")
         default:

@@ -112,10 +112,10 @@ import Testing
             == "t.yaml:13:1: unknown key 'colour' (expected one of: kind, version, name, description, seed, topology, workload, timeline, expect)")
     }
 
-    @Test func reservedWorkloadKey() {
+    @Test func clientSendsNeedsItsKeys() {
         let workload = "  rate: 5\n  size: 100\n  duration: 1s\n  clientSends: { rate: 1 }"
         #expect(TestSupport.experimentError(TestSupport.experiment(workload: workload))?.description
-            == "t.yaml:13:3: workload: 'clientSends' is not supported by schema version 1 yet")
+            == "t.yaml:13:3: workload.clientSends: missing required key 'size'")
     }
 
     @Test func workloadProblems() {
@@ -192,7 +192,7 @@ import Testing
         }
         // `expect:` is line 13, its first entry line 14.
         #expect(error("  - jitter: none")
-            == "t.yaml:14:5: expect[0]: unknown key 'jitter' (expected one of: delivery, duplicates, reordered, connected, latency, transport, recovery)")
+            == "t.yaml:14:5: expect[0]: unknown key 'jitter' (expected one of: delivery, duplicates, reordered, connected, latency, transport, recovery, clientSends)")
         #expect(error("  - duplicates: few") == "t.yaml:14:17: expect[0].duplicates: expected 'none', got 'few'")
         #expect(error("  - delivery: most") == "t.yaml:14:15: expect[0].delivery: expected 'complete' or { atLeast: 0.999 }, got 'most'")
         #expect(error("  - delivery: { atLeast: 1.2 }")

@@ -13,15 +13,18 @@ import Testing
         manager: ManagerSettings = ManagerSettings(),
         timeline: [TimelineEvent] = [],
         duration: TimeAmount = .seconds(40),
+        clientSends: ClientSends? = nil,
         expectations: [Expect]
     ) -> Experiment {
         let group = ClientGroup(name: "office", count: 10, connectSpread: .milliseconds(500), link: LinkPair(both: LinkSpec(latency: .milliseconds(15))), manager: manager)
         let proxy = MiddleboxSpec(name: "corp-proxy", groups: ["office"], policy: policy)
+        var workload = Workload(ratePerSecond: 5, messageBytes: 256, start: .seconds(2), duration: duration, drain: .seconds(15))
+        workload.clientSends = clientSends
         return Experiment(
             name: name,
             seed: 4,
             topology: Topology(name: name, groups: [group], middleboxes: [proxy]),
-            workload: Workload(ratePerSecond: 5, messageBytes: 256, start: .seconds(2), duration: duration, drain: .seconds(15)),
+            workload: workload,
             expectations: expectations,
             timeline: timeline
         )
@@ -69,5 +72,38 @@ import Testing
         ))
         #expect(report.passed, "\(report.expectations)")
         print(report.groups, report.switches.filter { $0.client == "office-1" })
+    }
+
+    @Test(arguments: [
+        ("websocket", ProxyPolicySpec()),
+        ("sse", ProxyPolicySpec(stripUpgrade: true)),
+        ("sync", ProxyPolicySpec(stripUpgrade: true, bufferResponseBytes: 64 * 1024)),
+    ])
+    func clientMessagesReachTheServerOnceOnEveryTransport(transport: String, policy: ProxyPolicySpec) throws {
+        // Two messages a second from each client: over the WebSocket itself, or by POST /send
+        // beside the SSE stream or the polls. Messages sent before the client settled (while it
+        // was still falling back) wait in its outbox and go out on the transport it ends on.
+        let report = try self.run(Self.experiment(
+            "sends-\(transport)", policy: policy, clientSends: ClientSends(ratePerSecond: 2, messageBytes: 64),
+            expectations: [Expect(kind: .clientSendsComplete), Expect(kind: .endsOnTransport(group: nil, transport: TransportKind(rawValue: transport)!, withinMilliseconds: nil, notBeforeMilliseconds: nil))]
+        ))
+        #expect(report.passed, "\(report.expectations)")
+        #expect(report.clientMessages.offered == 10 * 80)
+    }
+
+    @Test func clientMessagesSurviveASwitchWithoutDuplicates() throws {
+        // Upgrade-back with client messages: unacknowledged ones are resent on WebSocket after
+        // the switch and recognised by number; the server sees each exactly once.
+        var manager = ManagerSettings()
+        manager.benchmarkInterval = .seconds(30)
+        let report = try self.run(Self.experiment(
+            "sends-switch", policy: ProxyPolicySpec(stripUpgrade: true), manager: manager,
+            timeline: [TimelineEvent(at: .seconds(20), action: .setProxyPolicy(middlebox: "corp-proxy", policy: ProxyPolicySpec()))],
+            duration: .seconds(60), clientSends: ClientSends(ratePerSecond: 4, messageBytes: 32),
+            expectations: Self.noLoss + [Expect(kind: .clientSendsComplete)]
+        ))
+        #expect(report.passed, "\(report.expectations)")
+        #expect(report.clientMessages.duplicated == 0)
+        #expect(report.clientMessages.delivered == 10 * 240)
     }
 }

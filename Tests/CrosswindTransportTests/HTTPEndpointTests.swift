@@ -74,7 +74,7 @@ import Testing
         #expect(response.statusLine == "HTTP/1.1 200 OK")
         #expect(headerValue("content-type", in: response.head) == "application/json")
         #expect(headerValue("cache-control", in: response.head) == "no-store")
-        #expect(response.body == #"{"transports":["websocket","sse","sync"],"endpoints":{"websocket":"/ws","sse":"/events","sync":"/sync"},"epoch":1234}"#)
+        #expect(response.body == #"{"transports":["websocket","sse","sync"],"endpoints":{"websocket":"/ws","sse":"/events","sync":"/sync","send":"/send"},"epoch":1234}"#)
         let json = try #require(JSONObjectScanner.scan(ByteBuffer(string: response.body)))
         #expect(json.unsigned("epoch") == 1234)
     }

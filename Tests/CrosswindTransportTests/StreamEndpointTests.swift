@@ -31,7 +31,7 @@ import Testing
         // A 2 KiB comment first, so proxies and browsers flush at once.
         #expect(text.contains(":" + String(repeating: " ", count: 2046) + "\n"))
         #expect(text.contains("retry: 1000\n\n"))
-        #expect(text.contains("event: welcome\ndata: {\"type\":\"welcome\",\"topic\":\"metrics\",\"epoch\":1234,\"next\":1,\"recovered\":true}\n\n"))
+        #expect(text.contains("event: welcome\ndata: {\"type\":\"welcome\",\"topic\":\"metrics\",\"epoch\":1234,\"next\":1,\"recovered\":true,\"session\":\"1234-1\"}\n\n"))
         // Live messages follow as events whose id is the cursor.
         hub.publish(topic: "metrics", data: ByteBuffer(string: "[1,2]"))
         let live = String(decoding: try Support.output(channel), as: UTF8.self)
@@ -83,13 +83,13 @@ import Testing
         let response = try self.syncResponse("")
         #expect(response.status == "HTTP/1.1 200 OK")
         #expect(response.etag == "\"1234:3\"")
-        #expect(response.body == #"{"type":"batch","topic":"metrics","epoch":1234,"recovered":true,"cursor":"1234:3","messages":[]}"#)
+        #expect(response.body == #"{"type":"batch","topic":"metrics","epoch":1234,"recovered":true,"cursor":"1234:3","session":"1234-1","messages":[]}"#)
     }
 
     @Test func syncSinceReturnsTheMissedBatch() throws {
         let response = try self.syncResponse("&since=1234:1")
         #expect(response.etag == "\"1234:3\"")
-        #expect(response.body == #"{"type":"batch","topic":"metrics","epoch":1234,"recovered":true,"cursor":"1234:3","messages":[{"type":"message","topic":"metrics","epoch":1234,"offset":2,"data":2},{"type":"message","topic":"metrics","epoch":1234,"offset":3,"data":3}]}"#)
+        #expect(response.body == #"{"type":"batch","topic":"metrics","epoch":1234,"recovered":true,"cursor":"1234:3","session":"1234-1","messages":[{"type":"message","topic":"metrics","epoch":1234,"offset":2,"data":2},{"type":"message","topic":"metrics","epoch":1234,"offset":3,"data":3}]}"#)
     }
 
     @Test func limitCapsTheBatch() throws {
@@ -129,7 +129,7 @@ import Testing
         hub.publish(topic: "metrics", data: ByteBuffer(string: "4"))
         let answer = String(decoding: try Support.output(channel), as: UTF8.self)
         #expect(answer.hasPrefix("HTTP/1.1 200 OK\r\n"))
-        #expect(answer.contains(#""cursor":"1234:4","messages":[{"type":"message","topic":"metrics","epoch":1234,"offset":4,"data":4}]"#))
+        #expect(answer.contains(#""cursor":"1234:4","session":"1234-1","messages":[{"type":"message","topic":"metrics","epoch":1234,"offset":4,"data":4}]"#))
     }
 
     @Test func longPollTimesOutWith304() throws {
@@ -147,5 +147,53 @@ import Testing
         let (channel, _, text) = try self.open("POST /sync?topic=metrics HTTP/1.1\r\nHost: s\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)")
         defer { self.close(channel) }
         #expect(text.hasPrefix("HTTP/1.1 413 Payload Too Large\r\n"))
+    }
+
+    // MARK: Client → server messages
+
+    func post(_ query: String, body: String, on channel: EmbeddedChannel) throws -> HTTPEndpointTests.Response {
+        try channel.writeInbound(ByteBuffer(string: "POST /send\(query) HTTP/1.1\r\nHost: s\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"))
+        return try #require(Support.responses(try Support.output(channel)).first)
+    }
+
+    @Test func postedMessagesAreAcknowledgedAndResendsRecognised() throws {
+        // A sync request opens the connection's session; messages posted under it reach the
+        // hub once, and a resend of message 2 is acknowledged without being handed on again.
+        let (channel, hub, _) = try self.open("GET /sync?topic=metrics&client=desk-7 HTTP/1.1\r\nHost: s\r\n\r\n")
+        defer { self.close(channel) }
+        var received: [ClientMessage] = []
+        hub.onClientMessage = { received.append($0) }
+        let first = try self.post("?session=1234-1", body: #"{"type":"send","messages":[{"seq":1,"data":"a"},{"seq":2,"data":{"b":2}}]}"#, on: channel)
+        #expect(first.statusLine == "HTTP/1.1 200 OK")
+        #expect(first.body == #"{"type":"ack","seq":2}"#)
+        let again = try self.post("?session=1234-1", body: #"{"type":"send","messages":[{"seq":2,"data":{"b":2}},{"seq":3,"data":3}]}"#, on: channel)
+        #expect(again.body == #"{"type":"ack","seq":3}"#)
+        #expect(received.map(\.sequence) == [1, 2, 3])
+        #expect(received.map(\.client) == ["desk-7", "desk-7", "desk-7"])
+        #expect(String(buffer: received[1].data) == #"{"b":2}"#)
+        #expect(hub.clientMessagesDuplicated == 1)
+    }
+
+    @Test(arguments: [
+        ("?session=9-9", #"{"type":"send","messages":[{"seq":1,"data":1}]}"#, "HTTP/1.1 404 Not Found", "unknown session"),
+        ("", #"{"type":"send","messages":[{"seq":1,"data":1}]}"#, "HTTP/1.1 400 Bad Request", "session parameter"),
+        ("?session=1234-1", #"{"type":"send","messages":[]}"#, "HTTP/1.1 400 Bad Request", "expected"),
+        ("?session=1234-1", #"not json"#, "HTTP/1.1 400 Bad Request", "expected"),
+        ("?session=1234-1", #"{"type":"send","messages":[{"seq":0,"data":1}]}"#, "HTTP/1.1 400 Bad Request", "positive seq"),
+        ("?session=1234-1", #"{"type":"send","messages":[{"seq":1}]}"#, "HTTP/1.1 400 Bad Request", "positive seq"),
+    ])
+    func badPostsGetClearErrors(query: String, body: String, status: String, reason: String) throws {
+        let (channel, hub, _) = try self.open("GET /sync?topic=metrics HTTP/1.1\r\nHost: s\r\n\r\n")
+        defer { self.close(channel) }
+        let response = try self.post(query, body: body, on: channel)
+        #expect(response.statusLine == status)
+        #expect(response.body.contains(reason), "\(response.body)")
+        #expect(hub.clientMessagesAccepted == 0)
+    }
+
+    @Test func getOnTheSendPathIs405() throws {
+        let (channel, _, text) = try self.open("GET /send?session=1 HTTP/1.1\r\nHost: s\r\n\r\n")
+        defer { self.close(channel) }
+        #expect(text.hasPrefix("HTTP/1.1 405 Method Not Allowed\r\n"))
     }
 }

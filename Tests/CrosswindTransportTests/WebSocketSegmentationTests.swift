@@ -105,7 +105,7 @@ import Testing
         while let chunk = try channel.readOutbound(as: ByteBuffer.self) { output += Array(chunk.readableBytesView) }
         let (head, body) = try #require(splitHTTPHead(output))
         #expect(head.hasPrefix("HTTP/1.1 200 OK\r\n"))
-        #expect(String(decoding: body, as: UTF8.self) == #"{"transports":["websocket","sse","sync"],"endpoints":{"websocket":"/ws","sse":"/events","sync":"/sync"},"epoch":31}"#)
+        #expect(String(decoding: body, as: UTF8.self) == #"{"transports":["websocket","sse","sync"],"endpoints":{"websocket":"/ws","sse":"/events","sync":"/sync","send":"/send"},"epoch":31}"#)
         _ = try channel.finish()
     }
 }

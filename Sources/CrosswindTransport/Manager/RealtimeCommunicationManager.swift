@@ -47,6 +47,8 @@ public final class RealtimeCommunicationManager: RealtimeClientDelegate, @unchec
         public var topic: String
         /// Identity of the network, for the remembered transport.
         public var networkIdentity: String?
+        /// A stable client id, so the server recognises resent client messages.
+        public var clientID: String?
         /// Custom Sync polling.
         public var syncInterval: TimeAmount = .seconds(2)
         public var syncLongPoll: TimeAmount = .zero
@@ -72,6 +74,12 @@ public final class RealtimeCommunicationManager: RealtimeClientDelegate, @unchec
     private var attemptStarted: [AttemptID: NIODeadline] = [:]
     private var welcomes: [AttemptID: Welcome] = [:]
     private var timers: [TimerID: NIODeadline] = [:]
+    /// Client → server messages not yet acknowledged, in order, with their numbers.
+    private var outbox: [(sequence: UInt64, data: ByteBuffer)] = []
+    private var nextSequence: UInt64 = 1
+    /// Client messages the server acknowledged, and ones dropped because the outbox was full.
+    public private(set) var sendsAcknowledged: UInt64 = 0
+    public private(set) var sendsDropped = 0
 
     public init(configuration: Configuration, eventLoop: any EventLoop, connector: any RealtimeConnector, seed: UInt64, memory: TransportMemory = .init()) {
         self.configuration = configuration
@@ -90,8 +98,26 @@ public final class RealtimeCommunicationManager: RealtimeClientDelegate, @unchec
 
     public func start() { self.handle(.start(networkIdentity: self.configuration.networkIdentity)) }
     public func stop() { self.handle(.stop) }
-    /// Sends a client → server message (queued while offline).
-    public func send(_ payload: ByteBuffer) { self.handle(.send(payload)) }
+    /// Sends a client → server message. Messages are numbered and kept until the server
+    /// acknowledges them: while offline they wait (up to `sendQueueLimit`, dropping the oldest
+    /// beyond), and after every open — a reconnect or a switch — the unacknowledged ones are
+    /// sent again in order on the new transport. The server recognises resends by number, so
+    /// each message reaches it exactly once.
+    public func send(_ payload: ByteBuffer) {
+        let sequence = self.nextSequence
+        self.nextSequence += 1
+        self.outbox.append((sequence, payload))
+        if self.outbox.count > self.configuration.machine.sendQueueLimit {
+            self.outbox.removeFirst()
+            self.sendsDropped += 1
+        }
+        if let open = self.machine.openTransport, let client = self.attempts[open.attempt] {
+            client.send(sequence: sequence, data: payload)
+        }
+    }
+
+    /// Messages sent but not yet acknowledged.
+    public var unacknowledgedSends: Int { self.outbox.count }
 
     // MARK: Driving the machine
 
@@ -111,6 +137,9 @@ public final class RealtimeCommunicationManager: RealtimeClientDelegate, @unchec
             if let welcome = self.welcomes[attempt] {
                 self.delegate?.manager(self, opened: method, welcome: welcome, at: now)
             }
+            if let client = self.attempts[attempt] {
+                for message in self.outbox { client.send(sequence: message.sequence, data: message.data) }
+            }
         case .close(_, let attempt):
             if let client = self.attempts.removeValue(forKey: attempt) {
                 self.attemptOf[ObjectIdentifier(client)] = nil
@@ -129,10 +158,8 @@ public final class RealtimeCommunicationManager: RealtimeClientDelegate, @unchec
             break  // counted by the machine; the application sees it through recoveryIncomplete
         case .recoveryIncomplete(let last, let resumesAt):
             self.delegate?.manager(self, recoveryIncompleteAfter: last, resumesAt: resumesAt, at: now)
-        case .send:
-            break  // client → server messages travel with the POST endpoint (not yet served)
-        case .sendDropped:
-            break
+        case .send, .sendDropped:
+            break  // client messages are numbered and kept by `send(_:)` and the outbox, not the machine
         case .protocolError:
             break  // the machine ignored an input that made no sense in its state; nothing to do
         }
@@ -157,23 +184,28 @@ public final class RealtimeCommunicationManager: RealtimeClientDelegate, @unchec
         case .websocket:
             var configuration = WebSocketClientConfiguration(host: host, topic: topic)
             configuration.resumeFrom = cursor
+            configuration.clientID = self.configuration.clientID
             configuration.heartbeatInterval = self.configuration.machine.heartbeatInterval
             configuration.heartbeatTimeout = self.configuration.machine.heartbeatGrace
             client = WebSocketClient(configuration: configuration, random: ManagerRandom(seed: self.random.next()), delegate: self)
         case .sse:
             var configuration = SSEClientConfiguration(host: host, topic: topic)
             configuration.resumeFrom = cursor
+            configuration.clientID = self.configuration.clientID
             // The manager's own heartbeat check decides; the client's watchdog is a backstop.
             configuration.heartbeatTimeout = (self.configuration.machine.heartbeatInterval + self.configuration.machine.heartbeatGrace) * 2
             client = SSEClient(configuration: configuration, delegate: self)
         case .sync:
             var configuration = SyncClientConfiguration(host: host, topic: topic)
             configuration.resumeFrom = cursor
+            configuration.clientID = self.configuration.clientID
             configuration.syncInterval = self.configuration.syncInterval
             configuration.longPollWait = self.configuration.syncLongPoll
             configuration.batchSize = self.configuration.syncBatchSize
             client = SyncClient(configuration: configuration, delegate: self)
         }
+        let connector = self.connector
+        client.sideConnector = { initialize in connector.connect(method, initialize) }
         self.attempts[attempt] = client
         self.attemptOf[ObjectIdentifier(client)] = attempt
         self.attemptStarted[attempt] = self.eventLoop.now
@@ -209,6 +241,13 @@ public final class RealtimeCommunicationManager: RealtimeClientDelegate, @unchec
     public func realtimeClient(_ client: any RealtimeTransportClient, heartbeatAt time: NIODeadline) {
         guard let attempt = self.attemptOf[ObjectIdentifier(client)] else { return }
         self.handle(.heartbeat(attempt))
+    }
+
+    public func realtimeClient(_ client: any RealtimeTransportClient, acknowledged sequence: UInt64, at time: NIODeadline) {
+        guard self.attemptOf[ObjectIdentifier(client)] != nil else { return }
+        let before = self.outbox.count
+        self.outbox.removeAll { $0.sequence <= sequence }
+        self.sendsAcknowledged += UInt64(before - self.outbox.count)
     }
 
     public func realtimeClient(_ client: any RealtimeTransportClient, closed reason: ClientCloseReason, at time: NIODeadline) {
