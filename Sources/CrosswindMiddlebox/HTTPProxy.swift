@@ -189,6 +189,9 @@ final class ProxyFrontHandler: ChannelInboundHandler, RemovableChannelHandler {
     func responseBody(_ bytes: ByteBuffer) {
         guard let context = self.context else { return }
         self.pair.touch(context.eventLoop)
+        // The policy is read for every part: a proxy reconfigured to buffer starts holding
+        // the streams already passing through it (buffering that starts mid-session).
+        self.holding = !self.responseIsSwitch && self.policy.policy.bufferResponseBytes != nil
         guard self.holding, let limit = self.policy.policy.bufferResponseBytes else {
             context.writeAndFlush(self.wrapOutboundOut(.body(.byteBuffer(bytes))), promise: nil)
             return

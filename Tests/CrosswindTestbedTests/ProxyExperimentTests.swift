@@ -46,19 +46,16 @@ import Testing
     @Test func strippedUpgradeEndsOnSSE() throws {
         let report = try self.run(Self.experiment("strip", policy: ProxyPolicySpec(stripUpgrade: true), expectations: Self.noLoss + [Expect(kind: .endsOnTransport(group: nil, transport: .sse, withinMilliseconds: 3000, notBeforeMilliseconds: nil))]))
         #expect(report.passed, "\(report.expectations)")
-        print(report.groups)
     }
 
     @Test func silentAfter101EndsOnSSE() throws {
         let report = try self.run(Self.experiment("silent", policy: ProxyPolicySpec(afterUpgrade: .silence), expectations: Self.noLoss + [Expect(kind: .endsOnTransport(group: nil, transport: .sse, withinMilliseconds: 5000, notBeforeMilliseconds: 2500))]))
         #expect(report.passed, "\(report.expectations)")
-        print(report.groups)
     }
 
     @Test func bufferedStreamsEndOnSync() throws {
         let report = try self.run(Self.experiment("buffered", policy: ProxyPolicySpec(stripUpgrade: true, bufferResponseBytes: 64 * 1024), expectations: Self.noLoss + [Expect(kind: .endsOnTransport(group: nil, transport: .sync, withinMilliseconds: 10000, notBeforeMilliseconds: nil))]))
         #expect(report.passed, "\(report.expectations)")
-        print(report.groups, report.latencyMs)
     }
 
     @Test func removingTheProxyBringsClientsBackToWebSocket() throws {
@@ -71,7 +68,6 @@ import Testing
             expectations: Self.noLoss + [Expect(kind: .endsOnTransport(group: nil, transport: .websocket, withinMilliseconds: 52_000, notBeforeMilliseconds: 20_000))]
         ))
         #expect(report.passed, "\(report.expectations)")
-        print(report.groups, report.switches.filter { $0.client == "office-1" })
     }
 
     @Test(arguments: [
@@ -105,5 +101,29 @@ import Testing
         #expect(report.passed, "\(report.expectations)")
         #expect(report.clientMessages.duplicated == 0)
         #expect(report.clientMessages.delivered == 10 * 240)
+    }
+
+    @Test func bufferingThatStartsMidSessionMovesClientsToSync() throws {
+        // Clients settle on SSE (Upgrade stripped). At 20 s the proxy starts holding response
+        // bodies: the stream's heartbeats (every 5 s here) stop arriving, the manager loses the
+        // stream, its SSE reconnect is held too (no welcome within the confirm timeout), and it
+        // falls back to Custom Sync, whose responses pass whole. Nothing is lost.
+        var manager = ManagerSettings()
+        manager.benchmarkInterval = .seconds(600)
+        var experiment = Self.experiment(
+            "mid-session-buffering", policy: ProxyPolicySpec(stripUpgrade: true), manager: manager,
+            timeline: [TimelineEvent(at: .seconds(20), action: .setProxyPolicy(middlebox: "corp-proxy", policy: ProxyPolicySpec(stripUpgrade: true, bufferResponseBytes: 256 * 1024)))],
+            duration: .seconds(80),
+            // Detected within a heartbeat interval and timeout of the change (plus the SSE
+            // reconnect's confirm timeout): on Custom Sync by 35 s.
+            expectations: Self.noLoss + [Expect(kind: .endsOnTransport(group: nil, transport: .sync, withinMilliseconds: 35_000, notBeforeMilliseconds: 20_000))]
+        )
+        for index in experiment.topology.groups.indices {
+            experiment.topology.groups[index].heartbeat = HeartbeatSettings(interval: .seconds(5), timeout: .seconds(3))
+        }
+        let report = try self.run(experiment)
+        #expect(report.passed, "\(report.expectations)")
+        let reasons = Set(report.switches.map(\.reason))
+        #expect(reasons.contains("fallbackHeartbeatLost") || reasons.contains("fallbackBuffering") || reasons.contains("fallbackConfirmTimeout"), "\(reasons)")
     }
 }
