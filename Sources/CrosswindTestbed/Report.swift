@@ -52,6 +52,23 @@ public struct Report: Codable, Sendable, Equatable {
         public var unacknowledged: Int
     }
 
+    /// The managers' per-transport performance figures, summed over all managed clients
+    /// (the seed's `enablePerformanceMonitoring`).
+    public struct TransportFigures: Codable, Sendable, Equatable {
+        public var attempts: Int
+        public var opens: Int
+        public var connectFailures: Int
+        public var confirmTimeouts: Int
+        public var heartbeatLosses: Int
+        public var bufferingDetections: Int
+        public var closedAfterOpen: Int
+        public var probes: Int
+        public var probesSucceeded: Int
+        public var messagesDelivered: Int
+        public var duplicatesSuppressed: Int
+        public var timeOpenSeconds: Double
+    }
+
     /// One transport change of one client (`onMethodChange`).
     public struct Switch: Codable, Sendable, Equatable {
         public var client: String
@@ -105,6 +122,8 @@ public struct Report: Codable, Sendable, Equatable {
     public var wire: Wire
     public var clientMessages: ClientMessages
     public var switches: [Switch]
+    /// Per transport name, for runs with managed clients (empty otherwise).
+    public var transports: [String: TransportFigures]
     public var recovery: Recovery
     /// Resumes the manager reported as incomplete (outside the replay window, new epoch).
     public var incompleteRecoveries: Int

@@ -138,12 +138,44 @@ public struct RunResult {
                 unacknowledged: run.agents.reduce(0) { $0 + ($1.manager?.unacknowledgedSends ?? 0) }
             ),
             switches: switches,
+            transports: Self.transportFigures(run),
             recovery: recovery,
             incompleteRecoveries: incomplete,
             groups: groups,
             simulation: Report.SimulationFigures(virtualSeconds: virtualSeconds, events: run.simulation.trace.count)
         )
         return RunResult(report: report, series: run.series, trace: run.simulation.trace, capturePaths: run.capturePaths)
+    }
+
+    static func transportFigures(_ run: ExperimentRun) -> [String: Report.TransportFigures] {
+        var figures: [String: Report.TransportFigures] = [:]
+        let now = run.simulation.now
+        for method in TransportMethod.allCases {
+            var sum = Report.TransportFigures(attempts: 0, opens: 0, connectFailures: 0, confirmTimeouts: 0, heartbeatLosses: 0, bufferingDetections: 0, closedAfterOpen: 0, probes: 0, probesSucceeded: 0, messagesDelivered: 0, duplicatesSuppressed: 0, timeOpenSeconds: 0)
+            var any = false
+            for agent in run.agents {
+                guard let manager = agent.manager else { continue }
+                any = true
+                let p = manager.state.performance(of: method, now: now)
+                sum.attempts += p.attempts
+                sum.opens += p.opens
+                sum.connectFailures += p.connectFailures
+                sum.confirmTimeouts += p.confirmTimeouts
+                sum.heartbeatLosses += p.heartbeatLosses
+                sum.bufferingDetections += p.bufferingDetections
+                sum.closedAfterOpen += p.closedAfterOpen
+                sum.probes += p.probes
+                sum.probesSucceeded += p.probesSucceeded
+                sum.messagesDelivered += p.messagesDelivered
+                sum.duplicatesSuppressed += p.duplicatesSuppressed
+                sum.timeOpenSeconds += Double(p.timeOpen.nanoseconds) / 1e9
+            }
+            if any {
+                sum.timeOpenSeconds = round3(sum.timeOpenSeconds)
+                figures[method.rawValue] = sum
+            }
+        }
+        return figures
     }
 
     /// What the newer expectations look at, beyond the report's summary blocks.
