@@ -64,6 +64,8 @@ public final class ExperimentRun {
     private var groupLinks: [String: (up: [Link], down: [Link])] = [:]
     /// The node each group's clients connect to: the server, or the proxy in front of it.
     private var gateways: [String: NodeID] = [:]
+    /// The server's log: one line per rejected request or broken client frame.
+    let serverLog = LogLines()
     /// Each HTTP proxy's current policy, by middlebox name.
     private var proxies: [String: HTTPProxyPolicyCell] = [:]
     /// Client → server messages: sent per client, and received by the server per client
@@ -111,6 +113,14 @@ public final class ExperimentRun {
         let port = UInt16(self.experiment.topology.server.port)
         let hub = self.hub
         var serverConfiguration = RealtimeServerConfiguration()
+        let log = self.serverLog
+        let loop = self.simulation.loop
+        let start = self.simulation.start
+        serverConfiguration.log = { line in
+            let micros = (loop.now - start).nanoseconds / 1000
+            let fraction = String(micros % 1_000_000)
+            log.lines.append("\(micros / 1_000_000).\(String(repeating: "0", count: 6 - fraction.count))\(fraction) \(line)")
+        }
         // Every SSE stream's heartbeat follows the clients' heartbeat interval.
         serverConfiguration.sseHeartbeatInterval = self.experiment.topology.groups.map(\.heartbeat.interval).min() ?? .seconds(25)
         self.network.listen(on: self.server, port: port) { channel in
@@ -519,4 +529,10 @@ public struct MetricsSample: Sendable, Equatable {
     public var wireBytesUp: Int
     public var wireBytesDown: Int
     public var packetsDropped: Int
+}
+
+/// Lines of a simulated server's log, stamped with virtual time. Confined to the simulation
+/// loop; `@unchecked Sendable` so the server's `@Sendable` log callback can carry it.
+final class LogLines: @unchecked Sendable {
+    var lines: [String] = []
 }

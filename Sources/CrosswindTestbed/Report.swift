@@ -124,6 +124,8 @@ public struct Report: Codable, Sendable, Equatable {
     public var switches: [Switch]
     /// Per transport name, for runs with managed clients (empty otherwise).
     public var transports: [String: TransportFigures]
+    /// Requests the server rejected and client frames it could not read (see `server.log`).
+    public var serverErrors: Int
     public var recovery: Recovery
     /// Resumes the manager reported as incomplete (outside the replay window, new epoch).
     public var incompleteRecoveries: Int

@@ -37,6 +37,7 @@ public enum RunOutput {
         try encode(result.report).write(to: URL(fileURLWithPath: "\(directory)/report.json"))
         try Data(metricsCSV(result.series).utf8).write(to: URL(fileURLWithPath: "\(directory)/metrics.csv"))
         try writeEvents(result.trace, to: "\(directory)/events.jsonl")
+        try Data(result.serverLog.map { $0 + "\n" }.joined().utf8).write(to: URL(fileURLWithPath: "\(directory)/server.log"))
     }
 
     /// Pretty, key-sorted JSON with a final newline.

@@ -13,6 +13,8 @@ public struct RunResult {
     public let trace: EventTrace
     /// Captures written.
     public var capturePaths: [String]
+    /// The server's log lines (rejected requests, broken client frames).
+    public var serverLog: [String]
 
     static func measure(_ run: ExperimentRun) -> RunResult {
         let experiment = run.experiment
@@ -139,12 +141,13 @@ public struct RunResult {
             ),
             switches: switches,
             transports: Self.transportFigures(run),
+            serverErrors: run.serverLog.lines.count,
             recovery: recovery,
             incompleteRecoveries: incomplete,
             groups: groups,
             simulation: Report.SimulationFigures(virtualSeconds: virtualSeconds, events: run.simulation.trace.count)
         )
-        return RunResult(report: report, series: run.series, trace: run.simulation.trace, capturePaths: run.capturePaths)
+        return RunResult(report: report, series: run.series, trace: run.simulation.trace, capturePaths: run.capturePaths, serverLog: run.serverLog.lines)
     }
 
     static func transportFigures(_ run: ExperimentRun) -> [String: Report.TransportFigures] {

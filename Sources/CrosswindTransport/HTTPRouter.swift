@@ -193,6 +193,7 @@ final class HTTPRouter: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     private func error(_ context: ChannelHandlerContext, _ head: HTTPRequestHead, _ status: HTTPResponseStatus, _ reason: String) {
+        self.configuration.log?("\(status.code) \(head.method.rawValue) \(head.uri): \(reason)")
         var body = ByteBuffer()
         body.writeStaticString("{\"type\":\"error\",\"reason\":")
         writeJSONString(reason, into: &body)

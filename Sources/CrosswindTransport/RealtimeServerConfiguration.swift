@@ -31,6 +31,11 @@ public struct RealtimeServerConfiguration: Sendable {
     /// Longest a Custom Sync long-poll (`wait=`) is held.
     public var syncMaxWait: TimeAmount = .seconds(25)
 
+    /// Where the server writes one line per rejected request or broken client frame (the
+    /// status, the request and why). Live servers print it; simulated runs keep it in
+    /// `server.log`.
+    public var log: (@Sendable (String) -> Void)?
+
     public init() {}
 
     /// The former name of `webSocketPath`.

@@ -40,7 +40,7 @@ public enum WebSocketServer {
                 let client = parameters.first(where: { $0.0 == "client" })?.1
                 return channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(
-                        WebSocketServerHandler(topic: topic, cursor: cursor, client: client, hub: hub)
+                        WebSocketServerHandler(topic: topic, cursor: cursor, client: client, hub: hub, log: configuration.log)
                     )
                 }
             }
@@ -75,7 +75,10 @@ final class WebSocketServerHandler: ChannelInboundHandler, TopicSubscriber {
     private var subscribed = false
     private let session: String
 
-    init(topic: String, cursor: StreamCursor?, client: String?, hub: TopicHub) {
+    private let log: (@Sendable (String) -> Void)?
+
+    init(topic: String, cursor: StreamCursor?, client: String?, hub: TopicHub, log: (@Sendable (String) -> Void)?) {
+        self.log = log
         self.topic = topic
         self.cursor = cursor
         self.hub = hub
@@ -137,6 +140,7 @@ final class WebSocketServerHandler: ChannelInboundHandler, TopicSubscriber {
         case .text:
             // A client message: handed to the hub once, acknowledged either way.
             guard case .send(let sequence, let data) = WireFrame.decode(frame.unmaskedData) else {
+                self.log?("ws \(self.topic) session \(self.session): undecodable client frame (\(frame.length) bytes)")
                 let error = WireFrame.encodeError("undecodable client frame", allocator: context.channel.allocator)
                 context.writeAndFlush(self.wrapOutboundOut(WebSocketFrame(fin: true, opcode: .text, data: error)), promise: nil)
                 return

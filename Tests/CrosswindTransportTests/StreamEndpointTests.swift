@@ -196,4 +196,24 @@ import Testing
         defer { self.close(channel) }
         #expect(text.hasPrefix("HTTP/1.1 405 Method Not Allowed\r\n"))
     }
+
+    @Test func rejectedRequestsAreLogged() throws {
+        // Every rejection writes one line: status, request, reason.
+        final class Lines: @unchecked Sendable { var lines: [String] = [] }
+        let lines = Lines()
+        var configuration = RealtimeServerConfiguration()
+        configuration.log = { lines.lines.append($0) }
+        let hub = TopicHub(epoch: 1234)
+        let channel = EmbeddedChannel()
+        defer { _ = try? channel.finish(acceptAlreadyClosed: true) }
+        try WebSocketServer.configure(channel, hub: hub, configuration: configuration)
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 80)).wait()
+        try channel.writeInbound(ByteBuffer(string: "GET /sync?topic=metrics&since=oops HTTP/1.1\r\nHost: s\r\n\r\n"))
+        let body = #"{"type":"send","messages":[{"seq":1,"data":1}]}"#
+        try channel.writeInbound(ByteBuffer(string: "POST /send?session=nope HTTP/1.1\r\nHost: s\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"))
+        #expect(lines.lines == [
+            "400 GET /sync?topic=metrics&since=oops: malformed since cursor 'oops' (expected EPOCH:OFFSET)",
+            "404 POST /send?session=nope: unknown session 'nope'",
+        ])
+    }
 }
