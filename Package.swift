@@ -7,6 +7,7 @@
 //   simulation:  CrosswindKernel → CrosswindNetwork (links, TCP model, captures; CPcap)
 //                → CrosswindMiddlebox (HTTP proxies with policies, on any NIO channel)
 //   transports:  CrosswindTransport (protocol cores + NIO handlers; never imports the network)
+//   live:        CrosswindLive (the transports on real sockets: crosswind serve)
 //   join:        CrosswindTestbed (experiments, workloads, metrics, reports)
 //   entry:       crosswind (the command-line tool)
 import PackageDescription
@@ -26,6 +27,7 @@ let package = Package(
         .library(name: "CrosswindTransport", targets: ["CrosswindTransport"]),
         .library(name: "CrosswindExperiment", targets: ["CrosswindExperiment"]),
         .library(name: "CrosswindMiddlebox", targets: ["CrosswindMiddlebox"]),
+        .library(name: "CrosswindLive", targets: ["CrosswindLive"]),
         .library(name: "CrosswindTestbed", targets: ["CrosswindTestbed"]),
     ],
     dependencies: [
@@ -75,6 +77,16 @@ let package = Package(
             swiftSettings: upcoming
         ),
         .target(
+            name: "CrosswindLive",
+            dependencies: [
+                "CrosswindTransport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: upcoming
+        ),
+        .target(
             name: "CrosswindExperiment",
             dependencies: [
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -102,6 +114,7 @@ let package = Package(
             dependencies: [
                 "CrosswindTestbed",
                 "CrosswindExperiment",
+                "CrosswindLive",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: upcoming

@@ -145,6 +145,15 @@ final class HTTPRouter: ChannelInboundHandler, RemovableChannelHandler {
             self.receiveSend(parameters, head: head, context: context)
         case (_, self.configuration.sendPath):
             self.error(context, head, .methodNotAllowed, "use POST")
+        case (.GET, let path) where self.configuration.staticFiles[path] != nil:
+            let file = self.configuration.staticFiles[path]!
+            var headers = HTTPHeaders()
+            headers.add(name: "Content-Type", value: file.contentType)
+            headers.add(name: "Content-Length", value: String(file.body.readableBytes))
+            headers.add(name: "Cache-Control", value: "no-cache")
+            context.write(self.wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .ok, headers: headers))), promise: nil)
+            context.write(self.wrapOutboundOut(.body(.byteBuffer(file.body))), promise: nil)
+            context.writeAndFlush(self.wrapOutboundOut(.end(nil)), promise: nil)
         case (_, self.configuration.webSocketPath):
             self.error(context, head, .badRequest, "a WebSocket upgrade with a valid topic (and cursor, if any) is required")
         case (_, "/negotiate"), (_, self.configuration.eventsPath), (_, self.configuration.syncPath):

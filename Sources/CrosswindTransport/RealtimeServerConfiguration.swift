@@ -36,11 +36,24 @@ public struct RealtimeServerConfiguration: Sendable {
     /// `server.log`.
     public var log: (@Sendable (String) -> Void)?
 
+    /// Files served as they are at `GET path` (the dashboard page and its script).
+    public var staticFiles: [String: StaticFile] = [:]
+
     public init() {}
 
     /// The former name of `webSocketPath`.
     public var path: String {
         get { self.webSocketPath }
         set { self.webSocketPath = newValue }
+    }
+}
+
+/// A file the server answers `GET` with.
+public struct StaticFile: Sendable {
+    public var contentType: String
+    public var body: ByteBuffer
+    public init(contentType: String, body: ByteBuffer) {
+        self.contentType = contentType
+        self.body = body
     }
 }

@@ -1,0 +1,116 @@
+import CrosswindTransport
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The transports on real sockets: `crosswind serve`. The same handlers as the simulator
+/// (`WebSocketServer.configure`: WebSocket, SSE, Custom Sync, client messages), on NIOPosix,
+/// with a demo publisher of dashboard metrics and the dashboard page.
+///
+/// Everything — the hub, every connection, the publisher — runs on one event loop: the hub is
+/// confined to one loop, exactly as in simulation.
+public final class LiveServer {
+    public struct Configuration: Sendable {
+        /// Loopback by default: a server reachable from elsewhere must be asked for.
+        public var host = "127.0.0.1"
+        /// 0 picks a free port (printed at start).
+        public var port = 8080
+        /// Messages per second the demo publisher sends on `metrics` (0: none).
+        public var demoRatePerSecond: Double = 2
+        /// Files served at `/` and by name (the dashboard page and its script).
+        public var staticFiles: [String: StaticFile] = [:]
+        /// The server's settings (paths, SSE and sync knobs).
+        public var server = RealtimeServerConfiguration()
+        public init() {}
+    }
+
+    public let configuration: Configuration
+    public let hub: TopicHub
+    private let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+    private var channel: (any Channel)?
+
+    public init(configuration: Configuration) {
+        self.configuration = configuration
+        // A new epoch per start: a restarted server has lost its history, and clients are told.
+        var random = SystemRandomNumberGenerator()  // allowed-nondeterminism: live server
+        self.hub = TopicHub(epoch: random.next() >> 11)
+    }
+
+    /// The event loop everything runs on.
+    public var eventLoop: any EventLoop { self.group.next() }
+
+    /// Binds and starts serving; returns the port.
+    @discardableResult
+    public func start() throws -> Int {
+        let hub = self.hub
+        var server = self.configuration.server
+        server.staticFiles = self.configuration.staticFiles
+        if server.log == nil {
+            server.log = { line in
+                let text = Array("crosswind serve: \(line)\n".utf8)
+                _ = text.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+            }
+        }
+        let settings = server
+        let loop = self.group.next()
+        let channel = try ServerBootstrap(group: self.group)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture { try WebSocketServer.configure(channel, hub: hub, configuration: settings) }
+            }
+            .bind(host: self.configuration.host, port: self.configuration.port).wait()
+        self.channel = channel
+        if self.configuration.demoRatePerSecond > 0 {
+            let publisher = DemoPublisher(hub: hub, ratePerSecond: self.configuration.demoRatePerSecond)
+            try loop.submit { publisher.start(on: loop) }.wait()
+        }
+        return channel.localAddress?.port ?? self.configuration.port
+    }
+
+    /// Blocks until the server stops.
+    public func wait() throws {
+        try self.channel?.closeFuture.wait()
+    }
+
+    public func stop() throws {
+        try self.channel?.close().wait()
+        try self.group.syncShutdownGracefully()
+    }
+}
+
+/// Publishes dashboard metrics on `metrics`: `{"ts":…,"cpu":…,"mem":…,"rps":…}` where `ts` is
+/// the publish time in milliseconds since 1970, so clients can measure latency.
+final class DemoPublisher: @unchecked Sendable {
+    private let hub: TopicHub
+    private let interval: TimeAmount
+    private var random = SystemRandomNumberGenerator()  // allowed-nondeterminism: live demo data
+    private var cpu = 40.0
+    private var mem = 60.0
+
+    init(hub: TopicHub, ratePerSecond: Double) {
+        self.hub = hub
+        self.interval = .nanoseconds(Int64(1e9 / ratePerSecond))
+    }
+
+    func start(on loop: any EventLoop) {
+        loop.scheduleRepeatedTask(initialDelay: self.interval, delay: self.interval) { _ in
+            self.publish()
+        }
+    }
+
+    private func publish() {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)  // allowed-nondeterminism: live latency stamps
+        let milliseconds = Int64(now.tv_sec) * 1000 + Int64(now.tv_nsec) / 1_000_000
+        self.cpu = min(100, max(0, self.cpu + Double.random(in: -5...5, using: &self.random)))
+        self.mem = min(100, max(0, self.mem + Double.random(in: -1...1, using: &self.random)))
+        let rps = Int.random(in: 80...160, using: &self.random)
+        let json = "{\"ts\":\(milliseconds),\"cpu\":\((self.cpu * 10).rounded() / 10),\"mem\":\((self.mem * 10).rounded() / 10),\"rps\":\(rps)}"
+        self.hub.publish(topic: "metrics", data: ByteBuffer(string: json))
+    }
+}

@@ -1,0 +1,88 @@
+import Foundation
+import Testing
+
+/// `crosswind serve` on 127.0.0.1 against peers nobody on this project wrote: Python's
+/// `websockets` (WebSocket, client messages), `sseclient-py` (SSE with a Last-Event-ID resume)
+/// and plain `urllib` (Custom Sync with If-None-Match → 304).
+@Suite(.tags(.externalTool), .serialized) struct LivePeerTests {
+    /// Starts `crosswind serve --port 0` and returns the process and its port.
+    static func startServer(rate: Int) throws -> (Process, Int) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try crosswindExecutable())
+        process.arguments = ["serve", "--host", "127.0.0.1", "--port", "0", "--rate", String(rate), "--web", packagePath("Web")]
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        // The first line names the port: "crosswind serve: listening on http://127.0.0.1:PORT/ …"
+        var line = Data()
+        while true {
+            let byte = output.fileHandleForReading.readData(ofLength: 1)
+            if byte.isEmpty || byte == Data("\n".utf8) { break }
+            line.append(byte)
+        }
+        let text = String(decoding: line, as: UTF8.self)
+        guard let range = text.range(of: #"127\.0\.0\.1:(\d+)"#, options: .regularExpression),
+            let port = Int(text[range].split(separator: ":").last ?? "")
+        else {
+            process.terminate()
+            throw SetupError("crosswind serve did not report a port: '\(text)'")
+        }
+        return (process, port)
+    }
+
+    /// Stops the server: SIGTERM, and SIGKILL if it is still there after a second.
+    static func stop(_ server: Process) {
+        server.terminate()
+        for _ in 0..<20 where server.isRunning { usleep(50_000) }
+        if server.isRunning { kill(server.processIdentifier, SIGKILL) }
+        server.waitUntilExit()
+    }
+
+    @Test func pythonPeersReceiveResumeAndPoll() throws {
+        let python = packagePath(".venv/bin/python")
+        guard FileManager.default.isExecutableFile(atPath: python) else {
+            throw SetupError("\(python) missing: run Scripts/setup --tests")
+        }
+        let (server, port) = try Self.startServer(rate: 20)
+        defer { Self.stop(server) }
+        let run = try runProcess(python, [packagePath("Scripts/live_peers.py"), String(port)])
+        #expect(run.status == 0, "\(run.stderr)")
+        let results = try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: [String: Any]]
+        let websocket = try #require(results?["websocket"])
+        #expect(websocket["welcome"] as? Bool == true)
+        #expect(websocket["inOrder"] as? Bool == true)
+        #expect(websocket["ack"] as? Int == 1)
+        let sse = try #require(results?["sse"])
+        #expect(sse["welcome"] as? Bool == true)
+        #expect(sse["firstInOrder"] as? Bool == true)
+        #expect(sse["resumedRight"] as? Bool == true, "the Last-Event-ID reconnect must get exactly the missed messages")
+        #expect(sse["recovered"] as? Bool == true)
+        let polling = try #require(results?["polling"])
+        #expect(polling["firstStatus"] as? Int == 200)
+        #expect(polling["secondStatus"] as? Int == 304)
+    }
+
+    @Test func serverAnswersNegotiateAndServesTheDashboard() throws {
+        // Fetched with Python's urllib (Foundation's URL loading is not used on Linux here).
+        let python = packagePath(".venv/bin/python")
+        guard FileManager.default.isExecutableFile(atPath: python) else {
+            throw SetupError("\(python) missing: run Scripts/setup --tests")
+        }
+        let (server, port) = try Self.startServer(rate: 0)
+        defer { Self.stop(server) }
+        let script = """
+        import json, urllib.request
+        n = json.loads(urllib.request.urlopen("http://127.0.0.1:\(port)/negotiate", timeout=5).read())
+        page = urllib.request.urlopen("http://127.0.0.1:\(port)/", timeout=5).read().decode()
+        js = urllib.request.urlopen("http://127.0.0.1:\(port)/crosswind.js", timeout=5).read().decode()
+        print(json.dumps({"transports": n["transports"], "page": "Crosswind dashboard" in page, "script": "RealtimeCommunicationManager" in js}))
+        """
+        let run = try runProcess(python, ["-c", script])
+        #expect(run.status == 0, "\(run.stderr)")
+        let result = try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any]
+        #expect((result?["transports"] as? [String]) == ["websocket", "sse", "sync"])
+        #expect(result?["page"] as? Bool == true)
+        #expect(result?["script"] as? Bool == true)
+    }
+}
