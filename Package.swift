@@ -80,6 +80,7 @@ let package = Package(
             name: "CrosswindLive",
             dependencies: [
                 "CrosswindTransport",
+                "CrosswindMiddlebox",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -239,6 +239,10 @@ final class ProxyBackHandler: ChannelInboundHandler, RemovableChannelHandler {
     private unowned let front: ProxyFrontHandler
     private let pair: ProxyPair
     private var context: ChannelHandlerContext?
+    /// Parts forwarded before the upstream connection came up (a real socket refuses writes
+    /// until it is connected); written in order when it is.
+    private var queued: [HTTPClientRequestPart] = []
+    private var active = false
 
     init(front: ProxyFrontHandler, pair: ProxyPair) {
         self.front = front
@@ -250,8 +254,21 @@ final class ProxyBackHandler: ChannelInboundHandler, RemovableChannelHandler {
         self.pair.back = context.channel
     }
 
+    func channelActive(context: ChannelHandlerContext) {
+        self.active = true
+        for part in self.queued { context.write(self.wrapOutboundOut(part), promise: nil) }
+        self.queued.removeAll()
+        context.flush()
+        context.fireChannelActive()
+    }
+
     func send(_ part: HTTPClientRequestPart) {
-        guard let context = self.context else { return }
+        // Until the upstream channel exists and is connected (a real connect is asynchronous;
+        // its handlers are added later), parts wait in order.
+        guard self.active, let context = self.context else {
+            self.queued.append(part)
+            return
+        }
         if case .end = part {
             context.writeAndFlush(self.wrapOutboundOut(part), promise: nil)
         } else {

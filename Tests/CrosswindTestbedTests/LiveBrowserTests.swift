@@ -1,0 +1,83 @@
+import Foundation
+import Testing
+
+/// The dashboard in headless Chromium (Debian's package, driven over the DevTools protocol by
+/// Scripts/browser_check.py): served by `crosswind serve`, directly and through `crosswind
+/// proxy` profiles. Screenshots are kept in runs/browser/ as test artifacts.
+@Suite(.tags(.externalTool), .serialized) struct LiveBrowserTests {
+    /// Starts `crosswind proxy` in front of `upstream`; returns it, its port and its API port.
+    static func startProxy(upstream: Int, profile: String) throws -> (Process, Int, Int) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try crosswindExecutable())
+        process.arguments = ["proxy", "--listen", "127.0.0.1:0", "--upstream", "127.0.0.1:\(upstream)", "--profile", profile, "--api", "127.0.0.1:0"]
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        var line = Data()
+        while true {
+            let byte = output.fileHandleForReading.readData(ofLength: 1)
+            if byte.isEmpty || byte == Data("\n".utf8) { break }
+            line.append(byte)
+        }
+        let text = String(decoding: line, as: UTF8.self)
+        let ports = text.matches(of: /127\.0\.0\.1:(\d+)/).compactMap { Int($0.1) }
+        guard ports.count == 3 else {
+            LivePeerTests.stop(process)
+            throw SetupError("crosswind proxy did not report its ports: '\(text)'")
+        }
+        return (process, ports[0], ports[2])
+    }
+
+    /// Runs the browser check; returns its JSON.
+    static func browse(_ arguments: [String]) throws -> [String: Any] {
+        let python = packagePath(".venv/bin/python")
+        guard FileManager.default.isExecutableFile(atPath: python), FileManager.default.isExecutableFile(atPath: "/usr/bin/chromium") else {
+            throw SetupError("needs .venv and /usr/bin/chromium: run Scripts/setup --tests")
+        }
+        try FileManager.default.createDirectory(atPath: packagePath("runs/browser"), withIntermediateDirectories: true)
+        let run = try runProcess(python, [packagePath("Scripts/browser_check.py")] + arguments)
+        guard run.status == 0, let json = try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any] else {
+            throw SetupError("browser check failed (\(run.status)): \(run.stderr.suffix(2000))")
+        }
+        return json
+    }
+
+    @Test func dashboardOpensOnWebSocket() throws {
+        let (server, port) = try LivePeerTests.startServer(rate: 10)
+        defer { LivePeerTests.stop(server) }
+        let result = try Self.browse(["http://127.0.0.1:\(port)/", "websocket", "20", packagePath("runs/browser/direct.png")])
+        let first = try #require(result["first"] as? [String: Any])
+        #expect(result["firstOk"] as? Bool == true, "\(first)")
+        #expect(first["duplicates"] as? Int == 0)
+    }
+
+    @Test func strippingProxySendsItToSSEAndResetBringsItBack() throws {
+        let (server, port) = try LivePeerTests.startServer(rate: 10)
+        defer { LivePeerTests.stop(server) }
+        let (proxy, proxyPort, apiPort) = try Self.startProxy(upstream: port, profile: "strip-upgrade")
+        defer { LivePeerTests.stop(proxy) }
+        let result = try Self.browse([
+            "http://127.0.0.1:\(proxyPort)/?benchmark=5000", "sse", "20", packagePath("runs/browser/strip-upgrade.png"),
+            "http://127.0.0.1:\(apiPort)/reset", "websocket",
+        ])
+        let first = try #require(result["first"] as? [String: Any])
+        #expect(result["firstOk"] as? Bool == true, "\(first)")
+        #expect(first["reason"] as? String == "fallbackConnectRefused")
+        let after = try #require(result["after"] as? [String: Any])
+        #expect(result["afterOk"] as? Bool == true, "\(after)")
+        #expect(after["reason"] as? String == "upgradeProbeSucceeded")
+        #expect(after["duplicates"] as? Int == 0)
+    }
+
+    @Test func bufferingProxySendsItToCustomSync() throws {
+        let (server, port) = try LivePeerTests.startServer(rate: 10)
+        defer { LivePeerTests.stop(server) }
+        let (proxy, proxyPort, _) = try Self.startProxy(upstream: port, profile: "buffer")
+        defer { LivePeerTests.stop(proxy) }
+        let result = try Self.browse(["http://127.0.0.1:\(proxyPort)/?sync=1000", "sync", "25", packagePath("runs/browser/buffer.png")])
+        let first = try #require(result["first"] as? [String: Any])
+        #expect(result["firstOk"] as? Bool == true, "\(first)")
+        #expect(first["duplicates"] as? Int == 0)
+    }
+}
