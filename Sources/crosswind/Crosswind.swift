@@ -11,7 +11,7 @@ struct Crosswind: ParsableCommand {
         commandName: "crosswind",
         abstract: "Real-time transports and a deterministic network-fault testbed.",
         version: CrosswindVersion.current,
-        subcommands: [Run.self, Validate.self, Bench.self, Serve.self, Proxy.self]
+        subcommands: [Run.self, Validate.self, Bench.self, Serve.self, Proxy.self, Load.self]
     )
 }
 

@@ -85,4 +85,27 @@ import Testing
         #expect(result?["page"] as? Bool == true)
         #expect(result?["script"] as? Bool == true)
     }
+
+    @Test(arguments: ["websocket", "sse", "sync", "auto"])
+    func loadGeneratorMeasuresEveryMessage(transport: String) throws {
+        // 20 managed Swift clients over real sockets for 2 s: every message published while
+        // they measure arrives once, in order, with a latency taken from the publish stamps.
+        let (server, port) = try Self.startServer(rate: 20)
+        defer { Self.stop(server) }
+        let base = try temporaryDirectory("load")
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        let run = try runProcess(try crosswindExecutable(), ["load", "http://127.0.0.1:\(port)", "--clients", "20", "--duration", "2", "--transport", transport, "--out", base])
+        #expect(run.status == 0, "\(run.stderr)")
+        let data = try #require(FileManager.default.contents(atPath: "\(base)/report.json"))
+        let report = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        let clients = try #require(report["clients"] as? [String: Any])
+        let messages = try #require(report["messages"] as? [String: Any])
+        let latency = try #require(report["latencyMs"] as? [String: Any])
+        #expect(clients["connected"] as? Int == 20)
+        #expect((messages["offered"] as? Int ?? 0) >= 20 * 30)
+        #expect(messages["lost"] as? Int == 0, "\(messages)")
+        #expect(messages["duplicated"] as? Int == 0)
+        #expect(messages["reordered"] as? Int == 0)
+        #expect((latency["p50"] as? Double ?? -1) > 0)
+    }
 }
