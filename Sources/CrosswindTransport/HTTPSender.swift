@@ -131,3 +131,36 @@ final class HTTPSendHandler: ChannelInboundHandler {
         completion(acknowledged)
     }
 }
+
+/// What SSE and Custom Sync clients share for client messages: an ``HTTPSender`` created on
+/// the first send, and the session it posts under (known once the welcome arrived).
+final class SideSender {
+    private var sender: HTTPSender?
+    /// The loop of the client's connection (acknowledgements are stamped with its time).
+    var eventLoop: (any EventLoop)?
+    var session: String? {
+        didSet {
+            self.sender?.session = self.session
+            self.sender?.flush()
+        }
+    }
+
+    func send(
+        sequence: UInt64,
+        data: ByteBuffer,
+        host: String,
+        path: String,
+        connect: @escaping HTTPSender.Connect,
+        acknowledged: @escaping (UInt64, NIODeadline) -> Void
+    ) {
+        if self.sender == nil {
+            let sender = HTTPSender(host: host, path: path, connect: connect) { [weak self] sequence in
+                guard let loop = self?.eventLoop else { return }
+                acknowledged(sequence, loop.now)
+            }
+            sender.session = self.session
+            self.sender = sender
+        }
+        self.sender?.send(sequence: sequence, data: data)
+    }
+}

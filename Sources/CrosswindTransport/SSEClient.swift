@@ -47,7 +47,8 @@ public final class SSEClient: RealtimeTransportClient, @unchecked Sendable {
 
     public var method: TransportMethod { .sse }
     public var sideConnector: ((@escaping (any Channel) throws -> Void) -> Void)?
-    private var sender: HTTPSender?
+    /// Client messages, posted beside the stream or the polls.
+    private let outgoing = SideSender()
     public let configuration: SSEClientConfiguration
     public weak var delegate: (any RealtimeClientDelegate)?
     /// Delivery bookkeeping within this connection.
@@ -69,24 +70,11 @@ public final class SSEClient: RealtimeTransportClient, @unchecked Sendable {
     /// Posts a client message on a connection of its own (the session comes from the welcome).
     public func send(sequence: UInt64, data: ByteBuffer) {
         guard let connector = self.sideConnector else { return }
-        if self.sender == nil {
-            self.sender = HTTPSender(host: self.configuration.host, path: self.configuration.sendPath, connect: connector) { [weak self] sequence in
-                guard let self, let delegate = self.delegate, let loopTime = self.lastEventLoopTime else { return }
-                delegate.realtimeClient(self, acknowledged: sequence, at: loopTime())
-            }
-            self.sender?.session = self.session
-        }
-        self.sender?.send(sequence: sequence, data: data)
-    }
-
-    /// The session client messages are posted under (from the welcome).
-    private var session: String? {
-        didSet {
-            self.sender?.session = self.session
-            self.sender?.flush()
+        self.outgoing.send(sequence: sequence, data: data, host: self.configuration.host, path: self.configuration.sendPath, connect: connector) { [weak self] sequence, time in
+            guard let self else { return }
+            self.delegate?.realtimeClient(self, acknowledged: sequence, at: time)
         }
     }
-    private var lastEventLoopTime: (() -> NIODeadline)?
 
     public var isOpen: Bool {
         if case .open = self.state { return true }
@@ -178,9 +166,8 @@ public final class SSEClient: RealtimeTransportClient, @unchecked Sendable {
             }
             self.tracker.expect(epoch: welcome.epoch, next: welcome.next)
             self.state = .open(channel)
-            let loop = channel.eventLoop
-            self.lastEventLoopTime = { loop.now }
-            self.session = welcome.session
+            self.outgoing.eventLoop = channel.eventLoop
+            self.outgoing.session = welcome.session
             self.delegate?.realtimeClient(self, opened: welcome, at: now)
         case (.message(let message), .open):
             switch self.tracker.accept(epoch: message.epoch, offset: message.offset) {

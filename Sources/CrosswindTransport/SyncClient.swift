@@ -51,7 +51,8 @@ public final class SyncClient: RealtimeTransportClient, @unchecked Sendable {
 
     public var method: TransportMethod { .sync }
     public var sideConnector: ((@escaping (any Channel) throws -> Void) -> Void)?
-    private var sender: HTTPSender?
+    /// Client messages, posted beside the stream or the polls.
+    private let outgoing = SideSender()
     public let configuration: SyncClientConfiguration
     public weak var delegate: (any RealtimeClientDelegate)?
     public private(set) var tracker: DeliveryTracker
@@ -77,24 +78,11 @@ public final class SyncClient: RealtimeTransportClient, @unchecked Sendable {
     /// Posts a client message on a connection of its own (the session comes from the welcome).
     public func send(sequence: UInt64, data: ByteBuffer) {
         guard let connector = self.sideConnector else { return }
-        if self.sender == nil {
-            self.sender = HTTPSender(host: self.configuration.host, path: self.configuration.sendPath, connect: connector) { [weak self] sequence in
-                guard let self, let delegate = self.delegate, let loopTime = self.lastEventLoopTime else { return }
-                delegate.realtimeClient(self, acknowledged: sequence, at: loopTime())
-            }
-            self.sender?.session = self.session
-        }
-        self.sender?.send(sequence: sequence, data: data)
-    }
-
-    /// The session client messages are posted under (from the welcome).
-    private var session: String? {
-        didSet {
-            self.sender?.session = self.session
-            self.sender?.flush()
+        self.outgoing.send(sequence: sequence, data: data, host: self.configuration.host, path: self.configuration.sendPath, connect: connector) { [weak self] sequence, time in
+            guard let self else { return }
+            self.delegate?.realtimeClient(self, acknowledged: sequence, at: time)
         }
     }
-    private var lastEventLoopTime: (() -> NIODeadline)?
 
     public var isOpen: Bool {
         if case .open = self.state { return true }
@@ -210,9 +198,8 @@ public final class SyncClient: RealtimeTransportClient, @unchecked Sendable {
             let welcome = Welcome(topic: batch.topic, epoch: batch.epoch, next: next, recovered: batch.recovered)
             self.tracker.expect(epoch: welcome.epoch, next: welcome.next)
             self.state = .open(channel)
-            let loop = channel.eventLoop
-            self.lastEventLoopTime = { loop.now }
-            self.session = batch.session
+            self.outgoing.eventLoop = channel.eventLoop
+            self.outgoing.session = batch.session
             self.delegate?.realtimeClient(self, opened: welcome, at: now)
         }
         for message in batch.messages {

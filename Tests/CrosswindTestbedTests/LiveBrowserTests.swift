@@ -7,20 +7,7 @@ import Testing
 @Suite(.tags(.externalTool), .serialized) struct LiveBrowserTests {
     /// Starts `crosswind proxy` in front of `upstream`; returns it, its port and its API port.
     static func startProxy(upstream: Int, profile: String) throws -> (Process, Int, Int) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try crosswindExecutable())
-        process.arguments = ["proxy", "--listen", "127.0.0.1:0", "--upstream", "127.0.0.1:\(upstream)", "--profile", profile, "--api", "127.0.0.1:0"]
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        var line = Data()
-        while true {
-            let byte = output.fileHandleForReading.readData(ofLength: 1)
-            if byte.isEmpty || byte == Data("\n".utf8) { break }
-            line.append(byte)
-        }
-        let text = String(decoding: line, as: UTF8.self)
+        let (process, text) = try launchCrosswind(["proxy", "--listen", "127.0.0.1:0", "--upstream", "127.0.0.1:\(upstream)", "--profile", profile, "--api", "127.0.0.1:0"])
         let ports = text.matches(of: /127\.0\.0\.1:(\d+)/).compactMap { Int($0.1) }
         guard ports.count == 3 else {
             LivePeerTests.stop(process)

@@ -7,25 +7,12 @@ import Testing
 @Suite(.tags(.externalTool), .serialized) struct LivePeerTests {
     /// Starts `crosswind serve --port 0` and returns the process and its port.
     static func startServer(rate: Int) throws -> (Process, Int) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try crosswindExecutable())
-        process.arguments = ["serve", "--host", "127.0.0.1", "--port", "0", "--rate", String(rate), "--web", packagePath("Web")]
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        try process.run()
+        let (process, text) = try launchCrosswind(["serve", "--host", "127.0.0.1", "--port", "0", "--rate", String(rate), "--web", packagePath("Web")])
         // The first line names the port: "crosswind serve: listening on http://127.0.0.1:PORT/ …"
-        var line = Data()
-        while true {
-            let byte = output.fileHandleForReading.readData(ofLength: 1)
-            if byte.isEmpty || byte == Data("\n".utf8) { break }
-            line.append(byte)
-        }
-        let text = String(decoding: line, as: UTF8.self)
         guard let range = text.range(of: #"127\.0\.0\.1:(\d+)"#, options: .regularExpression),
             let port = Int(text[range].split(separator: ":").last ?? "")
         else {
-            process.terminate()
+            Self.stop(process)
             throw SetupError("crosswind serve did not report a port: '\(text)'")
         }
         return (process, port)

@@ -79,3 +79,22 @@ func temporaryDirectory(_ label: String) throws -> String {
     try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
     return path
 }
+
+/// Starts `crosswind ARGUMENTS` in the background and returns it with the first line it
+/// printed (servers and proxies name their ports there).
+func launchCrosswind(_ arguments: [String]) throws -> (Process, String) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: try crosswindExecutable())
+    process.arguments = arguments
+    let output = Pipe()
+    process.standardOutput = output
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    var line = Data()
+    while true {
+        let byte = output.fileHandleForReading.readData(ofLength: 1)
+        if byte.isEmpty || byte == Data("\n".utf8) { break }
+        line.append(byte)
+    }
+    return (process, String(decoding: line, as: UTF8.self))
+}
