@@ -8,6 +8,8 @@ public struct RealtimeServerConfiguration: Sendable {
     public var eventsPath = "/events"
     /// Path of the Custom Sync endpoint.
     public var syncPath = "/sync"
+    /// Path of a WebSocket echo endpoint for conformance tests; nil (the default) offers none.
+    public var echoPath: String?
     /// Path of client → server messages beside SSE and Custom Sync.
     public var sendPath = "/send"
     /// Largest WebSocket frame accepted from a client.

@@ -23,6 +23,9 @@ public enum WebSocketServer {
             automaticErrorHandling: true,
             shouldUpgrade: { channel, head in
                 let (path, parameters) = queryParameters(of: head.uri)
+                if let echo = configuration.echoPath, path == echo {
+                    return channel.eventLoop.makeSucceededFuture(HTTPHeaders())
+                }
                 let cursor = parameters.first(where: { $0.0 == "cursor" })?.1
                 guard path == configuration.webSocketPath,
                     let topic = parameters.first(where: { $0.0 == "topic" })?.1,
@@ -34,7 +37,14 @@ public enum WebSocketServer {
                 return channel.eventLoop.makeSucceededFuture(HTTPHeaders())
             },
             upgradePipelineHandler: { channel, head in
-                let (_, parameters) = queryParameters(of: head.uri)
+                let (path, parameters) = queryParameters(of: head.uri)
+                if let echo = configuration.echoPath, path == echo {
+                    return channel.eventLoop.makeCompletedFuture {
+                        let sync = channel.pipeline.syncOperations
+                        try sync.addHandler(NIOWebSocketFrameAggregator(minNonFinalFragmentSize: 0, maxAccumulatedFrameCount: 1024, maxAccumulatedFrameSize: configuration.maxFrameBytes))
+                        try sync.addHandler(WebSocketEchoHandler())
+                    }
+                }
                 let topic = parameters.first(where: { $0.0 == "topic" })?.1 ?? ""
                 let cursor = parameters.first(where: { $0.0 == "cursor" }).flatMap { StreamCursor(parsing: $0.1[...]) }
                 let client = parameters.first(where: { $0.0 == "client" })?.1

@@ -17,6 +17,8 @@ struct Serve: ParsableCommand {
     var rate: Double = 2
     @Option(help: "Directory with index.html and crosswind.js (the dashboard).")
     var web = "Web"
+    @Flag(help: "Also offer a WebSocket echo endpoint at /echo (for conformance tests).")
+    var echo = false
 
     func run() throws {
         guard self.rate >= 0, (0...65535).contains(self.port) else {
@@ -35,6 +37,7 @@ struct Serve: ParsableCommand {
         configuration.port = self.port
         configuration.demoRatePerSecond = self.rate
         configuration.staticFiles = Self.loadWeb(self.web)
+        if self.echo { configuration.server.echoPath = "/echo" }
         let server = LiveServer(configuration: configuration)
         let bound: Int
         do {
