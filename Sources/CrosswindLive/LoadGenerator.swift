@@ -130,18 +130,21 @@ public final class LoadGenerator {
         for (_, tally, loop) in managers { try loop.submit { tally.measuring = true }.wait() }
         let started = wallClockMicros()
         try group.next().scheduleTask(in: configuration.duration) {}.futureResult.wait()
-        for (_, tally, loop) in managers { try loop.submit { tally.measuring = false }.wait() }
         let seconds = Double(wallClockMicros() - started) / 1e6
+        // The newest offset any client has seen when the window ends bounds what counts as
+        // offered; the others get a drain second to receive the messages still in flight.
+        var newest: UInt64 = 0
+        for (_, tally, loop) in managers { newest = max(newest, try loop.submit { tally.highest }.wait()) }
+        try group.next().scheduleTask(in: .seconds(1)) {}.futureResult.wait()
+        for (_, tally, loop) in managers { try loop.submit { tally.measuring = false }.wait() }
 
         var result = Result(clients: configuration.clients, connected: 0, byTransport: [:], offered: 0, delivered: 0, duplicated: 0, reordered: 0, latenciesMicros: [], seconds: seconds)
-        // The newest offset any client saw bounds what was published meanwhile.
-        let newest = managers.map(\.1.highest).max() ?? 0
         for (manager, tally, loop) in managers {
             let (open, method) = try loop.submit { (manager.isOpen, manager.currentMethod) }.wait()
             if tally.opened { result.connected += 1 }
             if open, let method { result.byTransport[method.rawValue, default: 0] += 1 }
-            if let first = tally.firstOffset { result.offered += Int(newest - first + 1) }
-            result.delivered += tally.seen.count
+            if let first = tally.firstOffset, newest >= first { result.offered += Int(newest - first + 1) }
+            result.delivered += tally.seen.filter { $0 <= newest }.count
             result.duplicated += tally.duplicated
             result.reordered += tally.reordered
             result.latenciesMicros += tally.latencies
