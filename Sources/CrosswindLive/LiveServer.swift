@@ -21,6 +21,8 @@ public final class LiveServer {
         public var port = 8080
         /// Messages per second the demo publisher sends on `metrics` (0: none).
         public var demoRatePerSecond: Double = 2
+        /// Extra bytes of padding in each demo message (a `pad` string), to load the wire.
+        public var demoPaddingBytes = 0
         /// Files served at `/` and by name (the dashboard page and its script).
         public var staticFiles: [String: StaticFile] = [:]
         /// The server's settings (paths, SSE and sync knobs).
@@ -60,13 +62,15 @@ public final class LiveServer {
         let channel = try ServerBootstrap(group: self.group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            // Past 1 MiB queued for one client it is not writable: the transports then drop it.
+            .childChannelOption(.writeBufferWaterMark, value: .init(low: 256 * 1024, high: 1024 * 1024))
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture { try WebSocketServer.configure(channel, hub: hub, configuration: settings) }
             }
             .bind(host: self.configuration.host, port: self.configuration.port).wait()
         self.channel = channel
         if self.configuration.demoRatePerSecond > 0 {
-            let publisher = DemoPublisher(hub: hub, ratePerSecond: self.configuration.demoRatePerSecond)
+            let publisher = DemoPublisher(hub: hub, ratePerSecond: self.configuration.demoRatePerSecond, paddingBytes: self.configuration.demoPaddingBytes)
             try loop.submit { publisher.start(on: loop) }.wait()
         }
         return channel.localAddress?.port ?? self.configuration.port
@@ -92,9 +96,12 @@ final class DemoPublisher: @unchecked Sendable {
     private var cpu = 40.0
     private var mem = 60.0
 
-    init(hub: TopicHub, ratePerSecond: Double) {
+    private let padding: String
+
+    init(hub: TopicHub, ratePerSecond: Double, paddingBytes: Int) {
         self.hub = hub
         self.interval = .nanoseconds(Int64(1e9 / ratePerSecond))
+        self.padding = paddingBytes > 0 ? ",\"pad\":\"" + String(repeating: "x", count: paddingBytes) + "\"" : ""
     }
 
     func start(on loop: any EventLoop) {
@@ -110,7 +117,7 @@ final class DemoPublisher: @unchecked Sendable {
         self.cpu = min(100, max(0, self.cpu + Double.random(in: -5...5, using: &self.random)))
         self.mem = min(100, max(0, self.mem + Double.random(in: -1...1, using: &self.random)))
         let rps = Int.random(in: 80...160, using: &self.random)
-        let json = "{\"ts\":\(milliseconds),\"cpu\":\((self.cpu * 10).rounded() / 10),\"mem\":\((self.mem * 10).rounded() / 10),\"rps\":\(rps)}"
+        let json = "{\"ts\":\(milliseconds),\"cpu\":\((self.cpu * 10).rounded() / 10),\"mem\":\((self.mem * 10).rounded() / 10),\"rps\":\(rps)\(self.padding)}"
         self.hub.publish(topic: "metrics", data: ByteBuffer(string: json))
     }
 }

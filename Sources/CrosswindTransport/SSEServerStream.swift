@@ -59,6 +59,14 @@ final class SSEServerStream: TopicSubscriber, ActiveResponse {
 
     func deliver(_ message: PublishedMessage) {
         guard !self.finished else { return }
+        // A client that stopped reading is dropped once its buffer passes the high-water mark;
+        // it resumes with Last-Event-ID.
+        guard self.context.channel.isWritable else {
+            self.configuration.log?("sse \(self.topic): client not reading, stream closed")
+            self.cancel()
+            self.context.close(promise: nil)
+            return
+        }
         self.write(message.sseEvent)
         self.context.flush()
         if self.bytesSent >= self.configuration.sseRecycleBytes

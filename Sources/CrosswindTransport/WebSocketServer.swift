@@ -129,7 +129,19 @@ final class WebSocketServerHandler: ChannelInboundHandler, TopicSubscriber {
     }
 
     func deliver(_ message: PublishedMessage) {
-        guard let context = self.context else { return }
+        guard let context = self.context, self.subscribed else { return }
+        // A client that stopped reading fills its socket and then the channel's buffer (past
+        // the high-water mark the channel is not writable): it is dropped with 1013 (try
+        // again later) rather than holding memory for ever; it resumes from its cursor.
+        guard context.channel.isWritable else {
+            self.log?("ws \(self.topic) session \(self.session): client not reading, closed with 1013")
+            self.unsubscribe()
+            var data = context.channel.allocator.buffer(capacity: 2)
+            data.writeInteger(UInt16(1013))
+            context.writeAndFlush(self.wrapOutboundOut(WebSocketFrame(fin: true, opcode: .connectionClose, data: data)), promise: nil)
+            context.close(promise: nil)
+            return
+        }
         context.writeAndFlush(self.wrapOutboundOut(WebSocketFrame(fin: true, opcode: .text, data: message.json)), promise: nil)
     }
 

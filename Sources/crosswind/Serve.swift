@@ -17,6 +17,8 @@ struct Serve: ParsableCommand {
     var rate: Double = 2
     @Option(help: "Directory with index.html and crosswind.js (the dashboard).")
     var web = "Web"
+    @Option(help: "Padding bytes added to each demo message (to load the wire).")
+    var padding = 0
     @Flag(help: "Also offer a WebSocket echo endpoint at /echo (for conformance tests).")
     var echo = false
 
@@ -36,6 +38,7 @@ struct Serve: ParsableCommand {
         configuration.host = self.host
         configuration.port = self.port
         configuration.demoRatePerSecond = self.rate
+        configuration.demoPaddingBytes = max(self.padding, 0)
         configuration.staticFiles = Self.loadWeb(self.web)
         if self.echo { configuration.server.echoPath = "/echo" }
         let server = LiveServer(configuration: configuration)

@@ -95,4 +95,23 @@ import Testing
         #expect(messages["reordered"] as? Int == 0)
         #expect((latency["p50"] as? Double ?? -1) > 0)
     }
+
+    @Test func aClientThatNeverReadsIsDroppedWhileOthersAreServed() throws {
+        // 16 KiB messages, as fast as the server can: a client that stops reading fills its
+        // socket and then 1 MiB of the channel's buffer, and is dropped (1013); a reading
+        // client beside it keeps receiving every message in order.
+        let python = packagePath(".venv/bin/python")
+        guard FileManager.default.isExecutableFile(atPath: python) else {
+            throw SetupError("\(python) missing: run Scripts/setup --tests")
+        }
+        let (server, text) = try launchCrosswind(["serve", "--host", "127.0.0.1", "--port", "0", "--rate", "200", "--padding", "16384"])
+        defer { Self.stop(server) }
+        let port = try #require(text.firstMatch(of: /127\.0\.0\.1:(\d+)/).flatMap { Int($0.1) })
+        let run = try runProcess(python, [packagePath("Scripts/slow_client.py"), String(port)])
+        #expect(run.status == 0, "\(run.stderr)")
+        let result = try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
+        #expect((result["readerMessages"] as? Int ?? 0) > 100)
+        #expect(result["readerInOrder"] as? Bool == true)
+        #expect(result["slowEnded"] as? Bool == true, "the server kept buffering for a client that never reads")
+    }
 }
