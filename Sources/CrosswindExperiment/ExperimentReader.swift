@@ -81,13 +81,7 @@ enum ExperimentReader {
     static func workload(_ value: YAMLValue) throws(ExperimentError) -> Workload {
         let map = try value.mapping(keys: workloadKeys, reserved: reservedWorkloadKeys)
         let topic = try map.read("topic", default: "metrics") { (v: YAMLValue) throws(ExperimentError) in try v.identifier() }
-        let rate = try map.read("rate") { (v: YAMLValue) throws(ExperimentError) in
-            let rate = try v.number()
-            guard rate > 0, rate <= Workload.maxRatePerSecond else {
-                throw v.error("must be greater than 0 and at most \(Expectation.format(Workload.maxRatePerSecond)) messages per second, got \(Expectation.format(rate))")
-            }
-            return rate
-        }
+        let rate = try map.read("rate", Self.rate)
         var workload = Workload(
             topic: topic,
             ratePerSecond: rate,
@@ -98,19 +92,22 @@ enum ExperimentReader {
         )
         workload.clientSends = try map.read("clientSends", default: nil) { (v: YAMLValue) throws(ExperimentError) -> ClientSends? in
             let sends = try v.mapping(keys: clientSendsKeys)
-            let rate = try sends.read("rate") { (r: YAMLValue) throws(ExperimentError) in
-                let rate = try r.number()
-                guard rate > 0, rate <= Workload.maxRatePerSecond else {
-                    throw r.error("must be greater than 0 and at most \(Expectation.format(Workload.maxRatePerSecond)) messages per second, got \(Expectation.format(rate))")
-                }
-                return rate
-            }
+            let rate = try sends.read("rate", Self.rate)
             let size = try sends.size("size", in: Workload.messageBytesRange)
             try sends.finish()
             return ClientSends(ratePerSecond: rate, messageBytes: size)
         }
         try map.finish()
         return workload
+    }
+
+    /// Reads a message rate: more than 0 and at most `Workload.maxRatePerSecond` per second.
+    static func rate(_ value: YAMLValue) throws(ExperimentError) -> Double {
+        let rate = try value.number()
+        guard rate > 0, rate <= Workload.maxRatePerSecond else {
+            throw value.error("must be greater than 0 and at most \(Expectation.format(Workload.maxRatePerSecond)) messages per second, got \(Expectation.format(rate))")
+        }
+        return rate
     }
 
     /// Reads `expect:`, a list; one entry may yield two expectations (a latency with both bounds).

@@ -31,8 +31,6 @@ final class ClientAgent: RealtimeClientDelegate, RealtimeManagerDelegate {
     var client: (any RealtimeTransportClient)?
     /// Opens a new connection resuming after a cursor (set by the run).
     var reconnect: ((StreamCursor?) -> Void)?
-    /// Connections opened after the first (SSE streams the server recycled).
-    private(set) var reconnects = 0
     let traceComponent: UInt32
     /// The manager, for groups that run one.
     var manager: RealtimeCommunicationManager?
@@ -145,7 +143,6 @@ final class ClientAgent: RealtimeClientDelegate, RealtimeManagerDelegate {
         // after the advised retry, with the last event id. Other transports wait for the manager.
         if let sse = client as? SSEClient, reason == .connectionLost, let reconnect = self.reconnect {
             let cursor = sse.lastCursor
-            self.reconnects += 1
             self.run.simulation.schedule(at: time + (sse.advisedRetry ?? .seconds(1))) { reconnect(cursor) }
         }
     }

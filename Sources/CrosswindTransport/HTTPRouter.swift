@@ -207,18 +207,23 @@ final class HTTPRouter: ChannelInboundHandler, RemovableChannelHandler {
         body.writeStaticString("{\"type\":\"error\",\"reason\":")
         writeJSONString(reason, into: &body)
         body.writeStaticString("}")
-        self.respond(context, head, status, json: String(buffer: body))
+        self.respond(context, head, status, json: body)
     }
 
     /// A complete JSON response with a length (keep-alive friendly).
     func respond(_ context: ChannelHandlerContext, _ head: HTTPRequestHead, _ status: HTTPResponseStatus, json: String, headers extra: [(String, String)] = []) {
+        self.respond(context, head, status, json: context.channel.allocator.buffer(string: json), headers: extra)
+    }
+
+    /// The same, with a body already encoded (no round trip through `String`).
+    func respond(_ context: ChannelHandlerContext, _ head: HTTPRequestHead, _ status: HTTPResponseStatus, json: ByteBuffer, headers extra: [(String, String)] = []) {
         var headers = HTTPHeaders()
         headers.add(name: "Content-Type", value: "application/json")
-        headers.add(name: "Content-Length", value: String(json.utf8.count))
+        headers.add(name: "Content-Length", value: String(json.readableBytes))
         headers.add(name: "Cache-Control", value: "no-store")
         for (name, value) in extra { headers.add(name: name, value: value) }
         context.write(self.wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: status, headers: headers))), promise: nil)
-        context.write(self.wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(string: json)))), promise: nil)
+        context.write(self.wrapOutboundOut(.body(.byteBuffer(json))), promise: nil)
         context.writeAndFlush(self.wrapOutboundOut(.end(nil)), promise: nil)
     }
 }

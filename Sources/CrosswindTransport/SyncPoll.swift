@@ -146,7 +146,7 @@ final class SyncPoll: TopicSubscriber, ActiveResponse {
                 body.writeImmutableBuffer(message.json)
             }
             body.writeStaticString("]}")
-            self.router.respond(self.context, self.head, .ok, json: String(buffer: body), headers: [("ETag", etag)])
+            self.router.respond(self.context, self.head, .ok, json: body, headers: [("ETag", etag)])
         }
         self.router.responseFinished()
     }
