@@ -12,6 +12,7 @@ public struct JSONObjectScanner {
         var keyStart: Int
         var keyEnd: Int
         var keyHasEscapes: Bool
+        var valueHasEscapes: Bool
         var valueStart: Int
         var valueEnd: Int
         var kind: ValueKind
@@ -23,6 +24,7 @@ public struct JSONObjectScanner {
     /// Scans `buffer` (its readable bytes) as one JSON object; nil when it is not one.
     public static func scan(_ buffer: ByteBuffer) -> JSONObjectScanner? {
         var scanner = JSONObjectScanner(buffer: buffer)
+        scanner.members.reserveCapacity(8)  // a wire frame has at most six members: one allocation
         let ok = buffer.withUnsafeReadableBytes { bytes in scanner.parseObject(bytes) }
         return ok ? scanner : nil
     }
@@ -63,7 +65,11 @@ public struct JSONObjectScanner {
     public func string(_ key: String) -> String? {
         guard let member = self.member(key), member.kind == .string else { return nil }
         return self.buffer.withUnsafeReadableBytes { bytes in
-            decodeJSONString(bytes, from: member.valueStart + 1, to: member.valueEnd - 1)
+            guard member.valueHasEscapes else {
+                // No escapes: the bytes between the quotes are the string, once valid UTF-8.
+                return String(validating: UnsafeRawBufferPointer(rebasing: bytes[(member.valueStart + 1)..<(member.valueEnd - 1)]), as: UTF8.self)
+            }
+            return decodeJSONString(bytes, from: member.valueStart + 1, to: member.valueEnd - 1)
         }
     }
 
@@ -91,26 +97,23 @@ public struct JSONObjectScanner {
     }
 
     private func member(_ key: String) -> Member? {
-        var key = key
-        return key.withUTF8 { keyBytes in
-            self.buffer.withUnsafeReadableBytes { bytes in
-                for member in self.members {
-                    if member.keyHasEscapes {
-                        if decodeJSONString(bytes, from: member.keyStart, to: member.keyEnd).map({ Array($0.utf8) }) == Array(keyBytes) {
-                            return member
-                        }
-                        continue
+        if let found = key.utf8.withContiguousStorageIfAvailable({ self.member(UnsafeRawBufferPointer($0)) }) { return found }
+        return Array(key.utf8).withUnsafeBytes { self.member($0) }
+    }
+
+    private func member(_ keyBytes: UnsafeRawBufferPointer) -> Member? {
+        self.buffer.withUnsafeReadableBytes { bytes in
+            for member in self.members {
+                if member.keyHasEscapes {
+                    if decodeJSONString(bytes, from: member.keyStart, to: member.keyEnd).map({ Array($0.utf8) }) == Array(keyBytes) {
+                        return member
                     }
-                    guard member.keyEnd - member.keyStart == keyBytes.count else { continue }
-                    var equal = true
-                    for index in 0..<keyBytes.count where bytes[member.keyStart + index] != keyBytes[index] {
-                        equal = false
-                        break
-                    }
-                    if equal { return member }
+                    continue
                 }
-                return nil
+                guard member.keyEnd - member.keyStart == keyBytes.count else { continue }
+                if UnsafeRawBufferPointer(rebasing: bytes[member.keyStart..<member.keyEnd]).elementsEqual(keyBytes) { return member }
             }
+            return nil
         }
     }
 
@@ -131,8 +134,10 @@ public struct JSONObjectScanner {
             guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { return false }
             index = skipWhitespace(bytes, index + 1)
             let valueStart = index
-            guard let (valueEnd, kind) = scanValue(bytes, index, depth: 0) else { return false }
-            self.members.append(Member(keyStart: keyStart, keyEnd: keyEnd, keyHasEscapes: keyEscapes, valueStart: valueStart, valueEnd: valueEnd, kind: kind))
+            guard let (valueEnd, kind, valueEscapes) = scanMember(bytes, index) else { return false }
+            self.members.append(
+                Member(keyStart: keyStart, keyEnd: keyEnd, keyHasEscapes: keyEscapes, valueHasEscapes: valueEscapes, valueStart: valueStart, valueEnd: valueEnd, kind: kind)
+            )
             index = skipWhitespace(bytes, valueEnd)
             guard index < bytes.count else { return false }
             if bytes[index] == UInt8(ascii: ",") {
@@ -142,6 +147,15 @@ public struct JSONObjectScanner {
             guard bytes[index] == UInt8(ascii: "}") else { return false }
             return skipWhitespace(bytes, index + 1) == bytes.count
         }
+    }
+
+    /// Scans a top-level member's value; for a string, also says whether it has escapes.
+    private func scanMember(_ bytes: UnsafeRawBufferPointer, _ start: Int) -> (Int, ValueKind, Bool)? {
+        if start < bytes.count, bytes[start] == UInt8(ascii: "\"") {
+            guard let (end, escapes) = scanString(bytes, start) else { return nil }
+            return (end + 1, .string, escapes)
+        }
+        return scanValue(bytes, start, depth: 0).map { ($0.0, $0.1, false) }
     }
 
     /// Scans a value starting at `start`; returns the index just past it.
@@ -235,51 +249,71 @@ private func skipWhitespace(_ bytes: UnsafeRawBufferPointer, _ start: Int) -> In
 private func scanString(_ bytes: UnsafeRawBufferPointer, _ start: Int) -> (Int, Bool)? {
     var index = start + 1
     var escapes = false
-    while index < bytes.count {
-        // Fast path: skip eight plain bytes at a time (no quote, no backslash, no control).
-        while index + 8 <= bytes.count {
-            let word = UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self))
-            if hasSpecialByte(word) { break }
-            index += 8
-        }
+    while true {
+        index = nextSpecialByte(bytes, from: index)
         guard index < bytes.count else { return nil }
         let byte = bytes[index]
         if byte == UInt8(ascii: "\"") { return (index, escapes) }
         if byte < 0x20 { return nil }
-        if byte == UInt8(ascii: "\\") {
-            escapes = true
-            guard index + 1 < bytes.count else { return nil }
-            switch bytes[index + 1] {
-            case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"),
-                UInt8(ascii: "f"), UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
-                index += 2
-            case UInt8(ascii: "u"):
-                guard index + 5 < bytes.count else { return nil }
-                for offset in 2...5 where hexValue(bytes[index + offset]) == nil { return nil }
-                index += 6
-            default:
-                return nil
-            }
-            continue
+        // A backslash: one escape.
+        escapes = true
+        guard index + 1 < bytes.count else { return nil }
+        switch bytes[index + 1] {
+        case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"),
+            UInt8(ascii: "f"), UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
+            index += 2
+        case UInt8(ascii: "u"):
+            guard index + 5 < bytes.count else { return nil }
+            for offset in 2...5 where hexValue(bytes[index + offset]) == nil { return nil }
+            index += 6
+        default:
+            return nil
         }
-        index += 1
     }
-    return nil
 }
 
-/// True when any byte of `word` is a quote, a backslash or below 0x20 (SWAR: the classic
-/// "has zero byte" and "has byte less than n" tests on eight bytes at once; may not say
-/// which byte, only whether to look closer).
+/// The index of the first quote, backslash or control byte at or after `start`, or
+/// `bytes.count`. Plain bytes are skipped sixteen, then eight at a time through the raw
+/// pointer; a flagged word names its first special byte directly (the lowest flagged byte of
+/// the SWAR tests is always a true match), so short strings cost one test, not one per byte.
 @inline(__always)
-private func hasSpecialByte(_ word: UInt64) -> Bool {
+private func nextSpecialByte(_ bytes: UnsafeRawBufferPointer, from start: Int) -> Int {
+    var index = start
+    if let base = bytes.baseAddress {
+        while index + 16 <= bytes.count {
+            let first = specialBytes(UInt64(littleEndian: (base + index).loadUnaligned(as: UInt64.self)))
+            if first != 0 { return index + first.trailingZeroBitCount / 8 }
+            let second = specialBytes(UInt64(littleEndian: (base + index + 8).loadUnaligned(as: UInt64.self)))
+            if second != 0 { return index + 8 + second.trailingZeroBitCount / 8 }
+            index += 16
+        }
+        if index + 8 <= bytes.count {
+            let word = specialBytes(UInt64(littleEndian: (base + index).loadUnaligned(as: UInt64.self)))
+            if word != 0 { return index + word.trailingZeroBitCount / 8 }
+            index += 8
+        }
+    }
+    while index < bytes.count {
+        let byte = bytes[index]
+        if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") || byte < 0x20 { return index }
+        index += 1
+    }
+    return index
+}
+
+/// Flags (high bit set) the bytes of `word` that are a quote, a backslash or below 0x20 (SWAR:
+/// the classic "has zero byte" and "has byte less than n" tests on eight bytes at once). A
+/// borrow can flag a byte above a true match, never below one, so the lowest flag is exact.
+@inline(__always)
+private func specialBytes(_ word: UInt64) -> UInt64 {
     let ones: UInt64 = 0x0101_0101_0101_0101
     let highs: UInt64 = 0x8080_8080_8080_8080
     let quote = word ^ (ones &* 0x22)
     let backslash = word ^ (ones &* 0x5C)
-    let hasQuote = (quote &- ones) & ~quote & highs
-    let hasBackslash = (backslash &- ones) & ~backslash & highs
-    let hasControl = (word &- ones &* 0x20) & ~word & highs
-    return (hasQuote | hasBackslash | hasControl) != 0
+    let hasQuote = (quote &- ones) & ~quote
+    let hasBackslash = (backslash &- ones) & ~backslash
+    let hasControl = (word &- ones &* 0x20) & ~word
+    return (hasQuote | hasBackslash | hasControl) & highs
 }
 
 private func hexValue(_ byte: UInt8) -> UInt32? {

@@ -250,15 +250,24 @@ private let lineFeed = UInt8(ascii: "\n")
 private let carriageReturn = UInt8(ascii: "\r")
 private let byteOrderMark: [UInt8] = [0xEF, 0xBB, 0xBF]
 
-/// The index of the first CR or LF at or after `start`, or nil.
+/// The index of the first CR or LF at or after `start`, or nil. Sixteen, then eight bytes at a
+/// time through the raw pointer; a flagged word names its first line break directly.
 @inline(__always)
 private func findLineBreak(_ bytes: UnsafeRawBufferPointer, from start: Int) -> Int? {
     var index = start
-    // Fast path: skip eight bytes at a time while none of them is CR or LF.
-    while index + 8 <= bytes.count {
-        let word = UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self))
-        if hasLineBreak(word) { break }
-        index += 8
+    if let base = bytes.baseAddress {
+        while index + 16 <= bytes.count {
+            let first = lineBreaks(UInt64(littleEndian: (base + index).loadUnaligned(as: UInt64.self)))
+            if first != 0 { return index + first.trailingZeroBitCount / 8 }
+            let second = lineBreaks(UInt64(littleEndian: (base + index + 8).loadUnaligned(as: UInt64.self)))
+            if second != 0 { return index + 8 + second.trailingZeroBitCount / 8 }
+            index += 16
+        }
+        if index + 8 <= bytes.count {
+            let word = lineBreaks(UInt64(littleEndian: (base + index).loadUnaligned(as: UInt64.self)))
+            if word != 0 { return index + word.trailingZeroBitCount / 8 }
+            index += 8
+        }
     }
     while index < bytes.count {
         let byte = bytes[index]
@@ -268,13 +277,14 @@ private func findLineBreak(_ bytes: UnsafeRawBufferPointer, from start: Int) -> 
     return nil
 }
 
-/// True when any byte of `word` is LF or CR (SWAR: the exact "has zero byte" test applied to
-/// `word` XOR each pattern; it says whether, not which).
+/// Flags (high bit set) the bytes of `word` that are LF or CR (SWAR: the "has zero byte" test
+/// applied to `word` XOR each pattern). A borrow can flag a byte above a true match, never
+/// below one, so the lowest flag is exact.
 @inline(__always)
-private func hasLineBreak(_ word: UInt64) -> Bool {
+private func lineBreaks(_ word: UInt64) -> UInt64 {
     let ones: UInt64 = 0x0101_0101_0101_0101
     let highs: UInt64 = 0x8080_8080_8080_8080
     let lf = word ^ (ones &* 0x0A)
     let cr = word ^ (ones &* 0x0D)
-    return (((lf &- ones) & ~lf) | ((cr &- ones) & ~cr)) & highs != 0
+    return (((lf &- ones) & ~lf) | ((cr &- ones) & ~cr)) & highs
 }

@@ -302,16 +302,19 @@ public func isValidTopicName(_ name: Substring) -> Bool {
 
 /// The query parameters of a request target (`/ws?topic=metrics&cursor=1:2`), percent-decoded.
 public func queryParameters(of uri: String) -> (path: Substring, parameters: [(String, String)]) {
-    guard let question = uri.firstIndex(of: "?") else { return (uri[...], []) }
-    let path = uri[..<question]
+    // On the UTF-8 bytes: every request of a poller goes through here, and splitting the
+    // String by Character (grapheme breaking) cost more than the rest of the request.
+    let utf8 = uri.utf8
+    guard let question = utf8.firstIndex(of: UInt8(ascii: "?")) else { return (uri[...], []) }
     var parameters: [(String, String)] = []
-    for pair in uri[uri.index(after: question)...].split(separator: "&") {
-        let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-        let name = percentDecode(parts[0]) ?? ""
-        let value = parts.count > 1 ? (percentDecode(parts[1]) ?? "") : ""
-        parameters.append((name, value))
+    for pair in utf8[utf8.index(after: question)...].split(separator: UInt8(ascii: "&")) {
+        guard let equals = pair.firstIndex(of: UInt8(ascii: "=")) else {
+            parameters.append((percentDecode(pair) ?? "", ""))
+            continue
+        }
+        parameters.append((percentDecode(pair[..<equals]) ?? "", percentDecode(pair[pair.index(after: equals)...]) ?? ""))
     }
-    return (path, parameters)
+    return (uri[..<question], parameters)
 }
 
 private func hexDigitValue(_ byte: UInt8) -> UInt8? {
@@ -323,9 +326,13 @@ private func hexDigitValue(_ byte: UInt8) -> UInt8? {
     }
 }
 
-private func percentDecode(_ text: Substring) -> String? {
+private func percentDecode(_ text: Substring.UTF8View) -> String? {
+    // Most values have nothing to decode: a slice of a String cut at ASCII bytes is valid
+    // UTF-8 already, and short ones are stored inline without an allocation.
+    if !text.contains(where: { $0 == UInt8(ascii: "%") || $0 == UInt8(ascii: "+") }) { return String(Substring(text)) }
     var bytes: [UInt8] = []
-    var iterator = text.utf8.makeIterator()
+    bytes.reserveCapacity(text.count)
+    var iterator = text.makeIterator()
     while let byte = iterator.next() {
         if byte == UInt8(ascii: "%") {
             guard let high = iterator.next().flatMap(hexDigitValue), let low = iterator.next().flatMap(hexDigitValue)
