@@ -35,7 +35,9 @@ public enum ClientCloseReason: Sendable, Equatable, CustomStringConvertible {
     case connectionFailed(String)
     /// The connect was answered with RST: nothing listens there, or a firewall rejects it.
     case connectionRefused
-    /// The server answered the upgrade request with something other than 101.
+    /// The server answered the upgrade request with something other than 101, or with a 101
+    /// that RFC 6455 §4.1 says to fail: a wrong `Sec-WebSocket-Accept`, no `Upgrade: websocket`
+    /// or `Connection: Upgrade`, or an extension or subprotocol the client did not offer.
     case upgradeRejected
     /// No frame arrived within the heartbeat timeout after a ping: a half-open or dead path.
     case heartbeatTimeout
@@ -45,7 +47,8 @@ public enum ClientCloseReason: Sendable, Equatable, CustomStringConvertible {
     case connectionLost
     /// The application closed the client.
     case closedByApplication
-    /// The server sent a frame Crosswind could not understand.
+    /// The server sent a frame Crosswind could not understand, or one that breaks RFC 6455
+    /// (the client then closed with 1002, 1007 or 1009).
     case protocolViolation(String)
 
     public var description: String {
@@ -79,6 +82,13 @@ public enum ClientCloseReason: Sendable, Equatable, CustomStringConvertible {
 /// A WebSocket client for one topic: the HTTP/1.1 upgrade (NIOHTTP1 + NIOWebSocket), the
 /// welcome, in-order exactly-once delivery by offset, and a ping heartbeat.
 ///
+/// It holds to RFC 6455 as a client: it fails a 101 that names an extension or subprotocol it
+/// did not offer; after the upgrade its pipeline is NIO's frame decoder (lengths, control
+/// frames), ``ServerFrameValidator`` (reserved bits and opcodes, masked frames), NIO's frame
+/// aggregator (fragments, with pings between them) and the client, which checks UTF-8 and
+/// close frames. A violation is answered with a close frame (1002, 1007 or 1009) and the
+/// connection is dropped; a valid close is answered with its code.
+///
 /// Randomness (the `Sec-WebSocket-Key` and every masking key) comes from the generator the
 /// owner passes in, so a seeded generator makes the bytes on the wire reproducible.
 ///
@@ -108,6 +118,9 @@ public final class WebSocketClient: RealtimeTransportClient, @unchecked Sendable
     private var heartbeatTask: Scheduled<Void>?
 
     static let requestWriterName = "crosswind.ws.request"
+    /// Fragments one message may have: bounds the aggregator's bookkeeping when a server
+    /// sends a flood of empty fragments, which the size limit alone would not.
+    static let maxFragmentsPerMessage = 4096
 
     public init(configuration: WebSocketClientConfiguration, random: any RandomNumberGenerator, delegate: any RealtimeClientDelegate) {
         self.configuration = configuration
@@ -133,9 +146,22 @@ public final class WebSocketClient: RealtimeTransportClient, @unchecked Sendable
             // NIO's error handler would mask its close frame with the system generator; the
             // client answers protocol errors itself, with keys from its own stream.
             automaticErrorHandling: false,
-            upgradePipelineHandler: { [self] channel, _ in
+            upgradePipelineHandler: { [self] channel, response in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(WebSocketClientHandler(client: self))
+                    guard Self.acceptsUpgrade(response) else {
+                        self.finish(.upgradeRejected, channel: channel)
+                        channel.close(promise: nil)
+                        return
+                    }
+                    try channel.pipeline.syncOperations.addHandlers([
+                        ServerFrameValidator(),
+                        NIOWebSocketFrameAggregator(
+                            minNonFinalFragmentSize: 0,
+                            maxAccumulatedFrameCount: Self.maxFragmentsPerMessage,
+                            maxAccumulatedFrameSize: self.configuration.maxFrameBytes
+                        ),
+                        WebSocketClientHandler(client: self),
+                    ])
                     self.upgraded(channel)
                 }
             }
@@ -147,7 +173,7 @@ public final class WebSocketClient: RealtimeTransportClient, @unchecked Sendable
                 upgraders: [upgrader],
                 completionHandler: { context in
                     if let writer = try? context.pipeline.syncOperations.context(name: Self.requestWriterName) {
-                        _ = try? context.pipeline.syncOperations.removeHandler(context: writer)
+                        _ = context.pipeline.syncOperations.removeHandler(context: writer)
                     }
                 }
             )
@@ -166,11 +192,8 @@ public final class WebSocketClient: RealtimeTransportClient, @unchecked Sendable
     public func close() {
         switch self.state {
         case .open(let channel), .upgraded(let channel):
-            var data = channel.allocator.buffer(capacity: 2)
-            data.write(webSocketErrorCode: .normalClosure)
-            self.send(WebSocketFrame(fin: true, opcode: .connectionClose, data: data), on: channel)
-            self.finish(.closedByApplication, channel: channel)
-            channel.close(promise: nil)
+            self.sendClose(code: 1000, on: channel)
+            self.fail(.closedByApplication, channel: channel)
         case .idle, .connecting, .closed:
             self.state = .closed
         }
@@ -178,13 +201,34 @@ public final class WebSocketClient: RealtimeTransportClient, @unchecked Sendable
 
     // MARK: Events from the handlers
 
+    /// RFC 6455 §4.1: the checks on a 101 that NIO's upgrader leaves to its user (it checks
+    /// `Upgrade: websocket` and `Sec-WebSocket-Accept`). The client offers no extension and no
+    /// subprotocol, so a 101 that selects one must fail.
+    static func acceptsUpgrade(_ response: HTTPResponseHead) -> Bool {
+        response.headers[canonicalForm: "Connection"].contains { $0.lowercased() == "upgrade" }
+            && response.headers["Sec-WebSocket-Extensions"].isEmpty
+            && response.headers["Sec-WebSocket-Protocol"].isEmpty
+    }
+
+    /// RFC 6455 §7.4: the codes a peer may send (1004–1006 and 1015 are reserved, 1016–2999
+    /// belong to future revisions of the protocol, 3000–4999 to applications).
+    static func isValidCloseCode(_ code: UInt16) -> Bool {
+        (1000...1003).contains(code) || (1007...1014).contains(code) || (3000...4999).contains(code)
+    }
+
     private func upgraded(_ channel: any Channel) {
         self.state = .upgraded(channel)
     }
 
     func received(frame: WebSocketFrame, channel: any Channel) {
+        switch self.state {
+        case .upgraded, .open: break
+        case .idle, .connecting, .closed: return  // the connection is being dropped: nothing more is read
+        }
         self.heardSincePing = true
         switch frame.opcode {
+        case .text where String(validating: frame.unmaskedData.readableBytesView, as: UTF8.self) == nil:
+            self.failConnection(code: 1007, "text message is not UTF-8", channel: channel)
         case .text, .binary:
             guard let decoded = WireFrame.decode(frame.unmaskedData) else {
                 self.fail(.protocolViolation("undecodable frame"), channel: channel)
@@ -194,20 +238,38 @@ public final class WebSocketClient: RealtimeTransportClient, @unchecked Sendable
         case .ping:
             self.send(WebSocketFrame(fin: true, opcode: .pong, data: frame.unmaskedData), on: channel)
         case .connectionClose:
-            var data = frame.unmaskedData
-            let code = data.readInteger(as: UInt16.self) ?? 1005
-            self.finish(.serverClosed(code: code), channel: channel)
-            var reply = channel.allocator.buffer(capacity: 2)
-            reply.writeInteger(code == 1005 ? 1000 : code)
-            self.send(WebSocketFrame(fin: true, opcode: .connectionClose, data: reply), on: channel)
-            channel.close(promise: nil)
+            self.receivedClose(frame.unmaskedData, channel: channel)
         case .pong:
             if case .open = self.state { self.delegate?.realtimeClient(self, heartbeatAt: channel.eventLoop.now) }
-        case .continuation:
-            break
         default:
-            break
+            // The validator lets no other opcode through and the aggregator consumes
+            // continuations; should one arrive anyway, it is a protocol error all the same.
+            self.failConnection(code: 1002, "unexpected opcode \(frame.opcode)", channel: channel)
         }
+    }
+
+    /// RFC 6455 §5.5.1 and §7.4: a close frame is empty (reported as 1005, answered with 1000)
+    /// or carries a valid code and a UTF-8 reason, and is answered with the same code; any
+    /// other close frame is a protocol error.
+    private func receivedClose(_ payload: ByteBuffer, channel: any Channel) {
+        var payload = payload
+        guard payload.readableBytes > 0 else {
+            self.finish(.serverClosed(code: 1005), channel: channel)
+            self.sendClose(code: 1000, on: channel)
+            channel.close(promise: nil)
+            return
+        }
+        guard let code = payload.readInteger(as: UInt16.self), Self.isValidCloseCode(code) else {
+            self.failConnection(code: 1002, "invalid close frame", channel: channel)
+            return
+        }
+        guard String(validating: payload.readableBytesView, as: UTF8.self) != nil else {
+            self.failConnection(code: 1002, "close reason is not UTF-8", channel: channel)
+            return
+        }
+        self.finish(.serverClosed(code: code), channel: channel)
+        self.sendClose(code: code, on: channel)
+        channel.close(promise: nil)
     }
 
     private func handle(_ frame: WireFrame, channel: any Channel) {
@@ -243,13 +305,16 @@ public final class WebSocketClient: RealtimeTransportClient, @unchecked Sendable
     }
 
     func failed(_ error: any Error, channel: any Channel) {
-        if let protocolError = error as? NIOWebSocketError {
-            self.protocolError(protocolError, channel: channel)
+        if let code = Self.closeCode(for: error) {
+            self.failConnection(code: code, "\(error)", channel: channel)
             return
         }
         switch self.state {
         case .connecting:
-            if error is NIOHTTPClientUpgradeError {
+            // A response that is not HTTP at all (say, a 101 without `Connection: Upgrade`
+            // followed by frames, which the HTTP decoder then reads as a second response) is
+            // no more an upgrade than a 200 is.
+            if error is NIOHTTPClientUpgradeError || error is HTTPParserError {
                 self.finish(.upgradeRejected, channel: channel)
             } else if isConnectionRefused(error) {
                 self.finish(.connectionRefused, channel: channel)
@@ -274,18 +339,49 @@ public final class WebSocketClient: RealtimeTransportClient, @unchecked Sendable
         }
     }
 
-    /// The server broke RFC 6455 framing: close with 1002 (or 1009 for an oversized frame),
-    /// as NIO's automatic handling would, but masked with a key from the client's own stream.
-    private func protocolError(_ error: NIOWebSocketError, channel: any Channel) {
+    /// The close code for an error a handler of the upgraded pipeline raised, nil for errors
+    /// that are not the server breaking RFC 6455: 1009 for a frame or message over
+    /// `maxFrameBytes`, 1002 for the rest.
+    static func closeCode(for error: any Error) -> UInt16? {
+        switch error {
+        case let error as NIOWebSocketError:
+            return error == .invalidFrameLength ? 1009 : 1002
+        case let error as NIOWebSocketFrameAggregator.Error:
+            switch error {
+            case .accumulatedFrameSizeIsTooLarge, .tooManyFragments: return 1009
+            case .nonFinalFragmentSizeIsTooSmall, .receivedNewFrameWithoutFinishingPrevious,
+                .didReceiveFragmentBeforeReceivingTextOrBinaryFrame:
+                return 1002
+            }
+        case is ServerFrameViolation:
+            return 1002
+        default:
+            return nil
+        }
+    }
+
+    /// _Fail the WebSocket Connection_ (RFC 6455 §7.1.7): a close frame with `code`, as NIO's
+    /// automatic handling would send but masked with a key from the client's own stream, then
+    /// the connection is dropped.
+    private func failConnection(code: UInt16, _ detail: String, channel: any Channel) {
         switch self.state {
         case .upgraded, .open:
-            var data = channel.allocator.buffer(capacity: 2)
-            data.write(webSocketErrorCode: error == .invalidFrameLength ? .messageTooLarge : .protocolError)
-            self.send(WebSocketFrame(fin: true, opcode: .connectionClose, data: data), on: channel)
-            self.fail(.protocolViolation("\(error)"), channel: channel)
+            self.sendClose(code: code, on: channel)
+            self.fail(.protocolViolation(detail), channel: channel)
         case .idle, .connecting, .closed:
             break
         }
+    }
+
+    /// Sends a close frame. Its callers then drop the connection at once: the closing
+    /// handshake is complete (the client answered the server's close), abandoned (the client
+    /// fails the connection) or left to the server (the application closed), and RFC 6455
+    /// §7.1.1 lets a client close the TCP connection then. The frame is flushed first, so it
+    /// leaves before the FIN.
+    private func sendClose(code: UInt16, on channel: any Channel) {
+        var data = channel.allocator.buffer(capacity: 2)
+        data.writeInteger(code)
+        self.send(WebSocketFrame(fin: true, opcode: .connectionClose, data: data), on: channel)
     }
 
     private func fail(_ reason: ClientCloseReason, channel: any Channel) {
@@ -403,5 +499,51 @@ final class WebSocketClientHandler: ChannelInboundHandler {
     func channelInactive(context: ChannelHandlerContext) {
         self.client.inactive(channel: context.channel)
         context.fireChannelInactive()
+    }
+}
+
+/// Why ``ServerFrameValidator`` refused a frame.
+enum ServerFrameViolation: Error, CustomStringConvertible {
+    case reservedBits
+    case reservedOpcode(WebSocketOpcode)
+    case maskedFrame
+
+    var description: String {
+        switch self {
+        case .reservedBits: return "reserved bits set without an extension"
+        case .reservedOpcode(let opcode): return "reserved opcode 0x\(String(UInt8(webSocketOpcode: opcode), radix: 16))"
+        case .maskedFrame: return "masked frame from the server"
+        }
+    }
+}
+
+/// The per-frame rules of RFC 6455 that NIO's frame decoder leaves to its user, checked before
+/// the aggregator (which drops the reserved bits and the mask of the fragments it joins): no
+/// reserved bit without a negotiated extension (§5.2; the client negotiates none), no reserved
+/// opcode (3–7, 0xB–0xF), and no masked frame from a server (§5.1). The first violation is
+/// raised as an error and every later frame is dropped, since the connection is failing.
+final class ServerFrameValidator: ChannelInboundHandler {
+    typealias InboundIn = WebSocketFrame
+    typealias InboundOut = WebSocketFrame
+
+    private var failed = false
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !self.failed else { return }
+        if let violation = Self.violation(in: Self.unwrapInboundIn(data)) {
+            self.failed = true
+            context.fireErrorCaught(violation)
+        } else {
+            context.fireChannelRead(data)
+        }
+    }
+
+    static func violation(in frame: WebSocketFrame) -> ServerFrameViolation? {
+        if frame.rsv1 || frame.rsv2 || frame.rsv3 { return .reservedBits }
+        if frame.maskKey != nil { return .maskedFrame }
+        switch frame.opcode {
+        case .continuation, .text, .binary, .connectionClose, .ping, .pong: return nil
+        default: return .reservedOpcode(frame.opcode)
+        }
     }
 }
