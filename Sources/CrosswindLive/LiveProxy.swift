@@ -3,62 +3,71 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 
-/// A real HTTP fault proxy: the simulator's ``HTTPProxy`` on NIOPosix sockets, between
-/// clients and an upstream server, with a policy that can change while it runs.
-public final class LiveProxy {
-    /// Named policies, the same ones experiments use.
-    public static let profiles: [String: HTTPProxyPolicy] = [
-        "pass": .passThrough,
-        "strip-upgrade": HTTPProxyPolicy(stripUpgrade: true),
-        "ws-silent": HTTPProxyPolicy(afterUpgrade: .silence),
-        "ws-close": HTTPProxyPolicy(afterUpgrade: .close),
-        "buffer": HTTPProxyPolicy(stripUpgrade: true, bufferResponseBytes: 64 * 1024),
-        "idle-30s": HTTPProxyPolicy(idleTimeout: .seconds(30)),
+/// A real fault proxy that speaks toxiproxy's HTTP API, so toxiproxy's clients drive it
+/// unchanged: named proxies (listen → upstream), each with an ordered list of toxics.
+///
+/// A proxy is a plain TCP relay until an HTTP-aware toxic (`strip_upgrade`, `ws_silent`,
+/// `ws_close`, `buffer`, `idle_timeout`) applies to a connection when it opens: that
+/// connection then goes through the simulator's ``HTTPProxy`` with the policy those
+/// toxics add up to, and follows later changes of them at its next request or response
+/// part. Connections opened as relays stay relays. Byte-stream toxics (toxiproxy's) act
+/// in both kinds of connection; `reject` and `drop` act when a connection opens.
+///
+/// Every random decision (toxicity, jitter, slice sizes) draws from a stream of
+/// `random`, forked per proxy, connection number and toxic, and is reported to
+/// `decisions` as one line. Everything runs on one event loop; the public methods may be
+/// called from any thread.
+public final class LiveProxy: @unchecked Sendable {
+    /// The profiles of earlier versions, as toxics on the default proxy.
+    public static let profiles: [String: [Toxic]] = [
+        "pass": [],
+        "strip-upgrade": [Toxic(kind: .stripUpgrade)],
+        "ws-silent": [Toxic(kind: .wsSilent)],
+        "ws-close": [Toxic(kind: .wsClose)],
+        "buffer": [Toxic(kind: .stripUpgrade), Toxic(kind: .buffer, attributes: ["bytes": 64 * 1024])],
+        "idle-30s": [Toxic(kind: .idleTimeout, attributes: ["timeout": 30_000])],
     ]
 
-    public let policy: HTTPProxyPolicyCell
-    private let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-    private var channel: (any Channel)?
+    let loop: any EventLoop
+    let random: ToxicRandomSource
+    let decisions: ToxicDecisionSink
+    /// The proxy the command line created, which `/profile` acts on.
+    var defaultProxy: String?
+    var proxies: [String: ToxicProxy] = [:]
+    private let group: MultiThreadedEventLoopGroup
     private var apiChannel: (any Channel)?
+    private let stopped: EventLoopPromise<Void>
 
-    public init(policy: HTTPProxyPolicy) {
-        self.policy = HTTPProxyPolicyCell(policy)
+    public init(random: @escaping ToxicRandomSource, decisions: @escaping ToxicDecisionSink) {
+        self.group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        self.loop = self.group.next()
+        self.random = random
+        self.decisions = decisions
+        self.stopped = self.loop.makePromise()
     }
 
-    /// Listens on `host:port`, relaying to `upstreamHost:upstreamPort`; returns the port.
+    /// Creates and enables a proxy with `toxics`, the one `/profile` acts on; returns the
+    /// address it listens on (with the bound port).
     @discardableResult
-    public func start(host: String, port: Int, upstreamHost: String, upstreamPort: Int) throws -> Int {
-        let cell = self.policy
-        let group = self.group
-        let channel = try ServerBootstrap(group: group)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try HTTPProxy.configure(channel, policy: cell) { initialize in
-                        let front = channel
-                        ClientBootstrap(group: channel.eventLoop)
-                            .channelInitializer { upstream in upstream.eventLoop.makeCompletedFuture { try initialize(upstream) } }
-                            .connect(host: upstreamHost, port: upstreamPort)
-                            .whenFailure { _ in front.close(promise: nil) }  // upstream down: the client sees a closed connection
-                    }
-                }
+    public func createDefaultProxy(name: String, listen: String, upstream: String, toxics: [Toxic]) throws -> String {
+        try self.loop.flatSubmit {
+            self.defaultProxy = name
+            return self.create(name: name, listen: listen, upstream: upstream, enabled: true).map { proxy in
+                proxy.setToxics(toxics)
+                return proxy.listen
             }
-            .bind(host: host, port: port).wait()
-        self.channel = channel
-        return channel.localAddress?.port ?? port
+        }.wait()
     }
 
-    /// A small control API: `GET /version`, `GET /profile`, `POST /profile/NAME`, `POST /reset`.
+    /// Serves the API on `host:port`; returns the bound port.
     @discardableResult
     public func startAPI(host: String, port: Int) throws -> Int {
-        let cell = self.policy
-        let loop = self.group.next()
-        let channel = try ServerBootstrap(group: self.group)
+        let channel = try ServerBootstrap(group: self.loop)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline()
-                    try channel.pipeline.syncOperations.addHandler(ProxyAPIHandler(cell: cell, loop: loop))
+                    try channel.pipeline.syncOperations.addHandler(ProxyAPIHandler { self.answer($0) })
                 }
             }
             .bind(host: host, port: port).wait()
@@ -66,74 +75,35 @@ public final class LiveProxy {
         return channel.localAddress?.port ?? port
     }
 
+    /// Blocks until ``stop()``.
     public func wait() throws {
-        try self.channel?.closeFuture.wait()
+        try self.stopped.futureResult.wait()
     }
 
     public func stop() throws {
-        try self.apiChannel?.close().wait()
-        try self.channel?.close().wait()
+        try self.loop.submit {
+            for name in self.proxies.keys.sorted() { self.proxies[name]?.disable() }
+            self.apiChannel?.close(promise: nil)
+            self.stopped.succeed()
+        }.wait()
         try self.group.syncShutdownGracefully()
     }
-}
 
-/// Answers the proxy's control requests; policy changes run on the proxy's loop.
-final class ProxyAPIHandler: ChannelInboundHandler {
-    typealias InboundIn = HTTPServerRequestPart
-    typealias OutboundOut = HTTPServerResponsePart
-
-    private let cell: HTTPProxyPolicyCell
-    private let loop: any EventLoop
-    private var head: HTTPRequestHead?
-
-    init(cell: HTTPProxyPolicyCell, loop: any EventLoop) {
-        self.cell = cell
-        self.loop = loop
-    }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch self.unwrapInboundIn(data) {
-        case .head(let head): self.head = head
-        case .body: break
-        case .end:
-            guard let head = self.head else { return }
-            self.head = nil
-            let (status, body) = self.answer(head)
-            var headers = HTTPHeaders()
-            headers.add(name: "Content-Type", value: "application/json")
-            headers.add(name: "Content-Length", value: String(body.utf8.count))
-            context.write(self.wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: status, headers: headers))), promise: nil)
-            context.write(self.wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: body)))), promise: nil)
-            context.writeAndFlush(self.wrapOutboundOut(.end(nil)), promise: nil)
-        }
-    }
-
-    private func answer(_ head: HTTPRequestHead) -> (HTTPResponseStatus, String) {
-        let path = head.uri.split(separator: "?").first.map(String.init) ?? head.uri
-        switch (head.method, path) {
-        case (.GET, "/version"):
-            return (.ok, "{\"name\":\"crosswind proxy\",\"version\":\"0.1.0\"}")
-        case (.POST, "/reset"):
-            self.set(.passThrough)
-            return (.ok, "{\"profile\":\"pass\"}")
-        case (.POST, let path) where path.hasPrefix("/profile/"):
-            let name = String(path.dropFirst("/profile/".count))
-            guard let policy = LiveProxy.profiles[name] else {
-                return (.notFound, "{\"error\":\"unknown profile '\(name)'\",\"profiles\":[\(LiveProxy.profiles.keys.sorted().map { "\"\($0)\"" }.joined(separator: ","))]}")
+    /// Adds a proxy, enabling it if asked; a proxy that cannot listen is not kept.
+    func create(name: String, listen: String, upstream: String, enabled: Bool) -> EventLoopFuture<ToxicProxy> {
+        guard self.proxies[name] == nil else { return self.loop.makeFailedFuture(ProxyAPIError(.conflict, "proxy already exists")) }
+        guard splitHostPort(listen) != nil else { return self.loop.makeFailedFuture(ProxyAPIError(.badRequest, "invalid listen address '\(listen)'")) }
+        guard splitHostPort(upstream) != nil else { return self.loop.makeFailedFuture(ProxyAPIError(.badRequest, "invalid upstream address '\(upstream)'")) }
+        let proxy = ToxicProxy(name: name, listen: listen, upstream: upstream, loop: self.loop, random: self.random, sink: self.decisions)
+        self.proxies[name] = proxy
+        guard enabled else { return self.loop.makeSucceededFuture(proxy) }
+        let server = NIOLoopBound(self, eventLoop: self.loop)
+        let bound = NIOLoopBound(proxy, eventLoop: self.loop)
+        return proxy.enable()
+            .map { bound.value }
+            .flatMapErrorThrowing { error in
+                server.value.proxies[name] = nil
+                throw error
             }
-            self.set(policy)
-            return (.ok, "{\"profile\":\"\(name)\"}")
-        case (.GET, "/profile"):
-            let name = LiveProxy.profiles.sorted { $0.key < $1.key }.first { $0.value == self.cell.policy }?.key ?? "custom"
-            return (.ok, "{\"profile\":\"\(name)\",\"connections\":\(self.cell.connections),\"upgradesStripped\":\(self.cell.upgradesStripped),\"upgradesPassed\":\(self.cell.upgradesPassed)}")
-        default:
-            return (.notFound, "{\"error\":\"no such endpoint\"}")
-        }
-    }
-
-    private func set(_ policy: HTTPProxyPolicy) {
-        // The API's own loop may be another one than the proxy's: hop.
-        let cell = self.cell
-        if self.loop.inEventLoop { cell.policy = policy } else { try? self.loop.submit { cell.policy = policy }.wait() }
     }
 }

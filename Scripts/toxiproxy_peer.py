@@ -1,0 +1,242 @@
+"""Drives `crosswind proxy` with toxiproxy's own Python client (toxiproxy-python, unchanged).
+
+usage: toxiproxy_peer.py API_PORT effects      measure every toxic's effect on real traffic
+       toxiproxy_peer.py API_PORT decisions    open a fixed series of connections through random toxics
+
+Starts a small upstream server on 127.0.0.1 whose first line picks what it does:
+  echo\n         echo every later byte
+  send N\n       send N bytes, then wait for the client to close
+  sendclose N\n  send N bytes, then close
+  GET ...        (an HTTP request) answer 200 with the request head as the body
+creates a proxy in front of it through the client, and prints one JSON object.
+Times are measured from the moment the client sent its request, so a slow machine can only
+make a delay look longer, never shorter.
+"""
+import json
+import socket
+import sys
+import threading
+import time
+
+from toxiproxy import Proxy, Toxiproxy
+from toxiproxy.exceptions import InvalidToxic, NotFound, ProxyExists
+
+
+def serve_upstream():
+    listener = socket.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(64)
+
+    def handle(conn):
+        try:
+            data = b""
+            while b"\n" not in data:
+                chunk = conn.recv(4096)
+                if not chunk:
+                    return
+                data += chunk
+            line, rest = data.split(b"\n", 1)
+            words = line.split()
+            if words[0] == b"echo":
+                if rest:
+                    conn.sendall(rest)
+                while True:
+                    chunk = conn.recv(65536)
+                    if not chunk:
+                        return
+                    conn.sendall(chunk)
+            elif words[0] in (b"send", b"sendclose"):
+                conn.sendall(b"x" * int(words[1]))
+                if words[0] == b"send":
+                    while conn.recv(65536):
+                        pass
+            elif words[0] == b"GET":
+                while b"\r\n\r\n" not in data:
+                    chunk = conn.recv(4096)
+                    if not chunk:
+                        return
+                    data += chunk
+                head = data.split(b"\r\n\r\n", 1)[0]
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n" % len(head) + head)
+        except OSError:
+            pass
+        finally:
+            conn.close()
+
+    def accept_loop():
+        while True:
+            conn, _ = listener.accept()
+            threading.Thread(target=handle, args=(conn,), daemon=True).start()
+
+    threading.Thread(target=accept_loop, daemon=True).start()
+    return listener.getsockname()[1]
+
+
+def connect(listen):
+    host, port = listen.rsplit(":", 1)
+    conn = socket.create_connection((host, int(port)), timeout=10)
+    conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return conn
+
+
+def echo_round_trip_ms(listen, payload=b"ping"):
+    """Time from sending `payload` to receiving it back."""
+    conn = connect(listen)
+    try:
+        sent = time.monotonic()
+        conn.sendall(b"echo\n" + payload)
+        got = b""
+        while len(got) < len(payload):
+            chunk = conn.recv(65536)
+            if not chunk:
+                break
+            got += chunk
+        return (time.monotonic() - sent) * 1000, got == payload
+    finally:
+        conn.close()
+
+
+def receive_all(listen, command, read_timeout=10):
+    """Sends `command`; reads until EOF, reset or `read_timeout`. Returns what happened."""
+    result = {"bytes": 0, "recvs": 0, "eof": False, "reset": False, "stalled": False}
+    sent = time.monotonic()
+    conn = None
+    try:
+        # A reset can come as early as the connect (reject resets at accept).
+        conn = connect(listen)
+        conn.settimeout(read_timeout)
+        conn.sendall(command)
+        while True:
+            chunk = conn.recv(65536)
+            if not chunk:
+                result["eof"] = True
+                break
+            result["bytes"] += len(chunk)
+            result["recvs"] += 1
+            result.setdefault("firstMs", (time.monotonic() - sent) * 1000)
+    except (ConnectionResetError, BrokenPipeError):
+        result["reset"] = True
+    except socket.timeout:
+        result["stalled"] = True
+    finally:
+        result["elapsedMs"] = (time.monotonic() - sent) * 1000
+        if conn is not None:
+            conn.close()
+    return result
+
+
+def expect(exception, action):
+    try:
+        action()
+    except exception:
+        return True
+    return False
+
+
+def effects(server, upstream):
+    out = {}
+    out["version"] = server.version().decode()
+    proxy = server.create(upstream=f"127.0.0.1:{upstream}", name="peer", listen="127.0.0.1:0")
+    listen = proxy.listen
+    out["listen"] = listen
+    out["listed"] = "peer" in server.proxies()
+    out["duplicateRefused"] = expect(ProxyExists, lambda: server.create(upstream=f"127.0.0.1:{upstream}", name="peer"))
+
+    rtt, ok = echo_round_trip_ms(listen)
+    out["baseline"] = {"rttMs": rtt, "ok": ok}
+
+    def with_toxic(toxic_type, attributes, measure, **extra):
+        proxy.add_toxic(type=toxic_type, attributes=attributes, **extra)
+        name = extra.get("name", f"{toxic_type}_{extra.get('stream', 'downstream')}")
+        listed = name in proxy.toxics()
+        try:
+            result = measure()
+        finally:
+            proxy.destroy_toxic(name)
+        if isinstance(result, dict):
+            result["listed"] = listed
+        return result
+
+    out["latency"] = with_toxic("latency", {"latency": 300, "jitter": 0},
+                                lambda: dict(zip(("rttMs", "ok"), echo_round_trip_ms(listen))))
+    out["latencyUpstream"] = with_toxic("latency", {"latency": 300}, lambda: dict(zip(("rttMs", "ok"), echo_round_trip_ms(listen))),
+                                        stream="upstream")
+    out["bandwidth"] = with_toxic("bandwidth", {"rate": 100}, lambda: receive_all(listen, b"sendclose 200000\n", read_timeout=30))
+    out["limitData"] = with_toxic("limit_data", {"bytes": 1000}, lambda: receive_all(listen, b"send 5000\n"))
+    out["timeout"] = with_toxic("timeout", {"timeout": 0}, lambda: receive_all(listen, b"echo\nping", read_timeout=1.5))
+    out["resetPeer"] = with_toxic("reset_peer", {"timeout": 0}, lambda: receive_all(listen, b"send 100\n"))
+    out["slicerBaseline"] = receive_all(listen, b"sendclose 5000\n")
+    out["slicer"] = with_toxic("slicer", {"average_size": 100, "size_variation": 20, "delay": 10000},
+                               lambda: receive_all(listen, b"sendclose 5000\n"))
+    out["slowClose"] = with_toxic("slow_close", {"delay": 500}, lambda: receive_all(listen, b"sendclose 10\n"))
+    out["toxicityZero"] = with_toxic("latency", {"latency": 5000}, lambda: dict(zip(("rttMs", "ok"), echo_round_trip_ms(listen))),
+                                     toxicity=0.0)
+    out["invalidToxicRefused"] = expect(InvalidToxic, lambda: proxy.add_toxic(type="no_such_toxic"))
+    out["unknownProxyNotFound"] = expect(NotFound, lambda: Proxy(name="missing", upstream="", enabled=True, listen="").toxics())
+
+    # HTTP-aware toxics through the same client: the upstream answers with the request head.
+    request = b"GET / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n\r\n"
+
+    def upgrade_header_arrives():
+        conn = connect(listen)
+        try:
+            conn.sendall(request)
+            data = b""
+            while True:
+                chunk = conn.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+            return b"Upgrade: websocket" in data.split(b"\r\n\r\n", 1)[-1]
+        finally:
+            conn.close()
+
+    out["upgradePassesPlain"] = upgrade_header_arrives()
+    out["stripUpgrade"] = with_toxic("strip_upgrade", {}, lambda: {"upgradeArrives": upgrade_header_arrives()})
+    out["reject"] = with_toxic("reject", {}, lambda: receive_all(listen, b"echo\nping", read_timeout=5))
+    out["drop"] = with_toxic("drop", {}, lambda: receive_all(listen, b"echo\nping", read_timeout=1.5))
+
+    with proxy.down():
+        out["disabledRefused"] = expect(ConnectionRefusedError, lambda: connect(listen))
+        out["disabledListed"] = server.get_proxy("peer").enabled
+    out["reenabled"] = echo_round_trip_ms(listen)[1]
+
+    proxy.add_toxic(type="latency", attributes={"latency": 100})
+    proxy.disable()
+    server.reset()
+    after = server.get_proxy("peer")
+    out["reset"] = {"enabled": after.enabled, "toxics": len(after.toxics()), "works": echo_round_trip_ms(listen)[1]}
+
+    populated = server.populate([{"name": "peer", "upstream": f"127.0.0.1:{upstream}", "listen": listen},
+                                 {"name": "second", "upstream": f"127.0.0.1:{upstream}", "listen": "127.0.0.1:0"}])
+    second = server.get_proxy("second")
+    out["populate"] = {"created": sorted(p.name for p in populated), "secondWorks": echo_round_trip_ms(second.listen)[1]}
+    server.destroy(second)
+    out["destroyed"] = server.get_proxy("second") is None
+    return out
+
+
+def decisions(server, upstream):
+    """A fixed series of connections through toxics whose decisions are random."""
+    proxy = server.create(upstream=f"127.0.0.1:{upstream}", name="seeded", listen="127.0.0.1:0")
+    proxy.add_toxic(type="latency", attributes={"latency": 5, "jitter": 5}, toxicity=0.5)
+    proxy.add_toxic(type="slicer", attributes={"average_size": 2, "size_variation": 1, "delay": 0}, toxicity=0.5)
+    proxy.add_toxic(type="latency", name="up", stream="upstream", attributes={"latency": 1, "jitter": 1}, toxicity=0.5)
+    oks = [echo_round_trip_ms(proxy.listen, b"pong")[1] for _ in range(8)]
+    return {"connections": len(oks), "ok": all(oks)}
+
+
+def main():
+    api_port, mode = int(sys.argv[1]), sys.argv[2]
+    server = Toxiproxy()
+    server.update_api_consumer("127.0.0.1", api_port)
+    if not server.running():
+        raise SystemExit(f"no API on 127.0.0.1:{api_port}")
+    upstream = serve_upstream()
+    result = effects(server, upstream) if mode == "effects" else decisions(server, upstream)
+    print(json.dumps(result, sort_keys=True))
+
+
+if __name__ == "__main__":
+    main()
