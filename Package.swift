@@ -79,6 +79,8 @@ let package = Package(
         .target(
             name: "CrosswindLive",
             dependencies: [
+                "CPcap",
+                "CrosswindKernel",
                 "CrosswindTransport",
                 "CrosswindMiddlebox",
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -21,19 +21,25 @@ struct Serve: ParsableCommand {
     var padding = 0
     @Flag(help: "Also offer a WebSocket echo endpoint at /echo (for conformance tests).")
     var echo = false
+    @Option(help: ArgumentHelp("Write a pcap of the server's own port (tcp port P on --capture-interface), through libpcap; needs root or CAP_NET_RAW.", valueName: "file"))
+    var capture: String?
+    @Option(help: "Interface to capture on with --capture (loopback by default, where --host 127.0.0.1 listens).")
+    var captureInterface = "lo"
 
     func run() throws {
         guard self.rate >= 0, (0...65535).contains(self.port) else {
             printError("serve: rate must be >= 0 and port within 0...65535")
             throw ExitCode(ExitStatus.invalidInput)
         }
-        // A launcher may hand us a blocked SIGTERM/SIGINT (some process spawners do): unblock
-        // them so the usual ways of stopping a server work.
-        var signals = sigset_t()
-        sigemptyset(&signals)
-        sigaddset(&signals, SIGTERM)
-        sigaddset(&signals, SIGINT)
-        pthread_sigmask(SIG_UNBLOCK, &signals, nil)
+        // SIGTERM and SIGINT are taken with sigwait on this thread so that stopping the server
+        // closes it (and its capture) properly. Blocked before the server's threads start, so
+        // they inherit the mask and never take the signal themselves; a launcher that handed
+        // them to us blocked (some process spawners do) changes nothing.
+        var stopSignals = sigset_t()
+        sigemptyset(&stopSignals)
+        sigaddset(&stopSignals, SIGTERM)
+        sigaddset(&stopSignals, SIGINT)
+        pthread_sigmask(SIG_BLOCK, &stopSignals, nil)
         var configuration = LiveServer.Configuration()
         configuration.host = self.host
         configuration.port = self.port
@@ -49,9 +55,31 @@ struct Serve: ParsableCommand {
             printError("serve: cannot listen on \(self.host):\(self.port): \(error)")
             throw ExitCode(ExitStatus.invalidInput)
         }
+        // The capture is running before the first line is printed, so a client that waits for
+        // that line has its whole session captured. Asked for and impossible is an error, not
+        // a warning: a run meant to be recorded must not quietly go unrecorded.
+        var capture: LiveCapture?
+        if let path = self.capture {
+            do {
+                capture = try LiveCapture(interface: self.captureInterface, filter: "tcp port \(bound)", path: path)
+            } catch {
+                printError("serve: \(error)")
+                try? server.stop()
+                throw ExitCode(ExitStatus.invalidInput)
+            }
+            capture?.start()
+        }
+        let recording = capture.map { ", capturing tcp port \(bound) on \($0.interface) to \($0.path)" } ?? ""
         // Written unbuffered: scripts and tests read the port from this first line.
-        FileHandle.standardOutput.write(Data("crosswind serve: listening on http://\(self.host):\(bound)/ (topic metrics, \(self.rate) msg/s)\n".utf8))
-        try server.wait()
+        FileHandle.standardOutput.write(Data("crosswind serve: listening on http://\(self.host):\(bound)/ (topic metrics, \(self.rate) msg/s\(recording))\n".utf8))
+        var received: Int32 = 0
+        sigwait(&stopSignals, &received)
+        // The capture is closed even if the server stops badly: its file is what was asked for.
+        do { try server.stop() } catch { printError("serve: stopping: \(error)") }
+        if let capture {
+            let statistics = try capture.stop()
+            printError("serve: capture \(capture.path): \(statistics.packetsWritten) packets, \(statistics.packetsDroppedByKernel) dropped by the kernel")
+        }
     }
 
     /// The dashboard files, if the directory has them (the server runs without them too).
