@@ -210,7 +210,8 @@ final class HTTPRouter: ChannelInboundHandler, RemovableChannelHandler {
         self.respond(context, head, status, json: body)
     }
 
-    /// A complete JSON response with a length (keep-alive friendly).
+    /// A complete JSON response with a length (keep-alive friendly, unless the request asked for
+    /// an upgrade: see ``endsConnection(_:)``).
     func respond(_ context: ChannelHandlerContext, _ head: HTTPRequestHead, _ status: HTTPResponseStatus, json: String, headers extra: [(String, String)] = []) {
         self.respond(context, head, status, json: context.channel.allocator.buffer(string: json), headers: extra)
     }
@@ -222,9 +223,29 @@ final class HTTPRouter: ChannelInboundHandler, RemovableChannelHandler {
         headers.add(name: "Content-Length", value: String(json.readableBytes))
         headers.add(name: "Cache-Control", value: "no-store")
         for (name, value) in extra { headers.add(name: name, value: value) }
+        let closing = Self.endsConnection(head)
+        if closing { headers.add(name: "Connection", value: "close") }
         context.write(self.wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: status, headers: headers))), promise: nil)
         context.write(self.wrapOutboundOut(.body(.byteBuffer(json))), promise: nil)
-        context.writeAndFlush(self.wrapOutboundOut(.end(nil)), promise: nil)
+        if closing {
+            let written = context.eventLoop.makePromise(of: Void.self)
+            context.writeAndFlush(self.wrapOutboundOut(.end(nil)), promise: written)
+            let channel = context.channel
+            written.futureResult.whenComplete { _ in channel.close(promise: nil) }
+        } else {
+            context.writeAndFlush(self.wrapOutboundOut(.end(nil)), promise: nil)
+        }
+    }
+
+    /// True for a request that asked for an upgrade (`Upgrade` with `Connection: upgrade`) and
+    /// reached the router, i.e. was not upgraded: the upgrader refused it, or it was not the
+    /// connection's first request (NIO upgrades only that one; a proxy that reuses upstream
+    /// connections, such as squid, sends upgrades on later ones). NIO's HTTP decoder stops
+    /// parsing after such a request whatever the answer, so the connection can carry no
+    /// further request: answering and keeping it open would leave the next request on it —
+    /// a proxy's, for another client — unanswered for ever.
+    static func endsConnection(_ head: HTTPRequestHead) -> Bool {
+        head.headers.contains(name: "upgrade") && head.headers[canonicalForm: "connection"].contains { $0.lowercased() == "upgrade" }
     }
 }
 

@@ -18,6 +18,10 @@ final class SSEServerStream: TopicSubscriber, ActiveResponse {
     private var heartbeat: Scheduled<Void>?
     private var finished = false
     private var session: String?
+    /// The request was HTTP/1.0, which has no chunked encoding: the response body is delimited
+    /// by the end of the connection (RFC 9112 §6.3), so ending the stream means closing it.
+    /// nginx speaks HTTP/1.0 to its upstream unless told otherwise.
+    private var endsByClosing = false
 
     init(router: HTTPRouter, context: ChannelHandlerContext, hub: TopicHub, topic: String, configuration: RealtimeServerConfiguration) {
         self.router = router
@@ -30,6 +34,7 @@ final class SSEServerStream: TopicSubscriber, ActiveResponse {
     func start(head: HTTPRequestHead, cursor: StreamCursor?, client: String?) {
         self.session = self.hub.openSession(client: client, topic: self.topic)
         self.startedAt = self.context.eventLoop.now
+        self.endsByClosing = head.version.major < 1 || (head.version.major == 1 && head.version.minor == 0)
         var headers = HTTPHeaders()
         headers.add(name: "Content-Type", value: "text/event-stream; charset=utf-8")
         headers.add(name: "Cache-Control", value: "no-cache, no-transform")
@@ -85,11 +90,20 @@ final class SSEServerStream: TopicSubscriber, ActiveResponse {
         self.heartbeat = nil
     }
 
-    /// Ends the response (recycling): the client reconnects with Last-Event-ID.
+    /// Ends the response (recycling): the client reconnects with Last-Event-ID. Without
+    /// chunked encoding (HTTP/1.0) the end is only visible when the connection closes; left
+    /// open, a proxy in front would keep its client's stream open and silent.
     private func finish() {
         guard !self.finished else { return }
         self.cancel()
-        self.context.writeAndFlush(NIOAny(HTTPServerResponsePart.end(nil)), promise: nil)
+        if self.endsByClosing {
+            let written = self.context.eventLoop.makePromise(of: Void.self)
+            self.context.writeAndFlush(NIOAny(HTTPServerResponsePart.end(nil)), promise: written)
+            let channel = self.context.channel
+            written.futureResult.whenComplete { _ in channel.close(promise: nil) }
+        } else {
+            self.context.writeAndFlush(NIOAny(HTTPServerResponsePart.end(nil)), promise: nil)
+        }
         self.router.responseFinished()
     }
 
