@@ -26,8 +26,28 @@ public final class LoadGenerator {
         public var duration: TimeAmount = .seconds(10)
         /// Clients connect evenly over this span.
         public var rampUp: TimeAmount = .seconds(1)
+        /// How long after the window messages still in flight may arrive and count (a proxy
+        /// that holds a stream in its buffer delays them by up to one buffer's worth).
+        public var drain: TimeAmount = .seconds(1)
         public var threads = 2
         public init() {}
+    }
+
+    /// A transport change of one client; `atMs` counts from the start of the run (the first
+    /// client's start), like a simulated run's `switches[]`, and the first entry of every
+    /// client (`from` nil, reason `initial`) is when that client started.
+    public struct Switch: Sendable {
+        public var client: String
+        public var atMs: Double
+        public var from: TransportMethod?
+        public var to: TransportMethod
+        public var reason: MethodChangeReason
+    }
+
+    /// Where one client ended: the transport open when the window closed (nil if none was).
+    public struct ClientOutcome: Sendable {
+        public var client: String
+        public var transport: TransportMethod?
     }
 
     /// What one run measured.
@@ -42,6 +62,9 @@ public final class LoadGenerator {
         /// Latency samples in microseconds, sorted.
         public var latenciesMicros: [Int64]
         public var seconds: Double
+        /// Every client's transport changes, in client order, each client's in time order.
+        public var switches: [Switch]
+        public var outcomes: [ClientOutcome]
     }
 
     /// Per-client accounting, touched only on the client's loop; read at the end.
@@ -54,6 +77,7 @@ public final class LoadGenerator {
         var latencies: [Int64] = []
         var opened = false
         var measuring = false
+        var switches: [(at: NIODeadline, from: TransportMethod?, to: TransportMethod, reason: MethodChangeReason)] = []
 
         func manager(_ manager: RealtimeCommunicationManager, deliver message: RealtimeMessage, at time: NIODeadline) {
             guard self.measuring else { return }
@@ -65,7 +89,9 @@ public final class LoadGenerator {
             }
         }
 
-        func manager(_ manager: RealtimeCommunicationManager, methodChangedFrom from: TransportMethod?, to: TransportMethod, reason: MethodChangeReason, at time: NIODeadline) {}
+        func manager(_ manager: RealtimeCommunicationManager, methodChangedFrom from: TransportMethod?, to: TransportMethod, reason: MethodChangeReason, at time: NIODeadline) {
+            self.switches.append((time, from, to, reason))
+        }
 
         func manager(_ manager: RealtimeCommunicationManager, opened method: TransportMethod, welcome: Welcome, at time: NIODeadline) {
             self.opened = true
@@ -104,6 +130,8 @@ public final class LoadGenerator {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, configuration.threads))
         defer { try? group.syncShutdownGracefully() }
         var managers: [(RealtimeCommunicationManager, Tally, any EventLoop)] = []
+        // The loops' clock (NIOPosix's is the monotonic uptime clock) at the run's start.
+        let runStarted = NIODeadline.now()
         for index in 0..<configuration.clients {
             let loop = group.next()
             let tally = Tally()
@@ -132,17 +160,26 @@ public final class LoadGenerator {
         try group.next().scheduleTask(in: configuration.duration) {}.futureResult.wait()
         let seconds = Double(wallClockMicros() - started) / 1e6
         // The newest offset any client has seen when the window ends bounds what counts as
-        // offered; the others get a drain second to receive the messages still in flight.
+        // offered; the others get the drain time to receive the messages still in flight.
         var newest: UInt64 = 0
         for (_, tally, loop) in managers { newest = max(newest, try loop.submit { tally.highest }.wait()) }
-        try group.next().scheduleTask(in: .seconds(1)) {}.futureResult.wait()
+        try group.next().scheduleTask(in: configuration.drain) {}.futureResult.wait()
         for (_, tally, loop) in managers { try loop.submit { tally.measuring = false }.wait() }
 
-        var result = Result(clients: configuration.clients, connected: 0, byTransport: [:], offered: 0, delivered: 0, duplicated: 0, reordered: 0, latenciesMicros: [], seconds: seconds)
+        var result = Result(
+            clients: configuration.clients, connected: 0, byTransport: [:], offered: 0, delivered: 0, duplicated: 0, reordered: 0,
+            latenciesMicros: [], seconds: seconds, switches: [], outcomes: []
+        )
         for (manager, tally, loop) in managers {
-            let (open, method) = try loop.submit { (manager.isOpen, manager.currentMethod) }.wait()
+            let (open, method, switches) = try loop.submit { (manager.isOpen, manager.currentMethod, tally.switches) }.wait()
+            let client = manager.configuration.clientID ?? ""
             if tally.opened { result.connected += 1 }
             if open, let method { result.byTransport[method.rawValue, default: 0] += 1 }
+            result.outcomes.append(ClientOutcome(client: client, transport: open ? method : nil))
+            for change in switches {
+                let atMs = Double((change.at - runStarted).nanoseconds / 1000) / 1000
+                result.switches.append(Switch(client: client, atMs: atMs, from: change.from, to: change.to, reason: change.reason))
+            }
             if let first = tally.firstOffset, newest >= first { result.offered += Int(newest - first + 1) }
             result.delivered += tally.seen.filter { $0 <= newest }.count
             result.duplicated += tally.duplicated
