@@ -70,7 +70,9 @@ public final class LiveServer {
             .bind(host: self.configuration.host, port: self.configuration.port).wait()
         self.channel = channel
         if self.configuration.demoRatePerSecond > 0 {
-            let publisher = DemoPublisher(hub: hub, ratePerSecond: self.configuration.demoRatePerSecond, paddingBytes: self.configuration.demoPaddingBytes)
+            let publisher = DemoPublisher(
+                hub: hub, ratePerSecond: self.configuration.demoRatePerSecond, paddingBytes: self.configuration.demoPaddingBytes, log: settings.log
+            )
             try loop.submit { publisher.start(on: loop) }.wait()
         }
         return channel.localAddress?.port ?? self.configuration.port
@@ -87,37 +89,65 @@ public final class LiveServer {
     }
 }
 
-/// Publishes dashboard metrics on `metrics`: `{"ts":…,"cpu":…,"mem":…,"rps":…}` where `ts` is
-/// the publish time in milliseconds since 1970, so clients can measure latency.
+/// Publishes dashboard metrics on `metrics`: `{"ts":…,"due":…,"cpu":…,"mem":…,"rps":…}`.
+///
+/// Publishes follow a fixed schedule, `start + k × interval` on the loop's monotonic clock,
+/// each one scheduled at its own deadline so that a late tick does not shift the ones after it.
+/// `due` is that intended time in microseconds since 1970 (the wall clock at `start` plus
+/// `k × interval`): clients measure latency against the schedule, so a publisher held up by a
+/// busy loop counts against the server, as the seed's methodology asks. `ts` is the same in
+/// milliseconds, for the dashboard.
 final class DemoPublisher: @unchecked Sendable {
     private let hub: TopicHub
     private let interval: TimeAmount
     private var random = SystemRandomNumberGenerator()  // allowed-nondeterminism: live demo data
     private var cpu = 40.0
     private var mem = 60.0
+    private var sequence: Int64 = 0
+    private var startDeadline = NIODeadline.uptimeNanoseconds(0)
+    private var startWallMicros: Int64 = 0
 
     private let padding: String
+    private let log: (@Sendable (String) -> Void)?
 
-    init(hub: TopicHub, ratePerSecond: Double, paddingBytes: Int) {
+    init(hub: TopicHub, ratePerSecond: Double, paddingBytes: Int, log: (@Sendable (String) -> Void)?) {
         self.hub = hub
+        self.log = log
         self.interval = .nanoseconds(Int64(1e9 / ratePerSecond))
         self.padding = paddingBytes > 0 ? ",\"pad\":\"" + String(repeating: "x", count: paddingBytes) + "\"" : ""
     }
 
     func start(on loop: any EventLoop) {
-        loop.scheduleRepeatedTask(initialDelay: self.interval, delay: self.interval) { _ in
-            self.publish()
+        self.startDeadline = loop.now
+        self.startWallMicros = wallClockMicros()
+        self.scheduleNext(on: loop)
+    }
+
+    private func scheduleNext(on loop: any EventLoop) {
+        self.sequence += 1
+        let now = loop.now
+        let due = self.startDeadline + .nanoseconds(self.interval.nanoseconds * self.sequence)
+        if due < now {
+            // Behind schedule (a publish took longer than the interval): NIO runs every due task
+            // before it returns to I/O, so catching up back to back would starve every
+            // connection. Skip the ticks already missed, and say so.
+            let missed = (now - due).nanoseconds / self.interval.nanoseconds + 1
+            self.sequence += missed
+            self.log?("publisher behind schedule: skipped \(missed) publish(es) of \(self.interval.nanoseconds / 1000) µs")
+        }
+        let sequence = self.sequence
+        loop.scheduleTask(deadline: self.startDeadline + .nanoseconds(self.interval.nanoseconds * sequence)) {
+            self.publish(sequence: sequence)
+            self.scheduleNext(on: loop)
         }
     }
 
-    private func publish() {
-        var now = timespec()
-        clock_gettime(CLOCK_REALTIME, &now)  // allowed-nondeterminism: live latency stamps
-        let milliseconds = Int64(now.tv_sec) * 1000 + Int64(now.tv_nsec) / 1_000_000
+    private func publish(sequence: Int64) {
+        let due = self.startWallMicros + self.interval.nanoseconds * sequence / 1000
         self.cpu = min(100, max(0, self.cpu + Double.random(in: -5...5, using: &self.random)))
         self.mem = min(100, max(0, self.mem + Double.random(in: -1...1, using: &self.random)))
         let rps = Int.random(in: 80...160, using: &self.random)
-        let json = "{\"ts\":\(milliseconds),\"cpu\":\((self.cpu * 10).rounded() / 10),\"mem\":\((self.mem * 10).rounded() / 10),\"rps\":\(rps)\(self.padding)}"
+        let json = "{\"ts\":\(due / 1000),\"due\":\(due),\"cpu\":\((self.cpu * 10).rounded() / 10),\"mem\":\((self.mem * 10).rounded() / 10),\"rps\":\(rps)\(self.padding)}"
         self.hub.publish(topic: "metrics", data: ByteBuffer(string: json))
     }
 }

@@ -11,8 +11,9 @@ import Glibc
 /// real sockets — against a running server, measuring what a simulated run measures.
 ///
 /// Latency is taken against the publisher's schedule: the demo publisher stamps every message
-/// with its publish time (`data.ts`, ms since 1970), so a client that falls behind shows the
-/// delay instead of hiding it (no coordinated omission).
+/// with the time it was due (`data.due`, µs since 1970), so a late publisher or a client that
+/// falls behind shows the delay instead of hiding it (no coordinated omission). Servers that
+/// only stamp `data.ts` (ms) are measured against that.
 public final class LoadGenerator {
     public struct Configuration: Sendable {
         public var host = "127.0.0.1"
@@ -84,8 +85,14 @@ public final class LoadGenerator {
             if self.firstOffset == nil { self.firstOffset = message.offset }
             if !self.seen.insert(message.offset).inserted { self.duplicated += 1 } else if message.offset < self.highest { self.reordered += 1 }
             self.highest = max(self.highest, message.offset)
-            if let fields = JSONObjectScanner.scan(message.data), let published = fields.unsigned("ts") {
-                self.latencies.append(wallClockMicros() - Int64(published) * 1000)
+            // Against the intended schedule (`due`, µs) when the publisher states it; else
+            // against the publish stamp (`ts`, ms).
+            if let fields = JSONObjectScanner.scan(message.data) {
+                if let due = fields.unsigned("due") {
+                    self.latencies.append(wallClockMicros() - Int64(due))
+                } else if let published = fields.unsigned("ts") {
+                    self.latencies.append(wallClockMicros() - Int64(published) * 1000)
+                }
             }
         }
 
@@ -195,6 +202,6 @@ public final class LoadGenerator {
 /// Wall-clock microseconds since 1970 (live measurement only).
 func wallClockMicros() -> Int64 {
     var now = timespec()
-    clock_gettime(CLOCK_REALTIME, &now)  // allowed-nondeterminism: live latency against publish stamps
+    clock_gettime(CLOCK_REALTIME, &now)  // allowed-nondeterminism: live latency against the publish schedule
     return Int64(now.tv_sec) * 1_000_000 + Int64(now.tv_nsec) / 1000
 }

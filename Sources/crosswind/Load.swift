@@ -85,7 +85,7 @@ struct Load: ParsableCommand {
         print("  clients     \(result.connected)/\(result.clients) connected; open at end: \(result.byTransport.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))")
         print("  messages    offered \(result.offered)  delivered \(result.delivered)  lost \(max(result.offered - result.delivered, 0))  duplicated \(result.duplicated)  reordered \(result.reordered)")
         for line in Self.switchSummary(result.switches) { print("  switches    \(line)") }
-        print(String(format: "  latency ms  avg %.3f  p50 %.3f  p95 %.3f  p99 %.3f  max %.3f  (against the publish stamps)", average, percentile(50), percentile(95), percentile(99), maximum))
+        print(String(format: "  latency ms  avg %.3f  p50 %.3f  p95 %.3f  p99 %.3f  max %.3f  (against the publish schedule)", average, percentile(50), percentile(95), percentile(99), maximum))
         print(String(format: "  resources   %.2f CPU s, peak RSS %.0f MiB (this process)", cpuSeconds, peakMiB))
         if let out = self.out {
             try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
