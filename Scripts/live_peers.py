@@ -101,7 +101,24 @@ def polling_peer():
     results["polling"] = {"firstStatus": first.status, "etag": etag, "secondStatus": status}
 
 
+def unknown_topic_peer():
+    """A topic the server does not serve: 404 on every transport, not a silent stream."""
+    statuses = {}
+    for name, path, headers in [
+        ("websocket", "/ws?topic=nosuch", {"Connection": "Upgrade", "Upgrade": "websocket", "Sec-WebSocket-Version": "13", "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="}),
+        ("sse", "/events?topic=nosuch", {}),
+        ("sync", "/sync?topic=nosuch", {}),
+    ]:
+        try:
+            urllib.request.urlopen(urllib.request.Request(BASE + path, headers=headers), timeout=5)
+            statuses[name] = 200
+        except urllib.error.HTTPError as error:
+            statuses[name] = error.code
+    results["unknownTopic"] = statuses
+
+
 asyncio.run(websocket_peer())
 sse_peer()
 polling_peer()
+unknown_topic_peer()
 print(json.dumps(results, sort_keys=True))

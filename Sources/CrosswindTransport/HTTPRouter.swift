@@ -111,6 +111,7 @@ final class HTTPRouter: ChannelInboundHandler, RemovableChannelHandler {
             let body = "{\"transports\":[\"websocket\",\"sse\",\"sync\"],\"endpoints\":{\"websocket\":\"\(self.configuration.webSocketPath)\",\"sse\":\"\(self.configuration.eventsPath)\",\"sync\":\"\(self.configuration.syncPath)\",\"send\":\"\(self.configuration.sendPath)\"},\"epoch\":\(self.hub.epoch)}"
             self.respond(context, head, .ok, json: body)
         case (.GET, self.configuration.eventsPath):
+            if let name = self.unknownTopic(parameters) { return self.error(context, head, .notFound, "no such topic '\(name)'") }
             guard let topic = self.topic(parameters) else {
                 return self.error(context, head, .badRequest, "a valid topic parameter is required")
             }
@@ -127,6 +128,7 @@ final class HTTPRouter: ChannelInboundHandler, RemovableChannelHandler {
             self.active = stream
             stream.start(head: head, cursor: cursor, client: parameters.first(where: { $0.0 == "client" })?.1)
         case (.GET, self.configuration.syncPath):
+            if let name = self.unknownTopic(parameters) { return self.error(context, head, .notFound, "no such topic '\(name)'") }
             guard let topic = self.topic(parameters) else {
                 return self.error(context, head, .badRequest, "a valid topic parameter is required")
             }
@@ -155,6 +157,7 @@ final class HTTPRouter: ChannelInboundHandler, RemovableChannelHandler {
             context.write(self.wrapOutboundOut(.body(.byteBuffer(file.body))), promise: nil)
             context.writeAndFlush(self.wrapOutboundOut(.end(nil)), promise: nil)
         case (_, self.configuration.webSocketPath):
+            if let name = self.unknownTopic(parameters) { return self.error(context, head, .notFound, "no such topic '\(name)'") }
             self.error(context, head, .badRequest, "a WebSocket upgrade with a valid topic (and cursor, if any) is required")
         case (_, "/negotiate"), (_, self.configuration.eventsPath), (_, self.configuration.syncPath):
             self.error(context, head, .methodNotAllowed, "use GET")
@@ -197,7 +200,16 @@ final class HTTPRouter: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     private func topic(_ parameters: [(String, String)]) -> String? {
-        guard let topic = parameters.first(where: { $0.0 == "topic" })?.1, isValidTopicName(topic[...]) else { return nil }
+        guard let topic = parameters.first(where: { $0.0 == "topic" })?.1, self.configuration.serves(topic: topic[...]) else { return nil }
+        return topic
+    }
+
+    /// The requested topic when it is a valid name this server does not serve (a 404, where a
+    /// missing or malformed name is a 400).
+    private func unknownTopic(_ parameters: [(String, String)]) -> String? {
+        guard let topic = parameters.first(where: { $0.0 == "topic" })?.1, isValidTopicName(topic[...]),
+            !self.configuration.serves(topic: topic[...])
+        else { return nil }
         return topic
     }
 

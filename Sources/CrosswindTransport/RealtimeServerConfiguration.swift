@@ -38,6 +38,17 @@ public struct RealtimeServerConfiguration: Sendable {
     /// `server.log`.
     public var log: (@Sendable (String) -> Void)?
 
+    /// The topics clients may subscribe to; nil accepts any valid name (a topic then exists
+    /// from its first subscriber or publish). With a list, a subscription to another topic is
+    /// answered 404 on every transport and logged, instead of waiting for ever on a topic
+    /// nobody publishes (a typo in a client's configuration).
+    public var topics: Set<String>?
+
+    /// Whether `topic` is a valid name this server serves.
+    public func serves(topic: Substring) -> Bool {
+        isValidTopicName(topic) && (self.topics.map { $0.contains(String(topic)) } ?? true)
+    }
+
     /// Files served as they are at `GET path` (the dashboard page and its script).
     public var staticFiles: [String: StaticFile] = [:]
 

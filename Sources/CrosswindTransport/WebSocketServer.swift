@@ -29,7 +29,7 @@ public enum WebSocketServer {
                 let cursor = parameters.first(where: { $0.0 == "cursor" })?.1
                 guard path == configuration.webSocketPath,
                     let topic = parameters.first(where: { $0.0 == "topic" })?.1,
-                    isValidTopicName(topic[...]),
+                    configuration.serves(topic: topic[...]),
                     cursor.map({ StreamCursor(parsing: $0[...]) != nil }) ?? true
                 else {
                     return channel.eventLoop.makeSucceededFuture(nil)

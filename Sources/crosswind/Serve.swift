@@ -19,6 +19,8 @@ struct Serve: ParsableCommand {
     var web = "Web"
     @Option(help: "Padding bytes added to each demo message (to load the wire).")
     var padding = 0
+    @Option(help: "Comma-separated topics clients may subscribe to ('*': any valid name); others get 404.")
+    var topics = "metrics"
     @Flag(help: "Also offer a WebSocket echo endpoint at /echo (for conformance tests).")
     var echo = false
     @Option(help: ArgumentHelp("Write a pcap of the server's own port (tcp port P on --capture-interface), through libpcap; needs root or CAP_NET_RAW.", valueName: "file"))
@@ -47,6 +49,14 @@ struct Serve: ParsableCommand {
         configuration.demoPaddingBytes = max(self.padding, 0)
         configuration.staticFiles = Self.loadWeb(self.web)
         if self.echo { configuration.server.echoPath = "/echo" }
+        if self.topics != "*" {
+            let names = self.topics.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+            guard !names.isEmpty, names.allSatisfy({ isValidTopicName($0[...]) }) else {
+                printError("serve: --topics takes comma-separated topic names ([A-Za-z0-9._-]) or '*'")
+                throw ExitCode(ExitStatus.invalidInput)
+            }
+            configuration.server.topics = Set(names)
+        }
         let server = LiveServer(configuration: configuration)
         let bound: Int
         do {

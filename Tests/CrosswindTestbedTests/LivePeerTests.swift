@@ -7,7 +7,9 @@ import Testing
 @Suite(.tags(.externalTool), .serialized) struct LivePeerTests {
     /// Starts `crosswind serve --port 0` and returns the process and its port.
     static func startServer(rate: Int) throws -> (Process, Int) {
-        let (process, text) = try launchCrosswind(["serve", "--host", "127.0.0.1", "--port", "0", "--rate", String(rate), "--web", packagePath("Web")])
+        let (process, text) = try launchCrosswind([
+            "serve", "--host", "127.0.0.1", "--port", "0", "--rate", String(rate), "--web", packagePath("Web"), "--topics", "metrics,quiet",
+        ])
         // The first line names the port: "crosswind serve: listening on http://127.0.0.1:PORT/ …"
         guard let range = text.range(of: #"127\.0\.0\.1:(\d+)"#, options: .regularExpression),
             let port = Int(text[range].split(separator: ":").last ?? "")
@@ -48,6 +50,9 @@ import Testing
         let polling = try #require(results?["polling"])
         #expect(polling["firstStatus"] as? Int == 200)
         #expect(polling["secondStatus"] as? Int == 304)
+        // A topic the server does not serve is refused on every transport.
+        let unknown = try #require(results?["unknownTopic"] as? [String: Int])
+        #expect(unknown == ["websocket": 404, "sse": 404, "sync": 404])
     }
 
     @Test func serverAnswersNegotiateAndServesTheDashboard() throws {
