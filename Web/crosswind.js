@@ -36,9 +36,9 @@
  *      timers directly. Timers are named (`confirm:ID`, `retry`, `giveUp`, `heartbeat:ID`,
  *      `probe`); re-arming a name replaces it, as in the Swift timer table.
  *   2. RTT is measured once, by the `/negotiate` fetch (no TCP handshake or ping to time).
- *      "Connected" (which arms the confirm timeout) is the WebSocket `open` event (the 101),
- *      the EventSource `open` event (response head) and, for Custom Sync, sending the first
- *      request. Before that only the `giveUpAfter` deadline bounds an attempt.
+ *      "Connected" (which arms the confirm timeout) is the WebSocket `open` event (the 101)
+ *      and, for SSE and Custom Sync, sending the request (a buffering proxy holds an event
+ *      stream's response head back too). Before that only `giveUpAfter` bounds an attempt.
  *   3. Only a WebSocket can be "refused": browsers report an RST, a DNS failure and a rejected
  *      upgrade alike (an error before `open`, close code 1006), so both count. An SSE or sync
  *      request that fails before its welcome is an ordinary failure (backoff until give-up).
@@ -475,13 +475,13 @@
         return;
       }
       this.source = source;
-      source.addEventListener("open", () => {
-        if (this.done || source !== this.source) return;
-        if (!this.connectedOnce) {
-          this.connectedOnce = true;
-          this.events.connected();
-        }
-      });
+      // The request is on its way: the confirm timeout runs from here, not from the `open`
+      // event, because a buffering proxy holds the response head back with the stream and
+      // `open` would then never come (only the give-up deadline would end the attempt).
+      if (!this.connectedOnce) {
+        this.connectedOnce = true;
+        this.events.connected();
+      }
       source.addEventListener("welcome", (event) => {
         if (this.done || source !== this.source) return;
         let welcome;

@@ -421,6 +421,18 @@ test("an SSE stream whose welcome never arrives falls back to Custom Sync", asyn
   h.manager.close();
 });
 
+test("a proxy that holds the SSE response head back: the confirm timeout runs from the request", async () => {
+  const h = await start({ defaultMethod: "sse", fallbackMethods: ["sync"] });
+  const source = h.net.lastSource(); // never opens: no head, no welcome
+  await h.clock.advance(2499);
+  assert.equal(h.manager.method, "sse");
+  await h.clock.advance(1);
+  assert.equal(h.manager.method, "sync");
+  assert.deepEqual(h.seen.changes[1], { method: "sync", from: "sse", reason: "fallbackConfirmTimeout" });
+  assert.equal(source.closedByClient, true);
+  h.manager.close();
+});
+
 // MARK: Custom Sync
 
 test("Custom Sync: the first batch is the welcome; since/ETag advance; 304 is a heartbeat", async () => {
@@ -582,8 +594,9 @@ test("silence: a keepalive after 25 s, a reconnect after 35 s, a fallback the se
   second.frame({ type: "ack", seq: 0 });
   await h.clock.advance(30000);
   assert.equal(h.net.sockets.length, 2);
-  // Then silence again: the second loss on this transport falls back.
-  await h.clock.advance(35000);
+  // Then silence again (keepalive at 50 s after the ack, loss at 60 s): the second loss on
+  // this transport falls back.
+  await h.clock.advance(6000);
   assert.equal(h.manager.method, "sse");
   assert.deepEqual(h.seen.changes[1], { method: "sse", from: "websocket", reason: "fallbackHeartbeatLost" });
   assert.equal(h.manager.stats().transports.websocket.heartbeatLosses, 2);
