@@ -22,6 +22,11 @@ final class SSEServerStream: TopicSubscriber, ActiveResponse {
     /// by the end of the connection (RFC 9112 §6.3), so ending the stream means closing it.
     /// nginx speaks HTTP/1.0 to its upstream unless told otherwise.
     private var endsByClosing = false
+    /// The HTTP response encoder's context. Live messages are written below it, already
+    /// framed (``PublishedMessage/sseChunk``, framed once per publish for every stream), rather
+    /// than through every HTTP handler once per stream: the bytes are the ones NIO's encoder
+    /// would write. The head, the prelude, heartbeats and the end still go through it.
+    private var encoderContext: ChannelHandlerContext?
 
     init(router: HTTPRouter, context: ChannelHandlerContext, hub: TopicHub, topic: String, configuration: RealtimeServerConfiguration) {
         self.router = router
@@ -35,6 +40,7 @@ final class SSEServerStream: TopicSubscriber, ActiveResponse {
         self.session = self.hub.openSession(client: client, topic: self.topic)
         self.startedAt = self.context.eventLoop.now
         self.endsByClosing = head.version.major < 1 || (head.version.major == 1 && head.version.minor == 0)
+        self.encoderContext = try? self.context.pipeline.syncOperations.context(handlerType: HTTPResponseEncoder.self)
         var headers = HTTPHeaders()
         headers.add(name: "Content-Type", value: "text/event-stream; charset=utf-8")
         headers.add(name: "Cache-Control", value: "no-cache, no-transform")
@@ -72,8 +78,15 @@ final class SSEServerStream: TopicSubscriber, ActiveResponse {
             self.context.close(promise: nil)
             return
         }
-        self.write(message.sseEvent)
-        self.context.flush()
+        if let encoderContext = self.encoderContext {
+            // HTTP/1.0 has no chunks: the body is the events as they are.
+            self.bytesSent += message.sseEvent.readableBytes
+            encoderContext.write(NIOAny(self.endsByClosing ? message.sseEvent : message.sseChunk), promise: nil)
+            encoderContext.flush()
+        } else {
+            self.write(message.sseEvent)
+            self.context.flush()
+        }
         if self.bytesSent >= self.configuration.sseRecycleBytes
             || self.context.eventLoop.now - self.startedAt >= self.configuration.sseRecycleAfter
         {

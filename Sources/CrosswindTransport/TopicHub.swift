@@ -11,6 +11,10 @@ public struct PublishedMessage: Sendable, Equatable {
     /// The same message as one SSE event (`id: EPOCH:OFFSET`, `data: JSON`, blank line),
     /// also encoded once for every stream.
     public var sseEvent: ByteBuffer
+    /// The SSE event framed as one HTTP/1.1 chunk (`SIZE-IN-HEX\r\n`, the event, `\r\n`),
+    /// byte for byte as NIO's encoder frames it; `sseEvent` is a slice of it. Streams write it
+    /// below the HTTP encoder, so a publish to many streams frames it once, not once each.
+    public var sseChunk: ByteBuffer
     /// When it was published (loop time), if the publisher said.
     public var publishedAt: NIODeadline?
 
@@ -215,7 +219,16 @@ public final class TopicHub: @unchecked Sendable {
         sseEvent.writeString("id: \(entry.state.epoch):\(offset)\ndata: ")
         sseEvent.writeImmutableBuffer(json)
         sseEvent.writeStaticString("\n\n")
-        let message = PublishedMessage(topic: name, epoch: entry.state.epoch, offset: offset, json: json, sseEvent: sseEvent, publishedAt: now)
+        var sseChunk = self.allocator.buffer(capacity: sseEvent.readableBytes + 12)
+        sseChunk.writeString(String(sseEvent.readableBytes, radix: 16))
+        sseChunk.writeStaticString("\r\n")
+        let eventStart = sseChunk.writerIndex
+        sseChunk.writeImmutableBuffer(sseEvent)
+        sseChunk.writeStaticString("\r\n")
+        sseEvent = sseChunk.getSlice(at: eventStart, length: sseEvent.readableBytes)!  // shares the chunk's storage
+        let message = PublishedMessage(
+            topic: name, epoch: entry.state.epoch, offset: offset, json: json, sseEvent: sseEvent, sseChunk: sseChunk, publishedAt: now
+        )
         entry.retained.append(message)
         if entry.retained.count > self.window.maxMessages { entry.retained.removeFirst() }
         if let now { self.prune(entry, now: now) }
