@@ -1,5 +1,11 @@
 import NIOCore
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// A strict, allocation-light scanner for one JSON object: it validates the whole text and
 /// records where each top-level member's value lies, decoding only what is asked for.
 ///
@@ -67,7 +73,10 @@ public struct JSONObjectScanner {
         return self.buffer.withUnsafeReadableBytes { bytes in
             guard member.valueHasEscapes else {
                 // No escapes: the bytes between the quotes are the string, once valid UTF-8.
-                return String(validating: UnsafeRawBufferPointer(rebasing: bytes[(member.valueStart + 1)..<(member.valueEnd - 1)]), as: UTF8.self)
+                // ASCII (every wire frame's type, topic and session) needs no validation.
+                let body = UnsafeRawBufferPointer(rebasing: bytes[(member.valueStart + 1)..<(member.valueEnd - 1)])
+                if isASCII(body) { return String(decoding: body, as: UTF8.self) }
+                return String(validating: body, as: UTF8.self)
             }
             return decodeJSONString(bytes, from: member.valueStart + 1, to: member.valueEnd - 1)
         }
@@ -111,7 +120,7 @@ public struct JSONObjectScanner {
                     continue
                 }
                 guard member.keyEnd - member.keyStart == keyBytes.count else { continue }
-                if UnsafeRawBufferPointer(rebasing: bytes[member.keyStart..<member.keyEnd]).elementsEqual(keyBytes) { return member }
+                if keyBytes.isEmpty || memcmp(bytes.baseAddress! + member.keyStart, keyBytes.baseAddress!, keyBytes.count) == 0 { return member }
             }
             return nil
         }
@@ -230,6 +239,23 @@ public struct JSONObjectScanner {
         }
         return index
     }
+}
+
+/// True when every byte is below 0x80.
+@inline(__always)
+private func isASCII(_ bytes: UnsafeRawBufferPointer) -> Bool {
+    var index = 0
+    if let base = bytes.baseAddress {
+        while index + 8 <= bytes.count {
+            if UInt64(littleEndian: (base + index).loadUnaligned(as: UInt64.self)) & 0x8080_8080_8080_8080 != 0 { return false }
+            index += 8
+        }
+    }
+    while index < bytes.count {
+        if bytes[index] >= 0x80 { return false }
+        index += 1
+    }
+    return true
 }
 
 @inline(__always)
