@@ -23,7 +23,7 @@ extension Network {
         let socket = SimulatedSocket(remoteAddress: Self.socketAddress(remote))
         let channel = EmbeddedChannel(handlers: [socket], loop: self.simulation.loop)
         try initialize(channel)
-        self.channels.append((channel, socket))
+        self.register(channel, socket)
         socket.connection = self.tcp(node).connect(to: remote, delegate: socket)
         return channel
     }
@@ -36,7 +36,7 @@ extension Network {
             let channel = EmbeddedChannel(handlers: [socket], loop: self.simulation.loop)
             socket.connection = connection
             connection.delegate = socket
-            self.channels.append((channel, socket))
+            self.register(channel, socket)
             do {
                 try initialize(channel)
             } catch {
@@ -45,6 +45,17 @@ extension Network {
                 return
             }
             channel.connect(to: Self.socketAddress(connection.local), promise: nil)
+        }
+    }
+
+    /// Keeps `channel` for ``closeAllChannels()``. Closed channels are dropped whenever the list
+    /// has doubled, in order (teardown order stays deterministic), so a run that reconnects
+    /// all the time (SSE recycling, polling) does not hold every pipeline it ever opened.
+    private func register(_ channel: EmbeddedChannel, _ socket: SimulatedSocket) {
+        self.channels.append((channel, socket))
+        if self.channels.count >= self.channelsCompactAt {
+            self.channels.removeAll { $0.1.isClosed }
+            self.channelsCompactAt = max(1024, 2 * self.channels.count)
         }
     }
 

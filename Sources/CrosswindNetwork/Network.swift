@@ -24,6 +24,8 @@ public final class Network {
     /// Links in creation order (for reports, captures and deterministic iteration).
     public private(set) var allLinks: [Link] = []
     var channels: [(EmbeddedChannel, SimulatedSocket)] = []
+    /// When `channels` is next compacted (see `register`).
+    var channelsCompactAt = 1024
     @exclusivity(unchecked) private var scheduler = NetworkScheduler()
     /// TCP connections with a timer slot (index = slot), and each slot's generation.
     @exclusivity(unchecked) private var timerOwners: [TCPConnection?] = []

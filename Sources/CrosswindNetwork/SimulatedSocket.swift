@@ -39,7 +39,11 @@ public final class SimulatedSocket: ChannelDuplexHandler, TCPConnectionDelegate 
 
     public func handlerRemoved(context: ChannelHandlerContext) {
         self.context = nil
+        self.isClosed = true
     }
+
+    /// The channel closed and tore its pipeline down (this handler went with it).
+    private(set) var isClosed = false
 
     // MARK: Outbound
 
