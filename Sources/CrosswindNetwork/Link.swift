@@ -82,7 +82,7 @@ public final class Link {
     public let from: NodeID
     public let to: NodeID
     public let name: String
-    public var configuration: LinkConfiguration
+    @exclusivity(unchecked) public var configuration: LinkConfiguration
     @exclusivity(unchecked) public private(set) var statistics = LinkStatistics()
 
     @exclusivity(unchecked) private var random: SeededRandom
@@ -97,11 +97,11 @@ public final class Link {
     let traceComponent: UInt32
 
     /// Packet filters applied before a packet enters the link, in installation order.
-    var filters: [any PacketFilter] = []
+    @exclusivity(unchecked) var filters: [any PacketFilter] = []
 
     /// Capture sinks at the sending end (packets as they enter the link) and the receiving end.
-    var sendingEndCaptures: [PacketCapture] = []
-    var receivingEndCaptures: [PacketCapture] = []
+    @exclusivity(unchecked) var sendingEndCaptures: [PacketCapture] = []
+    @exclusivity(unchecked) var receivingEndCaptures: [PacketCapture] = []
 
     init(index: Int, from: NodeID, to: NodeID, name: String, configuration: LinkConfiguration, network: Network) {
         self.index = index

@@ -19,8 +19,8 @@ import NIOEmbedded
 public final class Network {
     public let simulation: Simulation
     private var nodeNames: [String] = []
-    private var stacks: [TCPStack] = []
-    private var links: [UInt64: Link] = [:]
+    @exclusivity(unchecked) private var stacks: [TCPStack] = []
+    @exclusivity(unchecked) private var links: [UInt64: Link] = [:]
     /// Links in creation order (for reports, captures and deterministic iteration).
     public private(set) var allLinks: [Link] = []
     var channels: [(EmbeddedChannel, SimulatedSocket)] = []

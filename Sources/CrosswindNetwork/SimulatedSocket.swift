@@ -13,7 +13,8 @@ import NIOEmbedded
 /// `close(.all)` → FIN, and the channel becomes inactive at once, as after `close(2)`.
 /// TCP's FIN becomes `ChannelEvent.inputClosed` when the channel allows remote half-closure,
 /// otherwise the channel closes; RST and timeouts surface as `errorCaught(TCPError)`
-/// followed by close.
+/// followed by close. Confined to the simulation's loop: the properties touched per segment
+/// opt out of dynamic exclusivity checks (`@exclusivity(unchecked)`).
 public final class SimulatedSocket: ChannelDuplexHandler, TCPConnectionDelegate {
     public typealias InboundIn = ByteBuffer
     public typealias InboundOut = ByteBuffer
@@ -21,13 +22,13 @@ public final class SimulatedSocket: ChannelDuplexHandler, TCPConnectionDelegate 
     public typealias OutboundOut = ByteBuffer
 
     /// The TCP connection underneath, once the network created it.
-    public internal(set) var connection: TCPConnection?
-    private var context: ChannelHandlerContext?
+    @exclusivity(unchecked) public internal(set) var connection: TCPConnection?
+    @exclusivity(unchecked) private var context: ChannelHandlerContext?
     private let remoteAddress: SocketAddress
     /// Whether a FIN from the peer becomes `inputClosed` instead of closing the channel.
     public var allowRemoteHalfClosure = false
     /// Set while the network tears the world down: closing then leaves TCP alone.
-    var tearingDown = false
+    @exclusivity(unchecked) var tearingDown = false
 
     init(remoteAddress: SocketAddress) {
         self.remoteAddress = remoteAddress

@@ -66,7 +66,7 @@ public final class TCPConnection {
     @exclusivity(unchecked) private var peerWindow: Int = 65_535
     @exclusivity(unchecked) private var finRequested = false
     @exclusivity(unchecked) private var finSequence: UInt32?
-    private var synRetransmitted = false
+    @exclusivity(unchecked) private var synRetransmitted = false
 
     // Receive side.
     @exclusivity(unchecked) private var receiveNext: UInt32 = 0
@@ -80,7 +80,7 @@ public final class TCPConnection {
     @exclusivity(unchecked) private var consecutiveTimeouts = 0
     @exclusivity(unchecked) private var retransmitDeadline: NIODeadline?
     /// This connection's identity in the network's timer queue.
-    private var timerSlot = -1
+    @exclusivity(unchecked) private var timerSlot = -1
     /// Deadline of the earliest timer task in the loop, if any.
     @exclusivity(unchecked) private var timerTaskDeadline: NIODeadline?
     @exclusivity(unchecked) private var duplicateAcks = 0

@@ -51,13 +51,16 @@ public final class SSEClient: RealtimeTransportClient, @unchecked Sendable {
     private let outgoing = SideSender()
     public let configuration: SSEClientConfiguration
     public weak var delegate: (any RealtimeClientDelegate)?
+    // The client lives on its channel's event loop, so the properties touched per event opt
+    // out of dynamic exclusivity checks (`@exclusivity(unchecked)`), which cost more than the
+    // work they guard.
     /// Delivery bookkeeping within this connection.
-    public private(set) var tracker: DeliveryTracker
+    @exclusivity(unchecked) public private(set) var tracker: DeliveryTracker
     /// The `retry` the server advised, if any.
     public private(set) var advisedRetry: TimeAmount?
-    private var parser: SSEParser
-    private var state: State = .idle
-    private var lastHeard: NIODeadline = .uptimeNanoseconds(0)
+    @exclusivity(unchecked) private var parser: SSEParser
+    @exclusivity(unchecked) private var state: State = .idle
+    @exclusivity(unchecked) private var lastHeard: NIODeadline = .uptimeNanoseconds(0)
     private var watchdog: Scheduled<Void>?
 
     public init(configuration: SSEClientConfiguration, delegate: any RealtimeClientDelegate) {
