@@ -9,31 +9,18 @@ EXPECTED_AFTER; prints one JSON line with what the page showed.
 import asyncio
 import base64
 import json
-import os
-import shutil
-import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 
 import websockets
 
+from headless_chromium import headless_chromium
+
 URL, EXPECTED, TIMEOUT, SHOT = sys.argv[1], sys.argv[2], float(sys.argv[3]), sys.argv[4]
 RESET, AFTER = (sys.argv[5], sys.argv[6]) if len(sys.argv) > 6 else (None, None)
 
-profile = tempfile.mkdtemp(prefix="crosswind-chromium-")
-browser = subprocess.Popen(
-    ["/usr/bin/chromium", "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
-     "--remote-debugging-address=127.0.0.1", "--remote-debugging-port=0", f"--user-data-dir={profile}", "about:blank"],
-    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-try:
-    port_file = os.path.join(profile, "DevToolsActivePort")
-    for _ in range(200):
-        if os.path.exists(port_file) and open(port_file).read().strip():
-            break
-        time.sleep(0.05)
-    port = open(port_file).read().split()[0]
+with headless_chromium() as port:
     target = json.loads(urllib.request.urlopen(urllib.request.Request(f"http://127.0.0.1:{port}/json/new?{URL}", method="PUT"), timeout=5).read())
 
     async def drive():
@@ -78,7 +65,3 @@ try:
             return result
 
     print(json.dumps(asyncio.run(drive()), sort_keys=True))
-finally:
-    browser.kill()
-    browser.wait()
-    shutil.rmtree(profile, ignore_errors=True)

@@ -25,15 +25,12 @@ as in Scripts/browser_check.py.
 import asyncio
 import base64
 import json
-import os
-import shutil
-import subprocess
 import sys
-import tempfile
-import time
 import urllib.request
 
 import websockets
+
+from headless_chromium import headless_chromium
 
 HOOK = r"""
 (() => {
@@ -164,26 +161,10 @@ def main(argv):
     if len(argv) < 2:
         raise SystemExit(__doc__)
     url, seconds, server, drain, shot = arguments(argv)
-    profile = tempfile.mkdtemp(prefix="crosswind-chromium-")
-    browser = subprocess.Popen(
-        ["/usr/bin/chromium", "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
-         "--remote-debugging-address=127.0.0.1", "--remote-debugging-port=0", f"--user-data-dir={profile}", "about:blank"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        port_file = os.path.join(profile, "DevToolsActivePort")
-        for _ in range(200):
-            if os.path.exists(port_file) and open(port_file).read().strip():
-                break
-            time.sleep(0.05)
-        port = open(port_file).read().split()[0]
+    with headless_chromium() as port:
         result = asyncio.run(drive(port, url, seconds, server, drain, shot))
         result["url"] = url
         print(json.dumps(result, sort_keys=True))
-    finally:
-        browser.kill()
-        browser.wait()
-        shutil.rmtree(profile, ignore_errors=True)
-
 
 if __name__ == "__main__":
     main(sys.argv[1:])

@@ -260,22 +260,10 @@ import Testing
 
     /// Starts `Scripts/middleboxes.py run KIND` and returns it, its port and the software's version.
     static func startMiddlebox(_ kind: String, upstream: Int) throws -> (Process, Int, String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try Self.python())
-        process.arguments = [packagePath("Scripts/middleboxes.py"), "run", kind, "--upstream", String(upstream)]
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        var line = Data()
-        while true {
-            let byte = output.fileHandleForReading.readData(ofLength: 1)
-            if byte.isEmpty || byte == Data("\n".utf8) { break }
-            line.append(byte)
-        }
-        guard let json = try? JSONSerialization.jsonObject(with: line) as? [String: Any], let port = json["port"] as? Int else {
+        let (process, line) = try launch(try Self.python(), [packagePath("Scripts/middleboxes.py"), "run", kind, "--upstream", String(upstream)])
+        guard let json = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], let port = json["port"] as? Int else {
             LivePeerTests.stop(process)
-            throw SetupError("middleboxes.py \(kind) did not start (is \(kind.hasPrefix("nginx") ? "nginx" : "squid") installed? Scripts/setup --tests): '\(String(decoding: line, as: UTF8.self))'")
+            throw SetupError("middleboxes.py \(kind) did not start (is \(kind.hasPrefix("nginx") ? "nginx" : "squid") installed? Scripts/setup --tests): '\(line)'")
         }
         return (process, port, json["server"] as? String ?? kind)
     }

@@ -83,8 +83,14 @@ func temporaryDirectory(_ label: String) throws -> String {
 /// Starts `crosswind ARGUMENTS` in the background and returns it with the first line it
 /// printed (servers and proxies name their ports there).
 func launchCrosswind(_ arguments: [String]) throws -> (Process, String) {
+    try launch(try crosswindExecutable(), arguments)
+}
+
+/// Starts `executable ARGUMENTS` in the background and returns it with the first line it
+/// printed on standard output (its standard error is discarded).
+func launch(_ executable: String, _ arguments: [String]) throws -> (Process, String) {
     let process = Process()
-    process.executableURL = URL(fileURLWithPath: try crosswindExecutable())
+    process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments
     let output = Pipe()
     process.standardOutput = output
