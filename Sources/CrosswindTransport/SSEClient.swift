@@ -156,7 +156,7 @@ public final class SSEClient: RealtimeTransportClient, @unchecked Sendable {
     }
 
     private func handle(_ event: ServerSentEvent, channel: any Channel) {
-        guard let frame = WireFrame.decode(ByteBuffer(string: event.data)) else {
+        guard let frame = WireFrame.decode(event.dataBytes) else {
             self.fail(.protocolViolation("undecodable \(event.type) event"), channel: channel)
             return
         }

@@ -5,15 +5,27 @@ import NIOCore
 public struct ServerSentEvent: Sendable, Equatable {
     /// The `event` field's value, or "message" when the event had none (or an empty one).
     public var type: String
-    /// The event's `data` lines joined by "\n" (the data buffer without its final LF).
-    public var data: String
+    /// The event's `data` lines joined by "\n" (the data buffer without its final LF), as
+    /// valid UTF-8 (invalid input already replaced by U+FFFD): a client that decodes the data
+    /// (a JSON frame) reads these bytes without going through a `String`.
+    public var dataBytes: ByteBuffer
     /// The parser's last-event-ID buffer when the event was dispatched. It persists across
     /// events until an `id` field changes it, so an event without `id` carries an earlier one.
     public var lastEventID: String
 
+    /// The event's `data` lines joined by "\n".
+    public var data: String {
+        get { String(buffer: self.dataBytes) }
+        set { self.dataBytes = ByteBuffer(string: newValue) }
+    }
+
     public init(type: String = "message", data: String, lastEventID: String = "") {
+        self.init(type: type, dataBytes: ByteBuffer(string: data), lastEventID: lastEventID)
+    }
+
+    init(type: String, dataBytes: ByteBuffer, lastEventID: String) {
         self.type = type
-        self.data = data
+        self.dataBytes = dataBytes
         self.lastEventID = lastEventID
     }
 }
