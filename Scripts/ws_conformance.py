@@ -2,12 +2,13 @@
 
 usage: ws_conformance.py PORT
 
-Valid traffic goes through the `websockets` library (a strict, widely used peer); invalid
-frames are written as raw bytes on a plain socket after a real handshake, since no strict
-library will send them. Prints one JSON object per case: case, expected, observed, passed.
+Valid traffic goes through the `websockets` library (a strict, widely used peer). For invalid
+traffic the handshake and everything the server sends go through `wsproto` (sans-IO, strict:
+it rejects a masked server frame, a bad close code, invalid UTF-8, a bad accept value), while
+the invalid frames themselves are written as raw bytes, since no strict library will send
+them. Prints one JSON object per case: case, expected, observed, passed.
 """
 import asyncio
-import base64
 import json
 import os
 import socket
@@ -15,6 +16,9 @@ import struct
 import sys
 
 import websockets
+from wsproto import ConnectionType, WSConnection
+from wsproto.events import AcceptConnection, BytesMessage, CloseConnection, Ping, Pong, RejectConnection, Request, TextMessage
+from wsproto.utilities import RemoteProtocolError
 
 PORT = int(sys.argv[1])
 results = []
@@ -60,18 +64,20 @@ async def valid_cases():
 # --- invalid frames on a raw socket --------------------------------------------------------
 
 def handshake():
+    """A real upgrade through wsproto; returns the socket and the client connection."""
     sock = socket.create_connection(("127.0.0.1", PORT), timeout=5)
-    key = base64.b64encode(os.urandom(16)).decode()
-    sock.sendall((f"GET /echo HTTP/1.1\r\nHost: 127.0.0.1:{PORT}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                  f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
-    response = b""
-    while b"\r\n\r\n" not in response:
-        chunk = sock.recv(4096)
-        if not chunk:
-            raise RuntimeError("handshake failed")
-        response += chunk
-    assert response.startswith(b"HTTP/1.1 101"), response
-    return sock, response.split(b"\r\n\r\n", 1)[1]
+    ws = WSConnection(ConnectionType.CLIENT)
+    sock.sendall(ws.send(Request(host=f"127.0.0.1:{PORT}", target="/echo")))
+    while True:
+        data = sock.recv(65536)
+        if not data:
+            raise RuntimeError("handshake failed: connection closed")
+        ws.receive_data(data)
+        for event in ws.events():
+            if isinstance(event, AcceptConnection):
+                return sock, ws
+            if isinstance(event, RejectConnection):
+                raise RuntimeError(f"upgrade rejected: {event.status_code}")
 
 
 def frame(opcode, payload=b"", fin=True, rsv=0, length_override=None):
@@ -87,52 +93,46 @@ def frame(opcode, payload=b"", fin=True, rsv=0, length_override=None):
     return header + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
 
 
-def read_frames(sock, buffered, limit=5):
-    """Frames the server sends until it closes (opcode, payload), at most `limit`."""
-    data, frames = buffered, []
+def read_server(sock, ws):
+    """What the server sends until it closes, as wsproto reads it: "pong", "text …", "close N",
+    or why wsproto refused the server's bytes."""
+    observed, text = [], ""
     try:
-        while len(frames) < limit:
-            while True:
-                if len(data) >= 2:
-                    length = data[1] & 0x7F
-                    offset = 2
-                    if length == 126:
-                        length, offset = struct.unpack("!H", data[2:4])[0], 4
-                    elif length == 127:
-                        length, offset = struct.unpack("!Q", data[2:10])[0], 10
-                    if len(data) >= offset + length:
-                        frames.append((data[0] & 0x0F, data[offset:offset + length]))
-                        data = data[offset + length:]
-                        break
-                chunk = sock.recv(65536)
-                if not chunk:
-                    return frames
-                data += chunk
-            if frames[-1][0] == 0x8:
-                return frames
+        while True:
+            data = sock.recv(65536)
+            ws.receive_data(data or None)
+            for event in ws.events():
+                if isinstance(event, Pong):
+                    observed.append("pong")
+                elif isinstance(event, TextMessage):
+                    text += event.data
+                    if event.message_finished:
+                        observed.append("text " + text)
+                        text = ""
+                elif isinstance(event, BytesMessage):
+                    observed.append("binary")
+                elif isinstance(event, Ping):
+                    observed.append("ping")
+                elif isinstance(event, CloseConnection):
+                    observed.append(f"close {event.code}")
+                    return observed
+            if not data:
+                return observed
+    except RemoteProtocolError as error:
+        observed.append(f"server frame refused by wsproto: {error}")
     except (socket.timeout, ConnectionResetError):
         pass
-    return frames
+    return observed
 
 
 def raw_case(case, frames_to_send, expected):
-    sock, rest = handshake()
+    sock, ws = handshake()
     try:
         for raw in frames_to_send:
             sock.sendall(raw)
-        frames = read_frames(sock, rest)
+        observed = read_server(sock, ws)
     finally:
         sock.close()
-    observed = []
-    for opcode, payload in frames:
-        if opcode == 0x8:
-            observed.append(f"close {struct.unpack('!H', payload[:2])[0]}" if len(payload) >= 2 else "close")
-        elif opcode == 0x1:
-            observed.append("text " + payload.decode("utf-8", "replace"))
-        elif opcode == 0xA:
-            observed.append("pong")
-        else:
-            observed.append(f"opcode {opcode}")
     record(case, expected, " / ".join(observed))
 
 
