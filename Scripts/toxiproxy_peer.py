@@ -7,11 +7,15 @@ Starts a small upstream server on 127.0.0.1 whose first line picks what it does:
   echo\n         echo every later byte
   send N\n       send N bytes, then wait for the client to close
   sendclose N\n  send N bytes, then close
-  GET ...        (an HTTP request) answer 200 with the request head as the body
+  GET ...        (an HTTP request) answer 200 with the request head as the body; a
+                 WebSocket upgrade is answered 101, then one text frame "hello", and the
+                 connection is held until the client closes
 creates a proxy in front of it through the client, and prints one JSON object.
 Times are measured from the moment the client sent its request, so a slow machine can only
 make a delay look longer, never shorter.
 """
+import base64
+import hashlib
 import json
 import socket
 import sys
@@ -58,6 +62,16 @@ def serve_upstream():
                         return
                     data += chunk
                 head = data.split(b"\r\n\r\n", 1)[0]
+                key = next((l.split(b":", 1)[1].strip() for l in head.split(b"\r\n") if l.lower().startswith(b"sec-websocket-key:")), None)
+                if key is not None and b"upgrade: websocket" in head.lower():
+                    accept = base64.b64encode(hashlib.sha1(key + b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11").digest())
+                    conn.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                                 b"Sec-WebSocket-Accept: " + accept + b"\r\n\r\n")
+                    time.sleep(0.1)  # the frame after the 101, as a server's first message
+                    conn.sendall(b"\x81\x05hello")
+                    while conn.recv(65536):
+                        pass
+                    return
                 conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n" % len(head) + head)
         except OSError:
             pass
@@ -194,6 +208,18 @@ def effects(server, upstream):
 
     out["upgradePassesPlain"] = upgrade_header_arrives()
     out["stripUpgrade"] = with_toxic("strip_upgrade", {}, lambda: {"upgradeArrives": upgrade_header_arrives()})
+    upgrade = (b"GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+               b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+
+    def after_upgrade():
+        """What follows a WebSocket upgrade through the proxy within 1.5 s."""
+        got = receive_all(listen, upgrade, read_timeout=1.5)
+        return got
+
+    out["upgradePlain"] = after_upgrade()
+    out["wsSilent"] = with_toxic("ws_silent", {}, after_upgrade)
+    out["wsClose"] = with_toxic("ws_close", {}, after_upgrade)
+    out["idleTimeout"] = with_toxic("idle_timeout", {"timeout": 500}, lambda: receive_all(listen, b"", read_timeout=5))
     out["reject"] = with_toxic("reject", {}, lambda: receive_all(listen, b"echo\nping", read_timeout=5))
     out["drop"] = with_toxic("drop", {}, lambda: receive_all(listen, b"echo\nping", read_timeout=1.5))
 

@@ -111,6 +111,17 @@ import Glibc
         // HTTP-aware toxics through the same client.
         #expect(result["upgradePassesPlain"] as? Bool == true)
         #expect((result["stripUpgrade"] as? [String: Any])?["upgradeArrives"] as? Bool == false)
+        // After a 101 the upstream sends one 7-byte frame: plain, it arrives; ws_silent passes
+        // the 101 and holds the connection open in silence; ws_close passes it and closes.
+        let switched = Self.number(result["wsSilent"], "bytes")
+        #expect(switched > 0)
+        #expect(Self.number(result["upgradePlain"], "bytes") == switched + 7)
+        #expect(Self.flag(result["wsSilent"], "stalled"))
+        #expect(Self.number(result["wsClose"], "bytes") == switched)
+        #expect(Self.flag(result["wsClose"], "eof"))
+        // idle_timeout 500 ms closes a connection that sends nothing.
+        #expect(Self.flag(result["idleTimeout"], "eof"))
+        #expect(Self.number(result["idleTimeout"], "elapsedMs") >= 500)
         #expect(Self.flag(result["reject"], "reset") || Self.flag(result["reject"], "eof"))
         #expect(Self.number(result["reject"], "bytes") == 0)
         #expect(Self.flag(result["drop"], "stalled"))
