@@ -63,21 +63,63 @@ public enum RunOutput {
             let handle = FileHandle(forWritingAtPath: path)
         else { throw OutputError(message: "cannot write \(path)") }
         defer { try? handle.close() }
-        var chunk = ""
-        chunk.reserveCapacity(1 << 20)
+        // Written as bytes with each component's and kind's text rendered once: a large run
+        // has millions of events, and string interpolation per event cost more than the run.
+        var components: [UInt32: [UInt8]] = [:]
+        var kinds: [UInt16: (text: [UInt8], fields: [[UInt8]])] = [:]
+        var chunk: [UInt8] = []
+        chunk.reserveCapacity((1 << 20) + 4096)
         for event in trace.events {
             let micros = event.timeNanos / 1000
-            let fraction = String(micros % 1_000_000)
-            chunk += "{\"t\":\(micros / 1_000_000).\(String(repeating: "0", count: 6 - fraction.count))\(fraction)"
-            chunk += ",\"component\":\"\(trace.componentName(event.component))\",\"event\":\"\(trace.kindName(event.kind))\""
-            for (name, value) in trace.fields(event) { chunk += ",\"\(name)\":\(value)" }
-            chunk += "}\n"
-            if chunk.utf8.count > 1 << 20 {
-                handle.write(Data(chunk.utf8))
+            chunk.append(contentsOf: #"{"t":"#.utf8)
+            appendDecimal(micros / 1_000_000, to: &chunk)
+            chunk.append(UInt8(ascii: "."))
+            let fraction = micros % 1_000_000
+            var divisor: Int64 = 100_000
+            while divisor > 0 {
+                chunk.append(UInt8(ascii: "0") + UInt8((fraction / divisor) % 10))
+                divisor /= 10
+            }
+            if components[event.component] == nil {
+                components[event.component] = Array(",\"component\":\"\(trace.componentName(event.component))\"".utf8)
+            }
+            chunk.append(contentsOf: components[event.component]!)
+            if kinds[event.kind] == nil {
+                kinds[event.kind] = (
+                    Array(",\"event\":\"\(trace.kindName(event.kind))\"".utf8),
+                    trace.fields(event).map { Array(",\"\($0.0)\":".utf8) }
+                )
+            }
+            let kind = kinds[event.kind]!
+            chunk.append(contentsOf: kind.text)
+            for (index, value) in [event.a, event.b, event.c, event.d].prefix(kind.fields.count).enumerated() {
+                chunk.append(contentsOf: kind.fields[index])
+                appendDecimal(value, to: &chunk)
+            }
+            chunk.append(contentsOf: "}\n".utf8)
+            if chunk.count > 1 << 20 {
+                handle.write(Data(chunk))
                 chunk.removeAll(keepingCapacity: true)
             }
         }
-        handle.write(Data(chunk.utf8))
+        handle.write(Data(chunk))
+    }
+
+    /// Appends `value` in decimal, as `"\(value)"` writes it.
+    private static func appendDecimal(_ value: Int64, to bytes: inout [UInt8]) {
+        if value < 0 { bytes.append(UInt8(ascii: "-")) }
+        var magnitude = value.magnitude
+        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
+                     UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        var count = 0
+        withUnsafeMutableBytes(of: &digits) { buffer in
+            repeat {
+                buffer[count] = UInt8(ascii: "0") + UInt8(magnitude % 10)
+                magnitude /= 10
+                count += 1
+            } while magnitude > 0
+            for index in stride(from: count - 1, through: 0, by: -1) { bytes.append(buffer[index]) }
+        }
     }
 }
 
