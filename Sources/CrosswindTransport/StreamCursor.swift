@@ -15,21 +15,43 @@ public struct StreamCursor: Hashable, Sendable, CustomStringConvertible {
 
     /// Parses `EPOCH:OFFSET`; nil for anything else (no crash on bad input).
     public init?(parsing text: Substring) {
-        guard let colon = text.firstIndex(of: ":") else { return nil }
-        let epochText = text[..<colon]
-        let offsetText = text[text.index(after: colon)...]
-        // Decimal digits only: `UInt64.init` alone would accept a leading sign.
-        guard isDecimal(epochText), isDecimal(offsetText),
-            let epoch = UInt64(epochText), let offset = UInt64(offsetText)
-        else { return nil }
+        // On the UTF-8 bytes, in one pass: every sync request and SSE resume parses one.
+        var epoch: UInt64 = 0
+        var offset: UInt64 = 0
+        var epochDigits = 0
+        var offsetDigits = 0
+        var sawColon = false
+        for byte in text.utf8 {
+            if byte == UInt8(ascii: ":") && !sawColon {
+                sawColon = true
+                continue
+            }
+            // Decimal digits only: no sign, no space.
+            guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { return nil }
+            let digit = UInt64(byte - UInt8(ascii: "0"))
+            if sawColon {
+                guard let next = appendingDigit(offset, digit) else { return nil }
+                offset = next
+                offsetDigits += 1
+            } else {
+                guard let next = appendingDigit(epoch, digit) else { return nil }
+                epoch = next
+                epochDigits += 1
+            }
+        }
+        guard sawColon, epochDigits > 0, offsetDigits > 0 else { return nil }
         self.init(epoch: epoch, offset: offset)
     }
 
     public var description: String { "\(self.epoch):\(self.offset)" }
 }
 
-private func isDecimal(_ text: Substring) -> Bool {
-    !text.isEmpty && text.utf8.allSatisfy { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }
+/// `value * 10 + digit`, or nil past `UInt64.max`.
+@inline(__always)
+private func appendingDigit(_ value: UInt64, _ digit: UInt64) -> UInt64? {
+    let (times10, overflow1) = value.multipliedReportingOverflow(by: 10)
+    let (sum, overflow2) = times10.addingReportingOverflow(digit)
+    return overflow1 || overflow2 ? nil : sum
 }
 
 /// Client-side delivery bookkeeping: hands the application each message once, in order.

@@ -144,20 +144,27 @@ public enum WireFrame: Sendable, Equatable {
 /// Writes `text` as a JSON string literal.
 public func writeJSONString(_ text: String, into buffer: inout ByteBuffer) {
     buffer.writeInteger(UInt8(ascii: "\""))
-    for byte in text.utf8 {
-        switch byte {
-        case UInt8(ascii: "\""): buffer.writeStaticString("\\\"")
-        case UInt8(ascii: "\\"): buffer.writeStaticString("\\\\")
-        case 0x0A: buffer.writeStaticString("\\n")
-        case 0x0D: buffer.writeStaticString("\\r")
-        case 0x09: buffer.writeStaticString("\\t")
-        case 0..<0x20:
-            let hex = Array("0123456789abcdef".utf8)
-            buffer.writeStaticString("\\u00")
-            buffer.writeInteger(hex[Int(byte >> 4)])
-            buffer.writeInteger(hex[Int(byte & 0xF)])
-        default: buffer.writeInteger(byte)
+    var text = text
+    text.withUTF8 { bytes in
+        // Runs of bytes that need no escape are copied whole.
+        var runStart = 0
+        for (index, byte) in bytes.enumerated() where byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") {
+            buffer.writeBytes(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(bytes)[runStart..<index]))
+            runStart = index + 1
+            switch byte {
+            case UInt8(ascii: "\""): buffer.writeStaticString("\\\"")
+            case UInt8(ascii: "\\"): buffer.writeStaticString("\\\\")
+            case 0x0A: buffer.writeStaticString("\\n")
+            case 0x0D: buffer.writeStaticString("\\r")
+            case 0x09: buffer.writeStaticString("\\t")
+            default:
+                let hex: StaticString = "0123456789abcdef"
+                buffer.writeStaticString("\\u00")
+                buffer.writeInteger(hex.utf8Start[Int(byte >> 4)])
+                buffer.writeInteger(hex.utf8Start[Int(byte & 0xF)])
+            }
         }
+        buffer.writeBytes(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(bytes)[runStart...]))
     }
     buffer.writeInteger(UInt8(ascii: "\""))
 }

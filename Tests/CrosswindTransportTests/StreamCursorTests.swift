@@ -99,9 +99,7 @@ import Testing
     @Test(arguments: ["+5:10", "5:+10", "-0:1", "1:-0"])
     func rejectsSignedCursors(text: String) {
         // A cursor is written in plain decimal digits ("nil for anything else"), so a sign is
-        // malformed input.
-        // BUG (fails today): StreamCursor(parsing:) uses UInt64(_:), which accepts a leading
-        // "+" and "-0"; "+5:10" parses as 5:10 and "-0:1" as 0:1.
+        // malformed input (`UInt64(_:)` alone would take "+5" and "-0").
         #expect(StreamCursor(parsing: text[...]) == nil)
     }
 }
