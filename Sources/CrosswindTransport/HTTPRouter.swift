@@ -111,10 +111,7 @@ final class HTTPRouter: ChannelInboundHandler, RemovableChannelHandler {
             let body = "{\"transports\":[\"websocket\",\"sse\",\"sync\"],\"endpoints\":{\"websocket\":\"\(self.configuration.webSocketPath)\",\"sse\":\"\(self.configuration.eventsPath)\",\"sync\":\"\(self.configuration.syncPath)\",\"send\":\"\(self.configuration.sendPath)\"},\"epoch\":\(self.hub.epoch)}"
             self.respond(context, head, .ok, json: body)
         case (.GET, self.configuration.eventsPath):
-            if let name = self.unknownTopic(parameters) { return self.error(context, head, .notFound, "no such topic '\(name)'") }
-            guard let topic = self.topic(parameters) else {
-                return self.error(context, head, .badRequest, "a valid topic parameter is required")
-            }
+            guard let topic = self.servedTopic(parameters, context, head, else: "a valid topic parameter is required") else { return }
             // The browser's own reconnects send Last-Event-ID; a first connect may pass `cursor`.
             let cursorText = head.headers.first(name: "Last-Event-ID") ?? parameters.first(where: { $0.0 == "cursor" })?.1
             var cursor: StreamCursor?
@@ -128,10 +125,7 @@ final class HTTPRouter: ChannelInboundHandler, RemovableChannelHandler {
             self.active = stream
             stream.start(head: head, cursor: cursor, client: parameters.first(where: { $0.0 == "client" })?.1)
         case (.GET, self.configuration.syncPath):
-            if let name = self.unknownTopic(parameters) { return self.error(context, head, .notFound, "no such topic '\(name)'") }
-            guard let topic = self.topic(parameters) else {
-                return self.error(context, head, .badRequest, "a valid topic parameter is required")
-            }
+            guard let topic = self.servedTopic(parameters, context, head, else: "a valid topic parameter is required") else { return }
             let request: SyncRequest
             switch SyncRequest.parse(parameters, headers: head.headers, configuration: self.configuration) {
             case .success(let parsed): request = parsed
@@ -157,8 +151,10 @@ final class HTTPRouter: ChannelInboundHandler, RemovableChannelHandler {
             context.write(self.wrapOutboundOut(.body(.byteBuffer(file.body))), promise: nil)
             context.writeAndFlush(self.wrapOutboundOut(.end(nil)), promise: nil)
         case (_, self.configuration.webSocketPath):
-            if let name = self.unknownTopic(parameters) { return self.error(context, head, .notFound, "no such topic '\(name)'") }
-            self.error(context, head, .badRequest, "a WebSocket upgrade with a valid topic (and cursor, if any) is required")
+            // Not upgraded (none asked, or refused): say why.
+            let reason = "a WebSocket upgrade with a valid topic (and cursor, if any) is required"
+            guard self.servedTopic(parameters, context, head, else: reason) != nil else { return }
+            self.error(context, head, .badRequest, reason)
         case (_, "/negotiate"), (_, self.configuration.eventsPath), (_, self.configuration.syncPath):
             self.error(context, head, .methodNotAllowed, "use GET")
         default:
@@ -199,17 +195,23 @@ final class HTTPRouter: ChannelInboundHandler, RemovableChannelHandler {
         self.respond(context, head, .ok, json: "{\"type\":\"ack\",\"seq\":\(acknowledged)}")
     }
 
-    private func topic(_ parameters: [(String, String)]) -> String? {
-        guard let topic = parameters.first(where: { $0.0 == "topic" })?.1, self.configuration.serves(topic: topic[...]) else { return nil }
-        return topic
-    }
-
-    /// The requested topic when it is a valid name this server does not serve (a 404, where a
-    /// missing or malformed name is a 400).
-    private func unknownTopic(_ parameters: [(String, String)]) -> String? {
-        guard let topic = parameters.first(where: { $0.0 == "topic" })?.1, isValidTopicName(topic[...]),
-            !self.configuration.serves(topic: topic[...])
-        else { return nil }
+    /// The request's topic when this server serves it; otherwise answers the request (400 with
+    /// `reason` for a missing or malformed name, 404 for a valid name the server does not
+    /// serve) and returns nil.
+    private func servedTopic(
+        _ parameters: [(String, String)],
+        _ context: ChannelHandlerContext,
+        _ head: HTTPRequestHead,
+        else reason: String
+    ) -> String? {
+        guard let topic = parameters.first(where: { $0.0 == "topic" })?.1, isValidTopicName(topic[...]) else {
+            self.error(context, head, .badRequest, reason)
+            return nil
+        }
+        guard self.configuration.serves(topic: topic[...]) else {
+            self.error(context, head, .notFound, "no such topic '\(topic)'")
+            return nil
+        }
         return topic
     }
 
@@ -239,14 +241,21 @@ final class HTTPRouter: ChannelInboundHandler, RemovableChannelHandler {
         if closing { headers.add(name: "Connection", value: "close") }
         context.write(self.wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: status, headers: headers))), promise: nil)
         context.write(self.wrapOutboundOut(.body(.byteBuffer(json))), promise: nil)
-        if closing {
-            let written = context.eventLoop.makePromise(of: Void.self)
-            context.writeAndFlush(self.wrapOutboundOut(.end(nil)), promise: written)
-            let channel = context.channel
-            written.futureResult.whenComplete { _ in channel.close(promise: nil) }
-        } else {
+        self.end(context, closing: closing)
+    }
+
+    /// Writes and flushes the end of the response; with `closing`, closes the connection once
+    /// the end is written (a response the client can only see end that way, or a connection
+    /// that can carry no further request).
+    func end(_ context: ChannelHandlerContext, closing: Bool) {
+        guard closing else {
             context.writeAndFlush(self.wrapOutboundOut(.end(nil)), promise: nil)
+            return
         }
+        let written = context.eventLoop.makePromise(of: Void.self)
+        context.writeAndFlush(self.wrapOutboundOut(.end(nil)), promise: written)
+        let channel = context.channel
+        written.futureResult.whenComplete { _ in channel.close(promise: nil) }
     }
 
     /// True for a request that asked for an upgrade (`Upgrade` with `Connection: upgrade`) and

@@ -241,23 +241,6 @@ public struct JSONObjectScanner {
     }
 }
 
-/// True when every byte is below 0x80.
-@inline(__always)
-private func isASCII(_ bytes: UnsafeRawBufferPointer) -> Bool {
-    var index = 0
-    if let base = bytes.baseAddress {
-        while index + 8 <= bytes.count {
-            if UInt64(littleEndian: (base + index).loadUnaligned(as: UInt64.self)) & 0x8080_8080_8080_8080 != 0 { return false }
-            index += 8
-        }
-    }
-    while index < bytes.count {
-        if bytes[index] >= 0x80 { return false }
-        index += 1
-    }
-    return true
-}
-
 @inline(__always)
 private func skipWhitespace(_ bytes: UnsafeRawBufferPointer, _ start: Int) -> Int {
     var index = start
@@ -299,32 +282,12 @@ private func scanString(_ bytes: UnsafeRawBufferPointer, _ start: Int) -> (Int, 
 }
 
 /// The index of the first quote, backslash or control byte at or after `start`, or
-/// `bytes.count`. Plain bytes are skipped sixteen, then eight at a time through the raw
-/// pointer; a flagged word names its first special byte directly (the lowest flagged byte of
-/// the SWAR tests is always a true match), so short strings cost one test, not one per byte.
+/// `bytes.count`.
 @inline(__always)
 private func nextSpecialByte(_ bytes: UnsafeRawBufferPointer, from start: Int) -> Int {
-    var index = start
-    if let base = bytes.baseAddress {
-        while index + 16 <= bytes.count {
-            let first = specialBytes(UInt64(littleEndian: (base + index).loadUnaligned(as: UInt64.self)))
-            if first != 0 { return index + first.trailingZeroBitCount / 8 }
-            let second = specialBytes(UInt64(littleEndian: (base + index + 8).loadUnaligned(as: UInt64.self)))
-            if second != 0 { return index + 8 + second.trailingZeroBitCount / 8 }
-            index += 16
-        }
-        if index + 8 <= bytes.count {
-            let word = specialBytes(UInt64(littleEndian: (base + index).loadUnaligned(as: UInt64.self)))
-            if word != 0 { return index + word.trailingZeroBitCount / 8 }
-            index += 8
-        }
+    firstMatch(bytes, from: start, flags: specialBytes) { byte in
+        byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") || byte < 0x20
     }
-    while index < bytes.count {
-        let byte = bytes[index]
-        if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") || byte < 0x20 { return index }
-        index += 1
-    }
-    return index
 }
 
 /// Flags (high bit set) the bytes of `word` that are a quote, a backslash or below 0x20 (SWAR:

@@ -86,29 +86,11 @@ extension SSEParser {
         // (every Crosswind frame) is valid UTF-8 as it is; anything else goes through the
         // standard's UTF-8 decode, which replaces invalid sequences.
         let body = self.data.dropLast()
-        let bytes = isASCII(body) ? ByteBuffer(bytes: body) : ByteBuffer(string: String(decoding: body, as: UTF8.self))
+        let bytes = body.withUnsafeBytes(isASCII) ? ByteBuffer(bytes: body) : ByteBuffer(string: String(decoding: body, as: UTF8.self))
         let type = self.eventType.isEmpty ? "message" : self.eventType
         outputs.append(.event(ServerSentEvent(type: type, dataBytes: bytes, lastEventID: self.idBuffer)))
         self.data.removeAll(keepingCapacity: self.data.capacity <= Self.retainedCapacity)
         self.eventType = ""
-    }
-}
-
-/// True when every byte is below 0x80 (eight at a time).
-private func isASCII(_ bytes: ArraySlice<UInt8>) -> Bool {
-    bytes.withUnsafeBytes { raw in
-        var index = 0
-        if let base = raw.baseAddress {
-            while index + 8 <= raw.count {
-                if UInt64(littleEndian: (base + index).loadUnaligned(as: UInt64.self)) & 0x8080_8080_8080_8080 != 0 { return false }
-                index += 8
-            }
-        }
-        while index < raw.count {
-            if raw[index] >= 0x80 { return false }
-            index += 1
-        }
-        return true
     }
 }
 

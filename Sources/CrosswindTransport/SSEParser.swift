@@ -262,31 +262,11 @@ private let lineFeed = UInt8(ascii: "\n")
 private let carriageReturn = UInt8(ascii: "\r")
 private let byteOrderMark: [UInt8] = [0xEF, 0xBB, 0xBF]
 
-/// The index of the first CR or LF at or after `start`, or nil. Sixteen, then eight bytes at a
-/// time through the raw pointer; a flagged word names its first line break directly.
+/// The index of the first CR or LF at or after `start`, or nil.
 @inline(__always)
 private func findLineBreak(_ bytes: UnsafeRawBufferPointer, from start: Int) -> Int? {
-    var index = start
-    if let base = bytes.baseAddress {
-        while index + 16 <= bytes.count {
-            let first = lineBreaks(UInt64(littleEndian: (base + index).loadUnaligned(as: UInt64.self)))
-            if first != 0 { return index + first.trailingZeroBitCount / 8 }
-            let second = lineBreaks(UInt64(littleEndian: (base + index + 8).loadUnaligned(as: UInt64.self)))
-            if second != 0 { return index + 8 + second.trailingZeroBitCount / 8 }
-            index += 16
-        }
-        if index + 8 <= bytes.count {
-            let word = lineBreaks(UInt64(littleEndian: (base + index).loadUnaligned(as: UInt64.self)))
-            if word != 0 { return index + word.trailingZeroBitCount / 8 }
-            index += 8
-        }
-    }
-    while index < bytes.count {
-        let byte = bytes[index]
-        if byte == lineFeed || byte == carriageReturn { return index }
-        index += 1
-    }
-    return nil
+    let index = firstMatch(bytes, from: start, flags: lineBreaks) { $0 == lineFeed || $0 == carriageReturn }
+    return index < bytes.count ? index : nil
 }
 
 /// Flags (high bit set) the bytes of `word` that are LF or CR (SWAR: the "has zero byte" test

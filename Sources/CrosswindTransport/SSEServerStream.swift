@@ -109,14 +109,7 @@ final class SSEServerStream: TopicSubscriber, ActiveResponse {
     private func finish() {
         guard !self.finished else { return }
         self.cancel()
-        if self.endsByClosing {
-            let written = self.context.eventLoop.makePromise(of: Void.self)
-            self.context.writeAndFlush(NIOAny(HTTPServerResponsePart.end(nil)), promise: written)
-            let channel = self.context.channel
-            written.futureResult.whenComplete { _ in channel.close(promise: nil) }
-        } else {
-            self.context.writeAndFlush(NIOAny(HTTPServerResponsePart.end(nil)), promise: nil)
-        }
+        self.router.end(self.context, closing: self.endsByClosing)
         self.router.responseFinished()
     }
 
