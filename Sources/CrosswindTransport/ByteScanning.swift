@@ -1,3 +1,5 @@
+import NIOCore
+
 /// Byte scans eight bytes at a time (SWAR), shared by the JSON frame scanner and the SSE
 /// parser: both run over every byte of every message.
 
@@ -40,4 +42,10 @@ func firstMatch(
 @inline(__always)
 func isASCII(_ bytes: UnsafeRawBufferPointer) -> Bool {
     firstMatch(bytes, from: 0, flags: { $0 & 0x8080_8080_8080_8080 }, matches: { $0 >= 0x80 }) == bytes.count
+}
+
+/// True when the readable bytes are valid UTF-8; ASCII (every JSON frame) is settled by the
+/// word-at-a-time check without building a `String`.
+func isValidUTF8(_ buffer: ByteBuffer) -> Bool {
+    buffer.withUnsafeReadableBytes { bytes in isASCII(bytes) || String(validating: bytes, as: UTF8.self) != nil }
 }

@@ -96,8 +96,7 @@ public final class SSEClient: RealtimeTransportClient, @unchecked Sendable {
     public func close() {
         switch self.state {
         case .streaming(let channel), .open(let channel):
-            self.finish(.closedByApplication, channel: channel)
-            channel.close(promise: nil)
+            self.fail(.closedByApplication, channel: channel)
         case .idle, .connecting, .closed:
             self.state = .closed
         }
@@ -173,11 +172,8 @@ public final class SSEClient: RealtimeTransportClient, @unchecked Sendable {
             self.outgoing.session = welcome.session
             self.delegate?.realtimeClient(self, opened: welcome, at: now)
         case (.message(let message), .open):
-            switch self.tracker.accept(epoch: message.epoch, offset: message.offset) {
-            case .deliver, .deliverAfterGap, .newEpoch:
+            if self.tracker.accept(epoch: message.epoch, offset: message.offset) != .duplicate {
                 self.delegate?.realtimeClient(self, received: message, at: now)
-            case .duplicate:
-                break
             }
         case (.error(let reason), _):
             self.fail(.protocolViolation("server error: \(reason)"), channel: channel)
@@ -195,8 +191,7 @@ public final class SSEClient: RealtimeTransportClient, @unchecked Sendable {
         self.parser.endOfStream()
         switch self.state {
         case .streaming, .open:
-            self.finish(.connectionLost, channel: channel)
-            channel.close(promise: nil)
+            self.fail(.connectionLost, channel: channel)
         case .idle, .connecting, .closed:
             break
         }

@@ -98,8 +98,7 @@ public final class SyncClient: RealtimeTransportClient, @unchecked Sendable {
     public func close() {
         switch self.state {
         case .polling(let channel), .open(let channel):
-            self.finish(.closedByApplication, channel: channel)
-            channel.close(promise: nil)
+            self.fail(.closedByApplication, channel: channel)
         case .idle, .connecting, .closed:
             self.state = .closed
         }
@@ -204,11 +203,8 @@ public final class SyncClient: RealtimeTransportClient, @unchecked Sendable {
         }
         for message in batch.messages {
             guard self.isOpen else { return }
-            switch self.tracker.accept(epoch: message.epoch, offset: message.offset) {
-            case .deliver, .deliverAfterGap, .newEpoch:
+            if self.tracker.accept(epoch: message.epoch, offset: message.offset) != .duplicate {
                 self.delegate?.realtimeClient(self, received: message, at: now)
-            case .duplicate:
-                break
             }
         }
         guard self.isOpen else { return }

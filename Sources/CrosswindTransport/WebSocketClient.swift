@@ -149,8 +149,7 @@ public final class WebSocketClient: RealtimeTransportClient, @unchecked Sendable
             upgradePipelineHandler: { [self] channel, response in
                 channel.eventLoop.makeCompletedFuture {
                     guard Self.acceptsUpgrade(response) else {
-                        self.finish(.upgradeRejected, channel: channel)
-                        channel.close(promise: nil)
+                        self.fail(.upgradeRejected, channel: channel)
                         return
                     }
                     try channel.pipeline.syncOperations.addHandlers([
@@ -227,7 +226,7 @@ public final class WebSocketClient: RealtimeTransportClient, @unchecked Sendable
         }
         self.heardSincePing = true
         switch frame.opcode {
-        case .text where String(validating: frame.unmaskedData.readableBytesView, as: UTF8.self) == nil:
+        case .text where !isValidUTF8(frame.unmaskedData):
             self.failConnection(code: 1007, "text message is not UTF-8", channel: channel)
         case .text, .binary:
             guard let decoded = WireFrame.decode(frame.unmaskedData) else {
@@ -285,11 +284,8 @@ public final class WebSocketClient: RealtimeTransportClient, @unchecked Sendable
             self.scheduleHeartbeat(channel)
             self.delegate?.realtimeClient(self, opened: welcome, at: now)
         case (.message(let message), .open):
-            switch self.tracker.accept(epoch: message.epoch, offset: message.offset) {
-            case .deliver, .deliverAfterGap, .newEpoch:
+            if self.tracker.accept(epoch: message.epoch, offset: message.offset) != .duplicate {
                 self.delegate?.realtimeClient(self, received: message, at: now)
-            case .duplicate:
-                break
             }
         case (.ack(let sequence), .open):
             self.delegate?.realtimeClient(self, acknowledged: sequence, at: now)
