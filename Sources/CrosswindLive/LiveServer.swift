@@ -42,9 +42,6 @@ public final class LiveServer {
         self.hub = TopicHub(epoch: random.next() >> 11)
     }
 
-    /// The event loop everything runs on.
-    public var eventLoop: any EventLoop { self.group.next() }
-
     /// Binds and starts serving; returns the port.
     @discardableResult
     public func start() throws -> Int {

@@ -178,9 +178,11 @@ public final class LoadGenerator {
             latenciesMicros: [], seconds: seconds, switches: [], outcomes: []
         )
         for (manager, tally, loop) in managers {
-            let (open, method, switches) = try loop.submit { (manager.isOpen, manager.currentMethod, tally.switches) }.wait()
+            // Read on the client's loop (the manager still runs); the measured fields below
+            // stopped changing when measuring ended there.
+            let (open, method, switches, opened) = try loop.submit { (manager.isOpen, manager.currentMethod, tally.switches, tally.opened) }.wait()
             let client = manager.configuration.clientID ?? ""
-            if tally.opened { result.connected += 1 }
+            if opened { result.connected += 1 }
             if open, let method { result.byTransport[method.rawValue, default: 0] += 1 }
             result.outcomes.append(ClientOutcome(client: client, transport: open ? method : nil))
             for change in switches {

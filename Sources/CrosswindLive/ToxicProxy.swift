@@ -118,7 +118,7 @@ final class ToxicProxy: @unchecked Sendable {
 }
 
 /// Splits `HOST:PORT` (`[::1]:PORT` too); nil if it is not one.
-func splitHostPort(_ text: String) -> (String, Int)? {
+public func splitHostPort(_ text: String) -> (String, Int)? {
     guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else { return nil }
     var host = String(text[..<colon])
     if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }

@@ -3,6 +3,10 @@ import CrosswindExperiment
 import CrosswindTestbed
 import Foundation
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// The `crosswind` command line. Exit statuses (the contract scripts rely on):
 /// 0 every expectation held; 1 an expectation failed; 2 invalid input; 3 a run diverged.
 @main
@@ -36,4 +40,18 @@ func loadExperiment(_ path: String) throws -> Experiment {
         printError(error.description)
         throw ExitCode(ExitStatus.invalidInput)
     }
+}
+
+/// Peak resident set size of this process (getrusage reports KiB on Linux).
+func peakResidentMiB() -> Double {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    return Double(usage.ru_maxrss) / 1024
+}
+
+/// CPU seconds (user and system) this process has used.
+func cpuSecondsUsed() -> Double {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
 }

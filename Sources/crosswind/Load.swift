@@ -54,10 +54,7 @@ struct Load: ParsableCommand {
             configuration.method = method
         }
         let result = try LoadGenerator(configuration: configuration).run()
-        var usage = rusage()
-        getrusage(RUSAGE_SELF.rawValue, &usage)
-        let cpuSeconds = Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
-        let peakMiB = Double(usage.ru_maxrss) / 1024
+        let (cpuSeconds, peakMiB) = (cpuSecondsUsed(), peakResidentMiB())
 
         func percentile(_ p: Double) -> Double {
             guard !result.latenciesMicros.isEmpty else { return 0 }

@@ -53,11 +53,10 @@ struct Proxy: ParsableCommand {
                 words.append("listening on \(bound) -> \(upstream), profile \(self.profile)")
             }
             if let api = self.api {
-                guard let colon = api.lastIndex(of: ":"), let port = Int(api[api.index(after: colon)...]), (0...65535).contains(port) else {
+                guard let (host, port) = splitHostPort(api) else {
                     printError("proxy: --api takes HOST:PORT")
                     throw ExitCode(ExitStatus.invalidInput)
                 }
-                let host = String(api[..<colon])
                 words.append("api \(host):\(try proxy.startAPI(host: host, port: port))")
             }
         } catch let error as ExitCode {
