@@ -1,53 +1,37 @@
+import CrosswindKernel
+
 /// Where a proxy's random decisions come from: the stream for a stable label, forked from
 /// the run seed (the command line passes `RandomStreams(seed:).fork`). One stream per
 /// proxy, connection number and toxic name, so the draws of one connection never shift
 /// those of another, whatever order connections interleave in.
-public typealias ToxicRandomSource = @Sendable (_ label: String) -> any RandomNumberGenerator
+public typealias ToxicRandomSource = @Sendable (_ label: String) -> SeededRandom
 
 /// Receives one line per random decision, so a run can be explained and repeated.
 public typealias ToxicDecisionSink = @Sendable (_ line: String) -> Void
 
-/// A type-erased generator that generic `random(using:)` calls accept.
-struct ToxicRandom: RandomNumberGenerator {
-    var base: any RandomNumberGenerator
-
-    mutating func next() -> UInt64 {
-        self.base.next()
-    }
-
-    mutating func integer(in range: ClosedRange<Int>) -> Int {
-        Int.random(in: range, using: &self)
-    }
-
-    /// A uniform double in [0, 1) with 53 bits, as the kernel's `SeededRandom` draws it.
-    mutating func unitDouble() -> Double {
-        Double(self.next() >> 11) * 0x1.0p-53
-    }
-}
-
 /// The random stream of one toxic on one connection, and the log its draws go to.
 /// Confined to the connection's event loop.
 final class ToxicDraws {
-    var generator: ToxicRandom
+    var generator: SeededRandom
     private let sink: ToxicDecisionSink
     private let subject: String
 
     init(proxy: String, connection: Int, toxic: String, random: ToxicRandomSource, sink: @escaping ToxicDecisionSink) {
-        self.generator = ToxicRandom(base: random("proxy:\(proxy)/conn:\(connection)/toxic:\(toxic)"))
+        self.generator = random("proxy:\(proxy)/conn:\(connection)/toxic:\(toxic)")
         self.sink = sink
         self.subject = "proxy=\(proxy) conn=\(connection) toxic=\(toxic)"
     }
 
     /// Draws whether the toxic applies to the connection (toxiproxy's `toxicity`).
     func applies(toxicity: Double) -> Bool {
-        let value = self.generator.unitDouble()
+        let value = self.generator.nextUnitDouble()
         let applies = value < toxicity
         self.record("toxicity", "\(Self.format(value)) p=\(Self.format(toxicity)) applies=\(applies)")
         return applies
     }
 
     func integer(in range: ClosedRange<Int>, named name: String) -> Int {
-        let value = self.generator.integer(in: range)
+        let value = Int.random(in: range, using: &self.generator)
         self.record(name, String(value))
         return value
     }

@@ -99,7 +99,7 @@ final class PacedStage: ToxicStage {
                 var rest = bytes
                 var release = max(self.lastRelease, now)
                 while rest.readableBytes > 0 {
-                    let size = variation > 0 ? average + self.draws.generator.integer(in: -variation...variation) : average
+                    let size = variation > 0 ? average + Int.random(in: -variation...variation, using: &self.draws.generator) : average
                     let slice = rest.readSlice(length: min(max(1, size), rest.readableBytes))!
                     sizes.append(slice.readableBytes)
                     self.enqueue(.data(slice, arrived: arrived), at: release)
