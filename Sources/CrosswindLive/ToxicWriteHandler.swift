@@ -80,7 +80,7 @@ final class ToxicWriteHandler: ChannelDuplexHandler, RemovableChannelHandler {
     func install(_ toxics: [Toxic], make: (Toxic) -> (any ToxicStage)?) {
         guard !self.closed else { return }
         var next: [any ToxicStage] = []
-        for toxic in toxics where !toxic.kind.isHTTPAware && !toxic.kind.isPortLevel {
+        for toxic in toxics {  // HTTP-aware and port-level toxics make no stage
             if let kept = self.stages.first(where: { $0.toxic == toxic }) {
                 next.append(kept)
             } else if let stage = make(toxic) {

@@ -56,15 +56,12 @@ public final class SyncClient: RealtimeTransportClient, @unchecked Sendable {
     public let configuration: SyncClientConfiguration
     public weak var delegate: (any RealtimeClientDelegate)?
     public private(set) var tracker: DeliveryTracker
-    /// Requests sent, and how many were answered 304.
-    public private(set) var requests = 0
-    public private(set) var notModified = 0
     private var state: State = .idle
     private var cursor: StreamCursor?
     private var etag: String?
     private var consecutiveErrors = 0
     private var pendingStatus: HTTPResponseStatus?
-    private var pendingHeaders = HTTPHeaders()
+    private var pendingETag: String?
     private var pendingBody: ByteBuffer?
     private var nextPoll: Scheduled<Void>?
 
@@ -123,7 +120,6 @@ public final class SyncClient: RealtimeTransportClient, @unchecked Sendable {
         headers.add(name: "Host", value: self.configuration.host)
         headers.add(name: "Accept", value: "application/json")
         if let etag = self.etag { headers.add(name: "If-None-Match", value: etag) }
-        self.requests += 1
         channel.write(HTTPClientRequestPart.head(HTTPRequestHead(version: .http1_1, method: .GET, uri: uri, headers: headers)), promise: nil)
         channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
     }
@@ -141,7 +137,7 @@ public final class SyncClient: RealtimeTransportClient, @unchecked Sendable {
 
     func responseHead(_ head: HTTPResponseHead) {
         self.pendingStatus = head.status
-        self.pendingHeaders = head.headers
+        self.pendingETag = head.headers.first(name: "ETag")
         self.pendingBody = nil
     }
 
@@ -169,11 +165,10 @@ public final class SyncClient: RealtimeTransportClient, @unchecked Sendable {
                 return
             }
             self.consecutiveErrors = 0
-            self.etag = self.pendingHeaders.first(name: "ETag")
+            self.etag = self.pendingETag
             self.accept(batch, channel: channel, now: now)
         case .notModified:
             self.consecutiveErrors = 0
-            self.notModified += 1
             if self.isOpen { self.delegate?.realtimeClient(self, heartbeatAt: now) }
             self.schedulePoll(after: self.pollDelay(full: false), channel: channel)
         default:
