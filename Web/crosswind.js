@@ -414,10 +414,6 @@
       }
     }
 
-    sendOutbox() {
-      this.send(this.ctx.outbox());
-    }
-
     /** Asks the server for traffic: seq 0 is never new, so the server only acks it. */
     keepalive() {
       if (this.done || !this.socket || this.socket.readyState !== 1) return;
@@ -524,10 +520,6 @@
 
     send() {
       if (!this.done) this.sender.flush();
-    }
-
-    sendOutbox() {
-      this.send();
     }
 
     /**
@@ -691,10 +683,6 @@
       if (!this.done) this.sender.flush();
     }
 
-    sendOutbox() {
-      this.send();
-    }
-
     keepalive() {
       // Every poll response is traffic; nothing to ask for.
     }
@@ -739,7 +727,6 @@
       this.nextAttemptId = 1;
       this.rtt = null;
       this.serverEpoch = null;
-      this.negotiateError = null;
       this.lastReason = null;
       this.lastError = null;
       this.switchLog = [];
@@ -883,7 +870,7 @@
     async negotiate(negotiation) {
       const env = this.env;
       if (!env.fetch) {
-        this.negotiateError = "fetch is not available";
+        this.reportError("negotiate: fetch is not available");
         return;
       }
       const started = this.now();
@@ -918,8 +905,7 @@
           }
         }
       } catch (error) {
-        this.negotiateError = `negotiate: ${error && error.message ? error.message : error}`;
-        this.reportError(this.negotiateError);
+        this.reportError(`negotiate: ${error && error.message ? error.message : error}`);
       } finally {
         if (timer !== null) env.clearTimeout(timer);
       }
@@ -1064,7 +1050,7 @@
         if (attempt === this.primary && this.state === "open") {
           this.heard(attempt);
           this.acceptWelcome(normalized, attempt.method);
-          attempt.transport.sendOutbox();
+          attempt.transport.send(this.outbox.slice());
         }
         return;
       }
@@ -1088,7 +1074,7 @@
       this.acceptWelcome(welcome, attempt.method);
       this.armHeartbeat(attempt);
       this.armProbeIfWorse(attempt.method);
-      attempt.transport.sendOutbox();
+      attempt.transport.send(this.outbox.slice());
       if (this.resolveReady) {
         this.resolveReady(attempt.method);
         this.resolveReady = null;
@@ -1445,7 +1431,7 @@
       this.methodChanged(old.method, attempt.method, REASONS.upgradeProbeSucceeded);
       this.armHeartbeat(attempt);
       this.armProbeIfWorse(attempt.method);
-      attempt.transport.sendOutbox();
+      attempt.transport.send(this.outbox.slice());
     }
 
     // MARK: Timers and callbacks
