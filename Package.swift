@@ -49,9 +49,11 @@ let package = Package(
             path: "Sources/CPcap",
             providers: [.apt(["libpcap-dev"])]
         ),
+        .target(name: "CSHA256", path: "Sources/CSHA256"),
         .target(
             name: "CrosswindKernel",
             dependencies: [
+                "CSHA256",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ],

@@ -1,9 +1,18 @@
+import CSHA256
+
 /// SHA-256 (FIPS 180-4), incremental.
 ///
 /// The trace digest must be a standard hash anyone can recompute. This small implementation
 /// avoids pulling a TLS stack into the build; it is checked against the FIPS test vectors and
-/// against `sha256sum` in the tests.
+/// against `sha256sum` in the tests. Whole blocks go through the CPU's SHA extensions where
+/// it has them (x86 SHA-NI, see `Sources/CSHA256`), else through the portable rounds below;
+/// both give the same digest, which the tests check on the same inputs.
 public struct SHA256: Sendable {
+    /// Whether this CPU's SHA extensions compress blocks (checked once per process).
+    public static let hardwareAvailable = crosswind_sha256_hardware_available() == 1
+
+    /// Whether this hasher uses the SHA extensions; false forces the portable rounds.
+    public let usesHardware: Bool
     private var state: (UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32) = (
         0x6a09_e667, 0xbb67_ae85, 0x3c6e_f372, 0xa54f_f53a, 0x510e_527f, 0x9b05_688c, 0x1f83_d9ab, 0x5be0_cd19
     )
@@ -11,6 +20,12 @@ public struct SHA256: Sendable {
     private var totalBytes: UInt64 = 0
 
     public init() {
+        self.init(hardware: Self.hardwareAvailable)
+    }
+
+    /// A hasher that uses the SHA extensions only when `hardware` is true and the CPU has them.
+    public init(hardware: Bool) {
+        self.usesHardware = hardware && Self.hardwareAvailable
         self.pending.reserveCapacity(64)
     }
 
@@ -37,6 +52,11 @@ public struct SHA256: Sendable {
                 self.compress(self.pending)
                 self.pending.removeAll(keepingCapacity: true)
             }
+        }
+        let wholeBlocks = (buffer.count - index) / 64
+        if wholeBlocks > 0 && self.usesHardware {
+            self.compressInHardware(buffer.baseAddress! + index, blocks: wholeBlocks)
+            index += wholeBlocks * 64
         }
         while buffer.count - index >= 64 {
             self.compress(UnsafeRawBufferPointer(rebasing: buffer[index..<(index + 64)]))
@@ -94,7 +114,22 @@ public struct SHA256: Sendable {
         block.withUnsafeBytes { self.compress($0) }
     }
 
+    private mutating func compressInHardware(_ data: UnsafeRawPointer, blocks: Int) {
+        self.totalBytes &+= UInt64(blocks) &* 64
+        withUnsafeMutableBytes(of: &self.state) { words in
+            crosswind_sha256_hardware_compress(
+                words.baseAddress!.assumingMemoryBound(to: UInt32.self),
+                data.assumingMemoryBound(to: UInt8.self),
+                blocks
+            )
+        }
+    }
+
     private mutating func compress(_ block: UnsafeRawBufferPointer) {
+        if self.usesHardware {
+            self.compressInHardware(block.baseAddress!, blocks: 1)
+            return
+        }
         self.totalBytes &+= 64
         withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 64) { w in
             self.compress(block, schedule: w)

@@ -140,4 +140,33 @@ import Testing
         #expect(systemDigest.count == 64)
         #expect(SHA256.hex(input) == systemDigest, "length \(testCase.length)")
     }
+
+    @Test(arguments: SHA256Tests.vectors.indices)
+    func portableRoundsGiveThePublishedDigests(index: Int) {
+        let (name, input, digest) = Self.vectors[index]
+        var hasher = SHA256(hardware: false)
+        #expect(!hasher.usesHardware)
+        input.withUnsafeBytes { hasher.update(buffer: $0) }
+        #expect(hasher.hexDigest() == digest, "vector \(name)")
+    }
+
+    @Test func hardwareAndPortableRoundsAgree() {
+        // Lengths around block edges and bulk runs of many blocks, fed in one piece and in
+        // uneven pieces; on a CPU without SHA extensions both hashers are portable.
+        for (caseIndex, length) in [0, 1, 55, 56, 63, 64, 65, 127, 128, 129, 4096, 65_536 - 80, 200_003].enumerated() {
+            let input = Self.randomBytes(count: length, seed: UInt64(caseIndex) &+ 0x5EED)
+            var hardware = SHA256(hardware: true)
+            var portable = SHA256(hardware: false)
+            var start = 0
+            var piece = 1
+            while start < input.count {
+                let end = min(start + piece, input.count)
+                input[start..<end].withUnsafeBytes { hardware.update(buffer: $0) }
+                start = end
+                piece = piece * 3 + 1
+            }
+            input.withUnsafeBytes { portable.update(buffer: $0) }
+            #expect(hardware.hexDigest() == portable.hexDigest(), "length \(length)")
+        }
+    }
 }
