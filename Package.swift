@@ -49,11 +49,11 @@ let package = Package(
             path: "Sources/CPcap",
             providers: [.apt(["libpcap-dev"])]
         ),
-        .target(name: "CSHA256", path: "Sources/CSHA256"),
+        .target(name: "CFastPath", path: "Sources/CFastPath"),
         .target(
             name: "CrosswindKernel",
             dependencies: [
-                "CSHA256",
+                "CFastPath",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ],
@@ -72,6 +72,7 @@ let package = Package(
         .target(
             name: "CrosswindTransport",
             dependencies: [
+                "CFastPath",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOWebSocket", package: "swift-nio"),
@@ -143,6 +144,8 @@ let package = Package(
             name: "CrosswindTransportTests",
             dependencies: [
                 "CrosswindTransport",
+                "CFastPath",
+                "CrosswindKernel",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ],

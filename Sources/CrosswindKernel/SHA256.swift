@@ -1,11 +1,11 @@
-import CSHA256
+import CFastPath
 
 /// SHA-256 (FIPS 180-4), incremental.
 ///
 /// The trace digest must be a standard hash anyone can recompute. This small implementation
 /// avoids pulling a TLS stack into the build; it is checked against the FIPS test vectors and
 /// against `sha256sum` in the tests. Whole blocks go through the CPU's SHA extensions where
-/// it has them (x86 SHA-NI, see `Sources/CSHA256`), else through the portable rounds below;
+/// it has them (x86 SHA-NI, see `Sources/CFastPath`), else through the portable rounds below;
 /// both give the same digest, which the tests check on the same inputs.
 public struct SHA256: Sendable {
     /// Whether this CPU's SHA extensions compress blocks (checked once per process).

@@ -259,7 +259,7 @@ private func scanString(_ bytes: UnsafeRawBufferPointer, _ start: Int) -> (Int, 
     var index = start + 1
     var escapes = false
     while true {
-        index = nextSpecialByte(bytes, from: index)
+        index = firstJSONSpecialByte(bytes, from: index)
         guard index < bytes.count else { return nil }
         let byte = bytes[index]
         if byte == UInt8(ascii: "\"") { return (index, escapes) }
@@ -279,30 +279,6 @@ private func scanString(_ bytes: UnsafeRawBufferPointer, _ start: Int) -> (Int, 
             return nil
         }
     }
-}
-
-/// The index of the first quote, backslash or control byte at or after `start`, or
-/// `bytes.count`.
-@inline(__always)
-private func nextSpecialByte(_ bytes: UnsafeRawBufferPointer, from start: Int) -> Int {
-    firstMatch(bytes, from: start, flags: specialBytes) { byte in
-        byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") || byte < 0x20
-    }
-}
-
-/// Flags (high bit set) the bytes of `word` that are a quote, a backslash or below 0x20 (SWAR:
-/// the classic "has zero byte" and "has byte less than n" tests on eight bytes at once). A
-/// borrow can flag a byte above a true match, never below one, so the lowest flag is exact.
-@inline(__always)
-private func specialBytes(_ word: UInt64) -> UInt64 {
-    let ones: UInt64 = 0x0101_0101_0101_0101
-    let highs: UInt64 = 0x8080_8080_8080_8080
-    let quote = word ^ (ones &* 0x22)
-    let backslash = word ^ (ones &* 0x5C)
-    let hasQuote = (quote &- ones) & ~quote
-    let hasBackslash = (backslash &- ones) & ~backslash
-    let hasControl = (word &- ones &* 0x20) & ~word
-    return (hasQuote | hasBackslash | hasControl) & highs
 }
 
 private func hexValue(_ byte: UInt8) -> UInt32? {

@@ -265,18 +265,6 @@ private let byteOrderMark: [UInt8] = [0xEF, 0xBB, 0xBF]
 /// The index of the first CR or LF at or after `start`, or nil.
 @inline(__always)
 private func findLineBreak(_ bytes: UnsafeRawBufferPointer, from start: Int) -> Int? {
-    let index = firstMatch(bytes, from: start, flags: lineBreaks) { $0 == lineFeed || $0 == carriageReturn }
+    let index = firstLineBreak(bytes, from: start)
     return index < bytes.count ? index : nil
-}
-
-/// Flags (high bit set) the bytes of `word` that are LF or CR (SWAR: the "has zero byte" test
-/// applied to `word` XOR each pattern). A borrow can flag a byte above a true match, never
-/// below one, so the lowest flag is exact.
-@inline(__always)
-private func lineBreaks(_ word: UInt64) -> UInt64 {
-    let ones: UInt64 = 0x0101_0101_0101_0101
-    let highs: UInt64 = 0x8080_8080_8080_8080
-    let lf = word ^ (ones &* 0x0A)
-    let cr = word ^ (ones &* 0x0D)
-    return (((lf &- ones) & ~lf) | ((cr &- ones) & ~cr)) & highs
 }

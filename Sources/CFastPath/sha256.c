@@ -5,7 +5,7 @@
 // 180-4 rounds in hardware. The Swift side checks availability once and keeps its portable
 // implementation for other CPUs; the tests compare the two on the same inputs.
 
-#include "csha256.h"
+#include "crosswind_fastpath.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <cpuid.h>
