@@ -26,9 +26,10 @@ extension SSEParser {
         }
     }
 
-    /// Interprets one complete line, without its terminator. Returns the limit it exceeded,
-    /// if any.
-    mutating func interpretLine(_ line: UnsafeRawBufferPointer, into outputs: inout [Output]) -> SSEParserError? {
+    /// Interprets one complete line, without its terminator; `offset` is where the line starts
+    /// in the fed buffer's readable bytes when it lies there whole (nil when it was completed
+    /// from held bytes). Returns the limit it exceeded, if any.
+    mutating func interpretLine(_ line: UnsafeRawBufferPointer, at offset: Int?, into outputs: inout [Output]) -> SSEParserError? {
         guard let first = line.first else {
             // A blank line ends the event.
             self.dispatch(into: &outputs)
@@ -49,8 +50,19 @@ extension SSEParser {
 
         switch Field(line, nameEnd: nameEnd) {
         case .data:
-            guard self.data.count + value.count + 1 <= self.limits.maxEventBytes else {
+            let held = self.dataSlice.map { $0.readableBytes + 1 } ?? self.data.count
+            guard held + value.count + 1 <= self.limits.maxEventBytes else {
                 return .eventTooLarge(limit: self.limits.maxEventBytes)
+            }
+            if held == 0, let offset, let source = self.source {
+                // The common event, one `data` line: keep a slice, copy nothing.
+                self.dataSlice = source.getSlice(at: source.readerIndex + offset + value.lowerBound, length: value.count)
+                return nil
+            }
+            if let slice = self.dataSlice {
+                self.data.append(contentsOf: slice.readableBytesView)
+                self.data.append(UInt8(ascii: "\n"))
+                self.dataSlice = nil
             }
             Self.append(line, value, to: &self.data)
             self.data.append(UInt8(ascii: "\n"))
@@ -78,18 +90,24 @@ extension SSEParser {
         // Step 1 happens even when nothing is fired: an `id`-only block still moves the
         // last event ID string a reconnect sends.
         self.committedID = self.idBuffer
-        guard !self.data.isEmpty else {
-            self.eventType = ""
-            return
-        }
         // The data buffer always ends with the LF of its last `data` line; drop it. ASCII
         // (every Crosswind frame) is valid UTF-8 as it is; anything else goes through the
         // standard's UTF-8 decode, which replaces invalid sequences.
-        let body = self.data.dropLast()
-        let bytes = body.withUnsafeBytes(isASCII) ? ByteBuffer(bytes: body) : ByteBuffer(string: String(decoding: body, as: UTF8.self))
+        let bytes: ByteBuffer
+        if let slice = self.dataSlice {
+            let ascii = slice.withUnsafeReadableBytes(isASCII)
+            bytes = ascii ? slice : slice.withUnsafeReadableBytes { ByteBuffer(string: String(decoding: $0, as: UTF8.self)) }
+            self.dataSlice = nil
+        } else if !self.data.isEmpty {
+            let body = self.data.dropLast()
+            bytes = body.withUnsafeBytes(isASCII) ? ByteBuffer(bytes: body) : ByteBuffer(string: String(decoding: body, as: UTF8.self))
+            self.data.removeAll(keepingCapacity: self.data.capacity <= Self.retainedCapacity)
+        } else {
+            self.eventType = ""
+            return
+        }
         let type = self.eventType.isEmpty ? "message" : self.eventType
         outputs.append(.event(ServerSentEvent(type: type, dataBytes: bytes, lastEventID: self.idBuffer)))
-        self.data.removeAll(keepingCapacity: self.data.capacity <= Self.retainedCapacity)
         self.eventType = ""
     }
 }

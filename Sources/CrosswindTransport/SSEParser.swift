@@ -93,8 +93,15 @@ public struct SSEParser: Sendable {
     /// The previous feed ended with a CR: an LF starting the next feed belongs to that line
     /// break (CRLF split across feeds is one break, not two).
     var skipLeadingLF = false
-    /// The standard's data buffer: each `data` value followed by LF, still UTF-8.
+    /// The standard's data buffer: each `data` value followed by LF, still UTF-8. Empty while
+    /// the event has at most one `data` line that is held as `dataSlice`.
     var data: [UInt8] = []
+    /// The value of the event's only `data` line so far, when that line arrived whole in one
+    /// feed: a slice sharing the fed buffer's storage instead of a copy. The data buffer it
+    /// stands for is these bytes and one LF. A second `data` line copies it into `data`.
+    var dataSlice: ByteBuffer?
+    /// While `feed` scans: the fed buffer, from which in-place `data` values are sliced.
+    var source: ByteBuffer?
     /// The standard's event type buffer.
     var eventType = ""
     /// The standard's last event ID buffer, set by `id` fields as they are read.
@@ -124,9 +131,11 @@ public struct SSEParser: Sendable {
     public mutating func feed(_ buffer: inout ByteBuffer) throws -> [Output] {
         let idBeforeCall = self.committedID
         var outputs: [Output] = []
+        self.source = buffer
         let failure = buffer.withUnsafeReadableBytes { bytes in
             self.scan(bytes, into: &outputs)
         }
+        self.source = nil
         buffer.moveReaderIndex(to: buffer.writerIndex)
         if let failure {
             self.committedID = idBeforeCall
@@ -145,6 +154,7 @@ public struct SSEParser: Sendable {
         self.tail = []
         self.skipLeadingLF = false
         self.data = []
+        self.dataSlice = nil
         self.eventType = ""
         self.idBuffer = self.committedID
     }
@@ -191,14 +201,14 @@ public struct SSEParser: Sendable {
             let failure: SSEParserError?
             if self.tail.isEmpty {
                 // The common case: the whole line is in this buffer; interpret it in place.
-                failure = self.interpretLine(UnsafeRawBufferPointer(rebasing: bytes[index..<end]), into: &outputs)
+                failure = self.interpretLine(UnsafeRawBufferPointer(rebasing: bytes[index..<end]), at: index, into: &outputs)
             } else {
                 // Complete the held line in its own storage (moved out, so appending to it
                 // does not copy), interpret it, and hand the emptied storage back.
                 var line: [UInt8] = []
                 swap(&line, &self.tail)
                 Self.append(bytes, index..<end, to: &line)
-                failure = line.withUnsafeBytes { self.interpretLine($0, into: &outputs) }
+                failure = line.withUnsafeBytes { self.interpretLine($0, at: nil, into: &outputs) }
                 line.removeAll(keepingCapacity: line.capacity <= Self.retainedCapacity)
                 swap(&line, &self.tail)
             }
