@@ -89,8 +89,11 @@ public final class Link {
     @exclusivity(unchecked) private var inBadState = false
     @exclusivity(unchecked) private var transmitterFreeAt: NIODeadline
     @exclusivity(unchecked) private var lastArrival: NIODeadline
-    /// Packets in flight, in arrival order.
-    @exclusivity(unchecked) private var inFlight = CircularBuffer<(arrival: NIODeadline, segment: Segment)>(initialCapacity: 16)
+    /// Packets in flight, in arrival order, and when each comes off the link (two buffers: a
+    /// buffer of (deadline, segment) pairs copied and destroyed its optional elements through
+    /// the runtime's generic value witnesses, ~3 % of a run).
+    @exclusivity(unchecked) private var inFlight = CircularBuffer<Segment>(initialCapacity: 16)
+    @exclusivity(unchecked) private var arrivals = CircularBuffer<NIODeadline>(initialCapacity: 16)
     @exclusivity(unchecked) private var arrivalScheduled = false
     /// The network owns this object and outlives it (`unowned(unsafe)`: no reference counting per packet).
     unowned(unsafe) let network: Network
@@ -157,7 +160,8 @@ public final class Link {
         arrival = max(arrival, self.lastArrival)
         self.lastArrival = arrival
         self.network.traceTransmit(self, segment, now: now)
-        self.inFlight.append((arrival, segment))
+        self.inFlight.append(segment)
+        self.arrivals.append(arrival)
         if !self.arrivalScheduled {
             self.arrivalScheduled = true
             self.network.scheduleArrival(on: self, at: arrival)
@@ -183,14 +187,15 @@ public final class Link {
 
     func deliverDue() {
         let now = self.network.simulation.now
-        while let head = self.inFlight.first, head.arrival <= now {
-            self.inFlight.removeFirst()
+        while let arrival = self.arrivals.first, arrival <= now {
+            self.arrivals.removeFirst()
+            let segment = self.inFlight.removeFirst()
             self.statistics.packetsDelivered += 1
-            for capture in self.receivingEndCaptures { capture.record(head.segment, at: now) }
-            self.network.arrive(head.segment, via: self, now: now)
+            for capture in self.receivingEndCaptures { capture.record(segment, at: now) }
+            self.network.arrive(segment, via: self, now: now)
         }
-        if let next = self.inFlight.first {
-            self.network.scheduleArrival(on: self, at: next.arrival)
+        if let next = self.arrivals.first {
+            self.network.scheduleArrival(on: self, at: next)
         } else {
             self.arrivalScheduled = false
         }
