@@ -41,6 +41,11 @@ final class HTTPRouter: ChannelInboundHandler, RemovableChannelHandler {
         self.context = nil
     }
 
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        (self.active as? SSEServerStream)?.channelIsWritable = context.channel.isWritable
+        context.fireChannelWritabilityChanged()
+    }
+
     func channelInactive(context: ChannelHandlerContext) {
         self.active?.cancel()
         self.active = nil
@@ -122,6 +127,7 @@ final class HTTPRouter: ChannelInboundHandler, RemovableChannelHandler {
                 cursor = parsed
             }
             let stream = SSEServerStream(router: self, context: context, hub: self.hub, topic: topic, configuration: self.configuration)
+            stream.channelIsWritable = context.channel.isWritable
             self.active = stream
             stream.start(head: head, cursor: cursor, client: parameters.first(where: { $0.0 == "client" })?.1)
         case (.GET, self.configuration.syncPath):

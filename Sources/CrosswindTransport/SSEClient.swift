@@ -276,11 +276,24 @@ final class SSEClientHandler: ChannelDuplexHandler {
         context.fireChannelActive()
     }
 
+    /// The channel, kept from `handlerAdded` to `handlerRemoved`: every body part needs it, and
+    /// `context.channel` costs a pipeline lookup and reference counting each time.
+    private var channel: (any Channel)?
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.channel = context.channel
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.channel = nil
+    }
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let channel = self.channel ?? context.channel
         switch self.unwrapInboundIn(data) {
-        case .head(let head): self.client.responseHead(head, channel: context.channel)
-        case .body(let bytes): self.client.body(bytes, channel: context.channel)
-        case .end: self.client.responseEnd(channel: context.channel)
+        case .head(let head): self.client.responseHead(head, channel: channel)
+        case .body(let bytes): self.client.body(bytes, channel: channel)
+        case .end: self.client.responseEnd(channel: channel)
         }
     }
 

@@ -27,6 +27,9 @@ final class SSEServerStream: TopicSubscriber, ActiveResponse {
     /// than through every HTTP handler once per stream: the bytes are the ones NIO's encoder
     /// would write. The head, the prelude, heartbeats and the end still go through it.
     private var encoderContext: ChannelHandlerContext?
+    /// The channel's writability, as the router last heard it (`channelWritabilityChanged`):
+    /// read per message, where asking the channel costs a pipeline lookup and reference counting.
+    var channelIsWritable = true
 
     init(router: HTTPRouter, context: ChannelHandlerContext, hub: TopicHub, topic: String, configuration: RealtimeServerConfiguration) {
         self.router = router
@@ -72,7 +75,7 @@ final class SSEServerStream: TopicSubscriber, ActiveResponse {
         guard !self.finished else { return }
         // A client that stopped reading is dropped once its buffer passes the high-water mark;
         // it resumes with Last-Event-ID.
-        guard self.context.channel.isWritable else {
+        guard self.channelIsWritable else {
             self.configuration.log?("sse \(self.topic): client not reading, stream closed")
             self.cancel()
             self.context.close(promise: nil)
@@ -88,7 +91,7 @@ final class SSEServerStream: TopicSubscriber, ActiveResponse {
             self.context.flush()
         }
         if self.bytesSent >= self.configuration.sseRecycleBytes
-            || self.context.eventLoop.now - self.startedAt >= self.configuration.sseRecycleAfter
+            || (message.publishedAt ?? self.context.eventLoop.now) - self.startedAt >= self.configuration.sseRecycleAfter
         {
             self.finish()
         }

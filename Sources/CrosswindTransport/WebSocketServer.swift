@@ -84,6 +84,9 @@ final class WebSocketServerHandler: ChannelInboundHandler, TopicSubscriber {
     private var context: ChannelHandlerContext?
     private var subscribed = false
     private let session: String
+    /// The channel's writability as last announced (`channelWritabilityChanged`): read per
+    /// message, where asking the channel costs a pipeline lookup and reference counting.
+    private var channelIsWritable = true
 
     private let log: (@Sendable (String) -> Void)?
 
@@ -98,6 +101,7 @@ final class WebSocketServerHandler: ChannelInboundHandler, TopicSubscriber {
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        self.channelIsWritable = context.channel.isWritable
         let resumption = self.hub.subscribe(self, to: self.topic, resumingFrom: self.cursor, now: context.eventLoop.now)
         self.subscribed = true
         // The welcome names the first live offset; the replay (or snapshot) comes between.
@@ -114,6 +118,11 @@ final class WebSocketServerHandler: ChannelInboundHandler, TopicSubscriber {
     func handlerRemoved(context: ChannelHandlerContext) {
         self.unsubscribe()
         self.context = nil
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        self.channelIsWritable = context.channel.isWritable
+        context.fireChannelWritabilityChanged()
     }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -133,7 +142,7 @@ final class WebSocketServerHandler: ChannelInboundHandler, TopicSubscriber {
         // A client that stopped reading fills its socket and then the channel's buffer (past
         // the high-water mark the channel is not writable): it is dropped with 1013 (try
         // again later) rather than holding memory for ever; it resumes from its cursor.
-        guard context.channel.isWritable else {
+        guard self.channelIsWritable else {
             self.log?("ws \(self.topic) session \(self.session): client not reading, closed with 1013")
             self.unsubscribe()
             var data = context.channel.allocator.buffer(capacity: 2)

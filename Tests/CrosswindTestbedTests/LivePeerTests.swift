@@ -103,8 +103,9 @@ import Testing
 
     @Test func aClientThatNeverReadsIsDroppedWhileOthersAreServed() throws {
         // 16 KiB messages, as fast as the server can: a client that stops reading fills its
-        // socket and then 1 MiB of the channel's buffer, and is dropped (1013); a reading
-        // client beside it keeps receiving every message in order.
+        // socket and then 1 MiB of the channel's buffer, and is dropped (1013 on WebSocket,
+        // the stream ended on SSE); a reading client beside them keeps receiving every
+        // message in order.
         let python = packagePath(".venv/bin/python")
         guard FileManager.default.isExecutableFile(atPath: python) else {
             throw SetupError("\(python) missing: run Scripts/setup --tests")
@@ -118,5 +119,9 @@ import Testing
         #expect((result["readerMessages"] as? Int ?? 0) > 100)
         #expect(result["readerInOrder"] as? Bool == true)
         #expect(result["slowEnded"] as? Bool == true, "the server kept buffering for a client that never reads")
+        // An SSE stream ends at its recycle budget (128 KiB, eight of these messages), long
+        // before the channel's high-water mark: what the server holds for it stays bounded.
+        #expect(result["sseSlowStarted"] as? Bool == true, "the SSE client that never reads got no stream")
+        #expect(result["sseSlowResponseEnded"] as? Bool == true, "the SSE response to a client that never reads did not end")
     }
 }

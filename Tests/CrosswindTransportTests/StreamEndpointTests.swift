@@ -38,6 +38,22 @@ import Testing
         #expect(live.contains("id: 1234:1\ndata: {\"type\":\"message\",\"topic\":\"metrics\",\"epoch\":1234,\"offset\":1,\"data\":[1,2]}\n\n"))
     }
 
+    @Test func aStreamWhoseChannelStopsBeingWritableIsClosed() throws {
+        // A client that stops reading fills its socket and then the channel's buffer; past
+        // the high-water mark the channel announces it is not writable, and the next message
+        // closes the stream instead of buffering it (the client resumes with Last-Event-ID).
+        let (channel, hub, _) = try self.open("GET /events?topic=metrics HTTP/1.1\r\nHost: s\r\n\r\n")
+        defer { self.close(channel) }
+        hub.publish(topic: "metrics", data: ByteBuffer(string: "[1]"))
+        #expect(String(decoding: try Support.output(channel), as: UTF8.self).contains("id: 1234:1\n"))
+        #expect(channel.isActive)
+        channel.isWritable = false
+        channel.pipeline.fireChannelWritabilityChanged()
+        hub.publish(topic: "metrics", data: ByteBuffer(string: "[2]"))
+        #expect(!String(decoding: try Support.output(channel), as: UTF8.self).contains("id: 1234:2\n"))
+        #expect(!channel.isActive)
+    }
+
     @Test func lastEventIDResumesWithExactlyTheMissedEvents() throws {
         let (channel, _, text) = try self.open("GET /events?topic=metrics HTTP/1.1\r\nHost: s\r\nLast-Event-ID: 1234:2\r\n\r\n", publish: 4)
         defer { self.close(channel) }
