@@ -13,7 +13,7 @@ struct Bench: ParsableCommand {
         abstract: "Run the seed workload (clients x rate x size x duration) per transport and report speed, latency and memory."
     )
 
-    @Option(help: "sim (virtual network; live arrives with crosswind serve).")
+    @Option(help: "sim (the workload over the virtual network) or http-floor (only NIO's HTTP codecs, one long-poll exchange per message: the ceiling for sync-longpoll).")
     var mode = "sim"
     @Option(help: "websocket, sse, sync (long-poll and interval polling) or all.")
     var transport = "websocket"
@@ -54,14 +54,15 @@ struct Bench: ParsableCommand {
     }
 
     func run() throws {
-        guard self.mode == "sim" else {
-            printError("bench --mode \(self.mode): only 'sim' is available in this version")
+        guard self.mode == "sim" || self.mode == "http-floor" else {
+            printError("bench --mode \(self.mode): expected sim or http-floor (live load: crosswind serve and crosswind load)")
             throw ExitCode(ExitStatus.invalidInput)
         }
         guard self.clients > 0, self.rate > 0, self.size > 1, self.duration > 0, self.repetitions > 0, self.syncInterval > 0 else {
             printError("bench: clients, rate, size, duration, sync-interval and repeat must be positive")
             throw ExitCode(ExitStatus.invalidInput)
         }
+        if self.mode == "http-floor" { return try self.runHTTPFloor() }
         var base = SimulationBenchmark.Parameters()
         base.clients = self.clients
         base.ratePerSecond = self.rate
@@ -108,6 +109,31 @@ struct Bench: ParsableCommand {
             try RunOutput.encode(all).write(to: URL(fileURLWithPath: "\(out)/bench.json"))
         }
         if !all.allSatisfy(\.report.passed) { throw ExitCode(ExitStatus.expectationFailed) }
+    }
+
+    /// `--mode http-floor`: as many HTTP exchanges as the workload has messages (a long-poll
+    /// client gets one message per response at this rate), through NIO's codecs alone.
+    private func runHTTPFloor() throws {
+        let exchanges = Int((Double(self.clients) * self.rate * Double(self.duration)).rounded())
+        // The simulated run covers the publishing time plus its fixed set-up and drain.
+        let virtualSeconds = Double(self.duration + 4)
+        let clock = ContinuousClock()
+        var walls: [Double] = []
+        for _ in 0..<self.repetitions {
+            let started = clock.now
+            let responses = try HTTPCodecFloor.run(count: exchanges, messageBytes: self.size)
+            walls.append(seconds(clock.now - started))
+            guard responses == exchanges else {
+                printError("bench --mode http-floor: \(responses) of \(exchanges) responses decoded")
+                throw ExitCode(ExitStatus.expectationFailed)
+            }
+        }
+        let best = walls.min()!
+        let median = walls.sorted()[walls.count / 2]
+        print("bench  mode http-floor  exchanges \(exchanges) (clients \(self.clients) x rate \(self.rate)/s x \(self.duration) s)  size \(self.size) B")
+        print("  codecs     NIO HTTP/1.1 client and server pipelines (defaults), one keep-alive connection, no network model")
+        print(String(format: "  wall       best %.2f s, median %.2f s of %d runs: %.2f us per exchange", best, median, walls.count, best / Double(exchanges) * 1e6))
+        print(String(format: "  ceiling    sync-longpoll (one exchange per message, %.0f s virtual) can reach at most %.1fx real time", virtualSeconds, virtualSeconds / best))
     }
 
     private func measure(label: String, parameters: SimulationBenchmark.Parameters, knobs: String) throws -> Figures {

@@ -70,6 +70,19 @@ import Testing
         #expect(run.stdout.contains("FAIL  latency p99 <= 50 ms"))
     }
 
+    @Test func httpFloorBenchDecodesEveryExchangeAndPrintsTheCeiling() throws {
+        let crosswind = try crosswindExecutable()
+        // 20 clients x 5/s x 2 s: 200 exchanges through NIO's codecs alone.
+        let run = try runProcess(crosswind, ["bench", "--mode", "http-floor", "--clients", "20", "--rate", "5", "--duration", "2"])
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.stdout.contains("bench  mode http-floor  exchanges 200 "))
+        #expect(run.stdout.contains("us per exchange"))
+        #expect(run.stdout.contains("sync-longpoll (one exchange per message, 6 s virtual) can reach at most"))
+        let unknown = try runProcess(crosswind, ["bench", "--mode", "live"])
+        #expect(unknown.status == 2)
+        #expect(unknown.stderr.contains("expected sim or http-floor"))
+    }
+
     @Test func validateAcceptsEveryShippedFile() throws {
         let crosswind = try crosswindExecutable()
         let files = try ["Experiments", "Topologies"].flatMap { folder in
