@@ -139,8 +139,10 @@ final class ClientAgent: RealtimeClientDelegate, RealtimeManagerDelegate {
         self.closedAt = time
         self.closeReason = reason
         self.run.simulation.trace.record(time, self.traceComponent, self.run.kindClose, reason.code)
-        // An SSE stream that the server ended (recycling) is resumed the way EventSource does:
-        // after the advised retry, with the last event id. Other transports wait for the manager.
+        // An SSE stream whose connection ended (a recycle that closed it, a dropped connection)
+        // is resumed the way EventSource does: after the advised retry, with the last event id,
+        // on a new connection. (A recycle on a kept-alive connection never gets here: the
+        // client asks again on it.) Other transports wait for the manager.
         if let sse = client as? SSEClient, reason == .connectionLost, let reconnect = self.reconnect {
             let cursor = sse.lastCursor
             self.run.simulation.schedule(at: time + (sse.advisedRetry ?? .seconds(1))) { reconnect(cursor) }

@@ -32,8 +32,13 @@ public struct SSEClientConfiguration: Sendable {
 /// `welcome` event as the application round trip, `message` events delivered once and in
 /// order, comments as heartbeats, and a watchdog that closes a silent stream.
 ///
-/// A server that recycles the stream ends the response: the client reports
-/// `.connectionLost` with its last cursor in ``lastCursor``; whoever owns it reconnects.
+/// A server that recycles the stream ends the response. On a connection that stays open
+/// (HTTP/1.1 keep-alive) the client asks again on it after the advised `retry`, with its last
+/// cursor as `Last-Event-ID`, as a browser's EventSource does from its connection pool; the
+/// new response's welcome must resume where the stream left off (`recovered`, same epoch),
+/// and the owner sees no interruption. When the connection ends with the response, or the
+/// resumed stream cannot pick up where it stopped, the client reports `.connectionLost` with
+/// its last cursor in ``lastCursor``; whoever owns it reconnects.
 ///
 /// Calling contract: as ``WebSocketClient``.
 public final class SSEClient: RealtimeTransportClient, @unchecked Sendable {
@@ -42,6 +47,9 @@ public final class SSEClient: RealtimeTransportClient, @unchecked Sendable {
         case connecting
         case streaming(any Channel)
         case open(any Channel)
+        /// Open, between two responses of a recycled stream on the same connection: the next
+        /// request is due (or sent) and its welcome has not arrived yet.
+        case resuming(any Channel)
         case closed
     }
 
@@ -62,6 +70,11 @@ public final class SSEClient: RealtimeTransportClient, @unchecked Sendable {
     @exclusivity(unchecked) private var state: State = .idle
     @exclusivity(unchecked) private var lastHeard: NIODeadline = .uptimeNanoseconds(0)
     private var watchdog: Scheduled<Void>?
+    /// The next request of a recycled stream, due after the advised retry.
+    private var resumption: Scheduled<Void>?
+    /// The current response leaves the connection open for another request (HTTP/1.1 without
+    /// `Connection: close`).
+    private var responseKeepsConnection = false
 
     public init(configuration: SSEClientConfiguration, delegate: any RealtimeClientDelegate) {
         self.configuration = configuration
@@ -80,8 +93,10 @@ public final class SSEClient: RealtimeTransportClient, @unchecked Sendable {
     }
 
     public var isOpen: Bool {
-        if case .open = self.state { return true }
-        return false
+        switch self.state {
+        case .open, .resuming: return true
+        case .idle, .connecting, .streaming, .closed: return false
+        }
     }
 
     /// The cursor of the last message delivered (what a reconnect sends as Last-Event-ID).
@@ -95,7 +110,7 @@ public final class SSEClient: RealtimeTransportClient, @unchecked Sendable {
 
     public func close() {
         switch self.state {
-        case .streaming(let channel), .open(let channel):
+        case .streaming(let channel), .open(let channel), .resuming(let channel):
             self.fail(.closedByApplication, channel: channel)
         case .idle, .connecting, .closed:
             self.state = .closed
@@ -109,27 +124,43 @@ public final class SSEClient: RealtimeTransportClient, @unchecked Sendable {
         headers.add(name: "Host", value: self.configuration.host)
         headers.add(name: "Accept", value: "text/event-stream")
         headers.add(name: "Cache-Control", value: "no-cache")
-        if let cursor = self.configuration.resumeFrom { headers.add(name: "Last-Event-ID", value: cursor.description) }
+        // The tracker starts at `resumeFrom` and follows every delivered message, so a resumed
+        // request on the same connection names the last one.
+        if let cursor = self.tracker.last { headers.add(name: "Last-Event-ID", value: cursor.description) }
         var uri = "\(self.configuration.path)?topic=\(self.configuration.topic)"
         if let id = self.configuration.clientID { uri += "&client=\(id)" }
         return HTTPRequestHead(version: .http1_1, method: .GET, uri: uri, headers: headers)
     }
 
     func responseHead(_ head: HTTPResponseHead, channel: any Channel) {
-        guard case .connecting = self.state else { return }
         let contentType = head.headers.first(name: "Content-Type") ?? ""
-        guard head.status == .ok, contentType.lowercased().hasPrefix("text/event-stream") else {
-            self.fail(.upgradeRejected, channel: channel)
-            return
+        let isStream = head.status == .ok && contentType.lowercased().hasPrefix("text/event-stream")
+        self.responseKeepsConnection = head.version == .http1_1
+            && !head.headers[canonicalForm: "Connection"].contains { $0.lowercased() == "close" }
+        switch self.state {
+        case .connecting:
+            guard isStream else {
+                self.fail(.upgradeRejected, channel: channel)
+                return
+            }
+            self.state = .streaming(channel)
+            self.heard(channel)
+            self.scheduleWatchdog(channel)
+        case .resuming:
+            // The path carried this transport a moment ago: a refusal now is a lost stream.
+            guard isStream else {
+                self.fail(.connectionLost, channel: channel)
+                return
+            }
+            self.heard(channel)
+        case .idle, .streaming, .open, .closed:
+            break
         }
-        self.state = .streaming(channel)
-        self.heard(channel)
-        self.scheduleWatchdog(channel)
     }
 
     func body(_ bytes: ByteBuffer, channel: any Channel) {
         switch self.state {
-        case .streaming, .open: break
+        case .streaming, .open, .resuming: break
         case .idle, .connecting, .closed: return
         }
         var bytes = bytes
@@ -171,6 +202,17 @@ public final class SSEClient: RealtimeTransportClient, @unchecked Sendable {
             self.outgoing.eventLoop = channel.eventLoop
             self.outgoing.session = welcome.session
             self.delegate?.realtimeClient(self, opened: welcome, at: now)
+        case (.welcome(let welcome), .resuming(let channel)):
+            // The same stream, continued: it must pick up right after the last message. If
+            // the server cannot (another epoch, a replay window passed), the owner reconnects
+            // and hears that welcome itself.
+            guard event.type == "welcome", welcome.topic == self.configuration.topic, welcome.recovered,
+                let last = self.tracker.last, last.epoch == welcome.epoch, welcome.next == last.offset &+ 1
+            else {
+                self.fail(.connectionLost, channel: channel)
+                return
+            }
+            self.state = .open(channel)
         case (.message(let message), .open):
             if self.tracker.accept(epoch: message.epoch, offset: message.offset) != .duplicate {
                 self.delegate?.realtimeClient(self, received: message, at: now)
@@ -187,10 +229,18 @@ public final class SSEClient: RealtimeTransportClient, @unchecked Sendable {
     }
 
     func responseEnd(channel: any Channel) {
-        // The server recycled (or ended) the stream: the owner reconnects from lastCursor.
+        // The server recycled (or ended) the stream. On a connection that stays open, ask
+        // again on it after the advised retry; otherwise the owner reconnects from lastCursor.
         self.parser.endOfStream()
         switch self.state {
-        case .streaming, .open:
+        case .open(let channel) where self.responseKeepsConnection:
+            self.state = .resuming(channel)
+            self.resumption = channel.eventLoop.scheduleTask(in: self.advisedRetry ?? .seconds(1)) { [self] in
+                guard case .resuming = self.state else { return }
+                channel.write(HTTPClientRequestPart.head(self.requestHead()), promise: nil)
+                channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
+            }
+        case .streaming, .open, .resuming:
             self.fail(.connectionLost, channel: channel)
         case .idle, .connecting, .closed:
             break
@@ -203,7 +253,7 @@ public final class SSEClient: RealtimeTransportClient, @unchecked Sendable {
             return
         }
         switch self.state {
-        case .connecting, .streaming, .open:
+        case .connecting, .streaming, .open, .resuming:
             self.finish(.connectionFailed(String(describing: error)), channel: channel)
         case .idle, .closed:
             break
@@ -214,7 +264,7 @@ public final class SSEClient: RealtimeTransportClient, @unchecked Sendable {
         switch self.state {
         case .connecting:
             self.finish(.connectionFailed("closed before the response"), channel: channel)
-        case .streaming, .open:
+        case .streaming, .open, .resuming:
             self.finish(.connectionLost, channel: channel)
         case .idle, .closed:
             break
@@ -236,6 +286,8 @@ public final class SSEClient: RealtimeTransportClient, @unchecked Sendable {
         self.state = .closed
         self.watchdog?.cancel()
         self.watchdog = nil
+        self.resumption?.cancel()
+        self.resumption = nil
         self.delegate?.realtimeClient(self, closed: reason, at: channel.eventLoop.now)
     }
 

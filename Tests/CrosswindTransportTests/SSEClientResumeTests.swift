@@ -1,0 +1,146 @@
+import CrosswindTransport
+import NIOCore
+import NIOEmbedded
+import Testing
+
+/// An SSE client whose stream the server recycles: on a keep-alive connection it asks again
+/// on that connection after the advised retry, naming its last event; the owner sees one
+/// uninterrupted stream, unless the continuation cannot pick up where the stream stopped.
+@Suite struct SSEClientResumeTests {
+    final class Recorder: RealtimeClientDelegate {
+        var welcomes: [Welcome] = []
+        var offsets: [UInt64] = []
+        var closes: [ClientCloseReason] = []
+        func realtimeClient(_ client: any RealtimeTransportClient, opened welcome: Welcome, at time: NIODeadline) {
+            self.welcomes.append(welcome)
+        }
+        func realtimeClient(_ client: any RealtimeTransportClient, received message: RealtimeMessage, at time: NIODeadline) {
+            self.offsets.append(message.offset)
+        }
+        func realtimeClient(_ client: any RealtimeTransportClient, closed reason: ClientCloseReason, at time: NIODeadline) {
+            self.closes.append(reason)
+        }
+    }
+
+    struct Connection {
+        let channel: EmbeddedChannel
+        let loop: EmbeddedEventLoop
+        let client: SSEClient
+        let recorder: Recorder
+
+        /// Everything the client wrote since the last call, as text.
+        func sent() throws -> String {
+            var text = ""
+            while let chunk = try self.channel.readOutbound(as: ByteBuffer.self) { text += String(buffer: chunk) }
+            return text
+        }
+
+        func receive(_ text: String) throws {
+            try self.channel.writeInbound(ByteBuffer(string: text))
+        }
+    }
+
+    func connect() throws -> Connection {
+        let loop = EmbeddedEventLoop()
+        let channel = EmbeddedChannel(loop: loop)
+        let recorder = Recorder()
+        let client = SSEClient(configuration: SSEClientConfiguration(host: "server", topic: "metrics"), delegate: recorder)
+        try client.configure(channel)
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 80)).wait()
+        return Connection(channel: channel, loop: loop, client: client, recorder: recorder)
+    }
+
+    /// A response head for a stream; `connection` adds a `Connection` header.
+    static func head(version: String = "HTTP/1.1", connection: String? = nil) -> String {
+        var text = "\(version) 200 OK\r\nContent-Type: text/event-stream; charset=utf-8\r\nTransfer-Encoding: chunked\r\n"
+        if let connection { text += "Connection: \(connection)\r\n" }
+        return text + "\r\n"
+    }
+
+    static func chunk(_ body: String) -> String {
+        String(body.utf8.count, radix: 16) + "\r\n" + body + "\r\n"
+    }
+
+    static func welcome(next: UInt64, epoch: UInt64 = 7, recovered: Bool = true) -> String {
+        "event: welcome\ndata: {\"type\":\"welcome\",\"topic\":\"metrics\",\"epoch\":\(epoch),\"next\":\(next),\"recovered\":\(recovered)}\n\n"
+    }
+
+    static func message(_ offset: UInt64, epoch: UInt64 = 7) -> String {
+        "id: \(epoch):\(offset)\ndata: {\"type\":\"message\",\"topic\":\"metrics\",\"epoch\":\(epoch),\"offset\":\(offset),\"data\":[\(offset)]}\n\n"
+    }
+
+    static let lastChunk = "0\r\n\r\n"
+
+    /// Opens the stream, delivers messages 1 and 2, and ends the response (a recycle) with a
+    /// retry advice of 250 ms.
+    func openAndRecycle() throws -> Connection {
+        let connection = try self.connect()
+        #expect(try connection.sent().hasPrefix("GET /events?topic=metrics HTTP/1.1\r\n"))
+        try connection.receive(Self.head() + Self.chunk("retry: 250\n\n" + Self.welcome(next: 1) + Self.message(1) + Self.message(2)) + Self.lastChunk)
+        #expect(connection.recorder.welcomes.count == 1)
+        #expect(connection.recorder.offsets == [1, 2])
+        return connection
+    }
+
+    @Test func aRecycledStreamContinuesOnTheSameConnectionAfterTheAdvisedRetry() throws {
+        let connection = try self.openAndRecycle()
+        defer { _ = try? connection.channel.finish(acceptAlreadyClosed: true) }
+        #expect(connection.client.isOpen)
+        connection.loop.advanceTime(by: .milliseconds(249))
+        #expect(try connection.sent().isEmpty)
+        connection.loop.advanceTime(by: .milliseconds(1))
+        let request = try connection.sent()
+        #expect(request.hasPrefix("GET /events?topic=metrics HTTP/1.1\r\n"))
+        #expect(request.contains("Last-Event-ID: 7:2\r\n"))
+        // The continuation picks up at 3: the owner hears messages, not a second opening.
+        try connection.receive(Self.head() + Self.chunk(Self.welcome(next: 3) + Self.message(3)))
+        #expect(connection.recorder.welcomes.count == 1)
+        #expect(connection.recorder.offsets == [1, 2, 3])
+        #expect(connection.recorder.closes.isEmpty)
+        #expect(connection.channel.isActive)
+    }
+
+    @Test(arguments: [
+        ("another epoch", SSEClientResumeTests.welcome(next: 1, epoch: 8)),
+        ("not recovered", SSEClientResumeTests.welcome(next: 3, recovered: false)),
+        ("a gap", SSEClientResumeTests.welcome(next: 5)),
+    ])
+    func aContinuationThatCannotPickUpIsALostConnection(label: String, welcome: String) throws {
+        let connection = try self.openAndRecycle()
+        defer { _ = try? connection.channel.finish(acceptAlreadyClosed: true) }
+        connection.loop.advanceTime(by: .milliseconds(250))
+        _ = try connection.sent()
+        try connection.receive(Self.head() + Self.chunk(welcome))
+        #expect(connection.recorder.closes == [.connectionLost], "\(label)")
+        #expect(connection.recorder.welcomes.count == 1)
+        #expect(!connection.channel.isActive)
+    }
+
+    @Test(arguments: [("HTTP/1.1", "close"), ("HTTP/1.0", nil)] as [(String, String?)])
+    func aResponseThatEndsTheConnectionIsALostConnectionAtOnce(version: String, connectionHeader: String?) throws {
+        let connection = try self.connect()
+        defer { _ = try? connection.channel.finish(acceptAlreadyClosed: true) }
+        _ = try connection.sent()
+        // HTTP/1.0 has no chunks: the body runs to the end of the connection.
+        let body = Self.welcome(next: 1) + Self.message(1)
+        if version == "HTTP/1.0" {
+            try connection.receive("HTTP/1.0 200 OK\r\nContent-Type: text/event-stream\r\n\r\n" + body)
+            connection.channel.pipeline.fireChannelInactive()
+        } else {
+            try connection.receive(Self.head(connection: connectionHeader) + Self.chunk(body) + Self.lastChunk)
+        }
+        #expect(connection.recorder.offsets == [1])
+        #expect(connection.recorder.closes == [.connectionLost])
+        connection.loop.advanceTime(by: .seconds(2))
+        #expect(try connection.sent().isEmpty)
+    }
+
+    @Test func theConnectionClosingWhileWaitingIsALostConnection() throws {
+        let connection = try self.openAndRecycle()
+        defer { _ = try? connection.channel.finish(acceptAlreadyClosed: true) }
+        try connection.channel.close().wait()
+        #expect(connection.recorder.closes == [.connectionLost])
+        connection.loop.advanceTime(by: .seconds(1))
+        #expect(try connection.sent().isEmpty)
+    }
+}
