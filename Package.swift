@@ -10,6 +10,7 @@
 //   live:        CrosswindLive (the transports on real sockets: crosswind serve)
 //   join:        CrosswindTestbed (experiments, workloads, metrics, reports)
 //   entry:       crosswind (the command-line tool)
+//   C:           CPcap (libpcap), CFastPath (SHA-NI and SSE2 loops of the hot path)
 import PackageDescription
 
 let upcoming: [SwiftSetting] = [
