@@ -147,10 +147,11 @@ public final class LoadGenerator {
             settings.machine.fallbackMethods = configuration.fallback ? TransportMethod.allCases.filter { $0 != configuration.method } : []
             settings.clientID = "load-\(index + 1)"
             settings.syncLongPoll = .seconds(25)
+            let managerSettings = settings  // a constant for the loop's closure
             let delay = TimeAmount.nanoseconds(configuration.rampUp.nanoseconds * Int64(index) / Int64(max(configuration.clients, 1)))
             let manager = try loop.submit {
                 let manager = RealtimeCommunicationManager(
-                    configuration: settings, eventLoop: loop,
+                    configuration: managerSettings, eventLoop: loop,
                     connector: Connector(loop: loop, host: configuration.host, port: configuration.port),
                     seed: UInt64(index + 1)
                 )
