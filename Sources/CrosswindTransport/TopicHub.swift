@@ -315,19 +315,31 @@ public func isValidTopicName(_ name: Substring) -> Bool {
 
 /// The query parameters of a request target (`/ws?topic=metrics&cursor=1:2`), percent-decoded.
 public func queryParameters(of uri: String) -> (path: Substring, parameters: [(String, String)]) {
-    // On the UTF-8 bytes: every request of a poller goes through here, and splitting the
-    // String by Character (grapheme breaking) cost more than the rest of the request.
-    let utf8 = uri.utf8
-    guard let question = utf8.firstIndex(of: UInt8(ascii: "?")) else { return (uri[...], []) }
-    var parameters: [(String, String)] = []
-    for pair in utf8[utf8.index(after: question)...].split(separator: UInt8(ascii: "&")) {
-        guard let equals = pair.firstIndex(of: UInt8(ascii: "=")) else {
-            parameters.append((percentDecode(pair) ?? "", ""))
-            continue
+    // On the UTF-8 bytes, through one buffer pointer: every request of a poller goes through
+    // here, and the generic String.UTF8View algorithms (split, firstIndex) cost more than the
+    // rest of the request.
+    var uri = uri
+    uri.makeContiguousUTF8()
+    let (question, parameters) = uri.utf8.withContiguousStorageIfAvailable { bytes -> (Int?, [(String, String)]) in
+        guard let question = bytes.firstIndex(of: UInt8(ascii: "?")) else { return (nil, []) }
+        var parameters: [(String, String)] = []
+        var pairStart = question + 1
+        while pairStart < bytes.count {
+            var pairEnd = pairStart
+            while pairEnd < bytes.count && bytes[pairEnd] != UInt8(ascii: "&") { pairEnd += 1 }
+            if pairEnd > pairStart {  // empty pairs ("a&&b", a trailing "&") are skipped
+                var equals = pairStart
+                while equals < pairEnd && bytes[equals] != UInt8(ascii: "=") { equals += 1 }
+                let name = percentDecode(UnsafeBufferPointer(rebasing: bytes[pairStart..<equals])) ?? ""
+                let value = equals < pairEnd ? percentDecode(UnsafeBufferPointer(rebasing: bytes[(equals + 1)..<pairEnd])) ?? "" : ""
+                parameters.append((name, value))
+            }
+            pairStart = pairEnd + 1
         }
-        parameters.append((percentDecode(pair[..<equals]) ?? "", percentDecode(pair[pair.index(after: equals)...]) ?? ""))
-    }
-    return (uri[..<question], parameters)
+        return (question, parameters)
+    }!
+    guard let question else { return (uri[...], []) }
+    return (uri[..<uri.utf8.index(uri.utf8.startIndex, offsetBy: question)], parameters)
 }
 
 private func hexDigitValue(_ byte: UInt8) -> UInt8? {
@@ -339,10 +351,10 @@ private func hexDigitValue(_ byte: UInt8) -> UInt8? {
     }
 }
 
-private func percentDecode(_ text: Substring.UTF8View) -> String? {
-    // Most values have nothing to decode: a slice of a String cut at ASCII bytes is valid
+private func percentDecode(_ text: UnsafeBufferPointer<UInt8>) -> String? {
+    // Most values have nothing to decode: bytes of a String cut at ASCII bytes are valid
     // UTF-8 already, and short ones are stored inline without an allocation.
-    if !text.contains(where: { $0 == UInt8(ascii: "%") || $0 == UInt8(ascii: "+") }) { return String(Substring(text)) }
+    if !text.contains(where: { $0 == UInt8(ascii: "%") || $0 == UInt8(ascii: "+") }) { return String(decoding: text, as: UTF8.self) }
     var bytes: [UInt8] = []
     bytes.reserveCapacity(text.count)
     var iterator = text.makeIterator()
