@@ -62,7 +62,7 @@ public enum WebSocketServer {
                 completionHandler: { context in
                     // NIO removes its own HTTP handlers; ours must go too, or frames reach it.
                     if let handler = try? context.pipeline.syncOperations.context(name: Self.httpHandlerName) {
-                        _ = try? context.pipeline.syncOperations.removeHandler(context: handler)
+                        _ = context.pipeline.syncOperations.removeHandler(context: handler)
                     }
                 }
             )
@@ -166,8 +166,10 @@ final class WebSocketServerHandler: ChannelInboundHandler, TopicSubscriber {
             let code = data.readWebSocketErrorCode() ?? .normalClosure
             var reply = context.channel.allocator.buffer(capacity: 2)
             reply.write(webSocketErrorCode: code)
+            // The handler is the pipeline's last: closing the channel closes from right here.
+            let channel = context.channel
             context.writeAndFlush(self.wrapOutboundOut(WebSocketFrame(fin: true, opcode: .connectionClose, data: reply)))
-                .whenComplete { _ in context.close(promise: nil) }
+                .whenComplete { _ in channel.close(promise: nil) }
         case .text:
             // A client message: handed to the hub once, acknowledged either way.
             guard case .send(let sequence, let data) = WireFrame.decode(frame.unmaskedData) else {
