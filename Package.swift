@@ -18,14 +18,6 @@ let upcoming: [SwiftSetting] = [
     .enableUpcomingFeature("MemberImportVisibility"),
 ]
 
-/// The simulation path (kernel, network, middleboxes, transports, testbed) runs every message
-/// through many small class-property accesses. Debug builds and tests keep Swift's dynamic
-/// exclusivity checks; release builds drop them there, which is ~8 % of a simulated message's
-/// instructions (swift_beginAccess and its per-thread access set). Static checks still apply.
-let simulationPath: [SwiftSetting] = upcoming + [
-    .unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release)),
-]
-
 let package = Package(
     name: "crosswind",
     platforms: [.macOS(.v13)],
@@ -58,7 +50,7 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ],
-            swiftSettings: simulationPath
+            swiftSettings: upcoming
         ),
         .target(
             name: "CrosswindNetwork",
@@ -68,7 +60,7 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ],
-            swiftSettings: simulationPath
+            swiftSettings: upcoming
         ),
         .target(
             name: "CrosswindTransport",
@@ -78,7 +70,7 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOWebSocket", package: "swift-nio"),
             ],
-            swiftSettings: simulationPath
+            swiftSettings: upcoming
         ),
         .target(
             name: "CrosswindMiddlebox",
@@ -86,7 +78,7 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
-            swiftSettings: simulationPath
+            swiftSettings: upcoming
         ),
         .target(
             name: "CrosswindLive",
@@ -123,7 +115,7 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOWebSocket", package: "swift-nio"),
             ],
-            swiftSettings: simulationPath
+            swiftSettings: upcoming
         ),
         .executableTarget(
             name: "crosswind",
