@@ -213,6 +213,9 @@ public final class SSEClient: RealtimeTransportClient, @unchecked Sendable {
                 return
             }
             self.state = .open(channel)
+            // The server closed the ended stream's session: client messages (and any that
+            // failed meanwhile, flushed now) go under the new one.
+            self.outgoing.session = welcome.session
         case (.message(let message), .open):
             if self.tracker.accept(epoch: message.epoch, offset: message.offset) != .duplicate {
                 self.delegate?.realtimeClient(self, received: message, at: now)

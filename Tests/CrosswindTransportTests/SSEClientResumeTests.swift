@@ -61,8 +61,8 @@ import Testing
         String(body.utf8.count, radix: 16) + "\r\n" + body + "\r\n"
     }
 
-    static func welcome(next: UInt64, epoch: UInt64 = 7, recovered: Bool = true) -> String {
-        "event: welcome\ndata: {\"type\":\"welcome\",\"topic\":\"metrics\",\"epoch\":\(epoch),\"next\":\(next),\"recovered\":\(recovered)}\n\n"
+    static func welcome(next: UInt64, epoch: UInt64 = 7, recovered: Bool = true, session: String = "7-1") -> String {
+        "event: welcome\ndata: {\"type\":\"welcome\",\"topic\":\"metrics\",\"epoch\":\(epoch),\"next\":\(next),\"recovered\":\(recovered),\"session\":\"\(session)\"}\n\n"
     }
 
     static func message(_ offset: UInt64, epoch: UInt64 = 7) -> String {
@@ -98,6 +98,29 @@ import Testing
         #expect(connection.recorder.offsets == [1, 2, 3])
         #expect(connection.recorder.closes.isEmpty)
         #expect(connection.channel.isActive)
+    }
+
+    @Test func clientMessagesFollowTheContinuedStreamsSession() throws {
+        // The server ends a stream's session with the stream: after the continuation, client
+        // messages are posted under the session its welcome names.
+        let connection = try self.openAndRecycle()
+        defer { _ = try? connection.channel.finish(acceptAlreadyClosed: true) }
+        var posts: [EmbeddedChannel] = []
+        defer { for post in posts { _ = try? post.finish(acceptAlreadyClosed: true) } }
+        connection.client.sideConnector = { initialize in
+            let post = EmbeddedChannel(loop: connection.loop)
+            posts.append(post)
+            try? initialize(post)
+            _ = post.connect(to: try! SocketAddress(ipAddress: "127.0.0.1", port: 80))
+        }
+        connection.loop.advanceTime(by: .milliseconds(250))
+        _ = try connection.sent()
+        try connection.receive(Self.head() + Self.chunk(Self.welcome(next: 3, session: "7-2")))
+        connection.client.send(sequence: 1, data: ByteBuffer(string: "1"))
+        let post = try #require(posts.last)
+        var request = ""
+        while let chunk = try post.readOutbound(as: ByteBuffer.self) { request += String(buffer: chunk) }
+        #expect(request.hasPrefix("POST /send?session=7-2 HTTP/1.1\r\n"))
     }
 
     @Test(arguments: [
