@@ -69,6 +69,36 @@ import Testing
         #expect(result.report.latencyMs.max >= 800)
     }
 
+    @Test func managedSSEClientsKeepSendingAcrossRecycles() throws {
+        // Managed clients on SSE only, 512-byte messages at 10/s: each stream is recycled
+        // twice and continued on its connection. The server gives each continued stream a new
+        // session; client messages (two a second, posted beside the stream) follow it, and
+        // every one arrives exactly once, with no reconnect.
+        var manager = ManagerSettings()
+        manager.defaultMethod = .sse
+        manager.fallbackMethods = []
+        let group = ClientGroup(
+            name: "desk", count: 10, connectSpread: .milliseconds(500),
+            link: LinkPair(both: LinkSpec(latency: .milliseconds(5))), manager: manager
+        )
+        var workload = Workload(ratePerSecond: 10, messageBytes: 512, start: .seconds(2), duration: .seconds(60), drain: .seconds(5))
+        workload.clientSends = ClientSends(ratePerSecond: 2, messageBytes: 64)
+        let experiment = Experiment(
+            name: "sse-recycle-sends", seed: 5,
+            topology: Topology(name: "lan-10", groups: [group]),
+            workload: workload,
+            expectations: [
+                Expectation(kind: .deliveryComplete), Expectation(kind: .noDuplicates), Expectation(kind: .noReordering),
+                Expectation(kind: .allConnected), Expectation(kind: .clientSendsComplete),
+            ]
+        )
+        let result = try ExperimentRun(experiment: experiment).execute()
+        #expect(result.report.passed, "\(result.report.expectations)")
+        #expect(result.report.clientMessages.delivered == 10 * 120)
+        #expect(Self.count("client.connect", in: result.trace) == 10)
+        #expect(result.report.latencyMs.max >= 800)  // the recycles' retry gaps
+    }
+
     @Test func syncPollsThatFindNothingAre304Heartbeats() throws {
         // One message every 5 s, polls every 500 ms: most polls find nothing and get 304,
         // which the client reports as heartbeats.
