@@ -10,7 +10,7 @@ import Testing
         let (process, text) = try launchCrosswind(["proxy", "--listen", "127.0.0.1:0", "--upstream", "127.0.0.1:\(upstream)", "--profile", profile, "--api", "127.0.0.1:0"])
         let ports = text.matches(of: /127\.0\.0\.1:(\d+)/).compactMap { Int($0.1) }
         guard ports.count == 3 else {
-            LivePeerTests.stop(process)
+            stopProcess(process)
             throw SetupError("crosswind proxy did not report its ports: '\(text)'")
         }
         return (process, ports[0], ports[2])
@@ -18,9 +18,9 @@ import Testing
 
     /// Runs the browser check; returns its JSON.
     static func browse(_ arguments: [String]) throws -> [String: Any] {
-        let python = packagePath(".venv/bin/python")
-        guard FileManager.default.isExecutableFile(atPath: python), FileManager.default.isExecutableFile(atPath: "/usr/bin/chromium") else {
-            throw SetupError("needs .venv and /usr/bin/chromium: run Scripts/setup --tests")
+        let python = try venvPython()
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/chromium") else {
+            throw SetupError("needs /usr/bin/chromium: run Scripts/setup --tests")
         }
         try FileManager.default.createDirectory(atPath: packagePath("runs/browser"), withIntermediateDirectories: true)
         let run = try runProcess(python, [packagePath("Scripts/browser_check.py")] + arguments)
@@ -32,7 +32,7 @@ import Testing
 
     @Test func dashboardOpensOnWebSocket() throws {
         let (server, port) = try LivePeerTests.startServer(rate: 10)
-        defer { LivePeerTests.stop(server) }
+        defer { stopProcess(server) }
         let result = try Self.browse(["http://127.0.0.1:\(port)/", "websocket", "20", packagePath("runs/browser/direct.png")])
         let first = try #require(result["first"] as? [String: Any])
         #expect(result["firstOk"] as? Bool == true, "\(first)")
@@ -41,9 +41,9 @@ import Testing
 
     @Test func strippingProxySendsItToSSEAndResetBringsItBack() throws {
         let (server, port) = try LivePeerTests.startServer(rate: 10)
-        defer { LivePeerTests.stop(server) }
+        defer { stopProcess(server) }
         let (proxy, proxyPort, apiPort) = try Self.startProxy(upstream: port, profile: "strip-upgrade")
-        defer { LivePeerTests.stop(proxy) }
+        defer { stopProcess(proxy) }
         let result = try Self.browse([
             "http://127.0.0.1:\(proxyPort)/?benchmark=5000", "sse", "20", packagePath("runs/browser/strip-upgrade.png"),
             "http://127.0.0.1:\(apiPort)/reset", "websocket",
@@ -59,9 +59,9 @@ import Testing
 
     @Test func bufferingProxySendsItToCustomSync() throws {
         let (server, port) = try LivePeerTests.startServer(rate: 10)
-        defer { LivePeerTests.stop(server) }
+        defer { stopProcess(server) }
         let (proxy, proxyPort, _) = try Self.startProxy(upstream: port, profile: "buffer")
-        defer { LivePeerTests.stop(proxy) }
+        defer { stopProcess(proxy) }
         let result = try Self.browse(["http://127.0.0.1:\(proxyPort)/?sync=1000", "sync", "25", packagePath("runs/browser/buffer.png")])
         let first = try #require(result["first"] as? [String: Any])
         #expect(result["firstOk"] as? Bool == true, "\(first)")

@@ -52,7 +52,7 @@ import Testing
     ]
 
     @Test func liveAndSimulatedWebSocketSessionsDissectAlike() throws {
-        let python = try Self.python()
+        let python = try venvPython()
         let (live, simulated, peer, session) = try Self.captureBoth(.websocket)
         #expect(peer["welcome"] as? String == "welcome")
         #expect(peer["inOrder"] as? Bool == true)
@@ -110,7 +110,7 @@ import Testing
     /// simulation, and dissects both captures.
     static func captureBoth(_ method: TransportMethod) throws -> (live: SessionSummary, simulated: SessionSummary, peer: [String: Any], session: SimulatedSession) {
         let tshark = try tool("tshark")
-        let python = try Self.python()
+        let python = try venvPython()
         let base = try temporaryDirectory("live-capture")
         defer { try? FileManager.default.removeItem(atPath: base) }
 
@@ -118,7 +118,7 @@ import Testing
         let (server, port) = try Self.startCapturingServer(capture: livePath)
         let run: ProcessOutput
         do {
-            defer { Self.stop(server) }
+            defer { stopProcess(server, grace: 10) }  // serve closes its capture on SIGTERM
             run = try runProcess(python, [packagePath("Scripts/live_capture_peer.py"), String(port), String(Self.messages), method.rawValue])
         }
         #expect(server.terminationReason == .exit && server.terminationStatus == 0, "serve must stop cleanly on SIGTERM and close its capture")
@@ -134,33 +134,9 @@ import Testing
         return (live, simulated, peer, session)
     }
 
-    static func python() throws -> String {
-        let python = packagePath(".venv/bin/python")
-        guard FileManager.default.isExecutableFile(atPath: python) else {
-            throw SetupError("\(python) missing: run Scripts/setup --tests")
-        }
-        return python
-    }
-
     /// Starts `crosswind serve --capture PATH --rate 20` on an ephemeral loopback port.
     static func startCapturingServer(capture path: String) throws -> (Process, Int) {
-        let (process, text) = try launchCrosswind(["serve", "--host", "127.0.0.1", "--port", "0", "--rate", "20", "--capture", path])
-        guard text.contains("capturing"), let range = text.range(of: #"127\.0\.0\.1:(\d+)"#, options: .regularExpression),
-            let port = Int(text[range].split(separator: ":").last ?? "")
-        else {
-            Self.stop(process)
-            throw SetupError("crosswind serve --capture did not start capturing: '\(text)'")
-        }
-        return (process, port)
-    }
-
-    /// SIGTERM (serve then closes its listener and its capture), and SIGKILL if it is still
-    /// there after ten seconds.
-    static func stop(_ server: Process) {
-        server.terminate()
-        for _ in 0..<200 where server.isRunning { usleep(50_000) }
-        if server.isRunning { kill(server.processIdentifier, SIGKILL) }
-        server.waitUntilExit()
+        try launchServe(["--rate", "20", "--capture", path], expecting: "capturing")
     }
 
     /// RFC 6455's accept value for `key`, computed by Python's hashlib (independent of both

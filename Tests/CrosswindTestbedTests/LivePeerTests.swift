@@ -5,36 +5,15 @@ import Testing
 /// `websockets` (WebSocket, client messages), `sseclient-py` (SSE with a Last-Event-ID resume)
 /// and plain `urllib` (Custom Sync with If-None-Match → 304).
 @Suite(.tags(.externalTool), .serialized) struct LivePeerTests {
-    /// Starts `crosswind serve --port 0` and returns the process and its port.
+    /// Starts `crosswind serve` with the dashboard and the topics these tests use.
     static func startServer(rate: Int) throws -> (Process, Int) {
-        let (process, text) = try launchCrosswind([
-            "serve", "--host", "127.0.0.1", "--port", "0", "--rate", String(rate), "--web", packagePath("Web"), "--topics", "metrics,quiet",
-        ])
-        // The first line names the port: "crosswind serve: listening on http://127.0.0.1:PORT/ …"
-        guard let range = text.range(of: #"127\.0\.0\.1:(\d+)"#, options: .regularExpression),
-            let port = Int(text[range].split(separator: ":").last ?? "")
-        else {
-            Self.stop(process)
-            throw SetupError("crosswind serve did not report a port: '\(text)'")
-        }
-        return (process, port)
-    }
-
-    /// Stops the server: SIGTERM, and SIGKILL if it is still there after a second.
-    static func stop(_ server: Process) {
-        server.terminate()
-        for _ in 0..<20 where server.isRunning { usleep(50_000) }
-        if server.isRunning { kill(server.processIdentifier, SIGKILL) }
-        server.waitUntilExit()
+        try launchServe(["--rate", String(rate), "--web", packagePath("Web"), "--topics", "metrics,quiet"])
     }
 
     @Test func pythonPeersReceiveResumeAndPoll() throws {
-        let python = packagePath(".venv/bin/python")
-        guard FileManager.default.isExecutableFile(atPath: python) else {
-            throw SetupError("\(python) missing: run Scripts/setup --tests")
-        }
+        let python = try venvPython()
         let (server, port) = try Self.startServer(rate: 20)
-        defer { Self.stop(server) }
+        defer { stopProcess(server) }
         let run = try runProcess(python, [packagePath("Scripts/live_peers.py"), String(port)])
         #expect(run.status == 0, "\(run.stderr)")
         let results = try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: [String: Any]]
@@ -57,12 +36,9 @@ import Testing
 
     @Test func serverAnswersNegotiateAndServesTheDashboard() throws {
         // Fetched with Python's urllib (Foundation's URL loading is not used on Linux here).
-        let python = packagePath(".venv/bin/python")
-        guard FileManager.default.isExecutableFile(atPath: python) else {
-            throw SetupError("\(python) missing: run Scripts/setup --tests")
-        }
+        let python = try venvPython()
         let (server, port) = try Self.startServer(rate: 0)
-        defer { Self.stop(server) }
+        defer { stopProcess(server) }
         let script = """
         import json, urllib.request
         n = json.loads(urllib.request.urlopen("http://127.0.0.1:\(port)/negotiate", timeout=5).read())
@@ -83,7 +59,7 @@ import Testing
         // 20 managed Swift clients over real sockets for 2 s: every message published while
         // they measure arrives once, in order, with a latency taken from the publish stamps.
         let (server, port) = try Self.startServer(rate: 20)
-        defer { Self.stop(server) }
+        defer { stopProcess(server) }
         let base = try temporaryDirectory("load")
         defer { try? FileManager.default.removeItem(atPath: base) }
         let run = try runProcess(try crosswindExecutable(), ["load", "http://127.0.0.1:\(port)", "--clients", "20", "--duration", "2", "--transport", transport, "--out", base])
@@ -106,13 +82,9 @@ import Testing
         // socket and then 1 MiB of the channel's buffer, and is dropped (1013 on WebSocket,
         // the stream ended on SSE); a reading client beside them keeps receiving every
         // message in order.
-        let python = packagePath(".venv/bin/python")
-        guard FileManager.default.isExecutableFile(atPath: python) else {
-            throw SetupError("\(python) missing: run Scripts/setup --tests")
-        }
-        let (server, text) = try launchCrosswind(["serve", "--host", "127.0.0.1", "--port", "0", "--rate", "200", "--padding", "16384"])
-        defer { Self.stop(server) }
-        let port = try #require(text.firstMatch(of: /127\.0\.0\.1:(\d+)/).flatMap { Int($0.1) })
+        let python = try venvPython()
+        let (server, port) = try launchServe(["--rate", "200", "--padding", "16384"])
+        defer { stopProcess(server) }
         let run = try runProcess(python, [packagePath("Scripts/slow_client.py"), String(port)])
         #expect(run.status == 0, "\(run.stderr)")
         let result = try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])

@@ -51,9 +51,9 @@ import Testing
         #expect(predicted.passed, "\(scenario.experiment) failed its own expectations")
 
         let (server, port) = try Self.startServer(["--rate", String(scenario.rate)])
-        defer { LivePeerTests.stop(server) }
+        defer { stopProcess(server) }
         let (middlebox, proxyPort, software) = try Self.startMiddlebox(scenario.middlebox, upstream: port)
-        defer { LivePeerTests.stop(middlebox) }
+        defer { stopProcess(middlebox) }
         let url = "http://127.0.0.1:\(proxyPort)"
 
         let swift = try Self.runSwiftClients(url, name: scenario.name)
@@ -82,9 +82,9 @@ import Testing
         let scenario = Scenario(middlebox: "squid-websocket", rate: 10, experiment: "Experiments/middleboxes-loopback.yaml", group: "upgrading", endsOn: "websocket")
         let predicted = try Self.simulate(scenario)
         let (server, port) = try Self.startServer(["--rate", "10"])
-        defer { LivePeerTests.stop(server) }
+        defer { stopProcess(server) }
         let (middlebox, proxyPort, software) = try Self.startMiddlebox(scenario.middlebox, upstream: port)
-        defer { LivePeerTests.stop(middlebox) }
+        defer { stopProcess(middlebox) }
         let url = "http://127.0.0.1:\(proxyPort)"
 
         let swift = try Self.runSwiftClients(url, name: scenario.name)
@@ -102,9 +102,9 @@ import Testing
     /// upgrades must all be answered.
     @Test func requestsAfterARefusedUpgradeThroughSquidAreAnswered() throws {
         let (server, port) = try Self.startServer(["--rate", "10"])
-        defer { LivePeerTests.stop(server) }
+        defer { stopProcess(server) }
         let (middlebox, proxyPort, _) = try Self.startMiddlebox("squid-websocket", upstream: port)
-        defer { LivePeerTests.stop(middlebox) }
+        defer { stopProcess(middlebox) }
         let script = """
             import socket, sys, urllib.request
             port = int(sys.argv[1])
@@ -117,7 +117,7 @@ import Testing
                     return s.recv(12)[9:12].decode()
             print(" ".join([get(), upgrade(), get(), upgrade(), get()]))
             """
-        let run = try runProcess(try Self.python(), ["-c", script, String(proxyPort)])
+        let run = try runProcess(try venvPython(), ["-c", script, String(proxyPort)])
         #expect(run.status == 0, "a request was not answered: \(run.stderr.suffix(800))")
         let answers = run.stdout.split(separator: " ").map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
         #expect(answers.count == 5 && answers[0] == "200" && answers[2] == "200" && answers[4] == "200", "\(answers)")
@@ -131,12 +131,12 @@ import Testing
     /// response must end at the client behind nginx too, or its stream sits open and silent.
     @Test func recycledStreamEndsBehindHTTP10Proxy() throws {
         let (server, port) = try Self.startServer(["--rate", "10", "--padding", "2000"])
-        defer { LivePeerTests.stop(server) }
+        defer { stopProcess(server) }
         let (middlebox, proxyPort, _) = try Self.startMiddlebox("nginx-corporate", upstream: port)
-        defer { LivePeerTests.stop(middlebox) }
+        defer { stopProcess(middlebox) }
         // urllib reads to the end of the response; silence for 30 s (heartbeats come every 25 s) fails it.
         let script = "import sys, urllib.request; print(len(urllib.request.urlopen(sys.argv[1], timeout=30).read()))"
-        let run = try runProcess(try Self.python(), ["-c", script, "http://127.0.0.1:\(proxyPort)/events?topic=metrics"])
+        let run = try runProcess(try venvPython(), ["-c", script, "http://127.0.0.1:\(proxyPort)/events?topic=metrics"])
         #expect(run.status == 0, "the stream did not end: \(run.stderr.suffix(500))")
         #expect((Int(run.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0) >= 128 * 1024, "read \(run.stdout)")
     }
@@ -200,7 +200,7 @@ import Testing
             throw SetupError("needs /usr/bin/chromium: run Scripts/setup --tests")
         }
         try FileManager.default.createDirectory(atPath: packagePath("runs/middleboxes"), withIntermediateDirectories: true)
-        let run = try runProcess(try Self.python(), [
+        let run = try runProcess(try venvPython(), [
             packagePath("Scripts/middlebox_browser.py"), url, "12", "--server", "http://127.0.0.1:\(origin)", "--drain", "5",
             "--shot", packagePath("runs/middleboxes/\(name).png"),
         ])
@@ -244,25 +244,14 @@ import Testing
 
     /// `crosswind serve` on a free loopback port with the dashboard and `options`.
     static func startServer(_ options: [String]) throws -> (Process, Int) {
-        let (process, text) = try launchCrosswind(["serve", "--host", "127.0.0.1", "--port", "0", "--web", packagePath("Web")] + options)
-        guard let match = text.firstMatch(of: /127\.0\.0\.1:(\d+)/), let port = Int(match.1) else {
-            LivePeerTests.stop(process)
-            throw SetupError("crosswind serve did not report a port: '\(text)'")
-        }
-        return (process, port)
-    }
-
-    static func python() throws -> String {
-        let python = packagePath(".venv/bin/python")
-        guard FileManager.default.isExecutableFile(atPath: python) else { throw SetupError("\(python) missing: run Scripts/setup --tests") }
-        return python
+        try launchServe(["--web", packagePath("Web")] + options)
     }
 
     /// Starts `Scripts/middleboxes.py run KIND` and returns it, its port and the software's version.
     static func startMiddlebox(_ kind: String, upstream: Int) throws -> (Process, Int, String) {
-        let (process, line) = try launch(try Self.python(), [packagePath("Scripts/middleboxes.py"), "run", kind, "--upstream", String(upstream)])
+        let (process, line) = try launch(try venvPython(), [packagePath("Scripts/middleboxes.py"), "run", kind, "--upstream", String(upstream)])
         guard let json = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], let port = json["port"] as? Int else {
-            LivePeerTests.stop(process)
+            stopProcess(process)
             throw SetupError("middleboxes.py \(kind) did not start (is \(kind.hasPrefix("nginx") ? "nginx" : "squid") installed? Scripts/setup --tests): '\(line)'")
         }
         return (process, port, json["server"] as? String ?? kind)

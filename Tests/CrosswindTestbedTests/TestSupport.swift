@@ -104,3 +104,32 @@ func launch(_ executable: String, _ arguments: [String]) throws -> (Process, Str
     }
     return (process, String(decoding: line, as: UTF8.self))
 }
+
+/// The project's Python with the independent peers (`.venv`, made by Scripts/setup --tests).
+func venvPython() throws -> String {
+    let python = packagePath(".venv/bin/python")
+    guard FileManager.default.isExecutableFile(atPath: python) else {
+        throw SetupError("\(python) missing: run Scripts/setup --tests")
+    }
+    return python
+}
+
+/// Starts `crosswind serve` on 127.0.0.1 and a free port with `options`; returns it and the
+/// port its first line names ("crosswind serve: listening on http://127.0.0.1:PORT/ …"). With
+/// `marker`, that line must also contain it.
+func launchServe(_ options: [String], expecting marker: String? = nil) throws -> (Process, Int) {
+    let (process, text) = try launchCrosswind(["serve", "--host", "127.0.0.1", "--port", "0"] + options)
+    guard marker.map(text.contains) ?? true, let match = text.firstMatch(of: /127\.0\.0\.1:(\d+)/), let port = Int(match.1) else {
+        stopProcess(process)
+        throw SetupError("crosswind serve \(options.joined(separator: " ")) did not start: '\(text)'")
+    }
+    return (process, port)
+}
+
+/// SIGTERM, and SIGKILL if the process is still there after `seconds`.
+func stopProcess(_ process: Process, grace seconds: Int = 1) {
+    process.terminate()
+    for _ in 0..<(seconds * 20) where process.isRunning { usleep(50_000) }
+    if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+    process.waitUntilExit()
+}

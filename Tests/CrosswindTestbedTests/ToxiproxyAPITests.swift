@@ -14,7 +14,7 @@ import Glibc
     static func startServer(seed: Int, log: String) throws -> (Process, Int) {
         let (process, text) = try launchCrosswind(["proxy", "--api", "127.0.0.1:0", "--seed", String(seed), "--log", log])
         guard let match = text.firstMatch(of: /api 127\.0\.0\.1:(\d+)/), let port = Int(match.1) else {
-            LivePeerTests.stop(process)
+            stopProcess(process)
             throw SetupError("crosswind proxy did not report its API port: '\(text)'")
         }
         return (process, port)
@@ -22,8 +22,7 @@ import Glibc
 
     /// Runs the toxiproxy client peer; returns its JSON.
     static func peer(apiPort: Int, mode: String) throws -> [String: Any] {
-        let python = packagePath(".venv/bin/python")
-        guard FileManager.default.isExecutableFile(atPath: python) else { throw SetupError("needs .venv: run Scripts/setup --tests") }
+        let python = try venvPython()
         let run = try runProcess(python, [packagePath("Scripts/toxiproxy_peer.py"), String(apiPort), mode])
         guard run.status == 0, let json = try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any] else {
             throw SetupError("toxiproxy peer failed (\(run.status)): \(run.stderr.suffix(2000))")
@@ -79,7 +78,7 @@ import Glibc
     @Test func toxiproxyClientDrivesEveryToxic() throws {
         let log = try temporaryDirectory("toxi") + "/decisions.log"
         let (server, apiPort) = try Self.startServer(seed: 1, log: log)
-        defer { LivePeerTests.stop(server) }
+        defer { stopProcess(server) }
         let result = try Self.peer(apiPort: apiPort, mode: "effects")
 
         #expect(result["listed"] as? Bool == true)
@@ -141,7 +140,7 @@ import Glibc
     @Test func badRequestsGetToxiproxyErrors() throws {
         let log = try temporaryDirectory("toxi") + "/decisions.log"
         let (server, port) = try Self.startServer(seed: 1, log: log)
-        defer { LivePeerTests.stop(server) }
+        defer { stopProcess(server) }
         let create = #"{"name":"a","upstream":"127.0.0.1:9","listen":"127.0.0.1:0"}"#
         #expect(try Self.request("POST", port: port, "/proxies", body: create).0 == 201)
 
@@ -199,7 +198,7 @@ import Glibc
         func decisions(seed: Int) throws -> [String] {
             let log = try temporaryDirectory("toxi") + "/decisions.log"
             let (server, port) = try Self.startServer(seed: seed, log: log)
-            defer { LivePeerTests.stop(server) }
+            defer { stopProcess(server) }
             let result = try Self.peer(apiPort: port, mode: "decisions")
             #expect(result["ok"] as? Bool == true)
             let text = try String(contentsOfFile: log, encoding: .utf8)

@@ -87,10 +87,7 @@ import Testing
     }()
 
     @Test func everyCaseHoldsOnBothSides() throws {
-        let python = packagePath(".venv/bin/python")
-        guard FileManager.default.isExecutableFile(atPath: python) else {
-            throw SetupError("\(python) missing: run Scripts/setup --tests")
-        }
+        let python = try venvPython()
         let server = try ScriptedServer(python: python, script: packagePath("Scripts/ws_client_conformance.py"))
         defer { server.stop() }
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)

@@ -6,13 +6,9 @@ import Testing
 /// outcome — echoed, a pong, or a close with a specific code — and each must hold.
 @Suite(.tags(.externalTool), .serialized) struct WebSocketConformanceTests {
     @Test func everyCaseHasItsExpectedOutcome() throws {
-        let python = packagePath(".venv/bin/python")
-        guard FileManager.default.isExecutableFile(atPath: python) else {
-            throw SetupError("\(python) missing: run Scripts/setup --tests")
-        }
-        let (server, text) = try launchCrosswind(["serve", "--host", "127.0.0.1", "--port", "0", "--rate", "0", "--echo"])
-        defer { LivePeerTests.stop(server) }
-        let port = try #require(text.firstMatch(of: /127\.0\.0\.1:(\d+)/).flatMap { Int($0.1) })
+        let python = try venvPython()
+        let (server, port) = try launchServe(["--rate", "0", "--echo"])
+        defer { stopProcess(server) }
         let run = try runProcess(python, [packagePath("Scripts/ws_conformance.py"), String(port)])
         #expect(run.status == 0, "\(run.stderr)")
         let cases = try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [[String: Any]])
@@ -24,12 +20,9 @@ import Testing
 
     @Test func echoIsOffUnlessAsked() throws {
         // Without --echo, /echo is an ordinary unknown path: no upgrade.
-        let python = packagePath(".venv/bin/python")
-        guard FileManager.default.isExecutableFile(atPath: python) else {
-            throw SetupError("\(python) missing: run Scripts/setup --tests")
-        }
+        let python = try venvPython()
         let (server, port) = try LivePeerTests.startServer(rate: 0)
-        defer { LivePeerTests.stop(server) }
+        defer { stopProcess(server) }
         let script = """
         import asyncio, websockets
         async def main():
