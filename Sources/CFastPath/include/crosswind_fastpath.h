@@ -2,13 +2,17 @@
 #define CROSSWIND_FASTPATH_H
 
 // The few loops of the simulation's hot path that want CPU instructions Swift does not
-// expose: SHA-256 block compression with the SHA extensions, and byte scans sixteen bytes
-// at a time. Each has a portable equivalent; the tests compare the two.
+// expose: SHA-256 block compression with the SHA extensions (beside portable rounds), and
+// byte scans sixteen bytes at a time. Each has a portable equivalent; the tests compare the two.
 
 #include <stddef.h>
 #include <stdint.h>
 
 // MARK: SHA-256
+
+/// Compresses `blocks` 64-byte blocks from `data` into `state` (eight host-order words, a..h)
+/// with the portable rounds.
+void crosswind_sha256_portable_compress(uint32_t state[8], const uint8_t *data, size_t blocks);
 
 /// Whether this CPU has the x86 SHA extensions (SHA-NI) and the block function below may be called.
 int crosswind_sha256_hardware_available(void);
