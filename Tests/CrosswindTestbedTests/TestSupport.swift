@@ -57,7 +57,7 @@ func runProcess(_ executable: String, _ arguments: [String], in directory: Strin
     if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
     // stderr goes to a file so a chatty child can never block on a full pipe.
     let errorPath = NSTemporaryDirectory() + "crosswind-stderr-\(UUID().uuidString)"
-    FileManager.default.createFile(atPath: errorPath, contents: nil)
+    _ = FileManager.default.createFile(atPath: errorPath, contents: nil)
     defer { try? FileManager.default.removeItem(atPath: errorPath) }
     let out = Pipe()
     process.standardOutput = out
