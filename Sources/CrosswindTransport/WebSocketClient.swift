@@ -209,12 +209,6 @@ public final class WebSocketClient: RealtimeTransportClient, @unchecked Sendable
             && response.headers["Sec-WebSocket-Protocol"].isEmpty
     }
 
-    /// RFC 6455 §7.4: the codes a peer may send (1004–1006 and 1015 are reserved, 1016–2999
-    /// belong to future revisions of the protocol, 3000–4999 to applications).
-    static func isValidCloseCode(_ code: UInt16) -> Bool {
-        (1000...1003).contains(code) || (1007...1014).contains(code) || (3000...4999).contains(code)
-    }
-
     private func upgraded(_ channel: any Channel) {
         self.state = .upgraded(channel)
     }
@@ -251,23 +245,17 @@ public final class WebSocketClient: RealtimeTransportClient, @unchecked Sendable
     /// or carries a valid code and a UTF-8 reason, and is answered with the same code; any
     /// other close frame is a protocol error.
     private func receivedClose(_ payload: ByteBuffer, channel: any Channel) {
-        var payload = payload
-        guard payload.readableBytes > 0 else {
+        switch WebSocketCloseFrame(payload: payload) {
+        case .empty:
             self.finish(.serverClosed(code: 1005), channel: channel)
             self.sendClose(code: 1000, on: channel)
-            channel.close(promise: nil)
+        case .code(let code):
+            self.finish(.serverClosed(code: code), channel: channel)
+            self.sendClose(code: code, on: channel)
+        case .invalid(let problem):
+            self.failConnection(code: 1002, problem, channel: channel)
             return
         }
-        guard let code = payload.readInteger(as: UInt16.self), Self.isValidCloseCode(code) else {
-            self.failConnection(code: 1002, "invalid close frame", channel: channel)
-            return
-        }
-        guard String(validating: payload.readableBytesView, as: UTF8.self) != nil else {
-            self.failConnection(code: 1002, "close reason is not UTF-8", channel: channel)
-            return
-        }
-        self.finish(.serverClosed(code: code), channel: channel)
-        self.sendClose(code: code, on: channel)
         channel.close(promise: nil)
     }
 

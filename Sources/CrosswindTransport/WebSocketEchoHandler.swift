@@ -52,23 +52,20 @@ final class WebSocketEchoHandler: ChannelInboundHandler {
     /// RFC 6455 §5.5.1 and §7.4: a close frame is empty or carries a valid code and a UTF-8
     /// reason; it is answered with the same code.
     private func answerClose(_ context: ChannelHandlerContext, _ payload: ByteBuffer) {
-        var payload = payload
-        guard payload.readableBytes > 0 else { return self.close(context, code: nil) }
-        guard payload.readableBytes >= 2, let code = payload.readInteger(as: UInt16.self) else {
-            return self.close(context, code: 1002)
+        switch WebSocketCloseFrame(payload: payload) {
+        case .empty: self.close(context, code: nil)
+        case .code(let code): self.close(context, code: code)
+        case .invalid: self.close(context, code: 1002)
         }
-        let valid = (1000...1003).contains(code) || (1007...1014).contains(code) || (3000...4999).contains(code)
-        guard valid, String(validating: payload.readableBytesView, as: UTF8.self) != nil else {
-            return self.close(context, code: 1002)
-        }
-        self.close(context, code: code)
     }
 
     private func close(_ context: ChannelHandlerContext, code: UInt16?) {
         self.closing = true
         var data = context.channel.allocator.buffer(capacity: 2)
         if let code { data.writeInteger(code) }
+        // The handler is the pipeline's last: closing the channel closes from right here.
+        let channel = context.channel
         context.writeAndFlush(self.wrapOutboundOut(WebSocketFrame(fin: true, opcode: .connectionClose, data: data)))
-            .whenComplete { _ in context.close(promise: nil) }
+            .whenComplete { _ in channel.close(promise: nil) }
     }
 }
