@@ -13,28 +13,15 @@ import sys
 import time
 import urllib.request
 
-import websockets
-
-from headless_chromium import headless_chromium
+from headless_chromium import devtools_page, headless_chromium
 
 URL, EXPECTED, TIMEOUT, SHOT = sys.argv[1], sys.argv[2], float(sys.argv[3]), sys.argv[4]
 RESET, AFTER = (sys.argv[5], sys.argv[6]) if len(sys.argv) > 6 else (None, None)
 
 with headless_chromium() as port:
-    target = json.loads(urllib.request.urlopen(urllib.request.Request(f"http://127.0.0.1:{port}/json/new?{URL}", method="PUT"), timeout=5).read())
 
     async def drive():
-        async with websockets.connect(target["webSocketDebuggerUrl"], max_size=None) as cdp:
-            ids = iter(range(1, 1_000_000))
-
-            async def call(method, **params):
-                message_id = next(ids)
-                await cdp.send(json.dumps({"id": message_id, "method": method, "params": params}))
-                while True:
-                    reply = json.loads(await cdp.recv())
-                    if reply.get("id") == message_id:
-                        return reply.get("result", {})
-
+        async with devtools_page(port, URL) as call:
             async def state():
                 script = "JSON.stringify({transport: document.getElementById('transport').textContent, reason: document.getElementById('reason').textContent, received: Number(document.getElementById('received').textContent), duplicates: Number(document.getElementById('duplicates').textContent)})"
                 result = await call("Runtime.evaluate", expression=script, returnByValue=True)

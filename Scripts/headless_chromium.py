@@ -1,16 +1,22 @@
 """Headless Chromium (Debian's /usr/bin/chromium) with its DevTools port on loopback.
 
     with headless_chromium() as port:
-        ...  # http://127.0.0.1:PORT/json/new?URL, then the DevTools WebSocket
+        async with devtools_page(port, URL) as call:   # (inside a coroutine)
+            await call("Page.enable")
 
 The browser gets a fresh profile, which is removed with it when the block ends.
 """
 import contextlib
+import itertools
+import json
 import os
 import shutil
 import subprocess
 import tempfile
 import time
+import urllib.request
+
+import websockets
 
 
 @contextlib.contextmanager
@@ -31,3 +37,25 @@ def headless_chromium():
         browser.kill()
         browser.wait()
         shutil.rmtree(profile, ignore_errors=True)
+
+
+@contextlib.asynccontextmanager
+async def devtools_page(port, url="about:blank"):
+    """Opens a page at `url`; yields `call(method, **params)`, which sends one DevTools
+    command to it and returns its result (an error reply raises)."""
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/json/new?{url}", method="PUT")
+    target = json.loads(urllib.request.urlopen(request, timeout=5).read())
+    async with websockets.connect(target["webSocketDebuggerUrl"], max_size=None) as cdp:
+        ids = itertools.count(1)
+
+        async def call(method, **params):
+            message_id = next(ids)
+            await cdp.send(json.dumps({"id": message_id, "method": method, "params": params}))
+            while True:
+                reply = json.loads(await cdp.recv())
+                if reply.get("id") == message_id:
+                    if "error" in reply:
+                        raise RuntimeError(f"{method}: {reply['error']}")
+                    return reply.get("result", {})
+
+        yield call

@@ -28,9 +28,7 @@ import json
 import sys
 import urllib.request
 
-import websockets
-
-from headless_chromium import headless_chromium
+from headless_chromium import devtools_page, headless_chromium
 
 HOOK = r"""
 (() => {
@@ -125,20 +123,7 @@ def summarize(state, cutoff):
 
 
 async def drive(port, url, seconds, server, drain, shot):
-    target = json.loads(urllib.request.urlopen(urllib.request.Request(f"http://127.0.0.1:{port}/json/new?about:blank", method="PUT"), timeout=5).read())
-    async with websockets.connect(target["webSocketDebuggerUrl"], max_size=None) as cdp:
-        ids = iter(range(1, 1_000_000))
-
-        async def call(method, **params):
-            message_id = next(ids)
-            await cdp.send(json.dumps({"id": message_id, "method": method, "params": params}))
-            while True:
-                reply = json.loads(await cdp.recv())
-                if reply.get("id") == message_id:
-                    if "error" in reply:
-                        raise RuntimeError(f"{method}: {reply['error']}")
-                    return reply.get("result", {})
-
+    async with devtools_page(port) as call:
         async def read():
             result = await call("Runtime.evaluate", expression=READ, returnByValue=True)
             return json.loads(result.get("result", {}).get("value", "{}"))
