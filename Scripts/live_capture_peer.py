@@ -18,6 +18,8 @@ import sys
 
 import websockets
 
+from websocket_peer import read_then_send
+
 PORT = int(sys.argv[1])
 MESSAGES = int(sys.argv[2])
 MODE = sys.argv[3]
@@ -30,18 +32,7 @@ def in_order(offsets):
 async def websocket_session():
     url = f"ws://127.0.0.1:{PORT}/ws?topic=metrics&client=py-capture"
     async with websockets.connect(url, open_timeout=5, close_timeout=5) as ws:
-        welcome = json.loads(await asyncio.wait_for(ws.recv(), 5))
-        offsets = []
-        while len(offsets) < MESSAGES:
-            frame = json.loads(await asyncio.wait_for(ws.recv(), 5))
-            if frame["type"] == "message":
-                offsets.append(frame["offset"])
-        await ws.send(json.dumps({"type": "send", "seq": 1, "data": {"hello": "from python"}}))
-        ack = None
-        while ack is None:
-            frame = json.loads(await asyncio.wait_for(ws.recv(), 5))
-            if frame["type"] == "ack":
-                ack = frame["seq"]
+        welcome, offsets, ack = await read_then_send(ws, MESSAGES)
         await ws.close(code=1000)
         return {
             "welcome": welcome["type"],

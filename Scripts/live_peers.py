@@ -17,6 +17,8 @@ import urllib.request
 import sseclient
 import websockets
 
+from websocket_peer import read_then_send
+
 PORT = int(sys.argv[1])
 BASE = f"http://127.0.0.1:{PORT}"
 results = {}
@@ -24,19 +26,8 @@ results = {}
 
 async def websocket_peer():
     async with websockets.connect(f"ws://127.0.0.1:{PORT}/ws?topic=metrics&client=py-ws", open_timeout=5) as ws:
-        welcome = json.loads(await asyncio.wait_for(ws.recv(), 5))
-        offsets = []
-        while len(offsets) < 10:
-            frame = json.loads(await asyncio.wait_for(ws.recv(), 5))
-            if frame["type"] == "message":
-                offsets.append(frame["offset"])
-        # A client message, acknowledged.
-        await ws.send(json.dumps({"type": "send", "seq": 1, "data": {"hello": "from python"}}))
-        ack = None
-        while ack is None:
-            frame = json.loads(await asyncio.wait_for(ws.recv(), 5))
-            if frame["type"] == "ack":
-                ack = frame["seq"]
+        # Ten messages, then a client message, acknowledged.
+        welcome, offsets, ack = await read_then_send(ws, 10)
     results["websocket"] = {
         "welcome": welcome["type"] == "welcome" and welcome["topic"] == "metrics",
         "inOrder": offsets == list(range(offsets[0], offsets[0] + 10)),
