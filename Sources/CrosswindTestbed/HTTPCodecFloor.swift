@@ -12,12 +12,12 @@ import NIOHTTP1
 public enum HTTPCodecFloor {
     /// A request and a response shaped like a long-poll's: the same URI parameters and
     /// headers, a JSON body of one message of `messageBytes`.
-    public struct Exchange {
+    struct Exchange {
         let request: HTTPRequestHead
         let responseHead: HTTPResponseHead
         let responseBody: ByteBuffer
 
-        public init(messageBytes: Int) {
+        init(messageBytes: Int) {
             var requestHeaders = HTTPHeaders()
             requestHeaders.add(name: "Host", value: "server")
             requestHeaders.add(name: "Accept", value: "application/json")

@@ -62,7 +62,6 @@ struct Bench: ParsableCommand {
             printError("bench: clients, rate, size, duration, sync-interval and repeat must be positive")
             throw ExitCode(ExitStatus.invalidInput)
         }
-        if self.mode == "http-floor" { return try self.runHTTPFloor() }
         var base = SimulationBenchmark.Parameters()
         base.clients = self.clients
         base.ratePerSecond = self.rate
@@ -70,6 +69,7 @@ struct Bench: ParsableCommand {
         base.duration = .seconds(Int64(self.duration))
         base.seed = self.seed
         base.syncInterval = .milliseconds(Int64(self.syncInterval))
+        if self.mode == "http-floor" { return try self.runHTTPFloor(base) }
 
         var variants: [(String, SimulationBenchmark.Parameters, String)] = []
         func add(_ kind: TransportKind) {
@@ -113,10 +113,11 @@ struct Bench: ParsableCommand {
 
     /// `--mode http-floor`: as many HTTP exchanges as the workload has messages (a long-poll
     /// client gets one message per response at this rate), through NIO's codecs alone.
-    private func runHTTPFloor() throws {
+    private func runHTTPFloor(_ parameters: SimulationBenchmark.Parameters) throws {
         let exchanges = Int((Double(self.clients) * self.rate * Double(self.duration)).rounded())
-        // The simulated run covers the publishing time plus its fixed set-up and drain.
-        let virtualSeconds = Double(self.duration + 4)
+        // The simulated run covers the publishing time plus its set-up and drain.
+        let workload = SimulationBenchmark.experiment(parameters).workload
+        let virtualSeconds = Double((workload.start + workload.duration + workload.drain).nanoseconds) / 1e9
         let clock = ContinuousClock()
         var walls: [Double] = []
         for _ in 0..<self.repetitions {
