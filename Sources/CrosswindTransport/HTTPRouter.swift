@@ -42,7 +42,7 @@ final class HTTPRouter: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
-        (self.active as? SSEServerStream)?.channelIsWritable = context.channel.isWritable
+        self.active?.channelWritabilityChanged(to: context.channel.isWritable)
         context.fireChannelWritabilityChanged()
     }
 
@@ -276,7 +276,13 @@ final class HTTPRouter: ChannelInboundHandler, RemovableChannelHandler {
     }
 }
 
-/// A response that outlives its request: it is cancelled when the connection goes away.
+/// A response that outlives its request: it is cancelled when the connection goes away, and
+/// hears when the channel's writability changes (a held poll ignores it).
 protocol ActiveResponse: AnyObject {
     func cancel()
+    func channelWritabilityChanged(to isWritable: Bool)
+}
+
+extension ActiveResponse {
+    func channelWritabilityChanged(to isWritable: Bool) {}
 }

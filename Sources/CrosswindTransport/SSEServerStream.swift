@@ -97,6 +97,10 @@ final class SSEServerStream: TopicSubscriber, ActiveResponse {
         }
     }
 
+    func channelWritabilityChanged(to isWritable: Bool) {
+        self.channelIsWritable = isWritable
+    }
+
     func cancel() {
         guard !self.finished else { return }
         self.finished = true
