@@ -4,6 +4,7 @@
 // deterministic network-fault testbed that runs them over a virtual network.
 //
 // Two columns that meet once (see README "Layout"):
+//   shared:      CrosswindRandom (seeded generators both columns draw from)
 //   simulation:  CrosswindKernel → CrosswindNetwork (links, TCP model, captures; CPcap)
 //                → CrosswindMiddlebox (HTTP proxies with policies, on any NIO channel)
 //   transports:  CrosswindTransport (protocol cores + NIO handlers; never imports the network)
@@ -23,6 +24,7 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "crosswind", targets: ["crosswind"]),
+        .library(name: "CrosswindRandom", targets: ["CrosswindRandom"]),
         .library(name: "CrosswindKernel", targets: ["CrosswindKernel"]),
         .library(name: "CrosswindNetwork", targets: ["CrosswindNetwork"]),
         .library(name: "CrosswindTransport", targets: ["CrosswindTransport"]),
@@ -43,10 +45,12 @@ let package = Package(
             providers: [.apt(["libpcap-dev"])]
         ),
         .target(name: "CFastPath", path: "Sources/CFastPath"),
+        .target(name: "CrosswindRandom", swiftSettings: upcoming),
         .target(
             name: "CrosswindKernel",
             dependencies: [
                 "CFastPath",
+                "CrosswindRandom",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ],
@@ -56,6 +60,7 @@ let package = Package(
             name: "CrosswindNetwork",
             dependencies: [
                 "CrosswindKernel",
+                "CrosswindRandom",
                 "CPcap",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
@@ -66,6 +71,7 @@ let package = Package(
             name: "CrosswindTransport",
             dependencies: [
                 "CFastPath",
+                "CrosswindRandom",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOWebSocket", package: "swift-nio"),
@@ -84,7 +90,7 @@ let package = Package(
             name: "CrosswindLive",
             dependencies: [
                 "CPcap",
-                "CrosswindKernel",
+                "CrosswindRandom",
                 "CrosswindTransport",
                 "CrosswindMiddlebox",
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -110,6 +116,7 @@ let package = Package(
                 "CrosswindTransport",
                 "CrosswindExperiment",
                 "CrosswindMiddlebox",
+                "CrosswindRandom",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -123,14 +130,16 @@ let package = Package(
                 "CrosswindTestbed",
                 "CrosswindExperiment",
                 "CrosswindLive",
+                "CrosswindRandom",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: upcoming
         ),
-        .testTarget(name: "CrosswindKernelTests", dependencies: ["CrosswindKernel"], swiftSettings: upcoming),
+        .testTarget(name: "CrosswindRandomTests", dependencies: ["CrosswindRandom"], swiftSettings: upcoming),
+        .testTarget(name: "CrosswindKernelTests", dependencies: ["CrosswindKernel", "CrosswindRandom"], swiftSettings: upcoming),
         .testTarget(
             name: "CrosswindNetworkTests",
-            dependencies: ["CrosswindNetwork", "CrosswindKernel", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio")],
+            dependencies: ["CrosswindNetwork", "CrosswindKernel", "CrosswindRandom", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio")],
             swiftSettings: upcoming
         ),
         .testTarget(
@@ -138,7 +147,7 @@ let package = Package(
             dependencies: [
                 "CrosswindTransport",
                 "CFastPath",
-                "CrosswindKernel",
+                "CrosswindRandom",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ],
@@ -148,7 +157,7 @@ let package = Package(
         .testTarget(
             name: "CrosswindTestbedTests",
             dependencies: [
-                "CrosswindTestbed", "CrosswindExperiment", "CrosswindNetwork", "CrosswindKernel", "CrosswindTransport",
+                "CrosswindTestbed", "CrosswindExperiment", "CrosswindNetwork", "CrosswindKernel", "CrosswindRandom", "CrosswindTransport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

@@ -1,3 +1,4 @@
+import CrosswindRandom
 import NIOCore
 import NIOEmbedded
 

@@ -1,4 +1,4 @@
-import CrosswindKernel
+import CrosswindRandom
 
 /// Where a proxy's random decisions come from: the stream for a stable label, forked from
 /// the run seed (the command line passes `RandomStreams(seed:).fork`). One stream per

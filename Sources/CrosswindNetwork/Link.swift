@@ -1,4 +1,5 @@
 import CrosswindKernel
+import CrosswindRandom
 import NIOCore
 
 /// Loss on a link direction.

@@ -1,4 +1,5 @@
 import CrosswindKernel
+import CrosswindRandom
 import NIOCore
 
 /// The TCP layer of one node: listening ports, the connection table, and the answers a

@@ -2,6 +2,7 @@ import CrosswindExperiment
 import CrosswindKernel
 import CrosswindMiddlebox
 import CrosswindNetwork
+import CrosswindRandom
 import CrosswindTransport
 import NIOCore
 import NIOEmbedded

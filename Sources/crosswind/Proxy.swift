@@ -1,5 +1,5 @@
 import ArgumentParser
-import CrosswindKernel
+import CrosswindRandom
 import CrosswindLive
 import Foundation
 

@@ -1,4 +1,5 @@
 import CrosswindKernel
+import CrosswindRandom
 import Foundation
 import Testing
 

@@ -1,5 +1,6 @@
 import CrosswindKernel
 import CrosswindNetwork
+import CrosswindRandom
 import NIOCore
 import Testing
 

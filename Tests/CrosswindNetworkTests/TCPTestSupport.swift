@@ -1,5 +1,6 @@
 import CrosswindKernel
 import CrosswindNetwork
+import CrosswindRandom
 import NIOCore
 
 /// Records what a TCP connection reports, with virtual times.

@@ -1,5 +1,6 @@
 import CrosswindKernel
 import CrosswindNetwork
+import CrosswindRandom
 import CrosswindTransport
 import NIOConcurrencyHelpers
 import NIOCore

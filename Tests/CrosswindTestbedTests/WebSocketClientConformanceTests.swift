@@ -1,4 +1,5 @@
 import CrosswindKernel
+import CrosswindRandom
 import CrosswindTransport
 import Foundation
 import NIOConcurrencyHelpers

@@ -1,5 +1,5 @@
 import CFastPath
-import CrosswindKernel
+import CrosswindRandom
 import Testing
 
 /// The sixteen-bytes-at-a-time scans against byte loops, on inputs where the first match sits

@@ -1,3 +1,4 @@
+import CrosswindRandom
 import CrosswindTransport
 import NIOCore
 import Testing
@@ -114,24 +115,12 @@ import Testing
         #expect(Self.scan(bytes + [0x20, 0x0A, 0x0D, 0x09]) != nil)
     }
 
-    /// SplitMix64: a tiny deterministic generator for the mutation test.
-    struct Mix: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            self.state &+= 0x9E37_79B9_7F4A_7C15
-            var z = self.state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     @Test func randomMutationsNeverCrash() {
         // 2000 mutants of the frame (1-4 byte replacements, insertions or deletions, bytes
         // drawn from JSON punctuation, digits, escapes and arbitrary values) are scanned and
         // every accessor is called. Results may be nil or not; reaching the end is the test,
         // plus a sanity count: most mutants are rejected, and some survive.
-        var random = Mix(state: 0xC0FFEE)
+        var random = SplitMix64(seed: 0xC0FFEE)
         let base = Array(Self.frame.utf8)
         let alphabet = Array(#"{}[]":,\/u0123456789abcdefABCDEF.eE+-tfnrl "#.utf8) + [0x00, 0x1F, 0x7F, 0x80, 0xC3, 0xFF]
         var rejected = 0

@@ -1,3 +1,4 @@
+import CrosswindRandom
 import CrosswindTransport
 import NIOCore
 import Testing
@@ -75,7 +76,7 @@ import Testing
         #expect((0...8).map { backoff.ceiling(retry: $0) } == ceilings)
         #expect(backoff.ceiling(retry: 1_000) == .seconds(20))
         #expect(backoff.ceiling(retry: Int.max) == .seconds(20))
-        var generator = ManagerTestRandom(state: 42)
+        var generator = SplitMix64(seed: 42)
         for n in 0...8 {
             let draws = (0..<2_000).map { _ in backoff.delay(retry: n, using: &generator) }
             #expect(draws.allSatisfy { $0 >= .zero && $0 <= ceilings[n] }, "retry \(n)")

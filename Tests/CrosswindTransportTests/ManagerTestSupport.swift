@@ -122,16 +122,3 @@ func scheduledDeadline(_ actions: [ManagerAction], _ id: RealtimeManagerStateMac
     }
     return nil
 }
-
-/// A seeded SplitMix64 for the tests' own draws.
-struct ManagerTestRandom: RandomNumberGenerator {
-    var state: UInt64
-
-    mutating func next() -> UInt64 {
-        self.state &+= 0x9E37_79B9_7F4A_7C15
-        var z = self.state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}

@@ -1,3 +1,4 @@
+import CrosswindRandom
 import CrosswindTransport
 import NIOCore
 import Testing

@@ -1,23 +1,11 @@
+import CrosswindRandom
 import CrosswindTransport
 import NIOCore
 import NIOEmbedded
 import Testing
 
-/// Shared pieces of the WebSocket tests: a seeded generator, a recording delegate, a
+/// Shared pieces of the WebSocket tests: a recording delegate, a
 /// server/client pair of EmbeddedChannels wired back to back, and a raw frame reader.
-
-/// SplitMix64: the transport test target cannot use CrosswindKernel's generator.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { self.state = seed }
-    mutating func next() -> UInt64 {
-        self.state &+= 0x9E37_79B9_7F4A_7C15
-        var z = self.state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 /// Standard base64 (RFC 4648) with padding, for computing expected request keys.
 func base64(_ bytes: [UInt8]) -> String {

@@ -1,3 +1,4 @@
+import CrosswindRandom
 import NIOCore
 
 /// Opens connections to the server for a manager: in simulation a channel on the virtual
@@ -68,7 +69,7 @@ public final class RealtimeCommunicationManager: RealtimeClientDelegate, @unchec
     public let eventLoop: any EventLoop
     private let connector: any RealtimeConnector
     private var machine: RealtimeManagerStateMachine
-    private var random: ManagerRandom
+    private var random: SplitMix64
     private var attempts: [AttemptID: any RealtimeTransportClient] = [:]
     private var attemptOf: [ObjectIdentifier: AttemptID] = [:]
     private var attemptStarted: [AttemptID: NIODeadline] = [:]
@@ -86,7 +87,7 @@ public final class RealtimeCommunicationManager: RealtimeClientDelegate, @unchec
         self.eventLoop = eventLoop
         self.connector = connector
         self.machine = RealtimeManagerStateMachine(configuration: configuration.machine, seed: seed, memory: memory)
-        self.random = ManagerRandom(seed: seed ^ 0x5DEE_CE66_D1CE_5EED)
+        self.random = SplitMix64(seed: seed ^ 0x5DEE_CE66_D1CE_5EED)
     }
 
     /// The transport in use, if any.
@@ -187,7 +188,7 @@ public final class RealtimeCommunicationManager: RealtimeClientDelegate, @unchec
             configuration.clientID = self.configuration.clientID
             configuration.heartbeatInterval = self.configuration.machine.heartbeatInterval
             configuration.heartbeatTimeout = self.configuration.machine.heartbeatGrace
-            client = WebSocketClient(configuration: configuration, random: ManagerRandom(seed: self.random.next()), delegate: self)
+            client = WebSocketClient(configuration: configuration, random: SplitMix64(seed: self.random.next()), delegate: self)
         case .sse:
             var configuration = SSEClientConfiguration(host: host, topic: topic)
             configuration.resumeFrom = cursor

@@ -161,21 +161,3 @@ public struct FullJitterBackoff: Sendable, Equatable {
         return .nanoseconds(Int64(generator.next().multipliedFullWidth(by: span).high))
     }
 }
-
-/// SplitMix64: the manager's own seeded generator, so the machine stays a self-contained value
-/// (no generator to pass with every input) and still draws only from the seed it was given.
-struct ManagerRandom: RandomNumberGenerator, Sendable {
-    private var state: UInt64
-
-    init(seed: UInt64) {
-        self.state = seed
-    }
-
-    mutating func next() -> UInt64 {
-        self.state &+= 0x9E37_79B9_7F4A_7C15
-        var z = self.state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}

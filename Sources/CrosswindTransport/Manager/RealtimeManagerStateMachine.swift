@@ -1,3 +1,4 @@
+import CrosswindRandom
 import NIOCore
 
 /// The decision core of the `RealtimeCommunicationManager`: which transport to use, when to
@@ -231,7 +232,7 @@ public struct RealtimeManagerStateMachine: Sendable {
     /// ``RealtimeManagerConfiguration/preferenceOrder``, computed once.
     let order: [TransportMethod]
     var state = State.idle
-    var random: ManagerRandom
+    var random: SplitMix64
     var tracker = DeliveryTracker()
     var timers = TimerTable()
     var sendQueue = CircularBuffer<ByteBuffer>()
@@ -255,7 +256,7 @@ public struct RealtimeManagerStateMachine: Sendable {
     public init(configuration: RealtimeManagerConfiguration = .init(), seed: UInt64, memory: TransportMemory = .init()) {
         self.configuration = configuration
         self.order = configuration.preferenceOrder
-        self.random = ManagerRandom(seed: seed)
+        self.random = SplitMix64(seed: seed)
         self.memory = memory
         self.latencyWindow = LatencyWindow(capacity: configuration.latencyWindow)
     }

@@ -1,4 +1,4 @@
-import CrosswindKernel
+import CrosswindRandom
 import Testing
 
 /// The seeded generator and the labelled streams every simulated component draws from.

@@ -1,5 +1,8 @@
 /// A seeded pseudo-random generator (xoshiro256**, seeded through SplitMix64).
 ///
+/// This module is the one source of seeded randomness for both columns: the simulation kernel
+/// forks its streams here, and the transports and live tools draw from the same generators.
+///
 /// Every random decision in a simulation draws from one of these, never from the system
 /// generator. Components do not share a generator: each forks its own stream from the run
 /// seed by a stable label (see ``RandomStreams``), so adding a consumer never shifts the
@@ -12,7 +15,7 @@ public struct SeededRandom: RandomNumberGenerator, Sendable {
 
     /// Creates a generator whose whole sequence is determined by `seed`.
     public init(seed: UInt64) {
-        var splitMix = SplitMix64(state: seed)
+        var splitMix = SplitMix64(seed: seed)
         self.s0 = splitMix.next()
         self.s1 = splitMix.next()
         self.s2 = splitMix.next()
@@ -49,11 +52,20 @@ private func rotateLeft(_ x: UInt64, _ k: UInt64) -> UInt64 {
     (x << k) | (x >> (64 - k))
 }
 
-/// SplitMix64, used to expand one 64-bit seed into generator state.
-struct SplitMix64 {
-    var state: UInt64
+/// SplitMix64 (Steele, Lea and Flood): one 64-bit word of state, a full period of 2^64.
+///
+/// It expands one seed into ``SeededRandom``'s state and forks labelled streams; on its own it
+/// is the generator of small self-contained values that must stay cheap to copy, such as the
+/// manager's state machine (its backoff draws) and the WebSocket client (its masking keys).
+public struct SplitMix64: RandomNumberGenerator, Sendable {
+    public private(set) var state: UInt64
 
-    mutating func next() -> UInt64 {
+    /// A generator whose sequence is determined by `seed` (the first draw mixes `seed + γ`).
+    public init(seed: UInt64) {
+        self.state = seed
+    }
+
+    public mutating func next() -> UInt64 {
         self.state &+= 0x9E37_79B9_7F4A_7C15
         var z = self.state
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
@@ -77,7 +89,7 @@ public struct RandomStreams: Sendable {
 
     /// The stream for `label`.
     public func fork(_ label: String) -> SeededRandom {
-        var mixer = SplitMix64(state: self.seed ^ fnv1a64(label))
+        var mixer = SplitMix64(seed: self.seed ^ fnv1a64(label))
         return SeededRandom(seed: mixer.next())
     }
 }
