@@ -178,37 +178,4 @@ import Testing
         #expect(m(.messageReceived(.a2, .msg(9)), at: 20_100) == [])
         #expect(m(.messageReceived(.a2, .msg(11)), at: 20_110) == [.deliver(.msg(11))])
     }
-
-    @Test func theOfflineQueueFlushesInOrderOnOpenAndDropsTheOldestWhenFull() {
-        var configuration = RealtimeManagerConfiguration()
-        configuration.sendQueueLimit = 3
-        var m = ManagerScript(configuration: configuration)
-        // Before anything is open, client messages wait in the queue.
-        #expect(m(.send(ByteBuffer(string: "a")), at: 0) == [])
-        #expect(m(.send(ByteBuffer(string: "b")), at: 0) == [])
-        #expect(m(.send(ByteBuffer(string: "c")), at: 0) == [])
-        // The fourth overflows the queue of three: the oldest goes, and says so.
-        #expect(m(.send(ByteBuffer(string: "d")), at: 0) == [.sendDropped(ByteBuffer(string: "a"))])
-        _ = m(.start(networkIdentity: nil), at: 10)
-        // Still connecting: queued too (and "b" is dropped).
-        #expect(m(.send(ByteBuffer(string: "e")), at: 20) == [.sendDropped(ByteBuffer(string: "b"))])
-        #expect(m.machine.queuedSends == 3)
-        _ = m(.connected(.a1), at: 40)
-        // On open the queue is flushed in order on the new transport.
-        #expect(
-            m(.welcomeReceived(.a1, epoch: 7, next: 1, recovered: true), at: 80) == [
-                .cancelTimer(.confirm(.a1)),
-                .cancelTimer(.giveUp(.websocket)),
-                .opened(.websocket, .a1),
-                .scheduleTimer(.heartbeatCheck(.a1), at: .mt(35_080)),
-                .send(.websocket, .a1, ByteBuffer(string: "c")),
-                .send(.websocket, .a1, ByteBuffer(string: "d")),
-                .send(.websocket, .a1, ByteBuffer(string: "e")),
-            ]
-        )
-        // While open, sends go straight out.
-        #expect(m(.send(ByteBuffer(string: "f")), at: 100) == [.send(.websocket, .a1, ByteBuffer(string: "f"))])
-        #expect(m.machine.queuedSends == 0)
-        #expect(m.machine.counters.sendsDropped == 2)
-    }
 }

@@ -24,12 +24,6 @@ import Testing
         #expect(m(.welcomeReceived(.a1, epoch: 7, next: 1, recovered: true), at: 80) == opened)
     }
 
-    private func remembering(_ method: TransportMethod) -> TransportMemory {
-        var memory = TransportMemory()
-        memory.record(network: "office", method: method, at: .mt(0))
-        return memory
-    }
-
     @Test func anUpgradeProbeSwitchesOnlyOnceCaughtUpWithoutLossOrDuplicates() {
         // The office network was on SSE; WebSocket works again today.
         var m = ManagerScript(memory: remembering(.sse))

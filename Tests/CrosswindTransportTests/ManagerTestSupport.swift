@@ -122,3 +122,10 @@ func scheduledDeadline(_ actions: [ManagerAction], _ id: RealtimeManagerStateMac
     }
     return nil
 }
+
+/// A memory in which the network "office" worked on `method` at script time 0.
+func remembering(_ method: TransportMethod) -> TransportMemory {
+    var memory = TransportMemory()
+    memory.record(network: "office", method: method, at: .mt(0))
+    return memory
+}

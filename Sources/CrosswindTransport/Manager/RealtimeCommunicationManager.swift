@@ -21,11 +21,15 @@ public protocol RealtimeManagerDelegate: AnyObject {
     func manager(_ manager: RealtimeCommunicationManager, recoveryIncompleteAfter last: StreamCursor, resumesAt: StreamCursor, at time: NIODeadline)
     /// A transport attempt opened (after its welcome, which is passed on).
     func manager(_ manager: RealtimeCommunicationManager, opened method: TransportMethod, welcome: Welcome, at time: NIODeadline)
+    /// Client message number `sequence` (the count of `send(_:)` calls when it was sent) left
+    /// the outbox without an acknowledgement: it is not resent any more.
+    func manager(_ manager: RealtimeCommunicationManager, droppedSend sequence: UInt64, reason: SendDropReason, at time: NIODeadline)
 }
 
 extension RealtimeManagerDelegate {
     public func manager(_ manager: RealtimeCommunicationManager, recoveryIncompleteAfter last: StreamCursor, resumesAt: StreamCursor, at time: NIODeadline) {}
     public func manager(_ manager: RealtimeCommunicationManager, opened method: TransportMethod, welcome: Welcome, at time: NIODeadline) {}
+    public func manager(_ manager: RealtimeCommunicationManager, droppedSend sequence: UInt64, reason: SendDropReason, at time: NIODeadline) {}
 }
 
 /// The `RealtimeCommunicationManager`: the seed analysis's API in Swift. It runs the pure
@@ -75,12 +79,6 @@ public final class RealtimeCommunicationManager: RealtimeClientDelegate, @unchec
     private var attemptStarted: [AttemptID: NIODeadline] = [:]
     private var welcomes: [AttemptID: Welcome] = [:]
     private var timers: [TimerID: NIODeadline] = [:]
-    /// Client → server messages not yet acknowledged, in order, with their numbers.
-    private var outbox: [(sequence: UInt64, data: ByteBuffer)] = []
-    private var nextSequence: UInt64 = 1
-    /// Client messages the server acknowledged, and ones dropped because the outbox was full.
-    public private(set) var sendsAcknowledged: UInt64 = 0
-    public private(set) var sendsDropped = 0
 
     public init(configuration: Configuration, eventLoop: any EventLoop, connector: any RealtimeConnector, seed: UInt64, memory: TransportMemory = .init()) {
         self.configuration = configuration
@@ -99,26 +97,19 @@ public final class RealtimeCommunicationManager: RealtimeClientDelegate, @unchec
 
     public func start() { self.handle(.start(networkIdentity: self.configuration.networkIdentity)) }
     public func stop() { self.handle(.stop) }
-    /// Sends a client → server message. Messages are numbered and kept until the server
-    /// acknowledges them: while offline they wait (up to `sendQueueLimit`, dropping the oldest
-    /// beyond), and after every open — a reconnect or a switch — the unacknowledged ones are
-    /// sent again in order on the new transport. The server recognises resends by number, so
-    /// each message reaches it exactly once.
-    public func send(_ payload: ByteBuffer) {
-        let sequence = self.nextSequence
-        self.nextSequence += 1
-        self.outbox.append((sequence, payload))
-        if self.outbox.count > self.configuration.machine.sendQueueLimit {
-            self.outbox.removeFirst()
-            self.sendsDropped += 1
-        }
-        if let open = self.machine.openTransport, let client = self.attempts[open.attempt] {
-            client.send(sequence: sequence, data: payload)
-        }
-    }
+    /// Sends a client → server message. The machine numbers it and keeps it in its outbox
+    /// until the server acknowledges it: while offline it waits (up to `sendQueueLimit`,
+    /// dropping the oldest beyond), and after every open — a reconnect or a switch — the
+    /// unacknowledged ones are transmitted again in order on the new transport. The server
+    /// recognises resends by number, so each message reaches it exactly once.
+    public func send(_ payload: ByteBuffer) { self.handle(.send(payload)) }
 
     /// Messages sent but not yet acknowledged.
-    public var unacknowledgedSends: Int { self.outbox.count }
+    public var unacknowledgedSends: Int { self.machine.unacknowledgedSends }
+    /// Client messages the server acknowledged.
+    public var sendsAcknowledged: Int { self.machine.counters.sendsAcknowledged }
+    /// Client messages dropped from a full outbox before the server acknowledged them.
+    public var sendsDropped: Int { self.machine.counters.sendsDropped }
 
     // MARK: Driving the machine
 
@@ -138,9 +129,6 @@ public final class RealtimeCommunicationManager: RealtimeClientDelegate, @unchec
             if let welcome = self.welcomes[attempt] {
                 self.delegate?.manager(self, opened: method, welcome: welcome, at: now)
             }
-            if let client = self.attempts[attempt] {
-                for message in self.outbox { client.send(sequence: message.sequence, data: message.data) }
-            }
         case .close(_, let attempt):
             if let client = self.attempts.removeValue(forKey: attempt) {
                 self.attemptOf[ObjectIdentifier(client)] = nil
@@ -159,8 +147,10 @@ public final class RealtimeCommunicationManager: RealtimeClientDelegate, @unchec
             break  // counted by the machine; the application sees it through recoveryIncomplete
         case .recoveryIncomplete(let last, let resumesAt):
             self.delegate?.manager(self, recoveryIncompleteAfter: last, resumesAt: resumesAt, at: now)
-        case .send, .sendDropped:
-            break  // client messages are numbered and kept by `send(_:)` and the outbox, not the machine
+        case .transmit(_, let attempt, let sequence, let data):
+            self.attempts[attempt]?.send(sequence: sequence, data: data)
+        case .sendDropped(let sequence, _, let reason):
+            self.delegate?.manager(self, droppedSend: sequence, reason: reason, at: now)
         case .protocolError:
             break  // the machine ignored an input that made no sense in its state; nothing to do
         }
@@ -245,10 +235,8 @@ public final class RealtimeCommunicationManager: RealtimeClientDelegate, @unchec
     }
 
     public func realtimeClient(_ client: any RealtimeTransportClient, acknowledged sequence: UInt64, at time: NIODeadline) {
-        guard self.attemptOf[ObjectIdentifier(client)] != nil else { return }
-        let before = self.outbox.count
-        self.outbox.removeAll { $0.sequence <= sequence }
-        self.sendsAcknowledged += UInt64(before - self.outbox.count)
+        guard let attempt = self.attemptOf[ObjectIdentifier(client)] else { return }
+        self.handle(.acknowledged(attempt, upTo: sequence))
     }
 
     public func realtimeClient(_ client: any RealtimeTransportClient, closed reason: ClientCloseReason, at time: NIODeadline) {

@@ -84,8 +84,9 @@ public struct RealtimeManagerConfiguration: Sendable, Equatable {
     /// How long a transport that worked on a network is remembered: 30 min, from DESIGN.md.
     public var rememberFor: TimeAmount = .minutes(30)
 
-    /// Client → server messages kept while no transport is open. When full, the oldest is
-    /// dropped and counted (``RealtimeManagerStateMachine/Action/sendDropped(_:)``). 1000: a
+    /// Client → server messages kept until the server acknowledges them (see ``Outbox``). When
+    /// full, the oldest is dropped and reported
+    /// (``RealtimeManagerStateMachine/Action/sendDropped(sequence:_:reason:)``). 1000: a
     /// dashboard sends little; a thousand messages cover a long outage without unbounded memory.
     public var sendQueueLimit: Int = 1000
 

@@ -42,22 +42,6 @@ extension RealtimeManagerStateMachine {
         return actions
     }
 
-    /// The application's client → server message: sent on the open transport, else queued.
-    mutating func send(_ payload: ByteBuffer) -> [Action] {
-        switch self.state {
-        case .open(_, let connection):
-            return [.send(connection.method, connection.id, payload)]
-        case .idle, .connecting, .retrying:
-            self.sendQueue.append(payload)
-            var actions: [Action] = []
-            while self.sendQueue.count > max(0, self.configuration.sendQueueLimit) {
-                actions.append(.sendDropped(self.sendQueue.removeFirst()))
-                self.counters.sendsDropped += 1
-            }
-            return actions
-        }
-    }
-
     // MARK: Runs and attempts
 
     /// Switches to (or starts on) `method`: a fresh run, an immediate attempt, a give-up deadline.
@@ -161,12 +145,10 @@ extension RealtimeManagerStateMachine {
         self.latencyWindow.reset()
         self.remember(attempt.method, now: now)
         actions.append(.opened(attempt.method, attempt.id))
+        actions += self.transmitOutbox(on: attempt.method, attempt.id)
         actions += self.acceptWelcome(epoch: epoch, next: next, recovered: recovered)
         actions.append(self.arm(.heartbeatCheck(attempt.id), at: now + self.configuration.heartbeatTimeout))
         actions += self.armProbeIfWorse(attempt.method, now: now)
-        while let payload = self.sendQueue.popFirst() {
-            actions.append(.send(attempt.method, attempt.id, payload))
-        }
         return actions
     }
 

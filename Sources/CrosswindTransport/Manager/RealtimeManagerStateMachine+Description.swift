@@ -9,6 +9,7 @@ extension RealtimeManagerStateMachine.Event: CustomStringConvertible {
         case .start(let network): return "start network=\(network ?? "-")"
         case .stop: return "stop"
         case .send(let payload): return "send \(payload.readableBytes)B"
+        case .acknowledged(let id, let sequence): return "acknowledged \(id) upTo=\(sequence)"
         case .rttMeasured(let rtt): return "rtt \(rtt.nanoseconds)ns"
         case .connected(let id): return "connected \(id)"
         case .welcomeReceived(let id, let epoch, let next, let recovered):
@@ -37,8 +38,10 @@ extension RealtimeManagerStateMachine.Action: CustomStringConvertible {
         case .gap(let missing): return "gap missing=\(missing)"
         case .recoveryIncomplete(let lastDelivered, let resumesAt):
             return "recoveryIncomplete last=\(lastDelivered) resumes=\(resumesAt)"
-        case .send(let method, let id, let payload): return "send \(method) \(id) \(payload.readableBytes)B"
-        case .sendDropped(let payload): return "sendDropped \(payload.readableBytes)B"
+        case .transmit(let method, let id, let sequence, let payload):
+            return "transmit \(method) \(id) #\(sequence) \(payload.readableBytes)B"
+        case .sendDropped(let sequence, let payload, let reason):
+            return "sendDropped #\(sequence) \(payload.readableBytes)B \(reason)"
         case .protocolError(let text): return "protocolError \(text)"
         }
     }

@@ -151,6 +151,7 @@ extension RealtimeManagerStateMachine {
         self.latencyWindow.reset()
         self.remember(new, now: now)
         actions.append(.opened(new, id))
+        actions += self.transmitOutbox(on: new, id)
         actions.append(self.arm(.heartbeatCheck(id), at: now + self.configuration.heartbeatTimeout))
         actions += self.armProbeIfWorse(new, now: now)
         return actions

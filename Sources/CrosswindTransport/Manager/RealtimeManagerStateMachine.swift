@@ -89,8 +89,13 @@ public struct RealtimeManagerStateMachine: Sendable {
         /// End: close every attempt and cancel every timer. Delivery position, the send queue,
         /// the memory and the figures are kept for a later `.start`.
         case stop
-        /// The application sends a message to the server; queued while no transport is open.
+        /// The application sends a message to the server. The machine numbers it and keeps it
+        /// in its outbox until the server acknowledges it (see ``Outbox``).
         case send(ByteBuffer)
+        /// The server has every client message numbered up to `upTo` (a WebSocket `ack` frame,
+        /// the answer to a `POST /send`). True whichever attempt carried it, so it is accepted
+        /// from abandoned attempts too.
+        case acknowledged(AttemptID, upTo: UInt64)
         /// A round-trip time measurement of the path (TCP handshake, `/negotiate`, ping).
         /// Feed it before the `.connected` it belongs to: that is when the confirm timeout is set.
         case rttMeasured(TimeAmount)
@@ -137,10 +142,14 @@ public struct RealtimeManagerStateMachine: Sendable {
         /// The server could not resume after `lastDelivered` (retention exceeded, or its history
         /// was reset to a new epoch); the stream continues at `resumesAt`. Never a silent gap.
         case recoveryIncomplete(lastDelivered: StreamCursor, resumesAt: StreamCursor)
-        /// Send a client message on the attempt (WebSocket frame, or `POST /send` beside SSE/sync).
-        case send(TransportMethod, AttemptID, ByteBuffer)
-        /// A queued client message was dropped because the offline queue was full.
-        case sendDropped(ByteBuffer)
+        /// Transmit client message number `sequence` on the attempt (a WebSocket frame, or
+        /// `POST /send` beside SSE and sync). A message is transmitted once when sent on an
+        /// open transport and again after every open while unacknowledged, always under its
+        /// number.
+        case transmit(TransportMethod, AttemptID, sequence: UInt64, ByteBuffer)
+        /// Client message number `sequence` left the outbox unacknowledged: it is not resent
+        /// any more, and may or may not have reached the server.
+        case sendDropped(sequence: UInt64, ByteBuffer, reason: SendDropReason)
         /// An input that the contract rules out in this state; it was ignored.
         case protocolError(String)
     }
@@ -235,7 +244,7 @@ public struct RealtimeManagerStateMachine: Sendable {
     var random: SplitMix64
     var tracker = DeliveryTracker()
     var timers = TimerTable()
-    var sendQueue = CircularBuffer<ByteBuffer>()
+    var outbox: Outbox
     var networkIdentity: String?
     var lastAttemptNumber: UInt64 = 0
     /// Latency samples of the open connection. Kept beside the state rather than inside
@@ -259,6 +268,7 @@ public struct RealtimeManagerStateMachine: Sendable {
         self.random = SplitMix64(seed: seed)
         self.memory = memory
         self.latencyWindow = LatencyWindow(capacity: configuration.latencyWindow)
+        self.outbox = Outbox(limit: configuration.sendQueueLimit)
     }
 
     // MARK: Reading
@@ -291,8 +301,8 @@ public struct RealtimeManagerStateMachine: Sendable {
     /// The last delivered position: where the next attempt resumes.
     public var lastDelivered: StreamCursor? { self.tracker.last }
 
-    /// Client messages waiting for a transport to open.
-    public var queuedSends: Int { self.sendQueue.count }
+    /// Client messages the server has not acknowledged yet (sent or waiting for a transport).
+    public var unacknowledgedSends: Int { self.outbox.pending.count }
 
     /// When the timer `id` is due, if it is armed.
     public func deadline(of id: TimerID) -> NIODeadline? { self.timers.deadline(of: id) }
@@ -321,6 +331,8 @@ public struct RealtimeManagerStateMachine: Sendable {
             return self.stop(now: now)
         case .send(let payload):
             return self.send(payload)
+        case .acknowledged(let id, let sequence):
+            return self.acknowledged(id, upTo: sequence)
         case .rttMeasured(let sample):
             self.recordRTT(sample)
             return []

@@ -67,7 +67,7 @@ public struct LatencySummary: Sendable, Equatable {
 }
 
 /// Manager-wide counters: what happened to the message stream across every attempt and
-/// transport, and to the offline send queue.
+/// transport, and to the client → server outbox.
 public struct RealtimeManagerCounters: Sendable, Equatable {
     /// Messages handed to the application (`.deliver` actions).
     public internal(set) var delivered = 0
@@ -80,8 +80,10 @@ public struct RealtimeManagerCounters: Sendable, Equatable {
     /// Inputs that belonged to an abandoned attempt (or a timer no longer armed) and were
     /// ignored, as designed.
     public internal(set) var staleInputsIgnored = 0
-    /// Queued client → server messages dropped because the offline queue was full.
+    /// Client → server messages dropped from the outbox unacknowledged (it was full).
     public internal(set) var sendsDropped = 0
+    /// Client → server messages the server acknowledged.
+    public internal(set) var sendsAcknowledged = 0
     /// `.methodChanged` actions, the initial choice included.
     public internal(set) var methodChanges = 0
 
