@@ -44,7 +44,8 @@ public struct SSEClientConfiguration: Sendable {
 public final class SSEClient: RealtimeTransportClient, @unchecked Sendable {
     private enum State {
         case idle
-        case connecting
+        /// Configured on a channel whose response has not begun.
+        case connecting(any Channel)
         case streaming(any Channel)
         case open(any Channel)
         /// Open, between two responses of a recycled stream on the same connection: the next
@@ -103,16 +104,16 @@ public final class SSEClient: RealtimeTransportClient, @unchecked Sendable {
     public var lastCursor: StreamCursor? { self.tracker.last }
 
     public func configure(_ channel: any Channel) throws {
-        self.state = .connecting
+        self.state = .connecting(channel)
         try channel.pipeline.syncOperations.addHTTPClientHandlers()
         try channel.pipeline.syncOperations.addHandler(SSEClientHandler(client: self))
     }
 
     public func close() {
         switch self.state {
-        case .streaming(let channel), .open(let channel), .resuming(let channel):
+        case .connecting(let channel), .streaming(let channel), .open(let channel), .resuming(let channel):
             self.fail(.closedByApplication, channel: channel)
-        case .idle, .connecting, .closed:
+        case .idle, .closed:
             self.state = .closed
         }
     }

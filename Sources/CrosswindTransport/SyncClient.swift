@@ -43,7 +43,8 @@ public struct SyncClientConfiguration: Sendable {
 public final class SyncClient: RealtimeTransportClient, @unchecked Sendable {
     private enum State {
         case idle
-        case connecting
+        /// Configured on a channel that has not connected.
+        case connecting(any Channel)
         case polling(any Channel)
         case open(any Channel)
         case closed
@@ -87,16 +88,16 @@ public final class SyncClient: RealtimeTransportClient, @unchecked Sendable {
     }
 
     public func configure(_ channel: any Channel) throws {
-        self.state = .connecting
+        self.state = .connecting(channel)
         try channel.pipeline.syncOperations.addHTTPClientHandlers()
         try channel.pipeline.syncOperations.addHandler(SyncClientHandler(client: self))
     }
 
     public func close() {
         switch self.state {
-        case .polling(let channel), .open(let channel):
+        case .connecting(let channel), .polling(let channel), .open(let channel):
             self.fail(.closedByApplication, channel: channel)
-        case .idle, .connecting, .closed:
+        case .idle, .closed:
             self.state = .closed
         }
     }

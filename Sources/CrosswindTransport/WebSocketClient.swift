@@ -101,7 +101,8 @@ public final class WebSocketClient: RealtimeTransportClient, @unchecked Sendable
     public var sideConnector: ((@escaping (any Channel) throws -> Void) -> Void)?
     private enum State {
         case idle
-        case connecting
+        /// Configured on a channel that has not finished the upgrade.
+        case connecting(any Channel)
         case upgraded(any Channel)
         case open(any Channel)
         case closed
@@ -138,7 +139,7 @@ public final class WebSocketClient: RealtimeTransportClient, @unchecked Sendable
     /// Installs the HTTP client, the upgrader and the request writer on a channel that has not
     /// connected yet.
     public func configure(_ channel: any Channel) throws {
-        self.state = .connecting
+        self.state = .connecting(channel)
         let requestKey = NIOWebSocketClientUpgrader.randomRequestKey(using: &self.random)
         let upgrader = NIOWebSocketClientUpgrader(
             requestKey: requestKey,
@@ -193,7 +194,11 @@ public final class WebSocketClient: RealtimeTransportClient, @unchecked Sendable
         case .open(let channel), .upgraded(let channel):
             self.sendClose(code: 1000, on: channel)
             self.fail(.closedByApplication, channel: channel)
-        case .idle, .connecting, .closed:
+        case .connecting(let channel):
+            // The connect (or the upgrade) is still under way: abandon it, so it cannot open
+            // a session nobody reads after all.
+            self.fail(.closedByApplication, channel: channel)
+        case .idle, .closed:
             self.state = .closed
         }
     }
@@ -210,6 +215,7 @@ public final class WebSocketClient: RealtimeTransportClient, @unchecked Sendable
     }
 
     private func upgraded(_ channel: any Channel) {
+        guard case .connecting = self.state else { return }
         self.state = .upgraded(channel)
     }
 
