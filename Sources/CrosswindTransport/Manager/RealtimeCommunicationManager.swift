@@ -169,27 +169,22 @@ public final class RealtimeCommunicationManager: RealtimeClientDelegate, @unchec
 
     private func open(_ method: TransportMethod, attempt: AttemptID, resumeFrom cursor: StreamCursor?) {
         let client: any RealtimeTransportClient
-        let host = self.configuration.host
-        let topic = self.configuration.topic
+        let subscription = ClientSubscription(
+            host: self.configuration.host, topic: self.configuration.topic, resumeFrom: cursor, clientID: self.configuration.clientID
+        )
         switch method {
         case .websocket:
-            var configuration = WebSocketClientConfiguration(host: host, topic: topic)
-            configuration.resumeFrom = cursor
-            configuration.clientID = self.configuration.clientID
+            var configuration = WebSocketClientConfiguration(subscription)
             configuration.heartbeatInterval = self.configuration.machine.heartbeatInterval
             configuration.heartbeatTimeout = self.configuration.machine.heartbeatGrace
             client = WebSocketClient(configuration: configuration, random: SplitMix64(seed: self.random.next()), delegate: self)
         case .sse:
-            var configuration = SSEClientConfiguration(host: host, topic: topic)
-            configuration.resumeFrom = cursor
-            configuration.clientID = self.configuration.clientID
+            var configuration = SSEClientConfiguration(subscription)
             // The manager's own heartbeat check decides; the client's watchdog is a backstop.
             configuration.heartbeatTimeout = (self.configuration.machine.heartbeatInterval + self.configuration.machine.heartbeatGrace) * 2
             client = SSEClient(configuration: configuration, delegate: self)
         case .sync:
-            var configuration = SyncClientConfiguration(host: host, topic: topic)
-            configuration.resumeFrom = cursor
-            configuration.clientID = self.configuration.clientID
+            var configuration = SyncClientConfiguration(subscription)
             configuration.syncInterval = self.configuration.syncInterval
             configuration.longPollWait = self.configuration.syncLongPoll
             configuration.batchSize = self.configuration.syncBatchSize

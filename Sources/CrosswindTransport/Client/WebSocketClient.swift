@@ -3,11 +3,8 @@ import NIOHTTP1
 import NIOWebSocket
 
 /// Settings of a WebSocket client connection.
-public struct WebSocketClientConfiguration: Sendable {
-    /// Value of the `Host` header.
-    public var host: String
-    /// Topic to subscribe to.
-    public var topic: String
+public struct WebSocketClientConfiguration: TransportClientConfiguration {
+    public var subscription: ClientSubscription
     /// Path of the server's WebSocket endpoint.
     public var path: String = "/ws"
     /// How often the client pings the server.
@@ -16,66 +13,9 @@ public struct WebSocketClientConfiguration: Sendable {
     public var heartbeatTimeout: TimeAmount = .seconds(10)
     /// Largest frame accepted from the server.
     public var maxFrameBytes: Int = 1 << 20
-    /// Resume after this cursor (the last message the application has): the server replays
-    /// what was missed, or says it could not (`recovered: false`).
-    public var resumeFrom: StreamCursor?
-    /// A stable client id (`[A-Za-z0-9._-]`), so the server recognises resent client messages
-    /// across connections and transports.
-    public var clientID: String?
 
-    public init(host: String, topic: String) {
-        self.host = host
-        self.topic = topic
-    }
-}
-
-/// Why a client connection ended (or never opened).
-public enum ClientCloseReason: Sendable, Equatable, CustomStringConvertible {
-    /// TCP never connected or broke: reset, timed out (the text names which).
-    case connectionFailed(String)
-    /// The connect was answered with RST: nothing listens there, or a firewall rejects it.
-    case connectionRefused
-    /// The server answered the upgrade request with something other than 101, or with a 101
-    /// that RFC 6455 §4.1 says to fail: a wrong `Sec-WebSocket-Accept`, no `Upgrade: websocket`
-    /// or `Connection: Upgrade`, or an extension or subprotocol the client did not offer.
-    case upgradeRejected
-    /// No frame arrived within the heartbeat timeout after a ping: a half-open or dead path.
-    case heartbeatTimeout
-    /// The server sent a WebSocket close frame with this code.
-    case serverClosed(code: UInt16)
-    /// The connection ended without a close frame after it opened.
-    case connectionLost
-    /// The application closed the client.
-    case closedByApplication
-    /// The server sent a frame Crosswind could not understand, or one that breaks RFC 6455
-    /// (the client then closed with 1002, 1007 or 1009).
-    case protocolViolation(String)
-
-    public var description: String {
-        switch self {
-        case .connectionFailed(let detail): return "connection failed: \(detail)"
-        case .connectionRefused: return "connection refused"
-        case .upgradeRejected: return "upgrade rejected"
-        case .heartbeatTimeout: return "heartbeat timeout"
-        case .serverClosed(let code): return "server closed (\(code))"
-        case .connectionLost: return "connection lost"
-        case .closedByApplication: return "closed by application"
-        case .protocolViolation(let detail): return "protocol violation: \(detail)"
-        }
-    }
-
-    /// A short stable code for traces and reports.
-    public var code: Int64 {
-        switch self {
-        case .connectionFailed: return 1
-        case .upgradeRejected: return 2
-        case .heartbeatTimeout: return 3
-        case .serverClosed: return 4
-        case .connectionLost: return 5
-        case .closedByApplication: return 6
-        case .protocolViolation: return 7
-        case .connectionRefused: return 8
-        }
+    public init(_ subscription: ClientSubscription) {
+        self.subscription = subscription
     }
 }
 
@@ -95,30 +35,19 @@ public enum ClientCloseReason: Sendable, Equatable, CustomStringConvertible {
 /// Calling contract: create, `configure(_:)` a fresh channel before it connects, then leave
 /// the rest to the channel's event loop. Confined to that loop; `@unchecked Sendable` only so
 /// NIO's `@Sendable` upgrade and timer callbacks can carry it.
-public final class WebSocketClient: RealtimeTransportClient, @unchecked Sendable {
+public final class WebSocketClient: TransportClientLifecycle, @unchecked Sendable {
     public var method: TransportMethod { .websocket }
     /// Not needed: WebSocket sends on its own connection.
     public var sideConnector: ((@escaping (any Channel) throws -> Void) -> Void)?
-    private enum State {
-        case idle
-        /// Configured on a channel that has not finished the upgrade.
-        case connecting(any Channel)
-        case upgraded(any Channel)
-        case open(any Channel)
-        case closed
-    }
-
     public let configuration: WebSocketClientConfiguration
     public weak var delegate: (any RealtimeClientDelegate)?
-    /// Delivery bookkeeping (last cursor, duplicates suppressed, gaps).
-    public private(set) var tracker = DeliveryTracker()
+    var core: ClientCore
     private var random: any RandomNumberGenerator
-    private var state: State = .idle
     private var heardSincePing = true
     private var pingCounter: UInt64 = 0
-    private var heartbeatTask: Scheduled<Void>?
 
     static let requestWriterName = "crosswind.ws.request"
+    static let closedBeforeAnswer = "closed before the upgrade completed"
     /// Fragments one message may have: bounds the aggregator's bookkeeping when a server
     /// sends a flood of empty fragments, which the size limit alone would not.
     static let maxFragmentsPerMessage = 4096
@@ -127,19 +56,16 @@ public final class WebSocketClient: RealtimeTransportClient, @unchecked Sendable
         self.configuration = configuration
         self.random = random
         self.delegate = delegate
-        self.tracker = DeliveryTracker(last: configuration.resumeFrom)
+        self.core = ClientCore(resumeFrom: configuration.resumeFrom)
     }
 
-    /// True once the welcome arrived and until the connection ends.
-    public var isOpen: Bool {
-        if case .open = self.state { return true }
-        return false
-    }
+    /// Delivery bookkeeping (last cursor, duplicates suppressed, gaps).
+    public var tracker: DeliveryTracker { self.core.tracker }
 
     /// Installs the HTTP client, the upgrader and the request writer on a channel that has not
     /// connected yet.
     public func configure(_ channel: any Channel) throws {
-        self.state = .connecting(channel)
+        self.beginConnecting(on: channel)
         let requestKey = NIOWebSocketClientUpgrader.randomRequestKey(using: &self.random)
         let upgrader = NIOWebSocketClientUpgrader(
             requestKey: requestKey,
@@ -162,7 +88,7 @@ public final class WebSocketClient: RealtimeTransportClient, @unchecked Sendable
                         ),
                         WebSocketClientHandler(client: self),
                     ])
-                    self.upgraded(channel)
+                    self.answered(on: channel)
                 }
             }
         )
@@ -181,26 +107,23 @@ public final class WebSocketClient: RealtimeTransportClient, @unchecked Sendable
         try sync.addHandler(UpgradeRequestWriter(client: self), name: Self.requestWriterName)
     }
 
+    /// The upgrade request's target: the subscription, and the cursor to resume after.
+    func requestTarget() -> String {
+        var uri = self.configuration.target()
+        if let cursor = self.configuration.resumeFrom { uri += "&cursor=\(cursor)" }
+        return uri
+    }
+
     /// Sends a client message as a text frame (masked, like every client frame).
     public func send(sequence: UInt64, data: ByteBuffer) {
-        guard case .open(let channel) = self.state else { return }
+        guard case .open(let channel) = self.core.phase else { return }
         let frame = WireFrame.encodeSend(sequence: sequence, data: data, allocator: channel.allocator)
         self.send(WebSocketFrame(fin: true, opcode: .text, data: frame), on: channel)
     }
 
-    /// Closes the connection with a normal close frame.
-    public func close() {
-        switch self.state {
-        case .open(let channel), .upgraded(let channel):
-            self.sendClose(code: 1000, on: channel)
-            self.fail(.closedByApplication, channel: channel)
-        case .connecting(let channel):
-            // The connect (or the upgrade) is still under way: abandon it, so it cannot open
-            // a session nobody reads after all.
-            self.fail(.closedByApplication, channel: channel)
-        case .idle, .closed:
-            self.state = .closed
-        }
+    /// An application close starts with a normal close frame.
+    func farewell(on channel: any Channel) {
+        self.sendClose(code: 1000, on: channel)
     }
 
     // MARK: Events from the handlers
@@ -214,14 +137,9 @@ public final class WebSocketClient: RealtimeTransportClient, @unchecked Sendable
             && response.headers["Sec-WebSocket-Protocol"].isEmpty
     }
 
-    private func upgraded(_ channel: any Channel) {
-        guard case .connecting = self.state else { return }
-        self.state = .upgraded(channel)
-    }
-
     func received(frame: WebSocketFrame, channel: any Channel) {
-        switch self.state {
-        case .upgraded, .open: break
+        switch self.core.phase {
+        case .answered, .open: break
         case .idle, .connecting, .closed: return  // the connection is being dropped: nothing more is read
         }
         self.heardSincePing = true
@@ -239,7 +157,7 @@ public final class WebSocketClient: RealtimeTransportClient, @unchecked Sendable
         case .connectionClose:
             self.receivedClose(frame.unmaskedData, channel: channel)
         case .pong:
-            if case .open = self.state { self.delegate?.realtimeClient(self, heartbeatAt: channel.eventLoop.now) }
+            self.heartbeat(at: channel.eventLoop.now)
         default:
             // The validator lets no other opcode through and the aggregator consumes
             // continuations; should one arrive anyway, it is a protocol error all the same.
@@ -267,20 +185,16 @@ public final class WebSocketClient: RealtimeTransportClient, @unchecked Sendable
 
     private func handle(_ frame: WireFrame, channel: any Channel) {
         let now = channel.eventLoop.now
-        switch (frame, self.state) {
-        case (.welcome(let welcome), .upgraded):
+        switch (frame, self.core.phase) {
+        case (.welcome(let welcome), .answered):
             guard welcome.topic == self.configuration.topic else {
                 self.fail(.protocolViolation("welcome for topic \(welcome.topic)"), channel: channel)
                 return
             }
-            self.tracker.expect(epoch: welcome.epoch, next: welcome.next)
-            self.state = .open(channel)
             self.scheduleHeartbeat(channel)
-            self.delegate?.realtimeClient(self, opened: welcome, at: now)
+            self.open(welcome, on: channel)
         case (.message(let message), .open):
-            if self.tracker.accept(epoch: message.epoch, offset: message.offset) != .duplicate {
-                self.delegate?.realtimeClient(self, received: message, at: now)
-            }
+            self.deliver(message, at: now)
         case (.ack(let sequence), .open):
             self.delegate?.realtimeClient(self, acknowledged: sequence, at: now)
         case (.error(let reason), _):
@@ -294,39 +208,21 @@ public final class WebSocketClient: RealtimeTransportClient, @unchecked Sendable
         }
     }
 
-    func failed(_ error: any Error, channel: any Channel) {
+    /// Errors of the upgraded pipeline that are the server breaking RFC 6455 fail the
+    /// WebSocket connection with a close code; the rest follow the lifecycle's rule.
+    func caught(_ error: any Error, channel: any Channel) {
         if let code = Self.closeCode(for: error) {
             self.failConnection(code: code, "\(error)", channel: channel)
-            return
-        }
-        switch self.state {
-        case .connecting:
-            // A response that is not HTTP at all (say, a 101 without `Connection: Upgrade`
-            // followed by frames, which the HTTP decoder then reads as a second response) is
-            // no more an upgrade than a 200 is.
-            if error is NIOHTTPClientUpgradeError || error is HTTPParserError {
-                self.finish(.upgradeRejected, channel: channel)
-            } else if isConnectionRefused(error) {
-                self.finish(.connectionRefused, channel: channel)
-            } else {
-                self.finish(.connectionFailed(String(describing: error)), channel: channel)
-            }
-        case .upgraded, .open:
-            self.finish(.connectionFailed(String(describing: error)), channel: channel)
-        case .idle, .closed:
-            break
+        } else {
+            self.failed(error, channel: channel)
         }
     }
 
-    func inactive(channel: any Channel) {
-        switch self.state {
-        case .connecting:
-            self.finish(.connectionFailed("closed before the upgrade completed"), channel: channel)
-        case .upgraded, .open:
-            self.finish(.connectionLost, channel: channel)
-        case .idle, .closed:
-            break
-        }
+    /// Before the upgrade, a response that is not HTTP at all (say, a 101 without
+    /// `Connection: Upgrade` followed by frames, which the HTTP decoder then reads as a second
+    /// response) is no more an upgrade than a 200 is.
+    func reasonBeforeAnswer(for error: any Error) -> ClientCloseReason? {
+        error is NIOHTTPClientUpgradeError || error is HTTPParserError ? .upgradeRejected : nil
     }
 
     /// The close code for an error a handler of the upgraded pipeline raised, nil for errors
@@ -354,8 +250,8 @@ public final class WebSocketClient: RealtimeTransportClient, @unchecked Sendable
     /// automatic handling would send but masked with a key from the client's own stream, then
     /// the connection is dropped.
     private func failConnection(code: UInt16, _ detail: String, channel: any Channel) {
-        switch self.state {
-        case .upgraded, .open:
+        switch self.core.phase {
+        case .answered, .open:
             self.sendClose(code: code, on: channel)
             self.fail(.protocolViolation(detail), channel: channel)
         case .idle, .connecting, .closed:
@@ -374,39 +270,26 @@ public final class WebSocketClient: RealtimeTransportClient, @unchecked Sendable
         self.send(WebSocketFrame(fin: true, opcode: .connectionClose, data: data), on: channel)
     }
 
-    private func fail(_ reason: ClientCloseReason, channel: any Channel) {
-        self.finish(reason, channel: channel)
-        channel.close(promise: nil)
-    }
-
-    private func finish(_ reason: ClientCloseReason, channel: any Channel) {
-        if case .closed = self.state { return }
-        self.state = .closed
-        self.heartbeatTask?.cancel()
-        self.heartbeatTask = nil
-        self.delegate?.realtimeClient(self, closed: reason, at: channel.eventLoop.now)
-    }
-
     // MARK: Heartbeat
 
     private func scheduleHeartbeat(_ channel: any Channel) {
-        self.heartbeatTask = channel.eventLoop.scheduleTask(in: self.configuration.heartbeatInterval) { [self] in
+        self.schedule(.liveness, on: channel.eventLoop, in: self.configuration.heartbeatInterval) { [self] in
             self.sendPing(channel)
         }
     }
 
     private func sendPing(_ channel: any Channel) {
-        guard case .open = self.state else { return }
+        guard self.isOpen else { return }
         self.pingCounter += 1
         self.heardSincePing = false
         var payload = channel.allocator.buffer(capacity: 8)
         payload.writeInteger(self.pingCounter)
         self.send(WebSocketFrame(fin: true, opcode: .ping, data: payload), on: channel)
-        self.heartbeatTask = channel.eventLoop.scheduleTask(in: self.configuration.heartbeatTimeout) { [self] in
-            guard case .open = self.state else { return }
+        self.schedule(.liveness, on: channel.eventLoop, in: self.configuration.heartbeatTimeout) { [self] in
+            guard self.isOpen else { return }
             if self.heardSincePing {
                 let remaining = self.configuration.heartbeatInterval - self.configuration.heartbeatTimeout
-                self.heartbeatTask = channel.eventLoop.scheduleTask(in: max(remaining, .zero)) { [self] in
+                self.schedule(.liveness, on: channel.eventLoop, in: max(remaining, .zero)) { [self] in
                     self.sendPing(channel)
                 }
             } else {
@@ -425,11 +308,11 @@ public final class WebSocketClient: RealtimeTransportClient, @unchecked Sendable
 
 /// Writes the upgrade request when the connection becomes active and reports failures that
 /// happen before the upgrade.
-final class UpgradeRequestWriter: ChannelInboundHandler, RemovableChannelHandler {
+final class UpgradeRequestWriter: TransportClientHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPClientResponsePart
     typealias OutboundOut = HTTPClientRequestPart
 
-    private let client: WebSocketClient
+    let client: WebSocketClient
 
     init(client: WebSocketClient) {
         self.client = client
@@ -439,10 +322,7 @@ final class UpgradeRequestWriter: ChannelInboundHandler, RemovableChannelHandler
         var headers = HTTPHeaders()
         headers.add(name: "Host", value: self.client.configuration.host)
         headers.add(name: "Content-Length", value: "0")
-        var uri = "\(self.client.configuration.path)?topic=\(self.client.configuration.topic)"
-        if let id = self.client.configuration.clientID { uri += "&client=\(id)" }
-        if let cursor = self.client.configuration.resumeFrom { uri += "&cursor=\(cursor)" }
-        let head = HTTPRequestHead(version: .http1_1, method: .GET, uri: uri, headers: headers)
+        let head = HTTPRequestHead(version: .http1_1, method: .GET, uri: self.client.requestTarget(), headers: headers)
         context.write(self.wrapOutboundOut(.head(head)), promise: nil)
         context.writeAndFlush(self.wrapOutboundOut(.end(nil)), promise: nil)
         context.fireChannelActive()
@@ -451,27 +331,17 @@ final class UpgradeRequestWriter: ChannelInboundHandler, RemovableChannelHandler
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         // A response that reaches here was not an upgrade.
         if case .head = self.unwrapInboundIn(data) {
-            self.client.failed(NIOHTTPClientUpgradeError.responseProtocolNotFound, channel: context.channel)
+            self.client.caught(NIOHTTPClientUpgradeError.responseProtocolNotFound, channel: context.channel)
             context.close(promise: nil)
         }
-    }
-
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        self.client.failed(error, channel: context.channel)
-        context.close(promise: nil)
-    }
-
-    func channelInactive(context: ChannelHandlerContext) {
-        self.client.inactive(channel: context.channel)
-        context.fireChannelInactive()
     }
 }
 
 /// Feeds the frames of an upgraded connection to the client.
-final class WebSocketClientHandler: ChannelInboundHandler {
+final class WebSocketClientHandler: TransportClientHandler {
     typealias InboundIn = WebSocketFrame
 
-    private let client: WebSocketClient
+    let client: WebSocketClient
 
     init(client: WebSocketClient) {
         self.client = client
@@ -479,61 +349,5 @@ final class WebSocketClientHandler: ChannelInboundHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         self.client.received(frame: self.unwrapInboundIn(data), channel: context.channel)
-    }
-
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        self.client.failed(error, channel: context.channel)
-        context.close(promise: nil)
-    }
-
-    func channelInactive(context: ChannelHandlerContext) {
-        self.client.inactive(channel: context.channel)
-        context.fireChannelInactive()
-    }
-}
-
-/// Why ``ServerFrameValidator`` refused a frame.
-enum ServerFrameViolation: Error, CustomStringConvertible {
-    case reservedBits
-    case reservedOpcode(WebSocketOpcode)
-    case maskedFrame
-
-    var description: String {
-        switch self {
-        case .reservedBits: return "reserved bits set without an extension"
-        case .reservedOpcode(let opcode): return "reserved opcode 0x\(String(UInt8(webSocketOpcode: opcode), radix: 16))"
-        case .maskedFrame: return "masked frame from the server"
-        }
-    }
-}
-
-/// The per-frame rules of RFC 6455 that NIO's frame decoder leaves to its user, checked before
-/// the aggregator (which drops the reserved bits and the mask of the fragments it joins): no
-/// reserved bit without a negotiated extension (§5.2; the client negotiates none), no reserved
-/// opcode (3–7, 0xB–0xF), and no masked frame from a server (§5.1). The first violation is
-/// raised as an error and every later frame is dropped, since the connection is failing.
-final class ServerFrameValidator: ChannelInboundHandler {
-    typealias InboundIn = WebSocketFrame
-    typealias InboundOut = WebSocketFrame
-
-    private var failed = false
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard !self.failed else { return }
-        if let violation = Self.violation(in: Self.unwrapInboundIn(data)) {
-            self.failed = true
-            context.fireErrorCaught(violation)
-        } else {
-            context.fireChannelRead(data)
-        }
-    }
-
-    static func violation(in frame: WebSocketFrame) -> ServerFrameViolation? {
-        if frame.rsv1 || frame.rsv2 || frame.rsv3 { return .reservedBits }
-        if frame.maskKey != nil { return .maskedFrame }
-        switch frame.opcode {
-        case .continuation, .text, .binary, .connectionClose, .ping, .pong: return nil
-        default: return .reservedOpcode(frame.opcode)
-        }
     }
 }

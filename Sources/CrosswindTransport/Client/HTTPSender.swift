@@ -135,6 +135,8 @@ final class HTTPSendHandler: ChannelInboundHandler {
 /// What SSE and Custom Sync clients share for client messages: an ``HTTPSender`` created on
 /// the first send, and the session it posts under (known once the welcome arrived).
 final class SideSender {
+    private let host: String
+    private let path: String
     private var sender: HTTPSender?
     /// The loop of the client's connection (acknowledgements are stamped with its time).
     var eventLoop: (any EventLoop)?
@@ -145,16 +147,19 @@ final class SideSender {
         }
     }
 
+    init(host: String, path: String) {
+        self.host = host
+        self.path = path
+    }
+
     func send(
         sequence: UInt64,
         data: ByteBuffer,
-        host: String,
-        path: String,
         connect: @escaping HTTPSender.Connect,
         acknowledged: @escaping (UInt64, NIODeadline) -> Void
     ) {
         if self.sender == nil {
-            let sender = HTTPSender(host: host, path: path, connect: connect) { [weak self] sequence in
+            let sender = HTTPSender(host: self.host, path: self.path, connect: connect) { [weak self] sequence in
                 guard let loop = self?.eventLoop else { return }
                 acknowledged(sequence, loop.now)
             }
@@ -162,5 +167,28 @@ final class SideSender {
             self.sender = sender
         }
         self.sender?.send(sequence: sequence, data: data)
+    }
+
+    /// The transport opened on `channel` under `session`: posts may go out now.
+    func opened(session: String?, on channel: any Channel) {
+        self.eventLoop = channel.eventLoop
+        self.session = session
+    }
+}
+
+/// SSE and Custom Sync: the stream occupies the connection, so client messages go by
+/// `POST /send` on connections of their own, under the session of the welcome.
+protocol PostsClientMessages: TransportClientLifecycle {
+    var outgoing: SideSender { get }
+}
+
+extension PostsClientMessages {
+    /// Posts a client message on a connection of its own (the session comes from the welcome).
+    public func send(sequence: UInt64, data: ByteBuffer) {
+        guard let connector = self.sideConnector else { return }
+        self.outgoing.send(sequence: sequence, data: data, connect: connector) { [weak self] sequence, time in
+            guard let self else { return }
+            self.delegate?.realtimeClient(self, acknowledged: sequence, at: time)
+        }
     }
 }

@@ -2,15 +2,11 @@ import NIOCore
 import NIOHTTP1
 
 /// Settings of a Custom Sync client.
-public struct SyncClientConfiguration: Sendable {
-    /// Value of the `Host` header.
-    public var host: String
-    /// Topic to follow.
-    public var topic: String
-    /// Path of the server's Custom Sync endpoint.
+public struct SyncClientConfiguration: TransportClientConfiguration {
+    public var subscription: ClientSubscription
+    /// Path of the server's Custom Sync endpoint. A resume sends the cursor as the first
+    /// request's `since`.
     public var path = "/sync"
-    /// Resume after this cursor (the first request's `since`).
-    public var resumeFrom: StreamCursor?
     /// Pause between a response and the next request (interval polling; the seed's 2 s).
     public var syncInterval: TimeAmount = .seconds(2)
     /// Long-poll: ask the server to hold a request this long when nothing is new (0: off).
@@ -20,15 +16,11 @@ public struct SyncClientConfiguration: Sendable {
     /// Consecutive failed requests (HTTP errors) tolerated, with exponential backoff
     /// (0.5 s doubling to 20 s) between them, before the client gives up.
     public var maxConsecutiveErrors = 5
-
-    /// A stable client id (see ``WebSocketClientConfiguration/clientID``).
-    public var clientID: String?
     /// Path of the server's endpoint for client messages.
     public var sendPath = "/send"
 
-    public init(host: String, topic: String) {
-        self.host = host
-        self.topic = topic
+    public init(_ subscription: ClientSubscription) {
+        self.subscription = subscription
     }
 }
 
@@ -36,83 +28,62 @@ public struct SyncClientConfiguration: Sendable {
 /// `since` cursor and `If-None-Match`, batches delivered once and in order, `304` as a
 /// heartbeat, interval polling or long-polling, and exponential backoff on HTTP errors.
 ///
-/// The first response is the application round trip: it opens the client with the batch's
-/// epoch and `recovered` flag, like a welcome.
+/// The first batch is the application round trip: it opens the client with the batch's
+/// epoch and `recovered` flag, like a welcome. Until then the client is still connecting (its
+/// first request is out, or waiting out a backoff after an HTTP error).
 ///
 /// Calling contract: as ``WebSocketClient``.
-public final class SyncClient: RealtimeTransportClient, @unchecked Sendable {
-    private enum State {
-        case idle
-        /// Configured on a channel that has not connected.
-        case connecting(any Channel)
-        case polling(any Channel)
-        case open(any Channel)
-        case closed
-    }
-
+public final class SyncClient: PostsClientMessages, @unchecked Sendable {
     public var method: TransportMethod { .sync }
     public var sideConnector: ((@escaping (any Channel) throws -> Void) -> Void)?
-    /// Client messages, posted beside the stream or the polls.
-    private let outgoing = SideSender()
+    /// Client messages, posted beside the polls.
+    let outgoing: SideSender
     public let configuration: SyncClientConfiguration
     public weak var delegate: (any RealtimeClientDelegate)?
-    public private(set) var tracker: DeliveryTracker
-    private var state: State = .idle
+    var core: ClientCore
     private var cursor: StreamCursor?
     private var etag: String?
     private var consecutiveErrors = 0
     private var pendingStatus: HTTPResponseStatus?
     private var pendingETag: String?
     private var pendingBody: ByteBuffer?
-    private var nextPoll: Scheduled<Void>?
+
+    static let closedBeforeAnswer = "closed before a response"
 
     public init(configuration: SyncClientConfiguration, delegate: any RealtimeClientDelegate) {
         self.configuration = configuration
         self.delegate = delegate
         self.cursor = configuration.resumeFrom
-        self.tracker = DeliveryTracker(last: configuration.resumeFrom)
+        self.core = ClientCore(resumeFrom: configuration.resumeFrom)
+        self.outgoing = SideSender(host: configuration.host, path: configuration.sendPath)
     }
 
-    /// Posts a client message on a connection of its own (the session comes from the welcome).
-    public func send(sequence: UInt64, data: ByteBuffer) {
-        guard let connector = self.sideConnector else { return }
-        self.outgoing.send(sequence: sequence, data: data, host: self.configuration.host, path: self.configuration.sendPath, connect: connector) { [weak self] sequence, time in
-            guard let self else { return }
-            self.delegate?.realtimeClient(self, acknowledged: sequence, at: time)
-        }
-    }
-
-    public var isOpen: Bool {
-        if case .open = self.state { return true }
-        return false
-    }
+    /// Delivery bookkeeping within this connection.
+    public var tracker: DeliveryTracker { self.core.tracker }
 
     public func configure(_ channel: any Channel) throws {
-        self.state = .connecting(channel)
+        self.beginConnecting(on: channel)
         try channel.pipeline.syncOperations.addHTTPClientHandlers()
         try channel.pipeline.syncOperations.addHandler(SyncClientHandler(client: self))
     }
 
-    public func close() {
-        switch self.state {
-        case .connecting(let channel), .polling(let channel), .open(let channel):
-            self.fail(.closedByApplication, channel: channel)
-        case .idle, .closed:
-            self.state = .closed
+    /// Polls are accepted while connecting (the first) and once open.
+    private var isPolling: Bool {
+        switch self.core.phase {
+        case .connecting, .open: return true
+        case .idle, .answered, .closed: return false
         }
     }
 
     // MARK: Requests
 
     func active(channel: any Channel) {
-        guard case .connecting = self.state else { return }
-        self.state = .polling(channel)
+        guard case .connecting = self.core.phase else { return }
         self.sendRequest(channel)
     }
 
     private func sendRequest(_ channel: any Channel) {
-        var uri = "\(self.configuration.path)?topic=\(self.configuration.topic)&limit=\(self.configuration.batchSize)"
-        if let id = self.configuration.clientID { uri += "&client=\(id)" }
+        var uri = "\(self.configuration.target())&limit=\(self.configuration.batchSize)"
         if let cursor = self.cursor { uri += "&since=\(cursor)" }
         if self.configuration.longPollWait > .zero && self.isOpen {
             uri += "&wait=\(self.configuration.longPollWait.nanoseconds / 1_000_000)"
@@ -126,11 +97,8 @@ public final class SyncClient: RealtimeTransportClient, @unchecked Sendable {
     }
 
     private func schedulePoll(after delay: TimeAmount, channel: any Channel) {
-        self.nextPoll = channel.eventLoop.scheduleTask(in: delay) { [self] in
-            switch self.state {
-            case .polling, .open: self.sendRequest(channel)
-            case .idle, .connecting, .closed: break
-            }
+        self.schedule(.nextRequest, on: channel.eventLoop, in: delay) { [self] in
+            if self.isPolling { self.sendRequest(channel) }
         }
     }
 
@@ -154,10 +122,7 @@ public final class SyncClient: RealtimeTransportClient, @unchecked Sendable {
     func responseEnd(channel: any Channel) {
         guard let status = self.pendingStatus else { return }
         self.pendingStatus = nil
-        switch self.state {
-        case .polling, .open: break
-        case .idle, .connecting, .closed: return
-        }
+        guard self.isPolling else { return }
         let now = channel.eventLoop.now
         switch status {
         case .ok:
@@ -170,7 +135,7 @@ public final class SyncClient: RealtimeTransportClient, @unchecked Sendable {
             self.accept(batch, channel: channel, now: now)
         case .notModified:
             self.consecutiveErrors = 0
-            if self.isOpen { self.delegate?.realtimeClient(self, heartbeatAt: now) }
+            self.heartbeat(at: now)
             self.schedulePoll(after: self.pollDelay(full: false), channel: channel)
         default:
             self.consecutiveErrors += 1
@@ -188,20 +153,15 @@ public final class SyncClient: RealtimeTransportClient, @unchecked Sendable {
             self.fail(.protocolViolation("batch for topic \(batch.topic)"), channel: channel)
             return
         }
-        if case .polling = self.state {
+        if case .connecting = self.core.phase {
             let next = batch.messages.first?.offset ?? batch.cursor.offset + 1
             let welcome = Welcome(topic: batch.topic, epoch: batch.epoch, next: next, recovered: batch.recovered)
-            self.tracker.expect(epoch: welcome.epoch, next: welcome.next)
-            self.state = .open(channel)
-            self.outgoing.eventLoop = channel.eventLoop
-            self.outgoing.session = batch.session
-            self.delegate?.realtimeClient(self, opened: welcome, at: now)
+            self.outgoing.opened(session: batch.session, on: channel)
+            self.open(welcome, on: channel)
         }
         for message in batch.messages {
             guard self.isOpen else { return }
-            if self.tracker.accept(epoch: message.epoch, offset: message.offset) != .duplicate {
-                self.delegate?.realtimeClient(self, received: message, at: now)
-            }
+            self.deliver(message, at: now)
         }
         guard self.isOpen else { return }
         self.cursor = batch.cursor
@@ -213,38 +173,6 @@ public final class SyncClient: RealtimeTransportClient, @unchecked Sendable {
     private func pollDelay(full: Bool) -> TimeAmount {
         if full || self.configuration.longPollWait > .zero { return .zero }
         return self.configuration.syncInterval
-    }
-
-    func failed(_ error: any Error, channel: any Channel) {
-        if case .connecting = self.state, isConnectionRefused(error) {
-            self.finish(.connectionRefused, channel: channel)
-            return
-        }
-        switch self.state {
-        case .connecting, .polling, .open: self.finish(.connectionFailed(String(describing: error)), channel: channel)
-        case .idle, .closed: break
-        }
-    }
-
-    func inactive(channel: any Channel) {
-        switch self.state {
-        case .connecting, .polling: self.finish(.connectionFailed("closed before a response"), channel: channel)
-        case .open: self.finish(.connectionLost, channel: channel)
-        case .idle, .closed: break
-        }
-    }
-
-    private func fail(_ reason: ClientCloseReason, channel: any Channel) {
-        self.finish(reason, channel: channel)
-        channel.close(promise: nil)
-    }
-
-    private func finish(_ reason: ClientCloseReason, channel: any Channel) {
-        if case .closed = self.state { return }
-        self.state = .closed
-        self.nextPoll?.cancel()
-        self.nextPoll = nil
-        self.delegate?.realtimeClient(self, closed: reason, at: channel.eventLoop.now)
     }
 }
 
@@ -274,10 +202,10 @@ struct SyncBatch {
 }
 
 /// Feeds responses of the sync connection to the client.
-final class SyncClientHandler: ChannelInboundHandler {
+final class SyncClientHandler: TransportClientHandler {
     typealias InboundIn = HTTPClientResponsePart
 
-    private let client: SyncClient
+    let client: SyncClient
 
     init(client: SyncClient) {
         self.client = client
@@ -294,15 +222,5 @@ final class SyncClientHandler: ChannelInboundHandler {
         case .body(let bytes): self.client.responseBody(bytes)
         case .end: self.client.responseEnd(channel: context.channel)
         }
-    }
-
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        self.client.failed(error, channel: context.channel)
-        context.close(promise: nil)
-    }
-
-    func channelInactive(context: ChannelHandlerContext) {
-        self.client.inactive(channel: context.channel)
-        context.fireChannelInactive()
     }
 }
