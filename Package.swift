@@ -143,6 +143,15 @@ let package = Package(
             swiftSettings: upcoming
         ),
         .testTarget(
+            name: "CrosswindMiddleboxTests",
+            dependencies: [
+                "CrosswindMiddlebox",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ],
+            swiftSettings: upcoming
+        ),
+        .testTarget(
             name: "CrosswindTransportTests",
             dependencies: [
                 "CrosswindTransport",
