@@ -9,7 +9,8 @@
 //                → CrosswindMiddlebox (HTTP proxies with policies, on any NIO channel)
 //   transports:  CrosswindTransport (protocol cores + NIO handlers; never imports the network)
 //   live:        CrosswindLive (the transports on real sockets: crosswind serve)
-//   join:        CrosswindTestbed (experiments, workloads, metrics, reports)
+//   join:        CrosswindExperiment (the experiment model and its YAML loader, built from both
+//                columns' own types) → CrosswindTestbed (runs, workloads, metrics, reports)
 //   entry:       crosswind (the command-line tool)
 //   C:           CPcap (libpcap), CFastPath (SHA-NI and SSE2 loops of the hot path)
 import PackageDescription
@@ -103,6 +104,9 @@ let package = Package(
         .target(
             name: "CrosswindExperiment",
             dependencies: [
+                "CrosswindNetwork",
+                "CrosswindMiddlebox",
+                "CrosswindTransport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Yams", package: "Yams"),
             ],
@@ -131,6 +135,7 @@ let package = Package(
                 "CrosswindExperiment",
                 "CrosswindLive",
                 "CrosswindRandom",
+                "CrosswindTransport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: upcoming
@@ -162,11 +167,16 @@ let package = Package(
             ],
             swiftSettings: upcoming
         ),
-        .testTarget(name: "CrosswindExperimentTests", dependencies: ["CrosswindExperiment"], swiftSettings: upcoming),
+        .testTarget(
+            name: "CrosswindExperimentTests",
+            dependencies: ["CrosswindExperiment", "CrosswindNetwork", "CrosswindMiddlebox", "CrosswindTransport"],
+            swiftSettings: upcoming
+        ),
         .testTarget(
             name: "CrosswindTestbedTests",
             dependencies: [
-                "CrosswindTestbed", "CrosswindExperiment", "CrosswindNetwork", "CrosswindKernel", "CrosswindRandom", "CrosswindTransport",
+                "CrosswindTestbed", "CrosswindExperiment", "CrosswindNetwork", "CrosswindMiddlebox", "CrosswindKernel", "CrosswindRandom",
+                "CrosswindTransport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

@@ -139,11 +139,7 @@ public final class ExperimentRun {
         var proxyCaptures: [String: PacketCapture] = [:]
         for middlebox in self.experiment.topology.middleboxes {
             let proxyNode = self.network.addNode(middlebox.name)
-            let links = self.network.connect(
-                proxyNode, self.server,
-                aToB: Self.linkConfiguration(middlebox.link.up),
-                bToA: Self.linkConfiguration(middlebox.link.down)
-            )
+            let links = self.network.connect(proxyNode, self.server, aToB: middlebox.link.up, bToA: middlebox.link.down)
             if let capture = self.captures.first {
                 self.network.attach(capture, to: links.aToB, end: .receiving)
                 self.network.attach(capture, to: links.bToA, end: .sending)
@@ -154,7 +150,7 @@ public final class ExperimentRun {
                 self.captures.append(capture)
                 proxyCaptures[middlebox.name] = capture
             }
-            let cell = HTTPProxyPolicyCell(Self.proxyPolicy(middlebox.policy))
+            let cell = HTTPProxyPolicyCell(middlebox.policy)
             self.proxies[middlebox.name] = cell
             var ports = [self.experiment.topology.server.port]
             if let webSocketPort = self.experiment.topology.server.webSocketPort, webSocketPort != ports[0] { ports.append(webSocketPort) }
@@ -176,13 +172,9 @@ public final class ExperimentRun {
         for (groupIndex, group) in self.experiment.topology.groups.enumerated() {
             for member in 0..<group.count {
                 let name = "\(group.name)-\(member + 1)"
-                let node = self.network.addNode(name, tcp: Self.networkSettings(group.tcp))
+                let node = self.network.addNode(name, tcp: group.tcp)
                 let gateway = self.gateways[group.name] ?? self.server
-                let links = self.network.connect(
-                    node, gateway,
-                    aToB: Self.linkConfiguration(group.link.up),
-                    bToA: Self.linkConfiguration(group.link.down)
-                )
+                let links = self.network.connect(node, gateway, aToB: group.link.up, bToA: group.link.down)
                 self.groupLinks[group.name, default: ([], [])].up.append(links.aToB)
                 self.groupLinks[group.name, default: ([], [])].down.append(links.bToA)
                 if gateway != self.server, let middlebox = self.experiment.topology.middleboxes.first(where: { $0.groups.contains(group.name) }), let capture = proxyCaptures[middlebox.name] {
@@ -219,28 +211,20 @@ public final class ExperimentRun {
         if agent.startedAt == nil { agent.startedAt = self.simulation.now }
         let host = self.experiment.topology.server.name
         let topic = self.experiment.workload.topic
-        if let settings = group.manager {
-            self.startManager(agent, from: node, group: group, settings: settings)
+        if let configuration = group.managerConfiguration(host: host, topic: topic, clientID: agent.name) {
+            self.startManager(agent, from: node, group: group, configuration: configuration)
             return
         }
         let client: any RealtimeTransportClient
         switch group.transport {
         case .websocket:
-            var configuration = WebSocketClientConfiguration(host: host, topic: topic)
-            configuration.heartbeatInterval = group.heartbeat.interval
-            configuration.heartbeatTimeout = group.heartbeat.timeout
+            let configuration = group.webSocketConfiguration(host: host, topic: topic)
             client = WebSocketClient(configuration: configuration, random: self.simulation.random.fork("client:\(agent.name)"), delegate: agent)
         case .sse:
-            var configuration = SSEClientConfiguration(host: host, topic: topic)
-            configuration.resumeFrom = resumeFrom
-            // The server's comments come every interval: silence for interval + timeout is death.
-            configuration.heartbeatTimeout = group.heartbeat.interval + group.heartbeat.timeout
+            let configuration = group.sseConfiguration(host: host, topic: topic, resumeFrom: resumeFrom)
             client = SSEClient(configuration: configuration, delegate: agent)
         case .sync:
-            var configuration = SyncClientConfiguration(host: host, topic: topic)
-            configuration.syncInterval = group.sync.interval
-            configuration.longPollWait = group.sync.longPoll
-            configuration.batchSize = group.sync.batchSize
+            let configuration = group.syncConfiguration(host: host, topic: topic)
             client = SyncClient(configuration: configuration, delegate: agent)
         }
         agent.client = client
@@ -253,14 +237,7 @@ public final class ExperimentRun {
         }
     }
 
-    private func startManager(_ agent: ClientAgent, from node: NodeID, group: ClientGroup, settings: ManagerSettings) {
-        var configuration = RealtimeCommunicationManager.Configuration(host: self.experiment.topology.server.name, topic: self.experiment.workload.topic)
-        configuration.machine = Self.machineConfiguration(settings, heartbeat: group.heartbeat)
-        configuration.syncInterval = group.sync.interval
-        configuration.syncLongPoll = group.sync.longPoll
-        configuration.syncBatchSize = group.sync.batchSize
-        configuration.networkIdentity = group.name
-        configuration.clientID = agent.name
+    private func startManager(_ agent: ClientAgent, from node: NodeID, group: ClientGroup, configuration: RealtimeCommunicationManager.Configuration) {
         let server = self.experiment.topology.server
         let gateway = self.gateways[group.name] ?? self.server
         let connector = SimulatedConnector(
@@ -276,41 +253,6 @@ public final class ExperimentRun {
         if let sends = self.experiment.workload.clientSends, agent.sendsScheduled == false {
             agent.sendsScheduled = true
             self.scheduleClientSends(agent, sends, index: 0)
-        }
-    }
-
-    static func machineConfiguration(_ settings: ManagerSettings, heartbeat: HeartbeatSettings) -> RealtimeManagerConfiguration {
-        var machine = RealtimeManagerConfiguration()
-        machine.defaultMethod = Self.method(settings.defaultMethod)
-        machine.fallbackMethods = settings.fallbackMethods.map(Self.method)
-        machine.autoSwitch = settings.autoSwitch
-        machine.benchmarkInterval = settings.benchmarkInterval
-        machine.latencyThreshold = settings.latencyThreshold
-        machine.giveUpAfter = settings.giveUpAfter
-        machine.backoff = FullJitterBackoff(base: settings.backoffBase, cap: settings.backoffCap)
-        machine.rememberFor = settings.rememberFor
-        machine.heartbeatInterval = heartbeat.interval
-        machine.heartbeatGrace = heartbeat.timeout
-        machine.confirmTimeouts.websocket.floor = settings.confirmTimeoutFloor
-        machine.confirmTimeouts.sse.floor = settings.confirmTimeoutFloor
-        return machine
-    }
-
-    static func proxyPolicy(_ spec: ProxyPolicySpec) -> HTTPProxyPolicy {
-        let after: HTTPProxyPolicy.AfterUpgrade
-        switch spec.afterUpgrade {
-        case .relay: after = .relay
-        case .silence: after = .silence
-        case .close: after = .close
-        }
-        return HTTPProxyPolicy(stripUpgrade: spec.stripUpgrade, afterUpgrade: after, bufferResponseBytes: spec.bufferResponseBytes, idleTimeout: spec.idleTimeout)
-    }
-
-    static func method(_ kind: TransportKind) -> TransportMethod {
-        switch kind {
-        case .websocket: return .websocket
-        case .sse: return .sse
-        case .sync: return .sync
         }
     }
 
@@ -347,7 +289,7 @@ public final class ExperimentRun {
         case .setLink(let group, let direction, let spec):
             for link in self.links(group, direction) {
                 let isUp = link.configuration.isUp
-                link.configuration = Self.linkConfiguration(spec)
+                link.configuration = spec
                 link.configuration.isUp = isUp
             }
         case .addFirewall(let name, let group, let port, let firewallAction):
@@ -358,7 +300,7 @@ public final class ExperimentRun {
         case .flap(let group, let direction, let period, let upFraction, let until):
             self.flap(group, direction, period: period, upFraction: upFraction, until: self.simulation.at(until))
         case .setProxyPolicy(let middlebox, let policy):
-            self.proxies[middlebox]?.policy = Self.proxyPolicy(policy)
+            self.proxies[middlebox]?.policy = policy
         }
     }
 
@@ -490,34 +432,6 @@ public final class ExperimentRun {
         for index in 0..<inner { buffer.writeInteger(alphabet[index % alphabet.count]) }
         buffer.writeInteger(UInt8(ascii: "\""))
         return buffer
-    }
-
-    static func linkConfiguration(_ spec: LinkSpec) -> LinkConfiguration {
-        let loss: LinkLoss
-        switch spec.loss {
-        case .none: loss = .none
-        case .independent(let probability): loss = .independent(probability)
-        case .gilbertElliott(let p, let r, let good, let bad): loss = .gilbertElliott(p: p, r: r, lossInGood: good, lossInBad: bad)
-        }
-        return LinkConfiguration(
-            latency: spec.latency,
-            jitter: spec.jitter,
-            loss: loss,
-            bandwidthBitsPerSecond: spec.bandwidthBitsPerSecond,
-            queueBytes: spec.queueBytes
-        )
-    }
-
-    static func networkSettings(_ tcp: CrosswindExperiment.TCPSettings) -> CrosswindNetwork.TCPSettings {
-        CrosswindNetwork.TCPSettings(
-            mss: tcp.mss,
-            initialRTO: tcp.initialRTO,
-            minRTO: tcp.minRTO,
-            maxRTO: tcp.maxRTO,
-            synRetries: tcp.synRetries,
-            maxRetransmissions: tcp.maxRetransmissions,
-            windowBytes: tcp.windowBytes
-        )
     }
 }
 
