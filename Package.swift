@@ -124,7 +124,6 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
-                .product(name: "NIOWebSocket", package: "swift-nio"),
             ],
             swiftSettings: upcoming
         ),
@@ -136,15 +135,20 @@ let package = Package(
                 "CrosswindLive",
                 "CrosswindRandom",
                 "CrosswindTransport",
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: upcoming
         ),
         .testTarget(name: "CrosswindRandomTests", dependencies: ["CrosswindRandom"], swiftSettings: upcoming),
-        .testTarget(name: "CrosswindKernelTests", dependencies: ["CrosswindKernel", "CrosswindRandom"], swiftSettings: upcoming),
+        .testTarget(
+            name: "CrosswindKernelTests",
+            dependencies: ["CrosswindKernel", "CrosswindRandom", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: upcoming
+        ),
         .testTarget(
             name: "CrosswindNetworkTests",
-            dependencies: ["CrosswindNetwork", "CrosswindKernel", "CrosswindRandom", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio")],
+            dependencies: ["CrosswindNetwork", "CrosswindKernel", "CrosswindRandom", .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: upcoming
         ),
         .testTarget(
@@ -169,7 +173,10 @@ let package = Package(
         ),
         .testTarget(
             name: "CrosswindExperimentTests",
-            dependencies: ["CrosswindExperiment", "CrosswindNetwork", "CrosswindMiddlebox", "CrosswindTransport"],
+            dependencies: [
+                "CrosswindExperiment", "CrosswindNetwork", "CrosswindMiddlebox", "CrosswindTransport",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
             swiftSettings: upcoming
         ),
         .testTarget(
