@@ -78,7 +78,8 @@ public struct Workload: Sendable, Equatable {
         messageBytes: Int,
         start: TimeAmount = .seconds(2),
         duration: TimeAmount,
-        drain: TimeAmount = .seconds(5)
+        drain: TimeAmount = .seconds(5),
+        clientSends: ClientSends? = nil
     ) {
         self.topic = topic
         self.ratePerSecond = ratePerSecond
@@ -86,6 +87,7 @@ public struct Workload: Sendable, Equatable {
         self.start = start
         self.duration = duration
         self.drain = drain
+        self.clientSends = clientSends
     }
 
     /// The moment publishing stops: `start + duration`.

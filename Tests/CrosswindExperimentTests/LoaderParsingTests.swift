@@ -51,6 +51,14 @@ import Testing
         #expect(group.link.up.queueBytes == 262_144)
     }
 
+    @Test func clientSendsAreReadIntoTheWorkload() throws {
+        let experiment = try parse(TestSupport.experiment(workload: "  rate: 5\n  size: 100\n  duration: 1s\n  clientSends: { rate: 2, size: 64 }"))
+        #expect(experiment.workload == Workload(
+            ratePerSecond: 5, messageBytes: 100, duration: .seconds(1),
+            clientSends: ClientSends(ratePerSecond: 2, messageBytes: 64)
+        ))
+    }
+
     @Test func linkShorthandAppliesBothWays() throws {
         let group = try firstGroup("link: { latency: 7ms, loss: 1% }")
         #expect(group.link.up == group.link.down)
