@@ -45,11 +45,7 @@ import Testing
 
     @Test func afterUpgradeRelayPassesTheUpgradedBytesBothWays() throws {
         let proxy = try ProxyHarness(HTTPProxyPolicy(afterUpgrade: .relay))
-        try proxy.clientSends(upgradeRequest)
-        _ = proxy.serverReceived()
-        try proxy.serverSends(switchingProtocols)
-        #expect(proxy.clientReceived() == switchingProtocols)
-        #expect(proxy.cell.upgradesPassed == 1)
+        try proxy.upgrade()
         // From here on the bytes are not HTTP; they pass untouched, in both directions.
         try proxy.serverSends("\u{81}\u{05}hello")
         #expect(proxy.clientReceived() == "\u{81}\u{05}hello")
@@ -60,35 +56,25 @@ import Testing
 
     @Test func afterUpgradeSilenceKeepsBothConnectionsOpenAndPassesNothing() throws {
         let proxy = try ProxyHarness(HTTPProxyPolicy(afterUpgrade: .silence))
-        try proxy.clientSends(upgradeRequest)
-        _ = proxy.serverReceived()
-        try proxy.serverSends(switchingProtocols)
         // The 101 itself passes: the client believes it is connected.
-        #expect(proxy.clientReceived() == switchingProtocols)
+        try proxy.upgrade()
         try proxy.serverSends("\u{81}\u{07}welcome")
         try proxy.clientSends("\u{81}\u{04}ping")
         #expect(proxy.clientReceived() == "")
         #expect(proxy.serverReceived() == "")
         #expect(proxy.client.isActive && proxy.upstream.isActive)
-        #expect(proxy.cell.upgradesPassed == 1)
     }
 
     @Test func afterUpgradeCloseClosesBothConnectionsAfterThe101() throws {
         let proxy = try ProxyHarness(HTTPProxyPolicy(afterUpgrade: .close))
-        try proxy.clientSends(upgradeRequest)
-        _ = proxy.serverReceived()
-        #expect(proxy.client.isActive && proxy.upstream.isActive)
-        try proxy.serverSends(switchingProtocols)
-        #expect(proxy.clientReceived() == switchingProtocols)
+        try proxy.upgrade()
         #expect(!proxy.client.isActive)
         #expect(!proxy.upstream.isActive)
-        #expect(proxy.cell.upgradesPassed == 1)
     }
 
     @Test func bufferResponseBytesHoldsTheBodyUntilTheLimit() throws {
         let proxy = try ProxyHarness(HTTPProxyPolicy(bufferResponseBytes: 10))
-        try proxy.clientSends("GET /events?topic=metrics HTTP/1.1\r\nHost: server\r\n\r\n")
-        _ = proxy.serverReceived()
+        try proxy.clientSendsRequest("GET /events?topic=metrics HTTP/1.1\r\nHost: server\r\n\r\n")
         // A streaming response: the head and the first 8 bytes are held (8 < 10)…
         try proxy.serverSends("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nContent-Length: 16\r\n\r\n")
         try proxy.serverSends("data: a\n")
@@ -105,8 +91,7 @@ import Testing
 
     @Test func bufferResponseBytesReleasesAShortResponseAtItsEnd() throws {
         let proxy = try ProxyHarness(HTTPProxyPolicy(bufferResponseBytes: 64 * 1024))
-        try proxy.clientSends("GET /sync?topic=metrics HTTP/1.1\r\nHost: server\r\n\r\n")
-        _ = proxy.serverReceived()
+        try proxy.clientSendsRequest("GET /sync?topic=metrics HTTP/1.1\r\nHost: server\r\n\r\n")
         try proxy.serverSends("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n")
         #expect(proxy.clientReceived() == "")
         try proxy.serverSends("0\r\n\r\n")
@@ -117,8 +102,7 @@ import Testing
 
     @Test func withoutBufferingEveryPartPassesAtOnce() throws {
         let proxy = try ProxyHarness()
-        try proxy.clientSends("GET /events?topic=metrics HTTP/1.1\r\nHost: server\r\n\r\n")
-        _ = proxy.serverReceived()
+        try proxy.clientSendsRequest("GET /events?topic=metrics HTTP/1.1\r\nHost: server\r\n\r\n")
         try proxy.serverSends("HTTP/1.1 200 OK\r\nContent-Length: 16\r\n\r\n")
         #expect(proxy.clientReceived() == "HTTP/1.1 200 OK\r\nContent-Length: 16\r\n\r\n")
         try proxy.serverSends("data: a\n")

@@ -39,6 +39,22 @@ final class ProxyHarness {
         self.loop.run()
     }
 
+    /// The client sends `request`, and the proxy forwards it to the server unchanged.
+    func clientSendsRequest(_ request: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
+        try self.clientSends(request)
+        #expect(self.serverReceived() == request, sourceLocation: sourceLocation)
+    }
+
+    /// A WebSocket upgrade through the proxy: ``upgradeRequest`` reaches the server unchanged
+    /// (both connections open), its ``switchingProtocols`` reaches the client.
+    func upgrade(sourceLocation: SourceLocation = #_sourceLocation) throws {
+        try self.clientSendsRequest(upgradeRequest, sourceLocation: sourceLocation)
+        #expect(self.client.isActive && self.upstream.isActive, sourceLocation: sourceLocation)
+        try self.serverSends(switchingProtocols)
+        #expect(self.clientReceived() == switchingProtocols, sourceLocation: sourceLocation)
+        #expect(self.cell.upgradesPassed == 1, sourceLocation: sourceLocation)
+    }
+
     /// Everything the proxy flushed towards the server since the last call.
     func serverReceived() -> String {
         Self.drain(self.upstream)
