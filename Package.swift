@@ -9,7 +9,8 @@
 //                → CrosswindMiddlebox (HTTP proxies with policies, on any NIO channel)
 //   transports:  CrosswindTransport (protocol cores + NIO handlers; never imports the network)
 //   live:        CrosswindLive (the transports on real sockets: crosswind serve)
-//   join:        CrosswindTestbed (experiments, workloads, metrics, reports)
+//   join:        CrosswindExperiment (the experiment model and its YAML loader, built from both
+//                columns' own types) → CrosswindTestbed (runs, workloads, metrics, reports)
 //   entry:       crosswind (the command-line tool)
 //   C:           CPcap (libpcap), CFastPath (SHA-NI and SSE2 loops of the hot path)
 import PackageDescription
@@ -103,6 +104,9 @@ let package = Package(
         .target(
             name: "CrosswindExperiment",
             dependencies: [
+                "CrosswindNetwork",
+                "CrosswindMiddlebox",
+                "CrosswindTransport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Yams", package: "Yams"),
             ],
@@ -120,7 +124,6 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
-                .product(name: "NIOWebSocket", package: "swift-nio"),
             ],
             swiftSettings: upcoming
         ),
@@ -131,15 +134,30 @@ let package = Package(
                 "CrosswindExperiment",
                 "CrosswindLive",
                 "CrosswindRandom",
+                "CrosswindTransport",
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: upcoming
         ),
         .testTarget(name: "CrosswindRandomTests", dependencies: ["CrosswindRandom"], swiftSettings: upcoming),
-        .testTarget(name: "CrosswindKernelTests", dependencies: ["CrosswindKernel", "CrosswindRandom"], swiftSettings: upcoming),
+        .testTarget(
+            name: "CrosswindKernelTests",
+            dependencies: ["CrosswindKernel", "CrosswindRandom", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: upcoming
+        ),
         .testTarget(
             name: "CrosswindNetworkTests",
-            dependencies: ["CrosswindNetwork", "CrosswindKernel", "CrosswindRandom", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio")],
+            dependencies: ["CrosswindNetwork", "CrosswindKernel", "CrosswindRandom", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: upcoming
+        ),
+        .testTarget(
+            name: "CrosswindMiddleboxTests",
+            dependencies: [
+                "CrosswindMiddlebox",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ],
             swiftSettings: upcoming
         ),
         .testTarget(
@@ -153,11 +171,19 @@ let package = Package(
             ],
             swiftSettings: upcoming
         ),
-        .testTarget(name: "CrosswindExperimentTests", dependencies: ["CrosswindExperiment"], swiftSettings: upcoming),
+        .testTarget(
+            name: "CrosswindExperimentTests",
+            dependencies: [
+                "CrosswindExperiment", "CrosswindNetwork", "CrosswindMiddlebox", "CrosswindTransport",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: upcoming
+        ),
         .testTarget(
             name: "CrosswindTestbedTests",
             dependencies: [
-                "CrosswindTestbed", "CrosswindExperiment", "CrosswindNetwork", "CrosswindKernel", "CrosswindRandom", "CrosswindTransport",
+                "CrosswindTestbed", "CrosswindExperiment", "CrosswindNetwork", "CrosswindMiddlebox", "CrosswindKernel", "CrosswindRandom",
+                "CrosswindTransport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

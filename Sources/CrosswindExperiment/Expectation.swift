@@ -1,3 +1,5 @@
+import CrosswindTransport
+
 /// One check run on an experiment's metrics after the drain, e.g. "every message delivered" or
 /// "latency p99 <= 1500 ms".
 public struct Expectation: Sendable, Equatable {
@@ -28,7 +30,7 @@ public struct Expectation: Sendable, Equatable {
         /// Every client of `group` (all clients when nil) is open on `transport` at the end of
         /// the run, and got there (its last switch, or its first open) between `notBefore` and
         /// `within` milliseconds after it started connecting.
-        case endsOnTransport(group: String?, transport: TransportKind, withinMilliseconds: Double?, notBeforeMilliseconds: Double?)
+        case endsOnTransport(group: String?, transport: TransportMethod, withinMilliseconds: Double?, notBeforeMilliseconds: Double?)
         /// The given statistic of recovery time (from a timeline `heal` to the first message
         /// delivered after it, per client) is at most this many milliseconds.
         case recoveryAtMost(LatencyStatistic, milliseconds: Double)

@@ -4,7 +4,9 @@ import NIOCore
 /// and what must hold afterwards (`expectations`).
 ///
 /// Values can be built directly in Swift or loaded from a YAML file with ``ExperimentLoader``.
-/// The loader validates every field against the limits declared as static constants on the model types;
+/// Links, TCP settings, proxy policies, transports and manager settings are the virtual network's, the
+/// middlebox's and the transport library's own types. The loader validates every field against its
+/// limits (declared beside the readers, or as static constants on the model types of this module);
 /// a value built in Swift is taken as given.
 public struct Experiment: Sendable, Equatable {
     /// Short identifier, used in reports and output paths. Loaded files must match `[A-Za-z0-9._-]+`.
@@ -76,7 +78,8 @@ public struct Workload: Sendable, Equatable {
         messageBytes: Int,
         start: TimeAmount = .seconds(2),
         duration: TimeAmount,
-        drain: TimeAmount = .seconds(5)
+        drain: TimeAmount = .seconds(5),
+        clientSends: ClientSends? = nil
     ) {
         self.topic = topic
         self.ratePerSecond = ratePerSecond
@@ -84,6 +87,7 @@ public struct Workload: Sendable, Equatable {
         self.start = start
         self.duration = duration
         self.drain = drain
+        self.clientSends = clientSends
     }
 
     /// The moment publishing stops: `start + duration`.

@@ -1,7 +1,8 @@
+import CrosswindTransport
 import NIOCore
 import Yams
 
-/// Reads the `manager:` mapping of a client group into ``ManagerSettings``.
+/// Reads the `manager:` mapping of a client group into a `RealtimeManagerConfiguration`.
 ///
 /// ```yaml
 /// manager:
@@ -18,7 +19,9 @@ import Yams
 ///
 /// Every key is optional (`manager: {}` is all defaults). Without `fallbackMethods` the fallbacks
 /// are the other transports in the order websocket, sse, sync (so the default for websocket is
-/// `[sse, sync]`, as in ``ManagerSettings``).
+/// `[sse, sync]`, as in `RealtimeManagerConfiguration`). `confirmTimeoutFloor` sets the floor of the
+/// WebSocket and SSE confirm timeouts (Custom Sync keeps its own); the configuration's other
+/// knobs keep their defaults, and its heartbeat comes from the group's `heartbeat:`.
 enum ManagerReader {
     /// Keys of `manager:`.
     static let managerKeys = [
@@ -29,9 +32,9 @@ enum ManagerReader {
     static let backoffKeys = ["base", "cap"]
 
     /// Reads `manager:`.
-    static func manager(_ value: YAMLValue) throws(ExperimentError) -> ManagerSettings {
+    static func manager(_ value: YAMLValue) throws(ExperimentError) -> RealtimeManagerConfiguration {
         let map = try value.mapping(keys: managerKeys)
-        var settings = ManagerSettings()
+        var settings = RealtimeManagerConfiguration()
         let defaultMethodGiven = map.optional("defaultMethod") != nil
         settings.defaultMethod = try map.read("defaultMethod", default: settings.defaultMethod, TopologyReader.transport)
         let defaultMethod = settings.defaultMethod
@@ -48,11 +51,13 @@ enum ManagerReader {
         }
         settings.giveUpAfter = try map.duration("giveUpAfter", default: settings.giveUpAfter, positive: true)
         if let backoffValue = map.optional("backoff") {
-            (settings.backoffBase, settings.backoffCap) = try backoff(
-                backoffValue, defaults: (settings.backoffBase, settings.backoffCap)
+            (settings.backoff.base, settings.backoff.cap) = try backoff(
+                backoffValue, defaults: (settings.backoff.base, settings.backoff.cap)
             )
         }
-        settings.confirmTimeoutFloor = try map.duration("confirmTimeoutFloor", default: settings.confirmTimeoutFloor, positive: true)
+        let confirmTimeoutFloor = try map.duration("confirmTimeoutFloor", default: settings.confirmTimeouts.websocket.floor, positive: true)
+        settings.confirmTimeouts.websocket.floor = confirmTimeoutFloor
+        settings.confirmTimeouts.sse.floor = confirmTimeoutFloor
         settings.rememberFor = try map.duration("rememberFor", default: settings.rememberFor)
         try map.finish()
         return settings
@@ -60,15 +65,15 @@ enum ManagerReader {
 
     /// The fallbacks when `fallbackMethods:` is absent: every other transport, in declaration
     /// order (websocket, sse, sync).
-    static func defaultFallbacks(for defaultMethod: TransportKind) -> [TransportKind] {
-        TransportKind.allCases.filter { $0 != defaultMethod }
+    static func defaultFallbacks(for defaultMethod: TransportMethod) -> [TransportMethod] {
+        TransportMethod.allCases.filter { $0 != defaultMethod }
     }
 
     /// Reads `fallbackMethods:`, a list of transports without repetitions and without `defaultMethod`.
-    static func fallbackMethods(_ value: YAMLValue, defaultMethod: TransportKind, defaultMethodGiven: Bool)
-        throws(ExperimentError) -> [TransportKind]
+    static func fallbackMethods(_ value: YAMLValue, defaultMethod: TransportMethod, defaultMethodGiven: Bool)
+        throws(ExperimentError) -> [TransportMethod]
     {
-        var methods: [TransportKind] = []
+        var methods: [TransportMethod] = []
         for element in try value.sequence() {
             let method = try TopologyReader.transport(element)
             if method == defaultMethod {

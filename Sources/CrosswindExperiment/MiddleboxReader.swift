@@ -1,3 +1,4 @@
+import CrosswindMiddlebox
 import NIOCore
 import Yams
 
@@ -27,7 +28,7 @@ enum MiddleboxReader {
     static let kinds = ["http-proxy"]
     /// The accepted range of `bufferResponses` (the model sets no upper bound; 1 GiB matches the
     /// largest link queue).
-    static let bufferResponseBytesRange: ClosedRange<Int> = 1...LinkSpec.queueBytesRange.upperBound
+    static let bufferResponseBytesRange: ClosedRange<Int> = 1...TopologyReader.queueBytesRange.upperBound
 
     /// Reads `middleboxes:`. Names are checked against the server, the groups (whose `name` values
     /// are on the lines in `groupLines`), the groups' client nodes and each other; group references
@@ -121,7 +122,7 @@ enum MiddleboxReader {
     }
 
     /// Reads `policy:`.
-    static func policy(_ value: YAMLValue) throws(ExperimentError) -> ProxyPolicySpec {
+    static func policy(_ value: YAMLValue) throws(ExperimentError) -> HTTPProxyPolicy {
         let map = try value.mapping(keys: policyKeys)
         let policy = try policy(in: map)
         try map.finish()
@@ -130,14 +131,14 @@ enum MiddleboxReader {
 
     /// Reads the ``policyKeys`` of `map` (which may allow more keys, as a timeline
     /// `setProxyPolicy:` does); absent keys keep the pass-through defaults. Does not call `finish()`.
-    static func policy(in map: YAMLMapping) throws(ExperimentError) -> ProxyPolicySpec {
-        let defaults = ProxyPolicySpec()
-        return ProxyPolicySpec(
+    static func policy(in map: YAMLMapping) throws(ExperimentError) -> HTTPProxyPolicy {
+        let defaults = HTTPProxyPolicy.passThrough
+        return HTTPProxyPolicy(
             stripUpgrade: try map.read("stripUpgrade", default: defaults.stripUpgrade) { (v: YAMLValue) throws(ExperimentError) in
                 try v.boolean()
             },
             afterUpgrade: try map.read("afterUpgrade", default: defaults.afterUpgrade) { (v: YAMLValue) throws(ExperimentError) in
-                try v.oneOf(AfterUpgrade.self, what: "afterUpgrade behaviour")
+                try v.oneOf(HTTPProxyPolicy.AfterUpgrade.self, what: "afterUpgrade behaviour")
             },
             bufferResponseBytes: try map.read("bufferResponses", default: defaults.bufferResponseBytes) {
                 (v: YAMLValue) throws(ExperimentError) -> Int? in try v.size(in: bufferResponseBytesRange)

@@ -1,3 +1,5 @@
+import CrosswindMiddlebox
+import CrosswindNetwork
 import NIOCore
 
 /// Which direction of a client group's links an action touches (up: client → server).
@@ -35,8 +37,9 @@ public enum TimelineAction: Sendable, Equatable {
     case partition(group: String, direction: LinkDirection)
     /// The links come back up.
     case heal(group: String, direction: LinkDirection)
-    /// The links take new properties (latency, loss, bandwidth…).
-    case setLink(group: String, direction: LinkDirection, link: LinkSpec)
+    /// The links take new properties (latency, loss, bandwidth…). Whether a link is up stays
+    /// as it is (partition and heal decide that): the configuration's `isUp` is not applied.
+    case setLink(group: String, direction: LinkDirection, link: LinkConfiguration)
     /// A firewall rule on the group's up links: packets to `port` are dropped or rejected.
     case addFirewall(name: String, group: String, port: Int, action: FirewallAction)
     /// Removes the firewall rules called `name` from the group's up links.
@@ -46,7 +49,7 @@ public enum TimelineAction: Sendable, Equatable {
     case flap(group: String, direction: LinkDirection, period: TimeAmount, upFraction: Double, until: TimeAmount)
     /// An HTTP proxy middlebox takes a new policy from now on (for new connections and for
     /// responses and upgrades still to come); the pass-through default "removes" it.
-    case setProxyPolicy(middlebox: String, policy: ProxyPolicySpec)
+    case setProxyPolicy(middlebox: String, policy: HTTPProxyPolicy)
 
     /// The group the action applies to (nil for middlebox actions).
     public var group: String? {
@@ -58,27 +61,4 @@ public enum TimelineAction: Sendable, Equatable {
             return nil
         }
     }
-}
-
-/// The `RealtimeCommunicationManager` settings of a client group (DESIGN.md's defaults).
-/// A group with manager settings runs the manager; one without runs its `transport` alone.
-public struct ManagerSettings: Sendable, Equatable {
-    public var defaultMethod: TransportKind = .websocket
-    public var fallbackMethods: [TransportKind] = [.sse, .sync]
-    public var autoSwitch = true
-    /// Upgrade probes while on a worse transport.
-    public var benchmarkInterval: TimeAmount = .seconds(300)
-    /// Switch when the recent median latency exceeds this; nil is off.
-    public var latencyThreshold: TimeAmount? = nil
-    /// Give up on a transport after this long failing.
-    public var giveUpAfter: TimeAmount = .seconds(10)
-    /// Full-jitter backoff between attempts.
-    public var backoffBase: TimeAmount = .milliseconds(500)
-    public var backoffCap: TimeAmount = .seconds(20)
-    /// Floor of the WebSocket and SSE confirm timeouts (the welcome round trip).
-    public var confirmTimeoutFloor: TimeAmount = .milliseconds(2500)
-    /// How long a working transport is remembered per network.
-    public var rememberFor: TimeAmount = .minutes(30)
-
-    public init() {}
 }

@@ -1,3 +1,5 @@
+import CrosswindNetwork
+import CrosswindTransport
 import NIOCore
 
 /// The virtual network of an experiment: one server and one or more groups of clients, each group
@@ -47,45 +49,34 @@ public struct ServerSpec: Sendable, Equatable {
     }
 }
 
-/// The real-time transport a client group uses to talk to the server.
-public enum TransportKind: String, Sendable, Equatable, CaseIterable {
-    /// WebSocket (RFC 6455) over HTTP/1.1 upgrade. The only transport implemented in this version.
-    case websocket
-    /// Server-Sent Events. Reserved: a loaded file naming it is rejected in this version.
-    case sse
-    /// Crosswind's custom sync protocol. Reserved: a loaded file naming it is rejected in this version.
-    case sync
-
-    /// The transports the testbed can run in this version.
-    public static let available: [TransportKind] = [.websocket, .sse, .sync]
-
-    /// Whether the testbed can run this transport in this version.
-    public var isAvailable: Bool { Self.available.contains(self) }
-}
-
 /// A group of identical clients: same transport, same links, same TCP and heartbeat settings.
 public struct ClientGroup: Sendable, Equatable {
     /// Node-name prefix of the group's clients, `[a-z0-9-]+`, unique, not the server's name.
     public var name: String
     /// Number of clients in the group, in ``ClientGroup/countRange``.
     public var count: Int
-    /// The transport every client of the group uses.
-    public var transport: TransportKind
+    /// The transport every client of the group uses (a managed group starts on
+    /// `manager.defaultMethod` instead).
+    public var transport: TransportMethod
     /// When the first client connects, measured from the start of the run.
     public var connectAt: TimeAmount
     /// Clients connect evenly spread over `[connectAt, connectAt + connectSpread)`; zero means all at once.
     public var connectSpread: TimeAmount
     /// The links between each client and the server (every client gets its own pair with this spec).
     public var link: LinkPair
-    /// The TCP model's knobs for the group's connections.
+    /// The TCP model's knobs for the group's client nodes.
     public var tcp: TCPSettings
-    /// The application-level heartbeat (ping/pong) settings.
+    /// The application-level heartbeat (ping/pong) settings of every transport the group runs.
     public var heartbeat: HeartbeatSettings
     /// How Custom Sync clients of this group poll (used when `transport` is `sync`).
     public var sync: SyncSettings
-    /// When set, the group's clients run the RealtimeCommunicationManager (which starts on
-    /// `manager.defaultMethod`); otherwise each runs `transport` alone.
-    public var manager: ManagerSettings?
+    /// When set, the group's clients run the `RealtimeCommunicationManager` with this
+    /// configuration (starting on its `defaultMethod`); otherwise each runs `transport` alone.
+    ///
+    /// The group's `heartbeat` takes the place of the configuration's `heartbeatInterval` and
+    /// `heartbeatGrace`, so that one heartbeat governs the group (and the server's SSE comments)
+    /// whichever transport it is on.
+    public var manager: RealtimeManagerConfiguration?
 
     /// The accepted range of `count`.
     public static let countRange: ClosedRange<Int> = 1...100_000
@@ -94,14 +85,14 @@ public struct ClientGroup: Sendable, Equatable {
     public init(
         name: String,
         count: Int,
-        transport: TransportKind = .websocket,
+        transport: TransportMethod = .websocket,
         connectAt: TimeAmount = .zero,
         connectSpread: TimeAmount = .zero,
         link: LinkPair,
         tcp: TCPSettings = TCPSettings(),
         heartbeat: HeartbeatSettings = HeartbeatSettings(),
         sync: SyncSettings = SyncSettings(),
-        manager: ManagerSettings? = nil
+        manager: RealtimeManagerConfiguration? = nil
     ) {
         self.sync = sync
         self.manager = manager

@@ -1,3 +1,5 @@
+import CrosswindNetwork
+import CrosswindTransport
 import NIOCore
 import Yams
 
@@ -35,6 +37,25 @@ enum TopologyReader {
     static let tcpKeys = ["mss", "initialRTO", "minRTO", "maxRTO", "synRetries", "maxRetransmissions", "window"]
     /// Keys of `heartbeat:`.
     static let heartbeatKeys = ["interval", "timeout"]
+
+    // Limits of what a file may ask of the network model (which itself takes any value).
+
+    /// The largest accepted link `latency`.
+    static let maxLatency: TimeAmount = .seconds(60)
+    /// The largest accepted link `jitter`.
+    static let maxJitter: TimeAmount = .seconds(10)
+    /// The smallest accepted link `bandwidth`, in bits per second.
+    static let minBandwidthBitsPerSecond = 1000
+    /// The accepted range of a link's `queue`: at least one full-size Ethernet frame, at most 1 GiB.
+    static let queueBytesRange: ClosedRange<Int> = 1500...1_073_741_824
+    /// The accepted range of `tcp.mss` (65495 = 65535 minus IPv4 and TCP headers).
+    static let mssRange: ClosedRange<Int> = 64...65495
+    /// The accepted range of `tcp.synRetries`.
+    static let synRetriesRange: ClosedRange<Int> = 0...20
+    /// The accepted range of `tcp.maxRetransmissions`.
+    static let maxRetransmissionsRange: ClosedRange<Int> = 1...50
+    /// The accepted range of `tcp.window` (1 GiB, the largest window TCP window scaling allows).
+    static let windowBytesRange: ClosedRange<Int> = 1...1_073_741_824
 
     /// Reads a topology mapping. `kind`/`version` are required when `isFile`, optional inline;
     /// `name` is required in a file and defaults to `defaultName` inline.
@@ -93,7 +114,7 @@ enum TopologyReader {
         if let transportValue = map.optional("transport"), map.optional("manager") != nil {
             throw transportValue.errorAtKey("a group with manager: starts on manager.defaultMethod; remove transport")
         }
-        let manager = try map.read("manager", default: nil) { (v: YAMLValue) throws(ExperimentError) -> ManagerSettings? in
+        let manager = try map.read("manager", default: nil) { (v: YAMLValue) throws(ExperimentError) -> RealtimeManagerConfiguration? in
             try ManagerReader.manager(v)
         }
         let transport = try map.read("transport", default: manager?.defaultMethod ?? .websocket, Self.transport)
@@ -111,13 +132,9 @@ enum TopologyReader {
         return (group, nameValue)
     }
 
-    /// Reads `transport:`; names of transports this version cannot run are errors.
-    static func transport(_ value: YAMLValue) throws(ExperimentError) -> TransportKind {
-        let transport = try value.oneOf(TransportKind.self, what: "transport")
-        guard transport.isAvailable else {
-            throw value.error("transport '\(transport.rawValue)' is not available in this version")
-        }
-        return transport
+    /// Reads `transport:`: `websocket`, `sse` or `sync`.
+    static func transport(_ value: YAMLValue) throws(ExperimentError) -> TransportMethod {
+        try value.oneOf(TransportMethod.self, what: "transport")
     }
 
     /// Reads `link:`, either `{up: …, down: …}` or one spec that applies both ways.
@@ -133,7 +150,7 @@ enum TopologyReader {
     }
 
     /// Reads one link direction.
-    static func linkSpec(_ value: YAMLValue) throws(ExperimentError) -> LinkSpec {
+    static func linkSpec(_ value: YAMLValue) throws(ExperimentError) -> LinkConfiguration {
         let map = try value.mapping(keys: linkSpecKeys)
         let spec = try linkSpec(in: map)
         try map.finish()
@@ -141,14 +158,14 @@ enum TopologyReader {
     }
 
     /// Reads the ``linkSpecKeys`` of `map` (which may allow more keys, as a timeline `setLink:`
-    /// does); absent keys keep the ``LinkSpec`` defaults. Does not call `finish()`.
-    static func linkSpec(in map: YAMLMapping) throws(ExperimentError) -> LinkSpec {
-        LinkSpec(
-            latency: try map.duration("latency", default: .zero, atMost: LinkSpec.maxLatency),
-            jitter: try map.duration("jitter", default: .zero, atMost: LinkSpec.maxJitter),
+    /// does); absent keys keep the ``LinkConfiguration`` defaults. Does not call `finish()`.
+    static func linkSpec(in map: YAMLMapping) throws(ExperimentError) -> LinkConfiguration {
+        LinkConfiguration(
+            latency: try map.duration("latency", default: .zero, atMost: maxLatency),
+            jitter: try map.duration("jitter", default: .zero, atMost: maxJitter),
             loss: try map.read("loss", default: .none, Self.loss),
-            bandwidthBitsPerSecond: try map.bandwidth("bandwidth", atLeast: LinkSpec.minBandwidthBitsPerSecond),
-            queueBytes: try map.size("queue", in: LinkSpec.queueBytesRange, default: LinkSpec.defaultQueueBytes)
+            bandwidthBitsPerSecond: try map.bandwidth("bandwidth", atLeast: minBandwidthBitsPerSecond),
+            queueBytes: try map.size("queue", in: queueBytesRange, default: LinkConfiguration.defaultQueueBytes)
         )
     }
 
@@ -169,8 +186,8 @@ enum TopologyReader {
     }
 
     /// Reads `loss:`: `0.02`, `2%`, `none`, or `{model: independent | gilbert-elliott | none, …}`.
-    /// A probability of zero reads as ``LossModel/none``.
-    static func loss(_ value: YAMLValue) throws(ExperimentError) -> LossModel {
+    /// A probability of zero reads as ``LinkLoss/none``.
+    static func loss(_ value: YAMLValue) throws(ExperimentError) -> LinkLoss {
         guard case .mapping = value.node else {
             if value.node.scalar?.string == "none" { return .none }
             let probability = try value.probability()
@@ -183,7 +200,7 @@ enum TopologyReader {
         }
         let map = try value.mapping(keys: keys)
         map.markRead("model")
-        let loss: LossModel
+        let loss: LinkLoss
         switch model {
         case "independent":
             loss = .independent(probability: try map.probability("probability"))
@@ -202,19 +219,18 @@ enum TopologyReader {
     }
 
     /// Reads `tcp:`; the retransmission timeouts must satisfy `minRTO <= initialRTO <= maxRTO`.
+    /// The model's other knobs (`synAckRetries`, `rtoAfterSynRetransmission`) keep their defaults.
     static func tcp(_ value: YAMLValue) throws(ExperimentError) -> TCPSettings {
         let map = try value.mapping(keys: tcpKeys)
         let defaults = TCPSettings()
         let settings = TCPSettings(
-            mss: try map.integer("mss", in: TCPSettings.mssRange, default: defaults.mss),
+            mss: try map.integer("mss", in: mssRange, default: defaults.mss),
             initialRTO: try map.duration("initialRTO", default: defaults.initialRTO, positive: true),
             minRTO: try map.duration("minRTO", default: defaults.minRTO, positive: true),
             maxRTO: try map.duration("maxRTO", default: defaults.maxRTO, positive: true),
-            synRetries: try map.integer("synRetries", in: TCPSettings.synRetriesRange, default: defaults.synRetries),
-            maxRetransmissions: try map.integer(
-                "maxRetransmissions", in: TCPSettings.maxRetransmissionsRange, default: defaults.maxRetransmissions
-            ),
-            windowBytes: try map.size("window", in: TCPSettings.windowBytesRange, default: defaults.windowBytes)
+            synRetries: try map.integer("synRetries", in: synRetriesRange, default: defaults.synRetries),
+            maxRetransmissions: try map.integer("maxRetransmissions", in: maxRetransmissionsRange, default: defaults.maxRetransmissions),
+            windowBytes: try map.size("window", in: windowBytesRange, default: defaults.windowBytes)
         )
         try map.finish()
         let describe = Quantity.describe(_:)

@@ -117,7 +117,7 @@ struct YAMLValue {
         return text
     }
 
-    /// One of the raw values of `T`, e.g. a ``TransportKind`` or ``Expectation/LatencyStatistic``.
+    /// One of the raw values of `T`, e.g. a `TransportMethod` or ``Expectation/LatencyStatistic``.
     func oneOf<T: RawRepresentable & CaseIterable>(_ type: T.Type, what: String) throws(ExperimentError) -> T
     where T.RawValue == String {
         let text = try scalarText(expected: what)

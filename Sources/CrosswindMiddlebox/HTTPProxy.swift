@@ -8,6 +8,8 @@ import NIOHTTP1
 /// and re-encoded upstream; responses come back the same way, optionally held until a byte
 /// budget or their end. When a `101 Switching Protocols` passes, both sides drop their HTTP
 /// codecs and the bytes are relayed raw — or silenced, or the pair is closed, per policy.
+/// A request it cannot parse gets a `400 Bad Request` whose body says so (when no other
+/// response is owed on the connection), and the pair is closed.
 public enum HTTPProxy {
     static let decoderName = "crosswind.proxy.decoder"
     static let encoderName = "crosswind.proxy.encoder"
@@ -108,6 +110,10 @@ final class ProxyFrontHandler: ChannelInboundHandler, RemovableChannelHandler {
     private var held: [ByteBuffer] = []
     private var heldBytes = 0
     private var holding = false
+    /// Requests forwarded whose response has not ended yet (pipelining allows several).
+    private var responsesOwed = 0
+    /// Whether the client was already told its request could not be parsed.
+    private var rejected = false
 
     init(policy: HTTPProxyPolicyCell, openUpstream: @escaping (@escaping (any Channel) throws -> Void) -> Void) {
         self.policy = policy
@@ -142,6 +148,7 @@ final class ProxyFrontHandler: ChannelInboundHandler, RemovableChannelHandler {
                 for token in connection { head.headers.add(name: "Connection", value: String(token)) }
             }
             self.upgradeRequested = head.headers.contains(name: "Upgrade")
+            self.responsesOwed += 1
             self.back?.send(.head(head))
         case .body(let bytes):
             self.back?.send(.body(.byteBuffer(bytes)))
@@ -156,8 +163,25 @@ final class ProxyFrontHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        // A request the proxy cannot parse ends the pair, as most proxies do.
-        self.pair.closeBoth()
+        // A request the proxy cannot parse ends the pair, as most proxies do. When no response
+        // is owed to the client (one would interleave with the 400), it first says why, so the
+        // client can tell the proxy refused the request, not the server.
+        guard error is HTTPParserError, !self.rejected, self.responsesOwed == 0 else {
+            self.pair.closeBoth()
+            return
+        }
+        self.rejected = true
+        var body = context.channel.allocator.buffer(capacity: 96)
+        body.writeString("proxy: malformed request (\(error)); closing the connection\n")
+        let headers = HTTPHeaders([
+            ("Content-Type", "text/plain; charset=utf-8"),
+            ("Content-Length", String(body.readableBytes)),
+            ("Connection", "close"),
+        ])
+        context.write(self.wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .badRequest, headers: headers))), promise: nil)
+        context.write(self.wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
+        let pair = NIOLoopBound(self.pair, eventLoop: context.eventLoop)
+        context.writeAndFlush(self.wrapOutboundOut(.end(nil))).whenComplete { _ in pair.value.closeBoth() }
     }
 
     private func ensureUpstream() {
@@ -203,6 +227,7 @@ final class ProxyFrontHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     func responseEnd(_ trailers: HTTPHeaders?) {
         guard let context = self.context else { return }
+        self.responsesOwed = max(self.responsesOwed - 1, 0)
         self.releaseHeld(context)
         context.writeAndFlush(self.wrapOutboundOut(.end(trailers)), promise: nil)
         self.holding = false

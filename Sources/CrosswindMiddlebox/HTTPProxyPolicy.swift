@@ -2,23 +2,30 @@ import NIOCore
 
 /// The policy of an HTTP proxy: what a corporate proxy, an antivirus gateway or a load
 /// balancer does to real-time traffic. The default passes everything through unchanged.
+///
+/// Experiments give one per proxy middlebox (YAML `policy:`) and change it from the timeline
+/// (`setProxyPolicy:`); ``HTTPProxyPolicyCell`` holds the current one while the proxy runs.
 public struct HTTPProxyPolicy: Sendable, Equatable {
-    /// What happens after a `101 Switching Protocols` passed.
-    public enum AfterUpgrade: Sendable, Equatable {
-        /// Relay the upgraded bytes both ways.
+    /// What happens after a `101 Switching Protocols` passed. The raw values are the names
+    /// experiment files use.
+    public enum AfterUpgrade: String, Sendable, Equatable, CaseIterable {
+        /// Relays the upgraded bytes both ways (a proxy that supports WebSocket).
         case relay
-        /// Keep both connections, pass nothing ("101 then silence").
+        /// Keeps both connections open and passes nothing (the "101 then silence" proxy).
         case silence
-        /// Close both connections.
+        /// Closes both connections (a proxy that accepts the upgrade, then gives up on it).
         case close
     }
 
-    /// Remove `Upgrade`, `Connection: upgrade` and `Sec-WebSocket-*` from requests.
+    /// Removes `Upgrade`, `Connection: upgrade` and `Sec-WebSocket-*` from requests, as
+    /// proxies that do not know WebSocket do: the server then answers plain HTTP.
     public var stripUpgrade: Bool
+    /// What happens after a 101 passed.
     public var afterUpgrade: AfterUpgrade
-    /// Hold response bodies until this many bytes wait or the response ends; nil: never.
+    /// Holds response bodies until this many bytes are waiting or the response ends
+    /// (antivirus and corporate proxies that inspect whole responses); nil passes them at once.
     public var bufferResponseBytes: Int?
-    /// Close a connection pair after this long without traffic; nil: never.
+    /// Closes a connection pair after this long without traffic; nil never.
     public var idleTimeout: TimeAmount?
 
     public init(stripUpgrade: Bool = false, afterUpgrade: AfterUpgrade = .relay, bufferResponseBytes: Int? = nil, idleTimeout: TimeAmount? = nil) {

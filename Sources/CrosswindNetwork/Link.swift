@@ -2,24 +2,47 @@ import CrosswindKernel
 import CrosswindRandom
 import NIOCore
 
-/// Loss on a link direction.
+/// How a link direction drops packets. Every probability is in `0...1`.
 public enum LinkLoss: Sendable, Equatable {
-    /// Nothing is lost.
+    /// No packet is dropped.
     case none
-    /// Each packet is lost independently with this probability.
-    case independent(Double)
-    /// Bursty loss: a two-state Markov chain (Gilbert–Elliott). `p` is the chance per packet to
-    /// move from the good to the bad state, `r` from bad to good; each state loses packets with
-    /// its own probability.
+    /// Every packet is dropped independently with `probability`.
+    case independent(probability: Double)
+    /// Bursty loss: the Gilbert–Elliott two-state Markov chain. Per packet, the chain moves
+    /// good → bad with probability `p` and bad → good with probability `r`; the packet is then
+    /// lost with `lossInGood` or `lossInBad` depending on the new state. Starts in the good state.
     case gilbertElliott(p: Double, r: Double, lossInGood: Double, lossInBad: Double)
+
+    /// The long-run fraction of packets lost.
+    ///
+    /// For Gilbert–Elliott that is `πG·lossInGood + πB·lossInBad` with `πB = p / (p + r)`;
+    /// when `p + r == 0` the chain stays in the good state forever.
+    public var meanLossRate: Double {
+        switch self {
+        case .none:
+            return 0
+        case .independent(let probability):
+            return probability
+        case .gilbertElliott(let p, let r, let lossInGood, let lossInBad):
+            guard p + r > 0 else { return lossInGood }
+            let bad = p / (p + r)
+            return (1 - bad) * lossInGood + bad * lossInBad
+        }
+    }
 }
 
-/// The properties of one direction of a link.
+/// The properties of one direction of a link: delay, jitter, loss, rate limit and the
+/// bottleneck queue in front of it. The defaults describe an ideal link (no delay, no loss,
+/// no rate limit).
+///
+/// Experiments give one per direction of each client group's path (YAML `link:`); the
+/// experiment loader checks its own limits (latency at most 60 s, …), a value built in Swift
+/// is taken as given.
 public struct LinkConfiguration: Sendable, Equatable {
     /// One-way propagation delay.
     public var latency: TimeAmount
-    /// Extra delay drawn uniformly from [0, jitter] per packet. Packets stay in FIFO order: a
-    /// packet never arrives before the one sent ahead of it.
+    /// Extra delay drawn uniformly from [0, jitter] per packet from the link's seeded stream.
+    /// Packets stay in FIFO order: a packet never arrives before the one sent ahead of it.
     public var jitter: TimeAmount
     /// Packet loss.
     public var loss: LinkLoss
@@ -30,12 +53,15 @@ public struct LinkConfiguration: Sendable, Equatable {
     /// A link that is down drops everything (a black hole: no RST, no ICMP).
     public var isUp: Bool
 
+    /// The default of `queueBytes` (256 KiB).
+    public static let defaultQueueBytes = 262_144
+
     public init(
         latency: TimeAmount = .zero,
         jitter: TimeAmount = .zero,
         loss: LinkLoss = .none,
         bandwidthBitsPerSecond: Int? = nil,
-        queueBytes: Int = 262_144,
+        queueBytes: Int = LinkConfiguration.defaultQueueBytes,
         isUp: Bool = true
     ) {
         self.latency = latency

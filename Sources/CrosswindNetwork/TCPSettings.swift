@@ -1,14 +1,21 @@
 import NIOCore
 
-/// Knobs of the TCP model, with Linux-like defaults.
+/// The knobs of the TCP model for one node. The defaults follow Linux.
+///
+/// Retransmission timeouts follow RFC 6298: the first SYN and the first data segment wait
+/// `initialRTO`, later timeouts are computed from RTT samples and clamped to `minRTO...maxRTO`,
+/// doubling on each consecutive timeout.
+///
+/// Experiments set these per client group (YAML `tcp:`); the experiment loader checks its own
+/// ranges (``mss`` at least 64, ``windowBytes`` at most 1 GiB, …), a value built in Swift is taken as given.
 public struct TCPSettings: Sendable, Equatable {
     /// Maximum segment size (payload bytes per segment).
     public var mss: Int
     /// RTO before the first RTT sample (RFC 6298 §2.1: 1 s).
     public var initialRTO: TimeAmount
-    /// Lower bound of the RTO (RFC 6298 says 1 s; Linux uses 200 ms, and so do we).
+    /// Lower bound of the RTO (RFC 6298 says 1 s; Linux `TCP_RTO_MIN` is 200 ms, and so is ours).
     public var minRTO: TimeAmount
-    /// Upper bound of the backed-off RTO (Linux: 120 s).
+    /// Upper bound of the backed-off RTO (Linux `TCP_RTO_MAX`: 120 s).
     public var maxRTO: TimeAmount
     /// SYN retransmissions before connect fails (Linux `tcp_syn_retries`, 6: 127 s in all).
     public var synRetries: Int
@@ -18,7 +25,7 @@ public struct TCPSettings: Sendable, Equatable {
     /// (Linux `tcp_retries2`, 15).
     public var maxRetransmissions: Int
     /// Largest number of unacknowledged bytes in flight (the receive window the peer offers;
-    /// the model has no congestion window).
+    /// the model has no congestion window). YAML `window`.
     public var windowBytes: Int
     /// RTO used once data flows if the SYN had to be retransmitted (RFC 6298 §5.7: 3 s).
     public var rtoAfterSynRetransmission: TimeAmount

@@ -1,4 +1,6 @@
 import CrosswindExperiment
+import CrosswindNetwork
+import CrosswindTransport
 import NIOCore
 
 /// The seed analysis's workload as a simulated experiment: N clients on a LAN-like link
@@ -11,7 +13,7 @@ public enum SimulationBenchmark {
         public var messageBytes: Int = 1024
         public var duration: TimeAmount = .seconds(60)
         public var seed: UInt64 = 1
-        public var transport: TransportKind = .websocket
+        public var transport: TransportMethod = .websocket
         /// For Custom Sync: long-poll hold (zero: interval polling every `syncInterval`).
         public var syncLongPoll: TimeAmount = .zero
         public var syncInterval: TimeAmount = .seconds(2)
@@ -21,7 +23,7 @@ public enum SimulationBenchmark {
     /// The experiment the benchmark runs (clients connect over the first second; publishing
     /// starts at 2 s; 2 s of drain).
     public static func experiment(_ parameters: Parameters) -> Experiment {
-        let link = LinkSpec(latency: .milliseconds(1))
+        let link = LinkConfiguration(latency: .milliseconds(1))
         let group = ClientGroup(
             name: "bench",
             count: parameters.clients,

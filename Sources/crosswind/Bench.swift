@@ -1,6 +1,7 @@
 import ArgumentParser
 import CrosswindExperiment
 import CrosswindTestbed
+import CrosswindTransport
 import Foundation
 import NIOCore
 
@@ -72,7 +73,7 @@ struct Bench: ParsableCommand {
         if self.mode == "http-floor" { return try self.runHTTPFloor(base) }
 
         var variants: [(String, SimulationBenchmark.Parameters, String)] = []
-        func add(_ kind: TransportKind) {
+        func add(_ kind: TransportMethod) {
             var parameters = base
             parameters.transport = kind
             switch kind {
@@ -88,9 +89,9 @@ struct Bench: ParsableCommand {
             }
         }
         switch self.transport {
-        case "all": TransportKind.allCases.forEach(add)
+        case "all": TransportMethod.allCases.forEach(add)
         case let name:
-            guard let kind = TransportKind(rawValue: name) else {
+            guard let kind = TransportMethod(rawValue: name) else {
                 printError("bench --transport \(name): expected websocket, sse, sync or all")
                 throw ExitCode(ExitStatus.invalidInput)
             }

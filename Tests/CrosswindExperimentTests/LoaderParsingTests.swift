@@ -1,3 +1,5 @@
+import CrosswindNetwork
+import CrosswindTransport
 import Foundation
 import NIOCore
 import Testing
@@ -20,7 +22,7 @@ import Testing
             name: "t",
             topology: Topology(
                 name: "t",  // an inline topology without a name takes the experiment's
-                groups: [ClientGroup(name: "g", count: 2, link: LinkPair(both: LinkSpec(latency: .milliseconds(1))))]
+                groups: [ClientGroup(name: "g", count: 2, link: LinkPair(both: LinkConfiguration(latency: .milliseconds(1))))]
             ),
             workload: Workload(ratePerSecond: 5, messageBytes: 100, duration: .seconds(1))
         )
@@ -49,10 +51,18 @@ import Testing
         #expect(group.link.up.queueBytes == 262_144)
     }
 
+    @Test func clientSendsAreReadIntoTheWorkload() throws {
+        let experiment = try parse(TestSupport.experiment(workload: "  rate: 5\n  size: 100\n  duration: 1s\n  clientSends: { rate: 2, size: 64 }"))
+        #expect(experiment.workload == Workload(
+            ratePerSecond: 5, messageBytes: 100, duration: .seconds(1),
+            clientSends: ClientSends(ratePerSecond: 2, messageBytes: 64)
+        ))
+    }
+
     @Test func linkShorthandAppliesBothWays() throws {
         let group = try firstGroup("link: { latency: 7ms, loss: 1% }")
         #expect(group.link.up == group.link.down)
-        #expect(group.link.up == LinkSpec(latency: .milliseconds(7), loss: .independent(probability: 0.01)))
+        #expect(group.link.up == LinkConfiguration(latency: .milliseconds(7), loss: .independent(probability: 0.01)))
         let empty = try firstGroup("link: {}")
         #expect(empty.link == LinkPair())
     }
@@ -63,8 +73,8 @@ import Testing
               up: { latency: 10ms }
               down: { latency: 30ms, bandwidth: unlimited }
             """)
-        #expect(group.link.up == LinkSpec(latency: .milliseconds(10)))
-        #expect(group.link.down == LinkSpec(latency: .milliseconds(30)))
+        #expect(group.link.up == LinkConfiguration(latency: .milliseconds(10)))
+        #expect(group.link.down == LinkConfiguration(latency: .milliseconds(30)))
     }
 
     @Test func anchorsAndAliasesAreResolved() throws {
@@ -73,11 +83,11 @@ import Testing
               up: &wan { latency: 40ms, loss: 2% }
               down: *wan
             """)
-        #expect(group.link == LinkPair(both: LinkSpec(latency: .milliseconds(40), loss: .independent(probability: 0.02))))
+        #expect(group.link == LinkPair(both: LinkConfiguration(latency: .milliseconds(40), loss: .independent(probability: 0.02))))
     }
 
     @Test func lossModels() throws {
-        func loss(_ text: String) throws -> LossModel {
+        func loss(_ text: String) throws -> LinkLoss {
             try firstGroup("link: { loss: \(text) }").link.up.loss
         }
         #expect(try loss("{ model: gilbert-elliott, p: 0.01, r: 0.3, lossInGood: 0, lossInBad: 0.5 }")
@@ -85,15 +95,15 @@ import Testing
         #expect(try loss("{ model: gilbert-elliott, p: 1%, r: 30% }")
             == .gilbertElliott(p: 0.01, r: 0.3, lossInGood: 0, lossInBad: 1))
         #expect(try loss("{ model: independent, probability: 0.02 }") == .independent(probability: 0.02))
-        #expect(try loss("{ model: none }") == LossModel.none)
+        #expect(try loss("{ model: none }") == LinkLoss.none)
         #expect(try loss("0.02") == .independent(probability: 0.02))
         #expect(try loss("2%") == .independent(probability: 0.02))
         #expect(try loss("\"2.5 %\"") == .independent(probability: 0.025))
         #expect(try loss("1") == .independent(probability: 1))
-        #expect(try loss("0") == LossModel.none)
-        #expect(try loss("0%") == LossModel.none)
-        #expect(try loss("none") == LossModel.none)
-        let gilbert = LossModel.gilbertElliott(p: 0.01, r: 0.99, lossInGood: 0, lossInBad: 1)
+        #expect(try loss("0") == LinkLoss.none)
+        #expect(try loss("0%") == LinkLoss.none)
+        #expect(try loss("none") == LinkLoss.none)
+        let gilbert = LinkLoss.gilbertElliott(p: 0.01, r: 0.99, lossInGood: 0, lossInBad: 1)
         #expect(abs(gilbert.meanLossRate - 0.01) < 1e-12)
     }
 
@@ -114,7 +124,7 @@ import Testing
     func bandwidthUnits(text: String, expected: Int) throws {
         #expect(try Quantity.bandwidth(text).get() == expected)
         // The loader also requires at least 1000 bit/s (see LoaderErrorTests).
-        if expected >= LinkSpec.minBandwidthBitsPerSecond {
+        if expected >= TopologyReader.minBandwidthBitsPerSecond {
             #expect(try firstGroup("link: { bandwidth: \(text) }").link.down.bandwidthBitsPerSecond == expected)
         }
     }

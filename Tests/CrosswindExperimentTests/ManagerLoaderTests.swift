@@ -1,3 +1,5 @@
+import CrosswindNetwork
+import CrosswindTransport
 import NIOCore
 import Testing
 
@@ -23,10 +25,10 @@ import Testing
     @Test func emptyManagerIsAllDefaults() throws {
         let group = try group("manager: {}")
         let settings = try #require(group.manager)
-        #expect(settings == ManagerSettings())
+        #expect(settings == RealtimeManagerConfiguration())
         #expect(group.transport == .websocket)
         #expect(group == ClientGroup(
-            name: "g", count: 2, link: LinkPair(both: LinkSpec(latency: .milliseconds(1))), manager: ManagerSettings()
+            name: "g", count: 2, link: LinkPair(both: LinkConfiguration(latency: .milliseconds(1))), manager: RealtimeManagerConfiguration()
         ))
         // The defaults, spelled out.
         #expect(settings.defaultMethod == .websocket)
@@ -35,9 +37,10 @@ import Testing
         #expect(settings.benchmarkInterval == .seconds(300))
         #expect(settings.latencyThreshold == nil)
         #expect(settings.giveUpAfter == .seconds(10))
-        #expect(settings.backoffBase == .milliseconds(500))
-        #expect(settings.backoffCap == .seconds(20))
-        #expect(settings.confirmTimeoutFloor == .milliseconds(2500))
+        #expect(settings.backoff.base == .milliseconds(500))
+        #expect(settings.backoff.cap == .seconds(20))
+        #expect(settings.confirmTimeouts.websocket.floor == .milliseconds(2500))
+        #expect(settings.confirmTimeouts.sse.floor == .milliseconds(2500))
         #expect(settings.rememberFor == .minutes(30))
     }
 
@@ -54,7 +57,7 @@ import Testing
               confirmTimeoutFloor: 2500ms
               rememberFor: 30min
             """)
-        var expected = ManagerSettings()
+        var expected = RealtimeManagerConfiguration()
         expected.latencyThreshold = .milliseconds(500)
         #expect(group.manager == expected)
     }
@@ -79,9 +82,10 @@ import Testing
         #expect(settings.benchmarkInterval == .seconds(60))
         #expect(settings.latencyThreshold == .milliseconds(750))
         #expect(settings.giveUpAfter == .seconds(4))
-        #expect(settings.backoffBase == .milliseconds(250))
-        #expect(settings.backoffCap == .seconds(8))
-        #expect(settings.confirmTimeoutFloor == .milliseconds(1500))
+        #expect(settings.backoff.base == .milliseconds(250))
+        #expect(settings.backoff.cap == .seconds(8))
+        #expect(settings.confirmTimeouts.websocket.floor == .milliseconds(1500))
+        #expect(settings.confirmTimeouts.sse.floor == .milliseconds(1500))
         #expect(settings.rememberFor == .zero)
         // The group starts on the manager's default method.
         #expect(group.transport == .sse)
@@ -97,11 +101,11 @@ import Testing
 
     @Test func backoffKeysDefaultSeparately() throws {
         let capOnly = try #require(try group("manager: { backoff: { cap: 1min } }").manager)
-        #expect(capOnly.backoffBase == .milliseconds(500))
-        #expect(capOnly.backoffCap == .minutes(1))
+        #expect(capOnly.backoff.base == .milliseconds(500))
+        #expect(capOnly.backoff.cap == .minutes(1))
         let equal = try #require(try group("manager: { backoff: { base: 20s } }").manager)
-        #expect(equal.backoffBase == .seconds(20))
-        #expect(equal.backoffCap == .seconds(20))
+        #expect(equal.backoff.base == .seconds(20))
+        #expect(equal.backoff.cap == .seconds(20))
         #expect(try group("manager: { autoSwitch: False }").manager?.autoSwitch == false)
     }
 

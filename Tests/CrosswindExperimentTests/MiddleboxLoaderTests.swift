@@ -1,3 +1,5 @@
+import CrosswindMiddlebox
+import CrosswindNetwork
 import Foundation
 import NIOCore
 import Testing
@@ -83,8 +85,8 @@ import Testing
         #expect(parsed == [MiddleboxSpec(name: "corp-proxy", groups: ["office"])])
         // The defaults the schema documents, spelled out.
         let middlebox = try #require(parsed.first)
-        #expect(middlebox.link == LinkPair(both: LinkSpec(latency: .milliseconds(1))))
-        #expect(middlebox.policy == ProxyPolicySpec())
+        #expect(middlebox.link == LinkPair(both: LinkConfiguration(latency: .milliseconds(1))))
+        #expect(middlebox.policy == HTTPProxyPolicy())
         #expect(middlebox.policy.stripUpgrade == false)
         #expect(middlebox.policy.afterUpgrade == .relay)
         #expect(middlebox.policy.bufferResponseBytes == nil)
@@ -115,17 +117,17 @@ import Testing
             MiddleboxSpec(
                 name: "corp-proxy", groups: ["office", "branch"],
                 link: LinkPair(
-                    up: LinkSpec(latency: .milliseconds(2)),
-                    down: LinkSpec(latency: .milliseconds(3), bandwidthBitsPerSecond: 10_000_000)
+                    up: LinkConfiguration(latency: .milliseconds(2)),
+                    down: LinkConfiguration(latency: .milliseconds(3), bandwidthBitsPerSecond: 10_000_000)
                 ),
-                policy: ProxyPolicySpec(
+                policy: HTTPProxyPolicy(
                     stripUpgrade: true, afterUpgrade: .silence, bufferResponseBytes: 65_536, idleTimeout: .seconds(60)
                 )
             ),
             MiddleboxSpec(
                 name: "edge", groups: ["home"],
-                link: LinkPair(both: LinkSpec(latency: .milliseconds(5), loss: .independent(probability: 0.01))),
-                policy: ProxyPolicySpec(
+                link: LinkPair(both: LinkConfiguration(latency: .milliseconds(5), loss: .independent(probability: 0.01))),
+                policy: HTTPProxyPolicy(
                     stripUpgrade: false, afterUpgrade: .close, bufferResponseBytes: 1, idleTimeout: .milliseconds(250)
                 )
             ),
@@ -167,10 +169,10 @@ import Testing
         #expect(parsed.map(\.name) == ["office-3", "office-01", "home-x"])
     }
 
-    @Test(arguments: AfterUpgrade.allCases)
-    func everyAfterUpgradeValue(value: AfterUpgrade) throws {
+    @Test(arguments: HTTPProxyPolicy.AfterUpgrade.allCases)
+    func everyAfterUpgradeValue(value: HTTPProxyPolicy.AfterUpgrade) throws {
         let parsed = try middleboxes("  - { name: p, groups: [office], policy: { afterUpgrade: \(value.rawValue) } }")
-        #expect(parsed.first?.policy == ProxyPolicySpec(afterUpgrade: value))
+        #expect(parsed.first?.policy == HTTPProxyPolicy(afterUpgrade: value))
     }
 
     // MARK: - Bad middleboxes
@@ -263,23 +265,23 @@ import Testing
             """), file: "t.yaml", baseDirectory: ".")
         #expect(experiment.timeline == [
             TimelineEvent(
-                at: .seconds(60), action: .setProxyPolicy(middlebox: "corp-proxy", policy: ProxyPolicySpec()), sourceLine: 13
+                at: .seconds(60), action: .setProxyPolicy(middlebox: "corp-proxy", policy: HTTPProxyPolicy()), sourceLine: 13
             ),
             TimelineEvent(
                 at: .seconds(10),
                 action: .setProxyPolicy(
                     middlebox: "edge",
-                    policy: ProxyPolicySpec(
+                    policy: HTTPProxyPolicy(
                         stripUpgrade: true, afterUpgrade: .silence, bufferResponseBytes: 1_048_576, idleTimeout: .milliseconds(500)
                     )
                 ),
                 sourceLine: 15
             ),
             // `{ middlebox: x }` alone is the pass-through policy: it "removes" the proxy's effects.
-            TimelineEvent(at: .seconds(20), action: .setProxyPolicy(middlebox: "edge", policy: ProxyPolicySpec()), sourceLine: 22),
+            TimelineEvent(at: .seconds(20), action: .setProxyPolicy(middlebox: "edge", policy: HTTPProxyPolicy()), sourceLine: 22),
             TimelineEvent(
                 at: .seconds(30),
-                action: .setProxyPolicy(middlebox: "corp-proxy", policy: ProxyPolicySpec(afterUpgrade: .close)),
+                action: .setProxyPolicy(middlebox: "corp-proxy", policy: HTTPProxyPolicy(afterUpgrade: .close)),
                 sourceLine: 23
             ),
         ])

@@ -1,3 +1,5 @@
+import CrosswindNetwork
+import CrosswindTransport
 import NIOCore
 import Testing
 
@@ -38,7 +40,7 @@ import Testing
         #expect(experiment.seed == 7)
         #expect(experiment.sourcePath == path)
 
-        let link = LinkSpec(
+        let link = LinkConfiguration(
             latency: .milliseconds(40), jitter: .milliseconds(2), loss: .independent(probability: 0.02),
             bandwidthBitsPerSecond: 20_000_000, queueBytes: 262_144
         )
@@ -87,7 +89,7 @@ import Testing
         #expect(experiment.topology.groups.count == 1)
         #expect(group.count == 100)
         #expect(group.connectSpread == .milliseconds(500))
-        let lan = LinkSpec(latency: .microseconds(250), loss: .none, bandwidthBitsPerSecond: 1_000_000_000)
+        let lan = LinkConfiguration(latency: .microseconds(250), loss: .none, bandwidthBitsPerSecond: 1_000_000_000)
         #expect(group.link == LinkPair(both: lan))
         #expect(
             experiment.workload

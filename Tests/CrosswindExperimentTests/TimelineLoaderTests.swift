@@ -1,3 +1,4 @@
+import CrosswindNetwork
 import Foundation
 import NIOCore
 import Testing
@@ -44,7 +45,7 @@ import Testing
                 at: .seconds(10),
                 action: .setLink(
                     group: "home", direction: .down,
-                    link: LinkSpec(latency: .milliseconds(200), loss: .independent(probability: 0.05))
+                    link: LinkConfiguration(latency: .milliseconds(200), loss: .independent(probability: 0.05))
                 ),
                 sourceLine: 14
             ),
@@ -78,7 +79,7 @@ import Testing
         #expect(events.map(\.action) == [
             .partition(group: "home", direction: .both),
             .heal(group: "home", direction: .both),
-            .setLink(group: "office", direction: .both, link: LinkSpec()),
+            .setLink(group: "office", direction: .both, link: LinkConfiguration()),
             // `until` may lie beyond the end of the run.
             .flap(group: "office", direction: .both, period: .milliseconds(500), upFraction: 0.25, until: .minutes(2)),
         ])

@@ -1,3 +1,4 @@
+import CrosswindTransport
 import Testing
 
 @testable import CrosswindExperiment

@@ -11,7 +11,7 @@ import Testing
     func inOrderExactlyOnceUnderTenPercentLoss(seed: UInt64) {
         // 10 % independent loss both ways, 20 ms each way with jitter, a 64 KiB window:
         // 200 KB written in uneven pieces from each side arrive intact and in order.
-        let lossy = LinkConfiguration(latency: .milliseconds(20), jitter: .milliseconds(5), loss: .independent(0.10))
+        let lossy = LinkConfiguration(latency: .milliseconds(20), jitter: .milliseconds(5), loss: .independent(probability: 0.10))
         var settings = TCPSettings()
         settings.maxRetransmissions = 30
         settings.synRetries = 10

@@ -1,6 +1,8 @@
 import CrosswindExperiment
 import CrosswindKernel
+import CrosswindNetwork
 import CrosswindTestbed
+import CrosswindTransport
 import NIOCore
 import Testing
 
@@ -27,8 +29,8 @@ typealias Expect = CrosswindExperiment.Expectation
         )
     }
 
-    static func group(_ name: String, count: Int = 10, manager: ManagerSettings = ManagerSettings()) -> ClientGroup {
-        ClientGroup(name: name, count: count, connectSpread: .milliseconds(500), link: LinkPair(both: LinkSpec(latency: .milliseconds(20))), manager: manager)
+    static func group(_ name: String, count: Int = 10, manager: RealtimeManagerConfiguration = RealtimeManagerConfiguration()) -> ClientGroup {
+        ClientGroup(name: name, count: count, connectSpread: .milliseconds(500), link: LinkPair(both: LinkConfiguration(latency: .milliseconds(20))), manager: manager)
     }
 
     @Test func managedClientsOpenOnWebSocketAndDeliverEverything() throws {

@@ -1,6 +1,9 @@
 import CrosswindExperiment
 import CrosswindKernel
+import CrosswindMiddlebox
+import CrosswindNetwork
 import CrosswindTestbed
+import CrosswindTransport
 import NIOCore
 import Testing
 
@@ -9,14 +12,14 @@ import Testing
 @Suite struct ProxyExperimentTests {
     static func experiment(
         _ name: String,
-        policy: ProxyPolicySpec,
-        manager: ManagerSettings = ManagerSettings(),
+        policy: HTTPProxyPolicy,
+        manager: RealtimeManagerConfiguration = RealtimeManagerConfiguration(),
         timeline: [TimelineEvent] = [],
         duration: TimeAmount = .seconds(40),
         clientSends: ClientSends? = nil,
         expectations: [Expect]
     ) -> Experiment {
-        let group = ClientGroup(name: "office", count: 10, connectSpread: .milliseconds(500), link: LinkPair(both: LinkSpec(latency: .milliseconds(15))), manager: manager)
+        let group = ClientGroup(name: "office", count: 10, connectSpread: .milliseconds(500), link: LinkPair(both: LinkConfiguration(latency: .milliseconds(15))), manager: manager)
         let proxy = MiddleboxSpec(name: "corp-proxy", groups: ["office"], policy: policy)
         var workload = Workload(ratePerSecond: 5, messageBytes: 256, start: .seconds(2), duration: duration, drain: .seconds(15))
         workload.clientSends = clientSends
@@ -39,31 +42,31 @@ import Testing
     }
 
     @Test func passThroughProxyChangesNothing() throws {
-        let report = try self.run(Self.experiment("proxy-pass", policy: ProxyPolicySpec(), expectations: Self.noLoss + [Expect(kind: .endsOnTransport(group: nil, transport: .websocket, withinMilliseconds: 1000, notBeforeMilliseconds: nil))]))
+        let report = try self.run(Self.experiment("proxy-pass", policy: HTTPProxyPolicy(), expectations: Self.noLoss + [Expect(kind: .endsOnTransport(group: nil, transport: .websocket, withinMilliseconds: 1000, notBeforeMilliseconds: nil))]))
         #expect(report.passed, "\(report.expectations)")
     }
 
     @Test func strippedUpgradeEndsOnSSE() throws {
-        let report = try self.run(Self.experiment("strip", policy: ProxyPolicySpec(stripUpgrade: true), expectations: Self.noLoss + [Expect(kind: .endsOnTransport(group: nil, transport: .sse, withinMilliseconds: 3000, notBeforeMilliseconds: nil))]))
+        let report = try self.run(Self.experiment("strip", policy: HTTPProxyPolicy(stripUpgrade: true), expectations: Self.noLoss + [Expect(kind: .endsOnTransport(group: nil, transport: .sse, withinMilliseconds: 3000, notBeforeMilliseconds: nil))]))
         #expect(report.passed, "\(report.expectations)")
     }
 
     @Test func silentAfter101EndsOnSSE() throws {
-        let report = try self.run(Self.experiment("silent", policy: ProxyPolicySpec(afterUpgrade: .silence), expectations: Self.noLoss + [Expect(kind: .endsOnTransport(group: nil, transport: .sse, withinMilliseconds: 5000, notBeforeMilliseconds: 2500))]))
+        let report = try self.run(Self.experiment("silent", policy: HTTPProxyPolicy(afterUpgrade: .silence), expectations: Self.noLoss + [Expect(kind: .endsOnTransport(group: nil, transport: .sse, withinMilliseconds: 5000, notBeforeMilliseconds: 2500))]))
         #expect(report.passed, "\(report.expectations)")
     }
 
     @Test func bufferedStreamsEndOnSync() throws {
-        let report = try self.run(Self.experiment("buffered", policy: ProxyPolicySpec(stripUpgrade: true, bufferResponseBytes: 64 * 1024), expectations: Self.noLoss + [Expect(kind: .endsOnTransport(group: nil, transport: .sync, withinMilliseconds: 10000, notBeforeMilliseconds: nil))]))
+        let report = try self.run(Self.experiment("buffered", policy: HTTPProxyPolicy(stripUpgrade: true, bufferResponseBytes: 64 * 1024), expectations: Self.noLoss + [Expect(kind: .endsOnTransport(group: nil, transport: .sync, withinMilliseconds: 10000, notBeforeMilliseconds: nil))]))
         #expect(report.passed, "\(report.expectations)")
     }
 
     @Test func removingTheProxyBringsClientsBackToWebSocket() throws {
-        var manager = ManagerSettings()
+        var manager = RealtimeManagerConfiguration()
         manager.benchmarkInterval = .seconds(30)
         let report = try self.run(Self.experiment(
-            "upgrade-back", policy: ProxyPolicySpec(stripUpgrade: true), manager: manager,
-            timeline: [TimelineEvent(at: .seconds(20), action: .setProxyPolicy(middlebox: "corp-proxy", policy: ProxyPolicySpec()))],
+            "upgrade-back", policy: HTTPProxyPolicy(stripUpgrade: true), manager: manager,
+            timeline: [TimelineEvent(at: .seconds(20), action: .setProxyPolicy(middlebox: "corp-proxy", policy: HTTPProxyPolicy()))],
             duration: .seconds(60),
             expectations: Self.noLoss + [Expect(kind: .endsOnTransport(group: nil, transport: .websocket, withinMilliseconds: 52_000, notBeforeMilliseconds: 20_000))]
         ))
@@ -71,17 +74,17 @@ import Testing
     }
 
     @Test(arguments: [
-        ("websocket", ProxyPolicySpec()),
-        ("sse", ProxyPolicySpec(stripUpgrade: true)),
-        ("sync", ProxyPolicySpec(stripUpgrade: true, bufferResponseBytes: 64 * 1024)),
+        ("websocket", HTTPProxyPolicy()),
+        ("sse", HTTPProxyPolicy(stripUpgrade: true)),
+        ("sync", HTTPProxyPolicy(stripUpgrade: true, bufferResponseBytes: 64 * 1024)),
     ])
-    func clientMessagesReachTheServerOnceOnEveryTransport(transport: String, policy: ProxyPolicySpec) throws {
+    func clientMessagesReachTheServerOnceOnEveryTransport(transport: String, policy: HTTPProxyPolicy) throws {
         // Two messages a second from each client: over the WebSocket itself, or by POST /send
         // beside the SSE stream or the polls. Messages sent before the client settled (while it
         // was still falling back) wait in its outbox and go out on the transport it ends on.
         let report = try self.run(Self.experiment(
             "sends-\(transport)", policy: policy, clientSends: ClientSends(ratePerSecond: 2, messageBytes: 64),
-            expectations: [Expect(kind: .clientSendsComplete), Expect(kind: .endsOnTransport(group: nil, transport: TransportKind(rawValue: transport)!, withinMilliseconds: nil, notBeforeMilliseconds: nil))]
+            expectations: [Expect(kind: .clientSendsComplete), Expect(kind: .endsOnTransport(group: nil, transport: TransportMethod(rawValue: transport)!, withinMilliseconds: nil, notBeforeMilliseconds: nil))]
         ))
         #expect(report.passed, "\(report.expectations)")
         #expect(report.clientMessages.offered == 10 * 80)
@@ -90,11 +93,11 @@ import Testing
     @Test func clientMessagesSurviveASwitchWithoutDuplicates() throws {
         // Upgrade-back with client messages: unacknowledged ones are resent on WebSocket after
         // the switch and recognised by number; the server sees each exactly once.
-        var manager = ManagerSettings()
+        var manager = RealtimeManagerConfiguration()
         manager.benchmarkInterval = .seconds(30)
         let report = try self.run(Self.experiment(
-            "sends-switch", policy: ProxyPolicySpec(stripUpgrade: true), manager: manager,
-            timeline: [TimelineEvent(at: .seconds(20), action: .setProxyPolicy(middlebox: "corp-proxy", policy: ProxyPolicySpec()))],
+            "sends-switch", policy: HTTPProxyPolicy(stripUpgrade: true), manager: manager,
+            timeline: [TimelineEvent(at: .seconds(20), action: .setProxyPolicy(middlebox: "corp-proxy", policy: HTTPProxyPolicy()))],
             duration: .seconds(60), clientSends: ClientSends(ratePerSecond: 4, messageBytes: 32),
             expectations: Self.noLoss + [Expect(kind: .clientSendsComplete)]
         ))
@@ -108,11 +111,11 @@ import Testing
         // bodies: the stream's heartbeats (every 5 s here) stop arriving, the manager loses the
         // stream, its SSE reconnect is held too (no welcome within the confirm timeout), and it
         // falls back to Custom Sync, whose responses pass whole. Nothing is lost.
-        var manager = ManagerSettings()
+        var manager = RealtimeManagerConfiguration()
         manager.benchmarkInterval = .seconds(600)
         var experiment = Self.experiment(
-            "mid-session-buffering", policy: ProxyPolicySpec(stripUpgrade: true), manager: manager,
-            timeline: [TimelineEvent(at: .seconds(20), action: .setProxyPolicy(middlebox: "corp-proxy", policy: ProxyPolicySpec(stripUpgrade: true, bufferResponseBytes: 256 * 1024)))],
+            "mid-session-buffering", policy: HTTPProxyPolicy(stripUpgrade: true), manager: manager,
+            timeline: [TimelineEvent(at: .seconds(20), action: .setProxyPolicy(middlebox: "corp-proxy", policy: HTTPProxyPolicy(stripUpgrade: true, bufferResponseBytes: 256 * 1024)))],
             duration: .seconds(80),
             // Detected within a heartbeat interval and timeout of the change (plus the SSE
             // reconnect's confirm timeout): on Custom Sync by 35 s.

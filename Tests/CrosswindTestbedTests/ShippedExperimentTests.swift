@@ -1,5 +1,6 @@
 import CrosswindExperiment
 import CrosswindTestbed
+import CrosswindTransport
 import Foundation
 import NIOCore
 import Testing
@@ -71,7 +72,10 @@ import Testing
         // silence" looks like a working WebSocket: only the 10 s give-up rescues the clients,
         // far later than the experiment allows.
         var silent = try ExperimentLoader.load(path: packagePath("Experiments/fallback-ws-silent.yaml"))
-        for index in silent.topology.groups.indices { silent.topology.groups[index].manager?.confirmTimeoutFloor = .seconds(3600) }
+        for index in silent.topology.groups.indices {
+            silent.topology.groups[index].manager?.confirmTimeouts.websocket.floor = .seconds(3600)
+            silent.topology.groups[index].manager?.confirmTimeouts.sse.floor = .seconds(3600)
+        }
         let silentReport = try ExperimentRun(experiment: silent, options: RunOptions(keepsEvents: false)).execute().report
         #expect(!silentReport.passed)
         #expect(silentReport.expectations.contains { $0.text.hasPrefix("group office ends on sse") && !$0.passed })

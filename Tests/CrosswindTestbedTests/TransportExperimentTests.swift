@@ -1,16 +1,18 @@
 import CrosswindExperiment
 import CrosswindKernel
+import CrosswindNetwork
 import CrosswindTestbed
+import CrosswindTransport
 import NIOCore
 import Testing
 
 /// The three transports end to end over the virtual network: same workload, every message
 /// once and in order, deterministic, and each with the latency its mechanism implies.
 @Suite struct TransportExperimentTests {
-    static func experiment(_ transport: TransportKind, sync: SyncSettings = SyncSettings(), rate: Double = 10, duration: TimeAmount = .seconds(20), latency: TimeAmount = .milliseconds(5)) -> Experiment {
+    static func experiment(_ transport: TransportMethod, sync: SyncSettings = SyncSettings(), rate: Double = 10, duration: TimeAmount = .seconds(20), latency: TimeAmount = .milliseconds(5)) -> Experiment {
         let group = ClientGroup(
             name: "desk", count: 20, transport: transport, connectSpread: .milliseconds(500),
-            link: LinkPair(both: LinkSpec(latency: latency)), sync: sync
+            link: LinkPair(both: LinkConfiguration(latency: latency)), sync: sync
         )
         return Experiment(
             name: "transport-\(transport.rawValue)",
@@ -25,8 +27,8 @@ import Testing
         trace.events.filter { trace.kindName($0.kind) == kind }.count
     }
 
-    @Test(arguments: [TransportKind.websocket, .sse, .sync])
-    func everyTransportDeliversEverythingOnceAndReplays(transport: TransportKind) throws {
+    @Test(arguments: [TransportMethod.websocket, .sse, .sync])
+    func everyTransportDeliversEverythingOnceAndReplays(transport: TransportMethod) throws {
         let experiment = Self.experiment(transport, sync: SyncSettings(interval: .milliseconds(500)))
         let outcome = try DeterminismCheck.check(experiment, seed: nil)
         #expect(outcome.isDeterministic, "\(String(describing: outcome.divergence))")
@@ -74,12 +76,12 @@ import Testing
         // twice and continued on its connection. The server gives each continued stream a new
         // session; client messages (two a second, posted beside the stream) follow it, and
         // every one arrives exactly once, with no reconnect.
-        var manager = ManagerSettings()
+        var manager = RealtimeManagerConfiguration()
         manager.defaultMethod = .sse
         manager.fallbackMethods = []
         let group = ClientGroup(
             name: "desk", count: 10, connectSpread: .milliseconds(500),
-            link: LinkPair(both: LinkSpec(latency: .milliseconds(5))), manager: manager
+            link: LinkPair(both: LinkConfiguration(latency: .milliseconds(5))), manager: manager
         )
         var workload = Workload(ratePerSecond: 10, messageBytes: 512, start: .seconds(2), duration: .seconds(60), drain: .seconds(5))
         workload.clientSends = ClientSends(ratePerSecond: 2, messageBytes: 64)

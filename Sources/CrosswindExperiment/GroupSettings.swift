@@ -1,0 +1,45 @@
+import NIOCore
+
+/// Application-level liveness checks of a client group: the client pings every `interval` and gives
+/// the connection up when no pong arrived within `timeout`.
+///
+/// A group-level setting, not a client's configuration: one heartbeat feeds every transport the
+/// group runs (the WebSocket client's ping cadence, the SSE client's silence limit, the manager's
+/// heartbeat and grace) and the server's SSE comment cadence. The testbed maps it in one place,
+/// `ClientGroup+Clients.swift`, and a test there proves every field arrives.
+public struct HeartbeatSettings: Sendable, Equatable {
+    /// Time between two pings; greater than zero.
+    public var interval: TimeAmount = .seconds(25)
+    /// How long to wait for the pong before the connection counts as dead; greater than zero.
+    public var timeout: TimeAmount = .seconds(10)
+
+    /// Creates heartbeat settings; every default mirrors the YAML default.
+    public init(interval: TimeAmount = .seconds(25), timeout: TimeAmount = .seconds(10)) {
+        self.interval = interval
+        self.timeout = timeout
+    }
+}
+
+/// How a group's Custom Sync clients poll.
+///
+/// A group-level setting: it feeds both the plain Custom Sync client's configuration and the
+/// manager's (which builds a Custom Sync client when it falls back); those also carry per-connection
+/// values (host, topic, cursor). The testbed maps it in one place, `ClientGroup+Clients.swift`,
+/// and a test there proves every field arrives.
+public struct SyncSettings: Sendable, Equatable {
+    /// Pause between a response and the next request (interval polling); greater than zero.
+    public var interval: TimeAmount = .seconds(2)
+    /// Long-poll hold the client asks for; zero turns long-polling off.
+    public var longPoll: TimeAmount = .zero
+    /// Most messages per response, 1...1000.
+    public var batchSize: Int = 50
+
+    /// The accepted range of `batchSize`.
+    public static let batchSizeRange = 1...1000
+
+    public init(interval: TimeAmount = .seconds(2), longPoll: TimeAmount = .zero, batchSize: Int = 50) {
+        self.interval = interval
+        self.longPoll = longPoll
+        self.batchSize = batchSize
+    }
+}

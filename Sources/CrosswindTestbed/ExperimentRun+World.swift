@@ -1,0 +1,166 @@
+import CrosswindExperiment
+import CrosswindKernel
+import CrosswindMiddlebox
+import CrosswindNetwork
+import CrosswindRandom
+import CrosswindTransport
+import NIOCore
+
+/// Building the world: the server node and its listeners, the proxy middleboxes, the client
+/// nodes with their links and captures, and connecting each client (alone or through the
+/// manager) when its time comes.
+extension ExperimentRun {
+    /// The server's listeners (one port, or a second one for WebSocket) and its capture.
+    func startServer() throws {
+        let port = UInt16(self.experiment.topology.server.port)
+        let hub = self.hub
+        var serverConfiguration = RealtimeServerConfiguration()
+        let log = self.serverLog
+        let loop = self.simulation.loop
+        let start = self.simulation.start
+        serverConfiguration.log = { line in
+            let micros = (loop.now - start).nanoseconds / 1000
+            let fraction = String(micros % 1_000_000)
+            log.lines.append("\(micros / 1_000_000).\(String(repeating: "0", count: 6 - fraction.count))\(fraction) \(line)")
+        }
+        // Every SSE stream's heartbeat follows the clients' heartbeat interval.
+        serverConfiguration.sseHeartbeatInterval = self.experiment.topology.groups.map(\.heartbeat.interval).min() ?? .seconds(25)
+        self.network.listen(on: self.server, port: port) { channel in
+            try WebSocketServer.configure(channel, hub: hub, configuration: serverConfiguration)
+        }
+        if let webSocketPort = self.experiment.topology.server.webSocketPort, webSocketPort != Int(port) {
+            self.network.listen(on: self.server, port: UInt16(webSocketPort)) { channel in
+                try WebSocketServer.configure(channel, hub: hub, configuration: serverConfiguration)
+            }
+        }
+        if let directory = self.options.captureDirectory {
+            let capture = try PacketCapture(path: "\(directory)/\(self.experiment.topology.server.name).pcap", origin: self.simulation.start)
+            self.captures.append(capture)
+        }
+    }
+
+    /// Each HTTP proxy middlebox: its node, its link to the server, its listeners on the
+    /// server's ports, and the groups it fronts. Returns the capture of each proxy's client
+    /// side, by middlebox name, when captures are on.
+    func startProxies() throws -> [String: PacketCapture] {
+        var proxyCaptures: [String: PacketCapture] = [:]
+        for middlebox in self.experiment.topology.middleboxes {
+            let proxyNode = self.network.addNode(middlebox.name)
+            let links = self.network.connect(proxyNode, self.server, aToB: middlebox.link.up, bToA: middlebox.link.down)
+            if let capture = self.captures.first {
+                self.network.attach(capture, to: links.aToB, end: .receiving)
+                self.network.attach(capture, to: links.bToA, end: .sending)
+            }
+            if let directory = self.options.captureDirectory {
+                // The client side of the proxy: beside server.pcap it shows what the proxy changed.
+                let capture = try PacketCapture(path: "\(directory)/\(middlebox.name).pcap", origin: self.simulation.start)
+                self.captures.append(capture)
+                proxyCaptures[middlebox.name] = capture
+            }
+            let cell = HTTPProxyPolicyCell(middlebox.policy)
+            self.proxies[middlebox.name] = cell
+            var ports = [self.experiment.topology.server.port]
+            if let webSocketPort = self.experiment.topology.server.webSocketPort, webSocketPort != ports[0] { ports.append(webSocketPort) }
+            for listenPort in ports {
+                let upstream = Endpoint(node: self.server, port: UInt16(listenPort))
+                self.network.listen(on: proxyNode, port: UInt16(listenPort)) { [unowned self] channel in
+                    try HTTPProxy.configure(channel, policy: cell) { initialize in
+                        // Installing handlers on a fresh channel cannot fail short of a programming error.
+                        try! self.network.openChannel(from: proxyNode, to: upstream, initialize: initialize)
+                    }
+                }
+            }
+            for group in middlebox.groups { self.gateways[group] = proxyNode }
+        }
+        return proxyCaptures
+    }
+
+    /// Every client of every group: its node (with the group's TCP settings), its links to the
+    /// server or the group's proxy, its capture, its agent, and its connect time.
+    func addClients(proxyCaptures: [String: PacketCapture]) {
+        var agentIndex = 0
+        for (groupIndex, group) in self.experiment.topology.groups.enumerated() {
+            for member in 0..<group.count {
+                let name = "\(group.name)-\(member + 1)"
+                let node = self.network.addNode(name, tcp: group.tcp)
+                let gateway = self.gateways[group.name] ?? self.server
+                let links = self.network.connect(node, gateway, aToB: group.link.up, bToA: group.link.down)
+                self.groupLinks[group.name, default: ([], [])].up.append(links.aToB)
+                self.groupLinks[group.name, default: ([], [])].down.append(links.bToA)
+                if gateway != self.server, let middlebox = self.experiment.topology.middleboxes.first(where: { $0.groups.contains(group.name) }), let capture = proxyCaptures[middlebox.name] {
+                    self.network.attach(capture, to: links.aToB, end: .receiving)
+                    self.network.attach(capture, to: links.bToA, end: .sending)
+                } else if gateway == self.server, let capture = self.captures.first {
+                    // The server's view: packets as they arrive at it and as it sends them.
+                    self.network.attach(capture, to: links.aToB, end: .receiving)
+                    self.network.attach(capture, to: links.bToA, end: .sending)
+                }
+                let agent = ClientAgent(index: agentIndex, group: groupIndex, name: name, run: self)
+                self.agents.append(agent)
+                let offset = group.count > 1
+                    ? TimeAmount.nanoseconds(group.connectSpread.nanoseconds * Int64(member) / Int64(group.count))
+                    : .zero
+                let connectTime = self.simulation.at(group.connectAt + offset)
+                self.simulation.schedule(at: connectTime) { [unowned self] in
+                    self.connect(agent, from: node, group: group, groupIndex: groupIndex, member: member)
+                }
+                agent.reconnect = { [unowned self] cursor in
+                    self.connect(agent, from: node, group: group, groupIndex: groupIndex, member: member, resumeFrom: cursor)
+                }
+                agentIndex += 1
+            }
+        }
+    }
+
+    // MARK: Connecting clients
+
+    private func connect(_ agent: ClientAgent, from node: NodeID, group: ClientGroup, groupIndex: Int, member: Int, resumeFrom: StreamCursor? = nil) {
+        self.simulation.trace.record(self.simulation.now, agent.traceComponent, self.kindConnect, Int64(groupIndex), Int64(member))
+        if agent.startedAt == nil { agent.startedAt = self.simulation.now }
+        let host = self.experiment.topology.server.name
+        let topic = self.experiment.workload.topic
+        if let configuration = group.managerConfiguration(host: host, topic: topic, clientID: agent.name) {
+            self.startManager(agent, from: node, group: group, configuration: configuration)
+            return
+        }
+        let client: any RealtimeTransportClient
+        switch group.transport {
+        case .websocket:
+            let configuration = group.webSocketConfiguration(host: host, topic: topic)
+            client = WebSocketClient(configuration: configuration, random: self.simulation.random.fork("client:\(agent.name)"), delegate: agent)
+        case .sse:
+            let configuration = group.sseConfiguration(host: host, topic: topic, resumeFrom: resumeFrom)
+            client = SSEClient(configuration: configuration, delegate: agent)
+        case .sync:
+            let configuration = group.syncConfiguration(host: host, topic: topic)
+            client = SyncClient(configuration: configuration, delegate: agent)
+        }
+        agent.client = client
+        let server = self.experiment.topology.server
+        let port = group.transport == .websocket ? (server.webSocketPort ?? server.port) : server.port
+        let remote = Endpoint(node: self.gateways[group.name] ?? self.server, port: UInt16(port))
+        // Configuration of a fresh channel cannot fail short of a programming error.
+        try! self.network.openChannel(from: node, to: remote) { channel in
+            try client.configure(channel)
+        }
+    }
+
+    private func startManager(_ agent: ClientAgent, from node: NodeID, group: ClientGroup, configuration: RealtimeCommunicationManager.Configuration) {
+        let server = self.experiment.topology.server
+        let gateway = self.gateways[group.name] ?? self.server
+        let connector = SimulatedConnector(
+            network: self.network, node: node,
+            server: Endpoint(node: gateway, port: UInt16(server.port)),
+            webSocketServer: Endpoint(node: gateway, port: UInt16(server.webSocketPort ?? server.port))
+        )
+        var seedStream = self.simulation.random.fork("manager:\(agent.name)")
+        let manager = RealtimeCommunicationManager(configuration: configuration, eventLoop: self.simulation.loop, connector: connector, seed: seedStream.next())
+        manager.delegate = agent
+        agent.manager = manager
+        manager.start()
+        if let sends = self.experiment.workload.clientSends, agent.sendsScheduled == false {
+            agent.sendsScheduled = true
+            self.scheduleClientSends(agent, sends, index: 0)
+        }
+    }
+}
