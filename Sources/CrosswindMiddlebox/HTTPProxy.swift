@@ -39,9 +39,9 @@ public enum HTTPProxy {
         // forwarded to it when the decoder goes; both codecs are removed before the relay
         // writes anything (it writes only when its peer receives later bytes).
         try? sync.addHandler(relay, position: .after(decoder.handler))
-        _ = try? sync.removeHandler(context: decoder)
+        _ = sync.removeHandler(context: decoder)
         if let encoder = try? sync.context(name: encoderName) {
-            _ = try? sync.removeHandler(context: encoder)
+            _ = sync.removeHandler(context: encoder)
         }
     }
 }
