@@ -41,17 +41,28 @@ import Testing
         defer { stopProcess(server) }
         let script = """
         import json, urllib.request
-        n = json.loads(urllib.request.urlopen("http://127.0.0.1:\(port)/negotiate", timeout=5).read())
-        page = urllib.request.urlopen("http://127.0.0.1:\(port)/", timeout=5).read().decode()
-        js = urllib.request.urlopen("http://127.0.0.1:\(port)/crosswind.js", timeout=5).read().decode()
-        print(json.dumps({"transports": n["transports"], "page": "Crosswind dashboard" in page, "script": "RealtimeCommunicationManager" in js}))
+        def get(path):
+            with urllib.request.urlopen(f"http://127.0.0.1:\(port){path}", timeout=5) as response:
+                return response.headers["Content-Type"], response.read().decode()
+        n = json.loads(get("/negotiate")[1])
+        page_type, page = get("/")
+        entry_type, entry = get("/crosswind/index.js")
+        manager_type, manager = get("/crosswind/manager.js")
+        print(json.dumps({"transports": n["transports"], "page": "Crosswind dashboard" in page, "pageType": page_type,
+                          "entry": 'from "./manager.js"' in entry, "entryType": entry_type,
+                          "script": "class RealtimeCommunicationManager" in manager, "scriptType": manager_type}))
         """
         let run = try runProcess(python, ["-c", script])
         #expect(run.status == 0, "\(run.stderr)")
         let result = try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any]
         #expect((result?["transports"] as? [String]) == ["websocket", "sse", "sync"])
         #expect(result?["page"] as? Bool == true)
+        #expect(result?["pageType"] as? String == "text/html; charset=utf-8")
+        // Module scripts are only run when served with a JavaScript type.
+        #expect(result?["entry"] as? Bool == true)
+        #expect(result?["entryType"] as? String == "text/javascript; charset=utf-8")
         #expect(result?["script"] as? Bool == true)
+        #expect(result?["scriptType"] as? String == "text/javascript; charset=utf-8")
     }
 
     @Test func theWebDirectoryIsServedFileByFileAndNothingElse() throws {
