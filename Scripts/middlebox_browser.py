@@ -9,7 +9,8 @@ server (--server, directly, not through the proxy) for its newest offset, waits 
 
   final     the transport open at the end, the manager's state and the last switch's reason
   switches  [{atMs, from, to, reason}]: every onMethodChange, atMs counted from the moment the
-            page created the manager (the first entry is the initial choice at ~0 ms)
+            page published the manager, just before it connects (the first entry is the initial
+            choice, one /negotiate round trip later)
   counters  the manager's own counters (delivered, duplicates dropped, missing, …)
   messages  what the application saw, recorded by a hook independent of the manager's
             bookkeeping: delivered, first/last offset, cutoff (the server's newest offset at
@@ -17,10 +18,12 @@ server (--server, directly, not through the proxy) for its newest offset, waits 
             delivered), repeated (delivered more than once), outOfOrder
   latencyMs avg/p50/max of receive time minus the publish stamp (`data.ts`)
 
-The hook is installed before the page's scripts run (Page.addScriptToEvaluateOnNewDocument): it
-wraps `Crosswind.RealtimeCommunicationManager` so that the page's own onMethodChange and
-onMessage callbacks are observed, not replaced. Chromium is driven over the DevTools protocol
-as in Scripts/browser_check.py.
+The hook is installed before the page's scripts run (Page.addScriptToEvaluateOnNewDocument). The
+page's module creates the manager without connecting and sets `window.crosswindManager` before
+it connects (Web/index.html); the hook catches that assignment and wraps the manager's
+onMethodChange and onMessage options, which the manager reads at every call (Web/crosswind/
+manager.js), so the page's own callbacks are observed, not replaced, from the first event on.
+Chromium is driven over the DevTools protocol as in Scripts/browser_check.py.
 """
 import asyncio
 import base64
@@ -36,39 +39,33 @@ HOOK = r"""
   const seen = new Set();
   let last = -1;
   globalThis.__middlebox = record;
-  let api;
-  Object.defineProperty(globalThis, "Crosswind", {
+  let manager;
+  Object.defineProperty(globalThis, "crosswindManager", {
     configurable: true,
-    get() { return api; },
+    get() { return manager; },
     set(value) {
-      const Original = value.RealtimeCommunicationManager;
-      class Observed extends Original {
-        constructor(options) {
-          const observed = Object.assign({}, options);
-          const onMethodChange = observed.onMethodChange;
-          const onMessage = observed.onMessage;
-          record.started = performance.now();
-          observed.onMethodChange = function (method, info) {
-            record.switches.push({ atMs: performance.now() - record.started, from: info.from || null, to: method, reason: info.reason });
-            if (onMethodChange) return onMethodChange.apply(this, arguments);
-          };
-          observed.onMessage = function (message) {
-            if (record.epoch === null) record.epoch = message.epoch;
-            if (message.epoch === record.epoch) {
-              if (seen.has(message.offset)) record.repeated += 1;
-              else if (message.offset < last) record.outOfOrder += 1;
-              seen.add(message.offset);
-              record.offsets.push(message.offset);
-              last = Math.max(last, message.offset);
-            }
-            const data = message.data;
-            if (data && typeof data.ts === "number") record.latencies.push(Date.now() - data.ts);
-            if (onMessage) return onMessage.apply(this, arguments);
-          };
-          super(observed);
+      manager = value;
+      record.started = performance.now();
+      const options = value.options;
+      const onMethodChange = options.onMethodChange;
+      const onMessage = options.onMessage;
+      options.onMethodChange = function (method, info) {
+        record.switches.push({ atMs: performance.now() - record.started, from: info.from || null, to: method, reason: info.reason });
+        if (onMethodChange) return onMethodChange.apply(this, arguments);
+      };
+      options.onMessage = function (message) {
+        if (record.epoch === null) record.epoch = message.epoch;
+        if (message.epoch === record.epoch) {
+          if (seen.has(message.offset)) record.repeated += 1;
+          else if (message.offset < last) record.outOfOrder += 1;
+          seen.add(message.offset);
+          record.offsets.push(message.offset);
+          last = Math.max(last, message.offset);
         }
-      }
-      api = Object.assign({}, value, { RealtimeCommunicationManager: Observed });
+        const data = message.data;
+        if (data && typeof data.ts === "number") record.latencies.push(Date.now() - data.ts);
+        if (onMessage) return onMessage.apply(this, arguments);
+      };
     },
   });
 })();

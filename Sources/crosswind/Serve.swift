@@ -2,7 +2,6 @@ import ArgumentParser
 import CrosswindLive
 import CrosswindTransport
 import Foundation
-import NIOCore
 
 struct Serve: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -15,7 +14,7 @@ struct Serve: ParsableCommand {
     var port = 8080
     @Option(help: "Demo messages per second on the topic 'metrics' (0: none).")
     var rate: Double = 2
-    @Option(help: "Directory with index.html and crosswind.js (the dashboard).")
+    @Option(help: "Directory with the dashboard (index.html and the crosswind/ modules); its files are served by extension.")
     var web = "Web"
     @Option(help: "Padding bytes added to each demo message (to load the wire).")
     var padding = 0
@@ -47,7 +46,7 @@ struct Serve: ParsableCommand {
         configuration.port = self.port
         configuration.demoRatePerSecond = self.rate
         configuration.demoPaddingBytes = max(self.padding, 0)
-        configuration.staticFiles = Self.loadWeb(self.web)
+        configuration.staticFiles = WebDirectory.load(self.web)
         if self.echo { configuration.server.echoPath = "/echo" }
         if self.topics != "*" {
             let names = self.topics.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
@@ -90,18 +89,5 @@ struct Serve: ParsableCommand {
             let statistics = try capture.stop()
             printError("serve: capture \(capture.path): \(statistics.packetsWritten) packets, \(statistics.packetsDroppedByKernel) dropped by the kernel")
         }
-    }
-
-    /// The dashboard files, if the directory has them (the server runs without them too).
-    static func loadWeb(_ directory: String) -> [String: StaticFile] {
-        var files: [String: StaticFile] = [:]
-        let types = ["index.html": "text/html; charset=utf-8", "crosswind.js": "text/javascript; charset=utf-8"]
-        for (name, type) in types {
-            guard let data = FileManager.default.contents(atPath: "\(directory)/\(name)") else { continue }
-            let file = StaticFile(contentType: type, body: ByteBuffer(bytes: data))
-            files["/\(name)"] = file
-            if name == "index.html" { files["/"] = file }
-        }
-        return files
     }
 }

@@ -41,17 +41,79 @@ import Testing
         defer { stopProcess(server) }
         let script = """
         import json, urllib.request
-        n = json.loads(urllib.request.urlopen("http://127.0.0.1:\(port)/negotiate", timeout=5).read())
-        page = urllib.request.urlopen("http://127.0.0.1:\(port)/", timeout=5).read().decode()
-        js = urllib.request.urlopen("http://127.0.0.1:\(port)/crosswind.js", timeout=5).read().decode()
-        print(json.dumps({"transports": n["transports"], "page": "Crosswind dashboard" in page, "script": "RealtimeCommunicationManager" in js}))
+        def get(path):
+            with urllib.request.urlopen(f"http://127.0.0.1:\(port){path}", timeout=5) as response:
+                return response.headers["Content-Type"], response.read().decode()
+        n = json.loads(get("/negotiate")[1])
+        page_type, page = get("/")
+        entry_type, entry = get("/crosswind/index.js")
+        manager_type, manager = get("/crosswind/manager.js")
+        print(json.dumps({"transports": n["transports"], "page": "Crosswind dashboard" in page, "pageType": page_type,
+                          "entry": 'from "./manager.js"' in entry, "entryType": entry_type,
+                          "script": "class RealtimeCommunicationManager" in manager, "scriptType": manager_type}))
         """
         let run = try runProcess(python, ["-c", script])
         #expect(run.status == 0, "\(run.stderr)")
         let result = try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any]
         #expect((result?["transports"] as? [String]) == ["websocket", "sse", "sync"])
         #expect(result?["page"] as? Bool == true)
+        #expect(result?["pageType"] as? String == "text/html; charset=utf-8")
+        // Module scripts are only run when served with a JavaScript type.
+        #expect(result?["entry"] as? Bool == true)
+        #expect(result?["entryType"] as? String == "text/javascript; charset=utf-8")
         #expect(result?["script"] as? Bool == true)
+        #expect(result?["scriptType"] as? String == "text/javascript; charset=utf-8")
+    }
+
+    @Test func theWebDirectoryIsServedFileByFileAndNothingElse() throws {
+        // A web directory with a module in a folder, and what must not be served: a file beside
+        // the directory, a link to it, a hidden file, an unknown extension, a name a URL path
+        // would have to encode.
+        let base = try temporaryDirectory("web")
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        let web = "\(base)/web"
+        try FileManager.default.createDirectory(atPath: "\(web)/app", withIntermediateDirectories: true)
+        for (path, text) in [
+            "\(base)/outside.js": "secret", "\(web)/index.html": "<p>page</p>", "\(web)/app/main.js": "export {};",
+            "\(web)/app/style.css": "p {}", "\(web)/.hidden.js": "hidden", "\(web)/notes.md": "notes", "\(web)/a b.js": "spaced",
+        ] {
+            try Data(text.utf8).write(to: URL(fileURLWithPath: path))
+        }
+        try FileManager.default.createSymbolicLink(atPath: "\(web)/link.js", withDestinationPath: "\(base)/outside.js")
+        let (server, port) = try launchServe(["--rate", "0", "--web", web])
+        defer { stopProcess(server) }
+        // Raw request targets through http.client, which sends them as written (no `..` folding).
+        let python = try venvPython()
+        let script = """
+        import http.client, json, sys
+        def get(target):
+            connection = http.client.HTTPConnection("127.0.0.1", \(port), timeout=5)
+            connection.request("GET", target)
+            response = connection.getresponse()
+            answer = [response.status, response.headers["Content-Type"]]
+            connection.close()
+            return answer
+        print(json.dumps({target: get(target) for target in sys.argv[1:]}))
+        """
+        let served = ["/", "/index.html", "/app/main.js", "/app/style.css"]
+        let refused = [
+            "/../outside.js", "/app/../../outside.js", "/%2e%2e/outside.js", "/..%2foutside.js", "/app/%2e%2e/%2e%2e/outside.js",
+            "/link.js", "/.hidden.js", "/notes.md", "/a%20b.js", "/app/", "/app", "/app/missing.js", "//index.html",
+        ]
+        let run = try runProcess(python, ["-c", script] + served + refused)
+        #expect(run.status == 0, "\(run.stderr)")
+        let answers = try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: [Any]])
+        let types = ["/": "text/html; charset=utf-8", "/index.html": "text/html; charset=utf-8",
+                     "/app/main.js": "text/javascript; charset=utf-8", "/app/style.css": "text/css; charset=utf-8"]
+        for target in served {
+            #expect(answers[target]?.first as? Int == 200, "GET \(target): \(answers[target] ?? [])")
+            #expect(answers[target]?.last as? String == types[target], "GET \(target): \(answers[target] ?? [])")
+        }
+        // Out of the directory (plain or encoded), through a link, hidden, untyped, a directory
+        // (no listing), missing: all 404.
+        for target in refused {
+            #expect(answers[target]?.first as? Int == 404, "GET \(target): \(answers[target] ?? [])")
+        }
     }
 
     @Test(arguments: ["websocket", "sse", "sync", "auto"])

@@ -5,7 +5,7 @@ import Testing
 
 /// Real middleboxes — Debian's nginx 1.22 and squid 5.7, configured and started by
 /// Scripts/middleboxes.py on loopback — between `crosswind serve` and both real clients: the
-/// Swift manager (`crosswind load --transport auto`) and the browser's (Web/crosswind.js in
+/// Swift manager (`crosswind load --transport auto`) and the browser's (Web/crosswind/ in
 /// headless Chromium, Scripts/middlebox_browser.py). Each scenario names the simulated twin of
 /// its middlebox (a group of an experiment in Experiments/); the real clients must end on the
 /// transport the simulation predicts, by the same last switch, with every message exactly once.
@@ -33,7 +33,7 @@ import Testing
         Scenario(middlebox: "nginx-corporate-buffered", rate: 10, experiment: "Experiments/middleboxes-loopback-buffering.yaml", group: "buffering", endsOn: "sse"),
         // … but not at 0.5 msg/s (about 20 s to fill): the SSE confirm timeout expires and Custom
         // Sync takes over. nginx holds the response head back too; the browser's confirm timeout
-        // runs from the request (Web/crosswind.js), so it leaves at the same moment.
+        // runs from the request (Web/crosswind/sse.js), so it leaves at the same moment.
         Scenario(
             middlebox: "nginx-corporate-buffered", rate: 0.5, experiment: "Experiments/middleboxes-loopback-quiet.yaml", group: "buffering", endsOn: "sync"
         ),

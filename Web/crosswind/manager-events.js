@@ -1,0 +1,158 @@
+// What the transports report to the manager: connected, welcome, message, traffic, ack. Opening
+// a transport, exactly-once delivery and acknowledgements of client messages. Methods of
+// RealtimeCommunicationManager (installed by manager.js).
+
+import { isCount } from "./options.js";
+import { recordLatency } from "./performance.js";
+
+export const transportEvents = {
+  /** The attempt's `events`: ignored (and counted) once it is neither the primary nor the candidate. */
+  eventsFor(attempt) {
+    const live = () => attempt === this.primary || attempt === this.candidate;
+    const guard = (fn) => (...args) => {
+      if (!live()) {
+        this.counters.staleEvents += 1;
+        return;
+      }
+      fn(...args);
+    };
+    return {
+      connected: guard(() => this.onConnected(attempt)),
+      welcome: guard((welcome) => this.onWelcome(attempt, welcome)),
+      message: guard((message) => this.onMessage(attempt, message)),
+      traffic: guard(() => this.heard(attempt)),
+      ack: guard((seq) => this.onAck(attempt, seq)),
+      closed: guard((cause, detail) => this.onClosed(attempt, cause, detail)),
+      error: (detail) => this.reportError(`${attempt.method}: ${detail}`),
+    };
+  },
+
+  onConnected(attempt) {
+    if (attempt.connected) return;
+    attempt.connected = true;
+    if (attempt.welcomed) return;
+    // The connection is up; the welcome has the confirm timeout to come (a probe: the same).
+    this.armConfirm(attempt, this.confirmTimeout(attempt.method));
+  },
+
+  armConfirm(attempt, timeoutMs) {
+    this.timers.arm(`confirm:${attempt.id}`, this.now() + timeoutMs, () => this.confirmExpired(attempt));
+  },
+
+  onWelcome(attempt, welcome) {
+    if (!welcome || !isCount(welcome.epoch) || !isCount(welcome.next)) {
+      this.protocolError(`${attempt.method}: malformed welcome`);
+      return;
+    }
+    const normalized = { epoch: welcome.epoch, next: welcome.next, recovered: welcome.recovered !== false, session: welcome.session || null };
+    if (attempt.welcomed) {
+      // EventSource reconnected by itself (stream recycling, a dropped connection): a resume.
+      this.perf[attempt.method].reconnects += 1;
+      if (attempt === this.primary && this.state === "open") {
+        this.heard(attempt);
+        this.acceptWelcome(normalized, attempt.method);
+        attempt.transport.send(this.outbox.pending());
+      }
+      return;
+    }
+    attempt.welcomed = true;
+    if (!attempt.connected) attempt.connected = true;
+    if (attempt === this.primary && this.state === "connecting") this.primaryOpened(attempt, normalized);
+    else if (attempt === this.candidate) this.candidateWelcomed(attempt, normalized);
+  },
+
+  primaryOpened(attempt, welcome) {
+    this.timers.disarm(`confirm:${attempt.id}`);
+    this.timers.disarm("giveUp");
+    this.run.failures = 0;
+    this.run.refusals = 0;
+    // `troubleSince` stays: a connection that dies young continues the same stretch of trouble.
+    this.markOpen(attempt);
+    this.acceptWelcome(welcome, attempt.method);
+    this.startOnOpen(attempt);
+    if (this.resolveReady) {
+      this.resolveReady(attempt.method);
+      this.resolveReady = null;
+    }
+  },
+
+  /** `attempt` is now the open transport (its first open, or a switch to it). */
+  markOpen(attempt) {
+    const now = this.now();
+    this.state = "open";
+    attempt.openedAt = now;
+    attempt.lastHeard = now;
+    attempt.keepaliveSent = false;
+    this.perf[attempt.method].opens += 1;
+  },
+
+  /** Starts what runs on the open transport once the application has been told: heartbeats, probes, the outbox. */
+  startOnOpen(attempt) {
+    this.armHeartbeat(attempt);
+    this.armProbeIfWorse(attempt.method);
+    attempt.transport.send(this.outbox.pending());
+  },
+
+  /** Aligns the delivery position with a welcome of the open transport; reports an incomplete resume. */
+  acceptWelcome(welcome, method) {
+    const incomplete = this.position.welcome(welcome);
+    if (incomplete) this.recoveryIncomplete(incomplete, method);
+  },
+
+  onMessage(attempt, message) {
+    if (!message || typeof message !== "object" || !isCount(message.epoch) || !isCount(message.offset)) {
+      this.protocolError(`${attempt.method}: malformed message`);
+      return;
+    }
+    if (!attempt.welcomed) {
+      // Without a welcome the stream position is unknown; the next open resumes anyway.
+      this.protocolError(`${attempt.method}: message before the welcome`);
+      return;
+    }
+    this.heard(attempt);
+    if (attempt === this.primary) {
+      if (this.state === "open") this.deliver(message, attempt.method);
+      return;
+    }
+    // A probe: both transports feed the one position, whichever brings an offset first delivers it.
+    this.deliver(message, attempt.method);
+    this.candidateDelivered(attempt, message);
+  },
+
+  /** Exactly once, in order (cursor.js); counted, timed and handed to `onMessage`. */
+  deliver(message, method) {
+    const verdict = this.position.admit(message);
+    if (verdict.duplicate) {
+      this.counters.duplicates += 1;
+      this.perf[method].duplicates += 1;
+      return false;
+    }
+    if (verdict.incomplete) this.recoveryIncomplete(verdict.incomplete, method);
+    this.counters.missing += verdict.missing;
+    this.counters.delivered += 1;
+    this.perf[method].messages += 1;
+    const { epoch, offset, data } = message;
+    if (this.options.enablePerformanceMonitoring && data && typeof data === "object" && typeof data.ts === "number" && Number.isFinite(data.ts)) {
+      const latency = this.now() - data.ts;
+      recordLatency(this.perf[method].latency, latency, this.options.latencySamples);
+      recordLatency(this.latency, latency, this.options.latencySamples);
+    }
+    this.callback("onMessage", { topic: message.topic, epoch, offset, data, transport: method });
+    return true;
+  },
+
+  recoveryIncomplete(report, method) {
+    this.counters.recoveriesIncomplete += 1;
+    this.callback("onRecoveryIncomplete", Object.assign(report, { transport: method }));
+  },
+
+  heard(attempt) {
+    attempt.lastHeard = this.now();
+    attempt.keepaliveSent = false;
+  },
+
+  onAck(attempt, seq) {
+    this.heard(attempt);
+    this.counters.sendsAcknowledged += this.outbox.acknowledge(seq);
+  },
+};

@@ -1,0 +1,205 @@
+// When a transport fails or goes silent: confirm timeouts, backoff, the give-up deadline,
+// heartbeats, and falling back to the next transport. Methods of RealtimeCommunicationManager
+// (installed by manager.js).
+
+import { REASONS } from "./options.js";
+import { backoffCeiling } from "./timers.js";
+
+export const fallback = {
+  confirmTimeout(method) {
+    const floor = method === "sync" ? this.options.syncConfirmTimeoutFloor : this.options.confirmTimeoutFloor;
+    const rtt = this.rtt === null ? this.options.initialRtt : this.rtt;
+    return Math.max(floor, this.options.confirmRttMultiplier * rtt);
+  },
+
+  /** Full jitter: a random delay up to the exponential ceiling of the `retry`-th backoff. */
+  backoffDelay(retry) {
+    const { base, cap } = this.options.backoff;
+    return this.env.random() * backoffCeiling(base, cap, retry);
+  },
+
+  onClosed(attempt, cause, detail) {
+    attempt.transport.close();
+    if (detail) this.reportError(`${attempt.method}: ${detail}`);
+    if (attempt === this.candidate) {
+      this.candidateFailed(attempt, false);
+      return;
+    }
+    if (this.state === "open") {
+      const ending = cause === "closedByServer" ? "closedByServer" : cause === "heartbeatLost" ? "heartbeatLost" : "lost";
+      this.connectionEnded(attempt, ending);
+      return;
+    }
+    // It ended before its welcome.
+    const perf = this.perf[attempt.method];
+    if (cause === "refused") {
+      perf.refused += 1;
+      this.run.refusals += 1;
+      // An immediate answer of "no" (a closed port, a REJECT, a rejected upgrade); the second in a row is enough.
+      if (this.options.autoSwitch && this.run.refusals >= this.options.refusalsBeforeFallback) {
+        perf.failures += 1;
+        this.timers.disarm(`confirm:${attempt.id}`);
+        this.primary = null;
+        this.fallBack(REASONS.fallbackConnectRefused);
+        return;
+      }
+    } else {
+      this.run.refusals = 0;
+    }
+    this.primaryFailed(attempt, false);
+  },
+
+  /** The attempt ended before its welcome: closed by itself, or timed out waiting for it. */
+  primaryFailed(attempt, confirmTimedOut) {
+    this.dropAttempt(attempt);
+    this.primary = null;
+    const perf = this.perf[attempt.method];
+    perf.failures += 1;
+    if (confirmTimedOut) {
+      perf.confirmTimeouts += 1;
+      // The path accepts connections but does not pass the stream: a property of the network.
+      if (this.options.autoSwitch) {
+        this.fallBack(REASONS.fallbackConfirmTimeout);
+        return;
+      }
+    }
+    this.run.giveUpReason = confirmTimedOut ? REASONS.fallbackConfirmTimeout : REASONS.fallbackConnectFailed;
+    this.retryLater();
+  },
+
+  /** Backs off before the next attempt of the run's transport; falls back once the give-up deadline passed. */
+  retryLater() {
+    const now = this.now();
+    const run = this.run;
+    run.failures += 1;
+    if (run.troubleSince + this.options.giveUpAfter <= now) {
+      if (this.options.autoSwitch) {
+        this.fallBack(run.giveUpReason);
+        return;
+      }
+      run.troubleSince = now;
+    }
+    this.state = "retrying";
+    this.timers.arm("retry", now + this.backoffDelay(run.failures - 1), () => {
+      if (this.state === "retrying") this.openAttempt();
+    });
+    if (this.timers.deadline("giveUp") !== run.troubleSince + this.options.giveUpAfter) this.armGiveUp(run.troubleSince);
+  },
+
+  giveUpDue() {
+    const run = this.run;
+    if (!run) return;
+    const now = this.now();
+    if (this.state === "connecting" && this.primary) {
+      const attempt = this.primary;
+      this.dropAttempt(attempt);
+      this.perf[attempt.method].failures += 1;
+      this.primary = null;
+      if (this.options.autoSwitch) {
+        this.fallBack(run.giveUpReason);
+        return;
+      }
+      // Without switching, the deadline only cuts a hung attempt short.
+      run.troubleSince = now;
+      this.retryLater();
+    } else if (this.state === "retrying") {
+      if (this.options.autoSwitch) {
+        this.fallBack(run.giveUpReason);
+        return;
+      }
+      run.troubleSince = now;
+      this.armGiveUp(now);
+    }
+  },
+
+  confirmExpired(attempt) {
+    if (attempt === this.primary && this.state === "connecting") {
+      this.primaryFailed(attempt, true);
+    } else if (attempt === this.candidate) {
+      this.candidateFailed(attempt, attempt.connected);
+    }
+  },
+
+  methodAfter(method) {
+    const index = this.order.indexOf(method);
+    return index < 0 ? this.order[0] : this.order[(index + 1) % this.order.length];
+  },
+
+  /** Leaves the run's transport for the next one (wrapping around). */
+  fallBack(reason) {
+    const from = this.run.method;
+    for (const name of ["giveUp", "retry", "probe"]) this.timers.disarm(name);
+    for (const attempt of [this.primary, this.candidate]) {
+      if (!attempt) continue;
+      this.dropAttempt(attempt);
+      this.timers.disarm(`heartbeat:${attempt.id}`);
+    }
+    this.primary = null;
+    this.candidate = null;
+    const next = this.methodAfter(from);
+    this.beginRun(next, next === from ? null : from, next === from ? null : reason);
+  },
+
+  // MARK: Liveness
+
+  /** Lazily re-armed: the next keepalive (after heartbeatInterval of silence) or the heartbeat timeout. */
+  armHeartbeat(attempt) {
+    const { heartbeatInterval, heartbeatTimeout } = this.options;
+    let due = attempt.lastHeard + heartbeatTimeout;
+    if (!attempt.keepaliveSent && heartbeatInterval < heartbeatTimeout) due = Math.min(due, attempt.lastHeard + heartbeatInterval);
+    this.timers.arm(`heartbeat:${attempt.id}`, due, () => this.heartbeatDue(attempt));
+  },
+
+  heartbeatDue(attempt) {
+    if (attempt !== this.primary || this.state !== "open") return;
+    const silent = this.now() - attempt.lastHeard;
+    if (silent >= this.options.heartbeatTimeout) {
+      this.connectionEnded(attempt, "heartbeatLost");
+      return;
+    }
+    if (silent >= this.options.heartbeatInterval && !attempt.keepaliveSent) {
+      attempt.keepaliveSent = true;
+      attempt.transport.keepalive();
+    }
+    if (attempt === this.primary && this.state === "open") this.armHeartbeat(attempt);
+  },
+
+  /** The open connection ended: reconnect the same transport (at once if it was stable) or fall back. */
+  connectionEnded(attempt, ending) {
+    const now = this.now();
+    attempt.transport.close();
+    this.timers.disarm(`heartbeat:${attempt.id}`);
+    if (this.candidate) {
+      // A probe only makes sense beside a working transport; the next open re-arms it.
+      this.dropAttempt(this.candidate);
+      this.candidate = null;
+    }
+    this.timers.disarm("probe");
+    const perf = this.perf[attempt.method];
+    perf.timeOpenMs += now - attempt.openedAt;
+    this.primary = null;
+    const run = this.run;
+    if (ending === "heartbeatLost") {
+      perf.heartbeatLosses += 1;
+      run.heartbeatLosses += 1;
+      if (this.options.autoSwitch && run.heartbeatLosses >= Math.max(1, this.options.heartbeatLossesBeforeFallback)) {
+        this.fallBack(REASONS.fallbackHeartbeatLost);
+        return;
+      }
+    } else {
+      perf.closedAfterOpen += 1;
+    }
+    if (now - attempt.openedAt >= this.options.giveUpAfter) {
+      // A stable connection ended: reconnect at once, with a fresh give-up window.
+      run.troubleSince = now;
+      run.failures = 0;
+      this.armGiveUp(now);
+      this.openAttempt();
+      return;
+    }
+    // It died young: part of the same stretch of trouble.
+    run.giveUpReason = ending === "closedByServer" ? REASONS.transportClosedByServer
+      : ending === "heartbeatLost" ? REASONS.fallbackHeartbeatLost : REASONS.fallbackConnectFailed;
+    this.retryLater();
+  },
+};

@@ -1,0 +1,99 @@
+// Upgrade probes: while the manager is not on its best transport, every `benchmarkInterval` a
+// better one opens beside the open one, from the same cursor, and takes over once it is
+// welcomed with `recovered:true` and has caught up. Methods of RealtimeCommunicationManager
+// (installed by manager.js).
+
+import { REASONS } from "./options.js";
+
+export const upgradeProbes = {
+  /** Arms the next probe if `method` is not the best transport and none is armed. */
+  armProbeIfWorse(method) {
+    if (!this.options.autoSwitch || this.order.indexOf(method) <= 0 || this.timers.has("probe")) return;
+    this.armProbe();
+  },
+
+  armProbe() {
+    this.timers.arm("probe", this.now() + this.options.benchmarkInterval, () => this.probeDue());
+  },
+
+  probeDue() {
+    if (this.state !== "open" || !this.primary) return; // the next open arms it again
+    if (this.candidate) {
+      this.armProbe();
+      return;
+    }
+    const index = this.order.indexOf(this.primary.method);
+    const better = index < 0 ? [] : this.order.slice(0, index);
+    if (better.length) this.startCandidate(better);
+  },
+
+  /** Opens `methods[0]` beside the open connection, resuming after the last delivered message. */
+  startCandidate(methods) {
+    const attempt = this.newAttempt(methods[0], "probe");
+    attempt.remaining = methods.slice(1);
+    this.perf[attempt.method].probes += 1;
+    this.candidate = attempt;
+    // Until it connects, a probe gets as long as a transport gets to open at all.
+    this.armConfirm(attempt, this.options.giveUpAfter);
+    attempt.transport.open();
+  },
+
+  candidateWelcomed(attempt, welcome) {
+    const last = this.position.last;
+    if (!last || welcome.epoch !== last.epoch || !welcome.recovered) {
+      // It cannot continue where the open transport is: switching would open a gap.
+      this.candidateFailed(attempt, false);
+      return;
+    }
+    const target = { epoch: welcome.epoch, offset: Math.max(0, welcome.next - 1) };
+    if (target.offset <= last.offset) {
+      // Everything after our position comes on it, in order: caught up already.
+      this.switchToCandidate(attempt);
+      return;
+    }
+    attempt.catchUpTo = target;
+    // Catching up gets one more confirm timeout.
+    this.armConfirm(attempt, this.confirmTimeout(attempt.method));
+  },
+
+  /** A message on the probe was offered for delivery: it takes over once it reached the catch-up target. */
+  candidateDelivered(attempt, message) {
+    const target = attempt.catchUpTo;
+    if (target && attempt === this.candidate && (message.epoch !== target.epoch || message.offset >= target.offset)) {
+      this.switchToCandidate(attempt);
+    }
+  },
+
+  candidateFailed(attempt, timedOut) {
+    this.dropAttempt(attempt);
+    const perf = this.perf[attempt.method];
+    perf.failures += 1;
+    if (timedOut) perf.confirmTimeouts += 1;
+    this.candidate = null;
+    if (this.state !== "open") return;
+    if (attempt.remaining.length) {
+      this.startCandidate(attempt.remaining);
+      return;
+    }
+    this.armProbe();
+  },
+
+  /** The probe is welcomed, resumed and caught up: it becomes the transport; the old one is closed. */
+  switchToCandidate(attempt) {
+    const now = this.now();
+    const old = this.primary;
+    old.transport.close();
+    this.timers.disarm(`heartbeat:${old.id}`);
+    this.timers.disarm(`confirm:${attempt.id}`);
+    this.timers.disarm("probe");
+    this.perf[old.method].timeOpenMs += now - old.openedAt;
+    this.candidate = null;
+    this.primary = attempt;
+    attempt.purpose = "primary";
+    this.perf[attempt.method].probesSucceeded += 1;
+    this.run = this.newRun(attempt.method, now);
+    this.markOpen(attempt);
+    this.methodChanged(old.method, attempt.method, REASONS.upgradeProbeSucceeded);
+    this.startOnOpen(attempt);
+  },
+};

@@ -1,0 +1,106 @@
+// Transport names, reason codes, defaults, and the checking of a manager's options.
+
+/** The transports, best first when nothing else is configured. */
+export const METHODS = Object.freeze(["websocket", "sse", "sync"]);
+
+const ALIASES = {
+  websocket: "websocket",
+  ws: "websocket",
+  sse: "sse",
+  eventsource: "sse",
+  "server-sent-events": "sse",
+  sync: "sync",
+  "custom-sync": "sync",
+  customsync: "sync",
+  "custom_sync": "sync",
+  polling: "sync",
+};
+
+/** Reason codes of `onMethodChange`, the same strings as the Swift `MethodChangeReason`. */
+export const REASONS = Object.freeze({
+  initial: "initial",
+  fallbackConnectFailed: "fallbackConnectFailed",
+  fallbackConnectRefused: "fallbackConnectRefused",
+  fallbackConfirmTimeout: "fallbackConfirmTimeout",
+  fallbackHeartbeatLost: "fallbackHeartbeatLost",
+  transportClosedByServer: "transportClosedByServer",
+  upgradeProbeSucceeded: "upgradeProbeSucceeded",
+});
+
+/** Paths of `crosswind serve`; `GET /negotiate` may name others. */
+export const DEFAULT_ENDPOINTS = Object.freeze({ websocket: "/ws", sse: "/events", sync: "/sync", send: "/send", negotiate: "/negotiate" });
+
+/** Every option of the manager with its default; times are milliseconds. */
+export const DEFAULTS = Object.freeze({
+  url: undefined,
+  topic: "metrics",
+  defaultMethod: "websocket",
+  fallbackMethods: ["sse", "sync"],
+  autoSwitch: true,
+  autoConnect: true,
+  enablePerformanceMonitoring: true,
+  benchmarkInterval: 300000,
+  syncInterval: 2000,
+  longPoll: 0,
+  syncBatchSize: 50,
+  confirmTimeoutFloor: 2500,
+  syncConfirmTimeoutFloor: undefined, // 2 × confirmTimeoutFloor
+  confirmRttMultiplier: 4,
+  initialRtt: 500,
+  giveUpAfter: 10000,
+  refusalsBeforeFallback: 2,
+  backoff: { base: 500, cap: 20000 },
+  heartbeatInterval: 25000,
+  heartbeatTimeout: 35000,
+  heartbeatLossesBeforeFallback: 2,
+  idleCheck: true,
+  sendQueueLimit: 1000,
+  latencySamples: 100,
+  syncMaxConsecutiveErrors: 5,
+  clientId: undefined,
+  onMethodChange: undefined,
+  onMessage: undefined,
+  onRecoveryIncomplete: undefined,
+  onError: undefined,
+  env: undefined,
+});
+
+/** The options that are durations in milliseconds. */
+const DURATIONS = ["benchmarkInterval", "syncInterval", "longPoll", "confirmTimeoutFloor", "syncConfirmTimeoutFloor",
+  "giveUpAfter", "heartbeatInterval", "heartbeatTimeout", "initialRtt"];
+
+/** A finite number >= 0 (a count, an offset, a duration). */
+export function isCount(value) {
+  return typeof value === "number" && Number.isFinite(value) && value >= 0;
+}
+
+/** `websocket`, `sse` or `sync` for any accepted spelling; throws on an unknown one. */
+export function canonicalMethod(name) {
+  const key = String(name).trim().toLowerCase();
+  const method = ALIASES[key];
+  if (!method) throw new TypeError(`crosswind: unknown transport '${name}' (use websocket, sse, sync or custom-sync)`);
+  return method;
+}
+
+/** The options over the defaults, transport names made canonical; throws a TypeError naming a bad one. */
+export function normalizeOptions(options) {
+  const o = Object.assign({}, DEFAULTS, options || {});
+  o.backoff = Object.assign({}, DEFAULTS.backoff, (options && options.backoff) || {});
+  o.defaultMethod = canonicalMethod(o.defaultMethod);
+  const fallbacks = o.fallbackMethods == null ? [] : Array.isArray(o.fallbackMethods) ? o.fallbackMethods : [o.fallbackMethods];
+  o.fallbackMethods = fallbacks.map(canonicalMethod);
+  if (o.syncConfirmTimeoutFloor === undefined) o.syncConfirmTimeoutFloor = 2 * o.confirmTimeoutFloor;
+  for (const name of DURATIONS) {
+    if (!isCount(o[name])) throw new TypeError(`crosswind: ${name} must be a number of milliseconds >= 0, got ${o[name]}`);
+  }
+  if (!isCount(o.backoff.base) || !isCount(o.backoff.cap)) throw new TypeError("crosswind: backoff needs numeric base and cap (ms)");
+  o.topic = String(o.topic);
+  return o;
+}
+
+/** The preference order of normalized options: the default first, then each fallback once ("better" = earlier). */
+export function preferenceOrder(options) {
+  const order = [options.defaultMethod];
+  for (const method of options.fallbackMethods) if (!order.includes(method)) order.push(method);
+  return order;
+}
