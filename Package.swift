@@ -8,8 +8,10 @@
 //   simulation:  CrosswindKernel → CrosswindNetwork (links, TCP model, captures; CPcap)
 //                → CrosswindMiddlebox (HTTP proxies with policies, on any NIO channel)
 //   transports:  CrosswindTransport (protocol cores + NIO handlers; never imports the network)
-//   live:        CrosswindLive (the transports on real sockets: crosswind serve)
-//   join:        CrosswindTestbed (experiments, workloads, metrics, reports)
+//   report:      CrosswindReport (report.json, latency histogram, expectations and their
+//                evaluation against what a run observed: shared by simulated and live runs)
+//   live:        CrosswindLive (the transports on real sockets: crosswind serve and load)
+//   join:        CrosswindTestbed (experiments, workloads, metrics, simulated runs)
 //   entry:       crosswind (the command-line tool)
 //   C:           CPcap (libpcap), CFastPath (SHA-NI and SSE2 loops of the hot path)
 import PackageDescription
@@ -28,6 +30,7 @@ let package = Package(
         .library(name: "CrosswindKernel", targets: ["CrosswindKernel"]),
         .library(name: "CrosswindNetwork", targets: ["CrosswindNetwork"]),
         .library(name: "CrosswindTransport", targets: ["CrosswindTransport"]),
+        .library(name: "CrosswindReport", targets: ["CrosswindReport"]),
         .library(name: "CrosswindExperiment", targets: ["CrosswindExperiment"]),
         .library(name: "CrosswindMiddlebox", targets: ["CrosswindMiddlebox"]),
         .library(name: "CrosswindLive", targets: ["CrosswindLive"]),
@@ -79,6 +82,14 @@ let package = Package(
             swiftSettings: upcoming
         ),
         .target(
+            name: "CrosswindReport",
+            dependencies: [
+                "CrosswindTransport",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: upcoming
+        ),
+        .target(
             name: "CrosswindMiddlebox",
             dependencies: [
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -91,6 +102,7 @@ let package = Package(
             dependencies: [
                 "CPcap",
                 "CrosswindRandom",
+                "CrosswindReport",
                 "CrosswindTransport",
                 "CrosswindMiddlebox",
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -103,6 +115,8 @@ let package = Package(
         .target(
             name: "CrosswindExperiment",
             dependencies: [
+                "CrosswindReport",
+                "CrosswindTransport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Yams", package: "Yams"),
             ],
@@ -117,6 +131,7 @@ let package = Package(
                 "CrosswindExperiment",
                 "CrosswindMiddlebox",
                 "CrosswindRandom",
+                "CrosswindReport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -131,6 +146,8 @@ let package = Package(
                 "CrosswindExperiment",
                 "CrosswindLive",
                 "CrosswindRandom",
+                "CrosswindReport",
+                "CrosswindTransport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: upcoming
@@ -153,11 +170,12 @@ let package = Package(
             ],
             swiftSettings: upcoming
         ),
-        .testTarget(name: "CrosswindExperimentTests", dependencies: ["CrosswindExperiment"], swiftSettings: upcoming),
+        .testTarget(name: "CrosswindReportTests", dependencies: ["CrosswindReport", "CrosswindTransport", .product(name: "NIOCore", package: "swift-nio")], swiftSettings: upcoming),
+        .testTarget(name: "CrosswindExperimentTests", dependencies: ["CrosswindExperiment", "CrosswindReport", "CrosswindTransport"], swiftSettings: upcoming),
         .testTarget(
             name: "CrosswindTestbedTests",
             dependencies: [
-                "CrosswindTestbed", "CrosswindExperiment", "CrosswindNetwork", "CrosswindKernel", "CrosswindRandom", "CrosswindTransport",
+                "CrosswindTestbed", "CrosswindExperiment", "CrosswindNetwork", "CrosswindKernel", "CrosswindRandom", "CrosswindReport", "CrosswindTransport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

@@ -1,3 +1,5 @@
+import CrosswindReport
+import CrosswindTransport
 import NIOCore
 import Yams
 
@@ -234,7 +236,7 @@ enum ExperimentReader {
             try TopologyReader.groupReference(v, in: topology)
         }
         let transport = try map.read("endsOn") { (v: YAMLValue) throws(ExperimentError) in
-            try v.oneOf(TransportKind.self, what: "transport")
+            try v.oneOf(TransportMethod.self, what: "transport")
         }
         let within = try map.read("within", default: nil) { (v: YAMLValue) throws(ExperimentError) -> TimeAmount? in
             try v.positiveDuration()

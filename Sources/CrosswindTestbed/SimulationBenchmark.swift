@@ -1,4 +1,5 @@
 import CrosswindExperiment
+import CrosswindReport
 import NIOCore
 
 /// The seed analysis's workload as a simulated experiment: N clients on a LAN-like link

@@ -1,3 +1,4 @@
+import CrosswindReport
 import NIOCore
 import Testing
 

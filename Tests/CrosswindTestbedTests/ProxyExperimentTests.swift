@@ -1,6 +1,8 @@
 import CrosswindExperiment
 import CrosswindKernel
+import CrosswindReport
 import CrosswindTestbed
+import CrosswindTransport
 import NIOCore
 import Testing
 
@@ -81,10 +83,10 @@ import Testing
         // was still falling back) wait in its outbox and go out on the transport it ends on.
         let report = try self.run(Self.experiment(
             "sends-\(transport)", policy: policy, clientSends: ClientSends(ratePerSecond: 2, messageBytes: 64),
-            expectations: [Expect(kind: .clientSendsComplete), Expect(kind: .endsOnTransport(group: nil, transport: TransportKind(rawValue: transport)!, withinMilliseconds: nil, notBeforeMilliseconds: nil))]
+            expectations: [Expect(kind: .clientSendsComplete), Expect(kind: .endsOnTransport(group: nil, transport: TransportMethod(rawValue: transport)!, withinMilliseconds: nil, notBeforeMilliseconds: nil))]
         ))
         #expect(report.passed, "\(report.expectations)")
-        #expect(report.clientMessages.offered == 10 * 80)
+        #expect(report.clientMessages?.offered == 10 * 80)
     }
 
     @Test func clientMessagesSurviveASwitchWithoutDuplicates() throws {
@@ -99,8 +101,8 @@ import Testing
             expectations: Self.noLoss + [Expect(kind: .clientSendsComplete)]
         ))
         #expect(report.passed, "\(report.expectations)")
-        #expect(report.clientMessages.duplicated == 0)
-        #expect(report.clientMessages.delivered == 10 * 240)
+        #expect(report.clientMessages?.duplicated == 0)
+        #expect(report.clientMessages?.delivered == 10 * 240)
     }
 
     @Test func bufferingThatStartsMidSessionMovesClientsToSync() throws {
