@@ -170,6 +170,14 @@ let package = Package(
             ],
             swiftSettings: upcoming
         ),
+        .testTarget(
+            name: "CrosswindLiveTests",
+            dependencies: [
+                "CrosswindLive", "CrosswindRandom", "CrosswindReport", "CrosswindTransport",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: upcoming
+        ),
         .testTarget(name: "CrosswindReportTests", dependencies: ["CrosswindReport", "CrosswindTransport", .product(name: "NIOCore", package: "swift-nio")], swiftSettings: upcoming),
         .testTarget(name: "CrosswindExperimentTests", dependencies: ["CrosswindExperiment", "CrosswindReport", "CrosswindTransport"], swiftSettings: upcoming),
         .testTarget(
