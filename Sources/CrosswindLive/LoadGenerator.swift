@@ -76,28 +76,36 @@ public final class LoadGenerator {
     /// byte counter at the head of its pipeline.
     final class Connector: RealtimeConnector, @unchecked Sendable {
         let loop: any EventLoop
-        let host: String
-        let port: Int
+        let address: SocketAddress
         let tally: LoadClientTally
-        init(loop: any EventLoop, host: String, port: Int, tally: LoadClientTally) {
+        init(loop: any EventLoop, address: SocketAddress, tally: LoadClientTally) {
             self.loop = loop
-            self.host = host
-            self.port = port
+            self.address = address
             self.tally = tally
         }
         func connect(_ method: TransportMethod, _ initialize: @escaping (any Channel) throws -> Void) {
             let initializer = NIOLoopBound(initialize, eventLoop: self.loop)
             let tally = NIOLoopBound(self.tally, eventLoop: self.loop)
+            let opened = NIOLoopBoundBox<(any Channel)?>(nil, eventLoop: self.loop)
             ClientBootstrap(group: self.loop)
                 .channelOption(.socketOption(.tcp_nodelay), value: 1)
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
+                        opened.value = channel
                         try channel.pipeline.syncOperations.addHandler(SocketByteCounter(tally: tally.value))
                         try initializer.value(channel)
                     }
                 }
-                .connect(host: self.host, port: self.port)
-                .whenFailure { _ in }  // the client's handlers report the failure to the manager
+                .connect(to: self.address)
+                .whenFailure { error in
+                    // NIOPosix reports a failed connect (ECONNREFUSED, a timeout) only through
+                    // this future, not through the pipeline. The connector's contract is that
+                    // the client's handlers hear of it, so it is handed to them here, while
+                    // they are still in the closed channel's pipeline (NIO removes them on the
+                    // loop's next turn); a refusal then reaches the manager at once instead of
+                    // at its give-up deadline.
+                    opened.value?.pipeline.syncOperations.fireErrorCaught(error)
+                }
         }
     }
 
@@ -113,6 +121,8 @@ public final class LoadGenerator {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, configuration.threads))
         defer { try? group.syncShutdownGracefully() }
         let streams = RandomStreams(seed: configuration.seed)
+        // Resolved once, before any client starts (a name lookup blocks).
+        let address = try SocketAddress.makeAddressResolvingHost(configuration.host, port: configuration.port)
         var clients: [(manager: RealtimeCommunicationManager, tally: LoadClientTally, loop: any EventLoop)] = []
         // The loops' clock (NIOPosix's is the monotonic uptime clock) at the run's start.
         let runStarted = NIODeadline.now()
@@ -132,7 +142,7 @@ public final class LoadGenerator {
             let manager = try loop.submit {
                 let manager = RealtimeCommunicationManager(
                     configuration: managerSettings, eventLoop: loop,
-                    connector: Connector(loop: loop, host: configuration.host, port: configuration.port, tally: tally),
+                    connector: Connector(loop: loop, address: address, tally: tally),
                     seed: seed
                 )
                 manager.delegate = tally

@@ -1,3 +1,4 @@
+import CrosswindRandom
 import CrosswindReport
 import CrosswindTransport
 import NIOCore
@@ -85,5 +86,38 @@ typealias Expect = CrosswindReport.Expectation
         #expect(report.bandwidthBytesPerSec > 0 && report.throughputMsgPerSec > 0)
         #expect(report.recovery.count == 0 && report.recovery.unrecovered == 0)
         #expect(report.simulation == nil && report.serverErrors == nil && report.clientMessages == nil)
+    }
+
+    @Test func anOutageIsRecoveredFromAndTimed() throws {
+        // Three WebSocket clients through a TCP proxy that is switched off 1.8 s into the
+        // window for a second: each client's open transport ends once, it reconnects and
+        // resumes from its cursor, and is recovered when a message published after the end
+        // arrives. Nothing is lost or duplicated across the outage.
+        let (server, serverPort) = try Self.startServer()
+        defer { try? server.stop() }
+        let streams = RandomStreams(seed: 1)
+        let proxy = LiveProxy(random: { streams.fork($0) }, decisions: { _ in })
+        defer { try? proxy.stop() }
+        let listen = try proxy.createDefaultProxy(name: "outage", listen: "127.0.0.1:0", upstream: "127.0.0.1:\(serverPort)", toxics: [])
+        let port = try #require(splitHostPort(listen)?.1)
+        let configuration = Self.load(port: port, clients: 3, method: .websocket, duration: .seconds(6), expectations: [
+            Expect(kind: .deliveryComplete),
+            Expect(kind: .noDuplicates),
+            Expect(kind: .recoveryAtMost(.max, milliseconds: 5000)),
+            Expect(kind: .noIncompleteRecovery),
+        ])
+        // The window opens 1.2 s after the start (ramp-up + 1 s).
+        let loop = proxy.loop
+        loop.scheduleTask(in: .milliseconds(3000)) { proxy.proxies["outage"]?.disable() }
+        loop.scheduleTask(in: .milliseconds(4000)) { _ = proxy.proxies["outage"]?.enable() }
+        let report = try LoadGenerator(configuration: configuration).run().report
+
+        #expect(report.recovery.count == 3, "\(report.recovery)")
+        #expect(report.recovery.unrecovered == 0)
+        // At least the second the proxy was off, and within the backoff's reach.
+        #expect(report.recovery.p50Ms >= 900 && report.recovery.maxMs <= 5000, "\(report.recovery)")
+        #expect(report.messages.lost == 0 && report.messages.duplicated == 0 && report.messages.reordered == 0, "\(report.messages)")
+        #expect(report.passed, "\(report.expectations)")
+        #expect(report.clients.byTransport == ["websocket": 3])
     }
 }
