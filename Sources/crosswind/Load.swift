@@ -1,4 +1,5 @@
 import ArgumentParser
+import CrosswindExperiment
 import CrosswindLive
 import CrosswindReport
 import CrosswindTestbed
@@ -9,7 +10,11 @@ import NIOCore
 struct Load: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "A population of Swift clients (the manager over real sockets) against a running crosswind serve.",
-        discussion: "Writes the same report.json as a simulated run (digest `live`)."
+        discussion: """
+            Writes the same report.json as a simulated run (digest `live`). With --expect, the \
+            expectations of an experiment file are checked against the live run: exit status 0 \
+            if all held, 1 if one failed.
+            """
     )
 
     @Argument(help: "The server, e.g. http://127.0.0.1:8080")
@@ -26,6 +31,10 @@ struct Load: ParsableCommand {
     var threads = 2
     @Option(help: "Seed the clients' random streams derive from (by client name).")
     var seed: UInt64 = 1
+    @Option(help: "An experiment file whose expectations are checked against this run.")
+    var expect: String?
+    @Option(help: "The clients' group name, which expectations naming a group refer to.")
+    var group = "load"
     @Option(help: "Directory for report.json.")
     var out: String?
 
@@ -46,6 +55,7 @@ struct Load: ParsableCommand {
         configuration.threads = self.threads
         configuration.drain = .seconds(Int64(self.drain))
         configuration.seed = self.seed
+        configuration.group = self.group
         configuration.experiment = "load \(self.url) \(self.transport)"
         switch self.transport {
         case "auto": configuration.method = .websocket; configuration.fallback = true
@@ -55,6 +65,13 @@ struct Load: ParsableCommand {
                 throw ExitCode(ExitStatus.invalidInput)
             }
             configuration.method = method
+        }
+        if let file = self.expect {
+            configuration.expectations = try loadExperiment(file).expectations
+            guard !configuration.expectations.isEmpty else {
+                printError("\(file): no expectations (an `expect:` list) to check")
+                throw ExitCode(ExitStatus.invalidInput)
+            }
         }
         if let out = self.out {
             do {
@@ -82,6 +99,7 @@ struct Load: ParsableCommand {
         }
         details.append(String(format: "  window      %.1f s measured, latency against the publish schedule", result.windowSeconds))
         Summary.print(report, wall: nil, directory: self.out, details: details)
+        if !report.passed { throw ExitCode(ExitStatus.expectationFailed) }
     }
 
     /// One line per kind of switch (`from → to reason`): how many clients made it and how
