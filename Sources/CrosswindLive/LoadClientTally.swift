@@ -92,16 +92,6 @@ final class LoadClientTally: RealtimeManagerDelegate, @unchecked Sendable {
     /// switches timed from `runStarted`. Call on the client's loop.
     func figures(group: String, runStarted: NIODeadline, newest: UInt64) -> Figures {
         let transport = (self.manager?.isOpen ?? false) ? self.manager?.currentMethod : nil
-        var arrivalMs: Double?
-        if transport != nil, let arrived = self.arrivedOnCurrentAt, let started = self.startedAt {
-            arrivalMs = Double((arrived - started).nanoseconds) / 1e6
-        }
-        let switches = self.switches.map { change in
-            Report.Switch(
-                client: self.name, atMs: round3(Double((change.at - runStarted).nanoseconds) / 1e6),
-                from: change.from?.rawValue, to: change.to.rawValue, reason: change.reason.rawValue
-            )
-        }
         var performance: [TransportMethod: TransportPerformance] = [:]
         if let manager = self.manager {
             for method in TransportMethod.allCases { performance[method] = manager.state.performance(of: method, now: manager.eventLoop.now) }
@@ -116,7 +106,8 @@ final class LoadClientTally: RealtimeManagerDelegate, @unchecked Sendable {
         }
         return Figures(
             client: RunObservation.Client(
-                name: self.name, group: group, connected: self.connected, transport: transport, arrivalMs: arrivalMs, switches: switches
+                name: self.name, group: group, connected: self.connected, transport: transport,
+                startedAt: self.startedAt, arrivedAt: self.arrivedOnCurrentAt, switches: self.switches, runStart: runStarted
             ),
             performance: performance,
             offered: offered, delivered: delivered, goodputBytes: goodput,

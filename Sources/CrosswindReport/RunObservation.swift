@@ -1,4 +1,5 @@
 import CrosswindTransport
+import NIOCore
 
 /// What a run measured, in terms both worlds can fill: a simulated run from its client agents
 /// and virtual time, a live run (`crosswind load`) from its managers' callbacks and the wall
@@ -84,5 +85,35 @@ public struct RunObservation: Sendable, Equatable {
         self.unrecovered = unrecovered
         self.incompleteRecoveries = incompleteRecoveries
         self.clientMessages = clientMessages
+    }
+}
+
+extension RunObservation.Client {
+    /// A client from its own timeline, all on one clock: when it started connecting, when it
+    /// arrived on `transport` (the transport open at the end, nil if none), and its transport
+    /// changes, timed in the report from `runStart`.
+    public init(
+        name: String,
+        group: String,
+        connected: Bool,
+        transport: TransportMethod?,
+        startedAt: NIODeadline?,
+        arrivedAt: NIODeadline?,
+        switches: [(at: NIODeadline, from: TransportMethod?, to: TransportMethod, reason: MethodChangeReason)],
+        runStart: NIODeadline
+    ) {
+        var arrivalMs: Double?
+        if transport != nil, let arrivedAt, let startedAt {
+            arrivalMs = Double((arrivedAt - startedAt).nanoseconds) / 1e6
+        }
+        self.init(
+            name: name, group: group, connected: connected, transport: transport, arrivalMs: arrivalMs,
+            switches: switches.map { change in
+                Report.Switch(
+                    client: name, atMs: round3(Double((change.at - runStart).nanoseconds) / 1e6),
+                    from: change.from?.rawValue, to: change.to.rawValue, reason: change.reason.rawValue
+                )
+            }
+        )
     }
 }

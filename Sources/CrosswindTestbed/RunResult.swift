@@ -73,20 +73,10 @@ public struct RunResult {
             delivered += agent.delivered
             duplicated += agent.duplicated
             reordered += agent.reordered
-            let transport = agent.currentTransport
-            var arrivalMs: Double?
-            if transport != nil, let arrived = agent.arrivedOnCurrentAt, let started = agent.startedAt {
-                arrivalMs = Double((arrived - started).nanoseconds) / 1e6
-            }
-            let switches = agent.switches.map { change in
-                Report.Switch(
-                    client: agent.name, atMs: round3(Double((change.at - start).nanoseconds) / 1e6),
-                    from: change.from?.rawValue, to: change.to.rawValue, reason: change.reason.rawValue
-                )
-            }
             clients.append(RunObservation.Client(
                 name: agent.name, group: groups[agent.group], connected: agent.openedAt != nil,
-                transport: transport, arrivalMs: arrivalMs, switches: switches
+                transport: agent.currentTransport, startedAt: agent.startedAt, arrivedAt: agent.arrivedOnCurrentAt,
+                switches: agent.switches, runStart: start
             ))
             for recovery in agent.recoveries { recoveries.record(micros: UInt64(max(recovery.nanoseconds / 1000, 0))) }
             unrecovered += agent.unrecovered
