@@ -23,7 +23,7 @@ final class LoadClientTally: RealtimeManagerDelegate, @unchecked Sendable {
     }
 
     let name: String
-    /// The manager this tally listens to (it owns the tally through its delegate).
+    /// The manager this tally listens to (weak on both sides: the load generator holds both).
     weak var manager: RealtimeCommunicationManager?
     var phase = Phase.warmUp
 
