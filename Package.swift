@@ -8,9 +8,12 @@
 //   simulation:  CrosswindKernel → CrosswindNetwork (links, TCP model, captures; CPcap)
 //                → CrosswindMiddlebox (HTTP proxies with policies, on any NIO channel)
 //   transports:  CrosswindTransport (protocol cores + NIO handlers; never imports the network)
-//   live:        CrosswindLive (the transports on real sockets: crosswind serve)
+//   report:      CrosswindReport (report.json, latency histogram, expectations and their
+//                evaluation against what a run observed: shared by simulated and live runs)
+//   live:        CrosswindLive (the transports on real sockets: crosswind serve, load, proxy)
 //   join:        CrosswindExperiment (the experiment model and its YAML loader, built from both
-//                columns' own types) → CrosswindTestbed (runs, workloads, metrics, reports)
+//                columns' own types) → CrosswindTestbed (simulated runs, workloads, metrics)
+//   See docs/architecture.md for what each module may import.
 //   entry:       crosswind (the command-line tool)
 //   C:           CPcap (libpcap), CFastPath (SHA-NI and SSE2 loops of the hot path)
 import PackageDescription
@@ -29,6 +32,7 @@ let package = Package(
         .library(name: "CrosswindKernel", targets: ["CrosswindKernel"]),
         .library(name: "CrosswindNetwork", targets: ["CrosswindNetwork"]),
         .library(name: "CrosswindTransport", targets: ["CrosswindTransport"]),
+        .library(name: "CrosswindReport", targets: ["CrosswindReport"]),
         .library(name: "CrosswindExperiment", targets: ["CrosswindExperiment"]),
         .library(name: "CrosswindMiddlebox", targets: ["CrosswindMiddlebox"]),
         .library(name: "CrosswindLive", targets: ["CrosswindLive"]),
@@ -80,6 +84,14 @@ let package = Package(
             swiftSettings: upcoming
         ),
         .target(
+            name: "CrosswindReport",
+            dependencies: [
+                "CrosswindTransport",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: upcoming
+        ),
+        .target(
             name: "CrosswindMiddlebox",
             dependencies: [
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -92,6 +104,7 @@ let package = Package(
             dependencies: [
                 "CPcap",
                 "CrosswindRandom",
+                "CrosswindReport",
                 "CrosswindTransport",
                 "CrosswindMiddlebox",
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -106,6 +119,7 @@ let package = Package(
             dependencies: [
                 "CrosswindNetwork",
                 "CrosswindMiddlebox",
+                "CrosswindReport",
                 "CrosswindTransport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Yams", package: "Yams"),
@@ -121,6 +135,7 @@ let package = Package(
                 "CrosswindExperiment",
                 "CrosswindMiddlebox",
                 "CrosswindRandom",
+                "CrosswindReport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -134,6 +149,7 @@ let package = Package(
                 "CrosswindExperiment",
                 "CrosswindLive",
                 "CrosswindRandom",
+                "CrosswindReport",
                 "CrosswindTransport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -172,9 +188,18 @@ let package = Package(
             swiftSettings: upcoming
         ),
         .testTarget(
+            name: "CrosswindLiveTests",
+            dependencies: [
+                "CrosswindLive", "CrosswindRandom", "CrosswindReport", "CrosswindTransport",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: upcoming
+        ),
+        .testTarget(name: "CrosswindReportTests", dependencies: ["CrosswindReport", "CrosswindTransport"], swiftSettings: upcoming),
+        .testTarget(
             name: "CrosswindExperimentTests",
             dependencies: [
-                "CrosswindExperiment", "CrosswindNetwork", "CrosswindMiddlebox", "CrosswindTransport",
+                "CrosswindExperiment", "CrosswindNetwork", "CrosswindMiddlebox", "CrosswindReport", "CrosswindTransport",
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: upcoming
@@ -183,7 +208,7 @@ let package = Package(
             name: "CrosswindTestbedTests",
             dependencies: [
                 "CrosswindTestbed", "CrosswindExperiment", "CrosswindNetwork", "CrosswindMiddlebox", "CrosswindKernel", "CrosswindRandom",
-                "CrosswindTransport",
+                "CrosswindReport", "CrosswindTransport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

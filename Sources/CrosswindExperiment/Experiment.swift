@@ -1,3 +1,4 @@
+import CrosswindReport
 import NIOCore
 
 /// One complete experiment: a virtual network (`topology`), what the server sends over it (`workload`),

@@ -1,3 +1,4 @@
+import CrosswindReport
 import CrosswindTransport
 import NIOCore
 import Yams

@@ -1,3 +1,5 @@
+import CrosswindRandom
+import CrosswindReport
 import CrosswindTransport
 import NIOConcurrencyHelpers
 import NIOCore
@@ -8,12 +10,28 @@ import Glibc
 #endif
 
 /// `crosswind load`: a population of Swift clients — the RealtimeCommunicationManager over
-/// real sockets — against a running server, measuring what a simulated run measures.
+/// real sockets — against a running server, measuring what a simulated run measures and
+/// writing the same ``Report``, with the same expectations evaluated against it.
 ///
 /// Latency is taken against the publisher's schedule: the demo publisher stamps every message
 /// with the time it was due (`data.due`, µs since 1970), so a late publisher or a client that
 /// falls behind shows the delay instead of hiding it (no coordinated omission). Servers that
 /// only stamp `data.ts` (ms) are measured against that.
+///
+/// The run: clients start evenly over the ramp-up; a second later the window opens and every
+/// client answers for each message after the newest it already has; when the window closes,
+/// the newest offset any client has bounds what counts as offered, and the drain gives
+/// messages in flight (and clients still recovering) time to arrive.
+///
+/// What the live report holds, where a simulated one differs:
+/// - `digest` is `live`: there is no trace to digest.
+/// - `wire` counts the TCP payload the clients' sockets wrote and read (not the IP layer), so
+///   `packets`, `packetsDropped` and `retransmissions` are absent; `bandwidthBytesPerSec`
+///   divides it by the whole run, first client's start to the end of the drain.
+/// - `recovery` counts, per client, each time its open transport ended in the window, until it
+///   is open again and has received a message published after that moment.
+/// - `clientMessages`, `serverErrors` and `simulation` are absent (the clients send nothing,
+///   the server is another process); `endedOn` lists each client's transport at the end.
 public final class LoadGenerator {
     public struct Configuration: Sendable {
         public var host = "127.0.0.1"
@@ -31,97 +49,63 @@ public final class LoadGenerator {
         /// that holds a stream in its buffer delays them by up to one buffer's worth).
         public var drain: TimeAmount = .seconds(1)
         public var threads = 2
+        /// The run seed: each client's manager draws its backoff jitter from a stream forked
+        /// from it by the client's name (`manager:load-1` …), as simulated clients do.
+        public var seed: UInt64 = 1
+        /// The report's `experiment`.
+        public var experiment = "load"
+        /// The group every client belongs to: expectations naming a group are about it.
+        public var group = "load"
+        /// Evaluated against the run into the report's `expectations` and `passed`.
+        public var expectations: [Expectation] = []
         public init() {}
-    }
-
-    /// A transport change of one client; `atMs` counts from the start of the run (the first
-    /// client's start), like a simulated run's `switches[]`, and the first entry of every
-    /// client (`from` nil, reason `initial`) is when that client started.
-    public struct Switch: Sendable {
-        public var client: String
-        public var atMs: Double
-        public var from: TransportMethod?
-        public var to: TransportMethod
-        public var reason: MethodChangeReason
-    }
-
-    /// Where one client ended: the transport open when the window closed (nil if none was).
-    public struct ClientOutcome: Sendable {
-        public var client: String
-        public var transport: TransportMethod?
     }
 
     /// What one run measured.
     public struct Result: Sendable {
-        public var clients: Int
-        public var connected: Int
-        public var byTransport: [String: Int]
-        public var offered: Int
-        public var delivered: Int
-        public var duplicated: Int
-        public var reordered: Int
-        /// Latency samples in microseconds, sorted.
-        public var latenciesMicros: [Int64]
-        public var seconds: Double
-        /// Every client's transport changes, in client order, each client's in time order.
-        public var switches: [Switch]
-        public var outcomes: [ClientOutcome]
+        /// The report, expectations evaluated (`resources` is left to the caller, who knows
+        /// which process it measures).
+        public var report: Report
+        /// What the report was built from.
+        public var observation: RunObservation
+        /// The measured window, in seconds of wall time.
+        public var windowSeconds: Double
     }
 
-    /// Per-client accounting, touched only on the client's loop; read at the end.
-    final class Tally: RealtimeManagerDelegate, @unchecked Sendable {
-        var firstOffset: UInt64?
-        var highest: UInt64 = 0
-        var seen = Set<UInt64>()
-        var duplicated = 0
-        var reordered = 0
-        var latencies: [Int64] = []
-        var opened = false
-        var measuring = false
-        var switches: [(at: NIODeadline, from: TransportMethod?, to: TransportMethod, reason: MethodChangeReason)] = []
-
-        func manager(_ manager: RealtimeCommunicationManager, deliver message: RealtimeMessage, at time: NIODeadline) {
-            guard self.measuring else { return }
-            if self.firstOffset == nil { self.firstOffset = message.offset }
-            if !self.seen.insert(message.offset).inserted { self.duplicated += 1 } else if message.offset < self.highest { self.reordered += 1 }
-            self.highest = max(self.highest, message.offset)
-            // Against the intended schedule (`due`, µs) when the publisher states it; else
-            // against the publish stamp (`ts`, ms).
-            if let fields = JSONObjectScanner.scan(message.data) {
-                if let due = fields.unsigned("due") {
-                    self.latencies.append(wallClockMicros() - Int64(due))
-                } else if let published = fields.unsigned("ts") {
-                    self.latencies.append(wallClockMicros() - Int64(published) * 1000)
-                }
-            }
-        }
-
-        func manager(_ manager: RealtimeCommunicationManager, methodChangedFrom from: TransportMethod?, to: TransportMethod, reason: MethodChangeReason, at time: NIODeadline) {
-            self.switches.append((time, from, to, reason))
-        }
-
-        func manager(_ manager: RealtimeCommunicationManager, opened method: TransportMethod, welcome: Welcome, at time: NIODeadline) {
-            self.opened = true
-        }
-    }
-
-    /// Opens each attempt's connection with a ClientBootstrap on the manager's loop.
+    /// Opens each attempt's connection with a ClientBootstrap on the manager's loop, with a
+    /// byte counter at the head of its pipeline.
     final class Connector: RealtimeConnector, @unchecked Sendable {
         let loop: any EventLoop
-        let host: String
-        let port: Int
-        init(loop: any EventLoop, host: String, port: Int) {
+        let address: SocketAddress
+        let tally: LoadClientTally
+        init(loop: any EventLoop, address: SocketAddress, tally: LoadClientTally) {
             self.loop = loop
-            self.host = host
-            self.port = port
+            self.address = address
+            self.tally = tally
         }
         func connect(_ method: TransportMethod, _ initialize: @escaping (any Channel) throws -> Void) {
             let initializer = NIOLoopBound(initialize, eventLoop: self.loop)
+            let tally = NIOLoopBound(self.tally, eventLoop: self.loop)
+            let opened = NIOLoopBoundBox<(any Channel)?>(nil, eventLoop: self.loop)
             ClientBootstrap(group: self.loop)
                 .channelOption(.socketOption(.tcp_nodelay), value: 1)
-                .channelInitializer { channel in channel.eventLoop.makeCompletedFuture { try initializer.value(channel) } }
-                .connect(host: self.host, port: self.port)
-                .whenFailure { _ in }  // the client's handlers report the failure to the manager
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        opened.value = channel
+                        try channel.pipeline.syncOperations.addHandler(SocketByteCounter(tally: tally.value))
+                        try initializer.value(channel)
+                    }
+                }
+                .connect(to: self.address)
+                .whenFailure { error in
+                    // NIOPosix reports a failed connect (ECONNREFUSED, a timeout) only through
+                    // this future, not through the pipeline. The connector's contract is that
+                    // the client's handlers hear of it, so it is handed to them here, while
+                    // they are still in the closed channel's pipeline (NIO removes them on the
+                    // loop's next turn); a refusal then reaches the manager at once instead of
+                    // at its give-up deadline.
+                    opened.value?.pipeline.syncOperations.fireErrorCaught(error)
+                }
         }
     }
 
@@ -136,69 +120,114 @@ public final class LoadGenerator {
         let configuration = self.configuration
         let group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, configuration.threads))
         defer { try? group.syncShutdownGracefully() }
-        var managers: [(RealtimeCommunicationManager, Tally, any EventLoop)] = []
+        let streams = RandomStreams(seed: configuration.seed)
+        // Resolved once, before any client starts (a name lookup blocks).
+        let address = try SocketAddress.makeAddressResolvingHost(configuration.host, port: configuration.port)
+        var clients: [(manager: RealtimeCommunicationManager, tally: LoadClientTally, loop: any EventLoop)] = []
         // The loops' clock (NIOPosix's is the monotonic uptime clock) at the run's start.
         let runStarted = NIODeadline.now()
         for index in 0..<configuration.clients {
             let loop = group.next()
-            let tally = Tally()
+            let name = "load-\(index + 1)"
+            let tally = LoadClientTally(name: name)
             var settings = RealtimeCommunicationManager.Configuration(host: configuration.host, topic: configuration.topic)
             settings.machine.defaultMethod = configuration.method
             settings.machine.fallbackMethods = configuration.fallback ? TransportMethod.allCases.filter { $0 != configuration.method } : []
-            settings.clientID = "load-\(index + 1)"
+            settings.clientID = name
             settings.syncLongPoll = .seconds(25)
             let managerSettings = settings  // a constant for the loop's closure
+            var seedStream = streams.fork("manager:\(name)")
+            let seed = seedStream.next()
             let delay = TimeAmount.nanoseconds(configuration.rampUp.nanoseconds * Int64(index) / Int64(max(configuration.clients, 1)))
             let manager = try loop.submit {
                 let manager = RealtimeCommunicationManager(
                     configuration: managerSettings, eventLoop: loop,
-                    connector: Connector(loop: loop, host: configuration.host, port: configuration.port),
-                    seed: UInt64(index + 1)
+                    connector: Connector(loop: loop, address: address, tally: tally),
+                    seed: seed
                 )
                 manager.delegate = tally
-                loop.scheduleTask(in: delay) { manager.start() }
+                tally.manager = manager
+                loop.scheduleTask(in: delay) {
+                    tally.startedAt = loop.now
+                    manager.start()
+                }
                 return manager
             }.wait()
-            managers.append((manager, tally, loop))
+            clients.append((manager, tally, loop))
         }
         // Measure after the ramp-up (plus a second for the last welcomes).
         try group.next().scheduleTask(in: configuration.rampUp + .seconds(1)) {}.futureResult.wait()
-        for (_, tally, loop) in managers { try loop.submit { tally.measuring = true }.wait() }
-        let started = wallClockMicros()
+        for (_, tally, loop) in clients { try loop.submit { tally.startWindow() }.wait() }
+        let windowStarted = wallClockMicros()
         try group.next().scheduleTask(in: configuration.duration) {}.futureResult.wait()
-        let seconds = Double(wallClockMicros() - started) / 1e6
-        // The newest offset any client has seen when the window ends bounds what counts as
+        let windowSeconds = Double(wallClockMicros() - windowStarted) / 1e6
+        // The newest offset any client has when the window ends bounds what counts as
         // offered; the others get the drain time to receive the messages still in flight.
         var newest: UInt64 = 0
-        for (_, tally, loop) in managers { newest = max(newest, try loop.submit { tally.highest }.wait()) }
-        try group.next().scheduleTask(in: configuration.drain) {}.futureResult.wait()
-        for (_, tally, loop) in managers { try loop.submit { tally.measuring = false }.wait() }
-
-        var result = Result(
-            clients: configuration.clients, connected: 0, byTransport: [:], offered: 0, delivered: 0, duplicated: 0, reordered: 0,
-            latenciesMicros: [], seconds: seconds, switches: [], outcomes: []
-        )
-        for (manager, tally, loop) in managers {
-            // Read on the client's loop (the manager still runs); the measured fields below
-            // stopped changing when measuring ended there.
-            let (open, method, switches, opened) = try loop.submit { (manager.isOpen, manager.currentMethod, tally.switches, tally.opened) }.wait()
-            let client = manager.configuration.clientID ?? ""
-            if opened { result.connected += 1 }
-            if open, let method { result.byTransport[method.rawValue, default: 0] += 1 }
-            result.outcomes.append(ClientOutcome(client: client, transport: open ? method : nil))
-            for change in switches {
-                let atMs = Double((change.at - runStarted).nanoseconds / 1000) / 1000
-                result.switches.append(Switch(client: client, atMs: atMs, from: change.from, to: change.to, reason: change.reason))
-            }
-            if let first = tally.firstOffset, newest >= first { result.offered += Int(newest - first + 1) }
-            result.delivered += tally.seen.filter { $0 <= newest }.count
-            result.duplicated += tally.duplicated
-            result.reordered += tally.reordered
-            result.latenciesMicros += tally.latencies
-            try loop.submit { manager.stop() }.wait()
+        for (_, tally, loop) in clients {
+            newest = max(newest, try loop.submit { () -> UInt64 in
+                tally.phase = .drain
+                return tally.highest
+            }.wait())
         }
-        result.latenciesMicros.sort()
-        return result
+        try group.next().scheduleTask(in: configuration.drain) {}.futureResult.wait()
+        for (_, tally, loop) in clients { try loop.submit { tally.phase = .done }.wait() }
+        let runSeconds = Double((NIODeadline.now() - runStarted).nanoseconds) / 1e9
+        let bound = newest
+
+        var observed: [RunObservation.Client] = []
+        var performances: [[TransportMethod: TransportPerformance]] = []
+        var (offered, delivered, duplicated, reordered, goodput, bytesUp, bytesDown) = (0, 0, 0, 0, 0, 0, 0)
+        var latency = LatencyHistogram()
+        var recoveries = LatencyHistogram()
+        var (unrecovered, incomplete) = (0, 0)
+        for (manager, tally, loop) in clients {
+            // Read on the client's loop (the manager still runs; the tally stopped changing
+            // when its phase became done there), then stopped.
+            let figures = try loop.submit {
+                tally.figures(group: configuration.group, runStarted: runStarted, newest: bound)
+            }.wait()
+            try loop.submit { manager.stop() }.wait()
+            observed.append(figures.client)
+            performances.append(figures.performance)
+            offered += figures.offered
+            delivered += figures.delivered
+            goodput += figures.goodputBytes
+            duplicated += figures.duplicated
+            reordered += figures.reordered
+            latency.merge(figures.latency)
+            recoveries.merge(figures.recoveries)
+            unrecovered += figures.unrecovered
+            incomplete += figures.incompleteRecoveries
+            bytesUp += figures.bytesUp
+            bytesDown += figures.bytesDown
+        }
+        let observation = RunObservation(
+            groups: [configuration.group],
+            clients: observed,
+            offered: offered,
+            delivered: delivered,
+            duplicated: duplicated,
+            reordered: reordered,
+            latency: latency,
+            recoveries: recoveries,
+            unrecovered: unrecovered,
+            incompleteRecoveries: incomplete,
+            clientMessages: nil
+        )
+        var report = Report(
+            experiment: configuration.experiment,
+            seed: configuration.seed,
+            digest: "live",
+            observation: observation,
+            expectations: configuration.expectations,
+            throughputSeconds: windowSeconds,
+            bandwidthSeconds: runSeconds,
+            wire: Report.Wire(bytesUp: bytesUp, bytesDown: bytesDown, goodputBytes: goodput),
+            transports: Report.TransportFigures.summing(performances)
+        )
+        report.endedOn = observed.map { Report.ClientEnd(client: $0.name, transport: $0.transport?.rawValue) }
+        return Result(report: report, observation: observation, windowSeconds: windowSeconds)
     }
 }
 

@@ -1,5 +1,6 @@
 import CrosswindExperiment
 import CrosswindKernel
+import CrosswindReport
 import CrosswindTransport
 import NIOCore
 

@@ -3,6 +3,7 @@ import CrosswindKernel
 import CrosswindMiddlebox
 import CrosswindNetwork
 import CrosswindRandom
+import CrosswindReport
 import CrosswindTransport
 import NIOCore
 

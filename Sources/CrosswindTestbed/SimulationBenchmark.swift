@@ -1,5 +1,6 @@
 import CrosswindExperiment
 import CrosswindNetwork
+import CrosswindReport
 import CrosswindTransport
 import NIOCore
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import CrosswindExperiment
+import CrosswindReport
 import CrosswindTestbed
 import CrosswindTransport
 import Foundation
@@ -155,14 +156,16 @@ struct Bench: ParsableCommand {
             lastResult = result
         }
         let report = lastResult!.report
+        // A simulated report always has its simulation figures.
+        let virtualSeconds = report.simulation?.virtualSeconds ?? 0
         let sorted = walls.sorted()
         return Figures(
             variant: label, transport: parameters.transport.rawValue, clients: parameters.clients,
             ratePerSecond: parameters.ratePerSecond, messageBytes: parameters.messageBytes,
             durationSeconds: self.duration, knobs: knobs, wallSeconds: sorted[0],
             medianWallSeconds: sorted[sorted.count / 2], repetitions: self.repetitions,
-            virtualSeconds: report.simulation.virtualSeconds, speedup: report.simulation.virtualSeconds / sorted[0],
-            peakRSSMiB: peakResidentMiB(), events: report.simulation.events, report: report
+            virtualSeconds: virtualSeconds, speedup: virtualSeconds / sorted[0],
+            peakRSSMiB: peakResidentMiB(), events: report.simulation?.events ?? 0, report: report
         )
     }
 
@@ -172,8 +175,8 @@ struct Bench: ParsableCommand {
         print("  knobs      link 1 ms each way, no loss; TCP model on (MSS 1460, RTO min 200 ms); \(f.knobs)")
         print("  messages   offered \(r.messages.offered)  delivered \(r.messages.delivered)  lost \(r.messages.lost)  duplicated \(r.messages.duplicated)")
         print("  latency ms avg \(r.latencyMs.avg)  p50 \(r.latencyMs.p50)  p95 \(r.latencyMs.p95)  p99 \(r.latencyMs.p99)  max \(r.latencyMs.max)")
-        print("  wire       \(String(format: "%.0f", r.bandwidthBytesPerSec)) B/s  (\(r.wire.packets) packets)")
-        print("  events     \(r.simulation.events)")
+        print("  wire       \(String(format: "%.0f", r.bandwidthBytesPerSec)) B/s  (\(r.wire.packets ?? 0) packets)")
+        print("  events     \(f.events)")
         if f.repetitions > 1 {
             print(String(format: "  wall       best %.2f s, median %.2f s of %d runs for %.0f s virtual: %.1fx (best), %.1fx (median) real time", f.wallSeconds, f.medianWallSeconds, f.repetitions, f.virtualSeconds, f.speedup, f.virtualSeconds / f.medianWallSeconds))
         } else {

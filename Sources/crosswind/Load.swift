@@ -1,16 +1,20 @@
 import ArgumentParser
+import CrosswindExperiment
 import CrosswindLive
+import CrosswindReport
+import CrosswindTestbed
 import CrosswindTransport
 import Foundation
 import NIOCore
 
-#if canImport(Glibc)
-import Glibc
-#endif
-
 struct Load: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "A population of Swift clients (the manager over real sockets) against a running crosswind serve."
+        abstract: "A population of Swift clients (the manager over real sockets) against a running crosswind serve.",
+        discussion: """
+            Writes the same report.json as a simulated run (digest `live`). With --expect, the \
+            expectations of an experiment file are checked against the live run: exit status 0 \
+            if all held, 1 if one failed.
+            """
     )
 
     @Argument(help: "The server, e.g. http://127.0.0.1:8080")
@@ -25,6 +29,12 @@ struct Load: ParsableCommand {
     var drain = 1
     @Option(help: "Event-loop threads for the clients.")
     var threads = 2
+    @Option(help: "Seed the clients' random streams derive from (by client name).")
+    var seed: UInt64 = 1
+    @Option(help: "An experiment file whose expectations are checked against this run.")
+    var expect: String?
+    @Option(help: "The clients' group name, which expectations naming a group refer to.")
+    var group = "load"
     @Option(help: "Directory for report.json.")
     var out: String?
 
@@ -44,6 +54,9 @@ struct Load: ParsableCommand {
         configuration.duration = .seconds(Int64(self.duration))
         configuration.threads = self.threads
         configuration.drain = .seconds(Int64(self.drain))
+        configuration.seed = self.seed
+        configuration.group = self.group
+        configuration.experiment = "load \(self.url) \(self.transport)"
         switch self.transport {
         case "auto": configuration.method = .websocket; configuration.fallback = true
         case let name:
@@ -53,48 +66,46 @@ struct Load: ParsableCommand {
             }
             configuration.method = method
         }
-        let result = try LoadGenerator(configuration: configuration).run()
-        let (cpuSeconds, peakMiB) = (cpuSecondsUsed(), peakResidentMiB())
-
-        func percentile(_ p: Double) -> Double {
-            guard !result.latenciesMicros.isEmpty else { return 0 }
-            let index = min(result.latenciesMicros.count - 1, Int((p / 100 * Double(result.latenciesMicros.count)).rounded(.up)) - 1)
-            return Double(result.latenciesMicros[max(index, 0)]) / 1000
+        if let file = self.expect {
+            configuration.expectations = try loadExperiment(file).expectations
+            guard !configuration.expectations.isEmpty else {
+                printError("\(file): no expectations (an `expect:` list) to check")
+                throw ExitCode(ExitStatus.invalidInput)
+            }
         }
-        let average = result.latenciesMicros.isEmpty ? 0 : Double(result.latenciesMicros.reduce(0, +)) / Double(result.latenciesMicros.count) / 1000
-        let maximum = Double(result.latenciesMicros.last ?? 0) / 1000
-        let report: [String: Any] = [
-            "experiment": "load \(self.url) \(self.transport)",
-            "clients": ["total": result.clients, "connected": result.connected, "byTransport": result.byTransport],
-            "messages": ["offered": result.offered, "delivered": result.delivered, "lost": max(result.offered - result.delivered, 0), "duplicated": result.duplicated, "reordered": result.reordered],
-            "latencyMs": ["avg": average, "p50": percentile(50), "p95": percentile(95), "p99": percentile(99), "max": maximum],
-            "throughputMsgPerSec": Double(result.delivered) / result.seconds,
-            "connectionSuccessRate": Double(result.connected) / Double(result.clients),
-            "resources": ["cpuSeconds": cpuSeconds, "peakRSSMiB": peakMiB],
-            "switches": result.switches.map { change -> [String: Any] in
-                var entry: [String: Any] = ["client": change.client, "atMs": change.atMs, "to": change.to.rawValue, "reason": change.reason.rawValue]
-                if let from = change.from { entry["from"] = from.rawValue }
-                return entry
-            },
-            "endedOn": result.outcomes.map { ["client": $0.client, "transport": $0.transport?.rawValue ?? NSNull()] as [String: Any] },
-        ]
-        print("load  \(self.url)  transport \(self.transport)  clients \(result.clients)  measured \(String(format: "%.1f", result.seconds)) s")
-        print("  clients     \(result.connected)/\(result.clients) connected; open at end: \(result.byTransport.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))")
-        print("  messages    offered \(result.offered)  delivered \(result.delivered)  lost \(max(result.offered - result.delivered, 0))  duplicated \(result.duplicated)  reordered \(result.reordered)")
-        for line in Self.switchSummary(result.switches) { print("  switches    \(line)") }
-        print(String(format: "  latency ms  avg %.3f  p50 %.3f  p95 %.3f  p99 %.3f  max %.3f  (against the publish schedule)", average, percentile(50), percentile(95), percentile(99), maximum))
-        print(String(format: "  resources   %.2f CPU s, peak RSS %.0f MiB (this process)", cpuSeconds, peakMiB))
         if let out = self.out {
-            try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
-            let data = try JSONSerialization.data(withJSONObject: report, options: [.prettyPrinted, .sortedKeys])
-            try data.write(to: URL(fileURLWithPath: "\(out)/report.json"))
+            do {
+                try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+            } catch {
+                printError("cannot create output directory \(out): \(error)")
+                throw ExitCode(ExitStatus.invalidInput)
+            }
         }
+        let result = try LoadGenerator(configuration: configuration).run()
+        var report = result.report
+        report.resources = Report.Resources(cpuSeconds: round3(cpuSecondsUsed()), peakRSSMiB: round3(peakResidentMiB()))
+        if let out = self.out {
+            do {
+                try RunOutput.encode(report).write(to: URL(fileURLWithPath: "\(out)/report.json"))
+            } catch {
+                printError("cannot write \(out)/report.json: \(error)")
+                throw ExitCode(ExitStatus.invalidInput)
+            }
+        }
+        var details = Self.switchSummary(report.switches).map { "  switches    \($0)" }
+        let r = report.recovery
+        if r.count > 0 || r.unrecovered > 0 {
+            details.append("  recovery    \(r.count) recovered  p50 \(r.p50Ms) ms  p99 \(r.p99Ms) ms  max \(r.maxMs) ms  \(r.unrecovered) unrecovered")
+        }
+        details.append(String(format: "  window      %.1f s measured, latency against the publish schedule", result.windowSeconds))
+        Summary.print(report, wall: nil, directory: self.out, details: details)
+        if !report.passed { throw ExitCode(ExitStatus.expectationFailed) }
     }
 
     /// One line per kind of switch (`from → to reason`): how many clients made it and how
-    /// long after their own start, e.g. `websocket → sse fallbackConnectRefused: 5 clients
-    /// after 12.3…40.1 ms`.
-    static func switchSummary(_ switches: [LoadGenerator.Switch]) -> [String] {
+    /// long after their own start, e.g. `websocket → sse fallbackConnectRefused: 5 after
+    /// 12.3…40.1 ms`.
+    static func switchSummary(_ switches: [Report.Switch]) -> [String] {
         var started: [String: Double] = [:]
         var kinds: [String] = []
         var delays: [String: [Double]] = [:]
@@ -103,7 +114,7 @@ struct Load: ParsableCommand {
                 started[change.client] = change.atMs
                 continue
             }
-            let kind = "\(from.rawValue) → \(change.to.rawValue) \(change.reason.rawValue)"
+            let kind = "\(from) → \(change.to) \(change.reason)"
             if delays[kind] == nil { kinds.append(kind) }
             delays[kind, default: []].append(change.atMs - (started[change.client] ?? 0))
         }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import CrosswindExperiment
+import CrosswindReport
 import CrosswindTestbed
 import Foundation
 
@@ -73,29 +74,5 @@ struct Run: ParsableCommand {
         }
         Summary.print(result.report, wall: wall, directory: directory)
         if !result.report.passed { throw ExitCode(ExitStatus.expectationFailed) }
-    }
-}
-
-/// The short human summary on standard output.
-enum Summary {
-    static func print(_ report: Report, wall: Duration, directory: String?) {
-        let out = { (line: String) in Swift.print(line) }
-        out("\(report.experiment)  seed \(report.seed)")
-        let transports = report.clients.byTransport.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
-        out("  clients     \(report.clients.connected)/\(report.clients.total) connected; open at end: \(transports)")
-        let m = report.messages
-        out("  messages    offered \(m.offered)  delivered \(m.delivered)  lost \(m.lost)  duplicated \(m.duplicated)  reordered \(m.reordered)")
-        let l = report.latencyMs
-        out("  latency ms  avg \(l.avg)  p50 \(l.p50)  p95 \(l.p95)  p99 \(l.p99)  max \(l.max)")
-        let w = report.wire
-        out("  wire        up \(w.bytesUp) B  down \(w.bytesDown) B  packets \(w.packets)  dropped \(w.packetsDropped)  retransmitted \(w.retransmissions)")
-        let seconds = Double(wall.components.seconds) + Double(wall.components.attoseconds) / 1e18
-        out("  simulated   \(report.simulation.virtualSeconds) s in \(String(format: "%.2f", seconds)) s wall, \(report.simulation.events) events")
-        out("  digest      \(report.digest)")
-        for expectation in report.expectations {
-            out("  \(expectation.passed ? "PASS" : "FAIL")  \(expectation.text)  (\(expectation.observed))")
-        }
-        if let directory { out("  output      \(directory)") }
-        out(report.passed ? "passed" : "FAILED")
     }
 }

@@ -1,4 +1,5 @@
 import CrosswindNetwork
+import CrosswindReport
 import CrosswindTransport
 import Foundation
 import NIOCore
@@ -234,14 +235,5 @@ import Testing
         #expect(YAMLDocument.directory(of: "Experiments/e.yaml") == "Experiments")
         #expect(YAMLDocument.directory(of: "e.yaml") == ".")
         #expect(YAMLDocument.directory(of: "/e.yaml") == "/")
-    }
-
-    @Test func numberFormattingForTexts() {
-        #expect(Expectation.format(1500) == "1500")
-        #expect(Expectation.format(0.999 * 100) == "99.9")
-        #expect(Expectation.format(0.25) == "0.25")
-        #expect(Expectation.format(-2.5) == "-2.5")
-        #expect(Expectation(kind: .deliveryRateAtLeast(0.9999)).text == "delivery rate >= 99.99 %")
-        #expect(Expectation(kind: .noDuplicates, text: "custom").text == "custom")
     }
 }

@@ -1,4 +1,5 @@
 import CrosswindNetwork
+import CrosswindReport
 import CrosswindTransport
 import NIOCore
 import Testing

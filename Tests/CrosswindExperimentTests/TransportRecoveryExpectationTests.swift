@@ -1,3 +1,4 @@
+import CrosswindReport
 import CrosswindTransport
 import Testing
 
@@ -8,7 +9,7 @@ import Testing
 /// Uses ``TestSupport/twoGroupExperiment(_:)``: groups `office` and `home`, `expect:` on line 9 and
 /// its first entry on line 10.
 @Suite struct TransportRecoveryExpectationTests {
-    private func expectations(_ entries: String) throws -> [CrosswindExperiment.Expectation] {
+    private func expectations(_ entries: String) throws -> [CrosswindReport.Expectation] {
         try ExperimentLoader.parse(
             yaml: TestSupport.twoGroupExperiment("expect:\n" + entries), file: "t.yaml", baseDirectory: "."
         ).expectations

@@ -139,6 +139,68 @@ import Testing
         #expect((latency["p50"] as? Double ?? -1) > 0)
     }
 
+    @Test func loadChecksTheExpectationsOfAnExperimentFile() throws {
+        // `load --expect FILE`: the file's expectations judged against the live run, printed
+        // like `run` prints them, written into report.json, and the exit status of the CLI
+        // contract (0 all held, 1 one failed, 2 the file is bad).
+        let (server, port) = try Self.startServer(rate: 20)
+        defer { stopProcess(server) }
+        let base = try temporaryDirectory("load-expect")
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        let experiment = """
+            kind: experiment
+            version: 1
+            name: live-check
+            seed: 1
+            topology:
+              name: live
+              server: { name: server, port: 80 }
+              groups:
+                - { name: load, count: 5, link: { latency: 1ms } }
+            workload: { topic: metrics, rate: 20, size: 64, duration: 2s }
+            expect:
+              - delivery: complete
+              - duplicates: none
+              - connected: all
+              - transport: { group: load, endsOn: websocket, within: 2s }
+
+            """
+        try experiment.write(toFile: "\(base)/pass.yaml", atomically: true, encoding: .utf8)
+        try (experiment + "  - latency: { p99: { atMost: 1us } }\n").write(toFile: "\(base)/strict.yaml", atomically: true, encoding: .utf8)
+        let url = "http://127.0.0.1:\(port)"
+        let arguments = ["load", url, "--clients", "5", "--duration", "2", "--seed", "3"]
+
+        let passing = try runProcess(try crosswindExecutable(), arguments + ["--expect", "\(base)/pass.yaml", "--out", "\(base)/pass"])
+        #expect(passing.status == 0, "\(passing.stdout)\(passing.stderr)")
+        #expect(passing.stdout.contains("PASS  every message delivered"))
+        #expect(passing.stdout.contains("PASS  group load ends on websocket within 2000 ms"))
+        #expect(passing.stdout.hasSuffix("passed\n"))
+        let passData = try #require(FileManager.default.contents(atPath: "\(base)/pass/report.json"))
+        let report = try #require(try JSONSerialization.jsonObject(with: passData) as? [String: Any])
+        #expect(report["passed"] as? Bool == true)
+        #expect(report["seed"] as? Int == 3)
+        #expect(report["digest"] as? String == "live")
+        #expect((report["expectations"] as? [[String: Any]])?.count == 4)
+
+        let failing = try runProcess(try crosswindExecutable(), arguments + ["--expect", "\(base)/strict.yaml", "--out", "\(base)/strict"])
+        #expect(failing.status == 1, "\(failing.stdout)\(failing.stderr)")
+        #expect(failing.stdout.contains("FAIL  latency p99 <= 0.001 ms  (p99 "))
+        #expect(failing.stdout.hasSuffix("FAILED\n"))
+        let failData = try #require(FileManager.default.contents(atPath: "\(base)/strict/report.json"))
+        let failed = try #require(try JSONSerialization.jsonObject(with: failData) as? [String: Any])
+        #expect(failed["passed"] as? Bool == false)
+
+        // A bad file is caught before any client starts; so is one with nothing to check.
+        try "kind: experiment\nversion: 1\nname: x\nseeed: 3\n".write(toFile: "\(base)/bad.yaml", atomically: true, encoding: .utf8)
+        let bad = try runProcess(try crosswindExecutable(), arguments + ["--expect", "\(base)/bad.yaml"])
+        #expect(bad.status == 2)
+        #expect(bad.stderr.hasPrefix("\(base)/bad.yaml:4:1: "), "\(bad.stderr)")
+        try experiment.components(separatedBy: "expect:")[0].write(toFile: "\(base)/none.yaml", atomically: true, encoding: .utf8)
+        let none = try runProcess(try crosswindExecutable(), arguments + ["--expect", "\(base)/none.yaml"])
+        #expect(none.status == 2)
+        #expect(none.stderr.contains("no expectations"), "\(none.stderr)")
+    }
+
     @Test func aClientThatNeverReadsIsDroppedWhileOthersAreServed() throws {
         // 16 KiB messages, as fast as the server can: a client that stops reading fills its
         // socket and then 1 MiB of the channel's buffer, and is dropped (1013 on WebSocket,

@@ -1,12 +1,13 @@
 import CrosswindExperiment
 import CrosswindKernel
 import CrosswindNetwork
+import CrosswindReport
 import CrosswindTestbed
 import CrosswindTransport
 import NIOCore
 import Testing
 
-typealias Expect = CrosswindExperiment.Expectation
+typealias Expect = CrosswindReport.Expectation
 
 /// The RealtimeCommunicationManager over the virtual network: falls back when the network
 /// forbids a transport, recovers after outages, and never loses or duplicates a message.

@@ -2,6 +2,7 @@ import CrosswindExperiment
 import CrosswindKernel
 import CrosswindMiddlebox
 import CrosswindNetwork
+import CrosswindReport
 import CrosswindTestbed
 import CrosswindTransport
 import NIOCore
@@ -87,7 +88,7 @@ import Testing
             expectations: [Expect(kind: .clientSendsComplete), Expect(kind: .endsOnTransport(group: nil, transport: TransportMethod(rawValue: transport)!, withinMilliseconds: nil, notBeforeMilliseconds: nil))]
         ))
         #expect(report.passed, "\(report.expectations)")
-        #expect(report.clientMessages.offered == 10 * 80)
+        #expect(report.clientMessages?.offered == 10 * 80)
     }
 
     @Test func clientMessagesSurviveASwitchWithoutDuplicates() throws {
@@ -102,8 +103,8 @@ import Testing
             expectations: Self.noLoss + [Expect(kind: .clientSendsComplete)]
         ))
         #expect(report.passed, "\(report.expectations)")
-        #expect(report.clientMessages.duplicated == 0)
-        #expect(report.clientMessages.delivered == 10 * 240)
+        #expect(report.clientMessages?.duplicated == 0)
+        #expect(report.clientMessages?.delivered == 10 * 240)
     }
 
     @Test func bufferingThatStartsMidSessionMovesClientsToSync() throws {

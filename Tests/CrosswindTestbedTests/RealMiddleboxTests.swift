@@ -1,4 +1,5 @@
 import CrosswindExperiment
+import CrosswindReport
 import CrosswindTestbed
 import Foundation
 import Testing

@@ -31,8 +31,8 @@ public struct Expectation: Sendable, Equatable {
         /// the run, and got there (its last switch, or its first open) between `notBefore` and
         /// `within` milliseconds after it started connecting.
         case endsOnTransport(group: String?, transport: TransportMethod, withinMilliseconds: Double?, notBeforeMilliseconds: Double?)
-        /// The given statistic of recovery time (from a timeline `heal` to the first message
-        /// delivered after it, per client) is at most this many milliseconds.
+        /// The given statistic of recovery time (per client and outage; see
+        /// ``Report/Recovery``) is at most this many milliseconds, and every client recovered.
         case recoveryAtMost(LatencyStatistic, milliseconds: Double)
         /// No client was told that a resume was incomplete (no message was silently skipped
         /// or reported lost by the resume protocol).
@@ -95,7 +95,7 @@ public struct Expectation: Sendable, Equatable {
 
     /// Formats a number for report text: at most three decimals, trailing zeros dropped
     /// (`1500` → "1500", `99.9` → "99.9", `0.25` → "0.25").
-    static func format(_ value: Double) -> String {
+    package static func format(_ value: Double) -> String {
         guard value.isFinite else { return "\(value)" }
         let thousandths = (value * 1000).rounded()
         guard abs(thousandths) < 9e15 else { return "\(value)" }

@@ -1,11 +1,26 @@
 /// `report.json`: the outcome of a run, with the field names DESIGN.md fixes for scripts.
-/// Every number is derived from virtual time and counters, so the same seed gives a
-/// byte-identical report.
+///
+/// One model for both worlds. A simulated run (`crosswind run`) derives every number from
+/// virtual time and counters, so the same seed gives a byte-identical report. A live run
+/// (`crosswind load`) fills the same fields from real sockets and the wall clock; what it
+/// cannot measure is absent rather than zero (the optional fields below say which), and
+/// what only it measures (`resources`, `endedOn`) is absent from simulated reports.
+/// Optional fields are left out of the JSON when nil.
+///
+/// Build one from a ``RunObservation`` with
+/// ``init(experiment:seed:digest:observation:expectations:throughputSeconds:bandwidthSeconds:wire:transports:)``,
+/// which also evaluates the expectations.
 public struct Report: Codable, Sendable, Equatable {
     public struct ExpectationResult: Codable, Sendable, Equatable {
         public var text: String
         public var passed: Bool
         public var observed: String
+
+        public init(text: String, passed: Bool, observed: String) {
+            self.text = text
+            self.passed = passed
+            self.observed = observed
+        }
     }
 
     public struct Clients: Codable, Sendable, Equatable {
@@ -32,14 +47,30 @@ public struct Report: Codable, Sendable, Equatable {
         public var max: Double
     }
 
-    /// Bytes at the IP layer (payload + 40 bytes of IPv4/TCP headers per segment).
+    /// Bytes each way. Simulated: at the IP layer (payload + 40 bytes of IPv4/TCP headers per
+    /// segment), exact. Live: the TCP payload the clients' sockets wrote (up) and read (down);
+    /// the kernel's segments are not seen, so the packet counts are absent.
     public struct Wire: Codable, Sendable, Equatable {
         public var bytesUp: Int
         public var bytesDown: Int
-        public var packets: Int
-        public var packetsDropped: Int
-        public var retransmissions: Int
+        /// Segments sent on every link (simulated only).
+        public var packets: Int?
+        /// Segments lost on a link, dropped by a full queue or by a link that was down
+        /// (simulated only).
+        public var packetsDropped: Int?
+        /// Segments the TCP model sent again (simulated only).
+        public var retransmissions: Int?
+        /// Bytes of message data (`data`) in the unique messages delivered.
         public var goodputBytes: Int
+
+        public init(bytesUp: Int, bytesDown: Int, packets: Int? = nil, packetsDropped: Int? = nil, retransmissions: Int? = nil, goodputBytes: Int) {
+            self.bytesUp = bytesUp
+            self.bytesDown = bytesDown
+            self.packets = packets
+            self.packetsDropped = packetsDropped
+            self.retransmissions = retransmissions
+            self.goodputBytes = goodputBytes
+        }
     }
 
     /// Client → server messages (workload `clientSends`).
@@ -50,6 +81,13 @@ public struct Report: Codable, Sendable, Equatable {
         public var duplicated: Int
         /// Sent but not acknowledged at the end.
         public var unacknowledged: Int
+
+        public init(offered: Int, delivered: Int, duplicated: Int, unacknowledged: Int) {
+            self.offered = offered
+            self.delivered = delivered
+            self.duplicated = duplicated
+            self.unacknowledged = unacknowledged
+        }
     }
 
     /// The managers' per-transport performance figures, summed over all managed clients
@@ -69,22 +107,35 @@ public struct Report: Codable, Sendable, Equatable {
         public var timeOpenSeconds: Double
     }
 
-    /// One transport change of one client (`onMethodChange`).
+    /// One transport change of one client (`onMethodChange`); each client's first entry
+    /// (`from` absent, reason `initial` or `remembered`) is its initial choice.
     public struct Switch: Codable, Sendable, Equatable {
         public var client: String
+        /// From the start of the run.
         public var atMs: Double
         public var from: String?
         public var to: String
         public var reason: String
+
+        public init(client: String, atMs: Double, from: String?, to: String, reason: String) {
+            self.client = client
+            self.atMs = atMs
+            self.from = from
+            self.to = to
+            self.reason = reason
+        }
     }
 
-    /// Recovery after a timeline `heal`: per client, from the heal to its next delivery.
+    /// Recovery times, per client and outage. Simulated: from a timeline `heal` to the
+    /// client's next delivery. Live (no timeline): from the moment a client's open transport
+    /// ended to when it is open again and has received a message published after that moment.
     public struct Recovery: Codable, Sendable, Equatable {
         public var count: Int
         public var p50Ms: Double
         public var p99Ms: Double
         public var maxMs: Double
-        /// Heals after which a client received nothing before the end.
+        /// Outages (heals, live: ends of an open transport) after which a client did not
+        /// recover before the end.
         public var unrecovered: Int
     }
 
@@ -103,10 +154,17 @@ public struct Report: Codable, Sendable, Equatable {
     public struct SimulationFigures: Codable, Sendable, Equatable {
         public var virtualSeconds: Double
         public var events: Int
+
+        public init(virtualSeconds: Double, events: Int) {
+            self.virtualSeconds = virtualSeconds
+            self.events = events
+        }
     }
 
     public var experiment: String
     public var seed: UInt64
+    /// The trace digest (SHA-256 of the canonical event lines). Live runs have no trace and
+    /// write `live`.
     public var digest: String
     public var passed: Bool
     public var expectations: [ExpectationResult]
@@ -115,25 +173,35 @@ public struct Report: Codable, Sendable, Equatable {
     public var latencyMs: Latency
     /// Unique messages delivered per second of the publishing window, all clients.
     public var throughputMsgPerSec: Double
-    /// Bytes on the wire, both directions, per second of the whole run.
+    /// Bytes on the wire (see ``Wire``: IP layer simulated, TCP payload live), both
+    /// directions, per second of the whole run.
     public var bandwidthBytesPerSec: Double
     /// Connected clients / all clients.
     public var connectionSuccessRate: Double
     public var wire: Wire
-    public var clientMessages: ClientMessages
+    /// Client → server messages; absent when the run sends none it can account for (live
+    /// load clients send none).
+    public var clientMessages: ClientMessages?
     public var switches: [Switch]
     /// Per transport name, for runs with managed clients (empty otherwise).
     public var transports: [String: TransportFigures]
-    /// Requests the server rejected and client frames it could not read (see `server.log`).
-    public var serverErrors: Int
+    /// Requests the server rejected and client frames it could not read (see `server.log`);
+    /// absent live, where the server is another process.
+    public var serverErrors: Int?
     public var recovery: Recovery
     /// Resumes the manager reported as incomplete (outside the replay window, new epoch).
     public var incompleteRecoveries: Int
     public var groups: [Group]
-    public var simulation: SimulationFigures
+    /// Virtual time and trace events (simulated runs only).
+    public var simulation: SimulationFigures?
+    /// CPU time and peak memory of the measuring process (live runs only).
+    public var resources: Resources?
+    /// Per client, the transport open at the end (live runs only; simulated runs report it
+    /// per group).
+    public var endedOn: [ClientEnd]?
 }
 
 /// Rounds to three decimals so reports stay readable (and stable across formatting).
-func round3(_ value: Double) -> Double {
+package func round3(_ value: Double) -> Double {
     (value * 1000).rounded() / 1000
 }

@@ -1,0 +1,231 @@
+import CrosswindReport
+import CrosswindTransport
+import NIOCore
+
+/// What one `crosswind load` client saw, kept by its manager's delegate and by a byte
+/// counter at the head of each of its connections.
+///
+/// Calling contract: confined to the client's event loop (the manager's); the load generator
+/// moves it through its phases and reads it there. `@unchecked Sendable` only so the loop's
+/// closures can carry it.
+final class LoadClientTally: RealtimeManagerDelegate, @unchecked Sendable {
+    /// Where the run is, as far as this client's accounting goes.
+    enum Phase {
+        /// Ramp-up: connections and welcomes; deliveries only move the starting point.
+        case warmUp
+        /// The measured window: deliveries, latency and outages count.
+        case window
+        /// After the window: messages still in flight and recoveries still count; new
+        /// outages do not (they would have no time to recover).
+        case drain
+        /// Measuring is over; nothing changes any more.
+        case done
+    }
+
+    let name: String
+    /// The manager this tally listens to (weak on both sides: the load generator holds both).
+    weak var manager: RealtimeCommunicationManager?
+    var phase = Phase.warmUp
+
+    /// When `start()` was called, on the loop's clock.
+    var startedAt: NIODeadline?
+    /// Whether the client reached open at some point.
+    private var connected = false
+    /// When the client first opened the transport it opened last (reconnects on the same
+    /// transport do not move it), as a simulated agent counts it.
+    private var arrivedOnCurrentAt: NIODeadline?
+    private var lastOpenedMethod: TransportMethod?
+    private var switches: [(at: NIODeadline, from: TransportMethod?, to: TransportMethod, reason: MethodChangeReason)] = []
+
+    /// Every offset delivered, with the size of its `data`.
+    private var seen: [UInt64: Int] = [:]
+    /// The newest offset delivered.
+    private(set) var highest: UInt64 = 0
+    /// The first offset this client is accountable for: the one after the newest it had
+    /// before the window, or the first it received in the window.
+    private var firstOffset: UInt64?
+    private var duplicated = 0
+    private var reordered = 0
+    private var latency = LatencyHistogram()
+
+    /// Whether the manager was open the last time we looked.
+    private var open = false
+    /// Wall-clock µs at which an open transport ended in the window, not yet recovered from.
+    private var outages: [Int64] = []
+    private var recoveries = LatencyHistogram()
+    private var incompleteRecoveries = 0
+    /// TCP payload bytes this client's sockets wrote (handed to the socket) and read, until
+    /// measuring ends.
+    var bytesUp = 0
+    var bytesDown = 0
+
+    init(name: String) {
+        self.name = name
+    }
+
+    /// Enters the measured window: from here on the client answers for every message after
+    /// the newest it already has.
+    func startWindow() {
+        self.phase = .window
+        if !self.seen.isEmpty { self.firstOffset = self.highest + 1 }
+    }
+
+    /// One client's share of the report, read on its loop once it is done.
+    struct Figures: Sendable {
+        var client: RunObservation.Client
+        var performance: [TransportMethod: TransportPerformance]
+        var offered: Int
+        var delivered: Int
+        var goodputBytes: Int
+        var duplicated: Int
+        var reordered: Int
+        var latency: LatencyHistogram
+        var recoveries: LatencyHistogram
+        var unrecovered: Int
+        var incompleteRecoveries: Int
+        var bytesUp: Int
+        var bytesDown: Int
+    }
+
+    /// What the client measured: messages from its first accountable offset to `newest`
+    /// (the newest any client had when the window closed), where its manager ended, and its
+    /// switches timed from `runStarted`. Call on the client's loop.
+    func figures(group: String, runStarted: NIODeadline, newest: UInt64) -> Figures {
+        let transport = (self.manager?.isOpen ?? false) ? self.manager?.currentMethod : nil
+        var performance: [TransportMethod: TransportPerformance] = [:]
+        if let manager = self.manager {
+            for method in TransportMethod.allCases { performance[method] = manager.state.performance(of: method, now: manager.eventLoop.now) }
+        }
+        var (offered, delivered, goodput) = (0, 0, 0)
+        if let first = self.firstOffset, newest >= first {
+            offered = Int(newest - first + 1)
+            for (offset, bytes) in self.seen where offset >= first && offset <= newest {
+                delivered += 1
+                goodput += bytes
+            }
+        }
+        return Figures(
+            client: RunObservation.Client(
+                name: self.name, group: group, connected: self.connected, transport: transport,
+                startedAt: self.startedAt, arrivedAt: self.arrivedOnCurrentAt, switches: self.switches, runStart: runStarted
+            ),
+            performance: performance,
+            offered: offered, delivered: delivered, goodputBytes: goodput,
+            duplicated: self.duplicated, reordered: self.reordered,
+            latency: self.latency, recoveries: self.recoveries,
+            unrecovered: self.outages.count, incompleteRecoveries: self.incompleteRecoveries,
+            bytesUp: self.bytesUp, bytesDown: self.bytesDown
+        )
+    }
+
+    // MARK: RealtimeManagerDelegate
+
+    func manager(_ manager: RealtimeCommunicationManager, deliver message: RealtimeMessage, at time: NIODeadline) {
+        let published = Self.publishedMicros(message)
+        let measuring = self.phase == .window || self.phase == .drain
+        if measuring {
+            if self.firstOffset == nil { self.firstOffset = message.offset }
+            if self.seen[message.offset] != nil {
+                self.duplicated += 1
+            } else if message.offset < self.highest {
+                self.reordered += 1
+            }
+            if let published {
+                // Against the intended schedule: a late publisher or a slow client shows.
+                self.latency.record(micros: UInt64(max(wallClockMicros() - published, 0)))
+            }
+            if !self.outages.isEmpty, manager.isOpen { self.recover(published: published) }
+        }
+        if self.phase != .done {
+            self.seen[message.offset] = message.data.readableBytes
+            self.highest = max(self.highest, message.offset)
+        }
+    }
+
+    func manager(_ manager: RealtimeCommunicationManager, methodChangedFrom from: TransportMethod?, to: TransportMethod, reason: MethodChangeReason, at time: NIODeadline) {
+        guard self.phase != .done else { return }
+        self.switches.append((time, from, to, reason))
+    }
+
+    func manager(_ manager: RealtimeCommunicationManager, opened method: TransportMethod, welcome: Welcome, at time: NIODeadline) {
+        guard self.phase != .done else { return }
+        self.connected = true
+        self.open = true
+        if method != self.lastOpenedMethod {
+            self.arrivedOnCurrentAt = time
+            self.lastOpenedMethod = method
+        }
+    }
+
+    func manager(_ manager: RealtimeCommunicationManager, recoveryIncompleteAfter last: StreamCursor, resumesAt: StreamCursor, at time: NIODeadline) {
+        guard self.phase != .done else { return }
+        self.incompleteRecoveries += 1
+    }
+
+    // MARK: Outages
+
+    /// One of the client's connections closed: if the manager was open and is not any more,
+    /// its open transport just ended. (A probe or a failed attempt closing leaves it open.)
+    func connectionClosed() {
+        guard self.phase != .done, self.open, let manager = self.manager, !manager.isOpen else { return }
+        self.open = false
+        if self.phase == .window { self.outages.append(wallClockMicros()) }
+    }
+
+    /// A delivery on an open transport ends every outage that began before the message was
+    /// published. A message without a publish stamp ends them all (the first delivery after
+    /// reopening, as a simulated run counts from a heal).
+    private func recover(published: Int64?) {
+        let now = wallClockMicros()
+        self.outages.removeAll { ended in
+            guard published.map({ $0 > ended }) ?? true else { return false }
+            self.recoveries.record(micros: UInt64(max(now - ended, 0)))
+            return true
+        }
+    }
+
+    /// The time the message was due to be published, in µs since 1970: `data.due` (µs) when
+    /// the publisher states its schedule, else `data.ts` (ms); nil when it states neither.
+    static func publishedMicros(_ message: RealtimeMessage) -> Int64? {
+        guard let fields = JSONObjectScanner.scan(message.data) else { return nil }
+        if let due = fields.unsigned("due") { return Int64(clamping: due) }
+        if let stamp = fields.unsigned("ts") { return Int64(clamping: stamp) &* 1000 }
+        return nil
+    }
+}
+
+/// Counts the TCP payload a client's socket reads and writes, at the head of its pipeline,
+/// and tells the tally when the connection closes.
+final class SocketByteCounter: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+    typealias OutboundIn = IOData
+    typealias OutboundOut = IOData
+
+    private let tally: LoadClientTally
+
+    init(tally: LoadClientTally) {
+        self.tally = tally
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if self.tally.phase != .done { self.tally.bytesDown += self.unwrapInboundIn(data).readableBytes }
+        context.fireChannelRead(data)
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        if self.tally.phase != .done {
+            switch self.unwrapOutboundIn(data) {
+            case .byteBuffer(let buffer): self.tally.bytesUp += buffer.readableBytes
+            case .fileRegion(let region): self.tally.bytesUp += region.readableBytes
+            }
+        }
+        context.write(data, promise: promise)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        // The transport's handlers behind this one tell the manager first.
+        context.fireChannelInactive()
+        self.tally.connectionClosed()
+    }
+}

@@ -1,0 +1,119 @@
+import CrosswindTransport
+import NIOCore
+
+/// What a run measured, in terms both worlds can fill: a simulated run from its client agents
+/// and virtual time, a live run (`crosswind load`) from its managers' callbacks and the wall
+/// clock. Expectations are evaluated against it (``evaluate(_:)``), and a ``Report``'s
+/// summary blocks (clients, messages, latency, recovery, groups, switches) are derived from
+/// it, so both worlds count, round and judge the same way.
+///
+/// It holds raw figures (histograms, unrounded arrival times); rounding for the report
+/// happens once, where the report is built.
+public struct RunObservation: Sendable, Equatable {
+    /// One client: where it ended and how it got there.
+    public struct Client: Sendable, Equatable {
+        /// Its name in `switches[]` and `endedOn[]`, e.g. `office-3` or `load-12`.
+        public var name: String
+        /// The name of its group (one of ``RunObservation/groups``).
+        public var group: String
+        /// Whether it reached open (its welcome arrived) at some point in the run.
+        public var connected: Bool
+        /// The transport open at the end of the run; nil when none was.
+        public var transport: TransportMethod?
+        /// From its start to its arrival on `transport` (the open that followed its last
+        /// transport change), in milliseconds, unrounded; nil when nothing is open at the end
+        /// or the times are unknown.
+        public var arrivalMs: Double?
+        /// Its transport changes in time order, the first its initial choice.
+        public var switches: [Report.Switch]
+
+        public init(name: String, group: String, connected: Bool, transport: TransportMethod?, arrivalMs: Double?, switches: [Report.Switch]) {
+            self.name = name
+            self.group = group
+            self.connected = connected
+            self.transport = transport
+            self.arrivalMs = arrivalMs
+            self.switches = switches
+        }
+    }
+
+    /// The client groups, in the order the report lists them (a live run has one).
+    public var groups: [String]
+    /// Every client, in the order the report lists their switches.
+    public var clients: [Client]
+    /// Messages each client should have received, summed over clients.
+    public var offered: Int
+    /// Distinct messages the clients' applications received (counted among the offered ones).
+    public var delivered: Int
+    /// Deliveries of a message the client already had.
+    public var duplicated: Int
+    /// Deliveries of a message older than one already delivered.
+    public var reordered: Int
+    /// Publish-to-delivery latency of every delivery, in microseconds.
+    public var latency: LatencyHistogram
+    /// Recovery time of every recovered outage (see ``Report/Recovery``), in microseconds.
+    public var recoveries: LatencyHistogram
+    /// Outages no delivery followed before the end.
+    public var unrecovered: Int
+    /// Resumes the managers reported as incomplete.
+    public var incompleteRecoveries: Int
+    /// Client → server messages; nil when the run sends none it can account for, in which
+    /// case an expectation about them fails and says so.
+    public var clientMessages: Report.ClientMessages?
+
+    public init(
+        groups: [String],
+        clients: [Client],
+        offered: Int,
+        delivered: Int,
+        duplicated: Int,
+        reordered: Int,
+        latency: LatencyHistogram,
+        recoveries: LatencyHistogram,
+        unrecovered: Int,
+        incompleteRecoveries: Int,
+        clientMessages: Report.ClientMessages?
+    ) {
+        self.groups = groups
+        self.clients = clients
+        self.offered = offered
+        self.delivered = delivered
+        self.duplicated = duplicated
+        self.reordered = reordered
+        self.latency = latency
+        self.recoveries = recoveries
+        self.unrecovered = unrecovered
+        self.incompleteRecoveries = incompleteRecoveries
+        self.clientMessages = clientMessages
+    }
+}
+
+extension RunObservation.Client {
+    /// A client from its own timeline, all on one clock: when it started connecting, when it
+    /// arrived on `transport` (the transport open at the end, nil if none), and its transport
+    /// changes, timed in the report from `runStart`.
+    public init(
+        name: String,
+        group: String,
+        connected: Bool,
+        transport: TransportMethod?,
+        startedAt: NIODeadline?,
+        arrivedAt: NIODeadline?,
+        switches: [(at: NIODeadline, from: TransportMethod?, to: TransportMethod, reason: MethodChangeReason)],
+        runStart: NIODeadline
+    ) {
+        var arrivalMs: Double?
+        if transport != nil, let arrivedAt, let startedAt {
+            arrivalMs = Double((arrivedAt - startedAt).nanoseconds) / 1e6
+        }
+        self.init(
+            name: name, group: group, connected: connected, transport: transport, arrivalMs: arrivalMs,
+            switches: switches.map { change in
+                Report.Switch(
+                    client: name, atMs: round3(Double((change.at - runStart).nanoseconds) / 1e6),
+                    from: change.from?.rawValue, to: change.to.rawValue, reason: change.reason.rawValue
+                )
+            }
+        )
+    }
+}

@@ -1,0 +1,4 @@
+import CrosswindReport
+
+/// `Expectation` alone is ambiguous beside Swift Testing's type of that name.
+typealias Expect = CrosswindReport.Expectation
