@@ -190,19 +190,11 @@ enum ExperimentReader {
     /// Reads `latency: { p99: { atMost: 1500ms, atLeast: 200ms }, … }`: one expectation per bound, in
     /// file order, each with the line of its bound.
     private static func latency(_ value: YAMLValue) throws(ExperimentError) -> [(Expectation.Kind, Int?)] {
-        let statistics = Expectation.LatencyStatistic.allCases.map(\.rawValue)
-        let map = try value.mapping(keys: statistics)
-        guard !map.entries.isEmpty else {
-            throw value.error("needs a statistic (one of: \(statistics.joined(separator: ", ")))")
-        }
-        var result: [(Expectation.Kind, Int?)] = []
-        for entry in map.entries {
-            let statistic = Expectation.LatencyStatistic(rawValue: entry.key)!
-            let boundsValue = try map.required(entry.key)
-            let bounds = try boundsValue.mapping(keys: boundKeys)
+        try statisticBounds(value, keys: boundKeys) { (statistic, boundsValue, bounds) throws(ExperimentError) in
             guard !bounds.entries.isEmpty else {
                 throw boundsValue.error("needs a bound: atMost, atLeast or both")
             }
+            var result: [(Expectation.Kind, Int?)] = []
             var atMost: TimeAmount?
             for bound in bounds.entries {
                 let amount = try bounds.required(bound.key).duration()
@@ -222,10 +214,8 @@ enum ExperimentReader {
                     )
                 }
             }
-            try bounds.finish()
+            return result
         }
-        try map.finish()
-        return result
     }
 
     /// Reads `transport: { group: office, endsOn: sse, within: 30s, notBefore: 5s }`; only `endsOn`
@@ -266,6 +256,20 @@ enum ExperimentReader {
             }
             return [(.noIncompleteRecovery, value.keyMark?.line)]
         }
+        return try statisticBounds(value, keys: recoveryBoundKeys) { (statistic, boundsValue, bounds) throws(ExperimentError) in
+            guard let bound = bounds.entries.first else { throw boundsValue.error("needs a bound: atMost") }
+            let amount = try bounds.required("atMost").duration()
+            return [(.recoveryAtMost(statistic, milliseconds: milliseconds(amount)), bound.keyMark?.line)]
+        }
+    }
+
+    /// Reads `{ STATISTIC: { BOUND: …, … }, … }` with at least one statistic: `read` turns each
+    /// statistic's bounds (a mapping of `keys`) into expectations, in file order.
+    private static func statisticBounds(
+        _ value: YAMLValue,
+        keys: [String],
+        read: (Expectation.LatencyStatistic, YAMLValue, YAMLMapping) throws(ExperimentError) -> [(Expectation.Kind, Int?)]
+    ) throws(ExperimentError) -> [(Expectation.Kind, Int?)] {
         let statistics = Expectation.LatencyStatistic.allCases.map(\.rawValue)
         let map = try value.mapping(keys: statistics)
         guard !map.entries.isEmpty else {
@@ -273,12 +277,9 @@ enum ExperimentReader {
         }
         var result: [(Expectation.Kind, Int?)] = []
         for entry in map.entries {
-            let statistic = Expectation.LatencyStatistic(rawValue: entry.key)!
             let boundsValue = try map.required(entry.key)
-            let bounds = try boundsValue.mapping(keys: recoveryBoundKeys)
-            guard let bound = bounds.entries.first else { throw boundsValue.error("needs a bound: atMost") }
-            let amount = try bounds.required("atMost").duration()
-            result.append((.recoveryAtMost(statistic, milliseconds: milliseconds(amount)), bound.keyMark?.line))
+            let bounds = try boundsValue.mapping(keys: keys)
+            result += try read(Expectation.LatencyStatistic(rawValue: entry.key)!, boundsValue, bounds)
             try bounds.finish()
         }
         try map.finish()
