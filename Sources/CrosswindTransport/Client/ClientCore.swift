@@ -43,12 +43,19 @@ struct ClientTimers {
         case nextRequest
     }
 
+    /// The pending task of each purpose; a task clears its slot when it runs, so only pending
+    /// ones are ever cancelled (cancelling costs the event loop a search of its queue).
     private var tasks: [Scheduled<Void>?] = Array(repeating: nil, count: Purpose.allCases.count)
 
     /// Keeps `task` for `purpose`, cancelling one still pending there.
     mutating func set(_ purpose: Purpose, _ task: Scheduled<Void>) {
         self.tasks[purpose.rawValue]?.cancel()
         self.tasks[purpose.rawValue] = task
+    }
+
+    /// The task of `purpose` is running: nothing is pending there any more.
+    mutating func ran(_ purpose: Purpose) {
+        self.tasks[purpose.rawValue] = nil
     }
 
     /// Cancels every pending task.
@@ -150,12 +157,16 @@ extension TransportClientLifecycle {
 
     /// Runs `task` at `deadline` as the client's `purpose` timer (cancelled when it ends).
     func schedule(_ purpose: ClientTimers.Purpose, on loop: any EventLoop, at deadline: NIODeadline, _ task: @escaping @Sendable () -> Void) {
-        self.core.timers.set(purpose, loop.scheduleTask(deadline: deadline, task))
+        let scheduled = loop.scheduleTask(deadline: deadline) { [self] in
+            self.core.timers.ran(purpose)
+            task()
+        }
+        self.core.timers.set(purpose, scheduled)
     }
 
     /// Runs `task` after `delay` as the client's `purpose` timer (cancelled when it ends).
     func schedule(_ purpose: ClientTimers.Purpose, on loop: any EventLoop, in delay: TimeAmount, _ task: @escaping @Sendable () -> Void) {
-        self.core.timers.set(purpose, loop.scheduleTask(in: delay, task))
+        self.schedule(purpose, on: loop, at: loop.now + delay, task)
     }
 
     // MARK: Ending
