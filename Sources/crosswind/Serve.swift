@@ -14,8 +14,8 @@ struct Serve: ParsableCommand {
     var port = 8080
     @Option(help: "Demo messages per second on the topic 'metrics' (0: none).")
     var rate: Double = 2
-    @Option(help: "Directory with the dashboard (index.html and the crosswind/ modules); its files are served by extension.")
-    var web = "Web"
+    @Option(help: "Directory with the dashboard (index.html and the crosswind/ modules); its files are served by extension. Default: Web in the working directory, else the Web folder of the checkout this executable was built in.")
+    var web: String?
     @Option(help: "Padding bytes added to each demo message (to load the wire).")
     var padding = 0
     @Option(help: "Comma-separated topics clients may subscribe to ('*': any valid name); others get 404.")
@@ -46,7 +46,13 @@ struct Serve: ParsableCommand {
         configuration.port = self.port
         configuration.demoRatePerSecond = self.rate
         configuration.demoPaddingBytes = max(self.padding, 0)
-        configuration.staticFiles = WebDirectory.load(self.web)
+        if let directory = WebDirectory.locate(explicit: self.web) {
+            configuration.staticFiles = WebDirectory.load(directory)
+        }
+        if configuration.staticFiles["/"] == nil {
+            let looked = self.web.map { "\($0)/index.html" } ?? "Web/index.html here and in the checkout of \(WebDirectory.executablePath())"
+            printError("serve: no dashboard (looked for \(looked)); / answers 404. Pass --web DIR to serve one.")
+        }
         if self.echo { configuration.server.echoPath = "/echo" }
         if self.topics != "*" {
             let names = self.topics.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }

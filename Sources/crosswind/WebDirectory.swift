@@ -26,6 +26,32 @@ enum WebDirectory {
         "txt": "text/plain; charset=utf-8",
     ]
 
+    /// The dashboard folder to serve: `explicit` when given; else `Web` in the working
+    /// directory; else the `Web` folder of the checkout this executable was built in, found by
+    /// walking up from the executable's own path (`.build/release/crosswind` lives three
+    /// levels below it), so `serve` finds its page from any working directory. Nil when none
+    /// of these holds an `index.html`.
+    static func locate(explicit: String?) -> String? {
+        if let explicit { return explicit }
+        if Self.hasIndex("Web") { return "Web" }
+        var folder = (Self.executablePath() as NSString).deletingLastPathComponent
+        while folder != "/" && !folder.isEmpty {
+            let candidate = "\(folder)/Web"
+            if Self.hasIndex(candidate) { return candidate }
+            folder = (folder as NSString).deletingLastPathComponent
+        }
+        return nil
+    }
+
+    /// The running executable's resolved path (`/proc/self/exe`), else the path it was started by.
+    static func executablePath() -> String {
+        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+    }
+
+    private static func hasIndex(_ directory: String) -> Bool {
+        FileManager.default.fileExists(atPath: "\(directory)/index.html")
+    }
+
     /// The files under `directory` by URL path; empty if it cannot be read (the server runs without them).
     static func load(_ directory: String) -> [String: StaticFile] {
         var files: [String: StaticFile] = [:]

@@ -65,6 +65,23 @@ import Testing
         #expect(result?["scriptType"] as? String == "text/javascript; charset=utf-8")
     }
 
+    @Test func serveFindsItsDashboardFromAnyWorkingDirectory() throws {
+        // Started from a folder outside the checkout, without --web: the page comes from the
+        // Web folder of the checkout the executable was built in, not a silent 404.
+        let elsewhere = try temporaryDirectory("elsewhere")
+        defer { try? FileManager.default.removeItem(atPath: elsewhere) }
+        let (server, port) = try launchServe(["--rate", "0"], in: elsewhere)
+        defer { stopProcess(server) }
+        let script = """
+        import urllib.request
+        response = urllib.request.urlopen("http://127.0.0.1:\(port)/", timeout=5)
+        print(response.status, "Crosswind dashboard" in response.read().decode())
+        """
+        let run = try runProcess(try venvPython(), ["-c", script])
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "200 True")
+    }
+
     @Test func theWebDirectoryIsServedFileByFileAndNothingElse() throws {
         // A web directory with a module in a folder, and what must not be served: a file beside
         // the directory, a link to it, a hidden file, an unknown extension, a name a URL path

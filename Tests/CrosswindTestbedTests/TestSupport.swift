@@ -80,18 +80,20 @@ func temporaryDirectory(_ label: String) throws -> String {
     return path
 }
 
-/// Starts `crosswind ARGUMENTS` in the background and returns it with the first line it
-/// printed (servers and proxies name their ports there).
-func launchCrosswind(_ arguments: [String]) throws -> (Process, String) {
-    try launch(try crosswindExecutable(), arguments)
+/// Starts `crosswind ARGUMENTS` in the background (in `directory`, else the working
+/// directory) and returns it with the first line it printed (servers and proxies name their
+/// ports there).
+func launchCrosswind(_ arguments: [String], in directory: String? = nil) throws -> (Process, String) {
+    try launch(try crosswindExecutable(), arguments, in: directory)
 }
 
 /// Starts `executable ARGUMENTS` in the background and returns it with the first line it
 /// printed on standard output (its standard error is discarded).
-func launch(_ executable: String, _ arguments: [String]) throws -> (Process, String) {
+func launch(_ executable: String, _ arguments: [String], in directory: String? = nil) throws -> (Process, String) {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments
+    if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
     let output = Pipe()
     process.standardOutput = output
     process.standardError = FileHandle.nullDevice
@@ -117,8 +119,8 @@ func venvPython() throws -> String {
 /// Starts `crosswind serve` on 127.0.0.1 and a free port with `options`; returns it and the
 /// port its first line names ("crosswind serve: listening on http://127.0.0.1:PORT/ …"). With
 /// `marker`, that line must also contain it.
-func launchServe(_ options: [String], expecting marker: String? = nil) throws -> (Process, Int) {
-    let (process, text) = try launchCrosswind(["serve", "--host", "127.0.0.1", "--port", "0"] + options)
+func launchServe(_ options: [String], expecting marker: String? = nil, in directory: String? = nil) throws -> (Process, Int) {
+    let (process, text) = try launchCrosswind(["serve", "--host", "127.0.0.1", "--port", "0"] + options, in: directory)
     guard marker.map(text.contains) ?? true, let match = text.firstMatch(of: /127\.0\.0\.1:(\d+)/), let port = Int(match.1) else {
         stopProcess(process)
         throw SetupError("crosswind serve \(options.joined(separator: " ")) did not start: '\(text)'")
