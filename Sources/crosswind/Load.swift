@@ -12,8 +12,9 @@ struct Load: ParsableCommand {
         abstract: "A population of Swift clients (the manager over real sockets) against a running crosswind serve.",
         discussion: """
             Writes the same report.json as a simulated run (digest `live`). With --expect, the \
-            expectations of an experiment file are checked against the live run: exit status 0 \
-            if all held, 1 if one failed.
+            expectations of an experiment file are checked against the live run; without it, \
+            every client must connect and receive every message. Exit status 0 if all held, 1 \
+            if one failed, 2 for invalid input.
             """
     )
 
@@ -72,6 +73,9 @@ struct Load: ParsableCommand {
                 printError("\(file): no expectations (an `expect:` list) to check")
                 throw ExitCode(ExitStatus.invalidInput)
             }
+        } else {
+            // A load run that connected nobody, or lost messages, has not passed.
+            configuration.expectations = [Expectation(kind: .allConnected), Expectation(kind: .deliveryComplete)]
         }
         if let out = self.out {
             do {

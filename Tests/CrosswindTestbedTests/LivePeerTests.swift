@@ -133,6 +133,16 @@ import Testing
         }
     }
 
+    @Test func loadFailsWhenNoClientConnects() throws {
+        // Nothing listens on the port: without --expect, load still checks that every client
+        // connected and every message arrived, and says which did not hold.
+        let run = try runProcess(try crosswindExecutable(), ["load", "http://127.0.0.1:1", "--clients", "2", "--duration", "1", "--drain", "0"])
+        #expect(run.status == 1, "\(run.stdout)\(run.stderr)")
+        #expect(run.stdout.contains("FAIL  every client connected  (0 of 2 connected)"), "\(run.stdout)")
+        #expect(run.stdout.contains("FAIL  every message delivered"), "\(run.stdout)")
+        #expect(run.stdout.hasSuffix("FAILED\n"))
+    }
+
     @Test(arguments: ["websocket", "sse", "sync", "auto"])
     func loadGeneratorMeasuresEveryMessage(transport: String) throws {
         // 20 managed Swift clients over real sockets for 2 s: every message published while
