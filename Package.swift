@@ -14,7 +14,8 @@
 //   join:        CrosswindExperiment (the experiment model and its YAML loader, built from both
 //                columns' own types) → CrosswindTestbed (simulated runs, workloads, metrics)
 //   See docs/architecture.md for what each module may import.
-//   entry:       crosswind (the command-line tool)
+//   entry:       crosswind (the command-line tool); CrosswindTesting (experiments in users'
+//                own Swift Testing or XCTest suites)
 //   C:           CPcap (libpcap), CFastPath (SHA-NI and SSE2 loops of the hot path)
 import PackageDescription
 
@@ -37,6 +38,7 @@ let package = Package(
         .library(name: "CrosswindMiddlebox", targets: ["CrosswindMiddlebox"]),
         .library(name: "CrosswindLive", targets: ["CrosswindLive"]),
         .library(name: "CrosswindTestbed", targets: ["CrosswindTestbed"]),
+        .library(name: "CrosswindTesting", targets: ["CrosswindTesting"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
@@ -142,6 +144,19 @@ let package = Package(
             ],
             swiftSettings: upcoming
         ),
+        .target(
+            name: "CrosswindTesting",
+            dependencies: [
+                "CrosswindExperiment",
+                "CrosswindMiddlebox",
+                "CrosswindNetwork",
+                "CrosswindReport",
+                "CrosswindTestbed",
+                "CrosswindTransport",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: upcoming
+        ),
         .executableTarget(
             name: "crosswind",
             dependencies: [
@@ -195,6 +210,7 @@ let package = Package(
             ],
             swiftSettings: upcoming
         ),
+        .testTarget(name: "CrosswindTestingTests", dependencies: ["CrosswindTesting"], swiftSettings: upcoming),
         .testTarget(name: "CrosswindReportTests", dependencies: ["CrosswindReport", "CrosswindTransport"], swiftSettings: upcoming),
         .testTarget(
             name: "CrosswindExperimentTests",
