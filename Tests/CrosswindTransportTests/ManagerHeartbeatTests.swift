@@ -69,6 +69,52 @@ import Testing
         )
     }
 
+    @Test func aContinuedStreamMovesTheHeartbeatSlots() {
+        // SSE through a proxy. A 20 s outage holds one heartbeat, which arrives late when the
+        // path heals (one strike). The server recycles the stream while its bytes pile up, and
+        // twice more later: each continued response starts its heartbeat cadence afresh. Judged
+        // against the first stream's slots, the next heartbeat would be a second strike and a
+        // "buffering" fallback; the continuation moves the slots, and nothing is wrong.
+        var configuration = RealtimeManagerConfiguration()
+        configuration.defaultMethod = .sse
+        configuration.fallbackMethods = [.sync]
+        var m = ManagerScript(configuration: configuration)
+        _ = m(.start(networkIdentity: nil), at: 0)
+        _ = m(.connected(.a1), at: 250)
+        _ = m(.welcomeReceived(.a1, epoch: 7, next: 1, recovered: true), at: 275)
+        #expect(m(.heartbeat(.a1), at: 25_275) == [])
+        // The held heartbeat of 50 s arrives at 66 s: late, one strike, no fallback yet.
+        #expect(m(.heartbeat(.a1), at: 66_000) == [])
+        // The recycled stream continues at 66.7 s; the new stream's heartbeats come 25 s apart
+        // from there, so 91.7 s is on time and normally spaced: the strike clears.
+        #expect(m(.streamContinued(.a1), at: 66_719) == [])
+        #expect(m(.heartbeat(.a1), at: 91_719) == [])
+        // Another continuation at 100 s, out of phase with the slot of 116.7 s.
+        #expect(m(.streamContinued(.a1), at: 100_000) == [])
+        #expect(m(.heartbeat(.a1), at: 125_000) == [])
+        #expect(m(.heartbeat(.a1), at: 150_000) == [])
+        #expect(m.machine.openTransport?.method == .sse)
+        #expect(m.machine.performance(of: .sse, now: .mt(150_000)).bufferingDetections == 0)
+        // Without the continuations the same heartbeats are two strikes in a row.
+        var unaware = ManagerScript(configuration: configuration)
+        _ = unaware(.start(networkIdentity: nil), at: 0)
+        _ = unaware(.connected(.a1), at: 250)
+        _ = unaware(.welcomeReceived(.a1, epoch: 7, next: 1, recovered: true), at: 275)
+        _ = unaware(.heartbeat(.a1), at: 25_275)
+        _ = unaware(.heartbeat(.a1), at: 66_000)
+        #expect(unaware(.heartbeat(.a1), at: 91_719).contains(.methodChanged(from: .sse, to: .sync, reason: .fallbackBuffering)))
+    }
+
+    @Test func aContinuationOfAnotherAttemptIsStale() {
+        var m = ManagerScript()
+        _ = m(.start(networkIdentity: nil), at: 0)
+        _ = m(.connected(.a1), at: 40)
+        #expect(m(.streamContinued(.a1), at: 60) == [.protocolError("stream continued before the welcome on #1 (state: connecting websocket #1 connected)")])
+        _ = m(.welcomeReceived(.a1, epoch: 7, next: 1, recovered: true), at: 80)
+        #expect(m(.streamContinued(.a2), at: 100) == [])
+        #expect(m.machine.counters.staleInputsIgnored == 1)
+    }
+
     @Test func lateHeartbeatsOfABufferedStreamFallBack() {
         // SSE through a proxy that, half a minute in, starts buffering the response body and
         // releasing it in bursts. Messages keep the stream "alive"; the heartbeats give it away.

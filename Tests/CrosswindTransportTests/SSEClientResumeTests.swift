@@ -11,6 +11,14 @@ import Testing
         var welcomes: [Welcome] = []
         var offsets: [UInt64] = []
         var closes: [ClientCloseReason] = []
+        var heartbeats: [NIODeadline] = []
+        var continuations: [NIODeadline] = []
+        func realtimeClient(_ client: any RealtimeTransportClient, heartbeatAt time: NIODeadline) {
+            self.heartbeats.append(time)
+        }
+        func realtimeClient(_ client: any RealtimeTransportClient, continuedStreamAt time: NIODeadline) {
+            self.continuations.append(time)
+        }
         func realtimeClient(_ client: any RealtimeTransportClient, opened welcome: Welcome, at time: NIODeadline) {
             self.welcomes.append(welcome)
         }
@@ -98,6 +106,24 @@ import Testing
         #expect(connection.recorder.offsets == [1, 2, 3])
         #expect(connection.recorder.closes.isEmpty)
         #expect(connection.channel.isActive)
+    }
+
+    @Test func aContinuedStreamsPreludeIsNoHeartbeatAndItsWelcomeIsReported() throws {
+        // The new response opens with the anti-buffering prelude, a comment: it is not the
+        // server's heartbeat (whose cadence starts with the new stream). The owner hears that
+        // the stream continued when its welcome arrives; comments after that are heartbeats.
+        let connection = try self.openAndRecycle()
+        defer { _ = try? connection.channel.finish(acceptAlreadyClosed: true) }
+        connection.loop.advanceTime(by: .milliseconds(250))
+        _ = try connection.sent()
+        try connection.receive(Self.head() + Self.chunk(": " + String(repeating: " ", count: 64) + "\n\n"))
+        #expect(connection.recorder.heartbeats.isEmpty)
+        #expect(connection.recorder.continuations.isEmpty)
+        try connection.receive(Self.chunk(Self.welcome(next: 3)))
+        #expect(connection.recorder.continuations == [connection.loop.now])
+        try connection.receive(Self.chunk(": heartbeat\n\n"))
+        #expect(connection.recorder.heartbeats == [connection.loop.now])
+        #expect(connection.recorder.welcomes.count == 1)
     }
 
     @Test func clientMessagesFollowTheContinuedStreamsSession() throws {

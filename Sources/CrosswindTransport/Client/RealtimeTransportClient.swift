@@ -38,11 +38,15 @@ public protocol RealtimeClientDelegate: AnyObject {
     func realtimeClient(_ client: any RealtimeTransportClient, closed reason: ClientCloseReason, at time: NIODeadline)
     /// The server has every client message up to `sequence`.
     func realtimeClient(_ client: any RealtimeTransportClient, acknowledged sequence: UInt64, at time: NIODeadline)
+    /// The stream went on in a new response on the same connection (an SSE stream the server
+    /// recycled): the server's heartbeat cadence starts again from this moment.
+    func realtimeClient(_ client: any RealtimeTransportClient, continuedStreamAt time: NIODeadline)
 }
 
 extension RealtimeClientDelegate {
     public func realtimeClient(_ client: any RealtimeTransportClient, heartbeatAt time: NIODeadline) {}
     public func realtimeClient(_ client: any RealtimeTransportClient, acknowledged sequence: UInt64, at time: NIODeadline) {}
+    public func realtimeClient(_ client: any RealtimeTransportClient, continuedStreamAt time: NIODeadline) {}
 }
 
 /// An error that can say whether it means "connection refused" (an RST in answer to the

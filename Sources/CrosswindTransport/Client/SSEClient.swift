@@ -134,7 +134,9 @@ public final class SSEClient: PostsClientMessages, @unchecked Sendable {
             guard !self.isClosed else { return }
             switch output {
             case .comment:
-                self.heartbeat(at: channel.eventLoop.now)
+                // Between two responses of a continued stream, a comment is the new response's
+                // prelude, not the server's heartbeat: its cadence starts with the welcome.
+                if !self.continuing { self.heartbeat(at: channel.eventLoop.now) }
             case .retry(let milliseconds):
                 self.advisedRetry = .milliseconds(Int64(min(milliseconds, 86_400_000)))
             case .event(let event):
@@ -170,6 +172,7 @@ public final class SSEClient: PostsClientMessages, @unchecked Sendable {
             // The server closed the ended stream's session: client messages (and any that
             // failed meanwhile, flushed now) go under the new one.
             self.outgoing.session = welcome.session
+            self.delegate?.realtimeClient(self, continuedStreamAt: channel.eventLoop.now)
         case (.message(let message), .open) where !self.continuing:
             self.deliver(message, at: channel.eventLoop.now)
         case (.error(let reason), _):

@@ -229,6 +229,11 @@ public final class RealtimeCommunicationManager: RealtimeClientDelegate, @unchec
         self.handle(.heartbeat(attempt))
     }
 
+    public func realtimeClient(_ client: any RealtimeTransportClient, continuedStreamAt time: NIODeadline) {
+        guard let attempt = self.attemptOf[ObjectIdentifier(client)] else { return }
+        self.handle(.streamContinued(attempt))
+    }
+
     public func realtimeClient(_ client: any RealtimeTransportClient, acknowledged sequence: UInt64, at time: NIODeadline) {
         guard let attempt = self.attemptOf[ObjectIdentifier(client)] else { return }
         self.handle(.acknowledged(attempt, upTo: sequence))

@@ -16,6 +16,7 @@ extension RealtimeManagerStateMachine.Event: CustomStringConvertible {
             return "welcome \(id) epoch=\(epoch) next=\(next) recovered=\(recovered)"
         case .messageReceived(let id, let message): return "message \(id) \(message.cursor)"
         case .heartbeat(let id): return "heartbeat \(id)"
+        case .streamContinued(let id): return "streamContinued \(id)"
         case .latencySample(let id, let latency): return "latency \(id) \(latency.nanoseconds)ns"
         case .closed(let id, let cause): return "closed \(id) \(cause)"
         case .timerFired(let timer): return "fired \(timer)"

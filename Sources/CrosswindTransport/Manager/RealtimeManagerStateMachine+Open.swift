@@ -149,6 +149,30 @@ extension RealtimeManagerStateMachine {
         }
     }
 
+    /// The open transport's stream continued in a new response: the server's heartbeats now
+    /// come on a cadence anchored here, so the slots move with it. Judged against the old
+    /// slots, the new cadence would look late (or early) by however far its phase moved, and
+    /// two such continuations would read as a buffering path. The moment counts as traffic
+    /// and as a normally spaced heartbeat; strikes already counted stay.
+    mutating func streamContinued(_ id: AttemptID, now: NIODeadline) -> [Action] {
+        switch self.state {
+        case .open(let run, var connection):
+            guard connection.id == id else {
+                if let candidate = connection.candidate, candidate.attempt.id == id { return [] }
+                return self.stale()
+            }
+            connection.lastHeard = now
+            connection.lastHeartbeat = now
+            connection.expectedHeartbeat = now + self.configuration.heartbeatInterval
+            self.state = .open(run, connection)
+            return []
+        case .connecting(_, let attempt) where attempt.id == id:
+            return self.protocolError("stream continued before the welcome on \(id)")
+        case .idle, .connecting, .retrying:
+            return self.stale()
+        }
+    }
+
     /// The liveness timer. It is armed once per open connection and moved forward lazily (one
     /// re-arm per timeout at most), not re-armed on every message.
     mutating func heartbeatCheckDue(_ id: AttemptID, now: NIODeadline) -> [Action] {

@@ -110,6 +110,10 @@ public struct RealtimeManagerStateMachine: Sendable {
         case messageReceived(AttemptID, RealtimeMessage)
         /// A heartbeat arrived: a WebSocket pong, an SSE comment, a sync 200/304 response.
         case heartbeat(AttemptID)
+        /// The attempt's stream went on in a new response on the same connection (an SSE
+        /// stream the server recycled, welcomed again where it left off): the server's
+        /// heartbeat cadence restarts now.
+        case streamContinued(AttemptID)
         /// The latency of one message on the attempt (publish → receive, when the glue can tell).
         case latencySample(AttemptID, TimeAmount)
         /// The attempt's connection ended by itself. Not reported for attempts the machine
@@ -344,6 +348,8 @@ public struct RealtimeManagerStateMachine: Sendable {
             return self.messageReceived(id, message, now: now)
         case .heartbeat(let id):
             return self.heartbeat(id, now: now)
+        case .streamContinued(let id):
+            return self.streamContinued(id, now: now)
         case .latencySample(let id, let latency):
             return self.latencySample(id, latency, now: now)
         case .closed(let id, let cause):
