@@ -66,6 +66,21 @@ import Testing
         #expect(m.switches == [.initial, .fallbackConfirmTimeout])
     }
 
+    @Test func aConnectThatWaitedForASYNRetransmissionIsNoRTTSample() {
+        // A 40 ms path. One connect loses two SYNs and comes up after 3.04 s: that is the
+        // retransmission schedule, not a round trip, and the confirm timeout stays 2.5 s.
+        var m = ManagerScript()
+        _ = m(.start(networkIdentity: nil), at: 0)
+        _ = m(.rttMeasured(.milliseconds(40)), at: 40)
+        #expect(m.machine.smoothedRTT == .milliseconds(40))
+        _ = m(.rttMeasured(.milliseconds(3_040)), at: 3_040)
+        #expect(m.machine.smoothedRTT == .milliseconds(40))
+        #expect(m(.connected(.a1), at: 3_040) == [.scheduleTimer(.confirm(.a1), at: .mt(3_040 + 2_500))])
+        // A path that really is slow (900 ms) is still measured.
+        _ = m(.rttMeasured(.milliseconds(900)), at: 4_000)
+        #expect(m.machine.smoothedRTT == .nanoseconds(40_000_000 - 5_000_000 + 112_500_000))
+    }
+
     @Test func fullJitterDelaysStayWithinTheirBoundsOverManyDraws() {
         // The delay before retry n is uniform in [0, min(20 s, 0.5 s × 2ⁿ)].
         let backoff = FullJitterBackoff()

@@ -58,6 +58,14 @@ public struct RealtimeManagerConfiguration: Sendable, Equatable {
     /// floor (4 × 0.5 s = 2 s < 2.5 s) rather than a guess-driven longer timeout.
     public var initialRTTEstimate: TimeAmount = .milliseconds(500)
 
+    /// RTT samples longer than this are not taken. A connect is timed from the first SYN to
+    /// the connection coming up; one that took longer than Linux's initial SYN retransmission
+    /// timeout (1 s) lost a SYN or its answer and waited for the retransmission, so its time
+    /// is not one round trip (Karn's rule): taken, two lost SYNs would turn a 2.5 s confirm
+    /// timeout into 12 s. A path whose real RTT is above this keeps its earlier samples, or
+    /// ``initialRTTEstimate``.
+    public var ambiguousRTT: TimeAmount = .seconds(1)
+
     /// How long a transport may fail to open (and stay open) before the manager moves on to the
     /// next one. 10 s, from DESIGN.md. A connection that stayed open at least this long resets
     /// the failure history ("stable"); shorter-lived ones do not, so a transport whose

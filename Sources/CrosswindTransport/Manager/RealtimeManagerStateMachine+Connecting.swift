@@ -137,6 +137,8 @@ extension RealtimeManagerStateMachine {
         actions += self.disarm(.giveUp(run.method))
         var run = run
         run.failures = 0
+        // Refusals count in a row: an open ends the row (a refusal an hour later is a new one).
+        run.refusals = 0
         // `troubleSince` stays: a connection that dies before it is stable continues the same
         // stretch of trouble (see `connectionEnded`).
         let interval = self.configuration.heartbeatInterval
@@ -236,7 +238,8 @@ extension RealtimeManagerStateMachine {
 
     mutating func confirmExpired(_ id: AttemptID, now: NIODeadline) -> [Action] {
         switch self.state {
-        case .connecting(let run, let attempt) where attempt.id == id:
+        case .connecting(var run, let attempt) where attempt.id == id:
+            run.refusals = 0
             return self.primaryFailed(run, attempt, confirmTimedOut: true, closedByUs: true, now: now)
         case .open(let run, let connection):
             guard let candidate = connection.candidate, candidate.attempt.id == id else { return self.stale() }
@@ -249,9 +252,8 @@ extension RealtimeManagerStateMachine {
 
     mutating func closed(_ id: AttemptID, cause: TransportCloseCause, now: NIODeadline) -> [Action] {
         switch self.state {
-        case .connecting(let run, let attempt) where attempt.id == id:
+        case .connecting(var run, let attempt) where attempt.id == id:
             if cause == .refused {
-                var run = run
                 run.refusals += 1
                 // An answer of RST is definite: the port is closed or a firewall rejects it.
                 // A second one in a row is enough to move on, without waiting to give up.
@@ -261,6 +263,8 @@ extension RealtimeManagerStateMachine {
                 }
                 return self.primaryFailed(run, attempt, confirmTimedOut: false, closedByUs: false, now: now)
             }
+            // Another kind of failure breaks the row of refusals.
+            run.refusals = 0
             return self.primaryFailed(run, attempt, confirmTimedOut: false, closedByUs: false, now: now)
         case .open(let run, let connection):
             if connection.id == id {

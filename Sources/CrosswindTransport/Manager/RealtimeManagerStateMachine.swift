@@ -170,7 +170,8 @@ public struct RealtimeManagerStateMachine: Sendable {
         var failures = 0
         /// Heartbeat losses since the manager switched to this transport.
         var heartbeatLosses = 0
-        /// Consecutive connects answered with RST (the port is closed or rejected).
+        /// Connects answered with RST (the port is closed or rejected) in a row: an open or a
+        /// failure of another kind ends the row.
         var refusals = 0
         /// The reason a give-up would report, from the latest trouble.
         var giveUpReason = MethodChangeReason.fallbackConnectFailed
@@ -409,9 +410,11 @@ public struct RealtimeManagerStateMachine: Sendable {
         }
     }
 
-    /// RFC 6298: the first sample is the SRTT; later ones move it by 1/8.
+    /// RFC 6298: the first sample is the SRTT; later ones move it by 1/8. A sample as long as
+    /// a SYN retransmission timeout is ambiguous (see ``RealtimeManagerConfiguration/ambiguousRTT``)
+    /// and left out.
     private mutating func recordRTT(_ sample: TimeAmount) {
-        guard sample >= .zero else { return }
+        guard sample >= .zero, sample <= self.configuration.ambiguousRTT else { return }
         if let smoothed = self.smoothedRTT {
             self.smoothedRTT = .nanoseconds(smoothed.nanoseconds - smoothed.nanoseconds / 8 + sample.nanoseconds / 8)
         } else {
