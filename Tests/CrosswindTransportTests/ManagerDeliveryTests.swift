@@ -12,7 +12,7 @@ import Testing
     }
 
     @Test func deliversInOrderSuppressesDuplicatesAndResumesAfterAReconnect() {
-        var m = ManagerScript()
+        var m = ManagerScript(configuration: .withoutBackoff)
         openWebSocket(&m)
         // Messages in order are delivered as they come.
         #expect(m(.messageReceived(.a1, .msg(1)), at: 100) == [.deliver(.msg(1))])
@@ -24,14 +24,15 @@ import Testing
         // 3 arrives late, below the delivered position: suppressed (order wins).
         #expect(m(.messageReceived(.a1, .msg(3)), at: 310) == [])
         // 20 s after it opened the server closes the stream (a stable connection): reconnect
-        // at once, resuming after the last delivered cursor 7:4.
+        // after the first backoff step (zero here), resuming after the last delivered cursor 7:4.
         #expect(
             m(.closed(.a1, .closedByServer), at: 20_000) == [
                 .cancelTimer(.heartbeatCheck(.a1)),
-                .open(.websocket, .a2, resumeFrom: .at(4)),
+                .scheduleTimer(.retry(after: .a1), at: .mt(20_000)),
                 .scheduleTimer(.giveUp(.websocket), at: .mt(30_000)),
             ]
         )
+        #expect(m(.timerFired(.retry(after: .a1)), at: 20_000) == [.open(.websocket, .a2, resumeFrom: .at(4))])
         #expect(m(.connected(.a2), at: 20_040) == [.scheduleTimer(.confirm(.a2), at: .mt(22_540))])
         // The server resumes after 4; 5 was published meanwhile.
         #expect(
@@ -112,8 +113,27 @@ import Testing
         #expect(m.machine.performance(of: .websocket, now: .mt(10_000)).closedAfterOpen == 2)
     }
 
+    @Test func clientsOfAStableConnectionComeBackSpreadOverTheFirstBackoffStep() throws {
+        // A server restart ends every client's stable connection in the same instant. Each
+        // comes back after a full-jitter pause within the backoff's base (0.5 s), drawn from
+        // its own seed, not all at once.
+        var delays: Set<Int64> = []
+        for seed in UInt64(1)...20 {
+            var m = ManagerScript(seed: seed)
+            openWebSocket(&m)
+            let ended = m(.closed(.a1, .closedByServer), at: 60_000)
+            let retryAt = try #require(scheduledDeadline(ended, .retry(after: .a1)))
+            let delay = retryAt - .mt(60_000)
+            #expect(delay >= .zero && delay <= .milliseconds(500), "seed \(seed): \(delay)")
+            #expect(ended.contains(.scheduleTimer(.giveUp(.websocket), at: .mt(70_000))))
+            #expect(m(.timerFired(.retry(after: .a1)), at: retryAt) == [.open(.websocket, .a2, resumeFrom: .at(0))])
+            delays.insert(delay.nanoseconds)
+        }
+        #expect(delays.count == 20)
+    }
+
     @Test func anIncompleteRecoveryIsAnnouncedNeverASilentGap() {
-        var m = ManagerScript()
+        var m = ManagerScript(configuration: .withoutBackoff)
         openWebSocket(&m)
         for offset in UInt64(1)...5 {
             #expect(m(.messageReceived(.a1, .msg(offset)), at: 100 * Int64(offset)) == [.deliver(.msg(offset))])
@@ -122,10 +142,11 @@ import Testing
         #expect(
             m(.closed(.a1, .lost), at: 30_000) == [
                 .cancelTimer(.heartbeatCheck(.a1)),
-                .open(.websocket, .a2, resumeFrom: .at(5)),
+                .scheduleTimer(.retry(after: .a1), at: .mt(30_000)),
                 .scheduleTimer(.giveUp(.websocket), at: .mt(40_000)),
             ]
         )
+        #expect(m(.timerFired(.retry(after: .a1)), at: 30_000) == [.open(.websocket, .a2, resumeFrom: .at(5))])
         _ = m(.connected(.a2), at: 30_040)
         // The server's replay window no longer reaches back to 5: recovered false, the stream
         // continues at 40.
@@ -142,6 +163,7 @@ import Testing
         #expect(m(.messageReceived(.a2, .msg(40)), at: 30_100) == [.deliver(.msg(40))])
         // The server restarts with a new epoch: the welcome says so.
         _ = m(.closed(.a2, .lost), at: 60_000)
+        _ = m(.timerFired(.retry(after: .a2)), at: 60_000)
         _ = m(.connected(.a3), at: 60_040)
         #expect(
             m(.welcomeReceived(.a3, epoch: 8, next: 1, recovered: true), at: 60_080) == [
@@ -167,10 +189,11 @@ import Testing
     @Test func anUnrecoveredWelcomeNeverMovesBackwards() {
         // recovered:false with a `next` below what was delivered (same epoch): the position
         // stays, so nothing is delivered twice.
-        var m = ManagerScript()
+        var m = ManagerScript(configuration: .withoutBackoff)
         openWebSocket(&m, next: 10)
         #expect(m(.messageReceived(.a1, .msg(10)), at: 100) == [.deliver(.msg(10))])
         _ = m(.closed(.a1, .lost), at: 20_000)
+        _ = m(.timerFired(.retry(after: .a1)), at: 20_000)
         _ = m(.connected(.a2), at: 20_040)
         let actions = m(.welcomeReceived(.a2, epoch: 7, next: 8, recovered: false), at: 20_080)
         #expect(actions.contains(.recoveryIncomplete(lastDelivered: .at(10), resumesAt: .at(8))))

@@ -6,7 +6,7 @@ import Testing
 @Suite struct ManagerHeartbeatTests {
     @Test func aSilentTransportIsReconnectedOnceThenGivenUp() {
         // A path that starts black-holing open connections after a while.
-        var m = ManagerScript()
+        var m = ManagerScript(configuration: .withoutBackoff)
         _ = m(.start(networkIdentity: nil), at: 0)
         _ = m(.connected(.a1), at: 40)
         _ = m(.welcomeReceived(.a1, epoch: 7, next: 1, recovered: true), at: 80)
@@ -14,14 +14,16 @@ import Testing
         // ago and moves itself to 35 s after that heartbeat.
         #expect(m(.heartbeat(.a1), at: 25_080) == [])
         #expect(m(.timerFired(.heartbeatCheck(.a1)), at: 35_080) == [.scheduleTimer(.heartbeatCheck(.a1), at: .mt(60_080))])
-        // 35 s of silence: dead. The first loss reconnects the same transport at once.
+        // 35 s of silence: dead. The first loss reconnects the same transport after the
+        // first backoff step (zero here).
         #expect(
             m(.timerFired(.heartbeatCheck(.a1)), at: 60_080) == [
                 .close(.websocket, .a1),
-                .open(.websocket, .a2, resumeFrom: .at(0)),
+                .scheduleTimer(.retry(after: .a1), at: .mt(60_080)),
                 .scheduleTimer(.giveUp(.websocket), at: .mt(70_080)),
             ]
         )
+        #expect(m(.timerFired(.retry(after: .a1)), at: 60_080) == [.open(.websocket, .a2, resumeFrom: .at(0))])
         #expect(m(.connected(.a2), at: 60_100) == [.scheduleTimer(.confirm(.a2), at: .mt(62_600))])
         #expect(
             m(.welcomeReceived(.a2, epoch: 7, next: 1, recovered: true), at: 60_120) == [
@@ -46,17 +48,18 @@ import Testing
 
     @Test func theTransportsOwnHeartbeatTimeoutCountsAsALoss() {
         // The WebSocket client's pong wait gives up first and reports `.heartbeatTimeout`.
-        var m = ManagerScript()
+        var m = ManagerScript(configuration: .withoutBackoff)
         _ = m(.start(networkIdentity: nil), at: 0)
         _ = m(.connected(.a1), at: 40)
         _ = m(.welcomeReceived(.a1, epoch: 7, next: 1, recovered: true), at: 80)
         #expect(
             m(.closed(.a1, .heartbeatTimeout), at: 30_000) == [
                 .cancelTimer(.heartbeatCheck(.a1)),
-                .open(.websocket, .a2, resumeFrom: .at(0)),
+                .scheduleTimer(.retry(after: .a1), at: .mt(30_000)),
                 .scheduleTimer(.giveUp(.websocket), at: .mt(40_000)),
             ]
         )
+        #expect(m(.timerFired(.retry(after: .a1)), at: 30_000) == [.open(.websocket, .a2, resumeFrom: .at(0))])
         _ = m(.connected(.a2), at: 30_040)
         _ = m(.welcomeReceived(.a2, epoch: 7, next: 1, recovered: true), at: 30_080)
         #expect(

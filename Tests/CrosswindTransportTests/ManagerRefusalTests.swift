@@ -32,7 +32,9 @@ import Testing
         _ = m(.welcomeReceived(.a2, epoch: 7, next: 1, recovered: true), at: 740)
         m.keepAlive(.a2, firstBeat: 25_740, lastBeat: 50_740)
         // A stable connection breaks: reconnect; that attempt is refused once.
-        _ = m(.closed(.a2, .lost), at: 60_000)
+        let ended = m(.closed(.a2, .lost), at: 60_000)
+        let reconnectAt = try #require(scheduledDeadline(ended, .retry(after: .a2)))
+        _ = m(.timerFired(.retry(after: .a2)), at: reconnectAt)
         let refused = m(.closed(.a3, .refused), at: 60_020)
         #expect(!refused.contains { if case .methodChanged = $0 { return true } else { return false } })
         #expect(scheduledDeadline(refused, .retry(after: .a3)) != nil)

@@ -129,3 +129,14 @@ func remembering(_ method: TransportMethod) -> TransportMemory {
     memory.record(network: "office", method: method, at: .mt(0))
     return memory
 }
+
+extension RealtimeManagerConfiguration {
+    /// The defaults with a backoff of zero: every retry (the reconnect after a stable
+    /// connection ended included) is due the moment it is scheduled, so a script can follow a
+    /// reconnect step by step at fixed times. The jitter has tests of its own.
+    static var withoutBackoff: Self {
+        var configuration = Self()
+        configuration.backoff = FullJitterBackoff(base: .zero, cap: .zero)
+        return configuration
+    }
+}

@@ -248,22 +248,21 @@ extension RealtimeManagerStateMachine {
         case .closedByServer, .lost:
             self.performanceRecords[connection.method].closedAfterOpen += 1
         }
-        if now - connection.openedAt >= self.configuration.giveUpAfter {
-            // A stable connection ended (stream recycling, a server restart, one dropped
-            // connection): reconnect at once, with a fresh give-up window.
-            run.troubleSince = now
-            run.failures = 0
-            actions += self.openAttempt(run, now: now)
-            actions.append(self.arm(.giveUp(run.method), at: now + self.configuration.giveUpAfter))
-            return actions
-        }
-        // It died young: part of the same stretch of trouble as whatever came before.
         switch ending {
         case .closedByServer: run.giveUpReason = .transportClosedByServer
         case .lost: run.giveUpReason = .fallbackConnectFailed
         case .heartbeatLost: run.giveUpReason = .fallbackHeartbeatLost
         case .buffering: run.giveUpReason = .fallbackBuffering
         }
+        if now - connection.openedAt >= self.configuration.giveUpAfter {
+            // A stable connection ended (stream recycling, a server restart, one dropped
+            // connection): a fresh stretch with a fresh give-up window, and the first backoff
+            // step (full jitter up to the backoff's base), so the clients of a restarted
+            // server do not all come back in the same instant.
+            run.troubleSince = now
+            run.failures = 0
+        }
+        // Otherwise it died young: part of the same stretch of trouble as whatever came before.
         return actions + self.retryLater(run, after: connection.id, now: now)
     }
 }
