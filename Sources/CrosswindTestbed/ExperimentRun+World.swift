@@ -133,7 +133,7 @@ extension ExperimentRun {
             client = SSEClient(configuration: configuration, delegate: agent)
         case .sync:
             let configuration = group.syncConfiguration(host: host, topic: topic)
-            client = SyncClient(configuration: configuration, delegate: agent)
+            client = SyncClient(configuration: configuration, random: self.simulation.random.fork("client:\(agent.name)"), delegate: agent)
         }
         agent.client = client
         let server = self.experiment.topology.server

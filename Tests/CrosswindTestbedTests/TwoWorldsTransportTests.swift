@@ -144,7 +144,7 @@ import Testing
             var configuration = SyncClientConfiguration(host: "localhost", topic: "metrics")
             configuration.resumeFrom = cursor
             configuration.syncInterval = .milliseconds(100)
-            return SyncClient(configuration: configuration, delegate: recorder)
+            return SyncClient(configuration: configuration, random: SeededRandom(seed: 3), delegate: recorder)
         }
     }
 

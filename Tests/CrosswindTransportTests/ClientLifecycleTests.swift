@@ -14,7 +14,7 @@ import Testing
         case .sse:
             return SSEClient(configuration: SSEClientConfiguration(host: "server.test", topic: "metrics"), delegate: delegate)
         case .sync:
-            return SyncClient(configuration: SyncClientConfiguration(host: "server.test", topic: "metrics"), delegate: delegate)
+            return SyncClient(configuration: SyncClientConfiguration(host: "server.test", topic: "metrics"), random: SplitMix64(seed: 1), delegate: delegate)
         }
     }
 

@@ -13,9 +13,11 @@ public struct SyncClientConfiguration: TransportClientConfiguration {
     public var longPollWait: TimeAmount = .zero
     /// Most messages per response (`limit=`).
     public var batchSize = 50
-    /// Consecutive failed requests (HTTP errors) tolerated, with exponential backoff
-    /// (0.5 s doubling to 20 s) between them, before the client gives up.
+    /// Consecutive failed requests (HTTP errors) tolerated before the client gives up.
     public var maxConsecutiveErrors = 5
+    /// The pause before asking again after an HTTP error: full jitter, 0.5 s doubling to 20 s,
+    /// so the clients of a failing server do not all ask again in the same instant.
+    public var errorBackoff = FullJitterBackoff()
     /// Path of the server's endpoint for client messages.
     public var sendPath = "/send"
 
@@ -26,7 +28,8 @@ public struct SyncClientConfiguration: TransportClientConfiguration {
 
 /// A Custom Sync client over NIOHTTP1 on one keep-alive connection: `GET /sync` with the
 /// `since` cursor and `If-None-Match`, batches delivered once and in order, `304` as a
-/// heartbeat, interval polling or long-polling, and exponential backoff on HTTP errors.
+/// heartbeat, interval polling or long-polling, and full-jitter backoff on HTTP errors (its
+/// draws come from the generator the owner passes in).
 ///
 /// The first batch is the application round trip: it opens the client with the batch's
 /// epoch and `recovered` flag, like a welcome. Until then the client is still connecting (its
@@ -47,11 +50,13 @@ public final class SyncClient: PostsClientMessages, @unchecked Sendable {
     private var pendingStatus: HTTPResponseStatus?
     private var pendingETag: String?
     private var pendingBody: ByteBuffer?
+    private var random: any RandomNumberGenerator
 
     static let closedBeforeAnswer = "closed before a response"
 
-    public init(configuration: SyncClientConfiguration, delegate: any RealtimeClientDelegate) {
+    public init(configuration: SyncClientConfiguration, random: any RandomNumberGenerator, delegate: any RealtimeClientDelegate) {
         self.configuration = configuration
+        self.random = random
         self.delegate = delegate
         self.cursor = configuration.resumeFrom
         self.core = ClientCore(resumeFrom: configuration.resumeFrom)
@@ -143,7 +148,7 @@ public final class SyncClient: PostsClientMessages, @unchecked Sendable {
                 self.fail(.connectionFailed("HTTP \(status.code) \(self.consecutiveErrors) times"), channel: channel)
                 return
             }
-            let backoff = min(TimeAmount.milliseconds(500) * (1 << min(self.consecutiveErrors - 1, 10)), .seconds(20))
+            let backoff = self.configuration.errorBackoff.delay(retry: self.consecutiveErrors - 1, using: &self.random)
             self.schedulePoll(after: backoff, channel: channel)
         }
     }

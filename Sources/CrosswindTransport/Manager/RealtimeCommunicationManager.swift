@@ -188,7 +188,7 @@ public final class RealtimeCommunicationManager: RealtimeClientDelegate, @unchec
             configuration.syncInterval = self.configuration.syncInterval
             configuration.longPollWait = self.configuration.syncLongPoll
             configuration.batchSize = self.configuration.syncBatchSize
-            client = SyncClient(configuration: configuration, delegate: self)
+            client = SyncClient(configuration: configuration, random: SplitMix64(seed: self.random.next()), delegate: self)
         }
         let connector = self.connector
         client.sideConnector = { initialize in connector.connect(method, initialize) }
