@@ -6,7 +6,13 @@ import Foundation
 
 struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Run an experiment over the virtual network and check its expectations."
+        abstract: "Run an experiment over the virtual network and check its expectations.",
+        discussion: ExitStatus.help([
+            (ExitStatus.passed, "every expectation held"),
+            (ExitStatus.expectationFailed, "an expectation failed"),
+            (ExitStatus.invalidInput, "invalid input (a bad file or option)"),
+            (ExitStatus.diverged, "--check-determinism: the two runs diverged"),
+        ])
     )
 
     @Argument(help: "The experiment file (YAML).")
