@@ -17,7 +17,7 @@ struct Run: ParsableCommand {
             ],
             after: """
                 Without --out, the run is kept in runs/EXPERIMENT/ (replaced by the next run of it), \
-                so a failure can be inspected.
+                so a failure can be inspected, or replayed with `crosswind replay runs/EXPERIMENT`.
                 """
         )
     )
@@ -45,7 +45,14 @@ struct Run: ParsableCommand {
     }
 
     private func runOne(_ file: String) throws {
+        let inputs: [Manifest.InputFile]
         let experiment = try loadExperiment(file)
+        do {
+            inputs = try RunInputs.hash(experimentFile: file)
+        } catch {
+            printError("\(file): \(error)")
+            throw ExitCode(ExitStatus.invalidInput)
+        }
         let seed = self.seed ?? experiment.seed
         let directory = self.out ?? "runs/\(experiment.name)"
         do {
@@ -92,14 +99,14 @@ struct Run: ParsableCommand {
         }
         let wall = clock.now - started
         do {
-            try RunOutput.write(result, experiment: experiment, to: directory)
+            try RunOutput.write(result, experiment: experiment, to: directory, inputs: inputs, options: Manifest.Options(seed: self.seed, pcap: self.pcap))
         } catch {
             printError("cannot write \(directory): \(error)")
             throw ExitCode(ExitStatus.invalidInput)
         }
         Summary.print(result.report, wall: wall, directory: directory)
         if !result.report.passed {
-            print("inspect \(directory)/")
+            print("inspect \(directory)/, or replay: crosswind replay \(directory)")
             throw ExitCode(ExitStatus.expectationFailed)
         }
     }

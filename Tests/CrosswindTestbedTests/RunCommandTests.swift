@@ -15,9 +15,9 @@ import Testing
 
         let run = try runProcess(crosswind, ["run", "small.yaml", "--seed", "6"], in: base)
         #expect(run.status == 1)
-        // The summary says where the run is.
+        // The summary says where the run is and how to replay it.
         #expect(run.stdout.contains("  output      runs/small\n"))
-        #expect(run.stdout.contains("inspect runs/small/\n"))
+        #expect(run.stdout.contains("inspect runs/small/, or replay: crosswind replay runs/small"))
         for file in ["manifest.json", "report.json", "events.jsonl", "metrics.csv"] {
             #expect(FileManager.default.fileExists(atPath: "\(base)/runs/small/\(file)"), "\(file)")
         }
@@ -25,6 +25,7 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: "\(base)/runs/small/server.pcap"))
         let report = try String(contentsOfFile: "\(base)/runs/small/report.json", encoding: .utf8)
         #expect(report.contains("\"seed\" : 6"))
+        #expect(try runProcess(crosswind, ["replay", "runs/small"], in: base).status == 0)
     }
 
     /// Progress goes to standard error on a terminal only; `script` gives the run one.
@@ -52,6 +53,7 @@ import Testing
         (["run", "x.yaml", "--frobnicate"], "Unknown option '--frobnicate'"),
         (["run"], "Missing expected argument '<experiment>'"),
         (["frobnicate"], "Unexpected argument 'frobnicate'"),
+        (["replay", "a", "b"], "Unexpected argument 'b'"),
     ])
     func usageErrorsAreInvalidInput(arguments: [String], message: String) throws {
         let run = try runProcess(try crosswindExecutable(), arguments)
@@ -67,7 +69,10 @@ import Testing
         for line in ["Exit status:", "  0  ", "  1  an expectation failed", "  2  invalid input", "  3  a replay or a determinism check diverged"] {
             #expect(root.stdout.contains(line), "\(line)")
         }
-        for command in ["run", "bench", "serve", "proxy", "load"] {
+        for command in ["replay"] {
+            #expect(root.stdout.contains("  \(command) "), "the command list names \(command)")
+        }
+        for command in ["run", "replay", "bench", "serve", "proxy", "load"] {
             let help = try runProcess(crosswind, [command, "--help"])
             #expect(help.status == 0)
             #expect(help.stdout.contains("Exit status:\n  0  "), "\(command) --help")

@@ -1,4 +1,6 @@
+import CrosswindKernel
 import Foundation
+import Testing
 
 /// Small experiment files for the command-line tests: five WebSocket clients on a slightly
 /// lossy link for eight virtual seconds (a tenth of a second of wall time per run), so a test
@@ -55,5 +57,12 @@ enum SmallExperiment {
         try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         try text.write(toFile: path, atomically: true, encoding: .utf8)
         return path
+    }
+
+    /// The SHA-256 of a file's content, as `sha256sum` prints it.
+    static func sha256(_ path: String) throws -> String {
+        var hasher = SHA256()
+        hasher.update(try #require(FileManager.default.contents(atPath: path)))
+        return hasher.hexDigest()
     }
 }
