@@ -12,18 +12,20 @@ struct Run: ParsableCommand {
             [
                 (ExitStatus.passed, "every expectation held"),
                 (ExitStatus.expectationFailed, "an expectation failed"),
-                (ExitStatus.invalidInput, "invalid input (a bad file or option)"),
+                (ExitStatus.invalidInput, "invalid input (a bad file or option); with several files, this wins over 1"),
                 (ExitStatus.diverged, "--check-determinism: the two runs diverged"),
             ],
             after: """
                 Without --out, the run is kept in runs/EXPERIMENT/ (replaced by the next run of it), \
-                so a failure can be inspected, or replayed with `crosswind replay runs/EXPERIMENT`.
+                so a failure can be inspected, or replayed with `crosswind replay runs/EXPERIMENT`. \
+                Given a folder or several files, every experiment among them runs as `crosswind test` \
+                runs them, with the same output and exit statuses.
                 """
         )
     )
 
-    @Argument(help: "The experiment file (YAML).")
-    var experiment: String
+    @Argument(help: "The experiment file (YAML); or folders and several files, run like `crosswind test`.")
+    var experiments: [String]
 
     @Option(help: "Seed for every random stream (default: the experiment's seed).")
     var seed: UInt64?
@@ -41,7 +43,23 @@ struct Run: ParsableCommand {
     static let runFiles = ["manifest.json", "report.json", "events.jsonl", "metrics.csv", "server.log"]
 
     func run() throws {
-        try self.runOne(self.experiment)
+        if self.isSuite {
+            guard !self.pcap && !self.checkDeterminism else {
+                printError("run: --pcap and --check-determinism take one experiment file (got \(self.experiments.joined(separator: " ")))")
+                throw ExitCode(ExitStatus.invalidInput)
+            }
+            let status = try runSuite(paths: self.experiments, seeds: self.seed.map { [$0] }, jobs: ProcessPool.defaultJobs, keep: self.out, junit: nil)
+            if status != ExitStatus.passed { throw ExitCode(status) }
+            return
+        }
+        try self.runOne(self.experiments[0])
+    }
+
+    /// Several paths, or a folder: a suite.
+    private var isSuite: Bool {
+        var isDirectory: ObjCBool = false
+        return self.experiments.count > 1
+            || (FileManager.default.fileExists(atPath: self.experiments[0], isDirectory: &isDirectory) && isDirectory.boolValue)
     }
 
     private func runOne(_ file: String) throws {

@@ -51,8 +51,9 @@ import Testing
     @Test(arguments: [
         (["run", "x.yaml", "--seed", "abc"], "The value 'abc' is invalid for '--seed <seed>'"),
         (["run", "x.yaml", "--frobnicate"], "Unknown option '--frobnicate'"),
-        (["run"], "Missing expected argument '<experiment>'"),
+        (["run"], "Missing expected argument '<experiments> ...'"),
         (["frobnicate"], "Unexpected argument 'frobnicate'"),
+        (["test", "--junit"], "Missing value for '--junit <file>'"),
         (["replay", "a", "b"], "Unexpected argument 'b'"),
     ])
     func usageErrorsAreInvalidInput(arguments: [String], message: String) throws {
@@ -69,10 +70,10 @@ import Testing
         for line in ["Exit status:", "  0  ", "  1  an expectation failed", "  2  invalid input", "  3  a replay or a determinism check diverged"] {
             #expect(root.stdout.contains(line), "\(line)")
         }
-        for command in ["replay"] {
+        for command in ["test", "replay"] {
             #expect(root.stdout.contains("  \(command) "), "the command list names \(command)")
         }
-        for command in ["run", "replay", "bench", "serve", "proxy", "load"] {
+        for command in ["run", "test", "replay", "bench", "serve", "proxy", "load"] {
             let help = try runProcess(crosswind, [command, "--help"])
             #expect(help.status == 0)
             #expect(help.stdout.contains("Exit status:\n  0  "), "\(command) --help")
