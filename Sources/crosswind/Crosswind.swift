@@ -22,7 +22,9 @@ struct Crosswind: ParsableCommand {
             (ExitStatus.diverged, "a replay or a determinism check diverged"),
         ]),
         version: CrosswindVersion.current,
-        subcommands: [Run.self, TestExperiments.self, Replay.self, Validate.self, Bench.self, Serve.self, Proxy.self, Load.self]
+        subcommands: [
+            Run.self, TestExperiments.self, Sweep.self, Replay.self, Validate.self, Bench.self, Serve.self, Proxy.self, Load.self,
+        ]
     )
 
     /// Parses and runs a command as ArgumentParser does, except that a usage error (unknown

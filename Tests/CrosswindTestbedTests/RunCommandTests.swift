@@ -53,6 +53,7 @@ import Testing
         (["run", "x.yaml", "--frobnicate"], "Unknown option '--frobnicate'"),
         (["run"], "Missing expected argument '<experiments> ...'"),
         (["frobnicate"], "Unexpected argument 'frobnicate'"),
+        (["sweep", "x.yaml", "--seeds"], "Missing value for '--seeds <A..B>'"),
         (["test", "--junit"], "Missing value for '--junit <file>'"),
         (["replay", "a", "b"], "Unexpected argument 'b'"),
     ])
@@ -70,10 +71,10 @@ import Testing
         for line in ["Exit status:", "  0  ", "  1  an expectation failed", "  2  invalid input", "  3  a replay or a determinism check diverged"] {
             #expect(root.stdout.contains(line), "\(line)")
         }
-        for command in ["test", "replay"] {
+        for command in ["test", "sweep", "replay"] {
             #expect(root.stdout.contains("  \(command) "), "the command list names \(command)")
         }
-        for command in ["run", "test", "replay", "bench", "serve", "proxy", "load"] {
+        for command in ["run", "test", "sweep", "replay", "bench", "serve", "proxy", "load"] {
             let help = try runProcess(crosswind, [command, "--help"])
             #expect(help.status == 0)
             #expect(help.stdout.contains("Exit status:\n  0  "), "\(command) --help")
