@@ -124,9 +124,26 @@ public final class ExperimentRun {
 
     // MARK: Running
 
+    /// Called between slices of virtual time while ``execute()`` runs, for a progress display;
+    /// nil (the default) runs the experiment in one go. It observes and does not change the
+    /// run: the event loop runs the same tasks in the same order whether time advances to the
+    /// end at once or a slice at a time, and the hook schedules and records nothing.
+    public var onProgress: ((RunProgress) -> Void)?
+
+    /// Virtual time between two calls of ``onProgress``.
+    static let progressSlice = TimeAmount.milliseconds(100)
+
     /// Runs the experiment to its end and measures it.
     public func execute() -> RunResult {
-        self.simulation.run(until: self.simulation.at(self.experiment.workload.metricsAt))
+        let end = self.experiment.workload.metricsAt
+        if let onProgress = self.onProgress {
+            while self.simulation.elapsed < end {
+                self.simulation.run(until: self.simulation.at(min(self.simulation.elapsed + Self.progressSlice, end)))
+                onProgress(RunProgress(virtualTime: self.simulation.elapsed, end: end, events: self.simulation.trace.count))
+            }
+        } else {
+            self.simulation.run(until: self.simulation.at(end))
+        }
         let result = RunResult.measure(self)
         // Tear down silently: what happens after the measurement is not part of the run.
         for agent in self.agents {
@@ -145,6 +162,16 @@ public final class ExperimentRun {
 
     /// Paths of the captures written.
     public var capturePaths: [String] { self.captures.map(\.path) }
+}
+
+/// How far a run has come, for ``ExperimentRun/onProgress``.
+public struct RunProgress: Sendable {
+    /// Virtual time reached.
+    public var virtualTime: TimeAmount
+    /// Virtual time at which the run ends (publishing, then the drain).
+    public var end: TimeAmount
+    /// Trace events recorded so far.
+    public var events: Int
 }
 
 /// Lines of a simulated server's log, stamped with virtual time. Confined to the simulation

@@ -12,7 +12,13 @@ import Glibc
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Run the seed workload (clients x rate x size x duration) per transport and report speed, latency and memory."
+        abstract: "Run the seed workload (clients x rate x size x duration) per transport and report speed, latency and memory.",
+        discussion: ExitStatus.help([
+            (ExitStatus.passed, "every variant connected every client and delivered every message once"),
+            (ExitStatus.expectationFailed, "a variant did not (http-floor: an exchange was not decoded)"),
+            (ExitStatus.invalidInput, "invalid input"),
+            (ExitStatus.diverged, "a repetition gave another digest than the first"),
+        ])
     )
 
     @Option(help: "sim (the workload over the virtual network) or http-floor (only NIO's HTTP codecs, one long-poll exchange per message: the ceiling for sync-longpoll).")

@@ -8,15 +8,40 @@ import Glibc
 #endif
 
 /// The `crosswind` command line. Exit statuses (the contract scripts rely on):
-/// 0 every expectation held; 1 an expectation failed; 2 invalid input; 3 a run diverged.
+/// 0 every expectation held; 1 an expectation failed; 2 invalid input (usage errors
+/// included); 3 a replay or determinism check diverged.
 @main
 struct Crosswind: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "crosswind",
         abstract: "Real-time transports and a deterministic network-fault testbed.",
+        discussion: ExitStatus.help([
+            (ExitStatus.passed, "every expectation held (a replay: the run was reproduced)"),
+            (ExitStatus.expectationFailed, "an expectation failed"),
+            (ExitStatus.invalidInput, "invalid input: a bad file, option or argument"),
+            (ExitStatus.diverged, "a replay or a determinism check diverged"),
+        ]),
         version: CrosswindVersion.current,
-        subcommands: [Run.self, Validate.self, Bench.self, Serve.self, Proxy.self, Load.self]
+        subcommands: [
+            Run.self, TestExperiments.self, Sweep.self, Replay.self, Validate.self, Bench.self, Serve.self, Proxy.self, Load.self,
+        ]
     )
+
+    /// Parses and runs a command as ArgumentParser does, except that a usage error (unknown
+    /// flag, bad value, missing argument) exits with status 2, invalid input, like every
+    /// other bad input, instead of EX_USAGE (64).
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            if exitCode(for: error) == .validationFailure {
+                printError(fullMessage(for: error))
+                Foundation.exit(ExitStatus.invalidInput)
+            }
+            exit(withError: error)
+        }
+    }
 }
 
 /// Exit statuses of the command-line contract.
@@ -25,6 +50,12 @@ enum ExitStatus {
     static let expectationFailed: Int32 = 1
     static let invalidInput: Int32 = 2
     static let diverged: Int32 = 3
+
+    /// The exit-status section of a command's help: one line per status it uses.
+    static func help(_ statuses: [(Int32, String)], after text: String? = nil) -> String {
+        let lines = ["Exit status:"] + statuses.map { "  \($0.0)  \($0.1)" }
+        return ([text].compactMap { $0 } + [lines.joined(separator: "\n")]).joined(separator: "\n\n")
+    }
 }
 
 /// Prints to standard error.

@@ -10,12 +10,18 @@ import NIOCore
 struct Load: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "A population of Swift clients (the manager over real sockets) against a running crosswind serve.",
-        discussion: """
-            Writes the same report.json as a simulated run (digest `live`). With --expect, the \
-            expectations of an experiment file are checked against the live run; without it, \
-            every client must connect and receive every message. Exit status 0 if all held, 1 \
-            if one failed, 2 for invalid input.
-            """
+        discussion: ExitStatus.help(
+            [
+                (ExitStatus.passed, "every expectation held"),
+                (ExitStatus.expectationFailed, "an expectation failed (without --expect: a client did not connect, or a message was lost)"),
+                (ExitStatus.invalidInput, "invalid input (a bad URL, option or --expect file)"),
+            ],
+            after: """
+                Writes the same report.json as a simulated run (digest `live`). With --expect, the \
+                expectations of an experiment file are checked against the live run; without it, \
+                every client must connect and receive every message.
+                """
+        )
     )
 
     @Argument(help: "The server, e.g. http://127.0.0.1:8080")

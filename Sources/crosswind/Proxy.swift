@@ -16,6 +16,10 @@ struct Proxy: ParsableCommand {
             starts with no proxy, like toxiproxy-server. Every random decision (toxicity, jitter, slice sizes) draws from --seed \
             and is logged as a `decision` line on standard error or to --log.
             """
+            + "\n\n" + ExitStatus.help([
+                (ExitStatus.passed, "stopped by SIGTERM or SIGINT"),
+                (ExitStatus.invalidInput, "invalid input, or an address cannot be bound"),
+            ])
     )
 
     static let defaultName = "crosswind"

@@ -5,7 +5,11 @@ import Foundation
 
 struct Serve: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Serve the three transports on real sockets, with a demo publisher and the dashboard page."
+        abstract: "Serve the three transports on real sockets, with a demo publisher and the dashboard page.",
+        discussion: ExitStatus.help([
+            (ExitStatus.passed, "stopped by SIGTERM or SIGINT"),
+            (ExitStatus.invalidInput, "invalid input, or the address cannot be bound"),
+        ])
     )
 
     @Option(help: "Address to bind (loopback by default).")

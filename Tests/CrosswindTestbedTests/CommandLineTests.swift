@@ -51,7 +51,10 @@ import Testing
 
     @Test func checkDeterminismPrintsOneDigest() throws {
         let crosswind = try crosswindExecutable()
-        let run = try runProcess(crosswind, ["run", packagePath("Experiments/websocket-baseline.yaml"), "--check-determinism"])
+        let base = try temporaryDirectory("determinism")
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        // Run in a scratch directory: without --out, the run is kept in runs/EXPERIMENT there.
+        let run = try runProcess(crosswind, ["run", packagePath("Experiments/websocket-baseline.yaml"), "--check-determinism"], in: base)
         #expect(run.status == 0, "\(run.stderr)")
         #expect(run.stdout.contains("determinism check passed"))
     }
@@ -65,7 +68,7 @@ import Testing
             .replacingOccurrences(of: "../Topologies/", with: packagePath("Topologies") + "/")
             .replacingOccurrences(of: "atLeast: 200ms, atMost: 3000ms", with: "atMost: 50ms")
         try text.write(toFile: "\(base)/strict.yaml", atomically: true, encoding: .utf8)
-        let run = try runProcess(crosswind, ["run", "\(base)/strict.yaml"])
+        let run = try runProcess(crosswind, ["run", "\(base)/strict.yaml"], in: base)
         #expect(run.status == 1)
         #expect(run.stdout.contains("FAIL  latency p99 <= 50 ms"))
     }
