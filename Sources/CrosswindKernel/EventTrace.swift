@@ -48,6 +48,8 @@ public final class EventTrace {
     @exclusivity(unchecked) public private(set) var events: [Event] = []
     /// Number of events recorded.
     @exclusivity(unchecked) public private(set) var count: Int = 0
+    /// Whether the trace is closed (see ``seal()``): later records are ignored.
+    @exclusivity(unchecked) public private(set) var isSealed = false
 
     private var componentNames: [String] = []
     private var componentIndex: [String: UInt32] = [:]
@@ -98,6 +100,7 @@ public final class EventTrace {
         _ c: Int64 = 0,
         _ d: Int64 = 0
     ) {
+        guard !self.isSealed else { return }
         let event = Event(
             timeNanos: Int64(truncatingIfNeeded: now.uptimeNanoseconds &- self.origin.uptimeNanoseconds),
             component: component,
@@ -117,6 +120,14 @@ public final class EventTrace {
         self.appendVarint(zigzag(c))
         self.appendVarint(zigzag(d))
         if self.encoded.count >= 1 << 16 - 80 { self.flushEncoded() }
+    }
+
+    /// Closes the trace: what is recorded after this is not part of the run (a run seals its
+    /// trace once it is measured, so tearing the world down, which lets clients react to
+    /// their closing connections, adds nothing). The count, the kept events and the digest
+    /// then stay as they are, so a report, its manifest and `events.jsonl` agree.
+    public func seal() {
+        self.isSealed = true
     }
 
     /// The SHA-256 of everything recorded so far, as lowercase hex.
@@ -152,6 +163,7 @@ public final class EventTrace {
     }
 
     private func appendRegistration(tag: UInt8, name: String, fields: [String]) {
+        guard !self.isSealed else { return }
         self.encoded.append(tag)
         for text in [name] + fields {
             self.appendVarint(UInt64(text.utf8.count))

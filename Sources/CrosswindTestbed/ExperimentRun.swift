@@ -128,7 +128,9 @@ public final class ExperimentRun {
     public func execute() -> RunResult {
         self.simulation.run(until: self.simulation.at(self.experiment.workload.metricsAt))
         let result = RunResult.measure(self)
-        // Tear down silently: what happens after the measurement is not part of the run.
+        // Tear down silently: what happens after the measurement is not part of the run (the
+        // managers reconnect when their channels close), so the trace ends here.
+        self.simulation.trace.seal()
         for agent in self.agents {
             agent.client?.delegate = nil
             agent.manager?.delegate = nil

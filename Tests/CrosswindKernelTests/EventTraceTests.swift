@@ -173,4 +173,19 @@ import Testing
         // The registrations themselves are hashed: a trace without them differs.
         #expect(trace.digest() != EventTrace(origin: Self.origin, keepsEvents: true).digest())
     }
+
+    @Test func aSealedTraceStaysAsItWas() {
+        // After seal(), records and registrations change nothing: count, events and digest
+        // are those of the trace as it was sealed.
+        let trace = Self.trace(Self.base)
+        let digest = trace.digest()
+        trace.seal()
+        #expect(trace.isSealed)
+        let late = trace.component("late")
+        trace.record(Self.origin + .nanoseconds(9_000), late, trace.kind("late.kind", fields: ["x"]), 1)
+        #expect(trace.count == 3)
+        #expect(trace.events.count == 3)
+        #expect(trace.digest() == digest)
+        #expect(trace.digest() == Self.trace(Self.base).digest())
+    }
 }
