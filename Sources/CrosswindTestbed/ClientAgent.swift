@@ -1,4 +1,5 @@
 import CrosswindKernel
+import CrosswindReport
 import CrosswindTransport
 import NIOCore
 
@@ -46,9 +47,11 @@ final class ClientAgent: RealtimeClientDelegate, RealtimeManagerDelegate {
     private var lastOpenedMethod: TransportMethod?
     /// Resumes the manager reported as incomplete.
     private(set) var incompleteRecoveries = 0
-    /// Heals not yet followed by a delivery, and the recovery times measured.
-    private var pendingHeals: [NIODeadline] = []
+    /// Heals not yet followed by a delivery.
+    private var pendingHeals: [(at: NIODeadline, lastBefore: UInt64, delivered: Bool)] = []
+    /// Per heal, in order: the recovery time and the time to its first delivery.
     private(set) var recoveries: [TimeAmount] = []
+    private(set) var firstDeliveries: [TimeAmount] = []
     /// Heals never followed by a delivery before the end.
     var unrecovered: Int { self.pendingHeals.count }
 
@@ -73,7 +76,7 @@ final class ClientAgent: RealtimeClientDelegate, RealtimeManagerDelegate {
 
     /// A fault was repaired at `time`: the next delivery measures the recovery.
     func markHeal(at time: NIODeadline) {
-        self.pendingHeals.append(time)
+        self.pendingHeals.append((time, self.run.lastPublishedOffset, false))
     }
 
     /// The transport the client is open on now, if any.
@@ -111,10 +114,6 @@ final class ClientAgent: RealtimeClientDelegate, RealtimeManagerDelegate {
     // MARK: Accounting
 
     private func record(_ message: RealtimeMessage, at time: NIODeadline) {
-        if !self.pendingHeals.isEmpty {
-            for heal in self.pendingHeals { self.recoveries.append(time - heal) }
-            self.pendingHeals.removeAll()
-        }
         let offset = Int(message.offset)
         if offset >= self.seen.count {
             self.seen.append(contentsOf: repeatElement(false, count: max(offset + 1 - self.seen.count, 64)))
@@ -127,8 +126,19 @@ final class ClientAgent: RealtimeClientDelegate, RealtimeManagerDelegate {
             if message.offset < self.highest { self.reordered += 1 }
         }
         self.highest = max(self.highest, message.offset)
+        if !self.pendingHeals.isEmpty { self.measureRecoveries(at: time) }
         let latency = self.run.recordDelivery(offset: message.offset, at: time, client: self)
         self.run.simulation.trace.record(time, self.traceComponent, self.run.kindMessage, Int64(message.offset), latency)
+    }
+
+    /// After a delivery while heals are pending: each heal's recovery is this first
+    /// delivery after it.
+    private func measureRecoveries(at time: NIODeadline) {
+        for heal in self.pendingHeals {
+            self.firstDeliveries.append(time - heal.at)
+            self.recoveries.append(time - heal.at)
+        }
+        self.pendingHeals.removeAll()
     }
 
     func realtimeClient(_ client: any RealtimeTransportClient, heartbeatAt time: NIODeadline) {
@@ -154,5 +164,17 @@ final class ClientAgent: RealtimeClientDelegate, RealtimeManagerDelegate {
     func offered(publishedThrough last: UInt64) -> Int {
         let first = self.firstOffset ?? 1
         return last >= first ? Int(last - first + 1) : 0
+    }
+
+    /// Its own figures for the report: messages (the missing offsets among those offered
+    /// through `last`), recoveries and outages not recovered from.
+    func account(_ client: inout RunObservation.Client, publishedThrough last: UInt64) {
+        let seen = self.seen
+        client.account(offered: self.firstOffset ?? 1, through: last, duplicated: self.duplicated, reordered: self.reordered) { offset in
+            Int(offset) < seen.count && seen[Int(offset)]
+        }
+        client.recoveriesMicros = self.recoveries.map { UInt64(max($0.nanoseconds / 1000, 0)) }
+        client.firstDeliveriesMicros = self.firstDeliveries.map { UInt64(max($0.nanoseconds / 1000, 0)) }
+        client.unrecovered = self.unrecovered
     }
 }
