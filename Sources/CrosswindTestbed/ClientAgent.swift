@@ -47,13 +47,11 @@ final class ClientAgent: RealtimeClientDelegate, RealtimeManagerDelegate {
     private var lastOpenedMethod: TransportMethod?
     /// Resumes the manager reported as incomplete.
     private(set) var incompleteRecoveries = 0
-    /// Heals not yet followed by a delivery.
-    private var pendingHeals: [(at: NIODeadline, lastBefore: UInt64, delivered: Bool)] = []
-    /// Per heal, in order: the recovery time and the time to its first delivery.
-    private(set) var recoveries: [TimeAmount] = []
-    private(set) var firstDeliveries: [TimeAmount] = []
-    /// Heals never followed by a delivery before the end.
-    var unrecovered: Int { self.pendingHeals.count }
+    /// Recovery from each heal: until the client holds every message published before it
+    /// and one published after it (in nanoseconds of virtual time).
+    @exclusivity(unchecked) private var recovery = RecoveryTracker()
+    /// Heals the client had not caught up from at the end.
+    var unrecovered: Int { self.recovery.unrecovered }
 
     init(index: Int, group: Int, name: String, run: ExperimentRun) {
         self.index = index
@@ -74,9 +72,10 @@ final class ClientAgent: RealtimeClientDelegate, RealtimeManagerDelegate {
         self.record(message, at: time)
     }
 
-    /// A fault was repaired at `time`: the next delivery measures the recovery.
+    /// A fault was repaired at `time`: the client has recovered once it holds every message
+    /// published so far and one published after now.
     func markHeal(at time: NIODeadline) {
-        self.pendingHeals.append((time, self.run.lastPublishedOffset, false))
+        self.recovery.outageEnded(at: Int64(time.uptimeNanoseconds), lastBefore: self.run.lastPublishedOffset)
     }
 
     /// The transport the client is open on now, if any.
@@ -126,19 +125,14 @@ final class ClientAgent: RealtimeClientDelegate, RealtimeManagerDelegate {
             if message.offset < self.highest { self.reordered += 1 }
         }
         self.highest = max(self.highest, message.offset)
-        if !self.pendingHeals.isEmpty { self.measureRecoveries(at: time) }
+        if self.recovery.isWaiting {
+            let seen = self.seen
+            self.recovery.delivered(
+                message.offset, published: nil, at: Int64(time.uptimeNanoseconds), first: self.firstOffset ?? 1, highest: self.highest
+            ) { Int($0) < seen.count && seen[Int($0)] }
+        }
         let latency = self.run.recordDelivery(offset: message.offset, at: time, client: self)
         self.run.simulation.trace.record(time, self.traceComponent, self.run.kindMessage, Int64(message.offset), latency)
-    }
-
-    /// After a delivery while heals are pending: each heal's recovery is this first
-    /// delivery after it.
-    private func measureRecoveries(at time: NIODeadline) {
-        for heal in self.pendingHeals {
-            self.firstDeliveries.append(time - heal.at)
-            self.recoveries.append(time - heal.at)
-        }
-        self.pendingHeals.removeAll()
     }
 
     func realtimeClient(_ client: any RealtimeTransportClient, heartbeatAt time: NIODeadline) {
@@ -173,8 +167,8 @@ final class ClientAgent: RealtimeClientDelegate, RealtimeManagerDelegate {
         client.account(offered: self.firstOffset ?? 1, through: last, duplicated: self.duplicated, reordered: self.reordered) { offset in
             Int(offset) < seen.count && seen[Int(offset)]
         }
-        client.recoveriesMicros = self.recoveries.map { UInt64(max($0.nanoseconds / 1000, 0)) }
-        client.firstDeliveriesMicros = self.firstDeliveries.map { UInt64(max($0.nanoseconds / 1000, 0)) }
+        client.recoveriesMicros = self.recovery.recoveries.map { UInt64(max($0 / 1000, 0)) }
+        client.firstDeliveriesMicros = self.recovery.firstDeliveries.map { UInt64(max($0 / 1000, 0)) }
         client.unrecovered = self.unrecovered
     }
 }

@@ -119,5 +119,9 @@ typealias Expect = CrosswindReport.Expectation
         #expect(report.messages.lost == 0 && report.messages.duplicated == 0 && report.messages.reordered == 0, "\(report.messages)")
         #expect(report.passed, "\(report.expectations)")
         #expect(report.clients.byTransport == ["websocket": 3])
+        // Recovered means caught up; the first delivery after reopening is reported beside it
+        // and comes no later.
+        #expect(report.recovery.firstDeliveryMs.count == 3)
+        #expect(report.recovery.firstDeliveryMs.max <= report.recovery.maxMs)
     }
 }
