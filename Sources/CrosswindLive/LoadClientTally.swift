@@ -97,28 +97,32 @@ final class LoadClientTally: RealtimeManagerDelegate, @unchecked Sendable {
         if let manager = self.manager {
             for method in TransportMethod.allCases { performance[method] = manager.state.performance(of: method, now: manager.eventLoop.now) }
         }
-        var (offered, delivered, goodput) = (0, 0, 0)
-        if let first = self.firstOffset, newest >= first {
-            offered = Int(newest - first + 1)
-            for (offset, bytes) in self.seen where offset >= first && offset <= newest {
-                delivered += 1
-                goodput += bytes
-            }
+        var client = RunObservation.Client(
+            name: self.name, group: group, connected: self.connected, transport: transport,
+            startedAt: self.startedAt, arrivedAt: self.arrivedOnCurrentAt, switches: self.switches, runStart: runStarted
+        )
+        var goodput = 0
+        let seen = self.seen
+        if let first = self.firstOffset {
+            client.account(offered: first, through: newest, duplicated: self.duplicated, reordered: self.reordered) { seen[$0] != nil }
+            for (offset, bytes) in seen where offset >= first && offset <= newest { goodput += bytes }
+        } else {
+            client.account(offered: 1, through: 0, duplicated: self.duplicated, reordered: self.reordered) { _ in false }
         }
+        client.recoveriesMicros = self.recovery.recoveries.map { UInt64(max($0, 0)) }
+        client.firstDeliveriesMicros = self.recovery.firstDeliveries.map { UInt64(max($0, 0)) }
+        client.unrecovered = self.recovery.unrecovered
         var recoveries = LatencyHistogram()
-        for micros in self.recovery.recoveries { recoveries.record(micros: UInt64(max(micros, 0))) }
+        for micros in client.recoveriesMicros { recoveries.record(micros: micros) }
         var firstDeliveries = LatencyHistogram()
-        for micros in self.recovery.firstDeliveries { firstDeliveries.record(micros: UInt64(max(micros, 0))) }
+        for micros in client.firstDeliveriesMicros { firstDeliveries.record(micros: micros) }
         return Figures(
-            client: RunObservation.Client(
-                name: self.name, group: group, connected: self.connected, transport: transport,
-                startedAt: self.startedAt, arrivedAt: self.arrivedOnCurrentAt, switches: self.switches, runStart: runStarted
-            ),
+            client: client,
             performance: performance,
-            offered: offered, delivered: delivered, goodputBytes: goodput,
+            offered: client.offered, delivered: client.delivered, goodputBytes: goodput,
             duplicated: self.duplicated, reordered: self.reordered,
             latency: self.latency, recoveries: recoveries, firstDeliveries: firstDeliveries,
-            unrecovered: self.recovery.unrecovered, incompleteRecoveries: self.incompleteRecoveries,
+            unrecovered: client.unrecovered, incompleteRecoveries: self.incompleteRecoveries,
             bytesUp: self.bytesUp, bytesDown: self.bytesDown
         )
     }

@@ -33,6 +33,9 @@ import Glibc
 ///   one published after it (`firstDeliveryMs`: until its first delivery after reopening).
 /// - `clientMessages`, `serverErrors` and `simulation` are absent (the clients send nothing,
 ///   the server is another process); `endedOn` lists each client's transport at the end.
+/// - `groups` (one) and `failingClients` come from each client's own figures, as in a
+///   simulated run: its messages and the offsets it missed from its first accountable offset
+///   to the newest any client had, its switches and its recoveries.
 public final class LoadGenerator {
     public struct Configuration: Sendable {
         public var host = "127.0.0.1"
