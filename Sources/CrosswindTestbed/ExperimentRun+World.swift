@@ -16,7 +16,11 @@ extension ExperimentRun {
         let hub = self.hub
         var serverConfiguration = RealtimeServerConfiguration()
         let log = self.serverLog
-        let loop = self.simulation.loop
+        // Typed as an `EventLoop` so `now` is the loop's virtual time: this file does not
+        // import NIOEmbedded, and on the concrete `EmbeddedEventLoop` the name would resolve to
+        // NIOCore's default `now` (the machine's uptime clock), which made server.log differ
+        // between runs.
+        let loop: any EventLoop = self.simulation.loop
         let start = self.simulation.start
         serverConfiguration.log = { line in
             let micros = (loop.now - start).nanoseconds / 1000

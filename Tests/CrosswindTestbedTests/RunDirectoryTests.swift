@@ -25,4 +25,18 @@ import Testing
         #expect(result.trace.count == reported)
         #expect(manifest.digest == result.report.digest)
     }
+
+    @Test func serverLogIsStampedWithVirtualTime() throws {
+        // The proxy strips Upgrade, so the server rejects every client's first WebSocket
+        // request: each line is stamped with the virtual time of the rejection (within the
+        // run's 52 s), and two runs write the same log.
+        let experiment = try ExperimentLoader.load(path: packagePath("Experiments/fallback-strip-upgrade.yaml"))
+        let first = try ExperimentRun(experiment: experiment, options: RunOptions(keepsEvents: false)).execute()
+        let second = try ExperimentRun(experiment: experiment, options: RunOptions(keepsEvents: false)).execute()
+        #expect(!first.serverLog.isEmpty)
+        #expect(first.serverLog == second.serverLog)
+        let seconds = first.serverLog.compactMap { $0.split(separator: " ").first.flatMap { Double($0) } }
+        #expect(seconds.count == first.serverLog.count)
+        #expect(seconds.allSatisfy { $0 >= 0 && $0 <= (first.report.simulation?.virtualSeconds ?? 0) }, "\(first.serverLog.prefix(3))")
+    }
 }
