@@ -3,12 +3,17 @@ import NIOCore
 /// The run's event trace: one canonical record per simulated event, and its SHA-256 digest.
 ///
 /// Components register a name once (`"link:office-1->server"`) and event kinds once
-/// (`"tcp.retransmit"` with its field names); recording an event is then a few integer
-/// writes, cheap enough for the hot path of a 1000-client run. The digest is SHA-256 over a
-/// canonical binary encoding of the records (varints of time, component, kind and fields),
-/// so it depends only on what happened and when, never on wall time or on text formatting.
-/// ``line(_:)`` renders the same record as the canonical text line written to
-/// `events.jsonl` and shown when two runs diverge.
+/// (`"tcp.state"` with its fields); recording an event is then a few integer writes, cheap
+/// enough for the hot path of a 1000-client run. The digest is SHA-256 over a canonical
+/// binary encoding of the registrations and the records (varints of time, component, kind
+/// and fields), so it depends only on what happened and when, never on wall time or on text
+/// formatting.
+///
+/// Fields stay integers in the trace; a field whose values have names (a TCP state, a close
+/// reason, a transport, a connection) declares a ``TraceVocabulary`` when its kind is
+/// registered, and the names are looked up only when the trace is rendered: ``line(_:)``,
+/// the canonical text line shown when two runs diverge, and ``values(_:)``, which
+/// `events.jsonl` is written from. Registering names costs nothing per event.
 ///
 /// Calling contract: one trace per simulation, used only on the simulation's loop.
 ///
@@ -48,12 +53,17 @@ public final class EventTrace {
     @exclusivity(unchecked) public private(set) var events: [Event] = []
     /// Number of events recorded.
     @exclusivity(unchecked) public private(set) var count: Int = 0
+    /// Whether the trace is closed (see ``seal()``): later records are ignored.
+    @exclusivity(unchecked) public private(set) var isSealed = false
 
     private var componentNames: [String] = []
     private var componentIndex: [String: UInt32] = [:]
     private var kindNames: [String] = []
-    private var kindFields: [[String]] = []
+    var kindFields: [[TraceField]] = []
     private var kindIndex: [String: UInt16] = [:]
+    /// Registered vocabularies, by ``TraceVocabulary/id``.
+    var vocabularies: [Vocabulary] = []
+    private var vocabularyIndex: [String: UInt16] = [:]
     @exclusivity(unchecked) private var hasher = SHA256()
     @exclusivity(unchecked) private var encoded: [UInt8] = []
     private let origin: NIODeadline
@@ -75,16 +85,63 @@ public final class EventTrace {
         return id
     }
 
-    /// The identifier of an event kind with up to four named fields, registering it on first use.
-    public func kind(_ name: String, fields: [String] = []) -> UInt16 {
-        precondition(fields.count <= 4, "an event kind has at most four fields: \(name) \(fields)")
+    /// The identifier of an event kind with up to four fields, registering it on first use.
+    /// A field given as a string literal is a plain number; ``TraceField/init(_:_:)`` gives
+    /// one whose values have names.
+    public func kind(_ name: String, fields: [TraceField] = []) -> UInt16 {
+        precondition(fields.count <= 4, "an event kind has at most four fields: \(name) \(fields.map(\.name))")
         if let id = self.kindIndex[name] { return id }
         let id = UInt16(self.kindNames.count)
         self.kindNames.append(name)
         self.kindFields.append(fields)
         self.kindIndex[name] = id
-        self.appendRegistration(tag: 0xF1, name: name, fields: fields)
+        self.appendRegistration(tag: 0xF1, name: name, fields: fields.map(\.name))
+        for (index, field) in fields.enumerated() {
+            guard let vocabulary = field.vocabulary, !self.isSealed else { continue }
+            // Which fields read through which vocabulary is part of what the digest covers.
+            self.encoded.append(0xF4)
+            self.appendVarint(UInt64(id))
+            self.appendVarint(UInt64(index))
+            self.appendVarint(UInt64(vocabulary.id))
+        }
         return id
+    }
+
+    /// The identifier of an event kind whose fields are plain numbers.
+    public func kind(_ name: String, fields: [String]) -> UInt16 {
+        self.kind(name, fields: fields.map { TraceField($0) })
+    }
+
+    /// A vocabulary of names for a field's values, registering it on first use: `names[i]`
+    /// names the value `i`. With `bits`, a value is a set of bits and `names[i]` names bit `i`
+    /// (a value reads as the names of its bits joined by `|`, e.g. TCP flags `SYN|ACK`). More
+    /// names can be defined as the run goes (``define(_:_:as:)``).
+    public func vocabulary(_ name: String, names: [String] = [], bits: Bool = false) -> TraceVocabulary {
+        if let id = self.vocabularyIndex[name] { return TraceVocabulary(id: id) }
+        let id = UInt16(self.vocabularies.count)
+        self.vocabularies.append(Vocabulary(name: name, bits: bits))
+        self.vocabularyIndex[name] = id
+        if !self.isSealed {
+            self.encoded.append(0xF2)
+            self.appendText(name)
+            self.encoded.append(bits ? 1 : 0)
+        }
+        let vocabulary = TraceVocabulary(id: id)
+        for (value, text) in names.enumerated() { self.define(vocabulary, Int64(value), as: text) }
+        return vocabulary
+    }
+
+    /// Names `value` in `vocabulary` (a connection as it opens, a node as it is added). A
+    /// definition is part of the digest, like any registration; defining a value again
+    /// replaces its name.
+    public func define(_ vocabulary: TraceVocabulary, _ value: Int64, as name: String) {
+        precondition(value >= 0 && value < 1 << 31, "a named value is in 0..<2^31: \(value) \(name)")
+        guard !self.isSealed else { return }
+        self.vocabularies[Int(vocabulary.id)].define(Int(value), name)
+        self.encoded.append(0xF3)
+        self.appendVarint(UInt64(vocabulary.id))
+        self.appendVarint(UInt64(value))
+        self.appendText(name)
     }
 
     /// Records an event at `now`.
@@ -98,6 +155,7 @@ public final class EventTrace {
         _ c: Int64 = 0,
         _ d: Int64 = 0
     ) {
+        guard !self.isSealed else { return }
         let event = Event(
             timeNanos: Int64(truncatingIfNeeded: now.uptimeNanoseconds &- self.origin.uptimeNanoseconds),
             component: component,
@@ -119,6 +177,14 @@ public final class EventTrace {
         if self.encoded.count >= 1 << 16 - 80 { self.flushEncoded() }
     }
 
+    /// Closes the trace: what is recorded after this is not part of the run (a run seals its
+    /// trace once it is measured, so tearing the world down, which lets clients react to
+    /// their closing connections, adds nothing). The count, the kept events and the digest
+    /// then stay as they are, so a report, its manifest and `events.jsonl` agree.
+    public func seal() {
+        self.isSealed = true
+    }
+
     /// The SHA-256 of everything recorded so far, as lowercase hex.
     public func digest() -> String {
         self.flushEncoded()
@@ -131,32 +197,48 @@ public final class EventTrace {
     /// The name of an event kind.
     public func kindName(_ id: UInt16) -> String { self.kindNames[Int(id)] }
 
-    /// The canonical text line of an event: `seconds component kind field=value …`.
+    /// The canonical text line of an event: `seconds component kind field=value …`, a named
+    /// value as its name (quoted when it has a space), a value that means none (a negative
+    /// value in a vocabulary) as `none`.
     public func line(_ event: Event) -> String {
         let micros = event.timeNanos / 1000
         let seconds = micros / 1_000_000
         let fraction = String(micros % 1_000_000)
         let padded = String(repeating: "0", count: 6 - fraction.count) + fraction
         var line = "\(seconds).\(padded) \(self.componentNames[Int(event.component)]) \(self.kindNames[Int(event.kind)])"
-        let values = [event.a, event.b, event.c, event.d]
-        for (index, name) in self.kindFields[Int(event.kind)].enumerated() {
-            line += " \(name)=\(values[index])"
+        for (name, value) in self.values(event) {
+            switch value {
+            case .number(let number): line += " \(name)=\(number)"
+            case .name(let text): line += text.contains(" ") ? " \(name)=\"\(text)\"" : " \(name)=\(text)"
+            case .none: line += " \(name)=none"
+            }
         }
         return line
     }
 
-    /// The named fields of an event, for structured output.
+    /// The named fields of an event as recorded (integers), for structured output.
     public func fields(_ event: Event) -> [(String, Int64)] {
         let values = [event.a, event.b, event.c, event.d]
-        return self.kindFields[Int(event.kind)].enumerated().map { ($0.element, values[$0.offset]) }
+        return self.kindFields[Int(event.kind)].enumerated().map { ($0.element.name, values[$0.offset]) }
+    }
+
+    /// The fields of an event as they read: names where the kind gave the field a vocabulary.
+    public func values(_ event: Event) -> [(String, TraceValue)] {
+        let values = [event.a, event.b, event.c, event.d]
+        return self.kindFields[Int(event.kind)].enumerated().map { index, field in
+            (field.name, field.vocabulary.map { self.value(values[index], in: $0) } ?? .number(values[index]))
+        }
     }
 
     private func appendRegistration(tag: UInt8, name: String, fields: [String]) {
+        guard !self.isSealed else { return }
         self.encoded.append(tag)
-        for text in [name] + fields {
-            self.appendVarint(UInt64(text.utf8.count))
-            self.encoded.append(contentsOf: text.utf8)
-        }
+        for text in [name] + fields { self.appendText(text) }
+    }
+
+    private func appendText(_ text: String) {
+        self.appendVarint(UInt64(text.utf8.count))
+        self.encoded.append(contentsOf: text.utf8)
     }
 
     @inline(__always)

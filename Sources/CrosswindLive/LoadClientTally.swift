@@ -50,9 +50,9 @@ final class LoadClientTally: RealtimeManagerDelegate, @unchecked Sendable {
 
     /// Whether the manager was open the last time we looked.
     private var open = false
-    /// Wall-clock µs at which an open transport ended in the window, not yet recovered from.
-    private var outages: [Int64] = []
-    private var recoveries = LatencyHistogram()
+    /// Recovery from each end of an open transport in the window, in wall-clock µs: until the
+    /// client holds every message published before it and one published after it.
+    private var recovery = RecoveryTracker()
     private var incompleteRecoveries = 0
     /// TCP payload bytes this client's sockets wrote (handed to the socket) and read, until
     /// measuring ends.
@@ -81,6 +81,7 @@ final class LoadClientTally: RealtimeManagerDelegate, @unchecked Sendable {
         var reordered: Int
         var latency: LatencyHistogram
         var recoveries: LatencyHistogram
+        var firstDeliveries: LatencyHistogram
         var unrecovered: Int
         var incompleteRecoveries: Int
         var bytesUp: Int
@@ -96,24 +97,32 @@ final class LoadClientTally: RealtimeManagerDelegate, @unchecked Sendable {
         if let manager = self.manager {
             for method in TransportMethod.allCases { performance[method] = manager.state.performance(of: method, now: manager.eventLoop.now) }
         }
-        var (offered, delivered, goodput) = (0, 0, 0)
-        if let first = self.firstOffset, newest >= first {
-            offered = Int(newest - first + 1)
-            for (offset, bytes) in self.seen where offset >= first && offset <= newest {
-                delivered += 1
-                goodput += bytes
-            }
+        var client = RunObservation.Client(
+            name: self.name, group: group, connected: self.connected, transport: transport,
+            startedAt: self.startedAt, arrivedAt: self.arrivedOnCurrentAt, switches: self.switches, runStart: runStarted
+        )
+        var goodput = 0
+        let seen = self.seen
+        if let first = self.firstOffset {
+            client.account(offered: first, through: newest, duplicated: self.duplicated, reordered: self.reordered) { seen[$0] != nil }
+            for (offset, bytes) in seen where offset >= first && offset <= newest { goodput += bytes }
+        } else {
+            client.account(offered: 1, through: 0, duplicated: self.duplicated, reordered: self.reordered) { _ in false }
         }
+        client.recoveriesMicros = self.recovery.recoveries.map { UInt64(max($0, 0)) }
+        client.firstDeliveriesMicros = self.recovery.firstDeliveries.map { UInt64(max($0, 0)) }
+        client.unrecovered = self.recovery.unrecovered
+        var recoveries = LatencyHistogram()
+        for micros in client.recoveriesMicros { recoveries.record(micros: micros) }
+        var firstDeliveries = LatencyHistogram()
+        for micros in client.firstDeliveriesMicros { firstDeliveries.record(micros: micros) }
         return Figures(
-            client: RunObservation.Client(
-                name: self.name, group: group, connected: self.connected, transport: transport,
-                startedAt: self.startedAt, arrivedAt: self.arrivedOnCurrentAt, switches: self.switches, runStart: runStarted
-            ),
+            client: client,
             performance: performance,
-            offered: offered, delivered: delivered, goodputBytes: goodput,
+            offered: client.offered, delivered: client.delivered, goodputBytes: goodput,
             duplicated: self.duplicated, reordered: self.reordered,
-            latency: self.latency, recoveries: self.recoveries,
-            unrecovered: self.outages.count, incompleteRecoveries: self.incompleteRecoveries,
+            latency: self.latency, recoveries: recoveries, firstDeliveries: firstDeliveries,
+            unrecovered: client.unrecovered, incompleteRecoveries: self.incompleteRecoveries,
             bytesUp: self.bytesUp, bytesDown: self.bytesDown
         )
     }
@@ -134,11 +143,14 @@ final class LoadClientTally: RealtimeManagerDelegate, @unchecked Sendable {
                 // Against the intended schedule: a late publisher or a slow client shows.
                 self.latency.record(micros: UInt64(max(wallClockMicros() - published, 0)))
             }
-            if !self.outages.isEmpty, manager.isOpen { self.recover(published: published) }
         }
         if self.phase != .done {
             self.seen[message.offset] = message.data.readableBytes
             self.highest = max(self.highest, message.offset)
+        }
+        if measuring, self.recovery.isWaiting, manager.isOpen, let first = self.firstOffset {
+            let seen = self.seen
+            self.recovery.delivered(message.offset, published: published, at: wallClockMicros(), first: first, highest: self.highest) { seen[$0] != nil }
         }
     }
 
@@ -166,22 +178,13 @@ final class LoadClientTally: RealtimeManagerDelegate, @unchecked Sendable {
 
     /// One of the client's connections closed: if the manager was open and is not any more,
     /// its open transport just ended. (A probe or a failed attempt closing leaves it open.)
+    /// The client recovers once it is open again and holds every message published before
+    /// this moment and one published after it (``RecoveryTracker``, learning which came
+    /// before from the publish stamps).
     func connectionClosed() {
         guard self.phase != .done, self.open, let manager = self.manager, !manager.isOpen else { return }
         self.open = false
-        if self.phase == .window { self.outages.append(wallClockMicros()) }
-    }
-
-    /// A delivery on an open transport ends every outage that began before the message was
-    /// published. A message without a publish stamp ends them all (the first delivery after
-    /// reopening, as a simulated run counts from a heal).
-    private func recover(published: Int64?) {
-        let now = wallClockMicros()
-        self.outages.removeAll { ended in
-            guard published.map({ $0 > ended }) ?? true else { return false }
-            self.recoveries.record(micros: UInt64(max(now - ended, 0)))
-            return true
-        }
+        if self.phase == .window { self.recovery.outageEnded(at: wallClockMicros(), lastBefore: nil) }
     }
 
     /// The time the message was due to be published, in µs since 1970: `data.due` (µs) when

@@ -29,9 +29,13 @@ import Glibc
 ///   `packets`, `packetsDropped` and `retransmissions` are absent; `bandwidthBytesPerSec`
 ///   divides it by the whole run, first client's start to the end of the drain.
 /// - `recovery` counts, per client, each time its open transport ended in the window, until it
-///   is open again and has received a message published after that moment.
+///   is open again and has caught up: it holds every message published before that moment and
+///   one published after it (`firstDeliveryMs`: until its first delivery after reopening).
 /// - `clientMessages`, `serverErrors` and `simulation` are absent (the clients send nothing,
 ///   the server is another process); `endedOn` lists each client's transport at the end.
+/// - `groups` (one) and `failingClients` come from each client's own figures, as in a
+///   simulated run: its messages and the offsets it missed from its first accountable offset
+///   to the newest any client had, its switches and its recoveries.
 public final class LoadGenerator {
     public struct Configuration: Sendable {
         public var host = "127.0.0.1"
@@ -180,6 +184,7 @@ public final class LoadGenerator {
         var (offered, delivered, duplicated, reordered, goodput, bytesUp, bytesDown) = (0, 0, 0, 0, 0, 0, 0)
         var latency = LatencyHistogram()
         var recoveries = LatencyHistogram()
+        var firstDeliveries = LatencyHistogram()
         var (unrecovered, incomplete) = (0, 0)
         for (manager, tally, loop) in clients {
             // Read on the client's loop (the manager still runs; the tally stopped changing
@@ -197,12 +202,13 @@ public final class LoadGenerator {
             reordered += figures.reordered
             latency.merge(figures.latency)
             recoveries.merge(figures.recoveries)
+            firstDeliveries.merge(figures.firstDeliveries)
             unrecovered += figures.unrecovered
             incomplete += figures.incompleteRecoveries
             bytesUp += figures.bytesUp
             bytesDown += figures.bytesDown
         }
-        let observation = RunObservation(
+        var observation = RunObservation(
             groups: [configuration.group],
             clients: observed,
             offered: offered,
@@ -215,6 +221,7 @@ public final class LoadGenerator {
             incompleteRecoveries: incomplete,
             clientMessages: nil
         )
+        observation.firstDeliveries = firstDeliveries
         var report = Report(
             experiment: configuration.experiment,
             seed: configuration.seed,

@@ -74,7 +74,7 @@ public struct LinkConfiguration: Sendable, Equatable {
 }
 
 /// Why a link dropped a packet.
-public enum DropReason: Int64, Sendable {
+public enum DropReason: Int64, Sendable, CaseIterable {
     case loss = 1
     case queueFull = 2
     case linkDown = 3

@@ -13,19 +13,27 @@ extension Network {
     /// `initialize` adds the protocol handlers before the SYN leaves; the channel becomes
     /// active (and `channelActive` fires) when the handshake completes. A connection that
     /// fails (refused, timed out) fires `errorCaught(TCPError)` and closes the channel
-    /// without it ever becoming active.
+    /// without it ever becoming active. `relaying` is the connection this one is opened on
+    /// behalf of (a proxy's client side, see ``connection(of:)``): the trace names this one
+    /// after it.
     @discardableResult
     public func openChannel(
         from node: NodeID,
         to remote: Endpoint,
+        relaying: TCPConnection? = nil,
         initialize: (any Channel) throws -> Void
     ) rethrows -> EmbeddedChannel {
         let socket = SimulatedSocket(remoteAddress: Self.socketAddress(remote))
         let channel = EmbeddedChannel(handlers: [socket], loop: self.simulation.loop)
         try initialize(channel)
         self.register(channel, socket)
-        socket.connection = self.tcp(node).connect(to: remote, delegate: socket)
+        socket.connection = self.tcp(node).connect(to: remote, delegate: socket, relaying: relaying)
         return channel
+    }
+
+    /// The TCP connection under a simulated channel, if it has one yet.
+    public func connection(of channel: any Channel) -> TCPConnection? {
+        (try? channel.pipeline.syncOperations.handler(type: SimulatedSocket.self))?.connection
     }
 
     /// Accepts connections on `node`:`port`; each accepted connection gets a channel that

@@ -37,15 +37,25 @@ public final class Network {
     let kindDrop: UInt16
     let kindFilter: UInt16
     let kindNoRoute: UInt16
+    /// The trace's names for nodes, connections, TCP flags, states and errors.
+    let names: TraceNames
+    /// Per node: whether it relays connections for others (see ``markRelay(_:)``), and how
+    /// many connections it opened.
+    private var relays: [Bool] = []
+    private var connectionsOpened: [Int] = []
+    /// Connections named so far (the next connection's value in the trace).
+    private var connectionsNamed: Int64 = 0
 
     public init(simulation: Simulation) {
         self.simulation = simulation
         let trace = simulation.trace
+        self.names = TraceNames(trace)
         self.traceNetwork = trace.component("network")
-        self.kindTransmit = trace.kind("seg.tx", fields: ["seq", "ack", "len", "flags"])
-        self.kindDrop = trace.kind("seg.drop", fields: ["seq", "len", "flags", "reason"])
-        self.kindFilter = trace.kind("seg.filter", fields: ["seq", "flags", "verdict", "delayNs"])
-        self.kindNoRoute = trace.kind("seg.noroute", fields: ["src", "dst", "seq", "flags"])
+        let flags = TraceField("flags", self.names.flags)
+        self.kindTransmit = trace.kind("seg.tx", fields: ["seq", "ack", "len", flags])
+        self.kindDrop = trace.kind("seg.drop", fields: ["seq", "len", flags, TraceField("reason", self.names.dropReason)])
+        self.kindFilter = trace.kind("seg.filter", fields: ["seq", flags, TraceField("verdict", self.names.verdict), "delayNs"])
+        self.kindNoRoute = trace.kind("seg.noroute", fields: [TraceField("src", self.names.node), TraceField("dst", self.names.node), "seq", flags])
     }
 
     // MARK: Building
@@ -56,8 +66,50 @@ public final class Network {
         precondition(!self.nodeNames.contains(name), "duplicate node name \(name)")
         let id = NodeID(rawValue: UInt32(self.nodeNames.count))
         self.nodeNames.append(name)
+        self.relays.append(false)
+        self.connectionsOpened.append(0)
+        self.simulation.trace.define(self.names.node, Int64(id.rawValue), as: name)
         self.stacks.append(TCPStack(node: id, name: name, network: self, settings: tcp))
         return id
+    }
+
+    /// Marks a node that relays connections for others (an HTTP proxy): a connection to it is
+    /// named after its client and the relay (`office-17#3 via corp-proxy`), and a connection it
+    /// opens on behalf of one (``openChannel(from:to:relaying:initialize:)``) after that one
+    /// (`office-17#3 via corp-proxy upstream`).
+    public func markRelay(_ node: NodeID) {
+        self.relays[Int(node.rawValue)] = true
+    }
+
+    /// Names a connection `node` opens to `remote` in the trace and returns its value there:
+    /// `NODE#N` (its N-th connection) plus ` via RELAY` when `remote` is a relay, or the name
+    /// of the connection it relays plus ` upstream`.
+    func nameConnection(from node: NodeID, to remote: Endpoint, relaying: TCPConnection?) -> Int64 {
+        let name: String
+        if let relaying, case .name(let relayed) = self.simulation.trace.value(relaying.traceID, in: self.names.connection) {
+            name = "\(relayed) upstream"
+        } else {
+            self.connectionsOpened[Int(node.rawValue)] += 1
+            let via = self.relays[Int(remote.node.rawValue)] ? " via \(self.name(of: remote.node))" : ""
+            name = "\(self.name(of: node))#\(self.connectionsOpened[Int(node.rawValue)])\(via)"
+        }
+        return self.defineConnection(name)
+    }
+
+    /// The trace value of the connection that sent `syn`, for the end that accepts it: the
+    /// sender's own (both ends of a connection share a name), or a new one named after the
+    /// sender's address when the sender is gone.
+    func nameAcceptedConnection(_ syn: Segment) -> Int64 {
+        let sender = self.stacks[Int(syn.source.node.rawValue)]
+        if let connection = sender.connection(localPort: syn.source.port, remote: syn.destination) { return connection.traceID }
+        return self.defineConnection("\(self.name(of: syn.source.node)):\(syn.source.port)")
+    }
+
+    private func defineConnection(_ name: String) -> Int64 {
+        let value = self.connectionsNamed
+        self.connectionsNamed += 1
+        self.simulation.trace.define(self.names.connection, value, as: name)
+        return value
     }
 
     /// The name a node was added with.
@@ -132,14 +184,14 @@ public final class Network {
                 case .pass:
                     continue
                 case .drop:
-                    self.traceFilter(link, segment, verdict: 1, delay: .zero, now: now)
+                    self.traceFilter(link, segment, verdict: .drop, delay: .zero, now: now)
                     return
                 case .reset:
-                    self.traceFilter(link, segment, verdict: 2, delay: .zero, now: now)
+                    self.traceFilter(link, segment, verdict: .reset, delay: .zero, now: now)
                     self.answerWithReset(segment)
                     return
                 case .deliver(let delay):
-                    self.traceFilter(link, segment, verdict: 3, delay: delay, now: now)
+                    self.traceFilter(link, segment, verdict: .deliver(after: delay), delay: delay, now: now)
                     self.simulation.schedule(at: now + delay) { [unowned link] in
                         link.transmit(segment, now: self.simulation.now)
                     }
@@ -238,10 +290,10 @@ public final class Network {
         )
     }
 
-    private func traceFilter(_ link: Link, _ segment: Segment, verdict: Int64, delay: TimeAmount, now: NIODeadline) {
+    private func traceFilter(_ link: Link, _ segment: Segment, verdict: Verdict, delay: TimeAmount, now: NIODeadline) {
         self.simulation.trace.record(
             now, link.traceComponent, self.kindFilter,
-            Int64(segment.sequenceNumber), Int64(segment.flags.rawValue), verdict, delay.nanoseconds
+            Int64(segment.sequenceNumber), Int64(segment.flags.rawValue), verdict.traceCode, delay.nanoseconds
         )
     }
 }

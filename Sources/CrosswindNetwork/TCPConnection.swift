@@ -37,12 +37,14 @@ public protocol TCPConnectionDelegate: AnyObject {
 /// 1000-client run.
 public final class TCPConnection {
     /// RFC 793 states.
-    public enum State: Int64, Sendable {
+    public enum State: Int64, Sendable, CaseIterable {
         case closed, synSent, synReceived, established, finWait1, finWait2, closeWait, closing, lastAck
     }
 
     public let local: Endpoint
     public let remote: Endpoint
+    /// Its value in the trace's connection names, shared by both ends (see ``Network/markRelay(_:)``).
+    public let traceID: Int64
     @exclusivity(unchecked) public private(set) var state: State
     public weak var delegate: (any TCPConnectionDelegate)?
     /// Counters for reports and tests.
@@ -86,8 +88,9 @@ public final class TCPConnection {
     @exclusivity(unchecked) private var duplicateAcks = 0
     @exclusivity(unchecked) private var recoveryPoint: UInt32?
 
-    init(stack: TCPStack, local: Endpoint, remote: Endpoint, state: State, initialSequence: UInt32, settings: TCPSettings) {
+    init(stack: TCPStack, local: Endpoint, remote: Endpoint, state: State, initialSequence: UInt32, settings: TCPSettings, traceID: Int64) {
         self.stack = stack
+        self.traceID = traceID
         self.local = local
         self.remote = remote
         self.state = state

@@ -56,7 +56,7 @@ public struct TCPSettings: Sendable, Equatable {
 /// Why a TCP connection ended abnormally. Says who acted: the peer (RST), or the local
 /// stack giving up on an unanswering path.
 public struct TCPError: Error, Hashable, Sendable, CustomStringConvertible {
-    private enum Code: Hashable, Sendable {
+    private enum Code: Hashable, Sendable, CaseIterable {
         case connectionRefused
         case connectionReset
         case connectTimedOut
@@ -80,6 +80,11 @@ public struct TCPError: Error, Hashable, Sendable, CustomStringConvertible {
         case .connectTimedOut: return "connect timed out (SYN retries exhausted)"
         case .timedOut: return "connection timed out (retransmissions exhausted)"
         }
+    }
+
+    /// Each trace code and its name (`connectionRefused` …), for the trace's vocabulary.
+    static var traceNames: [(code: Int64, name: String)] {
+        Code.allCases.map { (TCPError(code: $0).traceCode, "\($0)") }
     }
 
     /// A stable number for traces.

@@ -44,11 +44,15 @@ public final class TCPStack {
         self.emptyPayload = ByteBufferAllocator().buffer(capacity: 0)
         let trace = network.simulation.trace
         self.traceComponent = trace.component("tcp:\(name)")
-        self.kindState = trace.kind("tcp.state", fields: ["lport", "rport", "from", "to"])
-        self.kindTimeout = trace.kind("tcp.rto", fields: ["lport", "rport", "count", "rtoMs"])
-        self.kindFastRetransmit = trace.kind("tcp.fastretransmit", fields: ["lport", "rport"])
-        self.kindFailure = trace.kind("tcp.fail", fields: ["lport", "rport", "error"])
-        self.kindReset = trace.kind("tcp.rst.closedport", fields: ["lport", "rnode", "rport"])
+        // A connection's events name it (`office-17#3 via corp-proxy`), so the proxy's side of
+        // a connection is tied to its client.
+        let names = network.names
+        let connection = TraceField("conn", names.connection)
+        self.kindState = trace.kind("tcp.state", fields: [connection, TraceField("from", names.state), TraceField("to", names.state)])
+        self.kindTimeout = trace.kind("tcp.rto", fields: [connection, "count", "rtoMs"])
+        self.kindFastRetransmit = trace.kind("tcp.fastretransmit", fields: [connection])
+        self.kindFailure = trace.kind("tcp.fail", fields: [connection, TraceField("error", names.tcpError)])
+        self.kindReset = trace.kind("tcp.rst.closedport", fields: ["lport", TraceField("rnode", names.node), "rport"])
     }
 
     /// Accepts connections on `port`. `accept` runs when a handshake completes; it should set
@@ -63,7 +67,9 @@ public final class TCPStack {
     }
 
     /// Opens a connection to `remote` from the next ephemeral port; the SYN leaves at once.
-    public func connect(to remote: Endpoint, delegate: any TCPConnectionDelegate) -> TCPConnection {
+    /// `relaying` is the connection this one is opened on behalf of (a proxy's client side),
+    /// which names it in the trace.
+    public func connect(to remote: Endpoint, delegate: any TCPConnectionDelegate, relaying: TCPConnection? = nil) -> TCPConnection {
         let port = self.nextEphemeralPort
         self.nextEphemeralPort = self.nextEphemeralPort == UInt16.max ? 49_152 : self.nextEphemeralPort + 1
         let connection = TCPConnection(
@@ -72,7 +78,8 @@ public final class TCPStack {
             remote: remote,
             state: .closed,
             initialSequence: UInt32(truncatingIfNeeded: self.issRandom.next()),
-            settings: self.settings
+            settings: self.settings,
+            traceID: self.network.nameConnection(from: self.node, to: remote, relaying: relaying)
         )
         connection.delegate = delegate
         self.connections[Self.key(port, remote)] = connection
@@ -94,7 +101,8 @@ public final class TCPStack {
                 remote: segment.source,
                 state: .closed,
                 initialSequence: UInt32(truncatingIfNeeded: self.issRandom.next()),
-                settings: self.settings
+                settings: self.settings,
+                traceID: self.network.nameAcceptedConnection(segment)
             )
             self.connections[Self.key(segment.destination.port, segment.source)] = connection
             connection.acceptSyn(segment)
@@ -126,6 +134,11 @@ public final class TCPStack {
         )
     }
 
+    /// The connection from `localPort` to `remote`, if this stack has it.
+    func connection(localPort: UInt16, remote: Endpoint) -> TCPConnection? {
+        self.connections[Self.key(localPort, remote)]
+    }
+
     func connectionEstablished(_ connection: TCPConnection) {
         self.listeners[connection.local.port]?(connection)
     }
@@ -144,29 +157,27 @@ public final class TCPStack {
     func traceState(_ connection: TCPConnection, from: TCPConnection.State, to: TCPConnection.State) {
         self.network.simulation.trace.record(
             self.network.simulation.now, self.traceComponent, self.kindState,
-            Int64(connection.local.port), Int64(connection.remote.port), from.rawValue, to.rawValue
+            connection.traceID, from.rawValue, to.rawValue
         )
     }
 
     func traceTimeout(_ connection: TCPConnection, count: Int) {
         self.network.simulation.trace.record(
             self.network.simulation.now, self.traceComponent, self.kindTimeout,
-            Int64(connection.local.port), Int64(connection.remote.port), Int64(count),
-            connection.rto.nanoseconds / 1_000_000
+            connection.traceID, Int64(count), connection.rto.nanoseconds / 1_000_000
         )
     }
 
     func traceFastRetransmit(_ connection: TCPConnection) {
         self.network.simulation.trace.record(
-            self.network.simulation.now, self.traceComponent, self.kindFastRetransmit,
-            Int64(connection.local.port), Int64(connection.remote.port)
+            self.network.simulation.now, self.traceComponent, self.kindFastRetransmit, connection.traceID
         )
     }
 
     func traceFailure(_ connection: TCPConnection, _ error: TCPError) {
         self.network.simulation.trace.record(
             self.network.simulation.now, self.traceComponent, self.kindFailure,
-            Int64(connection.local.port), Int64(connection.remote.port), error.traceCode
+            connection.traceID, error.traceCode
         )
     }
 }

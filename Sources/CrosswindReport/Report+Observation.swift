@@ -44,7 +44,10 @@ extension Report {
         self.serverErrors = nil
         self.recovery = observation.recoveryBlock
         self.incompleteRecoveries = observation.incompleteRecoveries
-        self.groups = observation.groupBlocks
+        let failing = observation.failingClients(expectations)
+        self.groups = observation.groupBlocks(failing: failing)
+        self.failingClients = Array(failing.prefix(Report.failingClientsListed))
+        self.failingClientsNotListed = failing.count > Report.failingClientsListed ? failing.count - Report.failingClientsListed : nil
         self.simulation = nil
         self.resources = nil
         self.endedOn = nil
@@ -84,25 +87,45 @@ extension RunObservation {
         )
     }
 
-    /// `recovery`, from the recovery histogram.
+    /// `recovery`, from the recovery and first-delivery histograms.
     public var recoveryBlock: Report.Recovery {
-        let histogram = self.recoveries
-        return Report.Recovery(
+        Self.recovery(self.recoveries, firstDeliveries: self.firstDeliveries, unrecovered: self.unrecovered)
+    }
+
+    static func recovery(_ histogram: LatencyHistogram, firstDeliveries: LatencyHistogram, unrecovered: Int) -> Report.Recovery {
+        Report.Recovery(
             count: Int(histogram.count),
             p50Ms: milliseconds(histogram.percentileMicros(50)),
             p99Ms: milliseconds(histogram.percentileMicros(99)),
             maxMs: milliseconds(histogram.count == 0 ? 0 : histogram.maxMicros),
-            unrecovered: self.unrecovered
+            unrecovered: unrecovered,
+            firstDeliveryMs: Report.Distribution(
+                count: Int(firstDeliveries.count),
+                p50: milliseconds(firstDeliveries.percentileMicros(50)),
+                p99: milliseconds(firstDeliveries.percentileMicros(99)),
+                max: milliseconds(firstDeliveries.count == 0 ? 0 : firstDeliveries.maxMicros)
+            )
         )
     }
 
-    /// `groups`, in ``groups`` order: where each group's clients ended and when they arrived.
+    /// `groups` without expectations (no client's transport is demanded).
     public var groupBlocks: [Report.Group] {
+        self.groupBlocks(failing: self.failingClients([]))
+    }
+
+    /// `groups`, in ``groups`` order: where each group's clients ended and when they arrived,
+    /// what they received and how they recovered (from their own figures), and how many of
+    /// them are among `failing`.
+    public func groupBlocks(failing: [Report.FailingClient]) -> [Report.Group] {
         self.groups.map { name in
             var members = 0
             var byTransport: [String: Int] = [:]
             var arrivals: [Double] = []
             var switches = 0
+            var reasons: [String: Int] = [:]
+            var (offered, delivered, duplicated, reordered, unrecovered) = (0, 0, 0, 0, 0)
+            var recoveries = LatencyHistogram()
+            var firstDeliveries = LatencyHistogram()
             for client in self.clients where client.group == name {
                 members += 1
                 if let transport = client.transport {
@@ -110,13 +133,28 @@ extension RunObservation {
                     if let arrival = client.arrivalMs { arrivals.append(arrival) }
                 }
                 switches += client.switches.count
+                for change in client.switches { reasons[change.reason, default: 0] += 1 }
+                offered += client.offered
+                delivered += client.delivered
+                duplicated += client.duplicated
+                reordered += client.reordered
+                unrecovered += client.unrecovered
+                for micros in client.recoveriesMicros { recoveries.record(micros: micros) }
+                for micros in client.firstDeliveriesMicros { firstDeliveries.record(micros: micros) }
             }
             arrivals.sort()
             return Report.Group(
                 name: name, clients: members, byTransport: byTransport,
                 arrivalMsP50: arrivals.isEmpty ? nil : round3(arrivals[(arrivals.count - 1) / 2]),
                 arrivalMsMax: arrivals.last.map(round3),
-                switches: switches
+                switches: switches,
+                switchesByReason: reasons,
+                messages: Report.Messages(
+                    offered: offered, delivered: delivered, lost: max(offered - delivered, 0),
+                    duplicated: duplicated, reordered: reordered
+                ),
+                recovery: Self.recovery(recoveries, firstDeliveries: firstDeliveries, unrecovered: unrecovered),
+                failingClients: failing.count { $0.group == name }
             )
         }
     }

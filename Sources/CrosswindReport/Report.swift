@@ -37,6 +37,14 @@ public struct Report: Codable, Sendable, Equatable {
         public var lost: Int
         public var duplicated: Int
         public var reordered: Int
+
+        public init(offered: Int, delivered: Int, lost: Int, duplicated: Int, reordered: Int) {
+            self.offered = offered
+            self.delivered = delivered
+            self.lost = lost
+            self.duplicated = duplicated
+            self.reordered = reordered
+        }
     }
 
     public struct Latency: Codable, Sendable, Equatable {
@@ -126,9 +134,10 @@ public struct Report: Codable, Sendable, Equatable {
         }
     }
 
-    /// Recovery times, per client and outage. Simulated: from a timeline `heal` to the
-    /// client's next delivery. Live (no timeline): from the moment a client's open transport
-    /// ended to when it is open again and has received a message published after that moment.
+    /// Recovery times, per client and outage: from the outage's end until the client has
+    /// caught up, holding every message published before that moment and one published after
+    /// it (a client that trickles behind has not recovered). Simulated: from a timeline
+    /// `heal`. Live (no timeline): from the moment a client's open transport ended.
     public struct Recovery: Codable, Sendable, Equatable {
         public var count: Int
         public var p50Ms: Double
@@ -137,9 +146,22 @@ public struct Report: Codable, Sendable, Equatable {
         /// Outages (heals, live: ends of an open transport) after which a client did not
         /// recover before the end.
         public var unrecovered: Int
+        /// From the outage's end to the client's first delivery after it, whether or not it
+        /// had caught up (the old, more flattering measure), per outage followed by one.
+        public var firstDeliveryMs: Distribution
     }
 
-    /// Per client group: where its clients ended and how long they took to get there.
+    /// A distribution in milliseconds: how many values, their median, 99th percentile and
+    /// largest (all 0 when there are none).
+    public struct Distribution: Codable, Sendable, Equatable {
+        public var count: Int
+        public var p50: Double
+        public var p99: Double
+        public var max: Double
+    }
+
+    /// Per client group: where its clients ended, how they got there, what they received,
+    /// how they recovered, and how many broke an invariant.
     public struct Group: Codable, Sendable, Equatable {
         public var name: String
         public var clients: Int
@@ -148,7 +170,16 @@ public struct Report: Codable, Sendable, Equatable {
         /// From a client's start to its arrival on the transport it ended on.
         public var arrivalMsP50: Double?
         public var arrivalMsMax: Double?
+        /// Transport changes of its clients, initial choices included.
         public var switches: Int
+        /// The same, by reason (`initial`, `fallbackConnectRefused` …).
+        public var switchesByReason: [String: Int]
+        /// Its clients' messages, summed as for the run's `messages`.
+        public var messages: Messages
+        /// Its clients' recoveries.
+        public var recovery: Recovery
+        /// Its clients that broke an invariant (see ``Report/failingClients``).
+        public var failingClients: Int
     }
 
     public struct SimulationFigures: Codable, Sendable, Equatable {
@@ -192,6 +223,12 @@ public struct Report: Codable, Sendable, Equatable {
     /// Resumes the manager reported as incomplete (outside the replay window, new epoch).
     public var incompleteRecoveries: Int
     public var groups: [Group]
+    /// The clients that broke an invariant, in run order, each with what it broke and its own
+    /// figures (see ``FailingClient``): at most ``failingClientsListed``; the rest are counted
+    /// in `failingClientsNotListed` (absent when every one is listed) and in their group's
+    /// `failingClients`.
+    public var failingClients: [FailingClient]
+    public var failingClientsNotListed: Int?
     /// Virtual time and trace events (simulated runs only).
     public var simulation: SimulationFigures?
     /// CPU time and peak memory of the measuring process (live runs only).

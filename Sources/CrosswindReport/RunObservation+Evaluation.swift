@@ -38,19 +38,20 @@ extension RunObservation {
         case .deliveryComplete:
             passed = messages.offered > 0 && messages.delivered >= messages.offered
             observed = "\(messages.delivered) of \(messages.offered) delivered, \(messages.lost) lost"
+                + self.naming("by", { $0.offered > $0.delivered }, count: { $0.offered - $0.delivered })
         case .deliveryRateAtLeast(let fraction):
             let rate = messages.offered == 0 ? 0 : Double(messages.delivered) / Double(messages.offered)
             passed = messages.offered > 0 && rate >= fraction
             observed = "delivery rate \(round3(rate * 100)) %"
         case .noDuplicates:
             passed = messages.duplicated == 0
-            observed = "\(messages.duplicated) duplicated"
+            observed = "\(messages.duplicated) duplicated" + self.naming("by", { $0.duplicated > 0 }, count: \.duplicated)
         case .noReordering:
             passed = messages.reordered == 0
-            observed = "\(messages.reordered) reordered"
+            observed = "\(messages.reordered) reordered" + self.naming("by", { $0.reordered > 0 }, count: \.reordered)
         case .allConnected:
             passed = clients.total > 0 && clients.connected == clients.total
-            observed = "\(clients.connected) of \(clients.total) connected"
+            observed = "\(clients.connected) of \(clients.total) connected" + self.naming("never", { !$0.connected })
         case .latencyAtMost(let statistic, let bound):
             let value = Self.value(statistic, of: summary.latency)
             passed = messages.delivered > 0 && value <= bound
@@ -76,6 +77,7 @@ extension RunObservation {
                 observed = "no client in group \(group) (groups in this run: \(self.groups.joined(separator: ", ")))"
             } else {
                 observed = "\(onIt) of \(members.count) on \(transport.rawValue), arrived after \(round3(fastest))…\(round3(arrivals.isEmpty ? 0 : slowest)) ms"
+                    + Self.elsewhere(members.filter { $0.transport != transport })
             }
         case .recoveryAtMost(let statistic, let bound):
             let r = summary.recovery
@@ -89,6 +91,7 @@ extension RunObservation {
             }
             passed = r.count > 0 && r.unrecovered == 0 && value <= bound
             observed = "\(statistic.rawValue) \(value) ms over \(r.count) recoveries, \(r.unrecovered) unrecovered"
+                + self.naming("by", { $0.unrecovered > 0 }, count: \.unrecovered)
         case .noIncompleteRecovery:
             passed = self.incompleteRecoveries == 0
             observed = "\(self.incompleteRecoveries) incomplete"
@@ -102,6 +105,34 @@ extension RunObservation {
             }
         }
         return Report.ExpectationResult(text: expectation.text, passed: passed, observed: observed)
+    }
+
+    /// The first few clients `matching`, for an observed text: `; by office-3 (12), office-17
+    /// (3), …` (with `count`), `; never office-9`. Empty when no client's own figures match
+    /// (a hand-made observation may have none).
+    private func naming(_ label: String, _ matching: (Client) -> Bool, count: ((Client) -> Int)? = nil, limit: Int = 5) -> String {
+        let matched = self.clients.filter(matching)
+        guard !matched.isEmpty else { return "" }
+        var names = matched.prefix(limit).map { client in count.map { "\(client.name) (\($0(client)))" } ?? client.name }.joined(separator: ", ")
+        if matched.count > limit { names += ", … \(matched.count - limit) more" }
+        return "; \(label) \(names)"
+    }
+
+    /// Where the clients that are not on an expected transport ended, per transport and then
+    /// those with nothing open, naming the first few of each: `; 5 on sync (office-3,
+    /// office-17, office-20, office-31, office-44); 1 with nothing open (office-9)`. Empty
+    /// when there are none.
+    static func elsewhere(_ clients: [Client], named limit: Int = 5) -> String {
+        var text = ""
+        let places: [TransportMethod?] = TransportMethod.allCases + [nil]
+        for place in places {
+            let here = clients.filter { $0.transport == place }
+            guard !here.isEmpty else { continue }
+            var names = here.prefix(limit).map(\.name).joined(separator: ", ")
+            if here.count > limit { names += ", …" }
+            text += "; \(here.count) \(place.map { "on \($0.rawValue)" } ?? "with nothing open") (\(names))"
+        }
+        return text
     }
 
     private static func value(_ statistic: Expectation.LatencyStatistic, of latency: Report.Latency) -> Double {

@@ -10,7 +10,12 @@ import NIOCore
 /// It holds raw figures (histograms, unrounded arrival times); rounding for the report
 /// happens once, where the report is built.
 public struct RunObservation: Sendable, Equatable {
-    /// One client: where it ended and how it got there.
+    /// One client: where it ended, how it got there, and what it received.
+    ///
+    /// The message and recovery figures are this client's share of the run's (the producer
+    /// fills both); they say which clients broke an invariant (``failingClients(_:)``) and make
+    /// the per-group blocks. A hand-made client without them counts as having been offered
+    /// nothing.
     public struct Client: Sendable, Equatable {
         /// Its name in `switches[]` and `endedOn[]`, e.g. `office-3` or `load-12`.
         public var name: String
@@ -26,6 +31,24 @@ public struct RunObservation: Sendable, Equatable {
         public var arrivalMs: Double?
         /// Its transport changes in time order, the first its initial choice.
         public var switches: [Report.Switch]
+        /// Messages offered to it, and the distinct ones it received.
+        public var offered = 0
+        public var delivered = 0
+        /// Deliveries of a message it already had, and of one older than one it had.
+        public var duplicated = 0
+        public var reordered = 0
+        /// The offsets offered to it that it never received, as ranges in offset order: the
+        /// first ``RunObservation/missingRangesKept`` of them, and how many there are in all.
+        public var missing: [ClosedRange<UInt64>] = []
+        public var missingRangeCount = 0
+        /// Per outage it recovered from, in order: the recovery time (see ``Report/Recovery``),
+        /// in microseconds.
+        public var recoveriesMicros: [UInt64] = []
+        /// Per outage followed by a delivery, in order: from the outage's end (a heal; live,
+        /// the end of an open transport) to the first delivery after it, in microseconds.
+        public var firstDeliveriesMicros: [UInt64] = []
+        /// Outages it had not recovered from at the end.
+        public var unrecovered = 0
 
         public init(name: String, group: String, connected: Bool, transport: TransportMethod?, arrivalMs: Double?, switches: [Report.Switch]) {
             self.name = name
@@ -35,7 +58,38 @@ public struct RunObservation: Sendable, Equatable {
             self.arrivalMs = arrivalMs
             self.switches = switches
         }
+
+        /// Sets the message figures from the offsets offered to it (`first...last`, none when
+        /// `last < first`) and whether it holds each: delivered, and the missing ranges.
+        public mutating func account(offered first: UInt64, through last: UInt64, duplicated: Int, reordered: Int, holds: (UInt64) -> Bool) {
+            self.duplicated = duplicated
+            self.reordered = reordered
+            self.offered = last >= first ? Int(last - first + 1) : 0
+            self.delivered = 0
+            self.missing = []
+            self.missingRangeCount = 0
+            guard last >= first else { return }
+            var gapStart: UInt64?
+            for offset in first...last {
+                if holds(offset) {
+                    self.delivered += 1
+                    if let start = gapStart { self.addMissing(start...(offset - 1)) }
+                    gapStart = nil
+                } else if gapStart == nil {
+                    gapStart = offset
+                }
+            }
+            if let start = gapStart { self.addMissing(start...last) }
+        }
+
+        private mutating func addMissing(_ range: ClosedRange<UInt64>) {
+            self.missingRangeCount += 1
+            if self.missing.count < RunObservation.missingRangesKept { self.missing.append(range) }
+        }
     }
+
+    /// How many missing ranges a client keeps (and the report lists); the rest are counted.
+    public static let missingRangesKept = 20
 
     /// The client groups, in the order the report lists them (a live run has one).
     public var groups: [String]
@@ -53,6 +107,8 @@ public struct RunObservation: Sendable, Equatable {
     public var latency: LatencyHistogram
     /// Recovery time of every recovered outage (see ``Report/Recovery``), in microseconds.
     public var recoveries: LatencyHistogram
+    /// From each outage's end to the first delivery after it, in microseconds.
+    public var firstDeliveries = LatencyHistogram()
     /// Outages no delivery followed before the end.
     public var unrecovered: Int
     /// Resumes the managers reported as incomplete.

@@ -1,4 +1,5 @@
 import CrosswindKernel
+import CrosswindReport
 import CrosswindTransport
 import NIOCore
 
@@ -46,11 +47,11 @@ final class ClientAgent: RealtimeClientDelegate, RealtimeManagerDelegate {
     private var lastOpenedMethod: TransportMethod?
     /// Resumes the manager reported as incomplete.
     private(set) var incompleteRecoveries = 0
-    /// Heals not yet followed by a delivery, and the recovery times measured.
-    private var pendingHeals: [NIODeadline] = []
-    private(set) var recoveries: [TimeAmount] = []
-    /// Heals never followed by a delivery before the end.
-    var unrecovered: Int { self.pendingHeals.count }
+    /// Recovery from each heal: until the client holds every message published before it
+    /// and one published after it (in nanoseconds of virtual time).
+    @exclusivity(unchecked) private var recovery = RecoveryTracker()
+    /// Heals the client had not caught up from at the end.
+    var unrecovered: Int { self.recovery.unrecovered }
 
     init(index: Int, group: Int, name: String, run: ExperimentRun) {
         self.index = index
@@ -71,9 +72,10 @@ final class ClientAgent: RealtimeClientDelegate, RealtimeManagerDelegate {
         self.record(message, at: time)
     }
 
-    /// A fault was repaired at `time`: the next delivery measures the recovery.
+    /// A fault was repaired at `time`: the client has recovered once it holds every message
+    /// published so far and one published after now.
     func markHeal(at time: NIODeadline) {
-        self.pendingHeals.append(time)
+        self.recovery.outageEnded(at: Int64(time.uptimeNanoseconds), lastBefore: self.run.lastPublishedOffset)
     }
 
     /// The transport the client is open on now, if any.
@@ -111,10 +113,6 @@ final class ClientAgent: RealtimeClientDelegate, RealtimeManagerDelegate {
     // MARK: Accounting
 
     private func record(_ message: RealtimeMessage, at time: NIODeadline) {
-        if !self.pendingHeals.isEmpty {
-            for heal in self.pendingHeals { self.recoveries.append(time - heal) }
-            self.pendingHeals.removeAll()
-        }
         let offset = Int(message.offset)
         if offset >= self.seen.count {
             self.seen.append(contentsOf: repeatElement(false, count: max(offset + 1 - self.seen.count, 64)))
@@ -127,6 +125,12 @@ final class ClientAgent: RealtimeClientDelegate, RealtimeManagerDelegate {
             if message.offset < self.highest { self.reordered += 1 }
         }
         self.highest = max(self.highest, message.offset)
+        if self.recovery.isWaiting {
+            let seen = self.seen
+            self.recovery.delivered(
+                message.offset, published: nil, at: Int64(time.uptimeNanoseconds), first: self.firstOffset ?? 1, highest: self.highest
+            ) { Int($0) < seen.count && seen[Int($0)] }
+        }
         let latency = self.run.recordDelivery(offset: message.offset, at: time, client: self)
         self.run.simulation.trace.record(time, self.traceComponent, self.run.kindMessage, Int64(message.offset), latency)
     }
@@ -154,5 +158,17 @@ final class ClientAgent: RealtimeClientDelegate, RealtimeManagerDelegate {
     func offered(publishedThrough last: UInt64) -> Int {
         let first = self.firstOffset ?? 1
         return last >= first ? Int(last - first + 1) : 0
+    }
+
+    /// Its own figures for the report: messages (the missing offsets among those offered
+    /// through `last`), recoveries and outages not recovered from.
+    func account(_ client: inout RunObservation.Client, publishedThrough last: UInt64) {
+        let seen = self.seen
+        client.account(offered: self.firstOffset ?? 1, through: last, duplicated: self.duplicated, reordered: self.reordered) { offset in
+            Int(offset) < seen.count && seen[Int(offset)]
+        }
+        client.recoveriesMicros = self.recovery.recoveries.map { UInt64(max($0 / 1000, 0)) }
+        client.firstDeliveriesMicros = self.recovery.firstDeliveries.map { UInt64(max($0 / 1000, 0)) }
+        client.unrecovered = self.unrecovered
     }
 }

@@ -16,7 +16,11 @@ extension ExperimentRun {
         let hub = self.hub
         var serverConfiguration = RealtimeServerConfiguration()
         let log = self.serverLog
-        let loop = self.simulation.loop
+        // Typed as an `EventLoop` so `now` is the loop's virtual time: this file does not
+        // import NIOEmbedded, and on the concrete `EmbeddedEventLoop` the name would resolve to
+        // NIOCore's default `now` (the machine's uptime clock), which made server.log differ
+        // between runs.
+        let loop: any EventLoop = self.simulation.loop
         let start = self.simulation.start
         serverConfiguration.log = { line in
             let micros = (loop.now - start).nanoseconds / 1000
@@ -46,6 +50,8 @@ extension ExperimentRun {
         var proxyCaptures: [String: PacketCapture] = [:]
         for middlebox in self.experiment.topology.middleboxes {
             let proxyNode = self.network.addNode(middlebox.name)
+            // The trace names its connections after the clients it relays.
+            self.network.markRelay(proxyNode)
             let links = self.network.connect(proxyNode, self.server, aToB: middlebox.link.up, bToA: middlebox.link.down)
             if let capture = self.captures.first {
                 self.network.attach(capture, to: links.aToB, end: .receiving)
@@ -64,9 +70,10 @@ extension ExperimentRun {
             for listenPort in ports {
                 let upstream = Endpoint(node: self.server, port: UInt16(listenPort))
                 self.network.listen(on: proxyNode, port: UInt16(listenPort)) { [unowned self] channel in
+                    let downstream = self.network.connection(of: channel)
                     try HTTPProxy.configure(channel, policy: cell) { initialize in
                         // Installing handlers on a fresh channel cannot fail short of a programming error.
-                        try! self.network.openChannel(from: proxyNode, to: upstream, initialize: initialize)
+                        try! self.network.openChannel(from: proxyNode, to: upstream, relaying: downstream, initialize: initialize)
                     }
                 }
             }

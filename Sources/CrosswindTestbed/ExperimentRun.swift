@@ -90,13 +90,14 @@ public final class ExperimentRun {
         self.simulation = Simulation(seed: self.seed, keepsEvents: options.keepsEvents)
         self.network = Network(simulation: self.simulation)
         let trace = self.simulation.trace
+        let names = TestbedTraceNames(trace, experiment: experiment)
         self.kindOpen = trace.kind("client.open", fields: ["epoch", "next"])
         self.kindMessage = trace.kind("client.message", fields: ["offset", "latencyUs"])
-        self.kindClose = trace.kind("client.close", fields: ["reason"])
-        self.kindConnect = trace.kind("client.connect", fields: ["group", "index"])
+        self.kindClose = trace.kind("client.close", fields: [TraceField("reason", names.closeReason)])
+        self.kindConnect = trace.kind("client.connect", fields: [TraceField("group", names.group), "index"])
         self.kindHeartbeat = trace.kind("client.heartbeat")
-        self.kindSwitch = trace.kind("client.switch", fields: ["from", "to", "reason"])
-        self.kindTimeline = trace.kind("timeline.action", fields: ["index"])
+        self.kindSwitch = trace.kind("client.switch", fields: [TraceField("from", names.transport), TraceField("to", names.transport), TraceField("reason", names.switchReason)])
+        self.kindTimeline = trace.kind("timeline.action", fields: [TraceField("action", names.timeline)])
         self.timelineComponent = trace.component("timeline")
         self.kindPublish = trace.kind("workload.publish", fields: ["offset", "bytes"])
         self.workloadComponent = trace.component("workload:\(experiment.workload.topic)")
@@ -145,7 +146,9 @@ public final class ExperimentRun {
             self.simulation.run(until: self.simulation.at(end))
         }
         let result = RunResult.measure(self)
-        // Tear down silently: what happens after the measurement is not part of the run.
+        // Tear down silently: what happens after the measurement is not part of the run (the
+        // managers reconnect when their channels close), so the trace ends here.
+        self.simulation.trace.seal()
         for agent in self.agents {
             agent.client?.delegate = nil
             agent.manager?.delegate = nil

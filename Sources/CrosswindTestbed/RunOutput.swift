@@ -117,57 +117,23 @@ public enum RunOutput {
         return text
     }
 
-    /// One JSON object per trace event: `{"t":1.234567,"component":"…","event":"…",fields…}`.
+    /// One JSON object per trace event, rendered by ``EventLines``.
     static func writeEvents(_ trace: EventTrace, to path: String) throws {
         guard FileManager.default.createFile(atPath: path, contents: nil),
             let handle = FileHandle(forWritingAtPath: path)
         else { throw OutputError(message: "cannot write \(path)") }
         defer { try? handle.close() }
-        // Written as bytes with each component's and kind's text rendered once: a large run
-        // has millions of events, and string interpolation per event cost more than the run.
-        var components: [UInt32: [UInt8]] = [:]
-        var kinds: [UInt16: (text: [UInt8], fields: [[UInt8]])] = [:]
+        var lines = EventLines(trace)
         var chunk: [UInt8] = []
         chunk.reserveCapacity((1 << 20) + 4096)
         for event in trace.events {
-            let micros = event.timeNanos / 1000
-            chunk.append(contentsOf: #"{"t":"#.utf8)
-            appendDecimal(micros / 1_000_000, to: &chunk)
-            chunk.append(UInt8(ascii: "."))
-            let fraction = micros % 1_000_000
-            var divisor: Int64 = 100_000
-            while divisor > 0 {
-                chunk.append(UInt8(ascii: "0") + UInt8((fraction / divisor) % 10))
-                divisor /= 10
-            }
-            if components[event.component] == nil {
-                components[event.component] = Array(",\"component\":\"\(trace.componentName(event.component))\"".utf8)
-            }
-            chunk.append(contentsOf: components[event.component]!)
-            if kinds[event.kind] == nil {
-                kinds[event.kind] = (
-                    Array(",\"event\":\"\(trace.kindName(event.kind))\"".utf8),
-                    trace.fields(event).map { Array(",\"\($0.0)\":".utf8) }
-                )
-            }
-            let kind = kinds[event.kind]!
-            chunk.append(contentsOf: kind.text)
-            for (index, value) in [event.a, event.b, event.c, event.d].prefix(kind.fields.count).enumerated() {
-                chunk.append(contentsOf: kind.fields[index])
-                appendDecimal(value, to: &chunk)
-            }
-            chunk.append(contentsOf: "}\n".utf8)
+            lines.append(event, to: &chunk)
             if chunk.count > 1 << 20 {
                 handle.write(Data(chunk))
                 chunk.removeAll(keepingCapacity: true)
             }
         }
         handle.write(Data(chunk))
-    }
-
-    /// Appends `value` in decimal, as `"\(value)"` writes it (a small string: no allocation).
-    private static func appendDecimal(_ value: Int64, to bytes: inout [UInt8]) {
-        bytes.append(contentsOf: String(value).utf8)
     }
 }
 

@@ -66,6 +66,7 @@ public struct RunResult {
         var duplicated = 0
         var reordered = 0
         var recoveries = LatencyHistogram()
+        var firstDeliveries = LatencyHistogram()
         var unrecovered = 0
         var incomplete = 0
         for agent in run.agents {
@@ -73,16 +74,19 @@ public struct RunResult {
             delivered += agent.delivered
             duplicated += agent.duplicated
             reordered += agent.reordered
-            clients.append(RunObservation.Client(
+            var client = RunObservation.Client(
                 name: agent.name, group: groups[agent.group], connected: agent.openedAt != nil,
                 transport: agent.currentTransport, startedAt: agent.startedAt, arrivedAt: agent.arrivedOnCurrentAt,
                 switches: agent.switches, runStart: start
-            ))
-            for recovery in agent.recoveries { recoveries.record(micros: UInt64(max(recovery.nanoseconds / 1000, 0))) }
+            )
+            agent.account(&client, publishedThrough: lastOffset)
+            for micros in client.recoveriesMicros { recoveries.record(micros: micros) }
+            for micros in client.firstDeliveriesMicros { firstDeliveries.record(micros: micros) }
+            clients.append(client)
             unrecovered += agent.unrecovered
             incomplete += agent.incompleteRecoveries
         }
-        return RunObservation(
+        var observation = RunObservation(
             groups: groups,
             clients: clients,
             offered: offered,
@@ -100,6 +104,8 @@ public struct RunResult {
                 unacknowledged: run.agents.reduce(0) { $0 + ($1.manager?.unacknowledgedSends ?? 0) }
             )
         )
+        observation.firstDeliveries = firstDeliveries
+        return observation
     }
 
     /// The managers' per-transport figures, summed over every managed client.

@@ -173,4 +173,69 @@ import Testing
         // The registrations themselves are hashed: a trace without them differs.
         #expect(trace.digest() != EventTrace(origin: Self.origin, keepsEvents: true).digest())
     }
+
+    @Test func aSealedTraceStaysAsItWas() {
+        // After seal(), records and registrations change nothing: count, events and digest
+        // are those of the trace as it was sealed.
+        let trace = Self.trace(Self.base)
+        let digest = trace.digest()
+        trace.seal()
+        #expect(trace.isSealed)
+        let late = trace.component("late")
+        trace.record(Self.origin + .nanoseconds(9_000), late, trace.kind("late.kind", fields: ["x"]), 1)
+        #expect(trace.count == 3)
+        #expect(trace.events.count == 3)
+        #expect(trace.digest() == digest)
+        #expect(trace.digest() == Self.trace(Self.base).digest())
+    }
+
+    @Test func namedFieldsReadAsNamesAndStayIntegers() {
+        // A kind whose fields have vocabularies records integers and reads as names; a
+        // negative value reads as none, a value without a name as its number.
+        let trace = EventTrace(origin: Self.origin, keepsEvents: true)
+        let states = trace.vocabulary("state", names: ["closed", "open"])
+        let connections = trace.vocabulary("connection")
+        trace.define(connections, 3, as: "office-17#3 via corp-proxy")
+        let kind = trace.kind("tcp.state", fields: [TraceField("conn", connections), TraceField("from", states), TraceField("to", states), "n"])
+        let component = trace.component("tcp:corp-proxy")
+        trace.record(Self.origin + .nanoseconds(2_000_000), component, kind, 3, -1, 1, 7)
+        trace.record(Self.origin + .nanoseconds(3_000_000), component, kind, 4, 0, 9, 7)
+        #expect(trace.events[0] == EventTrace.Event(timeNanos: 2_000_000, component: 0, kind: 0, a: 3, b: -1, c: 1, d: 7))
+        #expect(trace.fields(trace.events[0]).map(\.1) == [3, -1, 1, 7])
+        #expect(trace.values(trace.events[0]).map(\.1) == [.name("office-17#3 via corp-proxy"), .none, .name("open"), .number(7)])
+        #expect(trace.line(trace.events[0]) == #"0.002000 tcp:corp-proxy tcp.state conn="office-17#3 via corp-proxy" from=none to=open n=7"#)
+        #expect(trace.line(trace.events[1]) == "0.003000 tcp:corp-proxy tcp.state conn=4 from=closed to=9 n=7")
+        #expect(trace.fields(ofKind: kind).map(\.name) == ["conn", "from", "to", "n"])
+        #expect(trace.vocabularyName(states) == "state")
+        // Registering a vocabulary again returns the first one.
+        #expect(trace.vocabulary("state") == states)
+    }
+
+    @Test func bitVocabulariesJoinTheirNames() {
+        let trace = EventTrace(origin: Self.origin, keepsEvents: true)
+        let flags = trace.vocabulary("tcp.flags", names: ["FIN", "SYN", "RST", "PSH", "ACK"], bits: true)
+        #expect(trace.value(0x12, in: flags) == .name("SYN|ACK"))
+        #expect(trace.value(0x18, in: flags) == .name("PSH|ACK"))
+        #expect(trace.value(0x04, in: flags) == .name("RST"))
+        // A bit nobody named keeps the whole value a number.
+        #expect(trace.value(0x30, in: flags) == .number(0x30))
+    }
+
+    @Test func namesArePartOfTheDigest() {
+        // Vocabularies, their definitions and which field reads through which are hashed:
+        // changing any of them changes the digest, and the same registrations agree.
+        func digest(state: String = "open", define: String = "a#1", named: Bool = true) -> String {
+            let trace = EventTrace(origin: Self.origin, keepsEvents: false)
+            let states = trace.vocabulary("state", names: ["closed", state])
+            let connections = trace.vocabulary("connection")
+            trace.define(connections, 0, as: define)
+            let kind = trace.kind("k", fields: [TraceField("conn", named ? connections : nil), TraceField("to", states)])
+            trace.record(Self.origin, trace.component("c"), kind, 0, 1)
+            return trace.digest()
+        }
+        #expect(digest() == digest())
+        #expect(digest(state: "opened") != digest())
+        #expect(digest(define: "a#2") != digest())
+        #expect(digest(named: false) != digest())
+    }
 }

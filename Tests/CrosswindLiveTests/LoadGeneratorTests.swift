@@ -86,6 +86,18 @@ typealias Expect = CrosswindReport.Expectation
         #expect(report.bandwidthBytesPerSec > 0 && report.throughputMsgPerSec > 0)
         #expect(report.recovery.count == 0 && report.recovery.unrecovered == 0)
         #expect(report.simulation == nil && report.serverErrors == nil && report.clientMessages == nil)
+        // The per-client and per-group figures a simulated report has: every client's own
+        // messages add up to the run's, nobody broke an invariant, and a client held to
+        // another transport would be named with what was expected of it.
+        #expect(report.groups.first?.messages == report.messages)
+        #expect(report.groups.first?.switchesByReason == ["initial": 4])
+        #expect(report.groups.first?.failingClients == 0)
+        #expect(report.failingClients.isEmpty && report.failingClientsNotListed == nil)
+        #expect(result.observation.clients.reduce(0) { $0 + $1.offered } == report.messages.offered)
+        let other: TransportMethod = method == .sse ? .sync : .sse
+        let held = result.observation.failingClients([Expect(kind: .endsOnTransport(group: "load", transport: other, withinMilliseconds: nil, notBeforeMilliseconds: nil))])
+        #expect(held.map(\.client) == ["load-1", "load-2", "load-3", "load-4"])
+        #expect(held.allSatisfy { $0.violations == [.wrongTransport] && $0.expectedTransport == other.rawValue && $0.transport == method.rawValue })
     }
 
     @Test func anOutageIsRecoveredFromAndTimed() throws {
@@ -119,5 +131,11 @@ typealias Expect = CrosswindReport.Expectation
         #expect(report.messages.lost == 0 && report.messages.duplicated == 0 && report.messages.reordered == 0, "\(report.messages)")
         #expect(report.passed, "\(report.expectations)")
         #expect(report.clients.byTransport == ["websocket": 3])
+        // Recovered means caught up; the first delivery after reopening is reported beside it
+        // and comes no later. The group block holds the same outages.
+        #expect(report.recovery.firstDeliveryMs.count == 3)
+        #expect(report.recovery.firstDeliveryMs.max <= report.recovery.maxMs)
+        #expect(report.groups.first?.recovery == report.recovery)
+        #expect(report.failingClients.isEmpty)
     }
 }

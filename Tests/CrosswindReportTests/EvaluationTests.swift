@@ -84,7 +84,8 @@ import Testing
         var one = Self.observation()
         one.clients[1] = Self.client("office-2", "office", nil, arrivalMs: nil, connected: false)
         let failed = self.result(.allConnected, one)
-        #expect(!failed.passed && failed.observed == "2 of 3 connected")
+        // The text names the client that never connected.
+        #expect(!failed.passed && failed.observed == "2 of 3 connected; never office-2")
         var none = Self.observation()
         none.clients = []
         #expect(!self.result(.allConnected, none).passed)
@@ -116,7 +117,8 @@ import Testing
         #expect(!self.result(.endsOnTransport(group: "office", transport: .sse, withinMilliseconds: 800, notBeforeMilliseconds: nil)).passed)
         #expect(!self.result(.endsOnTransport(group: "office", transport: .sse, withinMilliseconds: nil, notBeforeMilliseconds: 500)).passed)
         let wrong = self.result(.endsOnTransport(group: "home", transport: .sync, withinMilliseconds: nil, notBeforeMilliseconds: nil))
-        #expect(!wrong.passed && wrong.observed == "0 of 1 on sync, arrived after 0.0…0.0 ms")
+        // The text says where the others ended, naming them.
+        #expect(!wrong.passed && wrong.observed == "0 of 1 on sync, arrived after 0.0…0.0 ms; 1 on websocket (home-1)")
         let everyone = self.result(.endsOnTransport(group: nil, transport: .sse, withinMilliseconds: nil, notBeforeMilliseconds: nil))
         #expect(!everyone.passed && everyone.observed.hasPrefix("2 of 3 on sse"))
         // A client with nothing open at the end is not on the transport.

@@ -10,7 +10,7 @@ import Testing
     static let common: Set<String> = [
         "experiment", "seed", "digest", "passed", "expectations", "clients", "messages", "latencyMs",
         "throughputMsgPerSec", "bandwidthBytesPerSec", "connectionSuccessRate", "wire", "switches",
-        "transports", "recovery", "incompleteRecoveries", "groups",
+        "transports", "recovery", "incompleteRecoveries", "groups", "failingClients",
     ]
 
     static func report() -> Report {
@@ -84,7 +84,7 @@ import Testing
         #expect(Set(latency.keys) == ["avg", "p50", "p95", "p99", "max"])
         #expect(latency["max"] as? Double == 300)
         let recovery = try #require(json["recovery"] as? [String: Any])
-        #expect(Set(recovery.keys) == ["count", "p50Ms", "p99Ms", "maxMs", "unrecovered"])
+        #expect(Set(recovery.keys) == ["count", "p50Ms", "p99Ms", "maxMs", "unrecovered", "firstDeliveryMs"])
         #expect(recovery["count"] as? Int == 1)
         #expect(recovery["maxMs"] as? Double == 2500)
         // Every client's switches, client by client; `from` absent on the initial choice.
@@ -101,7 +101,10 @@ import Testing
         #expect(groups[0]["arrivalMsP50"] as? Double == 400)
         #expect(groups[0]["arrivalMsMax"] as? Double == 900)
         #expect(groups[0]["switches"] as? Int == 3)
-        #expect(Set(groups[0].keys) == ["name", "clients", "byTransport", "arrivalMsP50", "arrivalMsMax", "switches"])
+        #expect(Set(groups[0].keys) == [
+            "name", "clients", "byTransport", "arrivalMsP50", "arrivalMsMax", "switches",
+            "switchesByReason", "messages", "recovery", "failingClients",
+        ])
     }
 
     @Test func transportFiguresSumEveryManager() {

@@ -285,6 +285,21 @@ public enum ClientCloseReason: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
+    /// The name of its case, which names its ``code`` in traces: `connectionFailed`,
+    /// `heartbeatTimeout` …
+    public var name: String {
+        switch self {
+        case .connectionFailed: return "connectionFailed"
+        case .connectionRefused: return "connectionRefused"
+        case .upgradeRejected: return "upgradeRejected"
+        case .heartbeatTimeout: return "heartbeatTimeout"
+        case .serverClosed: return "serverClosed"
+        case .connectionLost: return "connectionLost"
+        case .closedByApplication: return "closedByApplication"
+        case .protocolViolation: return "protocolViolation"
+        }
+    }
+
     /// A short stable code for traces and reports.
     public var code: Int64 {
         switch self {

@@ -1,0 +1,47 @@
+import CrosswindExperiment
+import CrosswindKernel
+import CrosswindTransport
+
+/// The testbed's vocabularies in the trace: what its events' integer fields read as in
+/// `events.jsonl` (close reasons, transports, switch reasons, groups, timeline actions).
+/// Registered once per run; recording an event stays a few integer writes.
+struct TestbedTraceNames {
+    /// ``ClientCloseReason/code`` → its case name.
+    let closeReason: TraceVocabulary
+    /// Index in `TransportMethod.allCases` → `websocket`, `sse`, `sync`; -1 none.
+    let transport: TraceVocabulary
+    /// Index in `MethodChangeReason.allCases` → its raw value.
+    let switchReason: TraceVocabulary
+    /// Index of a client group in the topology → its name.
+    let group: TraceVocabulary
+    /// Index of a timeline entry in the experiment file → what it does (`heal office both`).
+    let timeline: TraceVocabulary
+
+    /// One value of each close reason (the codes' names come from the cases).
+    static let closeReasons: [ClientCloseReason] = [
+        .connectionFailed(""), .upgradeRejected, .heartbeatTimeout, .serverClosed(code: 1000),
+        .connectionLost, .closedByApplication, .protocolViolation(""), .connectionRefused,
+    ]
+
+    init(_ trace: EventTrace, experiment: Experiment) {
+        self.closeReason = trace.vocabulary("client.closeReason")
+        for reason in Self.closeReasons { trace.define(self.closeReason, reason.code, as: reason.name) }
+        self.transport = trace.vocabulary("transport", names: TransportMethod.allCases.map(\.rawValue))
+        self.switchReason = trace.vocabulary("switch.reason", names: MethodChangeReason.allCases.map(\.rawValue))
+        self.group = trace.vocabulary("group", names: experiment.topology.groups.map(\.name))
+        self.timeline = trace.vocabulary("timeline.action", names: experiment.timeline.map { Self.name($0.action) })
+    }
+
+    /// A timeline action in a few words: `partition office both`, `addFirewall fw office port 80 drop`.
+    static func name(_ action: TimelineAction) -> String {
+        switch action {
+        case .partition(let group, let direction): return "partition \(group) \(direction.rawValue)"
+        case .heal(let group, let direction): return "heal \(group) \(direction.rawValue)"
+        case .setLink(let group, let direction, _): return "setLink \(group) \(direction.rawValue)"
+        case .addFirewall(let name, let group, let port, let action): return "addFirewall \(name) \(group) port \(port) \(action.rawValue)"
+        case .removeFirewall(let name, let group): return "removeFirewall \(name) \(group)"
+        case .flap(let group, let direction, _, _, _): return "flap \(group) \(direction.rawValue)"
+        case .setProxyPolicy(let middlebox, _): return "setProxyPolicy \(middlebox)"
+        }
+    }
+}
