@@ -7,9 +7,10 @@
 /// Problems inside a topology file referenced by `topology: path.yaml` carry that file's path.
 ///
 /// Format summary (see `Experiments/*.yaml` and `Topologies/*.yaml` for complete files):
-/// - durations need a unit: `250us`, `80ms`, `2s`, `1.5s`, `2min`;
-/// - bandwidths: `512bit`, `100kbit`, `10Mbit`, `1Gbit` (or `kbps`/`Mbps`/`Gbps`), or `unlimited`;
-/// - sizes: `1500`, `1500B`, `64KiB`, `1MiB`;
+/// - durations need a unit: `250us`, `80ms`, `2s`, `1.5s`, `2min`, `1h`;
+/// - bandwidths are bits per second (`10Mbit`, `10Mbps`, `10Mbit/s`) or bytes per second
+///   (`1.25MB/s`, `64KiB/s`, converted), or `unlimited`;
+/// - sizes are bytes: `1500`, `1500B`, `64KB` (1000s), `64KiB`, `1MiB` (1024s);
 /// - probabilities: `0.02` or `2%`.
 public enum ExperimentLoader {
     /// Reads and validates an experiment file. `topology:` may be a string path (resolved relative to the

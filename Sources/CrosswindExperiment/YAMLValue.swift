@@ -192,7 +192,7 @@ struct YAMLValue {
         return value
     }
 
-    /// A size in bytes (`1500`, `1500B`, `64KiB`, `1MiB`) in `range`.
+    /// A size in bytes (`1500`, `1500B`, `64KB`, `64KiB`, `1MiB`) in `range`.
     func size(in range: ClosedRange<Int>) throws(ExperimentError) -> Int {
         let value = try convert(Quantity.size(try scalarText(expected: "a size like 1500 or 64KiB")))
         guard range.contains(value) else {
@@ -202,7 +202,8 @@ struct YAMLValue {
         return value
     }
 
-    /// A bandwidth in bits per second (`10Mbit`, `100kbit`, `1Gbps`), at least `minimum`;
+    /// A bandwidth in bits per second (`10Mbit`, `100kbps`, `1Gbit/s`, or bytes per second
+    /// `1MB/s`, converted), at least `minimum`;
     /// `unlimited` reads as `nil`.
     func bandwidth(atLeast minimum: Int) throws(ExperimentError) -> Int? {
         let text = try scalarText(expected: "a bandwidth like 10Mbit")

@@ -26,9 +26,10 @@ import Testing
          "t.yaml:8:30: topology.groups[0].heartbeat.interval: expected a duration like 80ms, got a mapping"),
         ("link: { latency: fast }", "t.yaml:8:24: topology.groups[0].link.latency: expected a duration like 80ms, got 'fast'"),
         ("link: { bandwidth: 10 }",
-         "t.yaml:8:26: topology.groups[0].link.bandwidth: bandwidth needs a unit (bit, kbit, Mbit, Gbit), got '10'"),
-        ("link: { queue: 64KB }",
-         "t.yaml:8:22: topology.groups[0].link.queue: unknown size unit 'KB' in '64KB' (use B, KiB, MiB, GiB)"),
+         "t.yaml:8:26: topology.groups[0].link.bandwidth: bandwidth needs a unit, got '10': bits per second (bit, kbit, Mbit, Gbit; bps, kbps, Mbps, Gbps; or with /s: Mbit/s, Mb/s) or bytes per second (B/s, KB/s, MB/s, GB/s; KiB/s, MiB/s, GiB/s)"),
+        // 64KB is a size now (64 000 bytes): the unknown unit is one that is not.
+        ("link: { queue: 64KQ }",
+         "t.yaml:8:22: topology.groups[0].link.queue: unknown size unit 'KQ' in '64KQ' (use B, KB, MB, GB, KiB, MiB, GiB)"),
         // Out of range.
         ("link: { loss: 1.5 }",
          "t.yaml:8:21: topology.groups[0].link.loss: probability must be in 0...1 (or 0%...100%), got 1.5"),
@@ -55,9 +56,9 @@ import Testing
         // Durations: negative, without a unit, unknown unit.
         ("connectAt: -5ms", "t.yaml:8:18: topology.groups[0].connectAt: duration must not be negative, got '-5ms'"),
         ("link: { latency: 40 }",
-         "t.yaml:8:24: topology.groups[0].link.latency: duration needs a unit (us, ms, s, min), got '40'"),
+         "t.yaml:8:24: topology.groups[0].link.latency: duration needs a unit (ns, us, ms, s, min, h), got '40'"),
         ("connectSpread: 2sec",
-         "t.yaml:8:22: topology.groups[0].connectSpread: unknown duration unit 'sec' in '2sec' (use us, ms, s, min)"),
+         "t.yaml:8:22: topology.groups[0].connectSpread: unknown duration unit 'sec' in '2sec' (use ns, us, ms, s, min, h)"),
         ("connectSpread:", "t.yaml:8:21: topology.groups[0].connectSpread: expected a duration like 80ms, got nothing"),
         // Transports.
         ("transport: pigeon",
@@ -206,7 +207,7 @@ import Testing
         #expect(error("  - latency: { p99: { below: 1s } }")
             == "t.yaml:14:23: expect[0].latency.p99: unknown key 'below' (expected one of: atMost, atLeast)")
         #expect(error("  - latency: { p99: { atMost: 5 } }")
-            == "t.yaml:14:31: expect[0].latency.p99.atMost: duration needs a unit (us, ms, s, min), got '5'")
+            == "t.yaml:14:31: expect[0].latency.p99.atMost: duration needs a unit (ns, us, ms, s, min, h), got '5'")
         #expect(error("  delivery: complete") == "t.yaml:14:3: expect: expected a list, got a mapping")
     }
 

@@ -123,3 +123,11 @@ enum TestSupport {
         try text.write(toFile: path, atomically: true, encoding: .utf8)
     }
 }
+
+extension TestSupport {
+    /// The single group of ``experiment(group:workload:)`` with `group` added, as loaded.
+    static func parsedGroup(_ group: String) throws -> ClientGroup {
+        let experiment = try ExperimentLoader.parse(yaml: experiment(group: group), file: "t.yaml", baseDirectory: ".")
+        return try #require(experiment.topology.groups.first)
+    }
+}

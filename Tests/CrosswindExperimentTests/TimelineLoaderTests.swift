@@ -149,7 +149,7 @@ import Testing
         ("  - at: 1s\n    heal: { group: office }\n  - at: 2min\n    heal: { group: office }",
          "t.yaml:12:9: timeline[1].at: must be before the run ends at 72s (workload start + duration + drain), got 2min"),
         ("  - at: -1s\n    heal: { group: office }", "t.yaml:10:9: timeline[0].at: duration must not be negative, got '-1s'"),
-        ("  - at: 5\n    heal: { group: office }", "t.yaml:10:9: timeline[0].at: duration needs a unit (us, ms, s, min), got '5'"),
+        ("  - at: 5\n    heal: { group: office }", "t.yaml:10:9: timeline[0].at: duration needs a unit (ns, us, ms, s, min, h), got '5'"),
         // Groups and directions.
         ("  - at: 1s\n    heal: { group: lobby }", "t.yaml:11:20: timeline[0].heal.group: no client group 'lobby' (groups: office, home)"),
         ("  - at: 1s\n    heal: {}", "t.yaml:11:5: timeline[0].heal: missing required key 'group'"),
