@@ -61,4 +61,17 @@ public enum TimelineAction: Sendable, Equatable {
             return nil
         }
     }
+
+    /// The action's key in a file's timeline entry (`firewall` for ``addFirewall(name:group:port:action:)``).
+    var fileKey: String {
+        switch self {
+        case .partition: return "partition"
+        case .heal: return "heal"
+        case .setLink: return "setLink"
+        case .addFirewall: return "firewall"
+        case .removeFirewall: return "removeFirewall"
+        case .flap: return "flap"
+        case .setProxyPolicy: return "setProxyPolicy"
+        }
+    }
 }

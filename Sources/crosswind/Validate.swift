@@ -3,7 +3,8 @@ import CrosswindExperiment
 
 struct Validate: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Check experiment and topology files; print file:line:column: message for each problem."
+        abstract: "Check experiment and topology files; print file:line:column: message for every problem.",
+        discussion: "Every problem of a file is reported at once, in file order; exit status 2 if any file has one."
     )
 
     @Argument(help: "Experiment or topology files (YAML).")
@@ -16,7 +17,7 @@ struct Validate: ParsableCommand {
                 try ExperimentLoader.validate(path: file)
                 print("ok  \(file)")
             } catch {
-                printError(error.description)
+                for problem in error.problems { printError(problem.description) }
                 failed = true
             }
         }

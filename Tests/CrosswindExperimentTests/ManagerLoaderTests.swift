@@ -45,18 +45,8 @@ import Testing
     }
 
     @Test func theDocumentedExampleLoads() throws {
-        let group = try group("""
-            manager:
-              defaultMethod: websocket
-              fallbackMethods: [sse, sync]
-              autoSwitch: true
-              benchmarkInterval: 300s
-              latencyThreshold: 500ms
-              giveUpAfter: 10s
-              backoff: { base: 500ms, cap: 20s }
-              confirmTimeoutFloor: 2500ms
-              rememberFor: 30min
-            """)
+        // The reference's example (every key, at its default but latencyThreshold).
+        let group = try group(Schema.manager.example)
         var expected = RealtimeManagerConfiguration()
         expected.latencyThreshold = .milliseconds(500)
         #expect(group.manager == expected)

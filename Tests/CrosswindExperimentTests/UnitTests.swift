@@ -35,6 +35,12 @@ import Testing
         #expect(Quantity.bandwidth(text) == .failure(Quantity.Failure(message: message)))
     }
 
+    @Test func bandwidthMinimumSaysBits() {
+        // 100B/s is 800 bits per second, below the 1kbit floor.
+        #expect(TestSupport.experimentError(TestSupport.experiment(group: "link: { bandwidth: 100B/s }"))?.description
+            == "t.yaml:8:26: topology.groups[0].link.bandwidth: must be at least 1kbit (bits per second), got '100B/s'")
+    }
+
     @Test(arguments: [
         ("1500", 1500), ("1500B", 1500), ("1500b", 1500), ("64KB", 64_000), ("64kB", 64_000), ("1MB", 1_000_000),
         ("1GB", 1_000_000_000), ("64KiB", 65_536), ("64kib", 65_536), ("1MiB", 1_048_576), ("1GiB", 1_073_741_824),
