@@ -6,8 +6,8 @@ import Yams
 ///
 /// Construction records, in document order, every key that is not in the block: a key from the
 /// block's `reserved` names gets "'name' is not supported by schema version 1 yet", any other one
-/// "unknown key 'name'" with the list of allowed keys. Such keys are left out; reading goes on
-/// with the others.
+/// "unknown key 'name'" with the closest known key ("did you mean 'latency'?") or, when none is
+/// close, the list of allowed keys. Such keys are left out; reading goes on with the others.
 ///
 /// Each accessor takes the key's definition (``SchemaKey`` or ``KeyInfo``), so a key the reader
 /// reads is a key the reference documents. A bad value is recorded and the accessor returns the
@@ -85,9 +85,11 @@ final class YAMLMapping {
         path.isEmpty ? message : "\(path): \(message)"
     }
 
-    /// "unknown key 'x' (expected one of: …)".
+    /// "unknown key 'x' (did you mean 'y'?)" when a known key is close, else the list of keys.
     static func unknownKeyMessage(_ key: String, allowed: [String]) -> String {
         guard !allowed.isEmpty else { return "unknown key '\(key)' (no keys are allowed here)" }
+        let closest = KeySuggestion.closest(to: key, among: allowed)
+        if !closest.isEmpty { return "unknown key '\(key)' (\(KeySuggestion.phrase(closest)))" }
         return "unknown key '\(key)' (expected one of: \(allowed.joined(separator: ", ")))"
     }
 

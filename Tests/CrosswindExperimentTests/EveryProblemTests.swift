@@ -41,7 +41,7 @@ import Testing
         #expect(problems == [
             "t.yaml:3:7: name: 'five problems' is not a valid name (use letters, digits, '.', '_' and '-')",
             "t.yaml:7:14: topology.groups[0].count: must be in 1...100000, got 0",
-            "t.yaml:8:15: topology.groups[0].link: unknown key 'laytency' (expected one of: latency, jitter, loss, bandwidth, queue)",
+            "t.yaml:8:15: topology.groups[0].link: unknown key 'laytency' (did you mean 'latency'?)",
             "t.yaml:8:42: topology.groups[0].link.bandwidth: bandwidth needs a unit, got '10': bits per second (bit, kbit, Mbit, Gbit; bps, kbps, Mbps, Gbps; or with /s: Mbit/s, Mb/s) or bytes per second (B/s, KB/s, MB/s, GB/s; KiB/s, MiB/s, GiB/s)",
             "t.yaml:11:31: timeline[0].heal.group: no client group 'lobby' (groups: office)",
         ])
@@ -145,8 +145,39 @@ import Testing
             #expect(TestSupport.experimentProblems(yaml, baseDirectory: root).map(\.description) == [
                 "t.yaml:5:19: workload.rate: must be greater than 0 and at most 10000 messages per second, got 0",
                 "\(root)/net.yaml:5:40: groups[0].link.loss: probability must be in 0...1 (or 0%...100%), got 1.5",
-                "\(root)/net.yaml:5:45: groups[0].link: unknown key 'latncy' (expected one of: latency, jitter, loss, bandwidth, queue)",
+                "\(root)/net.yaml:5:45: groups[0].link: unknown key 'latncy' (did you mean 'latency'?)",
             ])
         }
+    }
+}
+
+/// An unknown key gets the closest known key when one is close, the list of keys otherwise.
+@Suite struct KeySuggestionTests {
+    @Test(arguments: [
+        // A typo of one key: that key.
+        ("link: { laytency: 20ms }", "t.yaml:8:15: topology.groups[0].link: unknown key 'laytency' (did you mean 'latency'?)"),
+        ("link: { Latency: 20ms }", "t.yaml:8:15: topology.groups[0].link: unknown key 'Latency' (did you mean 'latency'?)"),
+        ("link: { jiter: 1ms }", "t.yaml:8:15: topology.groups[0].link: unknown key 'jiter' (did you mean 'jitter'?)"),
+        ("link: { bandwith: 1Mbit }", "t.yaml:8:15: topology.groups[0].link: unknown key 'bandwith' (did you mean 'bandwidth'?)"),
+        ("heartbeat: { intreval: 1s }", "t.yaml:8:20: topology.groups[0].heartbeat: unknown key 'intreval' (did you mean 'interval'?)"),
+        ("conectSpread: 1s", "t.yaml:8:7: topology.groups[0]: unknown key 'conectSpread' (did you mean 'connectSpread'?)"),
+        // Nothing close: every allowed key.
+        ("link: { delay: 20ms }",
+         "t.yaml:8:15: topology.groups[0].link: unknown key 'delay' (expected one of: latency, jitter, loss, bandwidth, queue)"),
+        ("sync: { every: 1s }", "t.yaml:8:15: topology.groups[0].sync: unknown key 'every' (expected one of: interval, longPoll, batchSize)"),
+    ])
+    func suggestions(group: String, expected: String) {
+        #expect(TestSupport.experimentError(TestSupport.experiment(group: group))?.description == expected)
+    }
+
+    @Test func closestKeys() {
+        #expect(KeySuggestion.closest(to: "laytency", among: ["latency", "jitter"]) == ["latency"])
+        #expect(KeySuggestion.closest(to: "p98", among: ["avg", "p50", "p95", "p99", "max"]) == ["p95", "p99"])
+        #expect(KeySuggestion.closest(to: "port", among: ["group", "groups", "direction", "for"]) == [])
+        #expect(KeySuggestion.closest(to: "atmost", among: ["atMost", "atLeast"]) == ["atMost"])
+        // Swapped neighbours count as one edit.
+        #expect(KeySuggestion.distance("ltaency", "latency") == 1)
+        #expect(KeySuggestion.phrase(["a"]) == "did you mean 'a'?")
+        #expect(KeySuggestion.phrase(["a", "b", "c"]) == "did you mean 'a', 'b' or 'c'?")
     }
 }

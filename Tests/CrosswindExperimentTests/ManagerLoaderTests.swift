@@ -144,7 +144,7 @@ import Testing
          "t.yaml:8:35: topology.groups[0].manager.backoff.base: must be greater than 0, got 0s"),
         // Unknown keys and wrong types.
         ("manager: { defaultMetod: sse }",
-         "t.yaml:8:18: topology.groups[0].manager: unknown key 'defaultMetod' (expected one of: defaultMethod, fallbackMethods, autoSwitch, benchmarkInterval, latencyThreshold, giveUpAfter, backoff, confirmTimeoutFloor, rememberFor)"),
+         "t.yaml:8:18: topology.groups[0].manager: unknown key 'defaultMetod' (did you mean 'defaultMethod'?)"),
         ("manager: { autoSwitch: yes }", "t.yaml:8:30: topology.groups[0].manager.autoSwitch: expected true or false, got 'yes'"),
         ("manager: { defaultMethod: pigeon }",
          "t.yaml:8:33: topology.groups[0].manager.defaultMethod: unknown transport 'pigeon' (expected one of: websocket, sse, sync)"),

@@ -136,7 +136,7 @@ import Testing
     @Test(arguments: [
         // Entry structure: unknown action key, two actions, no action, no `at`, not a mapping.
         ("  - at: 1s\n    partiton: { group: office }",
-         "t.yaml:11:5: timeline[0]: unknown key 'partiton' (expected one of: at, partition, heal, setLink, firewall, removeFirewall, flap, setProxyPolicy)"),
+         "t.yaml:11:5: timeline[0]: unknown key 'partiton' (did you mean 'partition'?)"),
         ("  - at: 1s\n    partition: { group: office }\n    heal: { group: office }",
          "t.yaml:12:5: timeline[0]: one action per list entry: start a new '- at:' entry for 'heal'"),
         ("  - at: 1s",
@@ -159,7 +159,7 @@ import Testing
          "t.yaml:11:33: timeline[0].partition: unknown key 'port' (expected one of: group, direction)"),
         // setLink: the keys and limits of a link spec.
         ("  - at: 1s\n    setLink: { group: office, latncy: 1ms }",
-         "t.yaml:11:31: timeline[0].setLink: unknown key 'latncy' (expected one of: group, direction, latency, jitter, loss, bandwidth, queue)"),
+         "t.yaml:11:31: timeline[0].setLink: unknown key 'latncy' (did you mean 'latency'?)"),
         ("  - at: 1s\n    setLink: { group: office, latency: 61s }", "t.yaml:11:40: timeline[0].setLink.latency: must be at most 1min, got 61s"),
         // firewall.
         ("  - at: 1s\n    firewall: { name: fw, group: office, port: 0, action: drop }",

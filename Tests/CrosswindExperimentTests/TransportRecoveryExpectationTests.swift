@@ -62,7 +62,7 @@ import Testing
     @Test(arguments: [
         // recovery.
         ("  - recovery: { p98: { atMost: 1s } }",
-         "t.yaml:10:17: expect[0].recovery: unknown key 'p98' (expected one of: avg, p50, p95, p99, max)"),
+         "t.yaml:10:17: expect[0].recovery: unknown key 'p98' (did you mean 'p95' or 'p99'?)"),
         ("  - recovery: { p99: { atLeast: 1s } }",
          "t.yaml:10:24: expect[0].recovery.p99: unknown key 'atLeast' (expected one of: atMost)"),
         ("  - recovery: partial",

@@ -23,7 +23,7 @@ import Testing
         try Self.yaml.write(toFile: path, atomically: true, encoding: .utf8)
         let expected = [
             "\(path):3:7: name: 'three problems' is not a valid name (use letters, digits, '.', '_' and '-')",
-            "\(path):6:41: topology.groups[0].link: unknown key 'laytency' (expected one of: latency, jitter, loss, bandwidth, queue)",
+            "\(path):6:41: topology.groups[0].link: unknown key 'laytency' (did you mean 'latency'?)",
             "\(path):6:68: topology.groups[0].link.bandwidth: 'MBps' is ambiguous: write Mbps or Mbit/s for bits per second, MB/s for bytes per second",
         ]
         for command in ["validate", "run"] {
