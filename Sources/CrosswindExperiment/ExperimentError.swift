@@ -1,7 +1,7 @@
 import Yams
 
 /// Every problem found in an experiment or topology file (or in a value built in Swift), in file
-/// order; what the loader throws.
+/// order; what the loader and ``Experiment/validate()`` throw.
 ///
 /// `description` has one line per problem, each compiler-style `file:line:column: message`, which
 /// editors and CI logs turn into links. Problems with the text come in file order; keys that are

@@ -3,9 +3,9 @@ import CrosswindTransport
 import NIOCore
 
 /// The checks that span several keys — unique names, references between groups, middleboxes and
-/// timeline entries, the order of related values — written once on the model's values, so that
-/// the reader (``DocumentReporter``: positions in the file) and values built in Swift (key paths)
-/// can share them.
+/// timeline entries, the order of related values — written once on the model's values, for the
+/// reader (``DocumentReporter``: positions in the file) and for values built in Swift
+/// (``ModelValidator``: key paths) alike.
 ///
 /// A rule stays silent about a value that already has a problem (``RuleReporter/hasProblem(_:)``),
 /// so one mistake is reported once.

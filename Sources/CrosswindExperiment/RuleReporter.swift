@@ -1,7 +1,8 @@
 import Yams
 
 /// Where ``ModelRules`` report: the reader maps key paths to positions in the file
-/// (``DocumentReporter``); for a value built in Swift, the paths themselves name the place.
+/// (``DocumentReporter``), the validation of a value built in Swift names the paths
+/// (``ModelValidator``).
 ///
 /// Paths are relative to the value the rules check (`groups[1].tcp.minRTO` in a topology) and use
 /// the file's key names.

@@ -4,14 +4,16 @@ import NIOCore
 /// The definitions of the file format, one place for each key's name, type, unit, range, default,
 /// meaning and example.
 ///
-/// What is derived from them cannot disagree:
+/// Three things are derived from them, so they cannot disagree:
 /// - the reader: a ``YAMLMapping`` allows exactly the keys of its ``SchemaBlock`` (an unknown key
 ///   gets the closest known one as a suggestion), and reads each through its ``SchemaKey``, whose
 ///   ``ValueFormat`` parses the text and checks the range;
+/// - the validation of values built in Swift (``Experiment/validate()``), which applies the same
+///   ``ValueFormat/check`` to the model's fields, so both say the same words;
 /// - the reference of the format, which lists every block of ``Schema/blocks`` with every key.
 ///
-/// The blocks themselves are declared in `Schema+Experiment.swift`, `Schema+Topology.swift` and
-/// `Schema+Timeline.swift`.
+/// The blocks themselves are declared in `Schema+Experiment.swift`, `Schema+Timeline.swift`,
+/// `Schema+Topology.swift` and `Schema+Middlebox.swift`.
 enum Schema {}
 
 /// What the reference says about one key, and whether the reader requires it.
@@ -71,7 +73,8 @@ struct ValueFormat<Value: Sendable>: Sendable {
     }
 }
 
-/// A key read through a ``ValueFormat`` (``YAMLMapping/read(_:)``).
+/// A key read through a ``ValueFormat``: the reader's accessor and the Swift-side validation
+/// both go through it (``YAMLMapping/read(_:)``, ``ModelValidator/Scope/check(_:_:at:)``).
 struct SchemaKey<Value: Sendable>: Sendable {
     /// What the reference says about it.
     let info: KeyInfo
