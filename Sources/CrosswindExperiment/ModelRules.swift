@@ -145,8 +145,8 @@ enum ModelRules {
     // MARK: - Timeline
 
     /// Checks a timeline against the rest of the experiment: every entry before the run ends;
-    /// groups and middleboxes that exist; a firewall removed only after an earlier entry added it
-    /// to that group; a flap that ends after it starts.
+    /// groups and middleboxes that exist; `for` only on actions that can be undone; a firewall
+    /// removed only after an earlier entry added it to that group; a flap that ends after it starts.
     static func timeline(
         _ events: [TimelineEvent], topology: Topology?, groupNamesComplete: Bool, middleboxNamesComplete: Bool,
         workload: Workload?, _ r: some RuleReporter
@@ -166,9 +166,14 @@ enum ModelRules {
                     "must be before the run ends at \(Quantity.describe(runEnd)) (workload start + duration + drain), got \(Quantity.describe(event.at))"
                 )
             }
-            if let group = event.action.group, let topology, groupNamesComplete, !r.hasProblem("\(actionPath).group"),
-               let reason = unknownGroup(group, in: topology) {
-                r.report(["\(actionPath).group"], reason)
+            if event.revertAfter != nil, !event.action.isRevertible {
+                r.report(
+                    ["\(actionPath).for", actionPath],
+                    "'for' does not apply to \(event.action.fileKey): a repair is not undone (it applies to partition, setLink, firewall, flap and setProxyPolicy)"
+                )
+            }
+            if let selection = event.action.groups, let topology, groupNamesComplete {
+                groups(selection, at: actionPath, in: topology, r)
             }
             // Entries left out before this one may have added a firewall: say nothing about removals then.
             let nothingLeftOut = path == "timeline[\(index)]"
@@ -182,34 +187,74 @@ enum ModelRules {
                         : "middleboxes: " + topology.middleboxes.map(\.name).joined(separator: ", ")
                     r.report([reference], "no middlebox '\(middlebox)' (\(known))")
                 }
-            case .addFirewall(let name, let group, _, _):
-                firewalls.append((group, name, event.at, path))
-            case .removeFirewall(let name, let group):
-                guard nothingLeftOut, !r.hasProblem("\(actionPath).name") else { break }
-                let added = firewalls.filter { $0.group == group && $0.name == name }
-                guard let first = added.min(by: { $0.at < $1.at }) else {
-                    var known: [String] = []
-                    for firewall in firewalls where firewall.group == group && !known.contains(firewall.name) {
-                        known.append(firewall.name)
-                    }
-                    let hint = known.isEmpty ? "" : " (added to it so far: \(known.joined(separator: ", ")))"
-                    r.report(["\(actionPath).name"], "no firewall '\(name)' was added to group '\(group)' earlier in the timeline\(hint)")
-                    break
+            case .addFirewall(let name, let selection, _, _):
+                for group in names(selection, topology) {
+                    firewalls.append((group, name, event.at, path))
                 }
-                if atKnown, first.at > event.at {
-                    r.report(
-                        [atPath],
-                        "removes firewall '\(name)' of group '\(group)' at \(Quantity.describe(event.at)), before it is added at \(Quantity.describe(first.at)) (\(r.reference(first.path)))"
-                    )
+            case .removeFirewall(let name, let selection):
+                guard nothingLeftOut, !r.hasProblem("\(actionPath).name") else { break }
+                for group in names(selection, topology) {
+                    let added = firewalls.filter { $0.group == group && $0.name == name }
+                    guard let first = added.min(by: { $0.at < $1.at }) else {
+                        var known: [String] = []
+                        for firewall in firewalls where firewall.group == group && !known.contains(firewall.name) {
+                            known.append(firewall.name)
+                        }
+                        let hint = known.isEmpty ? "" : " (added to it so far: \(known.joined(separator: ", ")))"
+                        r.report(["\(actionPath).name"], "no firewall '\(name)' was added to group '\(group)' earlier in the timeline\(hint)")
+                        continue
+                    }
+                    if atKnown, first.at > event.at {
+                        r.report(
+                            [atPath],
+                            "removes firewall '\(name)' of group '\(group)' at \(Quantity.describe(event.at)), before it is added at \(Quantity.describe(first.at)) (\(r.reference(first.path)))"
+                        )
+                    }
                 }
             case .flap(_, _, _, _, let until):
                 let untilPath = "\(actionPath).until"
-                if atKnown, !r.hasProblem(untilPath), until <= event.at {
-                    r.report([untilPath], "must be after at (\(Quantity.describe(event.at))), got \(Quantity.describe(until))")
+                if atKnown, !r.hasProblem(untilPath), !r.hasProblem("\(actionPath).for"), until <= event.at {
+                    r.report([untilPath, "\(actionPath).for", actionPath], "must be after at (\(Quantity.describe(event.at))), got \(Quantity.describe(until))")
                 }
             case .partition, .heal, .setLink:
                 break
             }
+        }
+    }
+
+    /// The names a selection stands for (none for `all` without a topology).
+    private static func names(_ selection: GroupSelection, _ topology: Topology?) -> [String] {
+        switch selection {
+        case .group(let name): return [name]
+        case .groups(let names): return names
+        case .all: return topology?.groups.map(\.name) ?? []
+        }
+    }
+
+    /// A selection names groups of the topology, each once, and at least one.
+    private static func groups(_ selection: GroupSelection, at actionPath: String, in topology: Topology, _ r: some RuleReporter) {
+        switch selection {
+        case .group(let name):
+            let path = "\(actionPath).group"
+            if !r.hasProblem(path), let reason = unknownGroup(name, in: topology) {
+                r.report([path], name == "all" ? "\(reason); for every group write groups: all" : reason)
+            }
+        case .groups(let names):
+            let path = "\(actionPath).groups"
+            guard !r.hasProblem(path) else { return }
+            guard !names.isEmpty else {
+                r.report([path], "needs at least one client group")
+                return
+            }
+            for (index, name) in names.enumerated() {
+                if let reason = unknownGroup(name, in: topology) {
+                    r.report(["\(path)[\(index)]"], reason)
+                } else if let first = names[..<index].firstIndex(of: name) {
+                    r.report(["\(path)[\(index)]"], "'\(name)' is listed twice (first at groups[\(first)])")
+                }
+            }
+        case .all:
+            break
         }
     }
 

@@ -124,6 +124,9 @@ final class ModelValidator {
     func timelineEvent(_ event: TimelineEvent, _ s: Scope) {
         s.check(Schema.TimelineKeys.at, event.at)
         let action = s.scoped(event.action.fileKey)
+        if let revertAfter = event.revertAfter, event.action.isRevertible {
+            action.check(Schema.TargetKeys.revertAfter, revertAfter)
+        }
         switch event.action {
         case .partition, .heal:
             break

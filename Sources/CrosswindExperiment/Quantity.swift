@@ -308,6 +308,12 @@ extension String {
 }
 
 extension Quantity {
+    /// `a + b`, or `nil` if it does not fit in a `TimeAmount` (where `+` would trap).
+    static func sum(_ a: TimeAmount, _ b: TimeAmount) -> TimeAmount? {
+        let (total, overflow) = a.nanoseconds.addingReportingOverflow(b.nanoseconds)
+        return overflow ? nil : .nanoseconds(total)
+    }
+
     /// A duration in the file's own syntax, in the largest unit that divides it (`60s` → "1min", `0` → "0s").
     static func describe(_ duration: TimeAmount) -> String {
         let nanoseconds = duration.nanoseconds

@@ -35,7 +35,7 @@ extension Schema {
         )
         static let timeline = KeyInfo(
             name: "timeline", type: "list of [timeline entries](#timeline-entry)", allowed: "", presence: .defaulted("`[]`"),
-            summary: "Faults and repairs at given times.", example: "[{ at: 25s, partition: { group: office } }]"
+            summary: "Faults and repairs at given times.", example: "[{ at: 25s, partition: { group: office, for: 15s } }]"
         )
         static let expect = KeyInfo(
             name: "expect", type: "list of [expectations](#expectation)", allowed: "", presence: .defaulted("`[]`"),
@@ -62,9 +62,7 @@ extension Schema {
             workload: { topic: metrics, rate: 5, size: 512, start: 3s, duration: 60s, drain: 30s }
             timeline:
               - at: 25s
-                partition: { group: office, direction: both }
-              - at: 40s
-                heal: { group: office }
+                partition: { group: office, direction: both, for: 15s }
             expect:
               - delivery: complete
               - recovery: { p99: { atMost: 12900ms } }

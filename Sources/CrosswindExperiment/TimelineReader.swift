@@ -6,24 +6,25 @@ import Yams
 /// ```yaml
 /// timeline:
 ///   - at: 20s
-///     partition: { group: office, direction: both }      # direction: up | down | both (default both)
+///     partition: { groups: [office, home], direction: both, for: 10s }  # heals by itself 10 s later
 ///   - at: 35s
 ///     heal: { group: office }                             # direction as for partition
 ///   - at: 10s
-///     setLink: { group: home, direction: down, latency: 200ms, loss: 5% }  # + jitter, bandwidth, queue
+///     setLink: { group: home, direction: down, latency: 200ms, loss: 5% }  # + jitter, bandwidth, queue, for
 ///   - at: 0s
-///     firewall: { name: block-ws, group: office, port: 80, action: drop }   # action: drop | reject
+///     firewall: { name: block-ws, groups: all, port: 80, action: drop }   # action: drop | reject
 ///   - at: 60s
 ///     removeFirewall: { name: block-ws, group: office }
 ///   - at: 5s
-///     flap: { group: office, direction: both, period: 10s, up: 70%, until: 60s }
+///     flap: { group: office, direction: both, period: 10s, up: 70%, until: 60s }  # or for: 55s
 ///   - at: 60s
-///     setProxyPolicy: { middlebox: corp-proxy, stripUpgrade: false }  # + afterUpgrade, bufferResponses, idleTimeout
+///     setProxyPolicy: { middlebox: corp-proxy, stripUpgrade: false }  # + afterUpgrade, bufferResponses, idleTimeout, for
 /// ```
 ///
 /// Each entry has `at:` and exactly one action key (keys, defaults and ranges: ``Schema``'s
-/// timeline blocks). Every action but `setProxyPolicy` names a client group. What depends on the rest of the file — that `at` is
-/// before the run ends, that the group or middlebox exists, that `removeFirewall` removes a
+/// timeline blocks). Every action but `setProxyPolicy` names client groups: `group: NAME`, or
+/// `groups: [NAME, …]` or `groups: all`. What depends on the rest of the file — that `at` is
+/// before the run ends, that the groups and middleboxes exist, that `removeFirewall` removes a
 /// rule added earlier, that `until` is after `at` — is checked by ``ModelRules/timeline``.
 /// Entries need not be sorted by time (the runner sorts them stably).
 enum TimelineReader {
@@ -55,77 +56,139 @@ enum TimelineReader {
             throw ExperimentError.reported
         }
         let at = map.required(Keys.at)
-        let action = map.read(actionKey) { (body: YAMLValue) throws(ExperimentError) in try self.action(first.key, body) }
+        let action = map.read(actionKey) { (body: YAMLValue) throws(ExperimentError) in
+            try self.action(first.key, body, at: at)
+        }
         for extra in actions.dropFirst() {
             if let info = Schema.timelineEntry.key(extra.key) { _ = map.value(info) }
         }
         map.finish()
         guard let at, let action else { throw ExperimentError.reported }
-        return TimelineEvent(at: at, action: action, sourceLine: value.mark?.line)
+        return TimelineEvent(at: at, action: action.action, revertAfter: action.revertAfter, sourceLine: value.mark?.line)
     }
 
-    /// Reads the body of the action called `key`.
-    private static func action(_ key: String, _ body: YAMLValue) throws(ExperimentError) -> TimelineAction {
+    /// Reads the body of the action called `key`; `at` (if it could be read) turns a flap's `for` into its `until`.
+    private static func action(_ key: String, _ body: YAMLValue, at: TimeAmount?) throws(ExperimentError)
+        -> (action: TimelineAction, revertAfter: TimeAmount?)
+    {
         switch key {
         case "partition":
             let map = try body.mapping(Schema.partition)
-            let group = map.required(Target.group)
+            let groups = groupSelection(map)
             let direction = map.read(Target.direction)
+            let revertAfter = map.optional(Target.revertAfter)
             map.finish()
-            guard let group else { throw ExperimentError.reported }
-            return .partition(group: group, direction: direction)
+            guard let groups else { throw ExperimentError.reported }
+            return (.partition(group: groups, direction: direction), revertAfter)
         case "heal":
             let map = try body.mapping(Schema.heal)
-            let group = map.required(Target.group)
+            let groups = groupSelection(map)
             let direction = map.read(Target.direction)
             map.finish()
-            guard let group else { throw ExperimentError.reported }
-            return .heal(group: group, direction: direction)
+            guard let groups else { throw ExperimentError.reported }
+            return (.heal(group: groups, direction: direction), nil)
         case "setLink":
             let map = try body.mapping(Schema.setLink)
-            let group = map.required(Target.group)
+            let groups = groupSelection(map)
             let direction = map.read(Target.direction)
             let link = TopologyReader.linkSpec(in: map)
+            let revertAfter = map.optional(Target.revertAfter)
             map.finish()
-            guard let group else { throw ExperimentError.reported }
-            return .setLink(group: group, direction: direction, link: link)
+            guard let groups else { throw ExperimentError.reported }
+            return (.setLink(group: groups, direction: direction, link: link), revertAfter)
         case "firewall":
             typealias Keys = Schema.FirewallKeys
             let map = try body.mapping(Schema.firewall)
             let name = map.required(Keys.name)
-            let group = map.required(Target.group)
+            let groups = groupSelection(map)
             let port = map.required(Keys.port)
             let action = map.required(Keys.action)
+            let revertAfter = map.optional(Target.revertAfter)
             map.finish()
-            guard let name, let group, let port, let action else { throw ExperimentError.reported }
-            return .addFirewall(name: name, group: group, port: port, action: action)
+            guard let name, let groups, let port, let action else { throw ExperimentError.reported }
+            return (.addFirewall(name: name, group: groups, port: port, action: action), revertAfter)
         case "removeFirewall":
             let map = try body.mapping(Schema.removeFirewall)
             let name = map.required(Schema.FirewallKeys.name)
-            let group = map.required(Target.group)
+            let groups = groupSelection(map)
             map.finish()
-            guard let name, let group else { throw ExperimentError.reported }
-            return .removeFirewall(name: name, group: group)
+            guard let name, let groups else { throw ExperimentError.reported }
+            return (.removeFirewall(name: name, group: groups), nil)
         case "flap":
-            typealias Keys = Schema.FlapKeys
-            let map = try body.mapping(Schema.flap)
-            let group = map.required(Target.group)
-            let direction = map.read(Target.direction)
-            let period = map.required(Keys.period)
-            let upFraction = map.required(Keys.up)
-            let until = map.required(Keys.until)
-            map.finish()
-            guard let group, let period, let upFraction, let until else { throw ExperimentError.reported }
-            return .flap(group: group, direction: direction, period: period, upFraction: upFraction, until: until)
+            return try flap(body, at: at)
         case "setProxyPolicy":
             let map = try body.mapping(Schema.setProxyPolicy)
             let middlebox = map.required(Schema.ProxyPolicyActionKeys.middlebox)
             let policy = MiddleboxReader.policy(in: map)
+            let revertAfter = map.optional(Target.revertAfter)
             map.finish()
             guard let middlebox else { throw ExperimentError.reported }
-            return .setProxyPolicy(middlebox: middlebox, policy: policy)
+            return (.setProxyPolicy(middlebox: middlebox, policy: policy), revertAfter)
         default:
             preconditionFailure("timeline action '\(key)' has no reader")
         }
+    }
+
+    /// The groups an action names: `group: NAME`, or `groups: [NAME, …]` or `groups: all`
+    /// (exactly one of the two keys). `nil` when neither can be read (the problem is recorded).
+    private static func groupSelection(_ map: YAMLMapping) -> GroupSelection? {
+        let single = map.value(Target.group.info)
+        let several = map.value(Target.groups)
+        switch (single, several) {
+        case (nil, nil):
+            map.diagnostics.record(map.missing(Target.group.name), missingKey: true)
+            return nil
+        case (.some, .some(let several)):
+            map.diagnostics.record(several.errorAtKey("give either group (one) or groups (several or all), not both"))
+            return nil
+        case (.some(let single), nil):
+            return map.diagnostics.attempt { () throws(ExperimentError) in .group(try Target.group.format.read(single)) }
+        case (nil, .some(let several)):
+            return map.diagnostics.attempt { () throws(ExperimentError) -> GroupSelection in
+                if case .scalar = several.node, !several.isNull {
+                    let text = try several.scalarText(expected: "a list of client group names or 'all'")
+                    guard text == "all" else {
+                        throw several.error("expected a list of client group names or 'all', got '\(text)' (for one group write group: \(text))")
+                    }
+                    return .all
+                }
+                guard case .sequence = several.node else {
+                    throw several.error("expected a list of client group names or 'all', got \(several.shape)")
+                }
+                return .groups(try several.list { (element: YAMLValue) throws(ExperimentError) in
+                    try element.scalarText(expected: "a client group name")
+                })
+            }
+        }
+    }
+
+    /// Reads `flap: { group, direction, period, up, until }` (or `for` in place of `until`, which is
+    /// then `at + for`).
+    private static func flap(_ body: YAMLValue, at: TimeAmount?) throws(ExperimentError)
+        -> (action: TimelineAction, revertAfter: TimeAmount?)
+    {
+        typealias Keys = Schema.FlapKeys
+        let map = try body.mapping(Schema.flap)
+        let groups = groupSelection(map)
+        let direction = map.read(Target.direction)
+        let period = map.required(Keys.period)
+        let upFraction = map.required(Keys.up)
+        var until: TimeAmount?
+        switch (map.value(Keys.until.info), map.value(Keys.revertAfter.info)) {
+        case (nil, nil):
+            map.diagnostics.record(map.missing(Keys.until.name), missingKey: true)
+        case (.some, .some(let revertAfter)):
+            map.diagnostics.record(revertAfter.errorAtKey("give either until or for, not both"))
+        case (.some, nil):
+            until = map.optional(Keys.until)
+        case (nil, .some(let revertAfter)):
+            if let duration = map.optional(Keys.revertAfter), let at {
+                until = Quantity.sum(at, duration)
+                if until == nil { map.diagnostics.record(revertAfter.error("at + for is too large")) }
+            }
+        }
+        map.finish()
+        guard let groups, let period, let upFraction, let until else { throw ExperimentError.reported }
+        return (.flap(group: groups, direction: direction, period: period, upFraction: upFraction, until: until), nil)
     }
 }

@@ -297,7 +297,7 @@ import Testing
         ("  - at: 1s\n    setProxyPolicy: { stripUpgrade: true }",
          "t.yaml:14:5: timeline[0].setProxyPolicy: missing required key 'middlebox'"),
         ("  - at: 1s\n    setProxyPolicy: { middlebox: edge, group: home }",
-         "t.yaml:14:40: timeline[0].setProxyPolicy: unknown key 'group' (expected one of: middlebox, stripUpgrade, afterUpgrade, bufferResponses, idleTimeout)"),
+         "t.yaml:14:40: timeline[0].setProxyPolicy: unknown key 'group' (expected one of: middlebox, for, stripUpgrade, afterUpgrade, bufferResponses, idleTimeout)"),
         ("  - at: 1s\n    setProxyPolicy: { middlebox: edge, afterUpgrade: drop }",
          "t.yaml:14:54: timeline[0].setProxyPolicy.afterUpgrade: unknown afterUpgrade behaviour 'drop' (expected one of: relay, silence, close)"),
         ("  - at: 1s\n    setProxyPolicy: { middlebox: edge, bufferResponses: 0 }",

@@ -32,16 +32,21 @@ import Testing
             ClientGroup(name: "home", count: 0, link: LinkPair(up: LinkConfiguration(loss: .independent(probability: 1.5))))
         )
         experiment.workload.ratePerSecond = 0
-        experiment.timeline = [TimelineEvent(at: .seconds(1), action: .partition(group: "lobby", direction: .both))]
+        experiment.timeline = [
+            TimelineEvent(at: .seconds(1), action: .partition(group: ["g", "lobby"], direction: .both), revertAfter: .seconds(2)),
+            TimelineEvent(at: .seconds(2), action: .heal(group: .all, direction: .both), revertAfter: .seconds(1)),
+        ]
         let error = #expect(throws: ExperimentError.self) { try experiment.validate() }
         #expect(error?.problems.map(\.description) == [
             "topology.groups[1].count: must be in 1...100000, got 0",
             "topology.groups[1].link.up.loss: probability must be in 0...1 (or 0%...100%), got 1.5",
             "workload.rate: must be greater than 0 and at most 10000 messages per second, got 0",
-            "timeline[0].partition.group: no client group 'lobby' (groups: g, home)",
+            "timeline[0].partition.groups[1]: no client group 'lobby' (groups: g, home)",
+            "timeline[1].heal.for: 'for' does not apply to heal: a repair is not undone (it applies to partition, setLink, firewall, flap and setProxyPolicy)",
         ])
         #expect(error?.problems.map(\.path) == [
-            "topology.groups[1].count", "topology.groups[1].link.up.loss", "workload.rate", "timeline[0].partition.group",
+            "topology.groups[1].count", "topology.groups[1].link.up.loss", "workload.rate", "timeline[0].partition.groups[1]",
+            "timeline[1].heal.for",
         ])
         // No file, no position.
         #expect(error?.problems.allSatisfy { $0.file == nil && $0.line == nil && $0.column == nil } == true)

@@ -143,3 +143,10 @@ extension TestSupport {
         return try #require(experiment.topology.groups.first)
     }
 }
+
+extension TestSupport {
+    /// The timeline of ``twoGroupExperiment(_:)`` with `entries` under `timeline:`, as loaded.
+    static func twoGroupTimeline(_ entries: String) throws -> [TimelineEvent] {
+        try ExperimentLoader.parse(yaml: twoGroupExperiment("timeline:\n" + entries), file: "t.yaml", baseDirectory: ".").timeline
+    }
+}

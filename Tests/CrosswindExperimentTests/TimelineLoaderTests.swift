@@ -11,9 +11,7 @@ import Testing
 /// `timeline:` on line 9 and its first entry on line 10.
 @Suite struct TimelineLoaderTests {
     private func timeline(_ entries: String) throws -> [TimelineEvent] {
-        try ExperimentLoader.parse(
-            yaml: TestSupport.twoGroupExperiment("timeline:\n" + entries), file: "t.yaml", baseDirectory: "."
-        ).timeline
+        try TestSupport.twoGroupTimeline(entries)
     }
 
     private func error(_ entries: String) -> String? {
@@ -156,7 +154,7 @@ import Testing
         ("  - at: 1s\n    partition: { group: office, direction: sideways }",
          "t.yaml:11:44: timeline[0].partition.direction: unknown direction 'sideways' (expected one of: up, down, both)"),
         ("  - at: 1s\n    partition: { group: office, port: 80 }",
-         "t.yaml:11:33: timeline[0].partition: unknown key 'port' (expected one of: group, direction)"),
+         "t.yaml:11:33: timeline[0].partition: unknown key 'port' (expected one of: group, groups, direction, for)"),
         // setLink: the keys and limits of a link spec.
         ("  - at: 1s\n    setLink: { group: office, latncy: 1ms }",
          "t.yaml:11:31: timeline[0].setLink: unknown key 'latncy' (did you mean 'latency'?)"),
