@@ -9,8 +9,9 @@
 /// `version:` stop it (one problem). Nothing in here traps. Problems inside a topology file
 /// referenced by `topology: path.yaml` carry that file's path.
 ///
-/// Every key, with its type, unit, range, default and meaning, is defined once in ``Schema``, which
-/// the reader follows. In short:
+/// Every key, with its type, unit, range, default and meaning, is in the reference,
+/// `docs/experiment-format.md`, generated from the same definitions the reader uses (``Schema``).
+/// In short:
 /// - durations need a unit: `250us`, `80ms`, `2s`, `1.5s`, `2min`, `1h`;
 /// - bandwidths are bits per second (`10Mbit`, `10Mbps`, `10Mbit/s`) or bytes per second
 ///   (`1.25MB/s`, `64KiB/s`, converted), or `unlimited`;

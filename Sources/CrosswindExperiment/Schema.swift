@@ -10,7 +10,8 @@ import NIOCore
 ///   ``ValueFormat`` parses the text and checks the range;
 /// - the validation of values built in Swift (``Experiment/validate()``), which applies the same
 ///   ``ValueFormat/check`` to the model's fields, so both say the same words;
-/// - the reference of the format, which lists every block of ``Schema/blocks`` with every key.
+/// - the reference, `docs/experiment-format.md` (``ExperimentFormat/reference()``), which lists
+///   every block of ``Schema/blocks`` with every key.
 ///
 /// The blocks themselves are declared in `Schema+Experiment.swift`, `Schema+Timeline.swift`,
 /// `Schema+Topology.swift` and `Schema+Middlebox.swift`.
@@ -43,6 +44,10 @@ struct KeyInfo: Sendable {
     let summary: String
     /// An example value, as written in a file (`40ms`, `{ base: 500ms, cap: 20s }`).
     let example: String
+    /// Reads a value of the key with its ``ValueFormat`` (keys read through a ``SchemaKey``), so a
+    /// test can check that the example is one the reader takes; `nil` for keys whose value is a
+    /// block of its own.
+    var readValue: (@Sendable (YAMLValue) throws(ExperimentError) -> Void)? = nil
 
     /// Whether the key must be given.
     var isRequired: Bool { presence == .required }
@@ -91,9 +96,11 @@ struct SchemaKey<Value: Sendable>: Sendable {
         _ name: String, _ format: ValueFormat<Value>, _ presence: KeyInfo.Presence, defaultValue: Value?, summary: String,
         example: String
     ) {
-        self.info = KeyInfo(
+        var info = KeyInfo(
             name: name, type: format.type, allowed: format.allowed, presence: presence, summary: summary, example: example
         )
+        info.readValue = { (value: YAMLValue) throws(ExperimentError) in _ = try format.read(value) }
+        self.info = info
         self.format = format
         self.defaultValue = defaultValue
     }

@@ -38,4 +38,10 @@ import Testing
         #expect(both.stdout.contains("ok  \(good)"))
         #expect(both.stderr.split(separator: "\n").count == 3)
     }
+
+    @Test func theReferenceIsTheCommittedOne() throws {
+        let run = try runProcess(try crosswindExecutable(), ["validate", "--reference"])
+        #expect(run.status == 0)
+        #expect(run.stdout == (try String(contentsOfFile: packagePath("docs/experiment-format.md"), encoding: .utf8)))
+    }
 }
