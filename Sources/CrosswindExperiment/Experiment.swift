@@ -7,8 +7,9 @@ import NIOCore
 /// Values can be built directly in Swift or loaded from a YAML file with ``ExperimentLoader``.
 /// Links, TCP settings, proxy policies, transports and manager settings are the virtual network's, the
 /// middlebox's and the transport library's own types. The loader validates every field against its
-/// limits (declared beside the readers, or as static constants on the model types of this module);
-/// a value built in Swift is taken as given.
+/// limits (the definitions of ``Schema``, or static constants on the model types of this module);
+/// ``validate()`` applies the same checks to a value built in Swift (a run does not: it takes the
+/// value as given).
 public struct Experiment: Sendable, Equatable {
     /// Short identifier, used in reports and output paths. Loaded files must match `[A-Za-z0-9._-]+`.
     public var name: String

@@ -1,35 +1,86 @@
 import Yams
 
-/// A problem with an experiment or topology file, located at a 1-based line and column.
+/// Every problem found in an experiment or topology file (or in a value built in Swift), in file
+/// order; what the loader and ``Experiment/validate()`` throw.
 ///
-/// `description` is the compiler-style `file:line:column: message`, which editors and CI logs turn
-/// into links. Problems that have no position in the text (a missing or unreadable file) are reported
-/// at `1:1`.
+/// `description` has one line per problem, each compiler-style `file:line:column: message`, which
+/// editors and CI logs turn into links. Problems with the text come in file order; keys that are
+/// missing (and so have no place in the text) follow, in the order of the mappings that lack them.
+/// Problems that have no position in the text (a missing or unreadable file) are reported at `1:1`;
+/// problems of a value built in Swift have no file and read `path: message`.
+///
+/// `file`, `line`, `column` and `message` are those of the first problem.
 public struct ExperimentError: Error, Sendable, Equatable, CustomStringConvertible {
-    /// The file the problem is in, as given to the loader (or the referenced topology file's path).
-    public var file: String
-    /// 1-based line.
-    public var line: Int
-    /// 1-based column, counted in Unicode scalars (as libyaml counts).
-    public var column: Int
-    /// What is wrong, usually starting with the key path (`groups[0].link.up.loss: ...`).
-    public var message: String
+    /// One problem: where it is and what is wrong.
+    public struct Problem: Sendable, Equatable, CustomStringConvertible {
+        /// The file the problem is in (a referenced topology file's own path); `nil` for a value
+        /// built in Swift.
+        public var file: String?
+        /// 1-based line; `nil` for a value built in Swift.
+        public var line: Int?
+        /// 1-based column, counted in Unicode scalars (as libyaml counts); `nil` for a value built in Swift.
+        public var column: Int?
+        /// The key path of the offending value or key, from the document's root
+        /// (`topology.groups[1].link.up.loss`); empty for the root itself.
+        public var path: String
+        /// What is wrong, usually starting with the key path of the mapping or value it is about
+        /// (`groups[0].link.up.loss: probability must be in 0...1 …`).
+        public var message: String
 
-    /// `file:line:column: message`.
-    public var description: String { "\(file):\(line):\(column): \(message)" }
+        /// `file:line:column: message`, or `message` alone without a file position.
+        public var description: String {
+            guard let file, let line, let column else { return message }
+            return "\(file):\(line):\(column): \(message)"
+        }
 
-    /// Creates an error at a position.
+        /// Creates a problem.
+        public init(file: String?, line: Int?, column: Int?, path: String, message: String) {
+            self.file = file
+            self.line = line
+            self.column = column
+            self.path = path
+            self.message = message
+        }
+    }
+
+    /// Every problem, in file order (see the type's documentation).
+    public var problems: [Problem]
+
+    /// The first problem's file ("" for a value built in Swift).
+    public var file: String { problems.first?.file ?? "" }
+    /// The first problem's line (1 when it has none).
+    public var line: Int { problems.first?.line ?? 1 }
+    /// The first problem's column (1 when it has none).
+    public var column: Int { problems.first?.column ?? 1 }
+    /// The first problem's message.
+    public var message: String { problems.first?.message ?? "" }
+
+    /// One line per problem (see ``Problem/description``).
+    public var description: String { problems.map(\.description).joined(separator: "\n") }
+
+    /// Creates an error of one problem at a position.
     public init(file: String, line: Int, column: Int, message: String) {
-        self.file = file
-        self.line = line
-        self.column = column
-        self.message = message
+        self.problems = [Problem(file: file, line: line, column: column, path: "", message: message)]
     }
 
-    /// Creates an error at a Yams mark (or at 1:1 when the node has none).
-    init(file: String, mark: Mark?, message: String) {
-        self.init(file: file, line: mark?.line ?? 1, column: mark?.column ?? 1, message: message)
+    /// Creates an error of several problems, kept in the order given.
+    public init(problems: [Problem]) {
+        self.problems = problems
     }
+
+    /// A problem at `mark` (or at 1:1 when the node has none) about the value at `path`.
+    init(file: String, mark: Mark?, path: String, message: String) {
+        self.problems = [Problem(file: file, line: mark?.line ?? 1, column: mark?.column ?? 1, path: path, message: message)]
+    }
+
+    /// A problem at a Yams mark (or at 1:1 when the node has none), about the document as a whole.
+    init(file: String, mark: Mark?, message: String) {
+        self.init(file: file, mark: mark, path: "", message: message)
+    }
+
+    /// Thrown by a reader whose problems went to its ``Diagnostics`` already: the error carries
+    /// none, and unwinds to the next place that can carry on (the reading of the enclosing key).
+    static let reported = ExperimentError(problems: [])
 
     /// Translates an error thrown by `Yams.compose` into a positioned error in `file`.
     init(file: String, yamlError error: any Error) {

@@ -6,57 +6,49 @@ import Yams
 /// Reads the experiment schema (version 1) from the root mapping of an experiment file: header,
 /// `topology:` (a path to a topology file or an inline mapping), `workload:`, `timeline:` (see
 /// ``TimelineReader``) and `expect:`.
+///
+/// Keys are read in a fixed order whatever their order in the file (the topology before what
+/// names its groups); every problem goes to the document's ``Diagnostics``, and the rules that
+/// span the file (``ModelRules``) run on what could be read.
 enum ExperimentReader {
-    /// Keys of an experiment file.
-    static let experimentKeys = ["kind", "version", "name", "description", "seed", "topology", "workload", "timeline", "expect"]
-    /// Experiment keys reserved for later schema versions.
-    static let reservedExperimentKeys: [String] = []
-    /// Keys of `workload:`.
-    static let workloadKeys = ["topic", "rate", "size", "start", "duration", "drain", "clientSends"]
-    /// Workload keys reserved for later schema versions.
-    static let reservedWorkloadKeys: [String] = []
-    /// Keys of `clientSends:`.
-    static let clientSendsKeys = ["rate", "size"]
-    /// The keys an entry of `expect:` may have (exactly one per entry).
-    static let expectationKeys = ["delivery", "duplicates", "reordered", "connected", "latency", "transport", "recovery", "clientSends"]
-    /// Keys of a latency bound (`p99: { atMost: 1500ms, atLeast: 200ms }`).
-    static let boundKeys = ["atMost", "atLeast"]
-    /// Keys of a recovery bound (`p99: { atMost: 20s }`).
-    static let recoveryBoundKeys = ["atMost"]
-    /// Keys of `transport:` (`{ group: office, endsOn: sse, within: 30s, notBefore: 5s }`).
-    static let transportExpectationKeys = ["group", "endsOn", "within", "notBefore"]
+    private typealias Keys = Schema.ExperimentKeys
 
-    /// Reads an experiment; a `topology:` path is resolved against `baseDirectory`.
+    /// Reads an experiment; a `topology:` path is resolved against `baseDirectory`. Problems are
+    /// recorded; the result is meaningful only when none was.
     static func experiment(_ root: YAMLValue, baseDirectory: String) throws(ExperimentError) -> Experiment {
         try SchemaHeader.check(root, expecting: .experiment, required: true)
-        let map = try root.mapping(keys: experimentKeys, reserved: reservedExperimentKeys)
-        map.markRead("kind", "version")
-        let name = try map.read("name") { (v: YAMLValue) throws(ExperimentError) in try v.identifier() }
-        let description = try map.read("description", default: "") { (v: YAMLValue) throws(ExperimentError) in
-            try v.optionalText()
+        let map = try root.mapping(Schema.experiment)
+        map.markRead(Keys.kind, Keys.version)
+        let name = map.required(Keys.name)
+        let description = map.read(Keys.description)
+        let seed = map.read(Keys.seed)
+        let topology = map.read(Keys.topology) { (v: YAMLValue) throws(ExperimentError) in
+            try Self.topology(v, baseDirectory: baseDirectory, experimentName: name ?? "")
         }
-        let seed = try map.read("seed", default: 1) { (v: YAMLValue) throws(ExperimentError) in try v.unsignedInteger() }
-        let topology = try map.read("topology") { (v: YAMLValue) throws(ExperimentError) in
-            try Self.topology(v, baseDirectory: baseDirectory, experimentName: name)
-        }
-        let workload = try map.read("workload", Self.workload)
-        let timeline = try map.read("timeline", default: []) { (v: YAMLValue) throws(ExperimentError) in
-            try TimelineReader.timeline(v, topology: topology, workload: workload)
-        }
-        let expectations = try map.read("expect", default: []) { (v: YAMLValue) throws(ExperimentError) in
+        let workload = map.read(Keys.workload, Self.workload)
+        let timeline = map.read(Keys.timeline) { (v: YAMLValue) throws(ExperimentError) in try TimelineReader.timeline(v) } ?? []
+        let expectations = map.read(Keys.expect) { (v: YAMLValue) throws(ExperimentError) in
             try Self.expectations(v, topology: topology)
+        } ?? []
+        map.finish()
+        if !timeline.isEmpty {
+            ModelRules.timeline(
+                timeline, topology: topology?.topology, groupNamesComplete: topology?.groupNamesComplete ?? false,
+                middleboxNamesComplete: topology?.middleboxNamesComplete ?? false, workload: workload,
+                DocumentReporter(root: root)
+            )
         }
-        try map.finish()
+        guard let name, let topology, let workload else { throw ExperimentError.reported }
         return Experiment(
-            name: name, description: description, seed: seed, topology: topology, workload: workload,
+            name: name, description: description, seed: seed, topology: topology.topology, workload: workload,
             expectations: expectations, timeline: timeline
         )
     }
 
-    /// Reads `topology:`: a path string loads and validates that topology file (its errors carry its
+    /// Reads `topology:`: a path string loads and reads that topology file (its problems carry its
     /// own path); a mapping is read inline.
     static func topology(_ value: YAMLValue, baseDirectory: String, experimentName: String)
-        throws(ExperimentError) -> Topology
+        throws(ExperimentError) -> TopologyReader.ReadTopology
     {
         switch value.node {
         case .mapping:
@@ -72,97 +64,93 @@ enum ExperimentReader {
                 let shown = resolved == reference ? "" : " (resolved to '\(resolved)')"
                 throw value.error("cannot read topology file '\(reference)'\(shown): \(problem.reason)")
             }
-            let document = try YAMLDocument(text: text, file: resolved)
+            let document = try YAMLDocument(text: text, file: resolved, diagnostics: value.diagnostics)
             return try TopologyReader.topology(document.root, isFile: true, defaultName: experimentName)
         default:
             throw value.error("expected a path to a topology file or an inline mapping, got \(value.shape)")
         }
     }
 
+    // MARK: - Workload
+
     /// Reads `workload:`.
     static func workload(_ value: YAMLValue) throws(ExperimentError) -> Workload {
-        let map = try value.mapping(keys: workloadKeys, reserved: reservedWorkloadKeys)
-        let topic = try map.read("topic", default: "metrics") { (v: YAMLValue) throws(ExperimentError) in try v.identifier() }
-        let rate = try map.read("rate", Self.rate)
-        var workload = Workload(
-            topic: topic,
-            ratePerSecond: rate,
-            messageBytes: try map.size("size", in: Workload.messageBytesRange),
-            start: try map.duration("start", default: .seconds(2)),
-            duration: try map.duration("duration", positive: true),
-            drain: try map.duration("drain", default: .seconds(5))
-        )
-        workload.clientSends = try map.read("clientSends", default: nil) { (v: YAMLValue) throws(ExperimentError) -> ClientSends? in
-            let sends = try v.mapping(keys: clientSendsKeys)
-            let rate = try sends.read("rate", Self.rate)
-            let size = try sends.size("size", in: Workload.messageBytesRange)
-            try sends.finish()
+        typealias Keys = Schema.WorkloadKeys
+        let map = try value.mapping(Schema.workload)
+        let topic = map.read(Keys.topic)
+        let rate = map.required(Keys.rate)
+        let size = map.required(Keys.size)
+        let start = map.read(Keys.start)
+        let duration = map.required(Keys.duration)
+        let drain = map.read(Keys.drain)
+        let clientSends = map.read(Keys.clientSends) { (v: YAMLValue) throws(ExperimentError) -> ClientSends in
+            let sends = try v.mapping(Schema.clientSends)
+            let rate = sends.required(Schema.ClientSendsKeys.rate)
+            let size = sends.required(Schema.ClientSendsKeys.size)
+            sends.finish()
+            guard let rate, let size else { throw ExperimentError.reported }
             return ClientSends(ratePerSecond: rate, messageBytes: size)
         }
-        try map.finish()
-        return workload
+        map.finish()
+        guard let rate, let size, let duration else { throw ExperimentError.reported }
+        return Workload(
+            topic: topic, ratePerSecond: rate, messageBytes: size, start: start, duration: duration, drain: drain,
+            clientSends: clientSends
+        )
     }
 
-    /// Reads a message rate: more than 0 and at most `Workload.maxRatePerSecond` per second.
-    static func rate(_ value: YAMLValue) throws(ExperimentError) -> Double {
-        let rate = try value.number()
-        guard rate > 0, rate <= Workload.maxRatePerSecond else {
-            throw value.error("must be greater than 0 and at most \(Expectation.format(Workload.maxRatePerSecond)) messages per second, got \(Expectation.format(rate))")
-        }
-        return rate
-    }
+    // MARK: - Expectations
 
     /// Reads `expect:`, a list; one entry may yield two expectations (a latency with both bounds).
-    /// Group names (`transport: { group: … }`) are checked against `topology`.
-    static func expectations(_ value: YAMLValue, topology: Topology) throws(ExperimentError) -> [Expectation] {
-        var result: [Expectation] = []
-        for entry in try value.sequence() {
-            result += try expectation(entry, topology: topology)
-        }
-        return result
+    /// Group names (`transport: { group: … }`) are checked against `topology` when all its names
+    /// could be read.
+    static func expectations(_ value: YAMLValue, topology: TopologyReader.ReadTopology?) throws(ExperimentError) -> [Expectation] {
+        try value.list { (entry: YAMLValue) throws(ExperimentError) in try expectation(entry, topology: topology) }.flatMap { $0 }
     }
 
     /// Reads one entry of `expect:`, a mapping with exactly one key.
-    static func expectation(_ value: YAMLValue, topology: Topology) throws(ExperimentError) -> [Expectation] {
-        let map = try value.mapping(keys: expectationKeys)
-        guard let first = map.entries.first else {
-            throw value.error("an expectation needs one key (one of: \(expectationKeys.joined(separator: ", ")))")
+    static func expectation(_ value: YAMLValue, topology: TopologyReader.ReadTopology?) throws(ExperimentError) -> [Expectation] {
+        let map = try value.mapping(Schema.expectation)
+        guard let first = map.entries.first, let key = Schema.expectation.key(first.key) else {
+            if map.hadUnknownKeys { throw ExperimentError.reported }
+            throw value.error("an expectation needs one key (one of: \(Schema.expectation.keyNames.joined(separator: ", ")))")
         }
-        if map.entries.count > 1 {
-            let second = map.entries[1]
-            throw ExperimentError(
-                file: value.file, mark: second.keyMark,
-                message: "\(value.path): one expectation per list entry: start a new '- ' entry for '\(second.key)'"
-            )
+        for extra in map.entries.dropFirst() {
+            map.diagnostics.record(ExperimentError(
+                file: value.file, mark: extra.keyMark, path: extra.value.path,
+                message: "\(value.path): one expectation per list entry: start a new '- ' entry for '\(extra.key)'"
+            ))
+            if let info = Schema.expectation.key(extra.key) { _ = map.value(info) }
         }
         let line = first.keyMark?.line
-        let entry = try map.required(first.key)
-        let kinds: [(Expectation.Kind, Int?)]
-        switch first.key {
-        case "delivery":
-            kinds = [(try delivery(entry), line)]
-        case "duplicates":
-            try word("none", in: entry)
-            kinds = [(.noDuplicates, line)]
-        case "clientSends":
-            try word("complete", in: entry)
-            kinds = [(.clientSendsComplete, line)]
-        case "reordered":
-            try word("none", in: entry)
-            kinds = [(.noReordering, line)]
-        case "connected":
-            try word("all", in: entry)
-            kinds = [(.allConnected, line)]
-        case "latency":
-            kinds = try latency(entry)
-        case "transport":
-            kinds = [(try endsOnTransport(entry, topology: topology), line)]
-        case "recovery":
-            kinds = try recovery(entry)
-        default:
-            throw ExperimentError(file: value.file, mark: first.keyMark, message: "\(value.path): unknown key '\(first.key)'")
+        let kinds = map.read(key) { (entry: YAMLValue) throws(ExperimentError) -> [(Expectation.Kind, Int?)] in
+            switch first.key {
+            case "delivery":
+                return [(try delivery(entry), line)]
+            case "duplicates":
+                try word("none", in: entry)
+                return [(.noDuplicates, line)]
+            case "clientSends":
+                try word("complete", in: entry)
+                return [(.clientSendsComplete, line)]
+            case "reordered":
+                try word("none", in: entry)
+                return [(.noReordering, line)]
+            case "connected":
+                try word("all", in: entry)
+                return [(.allConnected, line)]
+            case "latency":
+                return try latency(entry)
+            case "transport":
+                return [(try endsOnTransport(entry, topology: topology), line)]
+            case "recovery":
+                return try recovery(entry)
+            default:
+                preconditionFailure("expectation key '\(first.key)' has no reader")
+            }
         }
-        try map.finish()
+        map.finish()
+        guard let kinds else { throw ExperimentError.reported }
         return kinds.map { Expectation(kind: $0.0, sourceLine: $0.1) }
     }
 
@@ -175,9 +163,10 @@ enum ExperimentReader {
     /// Reads `delivery: complete` or `delivery: { atLeast: 0.999 }`.
     private static func delivery(_ value: YAMLValue) throws(ExperimentError) -> Expectation.Kind {
         if case .mapping = value.node {
-            let map = try value.mapping(keys: ["atLeast"])
-            let fraction = try map.probability("atLeast")
-            try map.finish()
+            let map = try value.mapping(Schema.deliveryRate)
+            let fraction = map.required(Schema.DeliveryRateKeys.atLeast)
+            map.finish()
+            guard let fraction else { throw ExperimentError.reported }
             return .deliveryRateAtLeast(fraction)
         }
         let text = try value.scalarText(expected: "'complete' or { atLeast: 0.999 }")
@@ -190,29 +179,26 @@ enum ExperimentReader {
     /// Reads `latency: { p99: { atMost: 1500ms, atLeast: 200ms }, … }`: one expectation per bound, in
     /// file order, each with the line of its bound.
     private static func latency(_ value: YAMLValue) throws(ExperimentError) -> [(Expectation.Kind, Int?)] {
-        try statisticBounds(value, keys: boundKeys) { (statistic, boundsValue, bounds) throws(ExperimentError) in
+        typealias Keys = Schema.LatencyBoundKeys
+        return try statisticBounds(value, statistics: Schema.latencyStatistics, bounds: Schema.latencyBounds) {
+            (statistic, boundsValue, bounds) throws(ExperimentError) in
             guard !bounds.entries.isEmpty else {
+                if bounds.hadUnknownKeys { throw ExperimentError.reported }
                 throw boundsValue.error("needs a bound: atMost, atLeast or both")
             }
+            let atMost = bounds.optional(Keys.atMost)
+            let atLeast = bounds.optional(Keys.atLeast)
             var result: [(Expectation.Kind, Int?)] = []
-            var atMost: TimeAmount?
             for bound in bounds.entries {
-                let amount = try bounds.required(bound.key).duration()
-                let milliseconds = Double(amount.nanoseconds) / 1_000_000
-                if bound.key == "atMost" {
-                    atMost = amount
-                    result.append((.latencyAtMost(statistic, milliseconds: milliseconds), bound.keyMark?.line))
-                } else {
-                    result.append((.latencyAtLeast(statistic, milliseconds: milliseconds), bound.keyMark?.line))
+                if bound.key == Keys.atMost.name, let atMost {
+                    result.append((.latencyAtMost(statistic, milliseconds: milliseconds(atMost)), bound.keyMark?.line))
+                } else if bound.key == Keys.atLeast.name, let atLeast {
+                    result.append((.latencyAtLeast(statistic, milliseconds: milliseconds(atLeast)), bound.keyMark?.line))
                 }
             }
-            if let atMost, let atLeastValue = bounds.optional("atLeast") {
-                let atLeast = try atLeastValue.duration()
-                guard atLeast <= atMost else {
-                    throw atLeastValue.error(
-                        "atLeast (\(Quantity.describe(atLeast))) is greater than atMost (\(Quantity.describe(atMost))): no latency can pass"
-                    )
-                }
+            if let atMost, let atLeast, let reason = ModelRules.latencyBounds(atLeast: atLeast, atMost: atMost),
+               let atLeastValue = bounds.value(Keys.atLeast.info) {
+                throw atLeastValue.error(reason)
             }
             return result
         }
@@ -220,26 +206,25 @@ enum ExperimentReader {
 
     /// Reads `transport: { group: office, endsOn: sse, within: 30s, notBefore: 5s }`; only `endsOn`
     /// is required, `group` must name a client group, `within > 0`, `notBefore <= within`.
-    private static func endsOnTransport(_ value: YAMLValue, topology: Topology) throws(ExperimentError) -> Expectation.Kind {
-        let map = try value.mapping(keys: transportExpectationKeys)
-        let group = try map.read("group", default: nil) { (v: YAMLValue) throws(ExperimentError) -> String? in
-            try TopologyReader.groupReference(v, in: topology)
+    private static func endsOnTransport(_ value: YAMLValue, topology: TopologyReader.ReadTopology?) throws(ExperimentError)
+        -> Expectation.Kind
+    {
+        typealias Keys = Schema.TransportExpectationKeys
+        let map = try value.mapping(Schema.transportExpectation)
+        let group = map.optional(Keys.group)
+        if let group, let topology, topology.groupNamesComplete, let groupValue = map.value(Keys.group.info),
+           let reason = ModelRules.unknownGroup(group, in: topology.topology) {
+            map.diagnostics.record(groupValue.error(reason))
         }
-        let transport = try map.read("endsOn") { (v: YAMLValue) throws(ExperimentError) in
-            try v.oneOf(TransportMethod.self, what: "transport")
+        let transport = map.required(Keys.endsOn)
+        let within = map.optional(Keys.within)
+        let notBefore = map.optional(Keys.notBefore)
+        map.finish()
+        if let within, let notBefore, let reason = ModelRules.transportWindow(notBefore: notBefore, within: within),
+           let notBeforeValue = map.value(Keys.notBefore.info) {
+            map.diagnostics.record(notBeforeValue.error(reason))
         }
-        let within = try map.read("within", default: nil) { (v: YAMLValue) throws(ExperimentError) -> TimeAmount? in
-            try v.positiveDuration()
-        }
-        let notBefore = try map.read("notBefore", default: nil) { (v: YAMLValue) throws(ExperimentError) -> TimeAmount? in
-            try v.duration()
-        }
-        try map.finish()
-        if let within, let notBefore, notBefore > within, let notBeforeValue = map.optional("notBefore") {
-            throw notBeforeValue.error(
-                "notBefore (\(Quantity.describe(notBefore))) is after within (\(Quantity.describe(within))): no client can pass"
-            )
-        }
+        guard let transport else { throw ExperimentError.reported }
         return .endsOnTransport(
             group: group, transport: transport,
             withinMilliseconds: within.map(milliseconds), notBeforeMilliseconds: notBefore.map(milliseconds)
@@ -256,38 +241,48 @@ enum ExperimentReader {
             }
             return [(.noIncompleteRecovery, value.keyMark?.line)]
         }
-        return try statisticBounds(value, keys: recoveryBoundKeys) { (statistic, boundsValue, bounds) throws(ExperimentError) in
-            guard let bound = bounds.entries.first else { throw boundsValue.error("needs a bound: atMost") }
-            let amount = try bounds.required("atMost").duration()
+        return try statisticBounds(value, statistics: Schema.recoveryStatistics, bounds: Schema.recoveryBound) {
+            (statistic, boundsValue, bounds) throws(ExperimentError) in
+            guard let bound = bounds.entries.first else {
+                if bounds.hadUnknownKeys { throw ExperimentError.reported }
+                throw boundsValue.error("needs a bound: atMost")
+            }
+            guard let amount = bounds.required(Schema.RecoveryBoundKeys.atMost) else { throw ExperimentError.reported }
             return [(.recoveryAtMost(statistic, milliseconds: milliseconds(amount)), bound.keyMark?.line)]
         }
     }
 
     /// Reads `{ STATISTIC: { BOUND: …, … }, … }` with at least one statistic: `read` turns each
-    /// statistic's bounds (a mapping of `keys`) into expectations, in file order.
+    /// statistic's bounds (a mapping of `bounds`) into expectations, in file order.
     private static func statisticBounds(
         _ value: YAMLValue,
-        keys: [String],
+        statistics: SchemaBlock,
+        bounds boundsBlock: SchemaBlock,
         read: (Expectation.LatencyStatistic, YAMLValue, YAMLMapping) throws(ExperimentError) -> [(Expectation.Kind, Int?)]
     ) throws(ExperimentError) -> [(Expectation.Kind, Int?)] {
-        let statistics = Expectation.LatencyStatistic.allCases.map(\.rawValue)
-        let map = try value.mapping(keys: statistics)
+        let map = try value.mapping(statistics)
         guard !map.entries.isEmpty else {
-            throw value.error("needs a statistic (one of: \(statistics.joined(separator: ", ")))")
+            if map.hadUnknownKeys { throw ExperimentError.reported }
+            throw value.error("needs a statistic (one of: \(statistics.keyNames.joined(separator: ", ")))")
         }
         var result: [(Expectation.Kind, Int?)] = []
+        var failed = false
         for entry in map.entries {
-            let boundsValue = try map.required(entry.key)
-            let bounds = try boundsValue.mapping(keys: keys)
-            result += try read(Expectation.LatencyStatistic(rawValue: entry.key)!, boundsValue, bounds)
-            try bounds.finish()
+            guard let key = statistics.key(entry.key), let statistic = Expectation.LatencyStatistic(rawValue: entry.key) else { continue }
+            let kinds = map.read(key) { (boundsValue: YAMLValue) throws(ExperimentError) in
+                let bounds = try boundsValue.mapping(boundsBlock)
+                defer { bounds.finish() }
+                return try read(statistic, boundsValue, bounds)
+            }
+            if let kinds { result += kinds } else { failed = true }
         }
-        try map.finish()
+        map.finish()
+        if failed { throw ExperimentError.reported }
         return result
     }
 
     /// A duration in (fractional) milliseconds, as expectations carry it.
-    private static func milliseconds(_ amount: TimeAmount) -> Double {
+    static func milliseconds(_ amount: TimeAmount) -> Double {
         Double(amount.nanoseconds) / 1_000_000
     }
 }

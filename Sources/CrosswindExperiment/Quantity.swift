@@ -1,7 +1,8 @@
 import NIOCore
 
 /// Pure text-to-number conversions for the quantities of the file format: durations (`80ms`),
-/// bandwidths (`10Mbit`), sizes (`64KiB`), probabilities (`0.02`, `2%`) and plain numbers.
+/// bandwidths (`10Mbit` in bits, `1MB/s` in bytes per second), sizes (`64KiB`, `64KB`),
+/// probabilities (`0.02`, `2%`) and plain numbers.
 ///
 /// Every conversion is exact (decimal digits are scaled as integers, never through `Double`) and
 /// returns a ``Quantity/Failure`` instead of throwing, so ``YAMLValue`` can phrase the message with
@@ -88,21 +89,27 @@ enum Quantity {
         return .success(decimal.negative ? -total : total)
     }
 
-    /// The units a duration may carry, with their length in nanoseconds.
-    static let durationUnits: [(name: String, nanoseconds: Int64)] = [
-        ("us", 1_000), ("ms", 1_000_000), ("s", 1_000_000_000), ("min", 60_000_000_000),
+    /// The units a duration may carry, with their length in nanoseconds (matched exactly).
+    static let durationUnits: [(name: String, nanoseconds: Int64, word: String)] = [
+        ("ns", 1, "nanosecond"), ("us", 1_000, "microsecond"), ("ms", 1_000_000, "millisecond"),
+        ("s", 1_000_000_000, "second"), ("min", 60_000_000_000, "minute"), ("h", 3_600_000_000_000, "hour"),
     ]
 
-    /// Parses `250us`, `80ms`, `2s`, `1.5s`, `2min`. Negative values and bare numbers are failures.
+    /// The duration units as a message lists them: "ns, us, ms, s, min, h".
+    static var durationUnitList: String { durationUnits.map(\.name).joined(separator: ", ") }
+
+    /// Parses `250us`, `80ms`, `2s`, `1.5s`, `2min`, `1h`. Negative values and bare numbers are failures.
     static func duration(_ text: String) -> Result<TimeAmount, Failure> {
         guard let decimal = decimal(text) else {
             return .failure(Failure(message: "expected a duration like 80ms, got '\(text)'"))
         }
         guard !decimal.unit.isEmpty else {
-            return .failure(Failure(message: "duration needs a unit (us, ms, s, min), got '\(text)'"))
+            return .failure(Failure(message: "duration needs a unit (\(durationUnitList)), got '\(text)'"))
         }
         guard let unit = durationUnits.first(where: { $0.name == decimal.unit }) else {
-            return .failure(Failure(message: "unknown duration unit '\(decimal.unit)' in '\(text)' (use us, ms, s, min)"))
+            return .failure(Failure(
+                message: "unknown duration unit '\(decimal.unit)' in '\(text)' (use \(durationUnitList))"
+            ))
         }
         guard !decimal.negative || decimal.isZero else {
             return .failure(Failure(message: "duration must not be negative, got '\(text)'"))
@@ -110,37 +117,114 @@ enum Quantity {
         return scale(decimal, by: unit.nanoseconds, original: text, unitName: "ns").map { .nanoseconds($0) }
     }
 
-    /// The units a bandwidth may carry (matched case-insensitively), with their value in bits per second.
-    static let bandwidthUnits: [(name: String, bitsPerSecond: Int64)] = [
-        ("bit", 1), ("bps", 1),
-        ("kbit", 1_000), ("kbps", 1_000),
-        ("mbit", 1_000_000), ("mbps", 1_000_000),
-        ("gbit", 1_000_000_000), ("gbps", 1_000_000_000),
-    ]
+    // MARK: Bandwidth
 
-    /// Parses `512bit`, `100kbit`, `10Mbit`, `1Gbit` (or `kbps`, `Mbps`, `Gbps`); SI multiples of 1000.
+    /// The spellings of a bandwidth in bits per second, for messages.
+    static let bitRateSpellings = "bit, kbit, Mbit, Gbit; bps, kbps, Mbps, Gbps; or with /s: Mbit/s, Mb/s"
+    /// The spellings of a bandwidth in bytes per second, for messages.
+    static let byteRateSpellings = "B/s, KB/s, MB/s, GB/s; KiB/s, MiB/s, GiB/s"
+
+    /// What a bandwidth unit means: a multiple of bits or of bytes per second.
+    enum RateUnit: Equatable {
+        /// Bits per second, times this SI multiple.
+        case bits(Int64)
+        /// Bytes per second, times this multiple (SI or binary).
+        case bytes(Int64)
+        /// A spelling that reads as either (`MBps`): the message says which to write.
+        case ambiguous(String)
+
+        /// Bits per second per unit.
+        var bitsPerSecond: Int64? {
+            switch self {
+            case .bits(let multiple): return multiple
+            case .bytes(let multiple): return multiple * 8
+            case .ambiguous: return nil
+            }
+        }
+    }
+
+    /// Reads a bandwidth unit. A prefix `k`, `M` or `G` (any case) multiplies by 1000s; `Ki`, `Mi`,
+    /// `Gi` by 1024s (bytes only). Then `bit` or `bit/s` (any case), `bps` or `b/s` (lowercase
+    /// `b`: bits) or `B/s` (uppercase `B`: bytes). `Bps` with an uppercase `B` is ambiguous.
+    static func rateUnit(_ unit: Substring) -> RateUnit? {
+        var rest = unit
+        var multiple: Int64 = 1
+        var binary = false
+        if let first = rest.first, let exponent = ["k": 1, "m": 2, "g": 3][first.lowercased()] {
+            rest = rest.dropFirst()
+            if rest.first == "i" {
+                binary = true
+                rest = rest.dropFirst()
+                multiple = Int64(1) << (10 * exponent)
+            } else {
+                multiple = Int64((0..<exponent).reduce(1) { result, _ in result * 1000 })
+            }
+        }
+        let prefix = String(unit.dropLast(rest.count))
+        if !binary, ["bit", "bit/s"].contains(rest.lowercased()) || rest == "bps" || rest == "b/s" {
+            return .bits(multiple)
+        }
+        switch rest {
+        case "B/s":
+            return .bytes(multiple)
+        case "Bps":
+            let bits = binary ? "" : "\(prefix)bps or \(prefix)bit/s for bits per second, "
+            return .ambiguous("'\(unit)' is ambiguous: write \(bits)\(prefix)B/s for bytes per second")
+        default:
+            return nil
+        }
+    }
+
+    /// Parses a bandwidth into bits per second: `10Mbit`, `10Mbps`, `10Mbit/s` (bits), or
+    /// `1.25MB/s`, `64KiB/s` (bytes, times 8).
     static func bandwidth(_ text: String) -> Result<Int, Failure> {
         guard let decimal = decimal(text) else {
-            return .failure(Failure(message: "expected a bandwidth like 10Mbit, got '\(text)'"))
+            return .failure(Failure(message: "expected a bandwidth like 10Mbit or 1MB/s, got '\(text)'"))
         }
         guard !decimal.unit.isEmpty else {
-            return .failure(Failure(message: "bandwidth needs a unit (bit, kbit, Mbit, Gbit), got '\(text)'"))
+            return .failure(Failure(
+                message: "bandwidth needs a unit, got '\(text)': bits per second (\(bitRateSpellings)) or bytes per second (\(byteRateSpellings))"
+            ))
         }
-        guard let unit = bandwidthUnits.first(where: { $0.name == decimal.unit.lowercased() }) else {
-            return .failure(Failure(message: "unknown bandwidth unit '\(decimal.unit)' in '\(text)' (use bit, kbit, Mbit, Gbit)"))
+        let unit = rateUnit(decimal.unit)
+        if case .ambiguous(let message) = unit {
+            return .failure(Failure(message: message))
+        }
+        guard let bitsPerSecond = unit?.bitsPerSecond else {
+            return .failure(Failure(
+                message: "unknown bandwidth unit '\(decimal.unit)' in '\(text)': bits per second (\(bitRateSpellings)) or bytes per second (\(byteRateSpellings))"
+            ))
         }
         guard !decimal.negative || decimal.isZero else {
             return .failure(Failure(message: "bandwidth must not be negative, got '\(text)'"))
         }
-        return scale(decimal, by: unit.bitsPerSecond, original: text, unitName: "bit/s").map { Int($0) }
+        return scale(decimal, by: bitsPerSecond, original: text, unitName: "bit/s").map { Int($0) }
     }
 
-    /// The units a size may carry (matched case-insensitively), with their value in bytes.
+    // MARK: Size
+
+    /// The units a size may carry, with their value in bytes. Binary units and `B` match in any
+    /// case; decimal ones need the uppercase `B` (`kb` would read as kilobits).
     static let sizeUnits: [(name: String, bytes: Int64)] = [
-        ("b", 1), ("kib", 1 << 10), ("mib", 1 << 20), ("gib", 1 << 30),
+        ("B", 1), ("KB", 1_000), ("MB", 1_000_000), ("GB", 1_000_000_000),
+        ("KiB", 1 << 10), ("MiB", 1 << 20), ("GiB", 1 << 30),
     ]
 
-    /// Parses `1500`, `1500B`, `64KiB`, `1MiB`, `1GiB` (binary multiples); a bare number is bytes.
+    /// The size units as a message lists them.
+    static var sizeUnitList: String { sizeUnits.map(\.name).joined(separator: ", ") }
+
+    /// The bytes of one `unit`, or `nil`; see ``sizeUnits``.
+    static func sizeUnit(_ unit: Substring) -> Int64? {
+        for (name, bytes) in sizeUnits {
+            let matches = name.count == 2
+                ? unit.count == 2 && unit.first!.lowercased() == name.first!.lowercased() && unit.last == "B"
+                : unit.lowercased() == name.lowercased()
+            if matches { return bytes }
+        }
+        return nil
+    }
+
+    /// Parses `1500`, `1500B`, `64KB` (1000s), `64KiB`, `1MiB`, `1GiB` (1024s); a bare number is bytes.
     static func size(_ text: String) -> Result<Int, Failure> {
         guard let decimal = decimal(text) else {
             return .failure(Failure(message: "expected a size like 1500 or 64KiB, got '\(text)'"))
@@ -148,10 +232,15 @@ enum Quantity {
         let multiplier: Int64
         if decimal.unit.isEmpty {
             multiplier = 1
-        } else if let unit = sizeUnits.first(where: { $0.name == decimal.unit.lowercased() }) {
-            multiplier = unit.bytes
+        } else if let bytes = sizeUnit(decimal.unit) {
+            multiplier = bytes
+        } else if decimal.unit.count == 2, decimal.unit.last == "b", "kmgKMG".contains(decimal.unit.first!) {
+            let prefix = decimal.unit.first!.uppercased()
+            return .failure(Failure(
+                message: "'\(text)' reads as bits; a size is in bytes: write \(prefix)B (1000 bytes each step) or \(prefix)iB (1024)"
+            ))
         } else {
-            return .failure(Failure(message: "unknown size unit '\(decimal.unit)' in '\(text)' (use B, KiB, MiB, GiB)"))
+            return .failure(Failure(message: "unknown size unit '\(decimal.unit)' in '\(text)' (use \(sizeUnitList))"))
         }
         guard !decimal.negative || decimal.isZero else {
             return .failure(Failure(message: "size must not be negative, got '\(text)'"))
@@ -219,6 +308,12 @@ extension String {
 }
 
 extension Quantity {
+    /// `a + b`, or `nil` if it does not fit in a `TimeAmount` (where `+` would trap).
+    static func sum(_ a: TimeAmount, _ b: TimeAmount) -> TimeAmount? {
+        let (total, overflow) = a.nanoseconds.addingReportingOverflow(b.nanoseconds)
+        return overflow ? nil : .nanoseconds(total)
+    }
+
     /// A duration in the file's own syntax, in the largest unit that divides it (`60s` → "1min", `0` → "0s").
     static func describe(_ duration: TimeAmount) -> String {
         let nanoseconds = duration.nanoseconds

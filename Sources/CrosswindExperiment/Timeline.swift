@@ -15,50 +15,113 @@ public enum FirewallAction: String, Sendable, Equatable, CaseIterable {
     case reject
 }
 
+/// The client groups a timeline action applies to.
+///
+/// A string literal is one group (`"office"`), an array literal a list (`["office", "home"]`).
+public enum GroupSelection: Sendable, Equatable, ExpressibleByStringLiteral, ExpressibleByArrayLiteral {
+    /// One group (YAML `group: office`).
+    case group(String)
+    /// Several groups, in this order (YAML `groups: [office, home]`).
+    case groups([String])
+    /// Every group of the topology, in its order (YAML `groups: all`).
+    case all
+
+    public init(stringLiteral name: String) {
+        self = .group(name)
+    }
+
+    public init(arrayLiteral names: String...) {
+        self = .groups(names)
+    }
+
+    /// The names of the groups selected in `topology`, in order.
+    public func names(in topology: Topology) -> [String] {
+        switch self {
+        case .group(let name): return [name]
+        case .groups(let names): return names
+        case .all: return topology.groups.map(\.name)
+        }
+    }
+}
+
 /// One scheduled fault or repair, `at` a time after the start of the run.
 public struct TimelineEvent: Sendable, Equatable {
     public var at: TimeAmount
     public var action: TimelineAction
+    /// When set, the action is undone by itself this long after `at` (YAML `for:`): a partition
+    /// heals, a link change or a proxy policy goes back to what it was just before, a firewall
+    /// rule is removed, a flap stops with the links up. Only for actions that can be undone
+    /// (``TimelineAction/isRevertible``).
+    public var revertAfter: TimeAmount?
     /// The line of the file it was written on, when loaded from YAML.
     public var sourceLine: Int?
 
-    public init(at: TimeAmount, action: TimelineAction, sourceLine: Int? = nil) {
+    public init(at: TimeAmount, action: TimelineAction, revertAfter: TimeAmount? = nil, sourceLine: Int? = nil) {
         self.at = at
         self.action = action
+        self.revertAfter = revertAfter
         self.sourceLine = sourceLine
     }
 }
 
-/// The actions of an experiment's fault timeline. Link and firewall actions name a client
-/// group and act on the links between each of its clients and the node it connects to (the
+/// The actions of an experiment's fault timeline. Link and firewall actions name client
+/// groups and act on the links between each of their clients and the node it connects to (the
 /// server, or the proxy in front of it); `setProxyPolicy` names a middlebox.
 public enum TimelineAction: Sendable, Equatable {
     /// The links go down (a black hole: no RST, no FIN).
-    case partition(group: String, direction: LinkDirection)
+    case partition(group: GroupSelection, direction: LinkDirection)
     /// The links come back up.
-    case heal(group: String, direction: LinkDirection)
+    case heal(group: GroupSelection, direction: LinkDirection)
     /// The links take new properties (latency, loss, bandwidth…). Whether a link is up stays
     /// as it is (partition and heal decide that): the configuration's `isUp` is not applied.
-    case setLink(group: String, direction: LinkDirection, link: LinkConfiguration)
-    /// A firewall rule on the group's up links: packets to `port` are dropped or rejected.
-    case addFirewall(name: String, group: String, port: Int, action: FirewallAction)
-    /// Removes the firewall rules called `name` from the group's up links.
-    case removeFirewall(name: String, group: String)
+    case setLink(group: GroupSelection, direction: LinkDirection, link: LinkConfiguration)
+    /// A firewall rule on the groups' up links: packets to `port` are dropped or rejected.
+    case addFirewall(name: String, group: GroupSelection, port: Int, action: FirewallAction)
+    /// Removes the firewall rules called `name` from the groups' up links.
+    case removeFirewall(name: String, group: GroupSelection)
     /// The links go down and up repeatedly: each `period`, up for `upFraction` of it, until
     /// `until` (then they stay up).
-    case flap(group: String, direction: LinkDirection, period: TimeAmount, upFraction: Double, until: TimeAmount)
+    case flap(group: GroupSelection, direction: LinkDirection, period: TimeAmount, upFraction: Double, until: TimeAmount)
     /// An HTTP proxy middlebox takes a new policy from now on (for new connections and for
     /// responses and upgrades still to come); the pass-through default "removes" it.
     case setProxyPolicy(middlebox: String, policy: HTTPProxyPolicy)
 
-    /// The group the action applies to (nil for middlebox actions).
-    public var group: String? {
+    /// The groups the action applies to (nil for middlebox actions).
+    public var groups: GroupSelection? {
         switch self {
         case .partition(let group, _), .heal(let group, _), .setLink(let group, _, _),
             .addFirewall(_, let group, _, _), .removeFirewall(_, let group), .flap(let group, _, _, _, _):
             return group
         case .setProxyPolicy:
             return nil
+        }
+    }
+
+    /// The one group the action names (nil when it names several or all, and for middlebox actions).
+    public var group: String? {
+        if case .group(let name) = groups { return name }
+        return nil
+    }
+
+    /// Whether the action can be undone after a while (``TimelineEvent/revertAfter``): every
+    /// fault can; the repairs `heal` and `removeFirewall` cannot.
+    public var isRevertible: Bool {
+        switch self {
+        case .partition, .setLink, .addFirewall, .flap, .setProxyPolicy: return true
+        case .heal, .removeFirewall: return false
+        }
+    }
+
+    /// The action's key in a file's timeline entry (`firewall` for ``addFirewall(name:group:port:action:)``).
+    var fileKey: String {
+        switch self {
+        case .partition: return "partition"
+        case .heal: return "heal"
+        case .setLink: return "setLink"
+        case .addFirewall: return "firewall"
+        case .removeFirewall: return "removeFirewall"
+        case .flap: return "flap"
+        case .setProxyPolicy: return "setProxyPolicy"
         }
     }
 }

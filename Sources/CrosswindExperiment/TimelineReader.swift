@@ -6,202 +6,189 @@ import Yams
 /// ```yaml
 /// timeline:
 ///   - at: 20s
-///     partition: { group: office, direction: both }      # direction: up | down | both (default both)
+///     partition: { groups: [office, home], direction: both, for: 10s }  # heals by itself 10 s later
 ///   - at: 35s
 ///     heal: { group: office }                             # direction as for partition
 ///   - at: 10s
-///     setLink: { group: office, direction: down, latency: 200ms, loss: 5% }  # + jitter, bandwidth, queue
+///     setLink: { group: home, direction: down, latency: 200ms, loss: 5% }  # + jitter, bandwidth, queue, for
 ///   - at: 0s
-///     firewall: { name: block-ws, group: office, port: 80, action: drop }   # action: drop | reject
+///     firewall: { name: block-ws, groups: all, port: 80, action: drop }   # action: drop | reject
 ///   - at: 60s
 ///     removeFirewall: { name: block-ws, group: office }
 ///   - at: 5s
-///     flap: { group: office, direction: both, period: 10s, up: 70%, until: 60s }
+///     flap: { group: office, direction: both, period: 10s, up: 70%, until: 60s }  # or for: 55s
 ///   - at: 60s
-///     setProxyPolicy: { middlebox: corp-proxy, stripUpgrade: false }  # + afterUpgrade, bufferResponses, idleTimeout
+///     setProxyPolicy: { middlebox: corp-proxy, stripUpgrade: false }  # + afterUpgrade, bufferResponses, idleTimeout, for
 /// ```
 ///
-/// Each entry has `at:` (`0 <= at <` the run's end, `workload.start + duration + drain`) and
-/// exactly one action key. Every action but `setProxyPolicy` names a client group of the
-/// experiment's topology; `setProxyPolicy` names one of its middleboxes and gives the whole new
-/// policy (keys as in a middlebox's `policy:`, see ``MiddleboxReader``; absent keys take the
-/// pass-through defaults, so `{ middlebox: corp-proxy }` alone turns the proxy's effects off).
-/// `removeFirewall` must name a firewall added to the same group earlier in the file, at a time
-/// not after the removal. Entries need not be sorted by time (the runner sorts them stably).
+/// Each entry has `at:` and exactly one action key (keys, defaults and ranges: ``Schema``'s
+/// timeline blocks). Every action but `setProxyPolicy` names client groups: `group: NAME`, or
+/// `groups: [NAME, …]` or `groups: all`. What depends on the rest of the file — that `at` is
+/// before the run ends, that the groups and middleboxes exist, that `removeFirewall` removes a
+/// rule added earlier, that `until` is after `at` — is checked by ``ModelRules/timeline``.
+/// Entries need not be sorted by time (the runner sorts them stably).
 enum TimelineReader {
-    /// The action keys; an entry has exactly one.
-    static let actionKeys = ["partition", "heal", "setLink", "firewall", "removeFirewall", "flap", "setProxyPolicy"]
-    /// Keys of one timeline entry.
-    static let entryKeys = ["at"] + actionKeys
-    /// Keys of `partition:` and `heal:`.
-    static let groupDirectionKeys = ["group", "direction"]
-    /// Keys of `setLink:`: a group and direction plus the keys of a link spec.
-    static let setLinkKeys = groupDirectionKeys + TopologyReader.linkSpecKeys
-    /// Keys of `firewall:`.
-    static let firewallKeys = ["name", "group", "port", "action"]
-    /// Keys of `removeFirewall:`.
-    static let removeFirewallKeys = ["name", "group"]
-    /// Keys of `flap:`.
-    static let flapKeys = ["group", "direction", "period", "up", "until"]
-    /// Keys of `setProxyPolicy:`: a middlebox plus the keys of a proxy policy.
-    static let setProxyPolicyKeys = ["middlebox"] + MiddleboxReader.policyKeys
+    private typealias Keys = Schema.TimelineKeys
+    private typealias Target = Schema.TargetKeys
 
-    /// A firewall added by an earlier entry, for checking `removeFirewall`.
-    private struct AddedFirewall {
-        let group: String
-        let name: String
-        let at: TimeAmount
-        let line: Int
+    /// Reads `timeline:`.
+    static func timeline(_ value: YAMLValue) throws(ExperimentError) -> [TimelineEvent] {
+        try value.list(Self.event)
     }
 
-    /// Reads `timeline:`; groups are checked against `topology`, times against `workload`.
-    static func timeline(_ value: YAMLValue, topology: Topology, workload: Workload) throws(ExperimentError) -> [TimelineEvent] {
-        var events: [TimelineEvent] = []
-        var firewalls: [AddedFirewall] = []
-        for entry in try value.sequence() {
-            let event = try self.event(entry, topology: topology, workload: workload, firewalls: firewalls)
-            if case .addFirewall(let name, let group, _, _) = event.action {
-                firewalls.append(AddedFirewall(group: group, name: name, at: event.at, line: event.sourceLine ?? 0))
-            }
-            events.append(event)
+    /// Reads one entry: `at:` and exactly one action.
+    private static func event(_ value: YAMLValue) throws(ExperimentError) -> TimelineEvent {
+        let map = try value.mapping(Schema.timelineEntry)
+        let actions = map.entries.filter { entry in Keys.actions.contains { $0.name == entry.key } }
+        for extra in actions.dropFirst() {
+            map.diagnostics.record(ExperimentError(
+                file: value.file, mark: extra.keyMark, path: extra.value.path,
+                message: "\(value.path): one action per list entry: start a new '- at:' entry for '\(extra.key)'"
+            ))
         }
-        return events
+        guard let first = actions.first, let actionKey = Schema.timelineEntry.key(first.key) else {
+            if !map.hadUnknownKeys {
+                let names = Keys.actions.map(\.name).joined(separator: ", ")
+                map.diagnostics.record(value.errorAtKey("needs an action (one of: \(names))"))
+            }
+            _ = map.required(Keys.at)
+            map.finish()
+            throw ExperimentError.reported
+        }
+        let at = map.required(Keys.at)
+        let action = map.read(actionKey) { (body: YAMLValue) throws(ExperimentError) in
+            try self.action(first.key, body, at: at)
+        }
+        for extra in actions.dropFirst() {
+            if let info = Schema.timelineEntry.key(extra.key) { _ = map.value(info) }
+        }
+        map.finish()
+        guard let at, let action else { throw ExperimentError.reported }
+        return TimelineEvent(at: at, action: action.action, revertAfter: action.revertAfter, sourceLine: value.mark?.line)
     }
 
-    /// Reads one entry: `at:` and exactly one action key.
-    private static func event(_ value: YAMLValue, topology: Topology, workload: Workload, firewalls: [AddedFirewall])
-        throws(ExperimentError) -> TimelineEvent
+    /// Reads the body of the action called `key`; `at` (if it could be read) turns a flap's `for` into its `until`.
+    private static func action(_ key: String, _ body: YAMLValue, at: TimeAmount?) throws(ExperimentError)
+        -> (action: TimelineAction, revertAfter: TimeAmount?)
     {
-        let map = try value.mapping(keys: entryKeys)
-        let actions = map.entries.filter { actionKeys.contains($0.key) }
-        guard let action = actions.first else {
-            throw value.errorAtKey("needs an action (one of: \(actionKeys.joined(separator: ", ")))")
-        }
-        if actions.count > 1 {
-            let second = actions[1]
-            throw ExperimentError(
-                file: value.file, mark: second.keyMark,
-                message: "\(value.path): one action per list entry: start a new '- at:' entry for '\(second.key)'"
-            )
-        }
-        let atValue = try map.required("at")
-        let at = try atValue.duration()
-        let end = workload.metricsAt
-        guard at < end else {
-            throw atValue.error(
-                "must be before the run ends at \(Quantity.describe(end)) (workload start + duration + drain), got \(Quantity.describe(at))"
-            )
-        }
-        let body = try map.required(action.key)
-        let result: TimelineAction
-        switch action.key {
+        switch key {
         case "partition":
-            let map = try body.mapping(keys: groupDirectionKeys)
-            result = .partition(group: try group(map, topology), direction: try direction(map))
-            try map.finish()
+            let map = try body.mapping(Schema.partition)
+            let groups = groupSelection(map)
+            let direction = map.read(Target.direction)
+            let revertAfter = map.optional(Target.revertAfter)
+            map.finish()
+            guard let groups else { throw ExperimentError.reported }
+            return (.partition(group: groups, direction: direction), revertAfter)
         case "heal":
-            let map = try body.mapping(keys: groupDirectionKeys)
-            result = .heal(group: try group(map, topology), direction: try direction(map))
-            try map.finish()
+            let map = try body.mapping(Schema.heal)
+            let groups = groupSelection(map)
+            let direction = map.read(Target.direction)
+            map.finish()
+            guard let groups else { throw ExperimentError.reported }
+            return (.heal(group: groups, direction: direction), nil)
         case "setLink":
-            let map = try body.mapping(keys: setLinkKeys)
-            result = .setLink(
-                group: try group(map, topology), direction: try direction(map), link: try TopologyReader.linkSpec(in: map)
-            )
-            try map.finish()
+            let map = try body.mapping(Schema.setLink)
+            let groups = groupSelection(map)
+            let direction = map.read(Target.direction)
+            let link = TopologyReader.linkSpec(in: map)
+            let revertAfter = map.optional(Target.revertAfter)
+            map.finish()
+            guard let groups else { throw ExperimentError.reported }
+            return (.setLink(group: groups, direction: direction, link: link), revertAfter)
         case "firewall":
-            let map = try body.mapping(keys: firewallKeys)
-            result = .addFirewall(
-                name: try map.read("name") { (v: YAMLValue) throws(ExperimentError) in try v.identifier() },
-                group: try group(map, topology),
-                port: try map.integer("port", in: ServerSpec.portRange),
-                action: try map.read("action") { (v: YAMLValue) throws(ExperimentError) in
-                    try v.oneOf(FirewallAction.self, what: "firewall action")
-                }
-            )
-            try map.finish()
+            typealias Keys = Schema.FirewallKeys
+            let map = try body.mapping(Schema.firewall)
+            let name = map.required(Keys.name)
+            let groups = groupSelection(map)
+            let port = map.required(Keys.port)
+            let action = map.required(Keys.action)
+            let revertAfter = map.optional(Target.revertAfter)
+            map.finish()
+            guard let name, let groups, let port, let action else { throw ExperimentError.reported }
+            return (.addFirewall(name: name, group: groups, port: port, action: action), revertAfter)
         case "removeFirewall":
-            result = try removeFirewall(body, at: at, atValue: atValue, topology: topology, firewalls: firewalls)
+            let map = try body.mapping(Schema.removeFirewall)
+            let name = map.required(Schema.FirewallKeys.name)
+            let groups = groupSelection(map)
+            map.finish()
+            guard let name, let groups else { throw ExperimentError.reported }
+            return (.removeFirewall(name: name, group: groups), nil)
         case "flap":
-            result = try flap(body, at: at, topology: topology)
+            return try flap(body, at: at)
         case "setProxyPolicy":
-            let map = try body.mapping(keys: setProxyPolicyKeys)
-            result = .setProxyPolicy(
-                middlebox: try map.read("middlebox") { (v: YAMLValue) throws(ExperimentError) in
-                    try MiddleboxReader.middleboxReference(v, in: topology)
-                },
-                policy: try MiddleboxReader.policy(in: map)
-            )
-            try map.finish()
+            let map = try body.mapping(Schema.setProxyPolicy)
+            let middlebox = map.required(Schema.ProxyPolicyActionKeys.middlebox)
+            let policy = MiddleboxReader.policy(in: map)
+            let revertAfter = map.optional(Target.revertAfter)
+            map.finish()
+            guard let middlebox else { throw ExperimentError.reported }
+            return (.setProxyPolicy(middlebox: middlebox, policy: policy), revertAfter)
         default:
-            throw ExperimentError(file: value.file, mark: action.keyMark, message: "\(value.path): unknown key '\(action.key)'")
-        }
-        try map.finish()
-        return TimelineEvent(at: at, action: result, sourceLine: value.mark?.line)
-    }
-
-    /// The required `group:` of an action: a client group of the topology.
-    private static func group(_ map: YAMLMapping, _ topology: Topology) throws(ExperimentError) -> String {
-        try map.read("group") { (v: YAMLValue) throws(ExperimentError) in try TopologyReader.groupReference(v, in: topology) }
-    }
-
-    /// The optional `direction:` of an action (default both).
-    private static func direction(_ map: YAMLMapping) throws(ExperimentError) -> LinkDirection {
-        try map.read("direction", default: .both) { (v: YAMLValue) throws(ExperimentError) in
-            try v.oneOf(LinkDirection.self, what: "direction")
+            preconditionFailure("timeline action '\(key)' has no reader")
         }
     }
 
-    /// Reads `removeFirewall: { name, group }`; the firewall must have been added to the group by an
-    /// earlier entry of the file, at a time not after `at`.
-    private static func removeFirewall(
-        _ body: YAMLValue, at: TimeAmount, atValue: YAMLValue, topology: Topology, firewalls: [AddedFirewall]
-    ) throws(ExperimentError) -> TimelineAction {
-        let map = try body.mapping(keys: removeFirewallKeys)
-        let nameValue = try map.required("name")
-        let name = try nameValue.identifier()
-        let group = try group(map, topology)
-        try map.finish()
-        let added = firewalls.filter { $0.group == group && $0.name == name }
-        guard !added.isEmpty else {
-            var known: [String] = []
-            for firewall in firewalls where firewall.group == group && !known.contains(firewall.name) {
-                known.append(firewall.name)
+    /// The groups an action names: `group: NAME`, or `groups: [NAME, …]` or `groups: all`
+    /// (exactly one of the two keys). `nil` when neither can be read (the problem is recorded).
+    private static func groupSelection(_ map: YAMLMapping) -> GroupSelection? {
+        let single = map.value(Target.group.info)
+        let several = map.value(Target.groups)
+        switch (single, several) {
+        case (nil, nil):
+            map.diagnostics.record(map.missing(Target.group.name), missingKey: true)
+            return nil
+        case (.some, .some(let several)):
+            map.diagnostics.record(several.errorAtKey("give either group (one) or groups (several or all), not both"))
+            return nil
+        case (.some(let single), nil):
+            return map.diagnostics.attempt { () throws(ExperimentError) in .group(try Target.group.format.read(single)) }
+        case (nil, .some(let several)):
+            return map.diagnostics.attempt { () throws(ExperimentError) -> GroupSelection in
+                if case .scalar = several.node, !several.isNull {
+                    let text = try several.scalarText(expected: "a list of client group names or 'all'")
+                    guard text == "all" else {
+                        throw several.error("expected a list of client group names or 'all', got '\(text)' (for one group write group: \(text))")
+                    }
+                    return .all
+                }
+                guard case .sequence = several.node else {
+                    throw several.error("expected a list of client group names or 'all', got \(several.shape)")
+                }
+                return .groups(try several.list { (element: YAMLValue) throws(ExperimentError) in
+                    try element.scalarText(expected: "a client group name")
+                })
             }
-            let hint = known.isEmpty ? "" : " (added to it so far: \(known.joined(separator: ", ")))"
-            throw nameValue.error("no firewall '\(name)' was added to group '\(group)' earlier in the timeline\(hint)")
         }
-        if let first = added.min(by: { $0.at < $1.at }), first.at > at {
-            throw atValue.error(
-                "removes firewall '\(name)' of group '\(group)' at \(Quantity.describe(at)), before it is added at \(Quantity.describe(first.at)) (line \(first.line))"
-            )
-        }
-        return .removeFirewall(name: name, group: group)
     }
 
-    /// Reads `flap: { group, direction, period, up, until }`: `period > 0`, `up` strictly between 0
-    /// and 1 (a number or a percentage), `until > at`.
-    private static func flap(_ body: YAMLValue, at: TimeAmount, topology: Topology) throws(ExperimentError) -> TimelineAction {
-        let map = try body.mapping(keys: flapKeys)
-        let group = try group(map, topology)
-        let direction = try direction(map)
-        let period = try map.duration("period", positive: true)
-        let upFraction = try map.read("up") { (v: YAMLValue) throws(ExperimentError) in
-            let text = try v.scalarText(expected: "a fraction like 0.7 or 70%")
-            guard case .success(let fraction) = Quantity.probability(text) else {
-                throw v.error("expected a fraction like 0.7 or 70%, got '\(text)'")
+    /// Reads `flap: { group, direction, period, up, until }` (or `for` in place of `until`, which is
+    /// then `at + for`).
+    private static func flap(_ body: YAMLValue, at: TimeAmount?) throws(ExperimentError)
+        -> (action: TimelineAction, revertAfter: TimeAmount?)
+    {
+        typealias Keys = Schema.FlapKeys
+        let map = try body.mapping(Schema.flap)
+        let groups = groupSelection(map)
+        let direction = map.read(Target.direction)
+        let period = map.required(Keys.period)
+        let upFraction = map.required(Keys.up)
+        var until: TimeAmount?
+        switch (map.value(Keys.until.info), map.value(Keys.revertAfter.info)) {
+        case (nil, nil):
+            map.diagnostics.record(map.missing(Keys.until.name), missingKey: true)
+        case (.some, .some(let revertAfter)):
+            map.diagnostics.record(revertAfter.errorAtKey("give either until or for, not both"))
+        case (.some, nil):
+            until = map.optional(Keys.until)
+        case (nil, .some(let revertAfter)):
+            if let duration = map.optional(Keys.revertAfter), let at {
+                until = Quantity.sum(at, duration)
+                if until == nil { map.diagnostics.record(revertAfter.error("at + for is too large")) }
             }
-            guard fraction > 0, fraction < 1 else {
-                throw v.error("must be strictly between 0 and 1 (or 0% and 100%), got \(text)")
-            }
-            return fraction
         }
-        let untilValue = try map.required("until")
-        let until = try untilValue.duration()
-        guard until > at else {
-            throw untilValue.error("must be after at (\(Quantity.describe(at))), got \(Quantity.describe(until))")
-        }
-        try map.finish()
-        return .flap(group: group, direction: direction, period: period, upFraction: upFraction, until: until)
+        map.finish()
+        guard let groups, let period, let upFraction, let until else { throw ExperimentError.reported }
+        return (.flap(group: groups, direction: direction, period: period, upFraction: upFraction, until: until), nil)
     }
 }

@@ -10,8 +10,9 @@ struct YAMLDocument {
     /// The root node, with the file name every error from this document carries.
     let root: YAMLValue
 
-    /// Composes `text` (the contents of `file`); malformed YAML becomes a positioned error.
-    init(text: String, file: String) throws(ExperimentError) {
+    /// Composes `text` (the contents of `file`); malformed YAML becomes a positioned error (one
+    /// for the whole document: nothing of it can be read). Problems found later go to `diagnostics`.
+    init(text: String, file: String, diagnostics: Diagnostics) throws(ExperimentError) {
         let node: Node?
         do {
             node = try Yams.compose(yaml: text)
@@ -24,14 +25,14 @@ struct YAMLDocument {
                 message: "file is empty (expected a mapping starting with 'kind: experiment' or 'kind: topology')"
             )
         }
-        root = YAMLValue(node: node, file: file, path: "", keyMark: nil)
+        root = YAMLValue(node: node, file: file, path: "", keyMark: nil, diagnostics: diagnostics)
     }
 
     /// Reads and composes the file at `path`; problems reading it are reported at `path:1:1`.
-    init(path: String) throws(ExperimentError) {
+    init(path: String, diagnostics: Diagnostics) throws(ExperimentError) {
         switch Self.readText(path: path) {
         case .success(let text):
-            try self.init(text: text, file: path)
+            try self.init(text: text, file: path, diagnostics: diagnostics)
         case .failure(let problem):
             throw ExperimentError(file: path, line: 1, column: 1, message: "cannot read file: \(problem.reason)")
         }

@@ -1,17 +1,20 @@
 import NIOCore
 import Yams
 
-/// A reader over one YAML mapping that knows which keys the schema allows and which it has read.
+/// A reader over one YAML mapping that knows which keys its ``SchemaBlock`` allows and which it
+/// has read, and carries on past problems.
 ///
-/// Construction rejects, in document order, the first key that is not in `keys`: a key from
-/// `reserved` (names of later schema additions) gets "'name' is not supported by schema version 1
-/// yet", any other one "unknown key 'name' (expected one of: …)". Each accessor marks its key as
-/// consumed; ``finish()`` reports a present key that no accessor read, so a schema key that is
-/// allowed but forgotten in the reader code cannot be silently ignored.
+/// Construction records, in document order, every key that is not in the block: a key from the
+/// block's `reserved` names gets "'name' is not supported by schema version 1 yet", any other one
+/// "unknown key 'name'" with the closest known key ("did you mean 'latency'?") or, when none is
+/// close, the list of allowed keys. Such keys are left out; reading goes on with the others.
 ///
-/// Adding a key to the schema is adding it to the `keys` list and reading it with one of the typed
-/// accessors (`duration(_:default:)`, `size(_:in:default:)`, `bandwidth(_:)`, `probability(_:)`,
-/// `integer(_:in:default:)` …).
+/// Each accessor takes the key's definition (``SchemaKey`` or ``KeyInfo``), so a key the reader
+/// reads is a key the reference documents. A bad value is recorded and the accessor returns the
+/// key's default (or `nil`), so a bad value of one key does not hide a bad value of another; a
+/// missing required key is recorded once, at the key that introduced the mapping. ``finish()``
+/// reports a present key that no accessor read, so a key that is allowed but forgotten in the
+/// reader code cannot be silently ignored.
 final class YAMLMapping {
     /// One key/value pair, in document order.
     struct Entry {
@@ -25,134 +28,155 @@ final class YAMLMapping {
 
     /// The mapping node itself.
     let value: YAMLValue
-    /// The pairs, in document order.
+    /// The definitions of its keys.
+    let block: SchemaBlock
+    /// The allowed pairs, in document order.
     let entries: [Entry]
+    /// Whether a key was left out as unknown or reserved (so "needs one key" would only repeat it).
+    let hadUnknownKeys: Bool
     /// Keys an accessor has read.
     private var consumed: Set<String> = []
-    /// The keys the schema allows here, for messages.
+    /// The keys allowed here, for messages.
     private let allowed: [String]
 
-    /// Reads `value` as a mapping and checks its keys; see the type's documentation.
-    init(_ value: YAMLValue, keys: [String], reserved: [String] = []) throws(ExperimentError) {
+    /// Reads `value` as a mapping of the keys of `block` (or of `keys`, a part of them); see the
+    /// type's documentation. Throws only when `value` is not a mapping.
+    init(_ value: YAMLValue, block: SchemaBlock, allowing keys: [String]? = nil) throws(ExperimentError) {
         guard case .mapping(let mapping) = value.node else {
             throw value.error("expected a mapping, got \(value.shape)")
         }
         self.value = value
-        self.allowed = keys
+        self.block = block
+        let allowed = keys ?? block.keyNames
+        self.allowed = allowed
         var entries: [Entry] = []
+        var hadUnknownKeys = false
         for (keyNode, valueNode) in mapping {
             guard let scalar = keyNode.scalar else {
-                throw ExperimentError(
-                    file: value.file, mark: keyNode.mark,
-                    message: Self.prefixed(value.path, "keys must be plain names, got \(value.child("?", node: keyNode, keyMark: nil).shape)")
-                )
+                let shape = value.child("?", node: keyNode, keyMark: nil).shape
+                value.diagnostics.record(ExperimentError(
+                    file: value.file, mark: keyNode.mark, path: value.path,
+                    message: Self.prefixed(value.path, "keys must be plain names, got \(shape)")
+                ))
+                hadUnknownKeys = true
+                continue
             }
             let key = scalar.string
-            if !keys.contains(key) {
-                let message = reserved.contains(key)
+            guard allowed.contains(key) else {
+                let message = block.reserved.contains(key)
                     ? "'\(key)' is not supported by schema version 1 yet"
-                    : Self.unknownKeyMessage(key, allowed: keys)
-                throw ExperimentError(file: value.file, mark: keyNode.mark, message: Self.prefixed(value.path, message))
+                    : block.refused[key].map { "'\(key)' does not apply to \(block.title): \($0)" }
+                        ?? Self.unknownKeyMessage(key, allowed: allowed)
+                value.diagnostics.record(ExperimentError(
+                    file: value.file, mark: keyNode.mark, path: YAMLValue.join(value.path, key),
+                    message: Self.prefixed(value.path, message)
+                ))
+                hadUnknownKeys = true
+                continue
             }
             entries.append(Entry(key: key, keyMark: keyNode.mark, value: value.child(key, node: valueNode, keyMark: keyNode.mark)))
         }
         self.entries = entries
+        self.hadUnknownKeys = hadUnknownKeys
+        value.diagnostics.used(block)
     }
 
     private static func prefixed(_ path: String, _ message: String) -> String {
         path.isEmpty ? message : "\(path): \(message)"
     }
 
-    private static func unknownKeyMessage(_ key: String, allowed: [String]) -> String {
+    /// "unknown key 'x' (did you mean 'y'?)" when a known key is close, else the list of keys.
+    static func unknownKeyMessage(_ key: String, allowed: [String]) -> String {
         guard !allowed.isEmpty else { return "unknown key '\(key)' (no keys are allowed here)" }
+        let closest = KeySuggestion.closest(to: key, among: allowed)
+        if !closest.isEmpty { return "unknown key '\(key)' (\(KeySuggestion.phrase(closest)))" }
         return "unknown key '\(key)' (expected one of: \(allowed.joined(separator: ", ")))"
     }
 
-    /// The value of `key`, if present; marks the key as read.
-    func optional(_ key: String) -> YAMLValue? {
-        consumed.insert(key)
-        return entries.first { $0.key == key }?.value
+    /// The diagnostics of the file.
+    var diagnostics: Diagnostics { value.diagnostics }
+
+    // MARK: - Presence
+
+    /// Whether `key` is present (without reading it).
+    func has(_ key: String) -> Bool {
+        entries.contains { $0.key == key }
     }
 
-    /// The value of `key`; throws "missing required key" at the key that introduced this mapping.
-    func required(_ key: String) throws(ExperimentError) -> YAMLValue {
-        guard let found = optional(key) else {
-            throw value.errorAtKey("missing required key '\(key)'")
-        }
-        return found
+    /// The value of `key`, if present; marks the key as read.
+    func value(_ key: KeyInfo) -> YAMLValue? {
+        assert(block.key(key.name) != nil, "key '\(key.name)' is not in block '\(block.id)'")
+        consumed.insert(key.name)
+        guard let found = entries.first(where: { $0.key == key.name }) else { return nil }
+        diagnostics.consumed(key.name, of: block.id)
+        return found.value
+    }
+
+    /// The value of a required `key`; when absent, records "missing required key" (at the key
+    /// that introduced this mapping) and returns `nil`.
+    func requiredValue(_ key: KeyInfo) -> YAMLValue? {
+        if let found = value(key) { return found }
+        diagnostics.record(missing(key.name), missingKey: true)
+        return nil
+    }
+
+    /// The "missing required key" problem for `key`.
+    func missing(_ key: String) -> ExperimentError {
+        ExperimentError(
+            file: value.file, mark: value.keyMark ?? value.mark, path: YAMLValue.join(value.path, key),
+            message: Self.prefixed(value.path, "missing required key '\(key)'")
+        )
+    }
+
+    /// Whether a problem was recorded about `key`'s value (or inside it).
+    func failed(_ key: String) -> Bool {
+        diagnostics.hasProblem(file: value.file, path: YAMLValue.join(value.path, key))
     }
 
     /// Marks `keys` as read because they were checked elsewhere (the `kind:`/`version:` header).
-    func markRead(_ keys: String...) {
-        consumed.formUnion(keys)
+    func markRead(_ keys: KeyInfo...) {
+        for key in keys {
+            consumed.insert(key.name)
+            if has(key.name) { diagnostics.consumed(key.name, of: block.id) }
+        }
     }
 
-    /// Reports the first present key that no accessor read (see the type's documentation).
-    func finish() throws(ExperimentError) {
-        if let entry = entries.first(where: { !consumed.contains($0.key) }) {
-            throw ExperimentError(
-                file: value.file, mark: entry.keyMark,
+    /// Records every present key that no accessor read (see the type's documentation).
+    func finish() {
+        for entry in entries where !consumed.contains(entry.key) {
+            diagnostics.record(ExperimentError(
+                file: value.file, mark: entry.keyMark, path: entry.value.path,
                 message: Self.prefixed(value.path, Self.unknownKeyMessage(entry.key, allowed: allowed.filter(consumed.contains)))
-            )
+            ))
         }
     }
 
-    // MARK: - Typed accessors
+    // MARK: - Reading
 
-    /// Reads `key` with `read`, or returns `defaultValue` when the key is absent.
-    func read<T>(_ key: String, default defaultValue: T, _ read: (YAMLValue) throws(ExperimentError) -> T)
-        throws(ExperimentError) -> T
-    {
-        guard let found = optional(key) else { return defaultValue }
-        return try read(found)
+    /// Reads `key` with `read`. Absent: `nil` (recording the missing key when it is required); a
+    /// problem: recorded, `nil`.
+    func read<T>(_ key: KeyInfo, _ read: (YAMLValue) throws(ExperimentError) -> T) -> T? {
+        guard let found = key.isRequired ? requiredValue(key) : value(key) else { return nil }
+        return diagnostics.attempt { () throws(ExperimentError) in try read(found) }
     }
 
-    /// Reads the required `key` with `read`.
-    func read<T>(_ key: String, _ read: (YAMLValue) throws(ExperimentError) -> T) throws(ExperimentError) -> T {
-        try read(try required(key))
-    }
-
-    /// A duration (never negative); `atMost` bounds it, `positive` requires it to be greater than zero.
-    func duration(_ key: String, default defaultValue: TimeAmount? = nil, atMost limit: TimeAmount? = nil,
-                  positive: Bool = false) throws(ExperimentError) -> TimeAmount {
-        let found: YAMLValue
-        if let defaultValue {
-            guard let present = optional(key) else { return defaultValue }
-            found = present
-        } else {
-            found = try required(key)
+    /// A key with a default: its value, or the default when it is absent or has a problem.
+    func read<V>(_ key: SchemaKey<V>) -> V {
+        guard let defaultValue = key.defaultValue else {
+            preconditionFailure("key '\(key.name)' of block '\(block.id)' has no default: read it with required(_:) or optional(_:)")
         }
-        if positive { return try found.positiveDuration() }
-        if let limit { return try found.duration(atMost: limit) }
-        return try found.duration()
+        return optional(key) ?? defaultValue
     }
 
-    /// A size in bytes in `range`.
-    func size(_ key: String, in range: ClosedRange<Int>, default defaultValue: Int? = nil) throws(ExperimentError) -> Int {
-        if let defaultValue {
-            return try read(key, default: defaultValue) { (v: YAMLValue) throws(ExperimentError) in try v.size(in: range) }
-        }
-        return try read(key) { (v: YAMLValue) throws(ExperimentError) in try v.size(in: range) }
+    /// A required key: its value, or `nil` when it is missing (recorded) or has a problem (recorded).
+    func required<V>(_ key: SchemaKey<V>) -> V? {
+        read(key.info) { (v: YAMLValue) throws(ExperimentError) in try key.format.read(v) }
     }
 
-    /// A whole number in `range`.
-    func integer(_ key: String, in range: ClosedRange<Int>, default defaultValue: Int? = nil) throws(ExperimentError) -> Int {
-        if let defaultValue {
-            return try read(key, default: defaultValue) { (v: YAMLValue) throws(ExperimentError) in try v.integer(in: range) }
-        }
-        return try read(key) { (v: YAMLValue) throws(ExperimentError) in try v.integer(in: range) }
-    }
-
-    /// A bandwidth in bits per second, at least `minimum`; absent or `unlimited` is `nil`.
-    func bandwidth(_ key: String, atLeast minimum: Int) throws(ExperimentError) -> Int? {
-        try optional(key)?.bandwidth(atLeast: minimum)
-    }
-
-    /// A probability in `0...1`; absent is `defaultValue`.
-    func probability(_ key: String, default defaultValue: Double? = nil) throws(ExperimentError) -> Double {
-        if let defaultValue {
-            return try read(key, default: defaultValue) { (v: YAMLValue) throws(ExperimentError) in try v.probability() }
-        }
-        return try read(key) { (v: YAMLValue) throws(ExperimentError) in try v.probability() }
+    /// A key whose absence turns a setting off (or any key, read without its default): its
+    /// value, or `nil` when absent or with a problem (recorded).
+    func optional<V>(_ key: SchemaKey<V>) -> V? {
+        guard let found = value(key.info) else { return nil }
+        return diagnostics.attempt { () throws(ExperimentError) in try key.format.read(found) }
     }
 }

@@ -2,11 +2,13 @@ import NIOCore
 import Yams
 
 /// A node of a YAML document together with where it is: the file, the key path from the root
-/// (`groups[0].link.up.latency`) and the position of the key it is the value of.
+/// (`groups[0].link.up.latency`), the position of the key it is the value of, and the
+/// ``Diagnostics`` that collect the problems of the file.
 ///
-/// Every typed reader (``duration()``, ``size(in:)``, ``bandwidth()``, ``probability()``,
+/// Every typed reader (``duration()``, ``size()``, ``bandwidth()``, ``probability()``,
 /// ``integer(in:)`` …) either returns the converted value or throws an ``ExperimentError`` positioned
-/// at the value and phrased as `path: problem`.
+/// at the value and phrased as `path: problem`. Ranges are checked by the ``ValueFormat`` of the
+/// key (see ``Schema``), so that values built in Swift get the same words.
 struct YAMLValue {
     /// The node itself (aliases are already resolved by Yams).
     let node: Node
@@ -16,29 +18,39 @@ struct YAMLValue {
     let path: String
     /// Position of the key this node is the value of; `nil` for the root and list elements.
     let keyMark: Mark?
+    /// Where the problems of this file (and of the files it references) are collected.
+    let diagnostics: Diagnostics
 
     /// The node's own position.
     var mark: Mark? { node.mark }
 
     /// An error at the node's position, prefixed with the key path.
     func error(_ message: String) -> ExperimentError {
-        ExperimentError(file: file, mark: mark, message: path.isEmpty ? message : "\(path): \(message)")
+        ExperimentError(file: file, mark: mark, path: path, message: path.isEmpty ? message : "\(path): \(message)")
     }
 
     /// An error at the position of the key that introduced this node (or the node, if none).
     func errorAtKey(_ message: String) -> ExperimentError {
-        ExperimentError(file: file, mark: keyMark ?? mark, message: path.isEmpty ? message : "\(path): \(message)")
+        ExperimentError(file: file, mark: keyMark ?? mark, path: path, message: path.isEmpty ? message : "\(path): \(message)")
     }
 
     /// The value of `key` inside this node, for building child readers.
     func child(_ key: String, node: Node, keyMark: Mark?) -> YAMLValue {
-        YAMLValue(node: node, file: file, path: path.isEmpty ? key : "\(path).\(key)", keyMark: keyMark)
+        YAMLValue(node: node, file: file, path: Self.join(path, key), keyMark: keyMark, diagnostics: diagnostics)
     }
 
     /// Element `index` of this list node.
     func element(_ index: Int, node: Node) -> YAMLValue {
-        YAMLValue(node: node, file: file, path: "\(path)[\(index)]", keyMark: nil)
+        YAMLValue(node: node, file: file, path: "\(path)[\(index)]", keyMark: nil, diagnostics: diagnostics)
     }
+
+    /// `key` under `path` (`a.b`, or `b` at the root).
+    static func join(_ path: String, _ key: String) -> String {
+        path.isEmpty ? key : "\(path).\(key)"
+    }
+
+    /// The scalar's text as written, for messages that quote it (`nil` for mappings and lists).
+    var writtenText: String? { node.scalar?.string }
 
     /// Whether the node is an empty or `~`/`null` plain scalar (a key written with no value).
     var isNull: Bool {
@@ -72,16 +84,34 @@ struct YAMLValue {
 
     // MARK: - Structure
 
-    /// This node as a mapping whose keys must be among `keys`; a key in `reserved` gets the
-    /// "not supported by schema version 1 yet" error instead of "unknown key".
-    func mapping(keys: [String], reserved: [String] = []) throws(ExperimentError) -> YAMLMapping {
-        try YAMLMapping(self, keys: keys, reserved: reserved)
+    /// This node as a mapping of the keys of `block` (or of `keys`, a part of them, when the
+    /// allowed keys depend on another key, as a loss model's do). Unknown and reserved keys are
+    /// recorded as problems and left out; see ``YAMLMapping``.
+    func mapping(_ block: SchemaBlock, allowing keys: [String]? = nil) throws(ExperimentError) -> YAMLMapping {
+        try YAMLMapping(self, block: block, allowing: keys)
     }
 
     /// This node as a list of values.
     func sequence() throws(ExperimentError) -> [YAMLValue] {
         guard case .sequence(let sequence) = node else { throw error("expected a list, got \(shape)") }
         return sequence.enumerated().map { element($0.offset, node: $0.element) }
+    }
+
+    /// This node as a list, each element read by `read`: an element that cannot be read is
+    /// recorded and left out (the rules of the whole file learn which, see
+    /// ``Diagnostics/fileIndex(_:ofList:file:)``).
+    func list<T>(_ read: (YAMLValue) throws(ExperimentError) -> T) throws(ExperimentError) -> [T] {
+        var result: [T] = []
+        var kept: [Int] = []
+        let elements = try sequence()
+        for (index, element) in elements.enumerated() {
+            if let value = diagnostics.attempt({ () throws(ExperimentError) in try read(element) }) {
+                result.append(value)
+                kept.append(index)
+            }
+        }
+        if kept.count != elements.count { diagnostics.recordKept(kept, ofList: path, file: file) }
+        return result
     }
 
     // MARK: - Scalars
@@ -101,20 +131,12 @@ struct YAMLValue {
 
     /// A node name: `[a-z0-9-]+`.
     func nodeName() throws(ExperimentError) -> String {
-        let text = try string()
-        guard NameRules.isValidNodeName(text) else {
-            throw error("'\(text)' is not a valid node name (use lowercase letters, digits and '-')")
-        }
-        return text
+        try ValueFormat<String>.nodeName.read(self)
     }
 
     /// An identifier: `[A-Za-z0-9._-]+`.
     func identifier() throws(ExperimentError) -> String {
-        let text = try string()
-        guard NameRules.isValidIdentifier(text) else {
-            throw error("'\(text)' is not a valid name (use letters, digits, '.', '_' and '-')")
-        }
-        return text
+        try ValueFormat<String>.identifier.read(self)
     }
 
     /// One of the raw values of `T`, e.g. a `TransportMethod` or ``Expectation/LatencyStatistic``.
@@ -141,9 +163,7 @@ struct YAMLValue {
             }
             throw error("expected an integer, got '\(text)'")
         }
-        guard range.contains(value) else {
-            throw error("must be in \(range.lowerBound)...\(range.upperBound), got \(value)")
-        }
+        if let reason = ValueCheck.integer(value, in: range) { throw error(reason) }
         return value
     }
 
@@ -171,7 +191,7 @@ struct YAMLValue {
         try convert(Quantity.number(try scalarText(expected: "a number")))
     }
 
-    /// A duration with a unit (`250us`, `80ms`, `2s`, `1.5s`, `2min`); never negative.
+    /// A duration with a unit (`250us`, `80ms`, `2s`, `1.5s`, `2min`, `1h`); never negative.
     func duration() throws(ExperimentError) -> TimeAmount {
         try convert(Quantity.duration(try scalarText(expected: "a duration like 80ms")))
     }
@@ -179,48 +199,27 @@ struct YAMLValue {
     /// A duration that must be greater than zero.
     func positiveDuration() throws(ExperimentError) -> TimeAmount {
         let value = try duration()
-        guard value > .zero else { throw error("must be greater than 0, got \(Quantity.describe(value))") }
+        if let reason = ValueCheck.duration(value, positive: true) { throw error(reason) }
         return value
     }
 
-    /// A duration of at most `limit`.
-    func duration(atMost limit: TimeAmount) throws(ExperimentError) -> TimeAmount {
-        let value = try duration()
-        guard value <= limit else {
-            throw error("must be at most \(Quantity.describe(limit)), got \(Quantity.describe(value))")
-        }
-        return value
+    /// A size in bytes (`1500`, `1500B`, `64KB`, `64KiB`, `1MiB`); the range is the key's.
+    func size() throws(ExperimentError) -> Int {
+        try convert(Quantity.size(try scalarText(expected: "a size like 1500 or 64KiB")))
     }
 
-    /// A size in bytes (`1500`, `1500B`, `64KiB`, `1MiB`) in `range`.
-    func size(in range: ClosedRange<Int>) throws(ExperimentError) -> Int {
-        let value = try convert(Quantity.size(try scalarText(expected: "a size like 1500 or 64KiB")))
-        guard range.contains(value) else {
-            let bounds = "\(Quantity.describe(bytes: range.lowerBound))...\(Quantity.describe(bytes: range.upperBound))"
-            throw error("must be in \(bounds) bytes, got \(value)")
-        }
-        return value
-    }
-
-    /// A bandwidth in bits per second (`10Mbit`, `100kbit`, `1Gbps`), at least `minimum`;
-    /// `unlimited` reads as `nil`.
-    func bandwidth(atLeast minimum: Int) throws(ExperimentError) -> Int? {
+    /// A bandwidth in bits per second (`10Mbit`, `100kbps`, `1Gbit/s`, or bytes per second
+    /// `1MB/s`, converted); `unlimited` reads as `nil`. The minimum is the key's.
+    func bandwidth() throws(ExperimentError) -> Int? {
         let text = try scalarText(expected: "a bandwidth like 10Mbit")
         if text.trimmingSpaces == "unlimited" { return nil }
-        let value = try convert(Quantity.bandwidth(text))
-        guard value >= minimum else {
-            throw error("must be at least \(Quantity.describe(bitsPerSecond: minimum)), got '\(text)'")
-        }
-        return value
+        return try convert(Quantity.bandwidth(text))
     }
 
-    /// A probability in `0...1`, written as a number (`0.02`) or a percentage (`2%`).
+    /// A probability written as a number (`0.02`) or a percentage (`2%`); the range is checked
+    /// by ``ValueFormat/probability``.
     func probability() throws(ExperimentError) -> Double {
         let text = try scalarText(expected: "a probability like 0.02 or 2%")
-        let value = try convert(Quantity.probability(text))
-        guard (0...1).contains(value) else {
-            throw error("probability must be in 0...1 (or 0%...100%), got \(text)")
-        }
-        return value
+        return try convert(Quantity.probability(text))
     }
 }

@@ -4,8 +4,10 @@ import CrosswindMiddlebox
 import CrosswindNetwork
 import NIOCore
 
-/// The fault timeline: each entry of the experiment's `timeline` runs at its time, acting on a
-/// group's links, its firewall rules, or a proxy's policy.
+/// The fault timeline: each entry of the experiment's `timeline` runs at its time, acting on
+/// groups' links, their firewall rules, or a proxy's policy. An entry with `revertAfter`
+/// (YAML `for:`) schedules its own undoing when it runs: a task at `at + revertAfter` that
+/// records `timeline.revert` in the trace and performs the inverse the action returned.
 extension ExperimentRun {
     func scheduleTimeline() {
         // Stable by time: entries at the same time keep their file order.
@@ -13,64 +15,120 @@ extension ExperimentRun {
         for (index, event) in ordered {
             self.simulation.schedule(at: self.simulation.at(event.at)) { [unowned self] in
                 self.simulation.trace.record(self.simulation.now, self.timelineComponent, self.kindTimeline, Int64(index))
-                self.perform(event.action)
+                let undo = self.perform(event.action)
+                if let revertAfter = event.revertAfter, let undo {
+                    self.scheduleRevert(index: index, after: revertAfter, undo)
+                }
             }
         }
     }
 
-    private func links(_ group: String, _ direction: LinkDirection) -> [Link] {
-        let links = self.groupLinks[group] ?? ([], [])
-        switch direction {
-        case .up: return links.up
-        case .down: return links.down
-        case .both: return links.up + links.down
+    /// Runs `undo` `after` from now, as the event `timeline.revert` of entry `index`. The kind is
+    /// registered on first use, so runs without `for:` keep their traces (and digests).
+    private func scheduleRevert(index: Int, after: TimeAmount, _ undo: @escaping () -> Void) {
+        let kindRevert = self.simulation.trace.kind("timeline.revert", fields: ["index"])
+        self.simulation.schedule(at: self.simulation.now + after) { [unowned self] in
+            self.simulation.trace.record(self.simulation.now, self.timelineComponent, kindRevert, Int64(index))
+            undo()
         }
     }
 
-    private func perform(_ action: TimelineAction) {
+    /// The links of the selected groups in `direction`, group by group in the selection's order.
+    private func links(_ selection: GroupSelection, _ direction: LinkDirection) -> [Link] {
+        selection.names(in: self.experiment.topology).flatMap { group -> [Link] in
+            let links = self.groupLinks[group] ?? ([], [])
+            switch direction {
+            case .up: return links.up
+            case .down: return links.down
+            case .both: return links.up + links.down
+            }
+        }
+    }
+
+    /// Performs `action`; returns what undoes it (nil for the repairs, which are not undone).
+    @discardableResult
+    private func perform(_ action: TimelineAction) -> (() -> Void)? {
         switch action {
         case .partition(let group, let direction):
             for link in self.links(group, direction) { link.configuration.isUp = false }
+            return { [unowned self] in self.perform(.heal(group: group, direction: direction)) }
         case .heal(let group, let direction):
             for link in self.links(group, direction) { link.configuration.isUp = true }
             let now = self.simulation.now
-            for agent in self.agents where self.experiment.topology.groups[agent.group].name == group { agent.markHeal(at: now) }
+            let names = Set(group.names(in: self.experiment.topology))
+            for agent in self.agents where names.contains(self.experiment.topology.groups[agent.group].name) { agent.markHeal(at: now) }
+            return nil
         case .setLink(let group, let direction, let configuration):
-            for link in self.links(group, direction) {
-                // Up or down stays as partition and heal left it.
-                let isUp = link.configuration.isUp
-                link.configuration = configuration
-                link.configuration.isUp = isUp
+            let links = self.links(group, direction)
+            let previous = links.map(\.configuration)
+            for link in links { Self.apply(configuration, to: link) }
+            return {
+                for (link, configuration) in zip(links, previous) { Self.apply(configuration, to: link) }
             }
         case .addFirewall(let name, let group, let port, let firewallAction):
             let rule = PortFirewall.Rule(port: UInt16(port), action: firewallAction == .drop ? .drop : .reject)
-            for link in self.links(group, .up) { self.network.install(PortFirewall(name: name, rules: [rule]), on: link) }
+            let links = self.links(group, .up)
+            for link in links { self.network.install(PortFirewall(name: name, rules: [rule]), on: link) }
+            return { [unowned self] in
+                for link in links { self.network.removeFilter(named: name, from: link) }
+            }
         case .removeFirewall(let name, let group):
             for link in self.links(group, .up) { self.network.removeFilter(named: name, from: link) }
+            return nil
         case .flap(let group, let direction, let period, let upFraction, let until):
-            self.flap(group, direction, period: period, upFraction: upFraction, until: self.simulation.at(until))
+            let flapping = Flapping()
+            self.flap(group, direction, period: period, upFraction: upFraction, until: self.simulation.at(until), flapping)
+            return { [unowned self] in
+                guard !flapping.stopped else { return }
+                flapping.stopped = true
+                self.perform(.heal(group: group, direction: direction))
+            }
         case .setProxyPolicy(let middlebox, let policy):
+            let previous = self.proxies[middlebox]?.policy
             self.proxies[middlebox]?.policy = policy
+            return { [unowned self] in
+                if let previous { self.proxies[middlebox]?.policy = previous }
+            }
         }
     }
 
-    /// Down for (1 − upFraction) of each period, then up for the rest, until `until`.
-    private func flap(_ group: String, _ direction: LinkDirection, period: TimeAmount, upFraction: Double, until: NIODeadline) {
+    /// A link takes `configuration`; whether it is up stays as partition and heal left it.
+    private static func apply(_ configuration: LinkConfiguration, to link: Link) {
+        let isUp = link.configuration.isUp
+        link.configuration = configuration
+        link.configuration.isUp = isUp
+    }
+
+    /// Down for (1 − upFraction) of each period, then up for the rest, until `until` or until
+    /// `flapping` is stopped (by the entry's revert).
+    private func flap(
+        _ group: GroupSelection, _ direction: LinkDirection, period: TimeAmount, upFraction: Double, until: NIODeadline,
+        _ flapping: Flapping
+    ) {
         let now = self.simulation.now
         guard now < until else {
+            flapping.stopped = true
             self.perform(.heal(group: group, direction: direction))
             return
         }
         for link in self.links(group, direction) { link.configuration.isUp = false }
         let downFor = TimeAmount.nanoseconds(Int64(Double(period.nanoseconds) * (1 - upFraction)))
         self.simulation.schedule(at: min(now + downFor, until)) { [unowned self] in
+            guard !flapping.stopped else { return }
             self.perform(.heal(group: group, direction: direction))
             let next = now + period
             if next < until {
                 self.simulation.schedule(at: next) { [unowned self] in
-                    self.flap(group, direction, period: period, upFraction: upFraction, until: until)
+                    guard !flapping.stopped else { return }
+                    self.flap(group, direction, period: period, upFraction: upFraction, until: until, flapping)
                 }
             }
         }
     }
+}
+
+/// Whether a flap has ended: its revert (or its `until`) stops the down-and-up tasks still
+/// scheduled. Confined to the simulation loop.
+private final class Flapping {
+    var stopped = false
 }

@@ -125,7 +125,7 @@ import Testing
     func bandwidthUnits(text: String, expected: Int) throws {
         #expect(try Quantity.bandwidth(text).get() == expected)
         // The loader also requires at least 1000 bit/s (see LoaderErrorTests).
-        if expected >= TopologyReader.minBandwidthBitsPerSecond {
+        if expected >= Schema.Limits.minBandwidthBitsPerSecond {
             #expect(try firstGroup("link: { bandwidth: \(text) }").link.down.bandwidthBitsPerSecond == expected)
         }
     }

@@ -45,18 +45,8 @@ import Testing
     }
 
     @Test func theDocumentedExampleLoads() throws {
-        let group = try group("""
-            manager:
-              defaultMethod: websocket
-              fallbackMethods: [sse, sync]
-              autoSwitch: true
-              benchmarkInterval: 300s
-              latencyThreshold: 500ms
-              giveUpAfter: 10s
-              backoff: { base: 500ms, cap: 20s }
-              confirmTimeoutFloor: 2500ms
-              rememberFor: 30min
-            """)
+        // The reference's example (every key, at its default but latencyThreshold).
+        let group = try group(Schema.manager.example)
         var expected = RealtimeManagerConfiguration()
         expected.latencyThreshold = .milliseconds(500)
         #expect(group.manager == expected)
@@ -154,7 +144,7 @@ import Testing
          "t.yaml:8:35: topology.groups[0].manager.backoff.base: must be greater than 0, got 0s"),
         // Unknown keys and wrong types.
         ("manager: { defaultMetod: sse }",
-         "t.yaml:8:18: topology.groups[0].manager: unknown key 'defaultMetod' (expected one of: defaultMethod, fallbackMethods, autoSwitch, benchmarkInterval, latencyThreshold, giveUpAfter, backoff, confirmTimeoutFloor, rememberFor)"),
+         "t.yaml:8:18: topology.groups[0].manager: unknown key 'defaultMetod' (did you mean 'defaultMethod'?)"),
         ("manager: { autoSwitch: yes }", "t.yaml:8:30: topology.groups[0].manager.autoSwitch: expected true or false, got 'yes'"),
         ("manager: { defaultMethod: pigeon }",
          "t.yaml:8:33: topology.groups[0].manager.defaultMethod: unknown transport 'pigeon' (expected one of: websocket, sse, sync)"),

@@ -24,23 +24,35 @@ enum TestSupport {
             .map { full + "/" + $0 }
     }
 
-    /// The error `ExperimentLoader.parse` throws for `yaml` (named `t.yaml`), or `nil` if it loads.
-    static func experimentError(_ yaml: String, baseDirectory: String = ".") -> ExperimentError? {
+    /// The first problem `ExperimentLoader.parse` reports for `yaml` (named `t.yaml`), or `nil` if it
+    /// loads. The loader reports every problem of a file, in file order; the first is the one it
+    /// reported alone before it did.
+    static func experimentError(_ yaml: String, baseDirectory: String = ".") -> ExperimentError.Problem? {
+        experimentProblems(yaml, baseDirectory: baseDirectory).first
+    }
+
+    /// Every problem `ExperimentLoader.parse` reports for `yaml` (named `t.yaml`), in order.
+    static func experimentProblems(_ yaml: String, baseDirectory: String = ".") -> [ExperimentError.Problem] {
         do {
             _ = try ExperimentLoader.parse(yaml: yaml, file: "t.yaml", baseDirectory: baseDirectory)
-            return nil
+            return []
         } catch {
-            return error
+            return error.problems
         }
     }
 
-    /// The error `ExperimentLoader.parseTopology` throws for `yaml` (named `net.yaml`), or `nil`.
-    static func topologyError(_ yaml: String) -> ExperimentError? {
+    /// The first problem `ExperimentLoader.parseTopology` reports for `yaml` (named `net.yaml`), or `nil`.
+    static func topologyError(_ yaml: String) -> ExperimentError.Problem? {
+        topologyProblems(yaml).first
+    }
+
+    /// Every problem `ExperimentLoader.parseTopology` reports for `yaml` (named `net.yaml`), in order.
+    static func topologyProblems(_ yaml: String) -> [ExperimentError.Problem] {
         do {
             _ = try ExperimentLoader.parseTopology(yaml: yaml, file: "net.yaml")
-            return nil
+            return []
         } catch {
-            return error
+            return error.problems
         }
     }
 
@@ -121,5 +133,20 @@ enum TestSupport {
             atPath: YAMLDocument.directory(of: path), withIntermediateDirectories: true
         )
         try text.write(toFile: path, atomically: true, encoding: .utf8)
+    }
+}
+
+extension TestSupport {
+    /// The single group of ``experiment(group:workload:)`` with `group` added, as loaded.
+    static func parsedGroup(_ group: String) throws -> ClientGroup {
+        let experiment = try ExperimentLoader.parse(yaml: experiment(group: group), file: "t.yaml", baseDirectory: ".")
+        return try #require(experiment.topology.groups.first)
+    }
+}
+
+extension TestSupport {
+    /// The timeline of ``twoGroupExperiment(_:)`` with `entries` under `timeline:`, as loaded.
+    static func twoGroupTimeline(_ entries: String) throws -> [TimelineEvent] {
+        try ExperimentLoader.parse(yaml: twoGroupExperiment("timeline:\n" + entries), file: "t.yaml", baseDirectory: ".").timeline
     }
 }

@@ -62,7 +62,7 @@ import Testing
     @Test(arguments: [
         // recovery.
         ("  - recovery: { p98: { atMost: 1s } }",
-         "t.yaml:10:17: expect[0].recovery: unknown key 'p98' (expected one of: avg, p50, p95, p99, max)"),
+         "t.yaml:10:17: expect[0].recovery: unknown key 'p98' (did you mean 'p95' or 'p99'?)"),
         ("  - recovery: { p99: { atLeast: 1s } }",
          "t.yaml:10:24: expect[0].recovery.p99: unknown key 'atLeast' (expected one of: atMost)"),
         ("  - recovery: partial",
@@ -70,7 +70,7 @@ import Testing
         ("  - recovery: { p99: {} }", "t.yaml:10:22: expect[0].recovery.p99: needs a bound: atMost"),
         ("  - recovery: {}", "t.yaml:10:15: expect[0].recovery: needs a statistic (one of: avg, p50, p95, p99, max)"),
         ("  - recovery: { p99: { atMost: 20 } }",
-         "t.yaml:10:32: expect[0].recovery.p99.atMost: duration needs a unit (us, ms, s, min), got '20'"),
+         "t.yaml:10:32: expect[0].recovery.p99.atMost: duration needs a unit (ns, us, ms, s, min, h), got '20'"),
         // transport.
         ("  - transport: { group: lobby, endsOn: sse }",
          "t.yaml:10:25: expect[0].transport.group: no client group 'lobby' (groups: office, home)"),

@@ -1,0 +1,280 @@
+import CrosswindNetwork
+import CrosswindTransport
+import NIOCore
+
+/// The checks that span several keys — unique names, references between groups, middleboxes and
+/// timeline entries, the order of related values — written once on the model's values, for the
+/// reader (``DocumentReporter``: positions in the file) and for values built in Swift
+/// (``ModelValidator``: key paths) alike.
+///
+/// A rule stays silent about a value that already has a problem (``RuleReporter/hasProblem(_:)``),
+/// so one mistake is reported once.
+enum ModelRules {
+    // MARK: - Topology
+
+    /// Checks a topology: at least one group; group names unique and not the server's; each
+    /// group's TCP timeouts and manager; the middleboxes. `groupNamesComplete` says whether every
+    /// group of the file could be read (a reference to an unknown group is reported only then).
+    static func topology(_ topology: Topology, groupNamesComplete: Bool = true, _ r: some RuleReporter) {
+        let groups = topology.groups
+        if groups.isEmpty, !r.hasProblem("groups") {
+            r.report(["groups"], "needs at least one client group")
+        }
+        let serverNameKnown = !r.hasProblem("server.name")
+        var firstIndexOfName: [String: Int] = [:]
+        for (index, group) in groups.enumerated() {
+            let path = r.element("groups", index)
+            let name = "\(path).name"
+            if !r.hasProblem(name) {
+                if serverNameKnown, group.name == topology.server.name {
+                    r.report([name], "'\(group.name)' is already the server's name (node names must be unique)")
+                } else if let first = firstIndexOfName[group.name] {
+                    r.report([name], "duplicate group name '\(group.name)' (already used \(r.place("\(r.element("groups", first)).name")))")
+                }
+            }
+            if firstIndexOfName[group.name] == nil { firstIndexOfName[group.name] = index }
+            tcp(group.tcp, at: "\(path).tcp", r)
+            if let manager = group.manager { self.manager(manager, at: "\(path).manager", r) }
+        }
+        middleboxes(topology, groupNamesComplete: groupNamesComplete, r)
+    }
+
+    /// `minRTO <= initialRTO <= maxRTO`, reported at the first of the keys involved that is written.
+    static func tcp(_ settings: TCPSettings, at path: String, _ r: some RuleReporter) {
+        let minRTO = "\(path).minRTO"
+        let maxRTO = "\(path).maxRTO"
+        let initialRTO = "\(path).initialRTO"
+        guard ![minRTO, maxRTO, initialRTO].contains(where: r.hasProblem) else { return }
+        let describe = Quantity.describe(_:)
+        if settings.minRTO > settings.maxRTO {
+            r.report([minRTO, maxRTO, path], "minRTO (\(describe(settings.minRTO))) must not exceed maxRTO (\(describe(settings.maxRTO)))")
+        } else if settings.initialRTO < settings.minRTO || settings.initialRTO > settings.maxRTO {
+            let bounds = "\(describe(settings.minRTO))...\(describe(settings.maxRTO))"
+            r.report(
+                [initialRTO, minRTO, maxRTO, path],
+                "initialRTO (\(describe(settings.initialRTO))) must be within minRTO...maxRTO (\(bounds))"
+            )
+        }
+    }
+
+    /// The fallbacks exclude the default method and repeat nothing; the backoff's cap is at least its base.
+    static func manager(_ settings: RealtimeManagerConfiguration, at path: String, _ r: some RuleReporter) {
+        let fallbacks = "\(path).fallbackMethods"
+        let defaultMethod = "\(path).defaultMethod"
+        if !r.hasProblem(fallbacks), !r.hasProblem(defaultMethod) {
+            for (index, method) in settings.fallbackMethods.enumerated() {
+                let element = "\(fallbacks)[\(index)]"
+                if method == settings.defaultMethod {
+                    let implicit = r.isWritten(defaultMethod) ? "" : " (by default)"
+                    r.report([element], "'\(method.rawValue)' is the defaultMethod\(implicit); list only the transports to fall back to")
+                } else if let first = settings.fallbackMethods[..<index].firstIndex(of: method) {
+                    r.report([element], "'\(method.rawValue)' is listed twice (first at fallbackMethods[\(first)])")
+                }
+            }
+        }
+        let backoff = "\(path).backoff"
+        let base = "\(backoff).base"
+        let cap = "\(backoff).cap"
+        let (baseValue, capValue) = (settings.backoff.base, settings.backoff.cap)
+        if !r.hasProblem(base), !r.hasProblem(cap), capValue < baseValue {
+            let describe = Quantity.describe(_:)
+            if r.isWritten(cap) {
+                r.report([cap], "cap (\(describe(capValue))) must be at least base (\(describe(baseValue)))")
+            } else {
+                r.report([base, backoff], "base (\(describe(baseValue))) must not exceed cap (\(describe(capValue)) by default)")
+            }
+        }
+    }
+
+    /// Middlebox names unique among all node names; each fronts at least one known group, lists
+    /// a group once, and a group is behind at most one middlebox.
+    static func middleboxes(_ topology: Topology, groupNamesComplete: Bool, _ r: some RuleReporter) {
+        let groups = topology.groups
+        let serverNameKnown = !r.hasProblem("server.name")
+        var firstIndexOfName: [String: Int] = [:]
+        /// Each group already behind a middlebox: that middlebox and the path of the reference.
+        var behind: [String: (middlebox: String, path: String)] = [:]
+        for (index, middlebox) in topology.middleboxes.enumerated() {
+            let path = r.element("middleboxes", index)
+            let name = "\(path).name"
+            if !r.hasProblem(name) {
+                if serverNameKnown, middlebox.name == topology.server.name {
+                    r.report([name], "'\(middlebox.name)' is already the server's name (node names must be unique)")
+                } else if let group = groups.firstIndex(where: { $0.name == middlebox.name }) {
+                    let at = r.place("\(r.element("groups", group)).name")
+                    r.report([name], "'\(middlebox.name)' is already the name of the client group \(at) (node names must be unique)")
+                } else if let owner = MiddleboxReader.clientGroup(owningNodeName: middlebox.name, in: groups),
+                          let group = groups.firstIndex(where: { $0.name == owner.name }),
+                          !r.hasProblem("\(r.element("groups", group)).count") {
+                    let at = r.place("\(r.element("groups", group)).name")
+                    r.report(
+                        [name],
+                        "'\(middlebox.name)' is already the name of a client of the group '\(owner.name)' \(at) (node names must be unique)"
+                    )
+                } else if let first = firstIndexOfName[middlebox.name] {
+                    r.report([name], "duplicate middlebox name '\(middlebox.name)' (already used \(r.place("\(r.element("middleboxes", first)).name")))")
+                }
+            }
+            if firstIndexOfName[middlebox.name] == nil { firstIndexOfName[middlebox.name] = index }
+            let groupsPath = "\(path).groups"
+            guard !r.hasProblem(groupsPath) else { continue }
+            guard !middlebox.groups.isEmpty else {
+                r.report([groupsPath], "needs at least one client group")
+                continue
+            }
+            var accepted: [(name: String, path: String)] = []
+            for (position, group) in middlebox.groups.enumerated() {
+                let element = "\(groupsPath)[\(position)]"
+                if let reason = unknownGroup(group, in: topology) {
+                    if groupNamesComplete { r.report([element], reason) }
+                } else if let first = middlebox.groups[..<position].firstIndex(of: group) {
+                    r.report([element], "'\(group)' is listed twice (first at groups[\(first)])")
+                } else if let earlier = behind[group] {
+                    r.report(
+                        [element],
+                        "group '\(group)' is already behind middlebox '\(earlier.middlebox)' (\(r.reference(earlier.path))); a group may be behind at most one middlebox"
+                    )
+                } else {
+                    accepted.append((group, element))
+                }
+            }
+            for (group, element) in accepted { behind[group] = (middlebox.name, element) }
+        }
+    }
+
+    // MARK: - Timeline
+
+    /// Checks a timeline against the rest of the experiment: every entry before the run ends;
+    /// groups and middleboxes that exist; `for` only on actions that can be undone; a firewall
+    /// removed only after an earlier entry added it to that group; a flap that ends after it starts.
+    static func timeline(
+        _ events: [TimelineEvent], topology: Topology?, groupNamesComplete: Bool, middleboxNamesComplete: Bool,
+        workload: Workload?, _ r: some RuleReporter
+    ) {
+        let runEnd: TimeAmount? = workload.flatMap { workload in
+            ["workload.start", "workload.duration", "workload.drain"].contains(where: r.hasProblem) ? nil : workload.metricsAt
+        }
+        var firewalls: [(group: String, name: String, at: TimeAmount, path: String)] = []
+        for (index, event) in events.enumerated() {
+            let path = r.element("timeline", index)
+            let atPath = "\(path).at"
+            let actionPath = "\(path).\(event.action.fileKey)"
+            let atKnown = !r.hasProblem(atPath)
+            if atKnown, let runEnd, event.at >= runEnd {
+                r.report(
+                    [atPath],
+                    "must be before the run ends at \(Quantity.describe(runEnd)) (workload start + duration + drain), got \(Quantity.describe(event.at))"
+                )
+            }
+            if event.revertAfter != nil, !event.action.isRevertible {
+                r.report(
+                    ["\(actionPath).for", actionPath],
+                    "'for' does not apply to \(event.action.fileKey): a repair is not undone (it applies to partition, setLink, firewall, flap and setProxyPolicy)"
+                )
+            }
+            if let selection = event.action.groups, let topology, groupNamesComplete {
+                groups(selection, at: actionPath, in: topology, r)
+            }
+            // Entries left out before this one may have added a firewall: say nothing about removals then.
+            let nothingLeftOut = path == "timeline[\(index)]"
+            switch event.action {
+            case .setProxyPolicy(let middlebox, _):
+                let reference = "\(actionPath).middlebox"
+                if let topology, middleboxNamesComplete, !r.hasProblem(reference),
+                   !topology.middleboxes.contains(where: { $0.name == middlebox }) {
+                    let known = topology.middleboxes.isEmpty
+                        ? "the topology has no middleboxes"
+                        : "middleboxes: " + topology.middleboxes.map(\.name).joined(separator: ", ")
+                    r.report([reference], "no middlebox '\(middlebox)' (\(known))")
+                }
+            case .addFirewall(let name, let selection, _, _):
+                for group in names(selection, topology) {
+                    firewalls.append((group, name, event.at, path))
+                }
+            case .removeFirewall(let name, let selection):
+                guard nothingLeftOut, !r.hasProblem("\(actionPath).name") else { break }
+                for group in names(selection, topology) {
+                    let added = firewalls.filter { $0.group == group && $0.name == name }
+                    guard let first = added.min(by: { $0.at < $1.at }) else {
+                        var known: [String] = []
+                        for firewall in firewalls where firewall.group == group && !known.contains(firewall.name) {
+                            known.append(firewall.name)
+                        }
+                        let hint = known.isEmpty ? "" : " (added to it so far: \(known.joined(separator: ", ")))"
+                        r.report(["\(actionPath).name"], "no firewall '\(name)' was added to group '\(group)' earlier in the timeline\(hint)")
+                        continue
+                    }
+                    if atKnown, first.at > event.at {
+                        r.report(
+                            [atPath],
+                            "removes firewall '\(name)' of group '\(group)' at \(Quantity.describe(event.at)), before it is added at \(Quantity.describe(first.at)) (\(r.reference(first.path)))"
+                        )
+                    }
+                }
+            case .flap(_, _, _, _, let until):
+                let untilPath = "\(actionPath).until"
+                if atKnown, !r.hasProblem(untilPath), !r.hasProblem("\(actionPath).for"), until <= event.at {
+                    r.report([untilPath, "\(actionPath).for", actionPath], "must be after at (\(Quantity.describe(event.at))), got \(Quantity.describe(until))")
+                }
+            case .partition, .heal, .setLink:
+                break
+            }
+        }
+    }
+
+    /// The names a selection stands for (none for `all` without a topology).
+    private static func names(_ selection: GroupSelection, _ topology: Topology?) -> [String] {
+        switch selection {
+        case .group(let name): return [name]
+        case .groups(let names): return names
+        case .all: return topology?.groups.map(\.name) ?? []
+        }
+    }
+
+    /// A selection names groups of the topology, each once, and at least one.
+    private static func groups(_ selection: GroupSelection, at actionPath: String, in topology: Topology, _ r: some RuleReporter) {
+        switch selection {
+        case .group(let name):
+            let path = "\(actionPath).group"
+            if !r.hasProblem(path), let reason = unknownGroup(name, in: topology) {
+                r.report([path], name == "all" ? "\(reason); for every group write groups: all" : reason)
+            }
+        case .groups(let names):
+            let path = "\(actionPath).groups"
+            guard !r.hasProblem(path) else { return }
+            guard !names.isEmpty else {
+                r.report([path], "needs at least one client group")
+                return
+            }
+            for (index, name) in names.enumerated() {
+                if let reason = unknownGroup(name, in: topology) {
+                    r.report(["\(path)[\(index)]"], reason)
+                } else if let first = names[..<index].firstIndex(of: name) {
+                    r.report(["\(path)[\(index)]"], "'\(name)' is listed twice (first at groups[\(first)])")
+                }
+            }
+        case .all:
+            break
+        }
+    }
+
+    // MARK: - Shared by the expectation reader and the validation of values built in Swift
+
+    /// "no client group 'x' (groups: a, b)" when `topology` has no group `name`.
+    static func unknownGroup(_ name: String, in topology: Topology) -> String? {
+        guard !topology.groups.contains(where: { $0.name == name }) else { return nil }
+        return "no client group '\(name)' (groups: \(topology.groups.map(\.name).joined(separator: ", ")))"
+    }
+
+    /// Why a latency lower bound above its upper bound is refused, or `nil`.
+    static func latencyBounds(atLeast: TimeAmount, atMost: TimeAmount) -> String? {
+        guard atLeast > atMost else { return nil }
+        return "atLeast (\(Quantity.describe(atLeast))) is greater than atMost (\(Quantity.describe(atMost))): no latency can pass"
+    }
+
+    /// Why a transport expectation's `notBefore` after its `within` is refused, or `nil`.
+    static func transportWindow(notBefore: TimeAmount, within: TimeAmount) -> String? {
+        guard notBefore > within else { return nil }
+        return "notBefore (\(Quantity.describe(notBefore))) is after within (\(Quantity.describe(within))): no client can pass"
+    }
+}

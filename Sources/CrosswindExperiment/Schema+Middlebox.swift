@@ -1,0 +1,170 @@
+import CrosswindMiddlebox
+import CrosswindTransport
+import NIOCore
+
+// The blocks of the manager of a client group and of the middleboxes of a topology.
+
+extension Schema {
+    // MARK: Manager
+
+    enum ManagerKeys {
+        static let defaultMethod = SchemaKey<TransportMethod>.key(
+            "defaultMethod", .choice(what: "transport"), default: RealtimeManagerConfiguration().defaultMethod,
+            "The transport the manager starts on (and the group's `transport`).", example: "websocket"
+        )
+        static let fallbackMethods = KeyInfo(
+            name: "fallbackMethods", type: "list of transports", allowed: "`websocket`, `sse`, `sync`; no repetition, not `defaultMethod`",
+            presence: .defaulted("the other transports, in the order websocket, sse, sync"),
+            summary: "Where to fall back when the network forbids a transport, in order.", example: "[sse, sync]"
+        )
+        static let autoSwitch = SchemaKey<Bool>.key(
+            "autoSwitch", .boolean, default: RealtimeManagerConfiguration().autoSwitch,
+            "Whether the manager falls back and upgrades back by itself.", example: "true"
+        )
+        static let benchmarkInterval = SchemaKey<TimeAmount>.key(
+            "benchmarkInterval", .duration(positive: true), default: RealtimeManagerConfiguration().benchmarkInterval,
+            "How often a client on a fallback probes whether a better transport works again (upgrade back).",
+            example: "30s"
+        )
+        static let latencyThreshold = SchemaKey<TimeAmount>.optional(
+            "latencyThreshold", .duration(positive: true), absent: "off",
+            "Switch away from a transport whose measured latency stays above this.", example: "500ms"
+        )
+        static let giveUpAfter = SchemaKey<TimeAmount>.key(
+            "giveUpAfter", .duration(positive: true), default: RealtimeManagerConfiguration().giveUpAfter,
+            "How long to keep trying a transport that does not open before falling back.", example: "10s"
+        )
+        static let backoff = KeyInfo(
+            name: "backoff", type: "mapping: [backoff](#backoff)", allowed: "",
+            presence: .defaulted("`{ base: 500ms, cap: 20s }`"),
+            summary: "Full-jitter exponential backoff between reconnect attempts.", example: "{ base: 500ms, cap: 20s }"
+        )
+        static let confirmTimeoutFloor = SchemaKey<TimeAmount>.key(
+            "confirmTimeoutFloor", .duration(positive: true),
+            default: RealtimeManagerConfiguration().confirmTimeouts.websocket.floor,
+            "The least time a WebSocket or SSE connection gets to confirm itself with the welcome round trip (the timeout grows with the measured RTT); catches \"101 then silence\".",
+            example: "2500ms"
+        )
+        static let rememberFor = SchemaKey<TimeAmount>.key(
+            "rememberFor", .duration(), default: RealtimeManagerConfiguration().rememberFor,
+            "How long the transport that worked is remembered for the network; `0s` forgets at once.", example: "30min"
+        )
+    }
+
+    static let manager = SchemaBlock(
+        id: "manager", title: "Manager", location: "`manager:` of a client group",
+        summary: "The RealtimeCommunicationManager of every client of the group. Every key is optional (`manager: {}` is all defaults); the heartbeat comes from the group's `heartbeat:`.",
+        keys: [
+            ManagerKeys.defaultMethod.info, ManagerKeys.fallbackMethods, ManagerKeys.autoSwitch.info,
+            ManagerKeys.benchmarkInterval.info, ManagerKeys.latencyThreshold.info, ManagerKeys.giveUpAfter.info,
+            ManagerKeys.backoff, ManagerKeys.confirmTimeoutFloor.info, ManagerKeys.rememberFor.info,
+        ],
+        example: """
+            manager:
+              defaultMethod: websocket
+              fallbackMethods: [sse, sync]
+              autoSwitch: true
+              benchmarkInterval: 300s
+              latencyThreshold: 500ms
+              giveUpAfter: 10s
+              backoff: { base: 500ms, cap: 20s }
+              confirmTimeoutFloor: 2500ms
+              rememberFor: 30min
+            """
+    )
+
+    enum BackoffKeys {
+        static let base = SchemaKey<TimeAmount>.key(
+            "base", .duration(positive: true), default: RealtimeManagerConfiguration().backoff.base,
+            "The first delay's upper bound; each attempt doubles it. At most `cap`.", example: "500ms"
+        )
+        static let cap = SchemaKey<TimeAmount>.key(
+            "cap", .duration(positive: true), default: RealtimeManagerConfiguration().backoff.cap,
+            "The largest delay's upper bound.", example: "20s"
+        )
+    }
+
+    static let backoff = SchemaBlock(
+        id: "backoff", title: "Backoff", location: "`backoff:` of a manager",
+        summary: "Delays between reconnect attempts, drawn uniformly below `min(cap, base × 2^attempt)` from the client's seeded stream.",
+        keys: [BackoffKeys.base.info, BackoffKeys.cap.info],
+        example: "backoff: { base: 500ms, cap: 20s }"
+    )
+
+    // MARK: Middleboxes
+
+    enum MiddleboxKeys {
+        /// The values `kind:` accepts.
+        static let kinds = ["http-proxy"]
+
+        static let name = SchemaKey<String>.required(
+            "name", .nodeName, "The proxy's node name, unique among the server, the groups, their clients and the other middleboxes.",
+            example: "corp-proxy"
+        )
+        static let kind = KeyInfo(
+            name: "kind", type: "one of", allowed: kinds.map { "`\($0)`" }.joined(separator: ", "),
+            presence: .defaulted("`http-proxy`"), summary: "What the middlebox is; an HTTP proxy is the only kind.", example: "http-proxy"
+        )
+        static let groups = KeyInfo(
+            name: "groups", type: "list of client group names", allowed: "at least one; a group is behind at most one middlebox",
+            presence: .required, summary: "The groups whose traffic goes through the proxy.", example: "[office, branch]"
+        )
+        static let link = KeyInfo(
+            name: "link", type: "mapping: a [link](#link) for both directions, or [`up` and `down`](#link-directions)",
+            allowed: "", presence: .defaulted("`{ latency: 1ms }`"),
+            summary: "The path between the proxy and the server (`up`: proxy → server).", example: "{ latency: 2ms }"
+        )
+        static let policy = KeyInfo(
+            name: "policy", type: "mapping: [proxy policy](#proxy-policy)", allowed: "", presence: .defaulted("pass everything through"),
+            summary: "What the proxy does to the traffic.", example: "{ stripUpgrade: true }"
+        )
+    }
+
+    static let middlebox = SchemaBlock(
+        id: "middlebox", title: "Middlebox", location: "each entry of `middleboxes:` of a topology",
+        summary: "An HTTP proxy between some groups and the server: the clients connect to it on the server's ports, and it opens its own connection to the server for each. With `--pcap` it gets its own capture of its client side.",
+        keys: [
+            MiddleboxKeys.name.info, MiddleboxKeys.kind, MiddleboxKeys.groups, MiddleboxKeys.link, MiddleboxKeys.policy,
+        ],
+        example: """
+            - name: corp-proxy
+              kind: http-proxy
+              groups: [office]
+              link: { latency: 1ms }
+              policy: { stripUpgrade: true }
+            """
+    )
+
+    enum PolicyKeys {
+        static let stripUpgrade = SchemaKey<Bool>.key(
+            "stripUpgrade", .boolean, default: HTTPProxyPolicy.passThrough.stripUpgrade,
+            "Remove `Upgrade` and `Connection` from requests, as a proxy that does not know WebSocket does.",
+            example: "true"
+        )
+        static let afterUpgrade = SchemaKey<HTTPProxyPolicy.AfterUpgrade>.key(
+            "afterUpgrade", .choice(what: "afterUpgrade behaviour"), default: HTTPProxyPolicy.passThrough.afterUpgrade,
+            "After passing a `101 Switching Protocols`: `relay` the WebSocket, go `silence` (pass nothing, \"101 then silence\"), or `close` the connection.",
+            example: "silence"
+        )
+        static let bufferResponses = SchemaKey<Int>.optional(
+            "bufferResponses", .size(in: Limits.bufferResponseBytesRange), absent: "no buffering",
+            "Hold response bodies until this many bytes or the end of the response, as antivirus gateways do (it breaks SSE).",
+            example: "64KiB"
+        )
+        static let idleTimeout = SchemaKey<TimeAmount>.optional(
+            "idleTimeout", .duration(positive: true), absent: "none",
+            "Close a connection that carried nothing for this long.", example: "60s"
+        )
+    }
+
+    static let policy = SchemaBlock(
+        id: "proxy-policy", title: "Proxy policy",
+        location: "`policy:` of a middlebox, and a timeline [`setProxyPolicy:`](#setproxypolicy)",
+        summary: "What an HTTP proxy does to the traffic. Absent keys pass everything through.",
+        keys: [
+            PolicyKeys.stripUpgrade.info, PolicyKeys.afterUpgrade.info, PolicyKeys.bufferResponses.info,
+            PolicyKeys.idleTimeout.info,
+        ],
+        example: "policy: { stripUpgrade: false, afterUpgrade: relay, bufferResponses: 64KiB, idleTimeout: 60s }"
+    )
+}

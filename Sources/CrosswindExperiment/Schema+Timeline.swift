@@ -1,0 +1,165 @@
+import CrosswindNetwork
+import NIOCore
+
+// The blocks of an experiment's `timeline:`: an entry (`at:` and one action) and each action.
+
+extension Schema {
+    enum TimelineKeys {
+        static let at = SchemaKey<TimeAmount>.required(
+            "at", .duration(), "When the action runs, from the start of the run; before the run ends (`start + duration + drain` of the workload). Entries need not be sorted; entries at the same time run in file order.",
+            example: "25s"
+        )
+        static let partition = action("partition", "[partition](#partition)", "Cut links: packets vanish (no RST, no FIN).", "{ groups: [office, home], for: 15s }")
+        static let heal = action("heal", "[heal](#heal)", "Bring cut links back up; recovery is measured from here.", "{ group: office }")
+        static let setLink = action("setLink", "[setLink](#setlink)", "Give links new properties.", "{ group: office, latency: 200ms, loss: 5%, for: 30s }")
+        static let firewall = action("firewall", "[firewall](#firewall)", "Add a packet firewall rule to the groups' up links.", "{ name: block-ws, group: office, port: 8080, action: drop }")
+        static let removeFirewall = action("removeFirewall", "[removeFirewall](#removefirewall)", "Remove a firewall rule added earlier.", "{ name: block-ws, group: office }")
+        static let flap = action("flap", "[flap](#flap)", "Take links down and up repeatedly.", "{ group: office, period: 10s, up: 70%, for: 1min }")
+        static let setProxyPolicy = action("setProxyPolicy", "[setProxyPolicy](#setproxypolicy)", "Give a proxy a new policy.", "{ middlebox: corp-proxy, stripUpgrade: false }")
+
+        private static func action(_ name: String, _ block: String, _ summary: String, _ example: String) -> KeyInfo {
+            KeyInfo(
+                name: name, type: "mapping: \(block)", allowed: "", presence: .conditional("one action per entry"), summary: summary,
+                example: example
+            )
+        }
+
+        /// The action keys; an entry has exactly one.
+        static let actions = [partition, heal, setLink, firewall, removeFirewall, flap, setProxyPolicy]
+    }
+
+    static let timelineEntry = SchemaBlock(
+        id: "timeline-entry", title: "Timeline entry", location: "each entry of `timeline:` of an experiment",
+        summary: "`at:` and exactly one action.",
+        keys: [TimelineKeys.at.info] + TimelineKeys.actions,
+        example: """
+            timeline:
+              - at: 20s
+                partition: { group: office, direction: both }
+              - at: 35s
+                heal: { group: office }
+            """
+    )
+
+    /// The keys that name the groups an action applies to, and the direction of their links.
+    enum TargetKeys {
+        static let group = SchemaKey<String>.conditional(
+            "group", .reference(to: "client group", plural: "client groups"), among: "`group` or `groups`",
+            "The one group the action applies to.",
+            example: "office"
+        )
+        static let groups = KeyInfo(
+            name: "groups", type: "list of client group names, or `all`", allowed: "groups of the topology; at least one",
+            presence: .conditional("`group` or `groups`"),
+            summary: "Several groups at once, or `all` for every group of the topology (a group may be called `all`: `group: all` names it).",
+            example: "[office, home]"
+        )
+        static let direction = SchemaKey<LinkDirection>.key(
+            "direction", .choice(what: "direction"), default: .both,
+            "Which links of each client: `up` (client → server or its proxy), `down`, or `both`.", example: "both"
+        )
+        static let revertAfter = SchemaKey<TimeAmount>.optional(
+            "for", .duration(positive: true), absent: "until another entry changes it",
+            "Undo the action by itself this long after `at`: a partition heals (and recovery is measured), a link or a proxy policy goes back to what it was just before, a firewall rule is removed, a flap stops with the links up. The undoing is an event of the run's trace.",
+            example: "10s"
+        )
+    }
+
+    /// Why `for:` is refused on a repair.
+    private static let noRevert = ["for": "a repair is not undone (it applies to partition, setLink, firewall, flap and setProxyPolicy)"]
+
+    static let partition = SchemaBlock(
+        id: "partition", title: "partition", location: "`partition:` of a timeline entry",
+        summary: "The groups' links go down: a black hole, no RST and no FIN, so connections stay half-open until a heartbeat or TCP's retransmission limit notices.",
+        keys: [TargetKeys.group.info, TargetKeys.groups, TargetKeys.direction.info, TargetKeys.revertAfter.info],
+        example: "- { at: 20s, partition: { groups: [office, home], direction: both, for: 10s } }"
+    )
+
+    static let heal = SchemaBlock(
+        id: "heal", title: "heal", location: "`heal:` of a timeline entry",
+        summary: "The groups' links come back up. Recovery time is measured from here.",
+        keys: [TargetKeys.group.info, TargetKeys.groups, TargetKeys.direction.info],
+        refused: noRevert,
+        example: "- { at: 35s, heal: { groups: all } }"
+    )
+
+    static let setLink = SchemaBlock(
+        id: "setlink", title: "setLink", location: "`setLink:` of a timeline entry",
+        summary: "The groups' links take new properties: every key of a [link](#link), absent ones at their defaults. Whether a link is up stays as partition and heal left it.",
+        keys: [TargetKeys.group.info, TargetKeys.groups, TargetKeys.direction.info, TargetKeys.revertAfter.info],
+        includes: [link],
+        example: "- { at: 10s, setLink: { group: office, direction: down, latency: 200ms, loss: 5%, for: 30s } }"
+    )
+
+    enum FirewallKeys {
+        static let name = SchemaKey<String>.required(
+            "name", .identifier, "The rule's name, for `removeFirewall`.", example: "block-ws"
+        )
+        static let port = SchemaKey<Int>.required("port", .port, "The server port whose packets the rule matches.", example: "8080")
+        static let action = SchemaKey<FirewallAction>.required(
+            "action", .choice(what: "firewall action"),
+            "`drop`: packets vanish, a connect waits out its SYN retries. `reject`: a TCP RST answers at once.",
+            example: "drop"
+        )
+    }
+
+    static let firewall = SchemaBlock(
+        id: "firewall", title: "firewall", location: "`firewall:` of a timeline entry",
+        summary: "A packet firewall rule on the groups' up links (client → server or its proxy).",
+        keys: [
+            FirewallKeys.name.info, TargetKeys.group.info, TargetKeys.groups, FirewallKeys.port.info,
+            FirewallKeys.action.info, TargetKeys.revertAfter.info,
+        ],
+        example: "- { at: 0s, firewall: { name: block-ws, group: office, port: 8080, action: drop } }"
+    )
+
+    static let removeFirewall = SchemaBlock(
+        id: "removefirewall", title: "removeFirewall", location: "`removeFirewall:` of a timeline entry",
+        summary: "Removes the firewall rules called `name` from the groups' up links. The rule must have been added to each group by an earlier entry of the file, at a time not after this one.",
+        keys: [FirewallKeys.name.info, TargetKeys.group.info, TargetKeys.groups],
+        refused: noRevert,
+        example: "- { at: 60s, removeFirewall: { name: block-ws, group: office } }"
+    )
+
+    enum FlapKeys {
+        static let period = SchemaKey<TimeAmount>.required(
+            "period", .duration(positive: true), "One down-and-up cycle.", example: "10s"
+        )
+        static let up = SchemaKey<Double>.required(
+            "up", .openFraction, "The part of each period the links are up (they are down first).", example: "70%"
+        )
+        static let until = SchemaKey<TimeAmount>.conditional(
+            "until", .duration(), among: "`until` or `for`",
+            "When flapping stops (links up), from the start of the run; after `at`, and may lie beyond the run's end.",
+            example: "60s"
+        )
+        static let revertAfter = SchemaKey<TimeAmount>.conditional(
+            "for", .duration(positive: true), among: "`until` or `for`",
+            "How long flapping lasts: the same as `until: AT + FOR`.", example: "1min"
+        )
+    }
+
+    static let flap = SchemaBlock(
+        id: "flap", title: "flap", location: "`flap:` of a timeline entry",
+        summary: "The groups' links go down and up repeatedly: each `period`, down for the first part and up for `up` of it, until `until` (or for `for`).",
+        keys: [
+            TargetKeys.group.info, TargetKeys.groups, TargetKeys.direction.info, FlapKeys.period.info, FlapKeys.up.info,
+            FlapKeys.until.info, FlapKeys.revertAfter.info,
+        ],
+        example: "- { at: 5s, flap: { group: office, direction: both, period: 10s, up: 70%, until: 60s } }"
+    )
+
+    enum ProxyPolicyActionKeys {
+        static let middlebox = SchemaKey<String>.required(
+            "middlebox", .reference(to: "middlebox", plural: "middleboxes"), "The proxy that takes the new policy.", example: "corp-proxy"
+        )
+    }
+
+    static let setProxyPolicy = SchemaBlock(
+        id: "setproxypolicy", title: "setProxyPolicy", location: "`setProxyPolicy:` of a timeline entry",
+        summary: "A proxy takes a whole new policy (every key of a [proxy policy](#proxy-policy); absent keys pass through, so `{ middlebox: corp-proxy }` alone turns its effects off), for new connections and for responses and upgrades still to come.",
+        keys: [ProxyPolicyActionKeys.middlebox.info, TargetKeys.revertAfter.info],
+        includes: [policy],
+        example: "- { at: 20s, setProxyPolicy: { middlebox: corp-proxy, stripUpgrade: false } }"
+    )
+}

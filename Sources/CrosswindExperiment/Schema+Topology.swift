@@ -1,0 +1,384 @@
+import CrosswindNetwork
+import CrosswindTransport
+import NIOCore
+
+// The blocks of a topology: the file's root, the server, the client groups and what each group
+// carries (links, loss, TCP, heartbeat, Custom Sync polling, the manager). Defaults come from the
+// model types themselves, so the reference shows what a value built in Swift gets too.
+
+extension Schema {
+    /// Limits of what a file may ask of the network model (which itself takes any value).
+    enum Limits {
+        /// The largest accepted link `latency`.
+        static let maxLatency: TimeAmount = .seconds(60)
+        /// The largest accepted link `jitter`.
+        static let maxJitter: TimeAmount = .seconds(10)
+        /// The smallest accepted link `bandwidth`, in bits per second.
+        static let minBandwidthBitsPerSecond = 1000
+        /// The accepted range of a link's `queue`: at least one full-size Ethernet frame, at most 1 GiB.
+        static let queueBytesRange: ClosedRange<Int> = 1500...1_073_741_824
+        /// The accepted range of `tcp.mss` (65495 = 65535 minus IPv4 and TCP headers).
+        static let mssRange: ClosedRange<Int> = 64...65495
+        /// The accepted range of `tcp.synRetries`.
+        static let synRetriesRange: ClosedRange<Int> = 0...20
+        /// The accepted range of `tcp.maxRetransmissions`.
+        static let maxRetransmissionsRange: ClosedRange<Int> = 1...50
+        /// The accepted range of `tcp.window` (1 GiB, the largest window TCP window scaling allows).
+        static let windowBytesRange: ClosedRange<Int> = 1...1_073_741_824
+        /// The longest schedule a file may give a run's phases and a group's connects (a week), so
+        /// that sums of times stay far from overflowing.
+        static let maxScheduleTime: TimeAmount = .hours(168)
+        /// The longest `connectSpread`: a day, so that spreading the largest group (100 000
+        /// clients) over it stays within 64-bit nanoseconds.
+        static let maxConnectSpread: TimeAmount = .hours(24)
+        /// The accepted range of a proxy's `bufferResponses` (the model sets no upper bound; 1 GiB
+        /// matches the largest link queue).
+        static let bufferResponseBytesRange: ClosedRange<Int> = 1...1_073_741_824
+    }
+
+    /// `kind:` and `version:`, the header of every file.
+    static func kindKey(_ kind: String) -> KeyInfo {
+        KeyInfo(
+            name: "kind", type: "one of", allowed: "`\(kind)`",
+            presence: kind == "topology" ? .conditional("required in a file; may be left out inline") : .required,
+            summary: "What the file holds; checked before any other key, so a file of the wrong kind is told so.",
+            example: kind
+        )
+    }
+
+    static let versionKey = KeyInfo(
+        name: "version", type: "integer", allowed: "`\(SchemaHeader.supportedVersion)`", presence: .required,
+        summary: "The schema version the file is written for.", example: "\(SchemaHeader.supportedVersion)"
+    )
+
+    // MARK: Topology
+
+    enum TopologyKeys {
+        static let kind = Schema.kindKey("topology")
+        static let version = KeyInfo(
+            name: "version", type: "integer", allowed: "`\(SchemaHeader.supportedVersion)`",
+            presence: .conditional("required in a file; may be left out inline"),
+            summary: "The schema version the file is written for.", example: "\(SchemaHeader.supportedVersion)"
+        )
+        static let name = SchemaKey<String>.required(
+            "name", .identifier, "The topology's name, shown in reports. Inline in an experiment it may be left out and takes the experiment's name.",
+            example: "office-managed-50"
+        )
+        static let server = KeyInfo(
+            name: "server", type: "mapping: [server](#server)", allowed: "", presence: .defaulted("`{ name: server, port: 80 }`"),
+            summary: "The one server every client connects to.", example: "{ name: server, port: 80, webSocketPort: 8080 }"
+        )
+        static let groups = KeyInfo(
+            name: "groups", type: "list of [client groups](#client-group)", allowed: "at least one", presence: .required,
+            summary: "The groups of identical clients, each with its own links to the server (or to its proxy).",
+            example: "[{ name: office, count: 50, link: { latency: 20ms } }]"
+        )
+        static let middleboxes = KeyInfo(
+            name: "middleboxes", type: "list of [middleboxes](#middlebox)", allowed: "", presence: .defaulted("`[]`"),
+            summary: "HTTP proxies in front of some groups: their clients connect to the proxy, which connects to the server.",
+            example: "[{ name: corp-proxy, groups: [office], policy: { stripUpgrade: true } }]"
+        )
+    }
+
+    static let topology = SchemaBlock(
+        id: "topology", title: "Topology",
+        location: "the root of a file in `Topologies/`, or the `topology:` mapping of an experiment",
+        summary: "The virtual network: one server, the client groups that connect to it, and the middleboxes between them.",
+        keys: [TopologyKeys.kind, TopologyKeys.version, TopologyKeys.name.info, TopologyKeys.server, TopologyKeys.groups, TopologyKeys.middleboxes],
+        example: """
+            kind: topology
+            version: 1
+            name: office-managed-50
+            server: { name: server, port: 80, webSocketPort: 8080 }
+            groups:
+              - name: office
+                count: 50
+                connectSpread: 1s
+                link:
+                  up:   { latency: 20ms, jitter: 1ms, bandwidth: 20Mbit }
+                  down: { latency: 20ms, jitter: 1ms, bandwidth: 50Mbit }
+                manager: { defaultMethod: websocket, fallbackMethods: [sse, sync] }
+            """
+    )
+
+    // MARK: Server
+
+    enum ServerKeys {
+        static let name = SchemaKey<String>.key(
+            "name", .nodeName, default: ServerSpec().name,
+            "The server's node name, unique among node names (groups, their clients, middleboxes).", example: "server"
+        )
+        static let port = SchemaKey<Int>.key(
+            "port", .port, default: ServerSpec().port,
+            "The TCP port of every endpoint (negotiate, WebSocket, SSE, Custom Sync, send).", example: "80"
+        )
+        static let webSocketPort = SchemaKey<Int>.optional(
+            "webSocketPort", .port, absent: "WebSocket on `port`",
+            "A separate port for WebSocket (`/ws`), as servers that terminate WebSocket elsewhere have; a firewall can then block one transport and not the others.",
+            example: "8080"
+        )
+    }
+
+    static let server = SchemaBlock(
+        id: "server", title: "Server", location: "`server:` of a topology",
+        summary: "The server node: it runs the three transports' endpoints and publishes the workload.",
+        keys: [ServerKeys.name.info, ServerKeys.port.info, ServerKeys.webSocketPort.info],
+        example: "server: { name: server, port: 80, webSocketPort: 8080 }"
+    )
+
+    // MARK: Client group
+
+    enum GroupKeys {
+        static let name = SchemaKey<String>.required(
+            "name", .nodeName,
+            "The group's name; its clients are the nodes `NAME-1` … `NAME-COUNT`. Unique, and not the server's name.",
+            example: "office"
+        )
+        static let count = SchemaKey<Int>.required(
+            "count", .integer(in: ClientGroup.countRange), "How many clients the group has.", example: "50"
+        )
+        static let transport = SchemaKey<TransportMethod>.key(
+            "transport", .choice(what: "transport"), default: .websocket,
+            "The transport every client runs alone. Not with `manager:`, whose `defaultMethod` it starts on.", example: "sse"
+        )
+        static let connectAt = SchemaKey<TimeAmount>.key(
+            "connectAt", .duration(atMost: Limits.maxScheduleTime), default: .zero,
+            "When the group's first client connects, from the start of the run.", example: "1s"
+        )
+        static let connectSpread = SchemaKey<TimeAmount>.key(
+            "connectSpread", .duration(atMost: Limits.maxConnectSpread), default: .zero,
+            "The clients connect evenly spread over this long after `connectAt`; `0s` connects them all at once.",
+            example: "500ms"
+        )
+        static let link = KeyInfo(
+            name: "link", type: "mapping: a [link](#link) for both directions, or [`up` and `down`](#link-directions)",
+            allowed: "", presence: .required,
+            summary: "The path between each client and the server (or its proxy); every client gets its own pair of links with these properties.",
+            example: "{ latency: 20ms, loss: 1% }"
+        )
+        static let tcp = KeyInfo(
+            name: "tcp", type: "mapping: [tcp](#tcp)", allowed: "", presence: .defaulted("Linux's (see [tcp](#tcp))"),
+            summary: "The TCP model's knobs for the group's client nodes.", example: "{ mss: 1460, minRTO: 200ms }"
+        )
+        static let heartbeat = KeyInfo(
+            name: "heartbeat", type: "mapping: [heartbeat](#heartbeat)", allowed: "",
+            presence: .defaulted("`{ interval: 25s, timeout: 10s }`"),
+            summary: "The application-level ping/pong of every transport the group runs (and the server's SSE comment cadence).",
+            example: "{ interval: 5s, timeout: 2s }"
+        )
+        static let sync = KeyInfo(
+            name: "sync", type: "mapping: [sync](#sync)", allowed: "", presence: .defaulted("`{ interval: 2s, longPoll: 0s, batchSize: 50 }`"),
+            summary: "How the group's Custom Sync clients poll.", example: "{ interval: 1s, longPoll: 25s }"
+        )
+        static let manager = KeyInfo(
+            name: "manager", type: "mapping: [manager](#manager)", allowed: "", presence: .optional("each client runs `transport` alone"),
+            summary: "Run the RealtimeCommunicationManager in every client: it starts on `defaultMethod`, falls back and upgrades back.",
+            example: "{ defaultMethod: websocket, fallbackMethods: [sse, sync] }"
+        )
+    }
+
+    static let group = SchemaBlock(
+        id: "client-group", title: "Client group", location: "each entry of `groups:` of a topology",
+        summary: "A group of identical clients: same transport, same links, same TCP and heartbeat settings.",
+        keys: [
+            GroupKeys.name.info, GroupKeys.count.info, GroupKeys.transport.info, GroupKeys.connectAt.info,
+            GroupKeys.connectSpread.info, GroupKeys.link, GroupKeys.tcp, GroupKeys.heartbeat, GroupKeys.sync, GroupKeys.manager,
+        ],
+        reserved: ["path"],
+        example: """
+            - name: office
+              count: 100
+              connectSpread: 1s
+              link: { latency: 40ms, jitter: 2ms, loss: 2%, bandwidth: 20Mbit }
+              tcp: { minRTO: 200ms }
+              heartbeat: { interval: 25s, timeout: 10s }
+            """
+    )
+
+    // MARK: Links
+
+    enum LinkDirectionKeys {
+        static let up = KeyInfo(
+            name: "up", type: "mapping: [link](#link)", allowed: "", presence: .required,
+            summary: "Client → server (for a middlebox: proxy → server).", example: "{ latency: 20ms, bandwidth: 20Mbit }"
+        )
+        static let down = KeyInfo(
+            name: "down", type: "mapping: [link](#link)", allowed: "", presence: .required,
+            summary: "Server → client (for a middlebox: server → proxy).", example: "{ latency: 20ms, bandwidth: 50Mbit }"
+        )
+    }
+
+    static let linkDirections = SchemaBlock(
+        id: "link-directions", title: "Link, per direction",
+        location: "`link:` of a group or a middlebox, when it has `up:` or `down:`",
+        summary: "Different properties each way, as on an asymmetric access line.",
+        keys: [LinkDirectionKeys.up, LinkDirectionKeys.down],
+        example: """
+            link:
+              up:   { latency: 20ms, bandwidth: 20Mbit }
+              down: { latency: 20ms, bandwidth: 50Mbit }
+            """
+    )
+
+    enum LinkKeys {
+        static let latency = SchemaKey<TimeAmount>.key(
+            "latency", .duration(atMost: Limits.maxLatency), default: LinkConfiguration().latency,
+            "One-way propagation delay of every packet.", example: "40ms"
+        )
+        static let jitter = SchemaKey<TimeAmount>.key(
+            "jitter", .duration(atMost: Limits.maxJitter), default: LinkConfiguration().jitter,
+            "Extra delay drawn per packet from 0 to this, from the link's seeded stream; packets keep their order.",
+            example: "2ms"
+        )
+        static let loss = KeyInfo(
+            name: "loss", type: "probability, `none`, or mapping: [loss model](#loss-model)",
+            allowed: "0 to 1 (0% to 100%)", presence: .defaulted("`none`"),
+            summary: "Packet loss: a probability is independent loss per packet; a mapping picks a model (bursty Gilbert–Elliott). Over TCP, loss is delay, not missing data.",
+            example: "2%"
+        )
+        static let bandwidth = SchemaKey<Int?>.key(
+            "bandwidth", .bandwidth(atLeast: Limits.minBandwidthBitsPerSecond), default: LinkConfiguration().bandwidthBitsPerSecond,
+            "Serialization rate. Bits per second unless written in bytes per second (`MB/s`, converted at 8 bits a byte); `unlimited` has no serialization delay and no queue.",
+            example: "20Mbit"
+        )
+        static let queue = SchemaKey<Int>.key(
+            "queue", .size(in: Limits.queueBytesRange), default: LinkConfiguration().queueBytes,
+            "Bytes the transmit queue holds before it drops the packet at its tail (with a bandwidth only).",
+            example: "256KiB"
+        )
+    }
+
+    static let link = SchemaBlock(
+        id: "link", title: "Link",
+        location: "`link:` of a group or a middlebox (both directions), `up:`/`down:` of a [per-direction link](#link-directions), and a timeline [`setLink:`](#setlink)",
+        summary: "One direction of a path: delay, jitter, loss, rate and queue. Links start up; the timeline partitions and heals them.",
+        keys: [LinkKeys.latency.info, LinkKeys.jitter.info, LinkKeys.loss, LinkKeys.bandwidth.info, LinkKeys.queue.info],
+        example: "link: { latency: 40ms, jitter: 2ms, loss: 2%, bandwidth: 20Mbit, queue: 256KiB }"
+    )
+
+    enum LossKeys {
+        /// The loss models and the keys each takes besides `model`.
+        static let models: [(name: String, keys: [String])] = [
+            ("none", []), ("independent", ["probability"]), ("gilbert-elliott", ["p", "r", "lossInGood", "lossInBad"]),
+        ]
+
+        static let model = KeyInfo(
+            name: "model", type: "one of", allowed: models.map { "`\($0.name)`" }.joined(separator: ", "), presence: .required,
+            summary: "`independent`: each packet is lost with `probability`. `gilbert-elliott`: a two-state chain (good, bad) for bursts. `none`: no loss.",
+            example: "gilbert-elliott"
+        )
+        static let probability = SchemaKey<Double>.required(
+            "probability", .probability, "Model `independent`: the chance each packet is lost.", example: "0.02"
+        )
+        static let p = SchemaKey<Double>.required(
+            "p", .probability, "Model `gilbert-elliott`: the chance per packet of moving from the good state to the bad one.",
+            example: "1%"
+        )
+        static let r = SchemaKey<Double>.required(
+            "r", .probability, "Model `gilbert-elliott`: the chance per packet of moving from the bad state back to the good one.",
+            example: "30%"
+        )
+        static let lossInGood = SchemaKey<Double>.key(
+            "lossInGood", .probability, default: 0, "Model `gilbert-elliott`: the loss probability in the good state.", example: "0"
+        )
+        static let lossInBad = SchemaKey<Double>.key(
+            "lossInBad", .probability, default: 1, "Model `gilbert-elliott`: the loss probability in the bad state.", example: "0.5"
+        )
+    }
+
+    static let loss = SchemaBlock(
+        id: "loss-model", title: "Loss model", location: "`loss:` of a [link](#link), in mapping form",
+        summary: "Packet loss with a model. The keys allowed besides `model` depend on it: `independent` takes `probability`; `gilbert-elliott` takes `p`, `r`, `lossInGood`, `lossInBad`.",
+        keys: [
+            LossKeys.model, LossKeys.probability.info, LossKeys.p.info, LossKeys.r.info, LossKeys.lossInGood.info,
+            LossKeys.lossInBad.info,
+        ],
+        example: "loss: { model: gilbert-elliott, p: 1%, r: 30%, lossInBad: 0.5 }"
+    )
+
+    // MARK: TCP, heartbeat, sync
+
+    enum TCPKeys {
+        static let mss = SchemaKey<Int>.key(
+            "mss", .integer(in: Limits.mssRange), default: TCPSettings().mss, "Maximum segment size: payload bytes per segment.",
+            example: "1460"
+        )
+        static let initialRTO = SchemaKey<TimeAmount>.key(
+            "initialRTO", .duration(positive: true), default: TCPSettings().initialRTO,
+            "Retransmission timeout before the first round-trip sample (RFC 6298: 1 s). Within `minRTO`…`maxRTO`.",
+            example: "1s"
+        )
+        static let minRTO = SchemaKey<TimeAmount>.key(
+            "minRTO", .duration(positive: true), default: TCPSettings().minRTO,
+            "Lower bound of the retransmission timeout (Linux `TCP_RTO_MIN`). At most `maxRTO`.", example: "200ms"
+        )
+        static let maxRTO = SchemaKey<TimeAmount>.key(
+            "maxRTO", .duration(positive: true), default: TCPSettings().maxRTO,
+            "Upper bound of the backed-off retransmission timeout (Linux `TCP_RTO_MAX`).", example: "2min"
+        )
+        static let synRetries = SchemaKey<Int>.key(
+            "synRetries", .integer(in: Limits.synRetriesRange), default: TCPSettings().synRetries,
+            "SYN retransmissions before connect fails (Linux `tcp_syn_retries`; 1 s, 2 s, 4 s … apart), so a firewall DROP costs a connect timeout.",
+            example: "6"
+        )
+        static let maxRetransmissions = SchemaKey<Int>.key(
+            "maxRetransmissions", .integer(in: Limits.maxRetransmissionsRange), default: TCPSettings().maxRetransmissions,
+            "Consecutive timeouts of one segment before the connection gives up (Linux `tcp_retries2`).", example: "15"
+        )
+        static let window = SchemaKey<Int>.key(
+            "window", .size(in: Limits.windowBytesRange), default: TCPSettings().windowBytes,
+            "Most unacknowledged bytes in flight (the receive window the peer offers; the model has no congestion window).",
+            example: "64KiB"
+        )
+    }
+
+    static let tcp = SchemaBlock(
+        id: "tcp", title: "TCP", location: "`tcp:` of a client group",
+        summary: "The TCP model of the group's client nodes: segments, RFC 6298 retransmission timer with Karn's rule, SYN retries. The defaults follow Linux; the server keeps the defaults.",
+        keys: [
+            TCPKeys.mss.info, TCPKeys.initialRTO.info, TCPKeys.minRTO.info, TCPKeys.maxRTO.info, TCPKeys.synRetries.info,
+            TCPKeys.maxRetransmissions.info, TCPKeys.window.info,
+        ],
+        example: "tcp: { mss: 1460, initialRTO: 1s, minRTO: 200ms, maxRTO: 2min, synRetries: 6, maxRetransmissions: 15, window: 64KiB }"
+    )
+
+    enum HeartbeatKeys {
+        static let interval = SchemaKey<TimeAmount>.key(
+            "interval", .duration(positive: true), default: HeartbeatSettings().interval,
+            "Time between two pings (and between the server's SSE comments).", example: "25s"
+        )
+        static let timeout = SchemaKey<TimeAmount>.key(
+            "timeout", .duration(positive: true), default: HeartbeatSettings().timeout,
+            "How long to wait for the pong before the connection counts as dead (half-open or buffering).", example: "10s"
+        )
+    }
+
+    static let heartbeat = SchemaBlock(
+        id: "heartbeat", title: "Heartbeat", location: "`heartbeat:` of a client group",
+        summary: "Application-level liveness checks, one setting for every transport the group runs and for the manager.",
+        keys: [HeartbeatKeys.interval.info, HeartbeatKeys.timeout.info],
+        example: "heartbeat: { interval: 25s, timeout: 10s }"
+    )
+
+    enum SyncKeys {
+        static let interval = SchemaKey<TimeAmount>.key(
+            "interval", .duration(positive: true), default: SyncSettings().interval,
+            "Pause between a response and the next request (interval polling).", example: "2s"
+        )
+        static let longPoll = SchemaKey<TimeAmount>.key(
+            "longPoll", .duration(), default: SyncSettings().longPoll,
+            "How long the server may hold a request until a message arrives; `0s` turns long-polling off.", example: "25s"
+        )
+        static let batchSize = SchemaKey<Int>.key(
+            "batchSize", .integer(in: SyncSettings.batchSizeRange), default: SyncSettings().batchSize,
+            "Most messages per response.", example: "50"
+        )
+    }
+
+    static let sync = SchemaBlock(
+        id: "sync", title: "Custom Sync polling", location: "`sync:` of a client group",
+        summary: "How Custom Sync clients poll: with `since` cursor and `ETag`, by interval or long-poll.",
+        keys: [SyncKeys.interval.info, SyncKeys.longPoll.info, SyncKeys.batchSize.info],
+        example: "sync: { interval: 2s, longPoll: 25s, batchSize: 50 }"
+    )
+}
