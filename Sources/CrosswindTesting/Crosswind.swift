@@ -36,8 +36,11 @@ import CrosswindTestbed
 /// parallel tests.
 public enum Crosswind {
     /// Runs `experiment` at `seed` (its own ``Experiment/seed`` when nil) and returns what it
-    /// observed, its expectations evaluated.
+    /// observed, its expectations evaluated. The experiment is validated first with the
+    /// loader's checks: one built in code with a problem (a count of 0, a group a timeline
+    /// event does not know) throws an ``ExperimentError`` listing every problem by key path.
     public static func run(_ experiment: Experiment, seed: UInt64? = nil) throws -> ExperimentResult {
+        try experiment.validate()
         let result = try ExperimentRun(experiment: experiment, options: RunOptions(seed: seed, keepsEvents: false)).execute()
         return ExperimentResult(experiment: experiment, report: result.report)
     }

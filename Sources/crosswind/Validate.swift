@@ -4,10 +4,16 @@ import CrosswindExperiment
 struct Validate: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Check experiment and topology files; print file:line:column: message for every problem.",
-        discussion: """
-            Every problem of a file is reported at once, in file order; exit status 2 if any file has one. \
-            With --reference, print the reference of every key of the format (docs/experiment-format.md) instead.
-            """
+        discussion: ExitStatus.help(
+            [
+                (ExitStatus.passed, "every file is valid"),
+                (ExitStatus.invalidInput, "a file has a problem (each is printed), or the command line is wrong"),
+            ],
+            after: """
+                Every problem of a file is reported at once, in file order. With --reference, print the \
+                reference of every key of the format (docs/experiment-format.md) instead.
+                """
+        )
     )
 
     @Argument(help: "Experiment or topology files (YAML).")

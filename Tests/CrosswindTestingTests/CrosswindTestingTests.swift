@@ -61,6 +61,19 @@ import Testing
         #expect(run.replayCommand == nil)
     }
 
+    @Test func anExperimentBuiltInCodeIsValidatedLikeAFile() throws {
+        // Two mistakes a file would be refused for: no clients, and a timeline event for a
+        // group the topology does not have. Both are reported, by key path, before any run.
+        var experiment = Self.office(count: 0, policy: .passThrough, seconds: 5)
+        experiment.timeline = [TimelineEvent(at: .seconds(2), action: .partition(group: "warehouse", direction: .both))]
+        #expect {
+            _ = try Crosswind.run(experiment, seed: 1)
+        } throws: { error in
+            let text = String(describing: error)
+            return text.contains("topology.groups[0].count") && text.contains("warehouse")
+        }
+    }
+
     @Test func aShippedFileRunsThroughTheSameAPI() throws {
         let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("Experiments/fallback-strip-upgrade.yaml").path
