@@ -18,7 +18,7 @@ public enum FirewallAction: String, Sendable, Equatable, CaseIterable {
 /// The client groups a timeline action applies to.
 ///
 /// A string literal is one group (`"office"`), an array literal a list (`["office", "home"]`).
-public enum GroupSelection: Sendable, Equatable, ExpressibleByStringLiteral, ExpressibleByArrayLiteral {
+public enum GroupSelection: Sendable, Equatable, ExpressibleByStringLiteral, ExpressibleByArrayLiteral, CustomStringConvertible {
     /// One group (YAML `group: office`).
     case group(String)
     /// Several groups, in this order (YAML `groups: [office, home]`).
@@ -32,6 +32,15 @@ public enum GroupSelection: Sendable, Equatable, ExpressibleByStringLiteral, Exp
 
     public init(arrayLiteral names: String...) {
         self = .groups(names)
+    }
+
+    /// As written in a file: `office`, `[office, home]`, `all`.
+    public var description: String {
+        switch self {
+        case .group(let name): return name
+        case .groups(let names): return "[\(names.joined(separator: ", "))]"
+        case .all: return "all"
+        }
     }
 
     /// The names of the groups selected in `topology`, in order.

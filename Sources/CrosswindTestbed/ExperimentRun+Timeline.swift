@@ -23,10 +23,12 @@ extension ExperimentRun {
         }
     }
 
-    /// Runs `undo` `after` from now, as the event `timeline.revert` of entry `index`. The kind is
-    /// registered on first use, so runs without `for:` keep their traces (and digests).
+    /// Runs `undo` `after` from now, as the event `timeline.revert` of entry `index` (named like
+    /// its `timeline.action`). The kind is registered on first use, so runs without `for:` keep
+    /// their traces (and digests).
     private func scheduleRevert(index: Int, after: TimeAmount, _ undo: @escaping () -> Void) {
-        let kindRevert = self.simulation.trace.kind("timeline.revert", fields: ["index"])
+        let actions = self.simulation.trace.vocabulary("timeline.action")
+        let kindRevert = self.simulation.trace.kind("timeline.revert", fields: [TraceField("action", actions)])
         self.simulation.schedule(at: self.simulation.now + after) { [unowned self] in
             self.simulation.trace.record(self.simulation.now, self.timelineComponent, kindRevert, Int64(index))
             undo()

@@ -55,8 +55,8 @@ import Testing
         let result = outcome.first
         #expect(result.report.passed, "\(result.report.expectations)")
         // The cut at 15 s and the heal 10 s later, both in the trace.
-        #expect(Self.lines(result.trace, kind: "timeline.action") == ["15.000000 timeline timeline.action index=0"])
-        #expect(Self.lines(result.trace, kind: "timeline.revert") == ["25.000000 timeline timeline.revert index=0"])
+        #expect(Self.lines(result.trace, kind: "timeline.action") == ["15.000000 timeline timeline.action action=\"partition [a, b] both\""])
+        #expect(Self.lines(result.trace, kind: "timeline.revert") == ["25.000000 timeline timeline.revert action=\"partition [a, b] both\""])
         // Both named groups were cut: nothing reached them while their links were down (a
         // message in flight at 15 s lands within one latency), and messages flow again after.
         for group in ["a", "b"] {
@@ -84,7 +84,7 @@ import Testing
             #expect(times.contains { $0 > 20 && $0 < 42 }, "group \(group)")
         }
         #expect(result.report.recovery.count == 9)
-        #expect(Self.lines(result.trace, kind: "timeline.revert") == ["20.000000 timeline timeline.revert index=0"])
+        #expect(Self.lines(result.trace, kind: "timeline.revert") == ["20.000000 timeline timeline.revert action=\"partition all both\""])
     }
 
     @Test func aLinkChangeGoesBackToWhatItWas() throws {
@@ -101,7 +101,7 @@ import Testing
         #expect(latency(11, 12).allSatisfy { $0 >= 1_000_000 })
         #expect(!latency(11, 12).isEmpty)
         #expect(latency(16, 40).allSatisfy { $0 < 100_000 })
-        #expect(Self.lines(result.trace, kind: "timeline.revert") == ["12.000000 timeline timeline.revert index=0"])
+        #expect(Self.lines(result.trace, kind: "timeline.revert") == ["12.000000 timeline timeline.revert action=\"setLink a both\""])
     }
 
     @Test func withoutForNothingIsUndone() throws {
