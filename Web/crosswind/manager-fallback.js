@@ -57,6 +57,8 @@ export const fallback = {
     perf.failures += 1;
     if (confirmTimedOut) {
       perf.confirmTimeouts += 1;
+      // Another kind of failure ends the row of refusals.
+      this.run.refusals = 0;
       // The path accepts connections but does not pass the stream: a property of the network.
       if (this.options.autoSwitch) {
         this.fallBack(REASONS.fallbackConfirmTimeout);
@@ -164,7 +166,7 @@ export const fallback = {
     if (attempt === this.primary && this.state === "open") this.armHeartbeat(attempt);
   },
 
-  /** The open connection ended: reconnect the same transport (at once if it was stable) or fall back. */
+  /** The open connection ended: reconnect the same transport after a backoff step (a fresh stretch if it was stable) or fall back. */
   connectionEnded(attempt, ending) {
     const now = this.now();
     attempt.transport.close();
@@ -189,17 +191,16 @@ export const fallback = {
     } else {
       perf.closedAfterOpen += 1;
     }
-    if (now - attempt.openedAt >= this.options.giveUpAfter) {
-      // A stable connection ended: reconnect at once, with a fresh give-up window.
-      run.troubleSince = now;
-      run.failures = 0;
-      this.armGiveUp(now);
-      this.openAttempt();
-      return;
-    }
-    // It died young: part of the same stretch of trouble.
     run.giveUpReason = ending === "closedByServer" ? REASONS.transportClosedByServer
       : ending === "heartbeatLost" ? REASONS.fallbackHeartbeatLost : REASONS.fallbackConnectFailed;
+    if (now - attempt.openedAt >= this.options.giveUpAfter) {
+      // A stable connection ended: a fresh stretch with a fresh give-up window, and the first
+      // backoff step (full jitter up to the base), so the clients of a restarted server do not
+      // all come back in the same instant.
+      run.troubleSince = now;
+      run.failures = 0;
+    }
+    // Otherwise it died young: part of the same stretch of trouble.
     this.retryLater();
   },
 };

@@ -98,7 +98,8 @@ export class SyncTransport extends HttpTransport {
     this.errors += 1;
     this.events.error(detail);
     if (this.errors > this.ctx.options.syncMaxConsecutiveErrors) return this.fail("lost", `${detail} (${this.errors} times in a row)`);
-    this.schedule(backoffCeiling(ERROR_BACKOFF.base, ERROR_BACKOFF.cap, this.errors - 1));
+    // Full jitter, so the clients of a failing server do not all ask again in the same instant.
+    this.schedule(this.ctx.env.random() * backoffCeiling(ERROR_BACKOFF.base, ERROR_BACKOFF.cap, this.errors - 1));
   }
 
   close() {

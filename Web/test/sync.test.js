@@ -70,3 +70,21 @@ test("Custom Sync resumes with since= after a failed poll gives way to a new att
   assert.equal(retry.request.headers["If-None-Match"], undefined, "a new attempt starts without an entity tag");
   h.manager.close();
 });
+
+test("Custom Sync: a failed poll asks again after a full-jitter pause, its ceiling doubling", async () => {
+  // The fakes' random draws 0.5: half of each ceiling (500 ms, 1 s, 2 s).
+  const h = await start({ defaultMethod: "sync", fallbackMethods: [], syncMaxConsecutiveErrors: 5 });
+  h.net.syncQueue.shift().respond(fakeResponse(200, { type: "batch", topic: "metrics", epoch: EPOCH, recovered: true, cursor: "42:5", session: "42-1", messages: [] }));
+  await flush();
+  await h.clock.advance(2000);
+  for (const pause of [250, 500, 1000]) {
+    h.net.syncQueue.shift().respond(fakeResponse(503, { type: "error", reason: "busy" }));
+    await flush();
+    await h.clock.advance(pause - 1);
+    assert.equal(h.net.syncQueue.length, 0, `nothing before ${pause} ms`);
+    await h.clock.advance(1);
+    assert.equal(h.net.syncQueue.length, 1, `asked again after ${pause} ms`);
+  }
+  assert.equal(h.manager.isOpen, true);
+  h.manager.close();
+});

@@ -82,8 +82,13 @@ test("silence: a keepalive after 25 s, a reconnect after 35 s, a fallback the se
   // The browser cannot ping: the manager asks for an ack with seq 0.
   assert.deepEqual(first.sent, [{ type: "send", seq: 0, data: null }]);
   await h.clock.advance(10000);
-  // Nothing came: the connection is lost; it had been open 35 s (stable), so reconnect at once.
+  // Nothing came: the connection is lost; it had been open 35 s (stable), so reconnect after
+  // the first backoff step: full jitter up to 500 ms, 250 ms with the fakes' random 0.5.
   assert.equal(first.closedByClient, 1000);
+  assert.equal(h.net.sockets.length, 1);
+  await h.clock.advance(249);
+  assert.equal(h.net.sockets.length, 1);
+  await h.clock.advance(1);
   assert.equal(h.net.sockets.length, 2);
   assert.equal(h.manager.method, "websocket");
   const second = await openWebSocket(h, 1);
