@@ -154,6 +154,11 @@ final class LoadClientTally: RealtimeManagerDelegate, @unchecked Sendable {
         }
     }
 
+    /// Against the publisher's stamp (wall clock), as the tally measures it.
+    func manager(_ manager: RealtimeCommunicationManager, latencyOf message: RealtimeMessage, at time: NIODeadline) -> TimeAmount? {
+        Self.publishedMicros(message).map { .microseconds(max(wallClockMicros() - $0, 0)) }
+    }
+
     func manager(_ manager: RealtimeCommunicationManager, methodChangedFrom from: TransportMethod?, to: TransportMethod, reason: MethodChangeReason, at time: NIODeadline) {
         guard self.phase != .done else { return }
         self.switches.append((time, from, to, reason))

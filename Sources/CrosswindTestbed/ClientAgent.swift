@@ -91,6 +91,11 @@ final class ClientAgent: RealtimeClientDelegate, RealtimeManagerDelegate {
         self.record(message, at: time)
     }
 
+    /// The testbed knows when every offset was published (virtual time).
+    func manager(_ manager: RealtimeCommunicationManager, latencyOf message: RealtimeMessage, at time: NIODeadline) -> TimeAmount? {
+        self.run.publishTime(of: message.offset).map { time - $0 }
+    }
+
     func manager(_ manager: RealtimeCommunicationManager, methodChangedFrom from: TransportMethod?, to: TransportMethod, reason: MethodChangeReason, at time: NIODeadline) {
         self.switches.append((time, from, to, reason))
         self.run.simulation.trace.record(time, self.traceComponent, self.run.kindSwitch, Int64(from.map { TransportMethod.allCases.firstIndex(of: $0)! } ?? -1), Int64(TransportMethod.allCases.firstIndex(of: to)!), Int64(MethodChangeReason.allCases.firstIndex(of: reason)!))

@@ -47,6 +47,11 @@ extension ExperimentRun {
     var clientMessagesDelivered: Int { self.clientMessagesReceived.values.reduce(0) { $0 + $1.count } }
 
     /// Records a delivery's latency; returns it in microseconds for the trace.
+    /// When `offset` was published, if it was.
+    func publishTime(of offset: UInt64) -> NIODeadline? {
+        Int(offset) < self.publishTimes.count ? self.publishTimes[Int(offset)] : nil
+    }
+
     func recordDelivery(offset: UInt64, at time: NIODeadline, client: ClientAgent) -> Int64 {
         self.deliveredTotal += 1
         guard Int(offset) < self.publishTimes.count else { return -1 }

@@ -46,6 +46,26 @@ typealias Expect = CrosswindReport.Expectation
         #expect(report.switches.allSatisfy { $0.reason == "initial" && $0.to == "websocket" })
     }
 
+    @Test func aLatencyThresholdMovesClientsOnAndIsFedByTheApplication() throws {
+        // Messages arrive about 250 ms after publication on every transport (a long link),
+        // above a 200 ms threshold: with twenty samples over it, the manager opens the next
+        // transport beside the current one and moves once caught up — WebSocket, then SSE,
+        // then Custom Sync, the last. The samples come from the application (here the testbed,
+        // which knows each offset's publish time); without them the threshold judges nothing.
+        var manager = RealtimeManagerConfiguration()
+        manager.latencyThreshold = .milliseconds(200)
+        let slow = ClientGroup(name: "far", count: 3, link: LinkPair(both: LinkConfiguration(latency: .milliseconds(250))), manager: manager)
+        let experiment = Self.experiment(name: "latency", groups: [slow], duration: .seconds(40))
+        let outcome = try DeterminismCheck.check(experiment, seed: nil)
+        #expect(outcome.isDeterministic)
+        let report = outcome.first.report
+        #expect(report.passed, "\(report.expectations)")
+        #expect(report.clients.byTransport == ["sync": 3])
+        let reasons = report.switches.filter { $0.from != nil }.map { "\($0.from ?? "")>\($0.to) \($0.reason)" }
+        #expect(reasons.filter { $0 == "websocket>sse latencyThreshold" }.count == 3, "\(reasons)")
+        #expect(reasons.filter { $0 == "sse>sync latencyThreshold" }.count == 3, "\(reasons)")
+    }
+
     @Test func firewallDropCostsMoreThanRejectBeforeFallingBackToSSE() throws {
         // WebSocket is served on 8080, SSE and Custom Sync on 80. A firewall blocks 8080: for
         // one group it DROPs (SYNs vanish, the manager waits out giveUpAfter, 10 s), for the

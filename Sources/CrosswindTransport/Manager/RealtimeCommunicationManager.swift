@@ -24,12 +24,18 @@ public protocol RealtimeManagerDelegate: AnyObject {
     /// Client message number `sequence` (the count of `send(_:)` calls when it was sent) left
     /// the outbox without an acknowledgement: it is not resent any more.
     func manager(_ manager: RealtimeCommunicationManager, droppedSend sequence: UInt64, reason: SendDropReason, at time: NIODeadline)
+    /// How long after its publication `message` arrived, when the application can tell (a
+    /// publish stamp it trusts, the testbed's own record); nil when it cannot. Answers feed the
+    /// per-transport latency figures and the latency-threshold switch
+    /// (``RealtimeManagerConfiguration/latencyThreshold``), which has nothing to judge without.
+    func manager(_ manager: RealtimeCommunicationManager, latencyOf message: RealtimeMessage, at time: NIODeadline) -> TimeAmount?
 }
 
 extension RealtimeManagerDelegate {
     public func manager(_ manager: RealtimeCommunicationManager, recoveryIncompleteAfter last: StreamCursor, resumesAt: StreamCursor, at time: NIODeadline) {}
     public func manager(_ manager: RealtimeCommunicationManager, opened method: TransportMethod, welcome: Welcome, at time: NIODeadline) {}
     public func manager(_ manager: RealtimeCommunicationManager, droppedSend sequence: UInt64, reason: SendDropReason, at time: NIODeadline) {}
+    public func manager(_ manager: RealtimeCommunicationManager, latencyOf message: RealtimeMessage, at time: NIODeadline) -> TimeAmount? { nil }
 }
 
 /// The `RealtimeCommunicationManager`: the seed analysis's API in Swift. It runs the pure
@@ -222,6 +228,9 @@ public final class RealtimeCommunicationManager: RealtimeClientDelegate, @unchec
     public func realtimeClient(_ client: any RealtimeTransportClient, received message: RealtimeMessage, at time: NIODeadline) {
         guard let attempt = self.attemptOf[ObjectIdentifier(client)] else { return }
         self.handle(.messageReceived(attempt, message))
+        if let latency = self.delegate?.manager(self, latencyOf: message, at: time) {
+            self.handle(.latencySample(attempt, latency))
+        }
     }
 
     public func realtimeClient(_ client: any RealtimeTransportClient, heartbeatAt time: NIODeadline) {
