@@ -80,8 +80,10 @@
  *      client messages are resent. If it dies before any event carried an id, it would reconnect
  *      from the live end, so the manager replaces it with a new EventSource that passes
  *      `cursor=` instead. An EventSource that gives up (readyState CLOSED) is a lost connection.
- *   6. Not ported: the latency-threshold switch, the per-network transport memory, the
- *      permessage-deflate option and binary frames. `switches` counts changes with a `from`
+ *   6. Not ported: the per-network transport memory (a page has no stable network identity to
+ *      key it by), the permessage-deflate option and binary frames. The latency-threshold
+ *      switch is ported; its samples come from `data.ts`, the publisher's clock, so it needs
+ *      the server's and the browser's clocks roughly in step. `switches` counts changes with a `from`
  *      (the initial choice is in `methodChanges`).
  *   7. The `negotiate` answer only narrows the preference order to the transports the server
  *      offers and supplies endpoint paths; if it fails the manager proceeds with the defaults.

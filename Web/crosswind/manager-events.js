@@ -84,6 +84,7 @@ export const transportEvents = {
     attempt.lastHeard = now;
     attempt.keepaliveSent = false;
     this.perf[attempt.method].opens += 1;
+    this.latencyWindow = [];
   },
 
   /** Starts what runs on the open transport once the application has been told: heartbeats, probes, the outbox. */
@@ -136,6 +137,7 @@ export const transportEvents = {
       const latency = this.now() - data.ts;
       recordLatency(this.perf[method].latency, latency, this.options.latencySamples);
       recordLatency(this.latency, latency, this.options.latencySamples);
+      this.latencySample(method, latency);
     }
     this.callback("onMessage", { topic: message.topic, epoch, offset, data, transport: method });
     return true;

@@ -1,7 +1,9 @@
 // Upgrade probes: while the manager is not on its best transport, every `benchmarkInterval` a
 // better one opens beside the open one, from the same cursor, and takes over once it is
-// welcomed with `recovered:true` and has caught up. Methods of RealtimeCommunicationManager
-// (installed by manager.js).
+// welcomed with `recovered:true` and has caught up. The latency switch opens the next
+// transport the same way when the median of the last `latencyWindow` message latencies on the
+// open one exceeds `latencyThreshold`. Methods of RealtimeCommunicationManager (installed by
+// manager.js).
 
 import { REASONS } from "./options.js";
 
@@ -27,9 +29,28 @@ export const upgradeProbes = {
     if (better.length) this.startCandidate(better);
   },
 
+  /**
+   * One latency of the open transport (from `data.ts`). A full window whose median is over
+   * the threshold opens the next transport beside it, make before break, like a probe; the
+   * last transport has no next.
+   */
+  latencySample(method, latency) {
+    if (this.state !== "open" || !this.primary || this.primary.method !== method) return;
+    this.latencyWindow.push(latency);
+    if (this.latencyWindow.length > this.options.latencyWindow) this.latencyWindow.shift();
+    const threshold = this.options.latencyThreshold;
+    if (!this.options.autoSwitch || threshold === null || this.candidate || this.latencyWindow.length < this.options.latencyWindow) return;
+    const sorted = this.latencyWindow.slice().sort((a, b) => a - b);
+    const median = sorted[Math.floor(sorted.length / 2)]; // the upper middle one, as in Swift
+    const index = this.order.indexOf(method);
+    if (median <= threshold || index < 0 || index + 1 >= this.order.length) return;
+    this.startCandidate([this.order[index + 1]], "latency");
+  },
+
   /** Opens `methods[0]` beside the open connection, resuming after the last delivered message. */
-  startCandidate(methods) {
+  startCandidate(methods, reason = "upgrade") {
     const attempt = this.newAttempt(methods[0], "probe");
+    attempt.reason = reason;
     attempt.remaining = methods.slice(1);
     this.perf[attempt.method].probes += 1;
     this.candidate = attempt;
@@ -71,6 +92,11 @@ export const upgradeProbes = {
     if (timedOut) perf.confirmTimeouts += 1;
     this.candidate = null;
     if (this.state !== "open") return;
+    if (attempt.reason === "latency") {
+      // Judge a full window of fresh samples before trying again.
+      this.latencyWindow = [];
+      return;
+    }
     if (attempt.remaining.length) {
       this.startCandidate(attempt.remaining);
       return;
@@ -93,7 +119,7 @@ export const upgradeProbes = {
     this.perf[attempt.method].probesSucceeded += 1;
     this.run = this.newRun(attempt.method, now);
     this.markOpen(attempt);
-    this.methodChanged(old.method, attempt.method, REASONS.upgradeProbeSucceeded);
+    this.methodChanged(old.method, attempt.method, attempt.reason === "latency" ? REASONS.latencyThreshold : REASONS.upgradeProbeSucceeded);
     this.startOnOpen(attempt);
   },
 };

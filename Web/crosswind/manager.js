@@ -58,6 +58,7 @@ export class RealtimeCommunicationManager {
     this.switchLog = [];
     this.perf = { websocket: newPerformance(), sse: newPerformance(), sync: newPerformance() };
     this.latency = newLatency();
+    this.latencyWindow = []; // the open transport's newest latencies, for latencyThreshold
     this.counters = {
       delivered: 0,
       duplicates: 0,

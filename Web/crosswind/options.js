@@ -25,6 +25,7 @@ export const REASONS = Object.freeze({
   fallbackHeartbeatLost: "fallbackHeartbeatLost",
   transportClosedByServer: "transportClosedByServer",
   upgradeProbeSucceeded: "upgradeProbeSucceeded",
+  latencyThreshold: "latencyThreshold",
 });
 
 /** Paths of `crosswind serve`; `GET /negotiate` may name others. */
@@ -56,6 +57,8 @@ export const DEFAULTS = Object.freeze({
   idleCheck: true,
   sendQueueLimit: 1000,
   latencySamples: 100,
+  latencyThreshold: null, // ms; off when null
+  latencyWindow: 20,
   syncMaxConsecutiveErrors: 5,
   clientId: undefined,
   onMethodChange: undefined,
@@ -94,6 +97,8 @@ export function normalizeOptions(options) {
     if (!isCount(o[name])) throw new TypeError(`crosswind: ${name} must be a number of milliseconds >= 0, got ${o[name]}`);
   }
   if (!isCount(o.backoff.base) || !isCount(o.backoff.cap)) throw new TypeError("crosswind: backoff needs numeric base and cap (ms)");
+  if (o.latencyThreshold !== null && !isCount(o.latencyThreshold)) throw new TypeError(`crosswind: latencyThreshold must be null or a number of milliseconds >= 0, got ${o.latencyThreshold}`);
+  if (!Number.isInteger(o.latencyWindow) || o.latencyWindow < 1) throw new TypeError(`crosswind: latencyWindow must be a whole number >= 1, got ${o.latencyWindow}`);
   o.topic = String(o.topic);
   return o;
 }

@@ -79,8 +79,9 @@ extension RealtimeManagerStateMachine {
             return self.candidateFailed(run, connection, candidate, timedOut: false, closedByUs: true, now: now)
         }
         let target = StreamCursor(epoch: epoch, offset: next == 0 ? 0 : next - 1)
-        if let resumeFrom, target.offset <= resumeFrom.offset {
-            // Nothing was published since the cursor it resumed from: it is caught up already.
+        if let last = self.tracker.last, last.epoch == target.epoch, target.offset <= last.offset {
+            // Everything published before it opened has been delivered already (by either
+            // transport, the open one went on meanwhile): it is caught up.
             return self.switchToCandidate(run, connection, candidate, now: now)
         }
         var connection = connection
