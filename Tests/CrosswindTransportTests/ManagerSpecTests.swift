@@ -88,6 +88,10 @@ struct SpecDriver {
                 configuration.refusalsBeforeFallback = value as? Int ?? 2
             case "benchmarkInterval":
                 configuration.benchmarkInterval = .milliseconds(Int64(value as? Int ?? 300_000))
+            case "latencyThreshold":
+                configuration.latencyThreshold = (value as? Int).map { .milliseconds(Int64($0)) }
+            case "latencyWindow":
+                configuration.latencyWindow = value as? Int ?? 20
             case "backoff":
                 let backoff = value as? [String: Int] ?? [:]
                 configuration.backoff = FullJitterBackoff(base: .milliseconds(Int64(backoff["base"] ?? 500)), cap: .milliseconds(Int64(backoff["cap"] ?? 20_000)))
@@ -126,6 +130,10 @@ struct SpecDriver {
             let offset = UInt64(arguments["offset"] as? Int ?? 0)
             let message = RealtimeMessage(topic: "metrics", epoch: epoch, offset: offset, data: ByteBuffer(string: "\(offset)"))
             self.feed(.messageReceived(try Self.require(target), message))
+            // The application's measure of the message's latency, as the glue feeds it.
+            if let latency = arguments["latency"] as? Int {
+                self.feed(.latencySample(try Self.require(target), .milliseconds(Int64(latency))))
+            }
         case "refuse": self.feed(.closed(try Self.require(target), .refused))
         case "drop": self.feed(.closed(try Self.require(target), .lost))
         case "send": self.feed(.send(ByteBuffer(string: "\"\(arguments["data"] as? String ?? "")\"")))
