@@ -92,6 +92,10 @@ struct SpecDriver {
                 configuration.latencyThreshold = (value as? Int).map { .milliseconds(Int64($0)) }
             case "latencyWindow":
                 configuration.latencyWindow = value as? Int ?? 20
+            case "behindLatency":
+                configuration.behindLatency = (value as? Int).map { .milliseconds(Int64($0)) }
+            case "behindFor":
+                configuration.behindFor = .milliseconds(Int64(value as? Int ?? 15_000))
             case "backoff":
                 let backoff = value as? [String: Int] ?? [:]
                 configuration.backoff = FullJitterBackoff(base: .milliseconds(Int64(backoff["base"] ?? 500)), cap: .milliseconds(Int64(backoff["cap"] ?? 20_000)))

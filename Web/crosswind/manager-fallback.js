@@ -188,11 +188,20 @@ export const fallback = {
         this.fallBack(REASONS.fallbackHeartbeatLost);
         return;
       }
+    } else if (ending === "behind") {
+      // A fresh connection often cures it; a second time on this transport, the path is the problem.
+      perf.streamsBehind += 1;
+      run.behindEndings += 1;
+      if (this.options.autoSwitch && run.behindEndings >= 2) {
+        this.fallBack(REASONS.fallbackStreamBehind);
+        return;
+      }
     } else {
       perf.closedAfterOpen += 1;
     }
     run.giveUpReason = ending === "closedByServer" ? REASONS.transportClosedByServer
-      : ending === "heartbeatLost" ? REASONS.fallbackHeartbeatLost : REASONS.fallbackConnectFailed;
+      : ending === "heartbeatLost" ? REASONS.fallbackHeartbeatLost
+      : ending === "behind" ? REASONS.fallbackStreamBehind : REASONS.fallbackConnectFailed;
     if (now - attempt.openedAt >= this.options.giveUpAfter) {
       // A stable connection ended: a fresh stretch with a fresh give-up window, and the first
       // backoff step (full jitter up to the base), so the clients of a restarted server do not

@@ -36,6 +36,18 @@ export const upgradeProbes = {
    */
   latencySample(method, latency) {
     if (this.state !== "open" || !this.primary || this.primary.method !== method) return;
+    // Alive but far behind for behindFor (every sample over behindLatency): reconnect, and
+    // fall back if it happens again (connectionEnded, "behind").
+    const primary = this.primary;
+    if (this.options.behindLatency !== null && latency > this.options.behindLatency) {
+      if (primary.behindSince === undefined || primary.behindSince === null) primary.behindSince = this.now();
+      if (this.now() - primary.behindSince >= this.options.behindFor) {
+        this.connectionEnded(primary, "behind");
+        return;
+      }
+    } else {
+      primary.behindSince = null;
+    }
     this.latencyWindow.push(latency);
     if (this.latencyWindow.length > this.options.latencyWindow) this.latencyWindow.shift();
     const threshold = this.options.latencyThreshold;

@@ -219,7 +219,7 @@ export class RealtimeCommunicationManager {
 
   /** A fresh run of `method`: nothing failed yet, trouble counted from `now`. */
   newRun(method, now) {
-    return { method, troubleSince: now, failures: 0, heartbeatLosses: 0, refusals: 0, giveUpReason: REASONS.fallbackConnectFailed };
+    return { method, troubleSince: now, failures: 0, heartbeatLosses: 0, behindEndings: 0, refusals: 0, giveUpReason: REASONS.fallbackConnectFailed };
   }
 
   /** Arms the give-up deadline `giveUpAfter` from `now`. */

@@ -26,6 +26,7 @@ export const REASONS = Object.freeze({
   transportClosedByServer: "transportClosedByServer",
   upgradeProbeSucceeded: "upgradeProbeSucceeded",
   latencyThreshold: "latencyThreshold",
+  fallbackStreamBehind: "fallbackStreamBehind",
 });
 
 /** Paths of `crosswind serve`; `GET /negotiate` may name others. */
@@ -59,6 +60,8 @@ export const DEFAULTS = Object.freeze({
   latencySamples: 100,
   latencyThreshold: null, // ms; off when null
   latencyWindow: 20,
+  behindLatency: 10000, // ms; a stream this late for behindFor is unhealthy (null: off)
+  behindFor: 15000,
   syncMaxConsecutiveErrors: 5,
   clientId: undefined,
   onMethodChange: undefined,
@@ -98,6 +101,8 @@ export function normalizeOptions(options) {
   }
   if (!isCount(o.backoff.base) || !isCount(o.backoff.cap)) throw new TypeError("crosswind: backoff needs numeric base and cap (ms)");
   if (o.latencyThreshold !== null && !isCount(o.latencyThreshold)) throw new TypeError(`crosswind: latencyThreshold must be null or a number of milliseconds >= 0, got ${o.latencyThreshold}`);
+  if (o.behindLatency !== null && !isCount(o.behindLatency)) throw new TypeError(`crosswind: behindLatency must be null or a number of milliseconds >= 0, got ${o.behindLatency}`);
+  if (!isCount(o.behindFor)) throw new TypeError(`crosswind: behindFor must be a number of milliseconds >= 0, got ${o.behindFor}`);
   if (!Number.isInteger(o.latencyWindow) || o.latencyWindow < 1) throw new TypeError(`crosswind: latencyWindow must be a whole number >= 1, got ${o.latencyWindow}`);
   o.topic = String(o.topic);
   return o;

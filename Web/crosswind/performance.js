@@ -16,6 +16,7 @@ export function newPerformance() {
     confirmTimeouts: 0, // of which the welcome never came
     heartbeatLosses: 0, // open connections that went silent for heartbeatTimeout
     closedAfterOpen: 0, // open connections closed by the server or lost
+    streamsBehind: 0, // open connections ended because their messages stayed far behind
     reconnects: 0, // EventSource's own reconnects (a new welcome on the same attempt)
     probes: 0,
     probesSucceeded: 0,

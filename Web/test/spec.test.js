@@ -19,7 +19,7 @@ test("the specification has scripts", () => {
 
 /** The script's options as the browser client's. */
 function clientOptions(options = {}) {
-  const known = ["defaultMethod", "fallbackMethods", "autoSwitch", "giveUpAfter", "refusalsBeforeFallback", "benchmarkInterval", "backoff", "latencyThreshold", "latencyWindow"];
+  const known = ["defaultMethod", "fallbackMethods", "autoSwitch", "giveUpAfter", "refusalsBeforeFallback", "benchmarkInterval", "backoff", "latencyThreshold", "latencyWindow", "behindLatency", "behindFor"];
   for (const key of Object.keys(options)) assert.ok(known.includes(key), `unknown option ${key}`);
   return Object.assign({}, options);
 }

@@ -89,6 +89,18 @@ public struct RealtimeManagerConfiguration: Sendable, Equatable {
     /// single slow message never switches). 20.
     public var latencyWindow: Int = 20
 
+    /// A stream whose messages keep arriving more than this long after their publication is
+    /// unhealthy though alive (a connection crawling through backed-off retransmissions, a
+    /// path that queues for ever): once every latency sample for ``behindFor`` was above it,
+    /// the manager reconnects, and falls back if it happens again on the transport. 10 s; nil
+    /// turns it off. The samples come from the application
+    /// (``RealtimeManagerDelegate/manager(_:latencyOf:at:)``); without them it never acts.
+    public var behindLatency: TimeAmount? = .seconds(10)
+    /// How long a stream must stay behind before it counts as unhealthy: long enough that the
+    /// catch-up burst after an outage (old messages arriving fast, each later than the last
+    /// is old) does not count. 15 s.
+    public var behindFor: TimeAmount = .seconds(15)
+
     /// How long a transport that worked on a network is remembered: 30 min, from DESIGN.md.
     public var rememberFor: TimeAmount = .minutes(30)
 

@@ -12,6 +12,8 @@ extension RealtimeManagerStateMachine {
         case heartbeatLost
         /// Heartbeats kept arriving late: the stream is buffered somewhere.
         case buffering
+        /// Messages kept arriving far behind their publication: alive, but of no use.
+        case behind
     }
 
     // MARK: Delivery
@@ -198,6 +200,17 @@ extension RealtimeManagerStateMachine {
                 return []
             }
             self.performanceRecords[connection.method].latency.record(latency)
+            var connection = connection
+            if let limit = self.configuration.behindLatency, latency > limit {
+                let since = connection.behindSince ?? now
+                if now - since >= self.configuration.behindFor {
+                    return self.connectionEnded(run, connection, .behind, closedByUs: true, now: now)
+                }
+                connection.behindSince = since
+            } else {
+                connection.behindSince = nil
+            }
+            self.state = .open(run, connection)
             self.latencyWindow.record(latency)
             guard self.configuration.autoSwitch, let threshold = self.configuration.latencyThreshold,
                 connection.candidate == nil, self.latencyWindow.isFull,
@@ -245,6 +258,14 @@ extension RealtimeManagerStateMachine {
             if self.configuration.autoSwitch {
                 return actions + self.fallBack(from: run, reason: .fallbackBuffering, now: now)
             }
+        case .behind:
+            // A fresh connection often cures it (a new TCP connection starts without the old
+            // one's backed-off retransmission timer); a second time, the path is the problem.
+            self.performanceRecords[connection.method].streamsBehind += 1
+            run.behindEndings += 1
+            if self.configuration.autoSwitch && run.behindEndings >= 2 {
+                return actions + self.fallBack(from: run, reason: .fallbackStreamBehind, now: now)
+            }
         case .closedByServer, .lost:
             self.performanceRecords[connection.method].closedAfterOpen += 1
         }
@@ -253,6 +274,7 @@ extension RealtimeManagerStateMachine {
         case .lost: run.giveUpReason = .fallbackConnectFailed
         case .heartbeatLost: run.giveUpReason = .fallbackHeartbeatLost
         case .buffering: run.giveUpReason = .fallbackBuffering
+        case .behind: run.giveUpReason = .fallbackStreamBehind
         }
         if now - connection.openedAt >= self.configuration.giveUpAfter {
             // A stable connection ended (stream recycling, a server restart, one dropped

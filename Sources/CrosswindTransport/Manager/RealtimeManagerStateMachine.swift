@@ -170,6 +170,8 @@ public struct RealtimeManagerStateMachine: Sendable {
         var failures = 0
         /// Heartbeat losses since the manager switched to this transport.
         var heartbeatLosses = 0
+        /// Connections of this transport ended for staying behind since the manager switched to it.
+        var behindEndings = 0
         /// Connects answered with RST (the port is closed or rejected) in a row: an open or a
         /// failure of another kind ends the row.
         var refusals = 0
@@ -199,6 +201,8 @@ public struct RealtimeManagerStateMachine: Sendable {
         var lastHeartbeat: NIODeadline
         /// Late heartbeats without a normally spaced on-time one in between.
         var lateHeartbeats = 0
+        /// Since when every latency sample has been above ``RealtimeManagerConfiguration/behindLatency``.
+        var behindSince: NIODeadline?
         /// A better (upgrade) or next (latency) transport being tried in parallel.
         var candidate: Candidate?
 

@@ -45,6 +45,10 @@ public enum MethodChangeReason: String, Sendable, Hashable, CaseIterable, Custom
     /// The median of recent message latencies exceeded
     /// ``RealtimeManagerConfiguration/latencyThreshold``; the next transport opened and caught up.
     case latencyThreshold
+    /// An open transport's stream stayed far behind the publisher
+    /// (``RealtimeManagerConfiguration/behindLatency`` for ``RealtimeManagerConfiguration/behindFor``)
+    /// again after one reconnect: the path delivers, but too late to be of use.
+    case fallbackStreamBehind
 
     public var description: String { self.rawValue }
 }

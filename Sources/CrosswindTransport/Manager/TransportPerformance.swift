@@ -19,6 +19,9 @@ public struct TransportPerformance: Sendable, Equatable {
     public internal(set) var heartbeatLosses = 0
     /// Open connections closed by the manager because heartbeats kept arriving late.
     public internal(set) var bufferingDetections = 0
+    /// Open connections ended because their messages stayed far behind (see
+    /// ``RealtimeManagerConfiguration/behindLatency``).
+    public internal(set) var streamsBehind = 0
     /// Open connections that ended on their own (closed by the server or lost).
     public internal(set) var closedAfterOpen = 0
     /// Upgrade and latency probes started on this transport, and those the manager switched to.
@@ -39,7 +42,7 @@ public struct TransportPerformance: Sendable, Equatable {
 
     /// Everything that went wrong with the transport, in one number.
     public var failures: Int {
-        self.connectFailures + self.confirmTimeouts + self.heartbeatLosses + self.bufferingDetections
+        self.connectFailures + self.confirmTimeouts + self.heartbeatLosses + self.bufferingDetections + self.streamsBehind
             + self.closedAfterOpen
     }
 }
