@@ -65,6 +65,12 @@ public struct RealtimeManagerConfiguration: Sendable, Equatable {
     /// timeout into 12 s. A path whose real RTT is above this keeps its earlier samples, or
     /// ``initialRTTEstimate``.
     public var ambiguousRTT: TimeAmount = .seconds(1)
+    /// Added to the confirm timeout of an attempt whose connect took longer than
+    /// ``ambiguousRTT`` (it lost a SYN or its answer). After a retransmitted SYN, TCP's
+    /// retransmission timer for the first data is 3 s (RFC 6298 §5.7): on a path that just lost
+    /// a packet, one more loss of the upgrade answer or the welcome costs 3 s, and without this
+    /// the 2.5 s confirm timeout would take it for "101 then silence". 3 s.
+    public var lossyHandshakeAllowance: TimeAmount = .seconds(3)
 
     /// How long a transport may fail to open (and stay open) before the manager moves on to the
     /// next one. 10 s, from DESIGN.md. A connection that stayed open at least this long resets

@@ -97,7 +97,7 @@ extension RealtimeManagerStateMachine {
             guard !attempt.connected else { return self.protocolError("connected twice on \(id)") }
             attempt.connected = true
             self.state = .connecting(run, attempt)
-            return [self.arm(.confirm(id), at: now + self.confirmTimeout(for: attempt.method))]
+            return [self.arm(.confirm(id), at: now + self.confirmTimeoutOnConnect(for: attempt.method))]
         case .open(let run, var connection):
             if connection.id == id { return self.protocolError("connected after the welcome on \(id)") }
             guard var candidate = connection.candidate, candidate.attempt.id == id else { return self.stale() }
@@ -106,7 +106,7 @@ extension RealtimeManagerStateMachine {
             connection.candidate = candidate
             self.state = .open(run, connection)
             // The probe's deadline shrinks from "connect within giveUpAfter" to the confirm timeout.
-            return [self.arm(.confirm(id), at: now + self.confirmTimeout(for: candidate.attempt.method))]
+            return [self.arm(.confirm(id), at: now + self.confirmTimeoutOnConnect(for: candidate.attempt.method))]
         }
     }
 

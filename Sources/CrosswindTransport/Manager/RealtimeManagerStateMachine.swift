@@ -261,6 +261,10 @@ public struct RealtimeManagerStateMachine: Sendable {
     var latencyWindow: LatencyWindow
     var performanceRecords = PerTransport(repeating: TransportPerformance())
 
+    /// The latest RTT sample was left out as ambiguous (a connect that waited for a SYN
+    /// retransmission): the attempt it belongs to gets the lossy-handshake allowance.
+    var lastHandshakeWasLossy = false
+
     /// The smoothed round-trip time (RFC 6298 SRTT), nil before the first measurement.
     public internal(set) var smoothedRTT: TimeAmount?
     /// Manager-wide counters: deliveries, duplicates, gaps, drops, switches.
@@ -418,6 +422,7 @@ public struct RealtimeManagerStateMachine: Sendable {
     /// a SYN retransmission timeout is ambiguous (see ``RealtimeManagerConfiguration/ambiguousRTT``)
     /// and left out.
     private mutating func recordRTT(_ sample: TimeAmount) {
+        self.lastHandshakeWasLossy = sample > self.configuration.ambiguousRTT
         guard sample >= .zero, sample <= self.configuration.ambiguousRTT else { return }
         if let smoothed = self.smoothedRTT {
             self.smoothedRTT = .nanoseconds(smoothed.nanoseconds - smoothed.nanoseconds / 8 + sample.nanoseconds / 8)
@@ -428,6 +433,14 @@ public struct RealtimeManagerStateMachine: Sendable {
 
     func confirmTimeout(for method: TransportMethod) -> TimeAmount {
         self.configuration.confirmTimeout(for: method, rtt: self.smoothedRTT ?? self.configuration.initialRTTEstimate)
+    }
+
+    /// The confirm timeout of an attempt that just connected: with the lossy-handshake
+    /// allowance when its connect waited for a SYN retransmission (the flag is used up).
+    mutating func confirmTimeoutOnConnect(for method: TransportMethod) -> TimeAmount {
+        defer { self.lastHandshakeWasLossy = false }
+        let allowance = self.lastHandshakeWasLossy ? self.configuration.lossyHandshakeAllowance : .zero
+        return self.confirmTimeout(for: method) + allowance
     }
 
     /// Adds the span of an open connection that ends now to its transport's time open.
