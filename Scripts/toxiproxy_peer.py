@@ -2,6 +2,7 @@
 
 usage: toxiproxy_peer.py API_PORT effects      measure every toxic's effect on real traffic
        toxiproxy_peer.py API_PORT decisions    open a fixed series of connections through random toxics
+       toxiproxy_peer.py API_PORT updates      toxiproxy clients' update paths, and their effect on traffic
 
 Starts a small upstream server on 127.0.0.1 whose first line picks what it does:
   echo\n         echo every later byte
@@ -253,6 +254,131 @@ def decisions(server, upstream):
     return {"connections": len(oks), "ok": all(oks)}
 
 
+def receive_bytes(listen, command, count, read_timeout=10, conn=None):
+    """Sends `command`, reads until `count` bytes arrived (the upstream keeps the connection
+    open). Returns the time to the first byte and to the last, or a stall."""
+    result = {"bytes": 0, "stalled": False}
+    sent = time.monotonic()
+    conn = conn or connect(listen)
+    try:
+        conn.settimeout(read_timeout)
+        if command:
+            conn.sendall(command)
+        while result["bytes"] < count:
+            chunk = conn.recv(65536)
+            if not chunk:
+                break
+            result["bytes"] += len(chunk)
+            result.setdefault("firstMs", (time.monotonic() - sent) * 1000)
+    except socket.timeout:
+        result["stalled"] = True
+    finally:
+        result["elapsedMs"] = (time.monotonic() - sent) * 1000
+    return result
+
+
+class GoClientRequests:
+    """The requests toxiproxy's own Go client (client/proxy.go) sends on its update paths, byte
+    for byte in method, path, headers and JSON: `Proxy.Save()` of an existing proxy POSTs the
+    whole proxy (toxics included) to /proxies/NAME, `Proxy.UpdateToxic` PATCHes
+    {"attributes": ..., "toxicity": ...} (toxicity left out for -1) to /proxies/NAME/toxics/T.
+    The Go toolchain and module cannot be installed on this machine, so its requests are
+    replayed here through `requests`, the HTTP library toxiproxy-python itself uses."""
+
+    def __init__(self, api_port):
+        import requests
+        self.requests = requests
+        self.base = f"http://127.0.0.1:{api_port}"
+        self.headers = {"User-Agent": "toxiproxy-cli", "Content-Type": "application/json"}
+
+    def send(self, verb, path, body=None):
+        data = None if body is None else json.dumps(body, separators=(",", ":"))
+        response = self.requests.request(verb, self.base + path, data=data, headers=self.headers, timeout=30)
+        return response.status_code, (response.json() if response.content else None)
+
+    def save(self, proxy):
+        return self.send("POST", "/proxies/" + proxy["name"], proxy)
+
+    def update_toxic(self, proxy_name, toxic_name, toxicity, attributes):
+        body = {"attributes": attributes}
+        if toxicity != -1:
+            body["toxicity"] = toxicity
+        return self.send("PATCH", f"/proxies/{proxy_name}/toxics/{toxic_name}", body)
+
+
+def updates(server, upstream, api_port):
+    """toxiproxy-python's update paths (enable/disable through POST /proxies/NAME, `down()`),
+    the Go client's (Save, UpdateToxic with PATCH) and a PATCH on a proxy, each with its effect
+    on real traffic; and bandwidth with rate 0 (unlimited) on a connection that stays open."""
+    out = {}
+    go = GoClientRequests(api_port)
+    proxy = server.create(upstream=f"127.0.0.1:{upstream}", name="upd", listen="127.0.0.1:0")
+    listen = proxy.listen
+
+    # toxiproxy-python: disable and enable (its only update path), and the context manager.
+    proxy.disable()
+    out["pythonDisabledRefused"] = expect(ConnectionRefusedError, lambda: connect(listen))
+    out["pythonDisabledListed"] = server.get_proxy("upd").enabled
+    proxy.enable()
+    out["pythonEnabledWorks"] = echo_round_trip_ms(listen)[1]
+    with proxy.down():
+        out["pythonDownRefused"] = expect(ConnectionRefusedError, lambda: connect(listen))
+    out["pythonUpWorks"] = echo_round_trip_ms(listen)[1]
+
+    # The Go client's UpdateToxic: PATCH with attributes and toxicity.
+    proxy.add_toxic(type="latency", name="lag", attributes={"latency": 1500})
+    out["latencyBefore"] = dict(zip(("rttMs", "ok"), echo_round_trip_ms(listen)))
+    status, toxic = go.update_toxic("upd", "lag", 1.0, {"latency": 20})
+    out["patchToxic"] = {"status": status, "latency": (toxic or {}).get("attributes", {}).get("latency"),
+                         "listed": server.get_proxy("upd").get_toxic("lag").attributes.get("latency")}
+    out["latencyAfterPatch"] = dict(zip(("rttMs", "ok"), echo_round_trip_ms(listen)))
+    status, toxic = go.update_toxic("upd", "lag", 0.0, None)  # toxicity 0: never applies
+    out["patchToxicity"] = {"status": status, "toxicity": (toxic or {}).get("toxicity"),
+                            "latency": (toxic or {}).get("attributes", {}).get("latency")}
+    status, _ = go.update_toxic("upd", "missing", -1, {"latency": 1})
+    out["patchMissingToxic"] = status
+    status, _ = go.update_toxic("upd", "lag", -1, {"latency": -5})
+    out["patchInvalid"] = status
+    proxy.destroy_toxic("lag")
+
+    # Bandwidth: 10 KB/s, then PATCHed to 0 (unlimited) while a transfer is under way on an
+    # open connection; then rate 0 from the start, the upstream never closing.
+    proxy.add_toxic(type="bandwidth", name="bw", attributes={"rate": 10})
+    conn = connect(listen)
+    first = receive_bytes(listen, b"send 200000\n", 20000, conn=conn)
+    status, toxic = go.update_toxic("upd", "bw", -1, {"rate": 0})
+    rest = receive_bytes(listen, b"", 200000 - first["bytes"], conn=conn)
+    conn.close()
+    out["bandwidthPatched"] = {"status": status, "firstMs": first["elapsedMs"], "restMs": rest["elapsedMs"],
+                               "bytes": first["bytes"] + rest["bytes"], "stalled": rest["stalled"]}
+    proxy.destroy_toxic("bw")
+    proxy.add_toxic(type="bandwidth", name="bw0", attributes={"rate": 0})
+    out["bandwidthZero"] = receive_bytes(listen, b"send 100000\n", 100000, read_timeout=5)
+    proxy.destroy_toxic("bw0")
+
+    # The Go client's Proxy.Save on an existing proxy: the whole proxy, toxics included.
+    proxy.add_toxic(type="latency", name="kept", attributes={"latency": 1})
+    current = go.send("GET", "/proxies/upd")[1]
+    current["enabled"] = False
+    status, saved = go.save(current)
+    out["goSaveDisable"] = {"status": status, "enabled": (saved or {}).get("enabled"),
+                            "toxicsKept": [t["name"] for t in (saved or {}).get("toxics", [])],
+                            "refused": expect(ConnectionRefusedError, lambda: connect(listen))}
+    current["enabled"] = True
+    status, saved = go.save(current)
+    out["goSaveEnable"] = {"status": status, "enabled": (saved or {}).get("enabled"), "works": echo_round_trip_ms(listen)[1]}
+
+    # PATCH on a proxy (toxiproxy's server takes it beside POST).
+    status, patched = go.send("PATCH", "/proxies/upd", {"enabled": False})
+    out["patchProxy"] = {"status": status, "enabled": (patched or {}).get("enabled"),
+                         "refused": expect(ConnectionRefusedError, lambda: connect(listen))}
+    status, patched = go.send("PATCH", "/proxies/upd", {"enabled": True})
+    out["patchProxyBack"] = {"status": status, "works": echo_round_trip_ms(listen)[1]}
+    out["patchProxyMissing"] = go.send("PATCH", "/proxies/nope", {"enabled": True})[0]
+    out["patchCollection"] = go.send("PATCH", "/proxies", {})[0]
+    return out
+
+
 def main():
     api_port, mode = int(sys.argv[1]), sys.argv[2]
     server = Toxiproxy()
@@ -260,7 +386,12 @@ def main():
     if not server.running():
         raise SystemExit(f"no API on 127.0.0.1:{api_port}")
     upstream = serve_upstream()
-    result = effects(server, upstream) if mode == "effects" else decisions(server, upstream)
+    if mode == "effects":
+        result = effects(server, upstream)
+    elif mode == "updates":
+        result = updates(server, upstream, api_port)
+    else:
+        result = decisions(server, upstream)
     print(json.dumps(result, sort_keys=True))
 
 

@@ -12,12 +12,13 @@ import NIOHTTP1
 /// POST   /proxies                           create {name, listen, upstream, enabled} → 201; 409 if the name exists
 /// POST   /populate                          create or replace [proxy, ...] → 201 {"proxies": [...]}
 /// GET    /proxies/NAME                      proxy with its toxics
-/// POST   /proxies/NAME                      update listen, upstream, enabled
+/// POST   /proxies/NAME                      update listen, upstream, enabled (PATCH too)
 /// DELETE /proxies/NAME                      → 204
 /// GET    /proxies/NAME/toxics               [toxic, ...]
 /// POST   /proxies/NAME/toxics               create {name, type, stream, toxicity, attributes}; 409 if the name exists
 /// GET    /proxies/NAME/toxics/TOXIC         toxic
-/// POST   /proxies/NAME/toxics/TOXIC         update toxicity and attributes
+/// POST   /proxies/NAME/toxics/TOXIC         update toxicity and attributes (PATCH too, as
+///                                           toxiproxy's Go client sends it)
 /// DELETE /proxies/NAME/toxics/TOXIC         → 204
 /// POST   /reset                             remove every toxic, enable every proxy → 204
 /// GET    /profile                           the default proxy's profile and upgrade counters
@@ -35,7 +36,7 @@ extension LiveProxy {
     }
 
     private func route(_ request: ProxyAPIHandler.Request) throws(ProxyAPIError) -> EventLoopFuture<Response> {
-        switch (request.method, Route(path: request.path)) {
+        switch (request.method, ProxyAPIRoute(path: request.path)) {
         case (.GET, .version):
             return self.ok(#"{"name":"crosswind proxy","version":"\#(crosswindProxyVersion)"}"#)
         case (.GET, .proxies):
@@ -49,7 +50,7 @@ extension LiveProxy {
             return try self.populate(try JSONValue.parse(request.body))
         case (.GET, .proxy(let name)):
             return self.ok(encodeJSON(ProxyJSON(try self.proxy(name))))
-        case (.POST, .proxy(let name)):
+        case (.POST, .proxy(let name)), (.PATCH, .proxy(let name)):
             return try self.update(try self.proxy(name), JSONFields(try JSONValue.parse(request.body), what: "proxy"))
         case (.DELETE, .proxy(let name)):
             let proxy = try self.proxy(name)
@@ -66,13 +67,9 @@ extension LiveProxy {
             return self.ok(encodeJSON(ToxicJSON(toxic)))
         case (.GET, .toxic(let name, let toxicName)):
             return self.ok(encodeJSON(ToxicJSON(try self.toxic(toxicName, of: try self.proxy(name)))))
-        case (.POST, .toxic(let name, let toxicName)):
+        case (.POST, .toxic(let name, let toxicName)), (.PATCH, .toxic(let name, let toxicName)):
             let proxy = try self.proxy(name)
-            var toxic = try self.toxic(toxicName, of: proxy)
-            let fields = try JSONFields(try JSONValue.parse(request.body), what: "toxic")
-            toxic.toxicity = try fields.number("toxicity") ?? toxic.toxicity
-            toxic.attributes.merge(try fields.attributes()) { _, new in new }
-            if let problem = toxic.validationError() { throw ProxyAPIError(.badRequest, problem) }
+            let toxic = try Self.updatedToxic(try self.toxic(toxicName, of: proxy), JSONFields(try JSONValue.parse(request.body), what: "toxic"))
             proxy.setToxics(proxy.toxics.map { $0.name == toxic.name ? toxic : $0 })
             return self.ok(encodeJSON(ToxicJSON(toxic)))
         case (.DELETE, .toxic(let name, let toxicName)):
@@ -104,32 +101,35 @@ extension LiveProxy {
         }
     }
 
-    /// The API's paths; names are percent-decoded.
-    private enum Route {
-        case version, proxies, populate, reset, profile
-        case profileNamed(String)
-        case proxy(String)
-        case toxics(String)
-        case toxic(String, String)
-        case unknown
+}
 
-        init(path: String) {
-            let parts = path.split(separator: "/").map { String($0).removingPercentEncoding ?? String($0) }
-            switch parts.count {
-            case 1 where parts[0] == "version": self = .version
-            case 1 where parts[0] == "proxies": self = .proxies
-            case 1 where parts[0] == "populate": self = .populate
-            case 1 where parts[0] == "reset": self = .reset
-            case 1 where parts[0] == "profile": self = .profile
-            case 2 where parts[0] == "profile": self = .profileNamed(parts[1])
-            case 2 where parts[0] == "proxies": self = .proxy(parts[1])
-            case 3 where parts[0] == "proxies" && parts[2] == "toxics": self = .toxics(parts[1])
-            case 4 where parts[0] == "proxies" && parts[2] == "toxics": self = .toxic(parts[1], parts[3])
-            default: self = .unknown
-            }
+/// The API's paths; names are percent-decoded.
+enum ProxyAPIRoute: Equatable {
+    case version, proxies, populate, reset, profile
+    case profileNamed(String)
+    case proxy(String)
+    case toxics(String)
+    case toxic(String, String)
+    case unknown
+
+    init(path: String) {
+        let parts = path.split(separator: "/").map { String($0).removingPercentEncoding ?? String($0) }
+        switch parts.count {
+        case 1 where parts[0] == "version": self = .version
+        case 1 where parts[0] == "proxies": self = .proxies
+        case 1 where parts[0] == "populate": self = .populate
+        case 1 where parts[0] == "reset": self = .reset
+        case 1 where parts[0] == "profile": self = .profile
+        case 2 where parts[0] == "profile": self = .profileNamed(parts[1])
+        case 2 where parts[0] == "proxies": self = .proxy(parts[1])
+        case 3 where parts[0] == "proxies" && parts[2] == "toxics": self = .toxics(parts[1])
+        case 4 where parts[0] == "proxies" && parts[2] == "toxics": self = .toxic(parts[1], parts[3])
+        default: self = .unknown
         }
     }
+}
 
+extension LiveProxy {
     private func ok(_ json: String) -> EventLoopFuture<Response> {
         self.loop.makeSucceededFuture(Response(status: .ok, json: json))
     }
@@ -174,6 +174,16 @@ extension LiveProxy {
         let name = try fields.string("name").flatMap { $0.isEmpty ? nil : $0 }
         if let name, name.contains("/") { throw ProxyAPIError(.badRequest, "bad request body: name must not contain '/'") }
         let toxic = Toxic(name: name, kind: kind, stream: stream, toxicity: try fields.number("toxicity") ?? 1, attributes: try fields.attributes())
+        if let problem = toxic.validationError() { throw ProxyAPIError(.badRequest, problem) }
+        return toxic
+    }
+
+    /// A toxic after an update request: toxicity and the attributes given replace theirs, the
+    /// others are kept (toxiproxy's update decodes the body over the existing toxic).
+    static func updatedToxic(_ toxic: Toxic, _ fields: JSONFields) throws(ProxyAPIError) -> Toxic {
+        var toxic = toxic
+        toxic.toxicity = try fields.number("toxicity") ?? toxic.toxicity
+        toxic.attributes.merge(try fields.attributes()) { _, new in new }
         if let problem = toxic.validationError() { throw ProxyAPIError(.badRequest, problem) }
         return toxic
     }

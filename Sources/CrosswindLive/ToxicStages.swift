@@ -83,13 +83,18 @@ final class PacedStage: ToxicStage {
                 self.enqueue(event, at: max(self.lastRelease, arrived + delay))
             case .bandwidth:
                 let rate = self.toxic.attribute("rate")
-                guard rate > 0 else { return self.enqueue(event, at: max(self.lastRelease, now)) }
-                var rest = bytes
-                let pieceLimit = max(1, rate * 100)  // 100 ms worth
-                while rest.readableBytes > 0 {
-                    let piece = rest.readSlice(length: min(pieceLimit, rest.readableBytes))!
-                    let transmission = TimeAmount.nanoseconds(Int64(piece.readableBytes) * 1_000_000 / Int64(rate))
-                    self.enqueue(.data(piece, arrived: arrived), at: max(self.lastRelease, now) + transmission)
+                if rate == 0 {
+                    // Rate 0 is unlimited (toxiproxy's meaning): the chunk leaves now, behind
+                    // anything held before it, and the queue is pumped like any other.
+                    self.enqueue(event, at: max(self.lastRelease, now))
+                } else {
+                    var rest = bytes
+                    let pieceLimit = max(1, rate * 100)  // 100 ms worth
+                    while rest.readableBytes > 0 {
+                        let piece = rest.readSlice(length: min(pieceLimit, rest.readableBytes))!
+                        let transmission = TimeAmount.nanoseconds(Int64(piece.readableBytes) * 1_000_000 / Int64(rate))
+                        self.enqueue(.data(piece, arrived: arrived), at: max(self.lastRelease, now) + transmission)
+                    }
                 }
             case .slicer:
                 let average = self.toxic.attribute("average_size")

@@ -242,8 +242,13 @@ final class ProxyFrontHandler: ChannelInboundHandler, RemovableChannelHandler {
             let backRelay = RawRelay(pair: self.pair, silent: silent)
             frontRelay.peer = backRelay
             backRelay.peer = frontRelay
-            HTTPProxy.switchToRaw(context, relay: frontRelay)
+            // The upstream side first: NIO removes a decoder in a later loop tick, in the order
+            // asked, and the client's decoder then forwards the bytes it still holds (requests
+            // pipelined behind the upgrade) through the relays. Were the upstream's response
+            // decoder still there, it would take those raw bytes for an HTTP request part and
+            // trap (found by fuzzing: Fuzz/Corpus/http-proxy/regression-pipelined-upgrade).
             back.switchToRaw(relay: backRelay)
+            HTTPProxy.switchToRaw(context, relay: frontRelay)
         }
     }
 

@@ -54,6 +54,23 @@ import Testing
         #expect(proxy.client.isActive && proxy.upstream.isActive)
     }
 
+    /// Found by fuzzing (Fuzz/Corpus/http-proxy/regression-pipelined-upgrade): bytes the client
+    /// pipelined behind its upgrade request reached the upstream connection while its HTTP
+    /// response decoder was still being removed, which took them for a request part and
+    /// trapped. They now pass raw, in order, after the 101.
+    @Test func bytesPipelinedBehindAnUpgradeAreRelayedRawAfterThe101() throws {
+        let proxy = try ProxyHarness(HTTPProxyPolicy(afterUpgrade: .relay))
+        try proxy.clientSends(upgradeRequest + "pipelined")
+        #expect(proxy.serverReceived() == upgradeRequest)
+        try proxy.serverSends(switchingProtocols)
+        #expect(proxy.clientReceived() == switchingProtocols)
+        #expect(proxy.serverReceived() == "pipelined")
+        try proxy.clientSends("after")
+        #expect(proxy.serverReceived() == "after")
+        _ = try proxy.client.finish()
+        #expect(!proxy.upstream.isActive)
+    }
+
     @Test func afterUpgradeSilenceKeepsBothConnectionsOpenAndPassesNothing() throws {
         let proxy = try ProxyHarness(HTTPProxyPolicy(afterUpgrade: .silence))
         // The 101 itself passes: the client believes it is connected.

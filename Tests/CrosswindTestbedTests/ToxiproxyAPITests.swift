@@ -194,6 +194,60 @@ import Glibc
         #expect(server.isRunning)
     }
 
+    /// The update paths of toxiproxy's clients: toxiproxy-python's (enable and disable through
+    /// `POST /proxies/NAME`, `down()`), and the Go client's (`Proxy.Save` POSTs the whole proxy,
+    /// `UpdateToxic` PATCHes a toxic), plus `PATCH` on a proxy; each checked on real traffic.
+    /// Bandwidth with rate 0 is unlimited: data flows at once on a connection that stays open,
+    /// and a transfer throttled at 10 KB/s finishes at once when the rate is PATCHed to 0.
+    @Test func toxiproxyClientsUpdatePaths() throws {
+        let log = try temporaryDirectory("toxi") + "/decisions.log"
+        let (server, apiPort) = try Self.startServer(seed: 1, log: log)
+        defer { stopProcess(server) }
+        let result = try Self.peer(apiPort: apiPort, mode: "updates")
+
+        #expect(result["pythonDisabledRefused"] as? Bool == true)
+        #expect(result["pythonDisabledListed"] as? Bool == false)
+        #expect(result["pythonEnabledWorks"] as? Bool == true)
+        #expect(result["pythonDownRefused"] as? Bool == true)
+        #expect(result["pythonUpWorks"] as? Bool == true)
+        // A PATCHed toxic takes effect on the next connection: 1.5 s of latency becomes 20 ms.
+        #expect(Self.number(result["latencyBefore"], "rttMs") >= 1500)
+        #expect(Self.number(result["patchToxic"], "status") == 200)
+        #expect(Self.number(result["patchToxic"], "latency") == 20)
+        #expect(Self.number(result["patchToxic"], "listed") == 20)
+        #expect(Self.flag(result["latencyAfterPatch"], "ok"))
+        #expect(Self.number(result["latencyAfterPatch"], "rttMs") < 1500)
+        // Toxicity alone (attributes null) keeps the attributes.
+        #expect(Self.number(result["patchToxicity"], "status") == 200)
+        #expect(Self.number(result["patchToxicity"], "toxicity") == 0)
+        #expect(Self.number(result["patchToxicity"], "latency") == 20)
+        #expect(result["patchMissingToxic"] as? Int == 404)
+        #expect(result["patchInvalid"] as? Int == 400)
+        // 20 000 bytes at 10 KB/s take about two seconds; PATCHed to rate 0, the other 180 000
+        // follow at once (they would take 18 s more).
+        #expect(Self.number(result["bandwidthPatched"], "status") == 200)
+        #expect(Self.number(result["bandwidthPatched"], "bytes") == 200_000)
+        #expect(Self.number(result["bandwidthPatched"], "firstMs") >= 1500)
+        #expect(Self.number(result["bandwidthPatched"], "restMs") < 5000)
+        #expect(!Self.flag(result["bandwidthPatched"], "stalled"))
+        // Rate 0 from the start, the upstream keeping its connection open: nothing is held.
+        #expect(Self.number(result["bandwidthZero"], "bytes") == 100_000)
+        #expect(!Self.flag(result["bandwidthZero"], "stalled"))
+        #expect(Self.number(result["bandwidthZero"], "elapsedMs") < 3000)
+        // The Go client's Save: disable and enable with the whole proxy in the body, toxics kept.
+        #expect(Self.number(result["goSaveDisable"], "status") == 200)
+        #expect(Self.flag(result["goSaveDisable"], "refused"))
+        #expect((result["goSaveDisable"] as? [String: Any])?["toxicsKept"] as? [String] == ["kept"])
+        #expect(Self.number(result["goSaveEnable"], "status") == 200)
+        #expect(Self.flag(result["goSaveEnable"], "works"))
+        #expect(Self.number(result["patchProxy"], "status") == 200)
+        #expect(Self.flag(result["patchProxy"], "refused"))
+        #expect(Self.flag(result["patchProxyBack"], "works"))
+        #expect(result["patchProxyMissing"] as? Int == 404)
+        #expect(result["patchCollection"] as? Int == 405)
+        #expect(server.isRunning)
+    }
+
     @Test func sameSeedLogsSameDecisions() throws {
         func decisions(seed: Int) throws -> [String] {
             let log = try temporaryDirectory("toxi") + "/decisions.log"

@@ -3,6 +3,19 @@ import Testing
 
 /// Stream cursors (`EPOCH:OFFSET`) and the client's exactly-once, in-order delivery decisions.
 @Suite struct StreamCursorTests {
+    /// Found by fuzzing (Fuzz/Corpus/cursor): offsets come from the server, and two gaps near
+    /// 2^64 — a hostile or broken server — overflowed the missing count and trapped the client.
+    /// The count saturates; each decision still names its own gap.
+    @Test func hugeGapsSaturateTheMissingCount() {
+        var tracker = DeliveryTracker()
+        #expect(tracker.accept(epoch: 1, offset: 1) == .deliver)
+        #expect(tracker.accept(epoch: 1, offset: UInt64.max - 1) == .deliverAfterGap(missing: UInt64.max - 3))
+        #expect(tracker.accept(epoch: 2, offset: 1) == .newEpoch)
+        #expect(tracker.accept(epoch: 2, offset: UInt64.max) == .deliverAfterGap(missing: UInt64.max - 2))
+        #expect(tracker.missing == UInt64.max)
+        #expect(tracker.accept(epoch: 2, offset: UInt64.max) == .duplicate)
+    }
+
     @Test func deliveryScript() {
         // A welcome says epoch 5 publishes offset 10 next; then messages arrive in order,
         // duplicated, with a gap, late, and finally from a new epoch.

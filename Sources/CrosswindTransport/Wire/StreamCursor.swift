@@ -76,7 +76,7 @@ public struct DeliveryTracker: Sendable {
     public private(set) var last: StreamCursor?
     /// Messages suppressed as duplicates.
     public private(set) var duplicatesSuppressed = 0
-    /// Offsets skipped over by gaps.
+    /// Offsets skipped over by gaps (saturating at `UInt64.max`).
     public private(set) var missing: UInt64 = 0
 
     public init(last: StreamCursor? = nil) {
@@ -106,7 +106,10 @@ public struct DeliveryTracker: Sendable {
         self.last = StreamCursor(epoch: epoch, offset: offset)
         if offset == last.offset + 1 { return .deliver }
         let gap = offset - last.offset - 1
-        self.missing += gap
+        // Saturates: offsets come from the peer, and gaps of a hostile or broken server (an
+        // offset near 2^64, twice) would otherwise overflow the count and trap the client.
+        let (total, overflow) = self.missing.addingReportingOverflow(gap)
+        self.missing = overflow ? UInt64.max : total
         return .deliverAfterGap(missing: gap)
     }
 }
