@@ -23,7 +23,7 @@ struct Bench: ParsableCommand {
 
     @Option(help: "sim (the workload over the virtual network), live (crosswind serve and crosswind load as two processes on loopback) or http-floor (only NIO's HTTP codecs, one long-poll exchange per message: the ceiling for sync-longpoll).")
     var mode = "sim"
-    @Option(help: "websocket, sse, sync (long-poll and interval polling) or all.")
+    @Option(help: "websocket, sse, sync (long-poll and interval polling), sync-longpoll, sync-interval or all.")
     var transport = "websocket"
     @Option(help: "Number of clients.")
     var clients = 1000
@@ -111,9 +111,12 @@ struct Bench: ParsableCommand {
         }
         switch self.transport {
         case "all": TransportMethod.allCases.forEach(add)
+        case "sync-longpoll", "sync-interval":
+            add(.sync)
+            variants.removeAll { $0.0 != self.transport }
         case let name:
             guard let kind = TransportMethod(rawValue: name) else {
-                printError("bench --transport \(name): expected websocket, sse, sync or all")
+                printError("bench --transport \(name): expected websocket, sse, sync, sync-longpoll, sync-interval or all")
                 throw ExitCode(ExitStatus.invalidInput)
             }
             add(kind)
