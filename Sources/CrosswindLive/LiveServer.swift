@@ -1,4 +1,5 @@
 import CrosswindTransport
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -11,14 +12,21 @@ import Glibc
 /// (`WebSocketServer.configure`: WebSocket, SSE, Custom Sync, client messages), on NIOPosix,
 /// with a demo publisher of dashboard metrics and the dashboard page.
 ///
-/// Everything — the hub, every connection, the publisher — runs on one event loop: the hub is
-/// confined to one loop, exactly as in simulation.
+/// Fan-out on every core: one event loop per core (`loops`), accepted connections spread
+/// across them, and one `TopicHub` per loop — a hub is confined to one loop, exactly as in
+/// simulation. The publisher runs on the first loop and hands each publish to every loop once
+/// (`EventLoop.execute`, in order), where that loop's hub encodes it once and writes it to its
+/// own connections; so every hub gives a message the same offset, and a client that
+/// reconnects to another loop resumes where it was. Client sessions are shared by all hubs
+/// (a lock-protected store), since a POST may arrive on another loop than its stream.
 public final class LiveServer {
     public struct Configuration: Sendable {
         /// Loopback by default: a server reachable from elsewhere must be asked for.
         public var host = "127.0.0.1"
         /// 0 picks a free port (printed at start).
         public var port = 8080
+        /// Event loops serving connections (one per core by default).
+        public var loops = System.coreCount
         /// Messages per second the demo publisher sends on `metrics` (0: none).
         public var demoRatePerSecond: Double = 2
         /// Extra bytes of padding in each demo message (a `pad` string), to load the wire.
@@ -31,21 +39,30 @@ public final class LiveServer {
     }
 
     public let configuration: Configuration
-    public let hub: TopicHub
-    private let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+    /// One hub per event loop, in the group's order.
+    public let hubs: [TopicHub]
+    /// The first loop's hub (where the publisher runs).
+    public var hub: TopicHub { self.hubs[0] }
+    private let group: MultiThreadedEventLoopGroup
+    private let loops: [any EventLoop]
     private var channel: (any Channel)?
 
     public init(configuration: Configuration) {
         self.configuration = configuration
+        self.group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, configuration.loops))
+        self.loops = Array(self.group.makeIterator())
         // A new epoch per start: a restarted server has lost its history, and clients are told.
         var random = SystemRandomNumberGenerator()  // allowed-nondeterminism: live server
-        self.hub = TopicHub(epoch: random.next() >> 11)
+        let epoch = random.next() >> 11
+        let sessions: (any ClientSessionStore)? = self.loops.count > 1 ? LockedSessionStore(epoch: epoch) : nil
+        self.hubs = self.loops.map { _ in TopicHub(epoch: epoch, sessions: sessions) }
     }
 
     /// Binds and starts serving; returns the port.
     @discardableResult
     public func start() throws -> Int {
-        let hub = self.hub
+        let hubs = self.hubs
+        let loops = self.loops
         var server = self.configuration.server
         server.staticFiles = self.configuration.staticFiles
         if server.log == nil {
@@ -55,20 +72,25 @@ public final class LiveServer {
             }
         }
         let settings = server
-        let loop = self.group.next()
         let channel = try ServerBootstrap(group: self.group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             // Past 1 MiB queued for one client it is not writable: the transports then drop it.
             .childChannelOption(.writeBufferWaterMark, value: .init(low: 256 * 1024, high: 1024 * 1024))
             .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture { try WebSocketServer.configure(channel, hub: hub, configuration: settings) }
+                channel.eventLoop.makeCompletedFuture {
+                    // The hub of the loop this connection was given to.
+                    let index = loops.firstIndex { $0 === channel.eventLoop } ?? 0
+                    try WebSocketServer.configure(channel, hub: hubs[index], configuration: settings)
+                }
             }
             .bind(host: self.configuration.host, port: self.configuration.port).wait()
         self.channel = channel
         if self.configuration.demoRatePerSecond > 0 {
+            let loop = loops[0]
             let publisher = DemoPublisher(
-                hub: hub, ratePerSecond: self.configuration.demoRatePerSecond, paddingBytes: self.configuration.demoPaddingBytes, log: settings.log
+                targets: zip(loops, hubs).map { ($0, $1) }, ratePerSecond: self.configuration.demoRatePerSecond,
+                paddingBytes: self.configuration.demoPaddingBytes, log: settings.log
             )
             try loop.submit { publisher.start(on: loop) }.wait()
         }
@@ -94,8 +116,12 @@ public final class LiveServer {
 /// `k × interval`): clients measure latency against the schedule, so a publisher held up by a
 /// busy loop counts against the server, as the seed's methodology asks. `ts` is the same in
 /// milliseconds, for the dashboard.
+///
+/// Each message is built once and handed to every loop's hub once: directly on the
+/// publisher's own loop, through `execute` on the others (so each hub sees the same messages
+/// in the same order).
 final class DemoPublisher: @unchecked Sendable {
-    private let hub: TopicHub
+    private let targets: [(loop: any EventLoop, hub: TopicHub)]
     private let interval: TimeAmount
     private var random = SystemRandomNumberGenerator()  // allowed-nondeterminism: live demo data
     private var cpu = 40.0
@@ -107,8 +133,8 @@ final class DemoPublisher: @unchecked Sendable {
     private let padding: String
     private let log: (@Sendable (String) -> Void)?
 
-    init(hub: TopicHub, ratePerSecond: Double, paddingBytes: Int, log: (@Sendable (String) -> Void)?) {
-        self.hub = hub
+    init(targets: [(any EventLoop, TopicHub)], ratePerSecond: Double, paddingBytes: Int, log: (@Sendable (String) -> Void)?) {
+        self.targets = targets.map { (loop: $0.0, hub: $0.1) }
         self.log = log
         self.interval = .nanoseconds(Int64(1e9 / ratePerSecond))
         self.padding = paddingBytes > 0 ? ",\"pad\":\"" + String(repeating: "x", count: paddingBytes) + "\"" : ""
@@ -145,6 +171,49 @@ final class DemoPublisher: @unchecked Sendable {
         self.mem = min(100, max(0, self.mem + Double.random(in: -1...1, using: &self.random)))
         let rps = Int.random(in: 80...160, using: &self.random)
         let json = "{\"ts\":\(due / 1000),\"due\":\(due),\"cpu\":\((self.cpu * 10).rounded() / 10),\"mem\":\((self.mem * 10).rounded() / 10),\"rps\":\(rps)\(self.padding)}"
-        self.hub.publish(topic: "metrics", data: ByteBuffer(string: json))
+        let data = ByteBuffer(string: json)
+        for (loop, hub) in self.targets {
+            if loop.inEventLoop {
+                hub.publish(topic: "metrics", data: data)
+            } else {
+                // The hub is confined to its loop, which is the only one that touches it.
+                let hub = UnsafeTransfer(hub)
+                loop.execute { hub.value.publish(topic: "metrics", data: data) }
+            }
+        }
+    }
+}
+
+/// Carries a loop-confined object to the loop that owns it.
+private struct UnsafeTransfer<Value>: @unchecked Sendable {
+    let value: Value
+    init(_ value: Value) { self.value = value }
+}
+
+/// Client sessions shared by the hubs of every loop, behind a lock: a session is opened on the
+/// loop of its stream's connection and named by POSTs that may arrive on any other.
+final class LockedSessionStore: ClientSessionStore, @unchecked Sendable {
+    // The loop-confined store, only ever used under the lock.
+    private let store: LoopConfinedSessionStore
+    private let lock = NIOLock()
+
+    init(epoch: UInt64) {
+        self.store = LoopConfinedSessionStore(epoch: epoch)
+    }
+
+    func open(client: String?, topic: String) -> String {
+        self.lock.withLock { self.store.open(client: client, topic: topic) }
+    }
+
+    func close(_ id: String) {
+        self.lock.withLock { self.store.close(id) }
+    }
+
+    func accept(session: String, sequence: UInt64) -> SessionAcceptance {
+        self.lock.withLock { self.store.accept(session: session, sequence: sequence) }
+    }
+
+    func acknowledged(client: String) -> UInt64 {
+        self.lock.withLock { self.store.acknowledged(client: client) }
     }
 }

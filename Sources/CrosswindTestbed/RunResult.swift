@@ -16,6 +16,9 @@ public struct RunResult {
     public var capturePaths: [String]
     /// The server's log lines (rejected requests, broken client frames).
     public var serverLog: [String]
+    /// Every delivered message's latency (the report keeps its percentiles; a latency CDF
+    /// needs the whole histogram).
+    public var latency = LatencyHistogram()
 
     static func measure(_ run: ExperimentRun) -> RunResult {
         let experiment = run.experiment
@@ -51,7 +54,10 @@ public struct RunResult {
         )
         report.serverErrors = run.serverLog.lines.count
         report.simulation = Report.SimulationFigures(virtualSeconds: virtualSeconds, events: run.simulation.trace.count)
-        return RunResult(report: report, series: run.series, trace: run.simulation.trace, capturePaths: run.capturePaths, serverLog: run.serverLog.lines)
+        return RunResult(
+            report: report, series: run.series, trace: run.simulation.trace, capturePaths: run.capturePaths, serverLog: run.serverLog.lines,
+            latency: observation.latency
+        )
     }
 
     /// What the run's clients and server saw, for the report and its expectations.

@@ -21,9 +21,9 @@ struct Bench: ParsableCommand {
         ])
     )
 
-    @Option(help: "sim (the workload over the virtual network) or http-floor (only NIO's HTTP codecs, one long-poll exchange per message: the ceiling for sync-longpoll).")
+    @Option(help: "sim (the workload over the virtual network), live (crosswind serve and crosswind load as two processes on loopback) or http-floor (only NIO's HTTP codecs, one long-poll exchange per message: the ceiling for sync-longpoll).")
     var mode = "sim"
-    @Option(help: "websocket, sse, sync (long-poll and interval polling) or all.")
+    @Option(help: "websocket, sse, sync (long-poll and interval polling), sync-longpoll, sync-interval or all.")
     var transport = "websocket"
     @Option(help: "Number of clients.")
     var clients = 1000
@@ -31,19 +31,28 @@ struct Bench: ParsableCommand {
     var rate: Double = 10
     @Option(help: "Message size in bytes.")
     var size = 1024
-    @Option(help: "Publishing duration in seconds of virtual time.")
+    @Option(help: "Publishing duration in seconds (of virtual time in sim; measured window in live).")
     var duration = 60
     @Option(help: "Custom Sync interval-polling period in milliseconds.")
     var syncInterval = 2000
     @Option(help: "Seed.")
     var seed: UInt64 = 1
-    @Option(help: "Directory for bench.json.")
+    @Option(help: "Directory for bench.json (and per variant latency.csv; live: each process's report and log).")
     var out: String?
+    @Option(help: "live: event loops of crosswind serve (default: one per core).")
+    var loops: Int?
+    @Option(help: "live: event-loop threads of crosswind load.")
+    var threads = 2
+    @Option(help: ArgumentHelp("live: a peer server to measure beside crosswind serve (WebSocket only), started as `PEER --port 0 --rate R --padding P`; it prints its 127.0.0.1:PORT on its first line.", valueName: "executable"))
+    var peer: String?
+    @Option(help: "live with --peer: rounds of crosswind serve and the peer, alternating.")
+    var rounds = 3
     @Option(name: .customLong("repeat"), help: "Run each variant this many times; report the fastest and the median wall time (shared machines are noisy).")
     var repetitions = 1
 
     /// One measured variant: a transport (and for Custom Sync, a polling mode).
     struct Figures: Codable {
+        var mode = "sim"
         var variant: String
         var transport: String
         var clients: Int
@@ -59,17 +68,22 @@ struct Bench: ParsableCommand {
         var peakRSSMiB: Double
         var events: Int
         var report: Report
+        /// The latency CDF from the whole histogram.
+        var latencyCDF: [LatencyPoint]
     }
 
     func run() throws {
-        guard self.mode == "sim" || self.mode == "http-floor" else {
-            printError("bench --mode \(self.mode): expected sim or http-floor (live load: crosswind serve and crosswind load)")
+        guard ["sim", "live", "http-floor"].contains(self.mode) else {
+            printError("bench --mode \(self.mode): expected sim, live or http-floor")
             throw ExitCode(ExitStatus.invalidInput)
         }
-        guard self.clients > 0, self.rate > 0, self.size > 1, self.duration > 0, self.repetitions > 0, self.syncInterval > 0 else {
-            printError("bench: clients, rate, size, duration, sync-interval and repeat must be positive")
+        guard self.clients > 0, self.rate > 0, self.size > 1, self.duration > 0, self.repetitions > 0, self.syncInterval > 0,
+            self.threads > 0, self.rounds > 0, (self.loops ?? 1) > 0
+        else {
+            printError("bench: clients, rate, size, duration, sync-interval, repeat, threads, rounds and loops must be positive")
             throw ExitCode(ExitStatus.invalidInput)
         }
+        if self.mode == "live" { return try self.runLive() }
         var base = SimulationBenchmark.Parameters()
         base.clients = self.clients
         base.ratePerSecond = self.rate
@@ -97,9 +111,12 @@ struct Bench: ParsableCommand {
         }
         switch self.transport {
         case "all": TransportMethod.allCases.forEach(add)
+        case "sync-longpoll", "sync-interval":
+            add(.sync)
+            variants.removeAll { $0.0 != self.transport }
         case let name:
             guard let kind = TransportMethod(rawValue: name) else {
-                printError("bench --transport \(name): expected websocket, sse, sync or all")
+                printError("bench --transport \(name): expected websocket, sse, sync, sync-longpoll, sync-interval or all")
                 throw ExitCode(ExitStatus.invalidInput)
             }
             add(kind)
@@ -115,6 +132,9 @@ struct Bench: ParsableCommand {
         if let out = self.out {
             try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
             try RunOutput.encode(all).write(to: URL(fileURLWithPath: "\(out)/bench.json"))
+            for figures in all {
+                try LatencyPoint.csv(figures.latencyCDF).write(toFile: "\(out)/latency-\(figures.variant).csv", atomically: true, encoding: .utf8)
+            }
         }
         if !all.allSatisfy(\.report.passed) { throw ExitCode(ExitStatus.expectationFailed) }
     }
@@ -171,7 +191,8 @@ struct Bench: ParsableCommand {
             durationSeconds: self.duration, knobs: knobs, wallSeconds: sorted[0],
             medianWallSeconds: sorted[sorted.count / 2], repetitions: self.repetitions,
             virtualSeconds: virtualSeconds, speedup: virtualSeconds / sorted[0],
-            peakRSSMiB: peakResidentMiB(), events: report.simulation?.events ?? 0, report: report
+            peakRSSMiB: peakResidentMiB(), events: report.simulation?.events ?? 0, report: report,
+            latencyCDF: LatencyPoint.cdf(of: lastResult!.latency)
         )
     }
 

@@ -42,7 +42,7 @@ struct Load: ParsableCommand {
     var expect: String?
     @Option(help: "The clients' group name, which expectations naming a group refer to.")
     var group = "load"
-    @Option(help: "Directory for report.json.")
+    @Option(help: "Directory for report.json and latency.csv (the latency CDF: percentile, ms).")
     var out: String?
 
     func run() throws {
@@ -97,6 +97,7 @@ struct Load: ParsableCommand {
         if let out = self.out {
             do {
                 try RunOutput.encode(report).write(to: URL(fileURLWithPath: "\(out)/report.json"))
+                try LatencyPoint.csv(LatencyPoint.cdf(of: result.observation.latency)).write(toFile: "\(out)/latency.csv", atomically: true, encoding: .utf8)
             } catch {
                 printError("cannot write \(out)/report.json: \(error)")
                 throw ExitCode(ExitStatus.invalidInput)

@@ -22,6 +22,8 @@ struct Serve: ParsableCommand {
     var web: String?
     @Option(help: "Padding bytes added to each demo message (to load the wire).")
     var padding = 0
+    @Option(help: "Event loops serving connections, each with its own copy of every topic's stream (default: one per core).")
+    var loops: Int?
     @Option(help: "Comma-separated topics clients may subscribe to ('*': any valid name); others get 404.")
     var topics = "metrics"
     @Flag(help: "Also offer a WebSocket echo endpoint at /echo (for conformance tests).")
@@ -32,8 +34,8 @@ struct Serve: ParsableCommand {
     var captureInterface = "lo"
 
     func run() throws {
-        guard self.rate >= 0, (0...65535).contains(self.port) else {
-            printError("serve: rate must be >= 0 and port within 0...65535")
+        guard self.rate >= 0, (0...65535).contains(self.port), (self.loops ?? 1) > 0 else {
+            printError("serve: rate must be >= 0, port within 0...65535 and loops positive")
             throw ExitCode(ExitStatus.invalidInput)
         }
         // SIGTERM and SIGINT are taken with sigwait on this thread so that stopping the server
@@ -49,6 +51,7 @@ struct Serve: ParsableCommand {
         configuration.host = self.host
         configuration.port = self.port
         configuration.demoRatePerSecond = self.rate
+        if let loops = self.loops { configuration.loops = loops }
         configuration.demoPaddingBytes = max(self.padding, 0)
         if let directory = WebDirectory.locate(explicit: self.web) {
             configuration.staticFiles = WebDirectory.load(directory)

@@ -81,9 +81,9 @@ import Testing
         #expect(run.stdout.contains("bench  mode http-floor  exchanges 200 "))
         #expect(run.stdout.contains("us per exchange"))
         #expect(run.stdout.contains("sync-longpoll (one exchange per message, 6 s virtual) can reach at most"))
-        let unknown = try runProcess(crosswind, ["bench", "--mode", "live"])
+        let unknown = try runProcess(crosswind, ["bench", "--mode", "warp"])
         #expect(unknown.status == 2)
-        #expect(unknown.stderr.contains("expected sim or http-floor"))
+        #expect(unknown.stderr.contains("expected sim, live or http-floor"))
     }
 
     @Test func validateAcceptsEveryShippedFile() throws {

@@ -131,13 +131,17 @@ public final class TopicHub: @unchecked Sendable {
     public var onClientMessage: ((ClientMessage) -> Void)?
     public private(set) var clientMessagesAccepted = 0
     public private(set) var clientMessagesDuplicated = 0
-    private var sessions: [String: (client: String, topic: String)] = [:]
-    private var nextSession: UInt64 = 1
-    private var highestSequence: [String: UInt64] = [:]
+    /// Where client sessions and the numbers they acknowledged live: this hub's own by
+    /// default; shared by the hubs of a server that runs one hub per event loop.
+    private let sessions: any ClientSessionStore
 
-    public init(epoch: UInt64, window: ReplayWindow = ReplayWindow()) {
+    /// - Parameter sessions: the client-session store; the default keeps it in this hub (one
+    ///   event loop). A server with one hub per loop passes one thread-safe store to all of
+    ///   them, so a POST naming a session opened on another loop's connection is recognised.
+    public init(epoch: UInt64, window: ReplayWindow = ReplayWindow(), sessions: (any ClientSessionStore)? = nil) {
         self.epoch = epoch
         self.window = window
+        self.sessions = sessions ?? LoopConfinedSessionStore(epoch: epoch)
     }
 
     /// The stream position of `topic` (created on first use).
@@ -167,7 +171,9 @@ public final class TopicHub: @unchecked Sendable {
         if let now { self.prune(entry, now: now) }
         let state = entry.state
         guard let cursor else { return Resumption(state: state, recovered: true, replay: []) }
-        let snapshot = entry.retained.last.map { [$0] } ?? []
+        // The snapshot (the newest message) only when the cursor cannot be served: built
+        // lazily, since a long-poll asks on every message and nearly always can be.
+        var snapshot: [PublishedMessage] { entry.retained.last.map { [$0] } ?? [] }
         guard cursor.epoch == state.epoch, cursor.offset < state.next else {
             return Resumption(state: state, recovered: false, replay: snapshot)
         }
@@ -244,35 +250,33 @@ public final class TopicHub: @unchecked Sendable {
     /// deterministic (`EPOCH-N`). A client that gave no id (`client=`) is known by its
     /// session, so its resends are recognised only within that connection.
     public func openSession(client: String?, topic: String) -> String {
-        let id = "\(self.epoch)-\(self.nextSession)"
-        self.nextSession += 1
-        self.sessions[id] = (client ?? id, topic)
-        return id
+        self.sessions.open(client: client, topic: topic)
     }
 
     /// Ends a session: later POSTs naming it get 404.
     public func closeSession(_ id: String) {
-        self.sessions[id] = nil
+        self.sessions.close(id)
     }
 
     /// Takes a client → server message. Each client numbers its messages 1, 2, 3 … and resends
     /// unacknowledged ones after a reconnect or a transport switch; the hub keeps the highest
     /// number seen per client, so a resend is recognised and nothing is handled twice.
     public func receive(session: String, sequence: UInt64, data: ByteBuffer) -> ClientMessageOutcome {
-        guard let (client, topic) = self.sessions[session] else { return .unknownSession }
-        let highest = self.highestSequence[client] ?? 0
-        guard sequence > highest else {
+        switch self.sessions.accept(session: session, sequence: sequence) {
+        case .unknownSession:
+            return .unknownSession
+        case .duplicate(let highest):
             self.clientMessagesDuplicated += 1
             return .duplicate(acknowledged: highest)
+        case .accepted(let client, let topic):
+            self.clientMessagesAccepted += 1
+            self.onClientMessage?(ClientMessage(client: client, topic: topic, sequence: sequence, data: data))
+            return .accepted(acknowledged: sequence)
         }
-        self.highestSequence[client] = sequence
-        self.clientMessagesAccepted += 1
-        self.onClientMessage?(ClientMessage(client: client, topic: topic, sequence: sequence, data: data))
-        return .accepted(acknowledged: sequence)
     }
 
     /// The highest message number accepted from a client.
-    public func acknowledged(client: String) -> UInt64 { self.highestSequence[client] ?? 0 }
+    public func acknowledged(client: String) -> UInt64 { self.sessions.acknowledged(client: client) }
 
     private func prune(_ entry: Topic, now: NIODeadline) {
         while let first = entry.retained.first, let at = first.publishedAt, now - at > self.window.maxAge {
