@@ -117,12 +117,17 @@ extension Schema {
             "A separate port for WebSocket (`/ws`), as servers that terminate WebSocket elsewhere have; a firewall can then block one transport and not the others.",
             example: "8080"
         )
+        static let tls = SchemaKey<Bool>.key(
+            "tls", .boolean, default: ServerSpec().tls,
+            "Every port speaks TLS (`https:`, `wss:`): clients do a TLS handshake (one round trip, about 4.6 KB) on each connection, and a proxy passes the connection only as a tunnel unless its policy intercepts TLS.",
+            example: "true"
+        )
     }
 
     static let server = SchemaBlock(
         id: "server", title: "Server", location: "`server:` of a topology",
         summary: "The server node: it runs the three transports' endpoints and publishes the workload.",
-        keys: [ServerKeys.name.info, ServerKeys.port.info, ServerKeys.webSocketPort.info],
+        keys: [ServerKeys.name.info, ServerKeys.port.info, ServerKeys.webSocketPort.info, ServerKeys.tls.info],
         example: "server: { name: server, port: 80, webSocketPort: 8080 }"
     )
 

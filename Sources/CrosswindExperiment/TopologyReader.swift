@@ -48,7 +48,9 @@ enum TopologyReader {
     static func server(_ value: YAMLValue) throws(ExperimentError) -> ServerSpec {
         typealias Keys = Schema.ServerKeys
         let map = try value.mapping(Schema.server)
-        let spec = ServerSpec(name: map.read(Keys.name), port: map.read(Keys.port), webSocketPort: map.optional(Keys.webSocketPort))
+        let spec = ServerSpec(
+            name: map.read(Keys.name), port: map.read(Keys.port), webSocketPort: map.optional(Keys.webSocketPort), tls: map.read(Keys.tls)
+        )
         map.finish()
         return spec
     }
