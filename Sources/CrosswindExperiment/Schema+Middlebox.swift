@@ -110,7 +110,7 @@ extension Schema {
             presence: .required, summary: "The groups whose traffic goes through the proxy.", example: "[office, branch]"
         )
         static let link = KeyInfo(
-            name: "link", type: "mapping: a [link](#link) for both directions, or [`up` and `down`](#link-directions)",
+            name: "link", type: "mapping: a [link](#access-link) for both directions, or [`up` and `down`](#link-directions)",
             allowed: "", presence: .defaulted("`{ latency: 1ms }`"),
             summary: "The path between the proxy and the server (`up`: proxy → server).", example: "{ latency: 2ms }"
         )

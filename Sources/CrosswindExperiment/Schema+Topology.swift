@@ -156,7 +156,7 @@ extension Schema {
             example: "500ms"
         )
         static let link = KeyInfo(
-            name: "link", type: "mapping: a [link](#link) for both directions, or [`up` and `down`](#link-directions)",
+            name: "link", type: "mapping: a [link](#access-link) for both directions, or [`up` and `down`](#link-directions)",
             allowed: "", presence: .required,
             summary: "The path between each client and the server (or its proxy); every client gets its own pair of links with these properties.",
             example: "{ latency: 20ms, loss: 1% }"
@@ -204,11 +204,11 @@ extension Schema {
 
     enum LinkDirectionKeys {
         static let up = KeyInfo(
-            name: "up", type: "mapping: [link](#link)", allowed: "", presence: .required,
+            name: "up", type: "mapping: [link](#access-link)", allowed: "", presence: .required,
             summary: "Client → server (for a middlebox: proxy → server).", example: "{ latency: 20ms, bandwidth: 20Mbit }"
         )
         static let down = KeyInfo(
-            name: "down", type: "mapping: [link](#link)", allowed: "", presence: .required,
+            name: "down", type: "mapping: [link](#access-link)", allowed: "", presence: .required,
             summary: "Server → client (for a middlebox: server → proxy).", example: "{ latency: 20ms, bandwidth: 50Mbit }"
         )
     }
@@ -252,6 +252,23 @@ extension Schema {
             example: "256KiB"
         )
     }
+
+    enum AccessLinkKeys {
+        static let profile = SchemaKey<LinkProfile>.optional(
+            "profile", .choice(what: "link profile"), absent: "the link's own keys alone",
+            "A named access link with published figures (their sources are in `LinkProfile.swift`): `lan` 1 Gbit/s, 0.2 ms RTT; `office-wifi` 30/15 Mbit/s, 2 ms RTT, 5 ms jitter; `hotel-wifi` 5/1 Mbit/s, 40 ms RTT, 40 ms jitter, 0.2 % loss; `4g` 9/9 Mbit/s, 170 ms RTT; `3g` 1.6 Mbit/s / 768 kbit/s, 300 ms RTT; `satellite` 25/3 Mbit/s, 683 ms RTT (down/up). Keys written beside it override it (both directions, or the one direction of `up:`/`down:`).",
+            example: "4g"
+        )
+    }
+
+    static let accessLink = SchemaBlock(
+        id: "access-link", title: "Link of a group or a middlebox",
+        location: "`link:` of a group or a middlebox, and its `up:`/`down:`",
+        summary: "A [link](#link), or a named profile with optional overrides: `{ profile: 3g }`, `{ profile: 3g, loss: 1.5% }`.",
+        keys: [AccessLinkKeys.profile.info],
+        includes: [link],
+        example: "link: { profile: hotel-wifi, loss: 1% }"
+    )
 
     static let link = SchemaBlock(
         id: "link", title: "Link",

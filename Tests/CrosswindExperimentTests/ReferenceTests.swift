@@ -120,7 +120,7 @@ import Testing
               sync: { interval: 1s, longPoll: 10s, batchSize: 20 }
             - name: home
               count: 1
-              link: { latency: 5ms, loss: { model: gilbert-elliott, p: 1%, r: 30%, lossInGood: 0, lossInBad: 0.5 } }
+              link: { profile: 4g, jitter: 1ms, bandwidth: 5Mbit, queue: 32KiB, latency: 5ms, loss: { model: gilbert-elliott, p: 1%, r: 30%, lossInGood: 0, lossInBad: 0.5 } }
               manager:
                 defaultMethod: websocket
                 fallbackMethods: [sse, sync]
