@@ -3,8 +3,9 @@ import CrosswindNetwork
 import NIOCore
 
 /// A middlebox in a topology: an HTTP proxy node between some client groups and the server.
-/// Those groups' clients connect to the proxy (it listens on the server's ports, as a reverse
-/// or transparent proxy does), and the proxy opens its own connection to the server for each.
+/// Those groups' clients connect to the proxy (on the server's ports when it is transparent,
+/// on its own port when it is an explicit forward proxy), and the proxy opens its own
+/// connection to the server for each.
 public struct MiddleboxSpec: Sendable, Equatable {
     /// Node name, unique among nodes.
     public var name: String
@@ -14,11 +15,32 @@ public struct MiddleboxSpec: Sendable, Equatable {
     public var link: LinkPair
     /// What the proxy does to the traffic; the default passes everything through.
     public var policy: HTTPProxyPolicy
+    /// Whether clients know the proxy is there.
+    public var mode: Mode
+    /// Mode `explicit`: the port the proxy listens on (the clients' proxy setting).
+    public var port: Int
 
-    public init(name: String, groups: [String], link: LinkPair = LinkPair(both: LinkConfiguration(latency: .milliseconds(1))), policy: HTTPProxyPolicy = .passThrough) {
+    /// How the groups' clients reach the proxy. The raw values are the names experiment files use.
+    public enum Mode: String, Sendable, Equatable, CaseIterable {
+        /// In the path, on the server's ports: clients connect "to the server" and reach the proxy.
+        case transparent
+        /// A forward proxy the clients are configured to use: `CONNECT` for TLS and WebSocket,
+        /// absolute-form requests for plain HTTP, all to ``MiddleboxSpec/port``.
+        case explicit
+    }
+
+    /// Squid's default port.
+    public static let defaultExplicitPort = 3128
+
+    public init(
+        name: String, groups: [String], link: LinkPair = LinkPair(both: LinkConfiguration(latency: .milliseconds(1))),
+        policy: HTTPProxyPolicy = .passThrough, mode: Mode = .transparent, port: Int = MiddleboxSpec.defaultExplicitPort
+    ) {
         self.name = name
         self.groups = groups
         self.link = link
         self.policy = policy
+        self.mode = mode
+        self.port = port
     }
 }

@@ -21,9 +21,11 @@ enum MiddleboxReader {
         }
         let link = map.read(Keys.link, TopologyReader.link)
         let policy = map.read(Keys.policy, Self.policy)
+        let mode = map.read(Keys.mode)
+        let port = map.read(Keys.port)
         map.finish()
         guard let name else { throw ExperimentError.reported }
-        var spec = MiddleboxSpec(name: name, groups: groups ?? [])
+        var spec = MiddleboxSpec(name: name, groups: groups ?? [], mode: mode, port: port)
         if let link { spec.link = link }
         if let policy { spec.policy = policy }
         return spec
@@ -62,11 +64,35 @@ enum MiddleboxReader {
     /// `setProxyPolicy:` does); absent keys keep the pass-through defaults. Does not call `finish()`.
     static func policy(in map: YAMLMapping) -> HTTPProxyPolicy {
         typealias Keys = Schema.PolicyKeys
+        let blocked = map.read(Keys.blockContentTypes) { (v: YAMLValue) throws(ExperimentError) in
+            try v.list { (element: YAMLValue) throws(ExperimentError) -> String in
+                let text = try element.scalarText(expected: "a media type")
+                let parts = text.split(separator: "/", omittingEmptySubsequences: false)
+                guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty, !text.contains(" ") else {
+                    throw element.error("'\(text)' is not a media type (expected type/subtype, like text/event-stream)")
+                }
+                return text
+            }
+        }
+        let ports = map.read(Keys.connectPorts) { (v: YAMLValue) throws(ExperimentError) in
+            try v.list { (element: YAMLValue) throws(ExperimentError) in try ValueFormat<Int>.port.read(element) }
+        }
         return HTTPProxyPolicy(
             stripUpgrade: map.read(Keys.stripUpgrade),
             afterUpgrade: map.read(Keys.afterUpgrade),
             bufferResponseBytes: map.optional(Keys.bufferResponses),
-            idleTimeout: map.optional(Keys.idleTimeout)
+            idleTimeout: map.optional(Keys.idleTimeout),
+            bufferAfter: map.optional(Keys.bufferAfter),
+            holdEvents: map.read(Keys.holdEvents),
+            holdEventsBytes: map.optional(Keys.holdEventsBytes),
+            maxConnectionLifetime: map.optional(Keys.maxConnectionLifetime),
+            maxResponseTime: map.optional(Keys.maxResponseTime),
+            blockContentTypes: blocked ?? [],
+            maxConnectionsPerClient: map.optional(Keys.maxConnectionsPerClient),
+            webSocketBytesBudget: map.optional(Keys.dropFramesAfterBytes),
+            webSocketTimeBudget: map.optional(Keys.dropFramesAfter),
+            tls: map.read(Keys.tls),
+            connectPorts: ports
         )
     }
 }

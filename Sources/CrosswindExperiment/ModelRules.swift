@@ -1,3 +1,4 @@
+import CrosswindMiddlebox
 import CrosswindNetwork
 import CrosswindTransport
 import NIOCore
@@ -116,6 +117,7 @@ enum ModelRules {
                 }
             }
             if firstIndexOfName[middlebox.name] == nil { firstIndexOfName[middlebox.name] = index }
+            policy(middlebox.policy, at: "\(path).policy", r)
             let groupsPath = "\(path).groups"
             guard !r.hasProblem(groupsPath) else { continue }
             guard !middlebox.groups.isEmpty else {
@@ -139,6 +141,17 @@ enum ModelRules {
                 }
             }
             for (group, element) in accepted { behind[group] = (middlebox.name, element) }
+        }
+    }
+
+    /// A policy's keys that only mean something beside another: `bufferAfter` with
+    /// `bufferResponses`, `holdEventsBytes` with `holdEvents`.
+    static func policy(_ policy: HTTPProxyPolicy, at path: String, _ r: some RuleReporter) {
+        if policy.bufferAfter != nil, policy.bufferResponseBytes == nil, !r.hasProblem("\(path).bufferAfter") {
+            r.report(["\(path).bufferAfter", path], "bufferAfter needs bufferResponses (how many bytes to hold once buffering starts)")
+        }
+        if policy.holdEventsBytes != nil, !policy.holdEvents, !r.hasProblem("\(path).holdEventsBytes") {
+            r.report(["\(path).holdEventsBytes", path], "holdEventsBytes applies only with holdEvents: true")
         }
     }
 
@@ -178,7 +191,8 @@ enum ModelRules {
             // Entries left out before this one may have added a firewall: say nothing about removals then.
             let nothingLeftOut = path == "timeline[\(index)]"
             switch event.action {
-            case .setProxyPolicy(let middlebox, _):
+            case .setProxyPolicy(let middlebox, let newPolicy):
+                policy(newPolicy, at: actionPath, r)
                 let reference = "\(actionPath).middlebox"
                 if let topology, middleboxNamesComplete, !r.hasProblem(reference),
                    !topology.middleboxes.contains(where: { $0.name == middlebox }) {

@@ -208,6 +208,7 @@ final class ModelValidator {
         for (index, middlebox) in topology.middleboxes.enumerated() {
             let entry = s.scoped("middleboxes[\(index)]")
             entry.check(Schema.MiddleboxKeys.name, middlebox.name)
+            entry.check(Schema.MiddleboxKeys.port, middlebox.port)
             linkPair(middlebox.link, entry.scoped("link"))
             policy(middlebox.policy, entry.scoped("policy"))
         }
@@ -280,7 +281,24 @@ final class ModelValidator {
     }
 
     func policy(_ policy: HTTPProxyPolicy, _ s: Scope) {
-        if let bytes = policy.bufferResponseBytes { s.check(Schema.PolicyKeys.bufferResponses, bytes) }
-        if let timeout = policy.idleTimeout { s.check(Schema.PolicyKeys.idleTimeout, timeout) }
+        typealias Keys = Schema.PolicyKeys
+        if let bytes = policy.bufferResponseBytes { s.check(Keys.bufferResponses, bytes) }
+        if let timeout = policy.idleTimeout { s.check(Keys.idleTimeout, timeout) }
+        if let after = policy.bufferAfter { s.check(Keys.bufferAfter, after) }
+        if let bytes = policy.holdEventsBytes { s.check(Keys.holdEventsBytes, bytes) }
+        if let lifetime = policy.maxConnectionLifetime { s.check(Keys.maxConnectionLifetime, lifetime) }
+        if let time = policy.maxResponseTime { s.check(Keys.maxResponseTime, time) }
+        if let cap = policy.maxConnectionsPerClient { s.check(Keys.maxConnectionsPerClient, cap) }
+        if let bytes = policy.webSocketBytesBudget { s.check(Keys.dropFramesAfterBytes, bytes) }
+        if let time = policy.webSocketTimeBudget { s.check(Keys.dropFramesAfter, time) }
+        for (index, port) in (policy.connectPorts ?? []).enumerated() {
+            s.check(SchemaKey<Int>.key("connectPorts", .port, default: 443, "", example: ""), port, at: "connectPorts[\(index)]")
+        }
+        for (index, type) in policy.blockContentTypes.enumerated() {
+            let parts = type.split(separator: "/", omittingEmptySubsequences: false)
+            if parts.count != 2 || parts[0].isEmpty || parts[1].isEmpty || type.contains(" ") {
+                s.fail("blockContentTypes[\(index)]", "'\(type)' is not a media type (expected type/subtype, like text/event-stream)")
+            }
+        }
     }
 }

@@ -103,14 +103,14 @@ extension Schema {
         )
         static let kind = KeyInfo(
             name: "kind", type: "one of", allowed: kinds.map { "`\($0)`" }.joined(separator: ", "),
-            presence: .defaulted("`http-proxy`"), summary: "What the middlebox is; an HTTP proxy is the only kind.", example: "http-proxy"
+            presence: .defaulted("`http-proxy`"), summary: "What the middlebox is; an HTTP proxy (transparent or explicit, see `mode`) is the only kind.", example: "http-proxy"
         )
         static let groups = KeyInfo(
             name: "groups", type: "list of client group names", allowed: "at least one; a group is behind at most one middlebox",
             presence: .required, summary: "The groups whose traffic goes through the proxy.", example: "[office, branch]"
         )
         static let link = KeyInfo(
-            name: "link", type: "mapping: a [link](#link) for both directions, or [`up` and `down`](#link-directions)",
+            name: "link", type: "mapping: a [link](#access-link) for both directions, or [`up` and `down`](#link-directions)",
             allowed: "", presence: .defaulted("`{ latency: 1ms }`"),
             summary: "The path between the proxy and the server (`up`: proxy → server).", example: "{ latency: 2ms }"
         )
@@ -118,13 +118,23 @@ extension Schema {
             name: "policy", type: "mapping: [proxy policy](#proxy-policy)", allowed: "", presence: .defaulted("pass everything through"),
             summary: "What the proxy does to the traffic.", example: "{ stripUpgrade: true }"
         )
+        static let mode = SchemaKey<MiddleboxSpec.Mode>.key(
+            "mode", .choice(what: "proxy mode"), default: MiddleboxSpec.Mode.transparent,
+            "`transparent`: in the path, on the server's ports (clients do not know it is there). `explicit`: a forward proxy the groups' clients are configured to use, on its own `port`: they send `CONNECT server:port` for TLS and WebSocket, absolute-form requests (`GET http://server/…`) for plain HTTP.",
+            example: "explicit"
+        )
+        static let port = SchemaKey<Int>.key(
+            "port", .port, default: MiddleboxSpec.defaultExplicitPort,
+            "Mode `explicit`: the port clients send their requests to (Squid's default is 3128).", example: "8080"
+        )
     }
 
     static let middlebox = SchemaBlock(
         id: "middlebox", title: "Middlebox", location: "each entry of `middleboxes:` of a topology",
-        summary: "An HTTP proxy between some groups and the server: the clients connect to it on the server's ports, and it opens its own connection to the server for each. With `--pcap` it gets its own capture of its client side.",
+        summary: "An HTTP proxy between some groups and the server: the clients connect to it (on the server's ports when `transparent`, on its `port` when `explicit`), and it opens its own connection to the server for each. With `--pcap` it gets its own capture of its client side.",
         keys: [
             MiddleboxKeys.name.info, MiddleboxKeys.kind, MiddleboxKeys.groups, MiddleboxKeys.link, MiddleboxKeys.policy,
+            MiddleboxKeys.mode.info, MiddleboxKeys.port.info,
         ],
         example: """
             - name: corp-proxy
@@ -155,6 +165,60 @@ extension Schema {
             "idleTimeout", .duration(positive: true), absent: "none",
             "Close a connection that carried nothing for this long.", example: "60s"
         )
+        static let bufferAfter = SchemaKey<TimeAmount>.optional(
+            "bufferAfter", .duration(positive: true), absent: "buffer from the first byte",
+            "With `bufferResponses`: a response passes untouched for this long, then its bytes are held (buffering that starts in the middle of a healthy stream).",
+            example: "60s"
+        )
+        static let holdEvents = SchemaKey<Bool>.key(
+            "holdEvents", .boolean, default: HTTPProxyPolicy.passThrough.holdEvents,
+            "Hold each event of a `text/event-stream` response until the bytes of the next one arrive, as endpoint antivirus products that scan events do: every event comes one event late, and a lone welcome waits for the next message or heartbeat.",
+            example: "true"
+        )
+        static let holdEventsBytes = SchemaKey<Int>.optional(
+            "holdEventsBytes", .size(in: Limits.bufferResponseBytesRange), absent: "wait for the next event however long",
+            "With `holdEvents`: release the held events once this many bytes wait.", example: "4KiB"
+        )
+        static let maxConnectionLifetime = SchemaKey<TimeAmount>.optional(
+            "maxConnectionLifetime", .duration(positive: true), absent: "none",
+            "Close a connection this long after the client connected, busy or not.", example: "1h"
+        )
+        static let maxResponseTime = SchemaKey<TimeAmount>.optional(
+            "maxResponseTime", .duration(positive: true), absent: "none",
+            "A response must be complete this long after its request, or the proxy answers `504` (nothing sent yet) or closes the connection; a WebSocket is a response that never ends, so it lives at most this long (a cloud load balancer's backend timeout).",
+            example: "30s"
+        )
+        static let blockContentTypes = KeyInfo(
+            name: "blockContentTypes", type: "list of media types", allowed: "`type/subtype`, compared without parameters and case",
+            presence: .defaulted("`[]`"),
+            summary: "Responses of these media types are replaced by `403 Forbidden` and the connection closed (a content filter).",
+            example: "[text/event-stream]"
+        )
+        static let maxConnectionsPerClient = SchemaKey<Int>.optional(
+            "maxConnectionsPerClient", .integer(in: 1...10_000), absent: "no cap",
+            "At most this many connections of one client node are served at once; later ones are accepted and wait, their requests held, until an earlier one closes (a browser's six per host over HTTP/1.1).",
+            example: "6"
+        )
+        static let dropFramesAfterBytes = SchemaKey<Int>.optional(
+            "dropFramesAfterBytes", .size(in: Limits.bufferResponseBytesRange), absent: "no byte limit",
+            "Deep-packet inspection of WebSocket: once this many bytes of frames (both directions) passed on a connection, every later frame is dropped whole; the connection stays open.",
+            example: "64KiB"
+        )
+        static let dropFramesAfter = SchemaKey<TimeAmount>.optional(
+            "dropFramesAfter", .duration(positive: true), absent: "no time limit",
+            "Deep-packet inspection of WebSocket: frames starting this long after the `101` are dropped whole; the connection stays open.",
+            example: "30s"
+        )
+        static let tls = SchemaKey<HTTPProxyPolicy.TLSHandling>.key(
+            "tls", .choice(what: "TLS handling"), default: HTTPProxyPolicy.passThrough.tls,
+            "What happens to TLS (a `CONNECT` to an explicit proxy, or TLS bytes at a transparent one): `tunnel` passes the bytes untouched (no HTTP policy can see them), `refuse` answers `403` (closes, when transparent), `intercept` terminates TLS and applies the HTTP policies inside (corporate TLS inspection).",
+            example: "intercept"
+        )
+        static let connectPorts = KeyInfo(
+            name: "connectPorts", type: "list of ports", allowed: "1 to 65535", presence: .optional("`CONNECT` to any port"),
+            summary: "`CONNECT` is allowed only to these ports; others get `403` (Squid's default allows 443 alone).",
+            example: "[443]"
+        )
     }
 
     static let policy = SchemaBlock(
@@ -163,7 +227,10 @@ extension Schema {
         summary: "What an HTTP proxy does to the traffic. Absent keys pass everything through.",
         keys: [
             PolicyKeys.stripUpgrade.info, PolicyKeys.afterUpgrade.info, PolicyKeys.bufferResponses.info,
-            PolicyKeys.idleTimeout.info,
+            PolicyKeys.idleTimeout.info, PolicyKeys.bufferAfter.info, PolicyKeys.holdEvents.info, PolicyKeys.holdEventsBytes.info,
+            PolicyKeys.maxConnectionLifetime.info, PolicyKeys.maxResponseTime.info, PolicyKeys.blockContentTypes,
+            PolicyKeys.maxConnectionsPerClient.info, PolicyKeys.dropFramesAfterBytes.info, PolicyKeys.dropFramesAfter.info,
+            PolicyKeys.tls.info, PolicyKeys.connectPorts,
         ],
         example: "policy: { stripUpgrade: false, afterUpgrade: relay, bufferResponses: 64KiB, idleTimeout: 60s }"
     )

@@ -117,12 +117,17 @@ extension Schema {
             "A separate port for WebSocket (`/ws`), as servers that terminate WebSocket elsewhere have; a firewall can then block one transport and not the others.",
             example: "8080"
         )
+        static let tls = SchemaKey<Bool>.key(
+            "tls", .boolean, default: ServerSpec().tls,
+            "Every port speaks TLS (`https:`, `wss:`): clients do a TLS handshake (one round trip, about 4.6 KB) on each connection, and a proxy passes the connection only as a tunnel unless its policy intercepts TLS.",
+            example: "true"
+        )
     }
 
     static let server = SchemaBlock(
         id: "server", title: "Server", location: "`server:` of a topology",
         summary: "The server node: it runs the three transports' endpoints and publishes the workload.",
-        keys: [ServerKeys.name.info, ServerKeys.port.info, ServerKeys.webSocketPort.info],
+        keys: [ServerKeys.name.info, ServerKeys.port.info, ServerKeys.webSocketPort.info, ServerKeys.tls.info],
         example: "server: { name: server, port: 80, webSocketPort: 8080 }"
     )
 
@@ -151,7 +156,7 @@ extension Schema {
             example: "500ms"
         )
         static let link = KeyInfo(
-            name: "link", type: "mapping: a [link](#link) for both directions, or [`up` and `down`](#link-directions)",
+            name: "link", type: "mapping: a [link](#access-link) for both directions, or [`up` and `down`](#link-directions)",
             allowed: "", presence: .required,
             summary: "The path between each client and the server (or its proxy); every client gets its own pair of links with these properties.",
             example: "{ latency: 20ms, loss: 1% }"
@@ -199,11 +204,11 @@ extension Schema {
 
     enum LinkDirectionKeys {
         static let up = KeyInfo(
-            name: "up", type: "mapping: [link](#link)", allowed: "", presence: .required,
+            name: "up", type: "mapping: [link](#access-link)", allowed: "", presence: .required,
             summary: "Client → server (for a middlebox: proxy → server).", example: "{ latency: 20ms, bandwidth: 20Mbit }"
         )
         static let down = KeyInfo(
-            name: "down", type: "mapping: [link](#link)", allowed: "", presence: .required,
+            name: "down", type: "mapping: [link](#access-link)", allowed: "", presence: .required,
             summary: "Server → client (for a middlebox: server → proxy).", example: "{ latency: 20ms, bandwidth: 50Mbit }"
         )
     }
@@ -247,6 +252,23 @@ extension Schema {
             example: "256KiB"
         )
     }
+
+    enum AccessLinkKeys {
+        static let profile = SchemaKey<LinkProfile>.optional(
+            "profile", .choice(what: "link profile"), absent: "the link's own keys alone",
+            "A named access link with published figures (their sources are in `LinkProfile.swift`): `lan` 1 Gbit/s, 0.2 ms RTT; `office-wifi` 30/15 Mbit/s, 2 ms RTT, 5 ms jitter; `hotel-wifi` 5/1 Mbit/s, 40 ms RTT, 40 ms jitter, 0.2 % loss; `4g` 9/9 Mbit/s, 170 ms RTT; `3g` 1.6 Mbit/s / 768 kbit/s, 300 ms RTT; `satellite` 25/3 Mbit/s, 683 ms RTT (down/up). Keys written beside it override it (both directions, or the one direction of `up:`/`down:`).",
+            example: "4g"
+        )
+    }
+
+    static let accessLink = SchemaBlock(
+        id: "access-link", title: "Link of a group or a middlebox",
+        location: "`link:` of a group or a middlebox, and its `up:`/`down:`",
+        summary: "A [link](#link), or a named profile with optional overrides: `{ profile: 3g }`, `{ profile: 3g, loss: 1.5% }`.",
+        keys: [AccessLinkKeys.profile.info],
+        includes: [link],
+        example: "link: { profile: hotel-wifi, loss: 1% }"
+    )
 
     static let link = SchemaBlock(
         id: "link", title: "Link",

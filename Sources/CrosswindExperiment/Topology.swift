@@ -41,11 +41,15 @@ public struct ServerSpec: Sendable, Equatable {
     /// have; nil serves it on `port` with everything else. A firewall can then block one
     /// transport and not the others.
     public var webSocketPort: Int?
+    /// Whether every port speaks TLS (`https:` and `wss:`): each connection is a TLS one, which
+    /// a proxy passes only as a tunnel unless it intercepts (see `ModelledTLS`).
+    public var tls: Bool
 
-    public init(name: String = "server", port: Int = 80, webSocketPort: Int? = nil) {
+    public init(name: String = "server", port: Int = 80, webSocketPort: Int? = nil, tls: Bool = false) {
         self.name = name
         self.port = port
         self.webSocketPort = webSocketPort
+        self.tls = tls
     }
 }
 

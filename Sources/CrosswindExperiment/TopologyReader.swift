@@ -48,7 +48,9 @@ enum TopologyReader {
     static func server(_ value: YAMLValue) throws(ExperimentError) -> ServerSpec {
         typealias Keys = Schema.ServerKeys
         let map = try value.mapping(Schema.server)
-        let spec = ServerSpec(name: map.read(Keys.name), port: map.read(Keys.port), webSocketPort: map.optional(Keys.webSocketPort))
+        let spec = ServerSpec(
+            name: map.read(Keys.name), port: map.read(Keys.port), webSocketPort: map.optional(Keys.webSocketPort), tls: map.read(Keys.tls)
+        )
         map.finish()
         return spec
     }
@@ -93,21 +95,41 @@ enum TopologyReader {
         if case .mapping(let mapping) = value.node, mapping.keys.contains(where: { directions.contains($0.scalar?.string ?? "") }) {
             typealias Keys = Schema.LinkDirectionKeys
             let map = try value.mapping(Schema.linkDirections)
-            let up = map.read(Keys.up, Self.linkSpec)
-            let down = map.read(Keys.down, Self.linkSpec)
+            let up = map.read(Keys.up) { (v: YAMLValue) throws(ExperimentError) in try accessLink(v).up }
+            let down = map.read(Keys.down) { (v: YAMLValue) throws(ExperimentError) in try accessLink(v).down }
             map.finish()
             guard let up, let down else { throw ExperimentError.reported }
             return LinkPair(up: up, down: down)
         }
-        return LinkPair(both: try linkSpec(value))
+        return try accessLink(value)
     }
 
-    /// Reads one link direction.
-    static func linkSpec(_ value: YAMLValue) throws(ExperimentError) -> LinkConfiguration {
-        let map = try value.mapping(Schema.link)
+    /// Reads a link of a group or a middlebox (or one of its directions, which takes its side
+    /// of the pair): a profile with the keys written beside it overriding it, or the keys alone.
+    private static func accessLink(_ value: YAMLValue) throws(ExperimentError) -> LinkPair {
+        // Without a profile it is a plain link, read (and its problems reported) as one.
+        let hasProfile: Bool
+        if case .mapping(let mapping) = value.node {
+            hasProfile = mapping.keys.contains { $0.scalar?.string == Schema.AccessLinkKeys.profile.name }
+        } else {
+            hasProfile = false
+        }
+        let map = try value.mapping(hasProfile ? Schema.accessLink : Schema.link)
+        let profile = hasProfile ? map.optional(Schema.AccessLinkKeys.profile) : nil
         let spec = linkSpec(in: map)
+        let written = Set(Schema.link.keyNames.filter { map.has($0) })
         map.finish()
-        return spec
+        guard let profile else { return LinkPair(both: spec) }
+        var pair = profile.pair
+        for direction in [\LinkPair.up, \LinkPair.down] {
+            typealias Keys = Schema.LinkKeys
+            if written.contains(Keys.latency.name) { pair[keyPath: direction].latency = spec.latency }
+            if written.contains(Keys.jitter.name) { pair[keyPath: direction].jitter = spec.jitter }
+            if written.contains(Keys.loss.name) { pair[keyPath: direction].loss = spec.loss }
+            if written.contains(Keys.bandwidth.name) { pair[keyPath: direction].bandwidthBitsPerSecond = spec.bandwidthBitsPerSecond }
+            if written.contains(Keys.queue.name) { pair[keyPath: direction].queueBytes = spec.queueBytes }
+        }
+        return pair
     }
 
     /// Reads the keys of a link in `map` (which may allow more keys, as a timeline `setLink:`

@@ -29,11 +29,15 @@ extension ExperimentRun {
         }
         // Every SSE stream's heartbeat follows the clients' heartbeat interval.
         serverConfiguration.sseHeartbeatInterval = self.experiment.topology.groups.map(\.heartbeat.interval).min() ?? .seconds(25)
+        // With TLS, every port's connections start with the TLS handshake (see `ModelledTLS`).
+        let tls = self.experiment.topology.server.tls
         self.network.listen(on: self.server, port: port) { channel in
+            if tls { try channel.pipeline.syncOperations.addHandler(TLSServerHandler()) }
             try WebSocketServer.configure(channel, hub: hub, configuration: serverConfiguration)
         }
         if let webSocketPort = self.experiment.topology.server.webSocketPort, webSocketPort != Int(port) {
             self.network.listen(on: self.server, port: UInt16(webSocketPort)) { channel in
+                if tls { try channel.pipeline.syncOperations.addHandler(TLSServerHandler()) }
                 try WebSocketServer.configure(channel, hub: hub, configuration: serverConfiguration)
             }
         }
@@ -65,13 +69,23 @@ extension ExperimentRun {
             }
             let cell = HTTPProxyPolicyCell(middlebox.policy)
             self.proxies[middlebox.name] = cell
-            var ports = [self.experiment.topology.server.port]
-            if let webSocketPort = self.experiment.topology.server.webSocketPort, webSocketPort != ports[0] { ports.append(webSocketPort) }
-            for listenPort in ports {
-                let upstream = Endpoint(node: self.server, port: UInt16(listenPort))
+            // A transparent proxy listens on the server's ports (TLS ones when the server speaks
+            // TLS); an explicit one on its own port. Its upstream connections go to the port
+            // the client connected to, or the one a CONNECT or absolute-form request named (the
+            // topology has one server, whatever the host).
+            let server = self.experiment.topology.server
+            var ports = [server.port]
+            if let webSocketPort = server.webSocketPort, webSocketPort != ports[0] { ports.append(webSocketPort) }
+            let listener: HTTPProxy.Listener = server.tls ? .transparentTLS : .transparent
+            let listens: [(port: Int, listener: HTTPProxy.Listener)] = middlebox.mode == .explicit
+                ? [(middlebox.port, .explicit)]
+                : ports.map { ($0, listener) }
+            for (listenPort, listener) in listens {
                 self.network.listen(on: proxyNode, port: UInt16(listenPort)) { [unowned self] channel in
                     let downstream = self.network.connection(of: channel)
-                    try HTTPProxy.configure(channel, policy: cell) { initialize in
+                    let client = downstream.map { Network.socketAddress($0.remote).ipAddress ?? "" }
+                    try HTTPProxy.configure(channel, policy: cell, listener: listener, client: client) { target, initialize in
+                        let upstream = Endpoint(node: self.server, port: UInt16(target?.port ?? listenPort))
                         // Installing handlers on a fresh channel cannot fail short of a programming error.
                         try! self.network.openChannel(from: proxyNode, to: upstream, relaying: downstream, initialize: initialize)
                     }
@@ -143,23 +157,26 @@ extension ExperimentRun {
             client = SyncClient(configuration: configuration, random: self.simulation.random.fork("client:\(agent.name)"), delegate: agent)
         }
         agent.client = client
-        let server = self.experiment.topology.server
-        let port = group.transport == .websocket ? (server.webSocketPort ?? server.port) : server.port
-        let remote = Endpoint(node: self.gateways[group.name] ?? self.server, port: UInt16(port))
-        // Configuration of a fresh channel cannot fail short of a programming error.
-        try! self.network.openChannel(from: node, to: remote) { channel in
+        self.clientPath(for: group, from: node).open(group.transport) { channel in
             try client.configure(channel)
         }
     }
 
-    private func startManager(_ agent: ClientAgent, from node: NodeID, group: ClientGroup, configuration: RealtimeCommunicationManager.Configuration) {
+    /// The path of a client of `group` on `node`: to the server or the group's proxy, with TLS
+    /// when the server speaks it.
+    private func clientPath(for group: ClientGroup, from node: NodeID) -> ClientPath {
         let server = self.experiment.topology.server
         let gateway = self.gateways[group.name] ?? self.server
-        let connector = SimulatedConnector(
-            network: self.network, node: node,
-            server: Endpoint(node: gateway, port: UInt16(server.port)),
-            webSocketServer: Endpoint(node: gateway, port: UInt16(server.webSocketPort ?? server.port))
+        let middlebox = self.experiment.topology.middleboxes.first { $0.groups.contains(group.name) }
+        let explicitProxy = middlebox.flatMap { $0.mode == .explicit ? Endpoint(node: gateway, port: UInt16($0.port)) : nil }
+        return ClientPath(
+            network: self.network, node: node, serverName: server.name, gateway: gateway, port: server.port,
+            webSocketPort: server.webSocketPort ?? server.port, tls: server.tls, explicitProxy: explicitProxy
         )
+    }
+
+    private func startManager(_ agent: ClientAgent, from node: NodeID, group: ClientGroup, configuration: RealtimeCommunicationManager.Configuration) {
+        let connector = SimulatedConnector(path: self.clientPath(for: group, from: node))
         var seedStream = self.simulation.random.fork("manager:\(agent.name)")
         let manager = RealtimeCommunicationManager(configuration: configuration, eventLoop: self.simulation.loop, connector: connector, seed: seedStream.next())
         manager.delegate = agent

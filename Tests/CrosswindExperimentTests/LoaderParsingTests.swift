@@ -78,6 +78,37 @@ import Testing
         #expect(group.link.down == LinkConfiguration(latency: .milliseconds(30)))
     }
 
+    @Test(arguments: LinkProfile.allCases)
+    func everyLinkProfileLoadsByName(profile: LinkProfile) throws {
+        let group = try firstGroup("link: { profile: \(profile.rawValue) }")
+        #expect(group.link == profile.pair)
+        #expect(group.link == LinkPair(profile: profile))
+    }
+
+    @Test func aProfileTakesOverridesAndGoesPerDirection() throws {
+        // The published 3G figures: 300 ms RTT, 1.6 Mbit/s down, 768 kbit/s up.
+        let threeG = LinkProfile.threeG.pair
+        #expect(threeG.up.latency == .milliseconds(150) && threeG.down.latency == .milliseconds(150))
+        #expect(threeG.down.bandwidthBitsPerSecond == 1_600_000 && threeG.up.bandwidthBitsPerSecond == 768_000)
+        // Keys beside the profile override it both ways; the others keep the profile's values.
+        let lossy = try firstGroup("link: { profile: 3g, loss: 1.5% }")
+        #expect(lossy.link.up.loss == .independent(probability: 0.015) && lossy.link.down.loss == .independent(probability: 0.015))
+        #expect(lossy.link.down.bandwidthBitsPerSecond == 1_600_000 && lossy.link.up.latency == .milliseconds(150))
+        // Per direction, a profile gives its own side.
+        let mixed = try firstGroup("""
+            link:
+              up: { profile: satellite }
+              down: { profile: 4g, jitter: 10ms }
+            """)
+        #expect(mixed.link.up == LinkProfile.satellite.pair.up)
+        #expect(mixed.link.down.bandwidthBitsPerSecond == 9_000_000 && mixed.link.down.jitter == .milliseconds(10))
+    }
+
+    @Test func anUnknownProfileSaysWhichExist() throws {
+        let message = TestSupport.experimentError(TestSupport.experiment(group: "link: { profile: 5g }"))?.description
+        #expect(message == "t.yaml:8:24: topology.groups[0].link.profile: unknown link profile '5g' (expected one of: lan, office-wifi, hotel-wifi, 4g, 3g, satellite)")
+    }
+
     @Test func anchorsAndAliasesAreResolved() throws {
         let group = try firstGroup("""
             link:

@@ -134,6 +134,44 @@ import Testing
         ])
     }
 
+    @Test func everyCatalogueKey() throws {
+        let parsed = try middleboxes("""
+              - name: forward
+                groups: [office]
+                mode: explicit
+                port: 8080
+                policy:
+                  bufferResponses: 32KiB
+                  bufferAfter: 60s
+                  holdEvents: true
+                  holdEventsBytes: 4KiB
+                  maxConnectionLifetime: 1h
+                  maxResponseTime: 30s
+                  blockContentTypes: [text/event-stream, application/x-ndjson]
+                  maxConnectionsPerClient: 6
+                  dropFramesAfterBytes: 16KiB
+                  dropFramesAfter: 20s
+                  tls: intercept
+                  connectPorts: [443, 8443]
+              - { name: edge, groups: [home], mode: transparent, policy: { tls: refuse } }
+            """)
+        #expect(parsed == [
+            MiddleboxSpec(
+                name: "forward", groups: ["office"],
+                policy: HTTPProxyPolicy(
+                    bufferResponseBytes: 32_768, bufferAfter: .seconds(60), holdEvents: true, holdEventsBytes: 4096,
+                    maxConnectionLifetime: .hours(1), maxResponseTime: .seconds(30),
+                    blockContentTypes: ["text/event-stream", "application/x-ndjson"], maxConnectionsPerClient: 6,
+                    webSocketBytesBudget: 16_384, webSocketTimeBudget: .seconds(20), tls: .intercept, connectPorts: [443, 8443]
+                ),
+                mode: .explicit, port: 8080
+            ),
+            MiddleboxSpec(name: "edge", groups: ["home"], policy: HTTPProxyPolicy(tls: .refuse)),
+        ])
+        // An explicit proxy without a port listens on Squid's.
+        #expect(try middleboxes("  - { name: p, groups: [office], mode: explicit }").first?.port == 3128)
+    }
+
     @Test func absentOrEmptyMeansNone() throws {
         let absent = try ExperimentLoader.parseTopology(
             yaml: "kind: topology\nversion: 1\nname: net\ngroups: [{ name: a, count: 1, link: {} }]\n", file: "net.yaml"
@@ -191,6 +229,20 @@ import Testing
          "net.yaml:11:28: middleboxes[0].policy.idleTimeout: must be greater than 0, got 0s"),
         ("  - name: p\n    groups: [office]\n    policy: { stripUpgrade: yes }",
          "net.yaml:11:29: middleboxes[0].policy.stripUpgrade: expected true or false, got 'yes'"),
+        ("  - name: p\n    groups: [office]\n    policy: { blockContentTypes: [event-stream] }",
+         "net.yaml:11:35: middleboxes[0].policy.blockContentTypes[0]: 'event-stream' is not a media type (expected type/subtype, like text/event-stream)"),
+        ("  - name: p\n    groups: [office]\n    policy: { connectPorts: [443, 0] }",
+         "net.yaml:11:35: middleboxes[0].policy.connectPorts[1]: must be in 1...65535, got 0"),
+        ("  - name: p\n    groups: [office]\n    policy: { tls: decrypt }",
+         "net.yaml:11:20: middleboxes[0].policy.tls: unknown TLS handling 'decrypt' (expected one of: tunnel, refuse, intercept)"),
+        ("  - name: p\n    groups: [office]\n    policy: { bufferAfter: 30s }",
+         "net.yaml:11:28: middleboxes[0].policy.bufferAfter: bufferAfter needs bufferResponses (how many bytes to hold once buffering starts)"),
+        ("  - name: p\n    groups: [office]\n    policy: { holdEventsBytes: 1KiB }",
+         "net.yaml:11:32: middleboxes[0].policy.holdEventsBytes: holdEventsBytes applies only with holdEvents: true"),
+        ("  - name: p\n    groups: [office]\n    policy: { maxConnectionsPerClient: 0 }",
+         "net.yaml:11:40: middleboxes[0].policy.maxConnectionsPerClient: must be in 1...10000, got 0"),
+        ("  - name: p\n    groups: [office]\n    mode: forward",
+         "net.yaml:11:11: middleboxes[0].mode: unknown proxy mode 'forward' (expected one of: transparent, explicit)"),
         ("  - name: p\n    groups: [office]\n    policy: [relay]",
          "net.yaml:11:13: middleboxes[0].policy: expected a mapping, got a list"),
         // Groups (line 10: `    groups: [`, first element at column 14).
@@ -218,8 +270,8 @@ import Testing
         // Kind, unknown keys, link, shape.
         ("  - name: p\n    kind: socks\n    groups: [office]",
          "net.yaml:10:11: middleboxes[0].kind: unknown middlebox kind 'socks' (expected one of: http-proxy)"),
-        ("  - name: p\n    groups: [office]\n    port: 8080",
-         "net.yaml:11:5: middleboxes[0]: unknown key 'port' (expected one of: name, kind, groups, link, policy)"),
+        ("  - name: p\n    groups: [office]\n    listen: 8080",
+         "net.yaml:11:5: middleboxes[0]: unknown key 'listen' (expected one of: name, kind, groups, link, policy, mode, port)"),
         ("  - name: p\n    groups: [office]\n    link: { latncy: 1ms }",
          "net.yaml:11:13: middleboxes[0].link: unknown key 'latncy' (did you mean 'latency'?)"),
         ("  - name: p\n    groups: [office]\n    link: { latency: 61s }",
@@ -297,7 +349,7 @@ import Testing
         ("  - at: 1s\n    setProxyPolicy: { stripUpgrade: true }",
          "t.yaml:14:5: timeline[0].setProxyPolicy: missing required key 'middlebox'"),
         ("  - at: 1s\n    setProxyPolicy: { middlebox: edge, group: home }",
-         "t.yaml:14:40: timeline[0].setProxyPolicy: unknown key 'group' (expected one of: middlebox, for, stripUpgrade, afterUpgrade, bufferResponses, idleTimeout)"),
+         "t.yaml:14:40: timeline[0].setProxyPolicy: unknown key 'group' (expected one of: middlebox, for, stripUpgrade, afterUpgrade, bufferResponses, idleTimeout, bufferAfter, holdEvents, holdEventsBytes, maxConnectionLifetime, maxResponseTime, blockContentTypes, maxConnectionsPerClient, dropFramesAfterBytes, dropFramesAfter, tls, connectPorts)"),
         ("  - at: 1s\n    setProxyPolicy: { middlebox: edge, afterUpgrade: drop }",
          "t.yaml:14:54: timeline[0].setProxyPolicy.afterUpgrade: unknown afterUpgrade behaviour 'drop' (expected one of: relay, silence, close)"),
         ("  - at: 1s\n    setProxyPolicy: { middlebox: edge, bufferResponses: 0 }",

@@ -105,7 +105,7 @@ import Testing
           kind: topology
           version: 1
           name: every-key-net
-          server: { name: hub, port: 80, webSocketPort: 8080 }
+          server: { name: hub, port: 80, webSocketPort: 8080, tls: false }
           groups:
             - name: office
               count: 2
@@ -120,7 +120,7 @@ import Testing
               sync: { interval: 1s, longPoll: 10s, batchSize: 20 }
             - name: home
               count: 1
-              link: { latency: 5ms, loss: { model: gilbert-elliott, p: 1%, r: 30%, lossInGood: 0, lossInBad: 0.5 } }
+              link: { profile: 4g, jitter: 1ms, bandwidth: 5Mbit, queue: 32KiB, latency: 5ms, loss: { model: gilbert-elliott, p: 1%, r: 30%, lossInGood: 0, lossInBad: 0.5 } }
               manager:
                 defaultMethod: websocket
                 fallbackMethods: [sse, sync]
@@ -136,7 +136,24 @@ import Testing
               kind: http-proxy
               groups: [office]
               link: { latency: 1ms }
-              policy: { stripUpgrade: true, afterUpgrade: silence, bufferResponses: 64KiB, idleTimeout: 60s }
+              mode: explicit
+              port: 3128
+              policy:
+                stripUpgrade: true
+                afterUpgrade: silence
+                bufferResponses: 64KiB
+                idleTimeout: 60s
+                bufferAfter: 10s
+                holdEvents: true
+                holdEventsBytes: 4KiB
+                maxConnectionLifetime: 1h
+                maxResponseTime: 30s
+                blockContentTypes: [text/event-stream]
+                maxConnectionsPerClient: 6
+                dropFramesAfterBytes: 16KiB
+                dropFramesAfter: 20s
+                tls: intercept
+                connectPorts: [443]
         workload:
           topic: metrics
           rate: 5
@@ -158,7 +175,7 @@ import Testing
           - { at: 12s, removeFirewall: { name: fw2, groups: [home] } }
           - { at: 13s, flap: { group: home, direction: both, period: 2s, up: 50%, until: 20s } }
           - { at: 21s, flap: { groups: [home], period: 1s, up: 0.7, for: 4s } }
-          - { at: 25s, setProxyPolicy: { middlebox: corp-proxy, for: 5s, stripUpgrade: false, afterUpgrade: relay, bufferResponses: 1MiB, idleTimeout: 30s } }
+          - { at: 25s, setProxyPolicy: { middlebox: corp-proxy, for: 5s, stripUpgrade: false, afterUpgrade: relay, bufferResponses: 1MiB, idleTimeout: 30s, bufferAfter: 1s, holdEvents: true, holdEventsBytes: 1KiB, maxConnectionLifetime: 10min, maxResponseTime: 1min, blockContentTypes: [], maxConnectionsPerClient: 2, dropFramesAfterBytes: 1MiB, dropFramesAfter: 1min, tls: refuse, connectPorts: [443, 8443] } }
         expect:
           - delivery: complete
           - delivery: { atLeast: 99% }

@@ -8,23 +8,32 @@ import Testing
 /// only when the test advances `loop`; after every send the loop runs what is due now, as a
 /// real event loop would (NIO removes a `ByteToMessageHandler` in a later loop tick).
 final class ProxyHarness {
-    let loop = EmbeddedEventLoop()
+    private(set) var loop = EmbeddedEventLoop()
     let client: EmbeddedChannel
     let upstream: EmbeddedChannel
     let cell: HTTPProxyPolicyCell
-    /// How many upstream connections the proxy opened.
+    /// How many upstream connections the proxy opened, and where to (nil: where the client connected).
     private(set) var upstreamsOpened = 0
+    private(set) var upstreamTargets: [HTTPProxyTarget?] = []
 
-    init(_ policy: HTTPProxyPolicy = .passThrough) throws {
+    /// A proxy on `listener`, with `cell` (shared with other harnesses, for per-client caps) or
+    /// a fresh cell of `policy`; the client connects from `clientAddress`.
+    init(
+        _ policy: HTTPProxyPolicy = .passThrough, listener: HTTPProxy.Listener = .transparent, cell: HTTPProxyPolicyCell? = nil,
+        loop: EmbeddedEventLoop? = nil, clientAddress: String = "10.0.0.1"
+    ) throws {
+        if let loop { self.loop = loop }
         self.client = EmbeddedChannel(loop: self.loop)
         self.upstream = EmbeddedChannel(loop: self.loop)
-        self.cell = HTTPProxyPolicyCell(policy)
-        try HTTPProxy.configure(self.client, policy: self.cell) { [unowned self] initialize in
+        self.cell = cell ?? HTTPProxyPolicyCell(policy)
+        try HTTPProxy.configure(self.client, policy: self.cell, listener: listener) { [unowned self] target, initialize in
             self.upstreamsOpened += 1
+            self.upstreamTargets.append(target)
             try! initialize(self.upstream)
-            self.upstream.connect(to: try! SocketAddress(ipAddress: "10.0.0.2", port: 80), promise: nil)
+            self.upstream.connect(to: try! SocketAddress(ipAddress: "10.0.0.2", port: target?.port ?? 80), promise: nil)
         }
-        try self.client.connect(to: SocketAddress(ipAddress: "10.0.0.1", port: 80)).wait()
+        // An embedded channel's peer is where it "connected to": the proxy keys its per-client cap on it.
+        try self.client.connect(to: SocketAddress(ipAddress: clientAddress, port: 40000)).wait()
     }
 
     /// The client sends raw bytes to the proxy.
@@ -37,6 +46,40 @@ final class ProxyHarness {
     func serverSends(_ text: String) throws {
         try self.upstream.writeInbound(ByteBuffer(string: text))
         self.loop.run()
+    }
+
+    /// The client sends bytes to the proxy.
+    func clientSends(bytes: ByteBuffer) throws {
+        try self.client.writeInbound(bytes)
+        self.loop.run()
+    }
+
+    /// The server sends bytes to the proxy.
+    func serverSends(bytes: ByteBuffer) throws {
+        try self.upstream.writeInbound(bytes)
+        self.loop.run()
+    }
+
+    /// Everything the proxy flushed towards the server since the last call, as bytes.
+    func serverReceivedBytes() -> [UInt8] {
+        Self.drainBytes(self.upstream)
+    }
+
+    /// Everything the proxy flushed towards the client since the last call, as bytes.
+    func clientReceivedBytes() -> [UInt8] {
+        Self.drainBytes(self.client)
+    }
+
+    private static func drainBytes(_ channel: EmbeddedChannel) -> [UInt8] {
+        var bytes: [UInt8] = []
+        do {
+            while let buffer = try channel.readOutbound(as: ByteBuffer.self) {
+                bytes += buffer.readableBytesView
+            }
+        } catch {
+            Issue.record(error)
+        }
+        return bytes
     }
 
     /// The client sends `request`, and the proxy forwards it to the server unchanged.
