@@ -13,10 +13,12 @@ typealias Expect = CrosswindReport.Expectation
 /// real sockets, the managers of `crosswind load`, and the same report and expectations a
 /// simulated run has.
 @Suite(.serialized) struct LoadGeneratorTests {
-    /// A server publishing 20 messages a second on `metrics`, on a free loopback port.
+    /// A server publishing 20 messages a second on `metrics`, on a free loopback port, with
+    /// two event loops (each its own hub), so clients land on both whatever the machine.
     static func startServer() throws -> (LiveServer, Int) {
         var configuration = LiveServer.Configuration()
         configuration.port = 0
+        configuration.loops = 2
         configuration.demoRatePerSecond = 20
         configuration.server.log = { _ in }
         let server = LiveServer(configuration: configuration)

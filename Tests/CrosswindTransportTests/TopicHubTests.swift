@@ -60,6 +60,29 @@ import Testing
         #expect(first.received[1] == expected)
     }
 
+    @Test func hubsSharingASessionStoreRecogniseEachOthersSessions() throws {
+        // A server with one hub per event loop passes them one store: a session opened on one
+        // hub (the stream's connection) is named by a POST handled by another, and a resend
+        // through either is recognised by the client's number.
+        let store = LoopConfinedSessionStore(epoch: 9)
+        let streamLoop = TopicHub(epoch: 9, sessions: store)
+        let postLoop = TopicHub(epoch: 9, sessions: store)
+        var handled: [UInt64] = []
+        postLoop.onClientMessage = { handled.append($0.sequence) }
+        let session = streamLoop.openSession(client: "office-1", topic: "metrics")
+        #expect(session == "9-1")
+        #expect(postLoop.openSession(client: nil, topic: "metrics") == "9-2")
+        #expect(postLoop.receive(session: session, sequence: 1, data: ByteBuffer(string: "1")) == .accepted(acknowledged: 1))
+        #expect(streamLoop.receive(session: session, sequence: 1, data: ByteBuffer(string: "1")) == .duplicate(acknowledged: 1))
+        #expect(streamLoop.acknowledged(client: "office-1") == 1)
+        #expect(handled == [1])
+        streamLoop.closeSession(session)
+        #expect(postLoop.receive(session: session, sequence: 2, data: ByteBuffer(string: "2")) == .unknownSession)
+        // A hub without a store of its own keeps its sessions to itself.
+        let alone = TopicHub(epoch: 9)
+        #expect(alone.receive(session: "9-2", sequence: 1, data: ByteBuffer(string: "1")) == .unknownSession)
+    }
+
     @Test func lateSubscriberStartsAtTheCurrentPosition() {
         // Subscribing after three publishes reports next 4 and receives only later messages.
         let hub = TopicHub(epoch: 1)
