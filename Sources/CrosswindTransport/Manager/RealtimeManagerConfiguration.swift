@@ -28,9 +28,10 @@ public struct RealtimeManagerConfiguration: Sendable, Equatable {
     /// within one and a half heartbeat intervals.
     public var heartbeatGrace: TimeAmount = .seconds(10)
     /// Late heartbeats (without a normally spaced, on-time heartbeat between them) after which
-    /// an open transport counts as buffered and the manager falls back
+    /// an open SSE stream counts as buffered and the manager falls back
     /// (``MethodChangeReason/fallbackBuffering``). 2: one late heartbeat can be a network hiccup;
-    /// the second one is a pattern.
+    /// the second one is a pattern. WebSocket pongs are not judged: a late pong can be a late
+    /// ping (see ``RealtimeManagerStateMachine``'s heartbeat handling).
     public var bufferingStrikes: Int = 2
     /// Heartbeat losses on one transport (since the manager switched to it) that trigger a
     /// fallback. The first loss reconnects the same transport at once (a NAT or load balancer
