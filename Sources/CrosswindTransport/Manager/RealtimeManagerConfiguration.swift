@@ -80,7 +80,8 @@ public struct RealtimeManagerConfiguration: Sendable, Equatable {
     public var backoff = FullJitterBackoff()
 
     /// How often, while open on a worse transport than the best in ``preferenceOrder``, a
-    /// better one is probed. 300 s, the seed's `benchmarkInterval`.
+    /// better one is probed. 300 s, the seed's `benchmarkInterval`. A transport left because
+    /// the path stalled it after it opened is not probed for ``rememberFor``.
     public var benchmarkInterval: TimeAmount = .seconds(300)
 
     /// Switch to the next transport when the median of the last ``latencyWindow`` message
@@ -91,6 +92,8 @@ public struct RealtimeManagerConfiguration: Sendable, Equatable {
     public var latencyWindow: Int = 20
 
     /// How long a transport that worked on a network is remembered: 30 min, from DESIGN.md.
+    /// Also how long upgrade probes leave out a transport the manager fell back from because
+    /// the path stalled it after it opened (heartbeat lost twice, or buffering).
     public var rememberFor: TimeAmount = .minutes(30)
 
     /// Client → server messages kept until the server acknowledges them (see ``Outbox``). When

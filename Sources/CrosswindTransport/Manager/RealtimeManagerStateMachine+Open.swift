@@ -248,11 +248,13 @@ extension RealtimeManagerStateMachine {
             self.performanceRecords[connection.method].heartbeatLosses += 1
             run.heartbeatLosses += 1
             if self.configuration.autoSwitch && run.heartbeatLosses >= max(1, self.configuration.heartbeatLossesBeforeFallback) {
+                self.suspendProbes(of: connection.method, now: now)
                 return actions + self.fallBack(from: run, reason: .fallbackHeartbeatLost, now: now)
             }
         case .buffering:
             self.performanceRecords[connection.method].bufferingDetections += 1
             if self.configuration.autoSwitch {
+                self.suspendProbes(of: connection.method, now: now)
                 return actions + self.fallBack(from: run, reason: .fallbackBuffering, now: now)
             }
         case .closedByServer, .lost:

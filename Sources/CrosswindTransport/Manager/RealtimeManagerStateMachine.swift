@@ -256,6 +256,8 @@ public struct RealtimeManagerStateMachine: Sendable {
     /// `Connection` so recording one does not copy the buffer out of the enum.
     var latencyWindow: LatencyWindow
     var performanceRecords = PerTransport(repeating: TransportPerformance())
+    /// Until when upgrade probes leave each transport out (see ``probesSuspended(of:now:)``).
+    var probeSuspensions = PerTransport<NIODeadline?>(repeating: nil)
 
     /// The smoothed round-trip time (RFC 6298 SRTT), nil before the first measurement.
     public internal(set) var smoothedRTT: TimeAmount?
