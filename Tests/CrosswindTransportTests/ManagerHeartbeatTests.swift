@@ -78,10 +78,7 @@ import Testing
         // twice more later: each continued response starts its heartbeat cadence afresh. Judged
         // against the first stream's slots, the next heartbeat would be a second strike and a
         // "buffering" fallback; the continuation moves the slots, and nothing is wrong.
-        var configuration = RealtimeManagerConfiguration()
-        configuration.defaultMethod = .sse
-        configuration.fallbackMethods = [.sync]
-        var m = ManagerScript(configuration: configuration)
+        var m = ManagerScript(configuration: .sseThenSync)
         _ = m(.start(networkIdentity: nil), at: 0)
         _ = m(.connected(.a1), at: 250)
         _ = m(.welcomeReceived(.a1, epoch: 7, next: 1, recovered: true), at: 275)
@@ -99,7 +96,7 @@ import Testing
         #expect(m.machine.openTransport?.method == .sse)
         #expect(m.machine.performance(of: .sse, now: .mt(150_000)).bufferingDetections == 0)
         // Without the continuations the same heartbeats are two strikes in a row.
-        var unaware = ManagerScript(configuration: configuration)
+        var unaware = ManagerScript(configuration: .sseThenSync)
         _ = unaware(.start(networkIdentity: nil), at: 0)
         _ = unaware(.connected(.a1), at: 250)
         _ = unaware(.welcomeReceived(.a1, epoch: 7, next: 1, recovered: true), at: 275)
@@ -121,10 +118,7 @@ import Testing
     @Test func lateHeartbeatsOfABufferedStreamFallBack() {
         // SSE through a proxy that, half a minute in, starts buffering the response body and
         // releasing it in bursts. Messages keep the stream "alive"; the heartbeats give it away.
-        var configuration = RealtimeManagerConfiguration()
-        configuration.defaultMethod = .sse
-        configuration.fallbackMethods = [.sync]
-        var m = ManagerScript(configuration: configuration)
+        var m = ManagerScript(configuration: .sseThenSync)
         #expect(
             m(.start(networkIdentity: nil), at: 0) == [
                 .methodChanged(from: nil, to: .sse, reason: .initial),
@@ -194,10 +188,7 @@ import Testing
 
         // The same heartbeats on an SSE stream are comment lines in the response body the
         // messages came in: two late ones mean the body was held. Fall back.
-        var configuration = RealtimeManagerConfiguration()
-        configuration.defaultMethod = .sse
-        configuration.fallbackMethods = [.sync]
-        var sse = ManagerScript(configuration: configuration)
+        var sse = ManagerScript(configuration: .sseThenSync)
         _ = sse(.start(networkIdentity: nil), at: 0)
         _ = sse(.connected(.a1), at: 40)
         _ = sse(.welcomeReceived(.a1, epoch: 7, next: 1, recovered: true), at: 80)
@@ -216,10 +207,7 @@ import Testing
         // One hiccup, then a normally spaced heartbeat on time, then another hiccup much later:
         // never two strikes in a row, so no fallback. An SSE stream: only its heartbeats are
         // judged for lateness (see latePongsOfAWebSocketAreNotBuffering).
-        var configuration = RealtimeManagerConfiguration()
-        configuration.defaultMethod = .sse
-        configuration.fallbackMethods = [.sync]
-        var m = ManagerScript(configuration: configuration)
+        var m = ManagerScript(configuration: .sseThenSync)
         _ = m(.start(networkIdentity: nil), at: 0)
         _ = m(.connected(.a1), at: 40)
         _ = m(.welcomeReceived(.a1, epoch: 7, next: 1, recovered: true), at: 80)

@@ -168,9 +168,8 @@ import Testing
         // holds it): the manager falls back to sync. A probe of SSE would pass (the welcome and
         // the catch-up come through before the stall), switch back and stall again, so probes
         // leave SSE out for `rememberFor`.
-        var configuration = RealtimeManagerConfiguration.withoutBackoff
-        configuration.defaultMethod = .sse
-        configuration.fallbackMethods = [.sync]
+        var configuration = RealtimeManagerConfiguration.sseThenSync
+        configuration.backoff = FullJitterBackoff(base: .zero, cap: .zero)
         configuration.benchmarkInterval = .seconds(60)
         var m = ManagerScript(configuration: configuration)
         _ = m(.start(networkIdentity: nil), at: 0)
