@@ -99,6 +99,35 @@ typealias Expect = CrosswindReport.Expectation
         #expect(try #require(drop.arrivalMsP50) > 5 * (try #require(reject.arrivalMsP50)))
     }
 
+    @Test func aLostUpgradeRequestIsWaitedForNotTakenForSilence() throws {
+        // The path upstream breaks 10 ms in, after the SYN and before the client's ACK and
+        // upgrade request (sent at 40 ms, when the SYN-ACK arrives), and heals at 3.01 s. TCP
+        // retransmits the request at 0.24, 0.64, 1.44 and 3.04 s; the last one passes, and the
+        // 101 and the welcome come back at 3.08 s. The confirm timeout (2.5 s) runs from the 101,
+        // so the clients stay on WebSocket. Timed from the TCP connect it would expire at 2.54 s
+        // and send every client to SSE as if a proxy had gone silent after the 101.
+        let group = ClientGroup(
+            name: "office", count: 5, connectSpread: .zero,
+            link: LinkPair(both: LinkConfiguration(latency: .milliseconds(20))), manager: RealtimeManagerConfiguration()
+        )
+        let experiment = Self.experiment(
+            name: "lost-upgrade-request",
+            groups: [group],
+            timeline: [TimelineEvent(at: .milliseconds(10), action: .partition(group: "office", direction: .up), revertAfter: .seconds(3))],
+            duration: .seconds(10),
+            expectations: [
+                Expect(kind: .deliveryComplete), Expect(kind: .noDuplicates), Expect(kind: .noReordering), Expect(kind: .allConnected),
+                Expect(kind: .endsOnTransport(group: "office", transport: .websocket, withinMilliseconds: 3_500, notBeforeMilliseconds: 3_000)),
+            ]
+        )
+        let outcome = try DeterminismCheck.check(experiment, seed: nil)
+        #expect(outcome.isDeterministic)
+        let report = outcome.first.report
+        #expect(report.passed, "\(report.expectations)")
+        #expect(report.clients.byTransport == ["websocket": 5])
+        #expect(report.switches.map(\.reason) == Array(repeating: "initial", count: 5))
+    }
+
     @Test func outageRecoveryLosesNothing() throws {
         // A 15 s partition of both directions in the middle of the run.
         let experiment = Self.experiment(

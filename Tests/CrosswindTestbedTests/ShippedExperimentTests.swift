@@ -43,6 +43,42 @@ import Testing
 
     @Test func shippedListIsComplete() {
         #expect(Self.allShipped.count >= 4)
+        for name in Self.catalogue.map(\.name) {
+            #expect(Self.allShipped.contains("Experiments/\(name).yaml"), "\(name) is not shipped")
+        }
+    }
+
+    /// The catalogue of publicly reported failures (README, "Experiments and topologies") and
+    /// the seeds each runs at here beside its own: the test above runs every file at its own
+    /// seed; these are the first seeds of the release sweep (`crosswind sweep … --seeds 1..50`),
+    /// fewer for the long ones, so the catalogue adds about a minute to a debug run.
+    static let catalogue: [(name: String, seeds: [UInt64])] = [
+        ("proxy-strips-upgrade", [1, 2, 3]),
+        ("ws-101-then-silence", [1, 2, 3]),
+        ("ws-101-then-close", [1, 2, 3]),
+        ("antivirus-first-event-hold", [1, 2, 3]),
+        ("proxy-full-buffering", [1, 2, 3]),
+        ("content-type-block", [1, 2, 3]),
+        ("tls-connect-refused-tunnel-intercept", [1, 2, 3]),
+        ("alb-idle-timeout", [1, 2, 3]),
+        ("mobile-3g", [1, 2, 3, 4]),
+        ("flapping-4g", [1, 2, 3]),
+        ("proxy-buffering-mid-session", [1, 2]),
+        ("max-lifetime-one-hour", [1]),
+    ]
+
+    @Test(arguments: catalogue)
+    func catalogueExperimentsHoldAtOtherSeeds(name: String, seeds: [UInt64]) throws {
+        let file = "Experiments/\(name).yaml"
+        let experiment = try ExperimentLoader.load(path: packagePath(file))
+        for seed in seeds {
+            let report = try ExperimentRun(experiment: experiment, options: RunOptions(seed: seed, keepsEvents: false)).execute().report
+            for expectation in report.expectations {
+                #expect(expectation.passed, "\(file) seed \(seed): \(expectation.text) — observed \(expectation.observed); replay: crosswind run \(file) --seed \(seed)")
+            }
+            #expect(report.messages.offered > 0 && report.messages.delivered == report.messages.offered, "\(file) seed \(seed)")
+            #expect(report.messages.lost == 0 && report.messages.duplicated == 0 && report.messages.reordered == 0, "\(file) seed \(seed)")
+        }
     }
 
     @Test func brokenVariantsFail() throws {

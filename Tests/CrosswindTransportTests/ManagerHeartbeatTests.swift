@@ -78,10 +78,7 @@ import Testing
         // twice more later: each continued response starts its heartbeat cadence afresh. Judged
         // against the first stream's slots, the next heartbeat would be a second strike and a
         // "buffering" fallback; the continuation moves the slots, and nothing is wrong.
-        var configuration = RealtimeManagerConfiguration()
-        configuration.defaultMethod = .sse
-        configuration.fallbackMethods = [.sync]
-        var m = ManagerScript(configuration: configuration)
+        var m = ManagerScript(configuration: .sseThenSync)
         _ = m(.start(networkIdentity: nil), at: 0)
         _ = m(.connected(.a1), at: 250)
         _ = m(.welcomeReceived(.a1, epoch: 7, next: 1, recovered: true), at: 275)
@@ -99,7 +96,7 @@ import Testing
         #expect(m.machine.openTransport?.method == .sse)
         #expect(m.machine.performance(of: .sse, now: .mt(150_000)).bufferingDetections == 0)
         // Without the continuations the same heartbeats are two strikes in a row.
-        var unaware = ManagerScript(configuration: configuration)
+        var unaware = ManagerScript(configuration: .sseThenSync)
         _ = unaware(.start(networkIdentity: nil), at: 0)
         _ = unaware(.connected(.a1), at: 250)
         _ = unaware(.welcomeReceived(.a1, epoch: 7, next: 1, recovered: true), at: 275)
@@ -121,10 +118,7 @@ import Testing
     @Test func lateHeartbeatsOfABufferedStreamFallBack() {
         // SSE through a proxy that, half a minute in, starts buffering the response body and
         // releasing it in bursts. Messages keep the stream "alive"; the heartbeats give it away.
-        var configuration = RealtimeManagerConfiguration()
-        configuration.defaultMethod = .sse
-        configuration.fallbackMethods = [.sync]
-        var m = ManagerScript(configuration: configuration)
+        var m = ManagerScript(configuration: .sseThenSync)
         #expect(
             m(.start(networkIdentity: nil), at: 0) == [
                 .methodChanged(from: nil, to: .sse, reason: .initial),
@@ -169,10 +163,51 @@ import Testing
         #expect(m.switches == [.initial, .fallbackBuffering])
     }
 
+    @Test func latePongsOfAWebSocketAreNotBuffering() {
+        // A phone whose radio drops out for a few seconds now and then. Two pings in a row go
+        // out in a gap; TCP retransmits each after its backed-off timeout, so both pongs come
+        // more than the grace after their slots while messages keep arriving in between. That
+        // is a slow way up, not a held stream: the WebSocket stays.
+        var m = ManagerScript()
+        _ = m(.start(networkIdentity: nil), at: 0)
+        _ = m(.connected(.a1), at: 40)
+        _ = m(.welcomeReceived(.a1, epoch: 7, next: 1, recovered: true), at: 80)
+        #expect(m(.heartbeat(.a1), at: 25_080) == [])
+        #expect(m(.timerFired(.heartbeatCheck(.a1)), at: 35_080) == [.scheduleTimer(.heartbeatCheck(.a1), at: .mt(60_080))])
+        #expect(m(.messageReceived(.a1, .msg(1)), at: 52_000) == [.deliver(.msg(1))])
+        #expect(m(.messageReceived(.a1, .msg(2)), at: 58_000) == [.deliver(.msg(2))])
+        #expect(m(.timerFired(.heartbeatCheck(.a1)), at: 60_080) == [.scheduleTimer(.heartbeatCheck(.a1), at: .mt(93_000))])
+        // The pong for the slot of 50.08 s at 61.7 s, the one for 75.08 s at 87.1 s: both late.
+        #expect(m(.heartbeat(.a1), at: 61_700) == [])
+        #expect(m(.messageReceived(.a1, .msg(3)), at: 70_000) == [.deliver(.msg(3))])
+        #expect(m(.messageReceived(.a1, .msg(4)), at: 80_000) == [.deliver(.msg(4))])
+        #expect(m(.heartbeat(.a1), at: 87_100) == [])
+        #expect(m.machine.openTransport?.method == .websocket)
+        #expect(m.machine.performance(of: .websocket, now: .mt(87_100)).bufferingDetections == 0)
+        #expect(m.switches == [.initial])
+
+        // The same heartbeats on an SSE stream are comment lines in the response body the
+        // messages came in: two late ones mean the body was held. Fall back.
+        var sse = ManagerScript(configuration: .sseThenSync)
+        _ = sse(.start(networkIdentity: nil), at: 0)
+        _ = sse(.connected(.a1), at: 40)
+        _ = sse(.welcomeReceived(.a1, epoch: 7, next: 1, recovered: true), at: 80)
+        _ = sse(.heartbeat(.a1), at: 25_080)
+        _ = sse(.timerFired(.heartbeatCheck(.a1)), at: 35_080)
+        _ = sse(.messageReceived(.a1, .msg(1)), at: 52_000)
+        _ = sse(.messageReceived(.a1, .msg(2)), at: 58_000)
+        _ = sse(.timerFired(.heartbeatCheck(.a1)), at: 60_080)
+        #expect(sse(.heartbeat(.a1), at: 61_700) == [])
+        _ = sse(.messageReceived(.a1, .msg(3)), at: 70_000)
+        _ = sse(.messageReceived(.a1, .msg(4)), at: 80_000)
+        #expect(sse(.heartbeat(.a1), at: 87_100).contains(.methodChanged(from: .sse, to: .sync, reason: .fallbackBuffering)))
+    }
+
     @Test func isolatedLateHeartbeatsAreForgiven() {
         // One hiccup, then a normally spaced heartbeat on time, then another hiccup much later:
-        // never two strikes in a row, so no fallback.
-        var m = ManagerScript()
+        // never two strikes in a row, so no fallback. An SSE stream: only its heartbeats are
+        // judged for lateness (see latePongsOfAWebSocketAreNotBuffering).
+        var m = ManagerScript(configuration: .sseThenSync)
         _ = m(.start(networkIdentity: nil), at: 0)
         _ = m(.connected(.a1), at: 40)
         _ = m(.welcomeReceived(.a1, epoch: 7, next: 1, recovered: true), at: 80)
@@ -193,8 +228,8 @@ import Testing
         #expect(m(.timerFired(.heartbeatCheck(.a1)), at: 135_100) == [.scheduleTimer(.heartbeatCheck(.a1), at: .mt(155_000))])
         // Due at 125.08 s, arrives at 137 s: a strike again, but only the first since the clear.
         #expect(m(.heartbeat(.a1), at: 137_000) == [])
-        #expect(m.machine.openTransport?.method == .websocket)
-        #expect(m.machine.performance(of: .websocket, now: .mt(137_000)).bufferingDetections == 0)
+        #expect(m.machine.openTransport?.method == .sse)
+        #expect(m.machine.performance(of: .sse, now: .mt(137_000)).bufferingDetections == 0)
         #expect(m.switches == [.initial])
     }
 }

@@ -163,6 +163,54 @@ import Testing
         )
     }
 
+    @Test func aTransportThePathStalledIsNotProbedForThirtyMinutes() {
+        // SSE opens, then goes silent twice (a proxy that passes a stream for a while and then
+        // holds it): the manager falls back to sync. A probe of SSE would pass (the welcome and
+        // the catch-up come through before the stall), switch back and stall again, so probes
+        // leave SSE out for `rememberFor`.
+        var configuration = RealtimeManagerConfiguration.sseThenSync
+        configuration.backoff = FullJitterBackoff(base: .zero, cap: .zero)
+        configuration.benchmarkInterval = .seconds(60)
+        var m = ManagerScript(configuration: configuration)
+        _ = m(.start(networkIdentity: nil), at: 0)
+        _ = m(.connected(.a1), at: 40)
+        _ = m(.welcomeReceived(.a1, epoch: 7, next: 1, recovered: true), at: 80)
+        // Silent for 35 s: one loss, reconnect at once.
+        _ = m(.timerFired(.heartbeatCheck(.a1)), at: 35_080)
+        #expect(m(.timerFired(.retry(after: .a1)), at: 35_080) == [.open(.sse, .a2, resumeFrom: .at(0))])
+        _ = m(.connected(.a2), at: 35_120)
+        _ = m(.welcomeReceived(.a2, epoch: 7, next: 1, recovered: true), at: 35_160)
+        // Silent again: the second loss falls back to sync.
+        #expect(m(.timerFired(.heartbeatCheck(.a2)), at: 70_160).contains(.methodChanged(from: .sse, to: .sync, reason: .fallbackHeartbeatLost)))
+        _ = m(.connected(.a3), at: 70_200)
+        #expect(
+            m(.welcomeReceived(.a3, epoch: 7, next: 1, recovered: true), at: 70_240) == [
+                .cancelTimer(.confirm(.a3)),
+                .cancelTimer(.giveUp(.sync)),
+                .opened(.sync, .a3),
+                .scheduleTimer(.heartbeatCheck(.a3), at: .mt(105_240)),
+                .scheduleTimer(.probe, at: .mt(130_240)),
+            ]
+        )
+        m.keepAlive(.a3, firstBeat: 95_240, lastBeat: 120_240)
+        // The probe finds nothing better to try and looks again one interval later.
+        #expect(m(.timerFired(.probe), at: 130_240) == [.scheduleTimer(.probe, at: .mt(190_240))])
+        #expect(m.machine.probe == nil)
+        #expect(m.machine.performance(of: .sse, now: .mt(130_240)).probes == 0)
+        // Until thirty minutes after the fallback (70.16 s + 30 min) SSE stays out; then it is a
+        // probe target again.
+        m.keepAlive(.a3, firstBeat: 145_240, lastBeat: 1_845_240)
+        #expect(m(.timerFired(.probe), at: 1_870_100) == [.scheduleTimer(.probe, at: .mt(1_930_100))])
+        m.keepAlive(.a3, firstBeat: 1_870_240, lastBeat: 1_920_240)
+        #expect(
+            m(.timerFired(.probe), at: 1_930_100) == [
+                .open(.sse, .a4, resumeFrom: .at(0)),
+                .scheduleTimer(.confirm(.a4), at: .mt(1_940_100)),
+            ]
+        )
+        #expect(m.switches == [.initial, .fallbackHeartbeatLost])
+    }
+
     @Test func aProbeThatCannotResumeIsNotSwitchedTo() {
         // The probe's server no longer has 7:0 (recovered false): switching would open a gap.
         var m = ManagerScript(memory: remembering(.sse))

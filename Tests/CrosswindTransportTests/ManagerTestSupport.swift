@@ -139,4 +139,13 @@ extension RealtimeManagerConfiguration {
         configuration.backoff = FullJitterBackoff(base: .zero, cap: .zero)
         return configuration
     }
+
+    /// The defaults on SSE, falling back to Custom Sync: the one transport whose heartbeats
+    /// are judged for lateness (buffering).
+    static var sseThenSync: Self {
+        var configuration = Self()
+        configuration.defaultMethod = .sse
+        configuration.fallbackMethods = [.sync]
+        return configuration
+    }
 }

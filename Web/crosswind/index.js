@@ -43,7 +43,8 @@
  *   - upgrade probes every `benchmarkInterval` while not on the best transport: the better one
  *     opens beside the current one from the current cursor and takes over once welcomed with
  *     `recovered:true` and caught up (`upgradeProbeSucceeded`); a failed probe tries the next
- *     better transport, then waits one interval;
+ *     better transport, then waits one interval; a transport left after two heartbeat losses is
+ *     not probed for `rememberFor` (30 min);
  *   - exactly-once, in-order delivery by (epoch, offset): offsets at or below the last delivered
  *     one are dropped and counted as duplicates, every open resumes from the last delivered
  *     cursor, a resume the server could not complete (`recovered:false`, a new epoch) is

@@ -185,6 +185,7 @@ export const fallback = {
       perf.heartbeatLosses += 1;
       run.heartbeatLosses += 1;
       if (this.options.autoSwitch && run.heartbeatLosses >= Math.max(1, this.options.heartbeatLossesBeforeFallback)) {
+        this.suspendProbes(attempt.method);
         this.fallBack(REASONS.fallbackHeartbeatLost);
         return;
       }

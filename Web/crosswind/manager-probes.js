@@ -25,8 +25,23 @@ export const upgradeProbes = {
       return;
     }
     const index = this.order.indexOf(this.primary.method);
-    const better = index < 0 ? [] : this.order.slice(0, index);
+    const ahead = index < 0 ? [] : this.order.slice(0, index);
+    const now = this.now();
+    const better = ahead.filter((method) => !(now < (this.probesSuspendedUntil[method] ?? -Infinity)));
     if (better.length) this.startCandidate(better);
+    // Every better transport stalled on this path lately: look again one interval later.
+    else if (ahead.length) this.armProbe();
+  },
+
+  /**
+   * Leaves `method` out of upgrade probes for `rememberFor`: the manager fell back from it
+   * because the path let it open and then silenced it twice (a proxy that starts holding a
+   * stream after a while). A probe only waits for the welcome and the catch-up, which such a
+   * path passes, so it would switch back and stall again. Transports left for failures a probe
+   * does see (refused, no welcome) stay probe targets.
+   */
+  suspendProbes(method) {
+    this.probesSuspendedUntil[method] = this.now() + this.options.rememberFor;
   },
 
   /**

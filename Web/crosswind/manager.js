@@ -47,6 +47,7 @@ export class RealtimeCommunicationManager {
     this.run = null; // {method, troubleSince, failures, heartbeatLosses, refusals, giveUpReason}
     this.primary = null; // the attempt being connected, or the open one
     this.candidate = null; // an upgrade probe beside the open one
+    this.probesSuspendedUntil = {}; // method → time before which probes leave it out (manager-probes.js)
     this.position = new DeliveryPosition();
     this.timers = new NamedTimers(this.env);
     this.outbox = new Outbox(this.options.sendQueueLimit);

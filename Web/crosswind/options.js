@@ -42,6 +42,9 @@ export const DEFAULTS = Object.freeze({
   autoConnect: true,
   enablePerformanceMonitoring: true,
   benchmarkInterval: 300000,
+  // How long upgrade probes leave out a transport the path stalled after it opened (lost twice
+  // to silence): 30 min, as `rememberFor` in Swift (whose per-network memory is not ported).
+  rememberFor: 1800000,
   syncInterval: 2000,
   longPoll: 0,
   syncBatchSize: 50,
@@ -72,7 +75,7 @@ export const DEFAULTS = Object.freeze({
 });
 
 /** The options that are durations in milliseconds. */
-const DURATIONS = ["benchmarkInterval", "syncInterval", "longPoll", "confirmTimeoutFloor", "syncConfirmTimeoutFloor",
+const DURATIONS = ["benchmarkInterval", "rememberFor", "syncInterval", "longPoll", "confirmTimeoutFloor", "syncConfirmTimeoutFloor",
   "giveUpAfter", "heartbeatInterval", "heartbeatTimeout", "initialRtt"];
 
 /** A finite number >= 0 (a count, an offset, a duration). */

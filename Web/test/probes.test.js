@@ -1,10 +1,11 @@
-// Upgrade probes: back to a better transport without a duplicate; a probe that cannot resume.
+// Upgrade probes: back to a better transport without a duplicate; a probe that cannot resume;
+// no probes of a transport the path stalled.
 // `node --test Web/test/`; the fakes are in Web/testing/fakes.js. Each test narrates its scenario.
 
 import test from "node:test";
 import assert from "node:assert/strict";
 
-import { EPOCH, fallBackToSSE, start } from "../testing/fakes.js";
+import { EPOCH, fallBackToSSE, openWebSocket, start } from "../testing/fakes.js";
 
 test("the upgrade probe moves back to WebSocket without a duplicate across the overlap", async () => {
   const h = await start({ benchmarkInterval: 10000 });
@@ -66,6 +67,37 @@ test("a probe that cannot resume (recovered:false) is dropped; the next round co
   assert.equal(h.net.sockets.length, 4);
   await h.clock.advance(10000);
   assert.equal(h.manager.stats().probing, null);
+  assert.equal(h.manager.method, "sse");
+  h.manager.close();
+});
+
+test("a transport the path silenced twice is not probed for rememberFor", async () => {
+  // WebSocket opens, then goes silent twice (a path that lets it open and then holds it): the
+  // manager falls back to SSE. A probe of WebSocket would pass its welcome and switch back into
+  // the same stall, so probes leave it out for rememberFor (40 s here; 30 min by default).
+  const h = await start({ benchmarkInterval: 10000, rememberFor: 40000 });
+  await openWebSocket(h, 1);
+  await h.clock.advance(35000);
+  await openWebSocket(h, 1);
+  await h.clock.advance(35000);
+  assert.deepEqual(h.seen.changes[1], { method: "sse", from: "websocket", reason: "fallbackHeartbeatLost" });
+  const source = h.net.lastSource();
+  source.open();
+  source.welcome(EPOCH, 1);
+  const sockets = h.net.sockets.length;
+  // SSE stays alive (a message every 5 s); probes come every 10 s but leave WebSocket out.
+  let offset = 1;
+  for (let elapsed = 0; elapsed < 35000; elapsed += 5000) {
+    await h.clock.advance(5000);
+    source.message(EPOCH, offset++);
+  }
+  assert.equal(h.net.sockets.length, sockets);
+  assert.equal(h.manager.stats().transports.websocket.probes, 0);
+  // 40 s after the fallback (at 70 s) WebSocket is a probe target again: the round at 110 s
+  // opens one beside SSE.
+  await h.clock.advance(5000);
+  assert.equal(h.net.sockets.length, sockets + 1);
+  assert.equal(h.manager.stats().probing, "websocket");
   assert.equal(h.manager.method, "sse");
   h.manager.close();
 });

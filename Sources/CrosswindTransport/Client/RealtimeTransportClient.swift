@@ -28,6 +28,9 @@ public protocol RealtimeTransportClient: AnyObject, Sendable {
 
 /// What a client tells its owner. Times are the channel's event-loop time.
 public protocol RealtimeClientDelegate: AnyObject {
+    /// A WebSocket's upgrade completed: the 101 arrived and was accepted. Only the WebSocket
+    /// client says so; the welcome (``realtimeClient(_:opened:at:)``) follows.
+    func realtimeClient(_ client: any RealtimeTransportClient, upgradedAt time: NIODeadline)
     /// The transport is open: the welcome round trip completed.
     func realtimeClient(_ client: any RealtimeTransportClient, opened welcome: Welcome, at time: NIODeadline)
     /// A message, delivered once and in order (duplicates were already suppressed).
@@ -44,6 +47,7 @@ public protocol RealtimeClientDelegate: AnyObject {
 }
 
 extension RealtimeClientDelegate {
+    public func realtimeClient(_ client: any RealtimeTransportClient, upgradedAt time: NIODeadline) {}
     public func realtimeClient(_ client: any RealtimeTransportClient, heartbeatAt time: NIODeadline) {}
     public func realtimeClient(_ client: any RealtimeTransportClient, acknowledged sequence: UInt64, at time: NIODeadline) {}
     public func realtimeClient(_ client: any RealtimeTransportClient, continuedStreamAt time: NIODeadline) {}

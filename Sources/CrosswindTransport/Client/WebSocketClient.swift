@@ -88,7 +88,9 @@ public final class WebSocketClient: TransportClientLifecycle, @unchecked Sendabl
                         ),
                         WebSocketClientHandler(client: self),
                     ])
-                    self.answered(on: channel)
+                    if self.answered(on: channel) {
+                        self.delegate?.realtimeClient(self, upgradedAt: channel.eventLoop.now)
+                    }
                 }
             }
         )

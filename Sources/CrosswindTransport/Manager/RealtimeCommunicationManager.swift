@@ -208,16 +208,28 @@ public final class RealtimeCommunicationManager: RealtimeClientDelegate, @unchec
         }
     }
 
-    /// The connection of an attempt came up: its connect time is a round trip.
+    /// The connection of an attempt came up: its connect time is a round trip. For SSE and
+    /// Custom Sync the request goes out now, so the attempt is `.connected`; a WebSocket is
+    /// connected only when its 101 arrives (``realtimeClient(_:upgradedAt:)``), as the state
+    /// machine's contract says. Until then the give-up bounds it, not the confirm timeout: on a
+    /// lossy path a lost upgrade request waits out a TCP retransmission (3 s after a lost SYN,
+    /// RFC 6298 5.7), which is not a proxy that stays silent after the 101.
     fileprivate func connected(_ attempt: AttemptID) {
-        guard self.attempts[attempt] != nil else { return }
+        guard let client = self.attempts[attempt] else { return }
         if let started = self.attemptStarted[attempt] {
             self.handle(.rttMeasured(self.eventLoop.now - started))
         }
-        self.handle(.connected(attempt))
+        if client.method != .websocket {
+            self.handle(.connected(attempt))
+        }
     }
 
     // MARK: RealtimeClientDelegate
+
+    public func realtimeClient(_ client: any RealtimeTransportClient, upgradedAt time: NIODeadline) {
+        guard let attempt = self.attemptOf[ObjectIdentifier(client)] else { return }
+        self.handle(.connected(attempt))
+    }
 
     public func realtimeClient(_ client: any RealtimeTransportClient, opened welcome: Welcome, at time: NIODeadline) {
         guard let attempt = self.attemptOf[ObjectIdentifier(client)] else { return }

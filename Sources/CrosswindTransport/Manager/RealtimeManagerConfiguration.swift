@@ -28,9 +28,10 @@ public struct RealtimeManagerConfiguration: Sendable, Equatable {
     /// within one and a half heartbeat intervals.
     public var heartbeatGrace: TimeAmount = .seconds(10)
     /// Late heartbeats (without a normally spaced, on-time heartbeat between them) after which
-    /// an open transport counts as buffered and the manager falls back
+    /// an open SSE stream counts as buffered and the manager falls back
     /// (``MethodChangeReason/fallbackBuffering``). 2: one late heartbeat can be a network hiccup;
-    /// the second one is a pattern.
+    /// the second one is a pattern. WebSocket pongs are not judged: a late pong can be a late
+    /// ping (see ``RealtimeManagerStateMachine``'s heartbeat handling).
     public var bufferingStrikes: Int = 2
     /// Heartbeat losses on one transport (since the manager switched to it) that trigger a
     /// fallback. The first loss reconnects the same transport at once (a NAT or load balancer
@@ -85,7 +86,8 @@ public struct RealtimeManagerConfiguration: Sendable, Equatable {
     public var backoff = FullJitterBackoff()
 
     /// How often, while open on a worse transport than the best in ``preferenceOrder``, a
-    /// better one is probed. 300 s, the seed's `benchmarkInterval`.
+    /// better one is probed. 300 s, the seed's `benchmarkInterval`. A transport left because
+    /// the path stalled it after it opened is not probed for ``rememberFor``.
     public var benchmarkInterval: TimeAmount = .seconds(300)
 
     /// Switch to the next transport when the median of the last ``latencyWindow`` message
@@ -108,6 +110,8 @@ public struct RealtimeManagerConfiguration: Sendable, Equatable {
     public var behindFor: TimeAmount = .seconds(15)
 
     /// How long a transport that worked on a network is remembered: 30 min, from DESIGN.md.
+    /// Also how long upgrade probes leave out a transport the manager fell back from because
+    /// the path stalled it after it opened (heartbeat lost twice, or buffering).
     public var rememberFor: TimeAmount = .minutes(30)
 
     /// Client → server messages kept until the server acknowledges them (see ``Outbox``). When

@@ -106,9 +106,19 @@ extension RealtimeManagerStateMachine {
     /// while something held the stream and released it in bursts. A normally spaced on-time
     /// heartbeat (its gap since the previous one at least `interval - grace`) clears the
     /// strikes; a burst's tightly packed heartbeats do not clear the strike of the first one.
-    /// Heartbeats well ahead of their slot are neutral. Custom Sync is exempt: each poll
-    /// response is complete by construction (and comes every `syncInterval`); a slow poll is
-    /// the liveness check's business.
+    /// Heartbeats well ahead of their slot are neutral.
+    ///
+    /// Only SSE is judged. Its heartbeats are comment lines the server writes into the same
+    /// response body as the messages, so a late one while messages flowed means the body was
+    /// held. Custom Sync is exempt: each poll response is complete by construction (and comes
+    /// every `syncInterval`); a slow poll is the liveness check's business. WebSocket is exempt
+    /// too: its heartbeat is the pong to the client's own ping, so a late pong measures the
+    /// ping's trip upstream as well. On a lossy or intermittent radio link a ping lost in a gap
+    /// waits for TCP's backed-off retransmission (RFC 6298 keeps the doubled timeout until a
+    /// fresh sample), so pongs come late twice in a row while messages keep arriving on time;
+    /// that is not a buffering path, and SSE would send its client messages up the same path.
+    /// After the 101 a proxy relays the WebSocket as opaque bytes, so the response buffering
+    /// this looks for does not apply; a WebSocket that goes silent fails the liveness check.
     mutating func heartbeat(_ id: AttemptID, now: NIODeadline) -> [Action] {
         switch self.state {
         case .connecting(_, let attempt) where attempt.id == id:
@@ -125,9 +135,9 @@ extension RealtimeManagerStateMachine {
             let grace = self.configuration.heartbeatGrace
             let due = connection.expectedHeartbeat
             switch connection.method {
-            case .sync:
+            case .sync, .websocket:
                 break
-            case .websocket, .sse:
+            case .sse:
                 if now < due - grace {
                     // Early: ahead of its slot (a cadence shorter than configured).
                 } else if now > due + grace {
@@ -251,11 +261,13 @@ extension RealtimeManagerStateMachine {
             self.performanceRecords[connection.method].heartbeatLosses += 1
             run.heartbeatLosses += 1
             if self.configuration.autoSwitch && run.heartbeatLosses >= max(1, self.configuration.heartbeatLossesBeforeFallback) {
+                self.suspendProbes(of: connection.method, now: now)
                 return actions + self.fallBack(from: run, reason: .fallbackHeartbeatLost, now: now)
             }
         case .buffering:
             self.performanceRecords[connection.method].bufferingDetections += 1
             if self.configuration.autoSwitch {
+                self.suspendProbes(of: connection.method, now: now)
                 return actions + self.fallBack(from: run, reason: .fallbackBuffering, now: now)
             }
         case .behind:

@@ -30,11 +30,36 @@ extension RealtimeManagerStateMachine {
                 // A latency switch is in progress; probe again one interval later.
                 return [self.arm(.probe, at: now + self.configuration.benchmarkInterval)]
             }
-            let better = Array(self.order.prefix(while: { $0 != connection.method }))
-            guard !better.isEmpty else { return [] }
+            let ahead = self.order.prefix(while: { $0 != connection.method })
+            guard !ahead.isEmpty else { return [] }
+            let better = ahead.filter { !self.probesSuspended(of: $0, now: now) }
+            guard !better.isEmpty else {
+                // Every better transport stalled mid-session on this path lately: look again
+                // one interval later.
+                return [self.arm(.probe, at: now + self.configuration.benchmarkInterval)]
+            }
             // Best first; if it fails the round continues with the next better one.
             return self.startCandidate(run, connection, methods: better, purpose: .upgrade, now: now)
         }
+    }
+
+    /// Leaves `method` out of upgrade probes for ``RealtimeManagerConfiguration/rememberFor``.
+    ///
+    /// Called when the manager falls back from an open transport that went silent twice or
+    /// buffered: the path let it open and then stalled it (a proxy that starts holding an
+    /// event stream after a while, say). A probe only checks the welcome and the catch-up, which
+    /// such a path passes, so probing it would switch back, stall again and fall back again,
+    /// with an outage each round. Transports left for failures a probe does notice (refused,
+    /// no welcome, no connection) stay probe targets, so a proxy that stops stripping the
+    /// upgrade is still found at the next probe.
+    mutating func suspendProbes(of method: TransportMethod, now: NIODeadline) {
+        self.probeSuspensions[method] = now + self.configuration.rememberFor
+    }
+
+    /// True while upgrade probes leave `method` out (see ``suspendProbes(of:now:)``).
+    func probesSuspended(of method: TransportMethod, now: NIODeadline) -> Bool {
+        guard let until = self.probeSuspensions[method] else { return false }
+        return now < until
     }
 
     /// Opens `methods[0]` beside the open connection, resuming after the last delivered message.

@@ -260,6 +260,8 @@ public struct RealtimeManagerStateMachine: Sendable {
     /// `Connection` so recording one does not copy the buffer out of the enum.
     var latencyWindow: LatencyWindow
     var performanceRecords = PerTransport(repeating: TransportPerformance())
+    /// Until when upgrade probes leave each transport out (see ``probesSuspended(of:now:)``).
+    var probeSuspensions = PerTransport<NIODeadline?>(repeating: nil)
 
     /// The latest RTT sample was left out as ambiguous (a connect that waited for a SYN
     /// retransmission): the attempt it belongs to gets the lossy-handshake allowance.

@@ -33,7 +33,7 @@ public enum MethodChangeReason: String, Sendable, Hashable, CaseIterable, Custom
     case fallbackConfirmTimeout
     /// An open transport went silent for the heartbeat timeout again after one reconnect.
     case fallbackHeartbeatLost
-    /// Heartbeats kept arriving, but late, ``RealtimeManagerConfiguration/bufferingStrikes``
+    /// SSE heartbeats kept arriving, but late, ``RealtimeManagerConfiguration/bufferingStrikes``
     /// times: something on the path buffers the stream.
     case fallbackBuffering
     /// Open connections of the transport kept being closed by the server (or a middlebox on its
