@@ -77,9 +77,13 @@ test("a transport the path silenced twice is not probed for rememberFor", async 
   // the same stall, so probes leave it out for rememberFor (40 s here; 30 min by default).
   const h = await start({ benchmarkInterval: 10000, rememberFor: 40000 });
   await openWebSocket(h, 1);
+  // The first silence ends it; the reconnect comes after a jittered first backoff step.
   await h.clock.advance(35000);
+  for (let waited = 0; h.net.sockets.length < 2 && waited < 5000; waited += 50) await h.clock.advance(50);
+  assert.equal(h.net.sockets.length, 2);
   await openWebSocket(h, 1);
-  await h.clock.advance(35000);
+  // The second silence falls back; the SSE stream opens at once.
+  for (let waited = 0; h.manager.method !== "sse" && waited < 60000; waited += 100) await h.clock.advance(100);
   assert.deepEqual(h.seen.changes[1], { method: "sse", from: "websocket", reason: "fallbackHeartbeatLost" });
   const source = h.net.lastSource();
   source.open();
@@ -93,8 +97,8 @@ test("a transport the path silenced twice is not probed for rememberFor", async 
   }
   assert.equal(h.net.sockets.length, sockets);
   assert.equal(h.manager.stats().transports.websocket.probes, 0);
-  // 40 s after the fallback (at 70 s) WebSocket is a probe target again: the round at 110 s
-  // opens one beside SSE.
+  // 40 s after the fallback WebSocket is a probe target again: the fourth round, 40 s after
+  // SSE opened, opens one beside SSE.
   await h.clock.advance(5000);
   assert.equal(h.net.sockets.length, sockets + 1);
   assert.equal(h.manager.stats().probing, "websocket");
