@@ -31,14 +31,50 @@ import Testing
         #expect(pair.serverSide.establishedAt == nil)
     }
 
-    @Test func firewallRejectAnswersWithinOneRoundTrip() {
-        // A REJECT rule answers the SYN with RST on the spot: refused after 50 ms back.
+    @Test func aRejectInFrontOfTheServerAnswersAfterOneRoundTrip() {
+        // A REJECT rule where the up link reaches the server (a host or data-centre firewall):
+        // the SYN crosses the link (50 ms), the RST crosses back (50 ms): refused after one
+        // RTT, like a closed port, and the server's side of the link saw the SYN.
         let pair = TCPPair()
-        pair.network.install(PortFirewall(name: "fw", rules: [.init(port: 80, action: .reject)]), on: pair.up)
+        let log = SegmentLog()
+        pair.network.install(PortFirewall(name: "fw", rules: [.init(port: 80, action: .reject)]), on: pair.up, at: .receiving)
+        pair.network.install(log, on: pair.down)
         pair.connect()
         pair.simulation.run(for: .seconds(5))
         #expect(pair.clientSide.failure?.0 == .connectionRefused)
-        #expect(pair.seconds(pair.clientSide.failure?.1).map(ms) == 50)
+        #expect(pair.seconds(pair.clientSide.failure?.1).map(ms) == 100)
+        #expect(pair.up.statistics.packetsDelivered == 1)
+        // The RST leaves the server's node at 50 ms, on the link back.
+        #expect(log.entries.map { pair.milliseconds($0.time) } == [50])
+        #expect(log.entries.first?.segment.flags.contains(.rst) == true)
+        #expect(pair.serverSide.establishedAt == nil)
+    }
+
+    @Test func aRejectAtTheClientsEdgeAnswersAtOnce() {
+        // The same rule where the up link leaves the client (its host or its office's edge
+        // firewall): the SYN never crosses the link, and the RST is back at once.
+        let pair = TCPPair()
+        pair.network.install(PortFirewall(name: "fw", rules: [.init(port: 80, action: .reject)]), on: pair.up, at: .sending)
+        pair.connect()
+        pair.simulation.run(for: .seconds(5))
+        #expect(pair.clientSide.failure?.0 == .connectionRefused)
+        #expect(pair.seconds(pair.clientSide.failure?.1).map(ms) == 0)
+        #expect(pair.up.statistics.packetsSent == 0)
+        #expect(pair.down.statistics.packetsSent == 0)
+    }
+
+    @Test func aDropInFrontOfTheServerCostsTheRetrySchedule() {
+        // A DROP at the server's end: every SYN crosses the link and vanishes there.
+        var settings = TCPSettings()
+        settings.synRetries = 2
+        let pair = TCPPair(clientTCP: settings)
+        pair.network.install(PortFirewall(name: "fw", rules: [.init(port: 80, action: .drop)]), on: pair.up, at: .receiving)
+        pair.connect()
+        pair.simulation.run(for: .seconds(30))
+        #expect(pair.clientSide.failure?.0 == .connectTimedOut)
+        #expect(pair.seconds(pair.clientSide.failure?.1) == 7)  // 1 + 2 + 4 s
+        #expect(pair.up.statistics.packetsDelivered == 3)
+        #expect(pair.down.statistics.packetsSent == 0)
     }
 
     @Test func closedPortAnswersRSTWithinOneRTT() {
