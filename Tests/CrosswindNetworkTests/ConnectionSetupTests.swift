@@ -115,9 +115,39 @@ import Testing
         pair.serverSide.connection?.close()
         pair.simulation.run(for: .seconds(1))
         #expect(pair.clientSide.received.readableBytes == 500)
-        #expect(connection.state == .closed)
+        // The client closed first: its owner hears the close, and it waits in TIME-WAIT.
+        #expect(pair.clientSide.closedAt != nil)
+        #expect(connection.state == .timeWait)
         #expect(pair.serverSide.connection?.state == .closed)
         #expect(pair.serverSide.closedAt != nil)
+    }
+
+    @Test func timeWaitAnswersARetransmittedFinSoTheCloseStaysClean() {
+        // The client closes first; the server's FIN leaves at 1.1 s and the client's last ACK
+        // is lost. The server retransmits its FIN one RTO (300 ms) later; the client, in
+        // TIME-WAIT, acknowledges it again, so the server closes cleanly at 1.5 s instead of
+        // meeting a RST (which zero TIME-WAIT gave). TIME-WAIT then lasts 60 s (Linux
+        // TCP_TIMEWAIT_LEN) from that FIN, and the client's stack forgets the connection.
+        let pair = TCPPair()
+        let connection = pair.connect()
+        pair.run(untilSecond: 1.0)
+        let closer = CloseWhenPeerCloses(pair.serverSide)  // delegates are weak: keep it
+        pair.serverSide.connection?.delegate = closer
+        connection.close()  // FIN at 1.0 s; the server answers with ACK and its own FIN at 1.05 s
+        pair.run(untilSecond: 1.06)
+        // The client's ACK of that FIN leaves at 1.1 s: lose it.
+        pair.network.install(DropFirst(count: 1), on: pair.up)
+        pair.run(untilSecond: 2.0)
+        #expect(pair.serverSide.failure == nil)
+        #expect(pair.seconds(pair.serverSide.closedAt).map(ms) == 1450)
+        #expect(connection.state == .timeWait)
+        #expect(pair.clientSide.closedAt.map(pair.milliseconds) == 1100)
+        pair.run(untilSecond: 61.39)
+        #expect(connection.state == .timeWait)
+        pair.run(untilSecond: 61.41)
+        #expect(connection.state == .closed)
+        #expect(pair.network.tcp(pair.client).connectionCount == 0)
+        withExtendedLifetime(closer) {}
     }
 
     @Test func abortSendsResetAndThePeerFails() {
@@ -142,4 +172,18 @@ import Testing
         #expect(pair.serverSide.connection?.state == .established)
         #expect(pair.clientSide.failure == nil)
     }
+}
+
+/// Records like ``TCPRecorder`` and closes its side as soon as the peer does.
+final class CloseWhenPeerCloses: TCPConnectionDelegate {
+    let recorder: TCPRecorder
+    init(_ recorder: TCPRecorder) { self.recorder = recorder }
+    func tcpConnectionEstablished(_ connection: TCPConnection) { self.recorder.tcpConnectionEstablished(connection) }
+    func tcpConnection(_ connection: TCPConnection, received bytes: ByteBuffer) { self.recorder.tcpConnection(connection, received: bytes) }
+    func tcpConnectionPeerClosed(_ connection: TCPConnection) {
+        self.recorder.tcpConnectionPeerClosed(connection)
+        connection.close()
+    }
+    func tcpConnection(_ connection: TCPConnection, failed error: TCPError) { self.recorder.tcpConnection(connection, failed: error) }
+    func tcpConnectionClosed(_ connection: TCPConnection) { self.recorder.tcpConnectionClosed(connection) }
 }
