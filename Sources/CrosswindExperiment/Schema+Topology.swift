@@ -23,8 +23,9 @@ extension Schema {
         static let synRetriesRange: ClosedRange<Int> = 0...20
         /// The accepted range of `tcp.maxRetransmissions`.
         static let maxRetransmissionsRange: ClosedRange<Int> = 1...50
-        /// The accepted range of `tcp.window` (1 GiB, the largest window TCP window scaling allows).
-        static let windowBytesRange: ClosedRange<Int> = 1...1_073_741_824
+        /// The accepted range of `tcp.window`: up to 65 535 · 2^14 bytes, the largest window TCP
+        /// window scaling can carry (RFC 7323 §2.3).
+        static let windowBytesRange: ClosedRange<Int> = 1...TCPSettings.maxWindowBytes
         /// The longest schedule a file may give a run's phases and a group's connects (a week), so
         /// that sums of times stay far from overflowing.
         static let maxScheduleTime: TimeAmount = .hours(168)
@@ -310,7 +311,8 @@ extension Schema {
         )
         static let minRTO = SchemaKey<TimeAmount>.key(
             "minRTO", .duration(positive: true), default: TCPSettings().minRTO,
-            "Lower bound of the retransmission timeout (Linux `TCP_RTO_MIN`). At most `maxRTO`.", example: "200ms"
+            "Floor of the retransmission timeout's variance term (Linux `TCP_RTO_MIN`): the RTO is never below SRTT + `minRTO`. At most `maxRTO`.",
+            example: "200ms"
         )
         static let maxRTO = SchemaKey<TimeAmount>.key(
             "maxRTO", .duration(positive: true), default: TCPSettings().maxRTO,
@@ -327,14 +329,14 @@ extension Schema {
         )
         static let window = SchemaKey<Int>.key(
             "window", .size(in: Limits.windowBytesRange), default: TCPSettings().windowBytes,
-            "Most unacknowledged bytes in flight (the receive window the peer offers; the model has no congestion window).",
+            "The receive window the group's clients offer their peers (constant). Above 64 KiB it is carried with window scaling (RFC 7323), up to 65 535 · 2^14 bytes.",
             example: "64KiB"
         )
     }
 
     static let tcp = SchemaBlock(
         id: "tcp", title: "TCP", location: "`tcp:` of a client group",
-        summary: "The TCP model of the group's client nodes: segments, RFC 6298 retransmission timer with Karn's rule, SYN retries. The defaults follow Linux; the server keeps the defaults.",
+        summary: "The TCP model of the group's client nodes: segments, Linux's retransmission timer (RFC 6298 with the variance term floored), timestamps, CUBIC congestion control, SYN retries. The defaults follow Linux; the server keeps the defaults.",
         keys: [
             TCPKeys.mss.info, TCPKeys.initialRTO.info, TCPKeys.minRTO.info, TCPKeys.maxRTO.info, TCPKeys.synRetries.info,
             TCPKeys.maxRetransmissions.info, TCPKeys.window.info,
