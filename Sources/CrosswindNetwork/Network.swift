@@ -187,31 +187,25 @@ public final class Network {
             return
         }
         if !link.filters.isEmpty {
-            for filter in link.filters {
-                let verdict = filter.process(segment, now: now)
-                switch verdict {
-                case .pass:
-                    continue
-                case .drop:
-                    self.traceFilter(link, segment, verdict: .drop, delay: .zero, now: now)
-                    return
-                case .reset:
-                    // The firewall is at the sender's node: its RST is delivered there, at once
-                    // (after the current event, as a packet looped back would be).
-                    self.traceFilter(link, segment, verdict: .reset, delay: .zero, now: now)
-                    guard !segment.flags.contains(.rst) else { return }
-                    let reset = TCPStack.resetReplying(to: segment)
-                    self.simulation.schedule(at: now) { [unowned self] in
-                        self.stacks[Int(reset.destination.node.rawValue)].receive(reset)
-                    }
-                    return
-                case .deliver(let delay):
-                    self.traceFilter(link, segment, verdict: .deliver(after: delay), delay: delay, now: now)
-                    self.simulation.schedule(at: now + delay) { [unowned link] in
-                        link.transmit(segment, now: self.simulation.now)
-                    }
-                    return
+            switch self.firstVerdict(of: link.filters, on: link, for: segment, now: now) {
+            case .pass:
+                break
+            case .drop:
+                return
+            case .reset:
+                // The firewall is at the sender's node: its RST is delivered there, at once
+                // (after the current event, as a packet looped back would be).
+                guard !segment.flags.contains(.rst) else { return }
+                let reset = TCPStack.resetReplying(to: segment)
+                self.simulation.schedule(at: now) { [unowned self] in
+                    self.stacks[Int(reset.destination.node.rawValue)].receive(reset)
                 }
+                return
+            case .deliver(let delay):
+                self.simulation.schedule(at: now + delay) { [unowned link] in
+                    link.transmit(segment, now: self.simulation.now)
+                }
+                return
             }
         }
         link.transmit(segment, now: now)
@@ -220,30 +214,39 @@ public final class Network {
     /// Runs the receiving end's filters on a segment that came off `link`, then hands it to
     /// its node's stack (or not).
     func filterArrival(_ segment: Segment, on link: Link, now: NIODeadline) {
-        for filter in link.receivingFilters {
+        switch self.firstVerdict(of: link.receivingFilters, on: link, for: segment, now: now) {
+        case .pass:
+            self.arrive(segment, via: link, now: now)
+        case .drop:
+            return
+        case .reset:
+            // The firewall is at the receiving node: its RST, sent from there, crosses the
+            // reverse link back to the sender.
+            guard !segment.flags.contains(.rst) else { return }
+            self.send(TCPStack.resetReplying(to: segment))
+        case .deliver(let delay):
+            self.simulation.schedule(at: now + delay) { [unowned self] in
+                self.stacks[Int(segment.destination.node.rawValue)].receive(segment)
+            }
+        }
+    }
+
+    /// Runs `filters` in installation order and returns the first verdict that is not
+    /// `.pass` (traced), or `.pass`.
+    private func firstVerdict(of filters: [any PacketFilter], on link: Link, for segment: Segment, now: NIODeadline) -> Verdict {
+        for filter in filters {
             let verdict = filter.process(segment, now: now)
             switch verdict {
             case .pass:
                 continue
-            case .drop:
-                self.traceFilter(link, segment, verdict: .drop, delay: .zero, now: now)
-                return
-            case .reset:
-                // The firewall is at the receiving node: its RST, sent from there, crosses the
-                // reverse link back to the sender.
-                self.traceFilter(link, segment, verdict: .reset, delay: .zero, now: now)
-                guard !segment.flags.contains(.rst) else { return }
-                self.send(TCPStack.resetReplying(to: segment))
-                return
+            case .drop, .reset:
+                self.traceFilter(link, segment, verdict: verdict, delay: .zero, now: now)
             case .deliver(let delay):
-                self.traceFilter(link, segment, verdict: .deliver(after: delay), delay: delay, now: now)
-                self.simulation.schedule(at: now + delay) { [unowned self] in
-                    self.stacks[Int(segment.destination.node.rawValue)].receive(segment)
-                }
-                return
+                self.traceFilter(link, segment, verdict: verdict, delay: delay, now: now)
             }
+            return verdict
         }
-        self.arrive(segment, via: link, now: now)
+        return .pass
     }
 
     func arrive(_ segment: Segment, via link: Link, now: NIODeadline) {
