@@ -6,17 +6,24 @@ import Testing
 /// How data is cut into segments: the negotiated MSS, silly-window avoidance at the window's
 /// edge, retransmissions along the original boundaries, and window scaling.
 @Suite struct SegmentationTests {
-    @Test func aRetransmissionKeepsTheOriginalBoundaries() {
-        // Three writes of 1000 bytes are three segments. Lost, the first goes again as it
-        // was, 1000 bytes at its own sequence number, not re-cut to a full 1448-byte segment
-        // spanning the next one's start (Linux retransmits its queued segments; two of these
-        // would not fit one MSS, so none is merged).
+    /// A pair connected at 0 s; at 1 s the client's link goes down, with a log of what the
+    /// client puts on it.
+    private func pairWithTheUpLinkDown() -> (TCPPair, TCPConnection, SegmentLog) {
         let pair = TCPPair()
         let connection = pair.connect()
         pair.run(untilSecond: 1)
         pair.up.configuration.isUp = false
         let log = SegmentLog()
         pair.network.install(log, on: pair.up)
+        return (pair, connection, log)
+    }
+
+    @Test func aRetransmissionKeepsTheOriginalBoundaries() {
+        // Three writes of 1000 bytes are three segments. Lost, the first goes again as it
+        // was, 1000 bytes at its own sequence number, not re-cut to a full 1448-byte segment
+        // spanning the next one's start (Linux retransmits its queued segments; two of these
+        // would not fit one MSS, so none is merged).
+        let (pair, connection, log) = pairWithTheUpLinkDown()
         for _ in 0..<3 { connection.send(patternBytes(1000)) }
         pair.run(untilSecond: 1.35)
         let data = log.data.map(\.segment)
@@ -29,12 +36,7 @@ import Testing
         // Three writes of 400 bytes: the retransmission carries all 1200 bytes in one segment,
         // since they fit one 1448-byte MSS (Linux `tcp_retrans_collapse`); it starts where the
         // first did and ends where the third did, so no byte changes place in the stream.
-        let pair = TCPPair()
-        let connection = pair.connect()
-        pair.run(untilSecond: 1)
-        pair.up.configuration.isUp = false
-        let log = SegmentLog()
-        pair.network.install(log, on: pair.up)
+        let (pair, connection, log) = pairWithTheUpLinkDown()
         for _ in 0..<3 { connection.send(patternBytes(400)) }
         pair.run(untilSecond: 1.35)
         pair.up.configuration.isUp = true

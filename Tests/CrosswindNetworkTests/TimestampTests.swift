@@ -7,7 +7,9 @@ import Testing
 /// segment (12 bytes of options), TS.Recent by §4.3, and an RTT sample from every ACK that
 /// advances SND.UNA, retransmissions included.
 @Suite struct TimestampTests {
-    @Test func everySegmentCarriesTimestampsAndTheHeaderGrowsBy12Bytes() throws {
+    /// A pair connected at 0 s, run to 1 s, with a log on each link from the start (the SYNs
+    /// included).
+    private func loggedPair() -> (TCPPair, TCPConnection, up: SegmentLog, down: SegmentLog) {
         let pair = TCPPair()
         let up = SegmentLog()
         let down = SegmentLog()
@@ -15,6 +17,11 @@ import Testing
         pair.network.install(down, on: pair.down)
         let connection = pair.connect()
         pair.run(untilSecond: 1)
+        return (pair, connection, up, down)
+    }
+
+    @Test func everySegmentCarriesTimestampsAndTheHeaderGrowsBy12Bytes() throws {
+        let (pair, connection, up, down) = loggedPair()
         connection.send(patternBytes(5000))
         pair.run(untilSecond: 2)
 
@@ -40,13 +47,7 @@ import Testing
     }
 
     @Test func tsvalCountsMillisecondsAndTsecrEchoesThePeer() throws {
-        let pair = TCPPair()
-        let up = SegmentLog()
-        let down = SegmentLog()
-        pair.network.install(up, on: pair.up)
-        pair.network.install(down, on: pair.down)
-        let connection = pair.connect()
-        pair.run(untilSecond: 1)
+        let (pair, connection, up, down) = loggedPair()
         connection.send(patternBytes(100))
         pair.run(untilSecond: 1.25)
         connection.send(patternBytes(100))
