@@ -263,6 +263,8 @@ final class ModelValidator {
         s.check(Keys.synRetries, settings.synRetries)
         s.check(Keys.maxRetransmissions, settings.maxRetransmissions)
         s.check(Keys.window, settings.windowBytes)
+        s.check(Keys.initialWindow, settings.initialCongestionWindow)
+        s.check(Keys.timeWait, settings.timeWait)
     }
 
     func manager(_ settings: RealtimeManagerConfiguration, _ s: Scope) {

@@ -26,6 +26,9 @@ extension Schema {
         /// The accepted range of `tcp.window`: up to 65 535 · 2^14 bytes, the largest window TCP
         /// window scaling can carry (RFC 7323 §2.3).
         static let windowBytesRange: ClosedRange<Int> = 1...TCPSettings.maxWindowBytes
+        /// The accepted range of `tcp.initialWindow`, in segments (Linux's `initcwnd` route
+        /// attribute takes up to a few hundred; RFC 6928 proposes 10).
+        static let initialWindowRange: ClosedRange<Int> = 1...1000
         /// The longest schedule a file may give a run's phases and a group's connects (a week), so
         /// that sums of times stay far from overflowing.
         static let maxScheduleTime: TimeAmount = .hours(168)
@@ -332,6 +335,25 @@ extension Schema {
             "The receive window the group's clients offer their peers (constant). Above 64 KiB it is carried with window scaling (RFC 7323), up to 65 535 · 2^14 bytes.",
             example: "64KiB"
         )
+        static let timestamps = SchemaKey<Bool>.key(
+            "timestamps", .boolean, default: TCPSettings().timestamps,
+            "RFC 7323 timestamps (Linux `tcp_timestamps`): 12 bytes on every segment and an RTT sample from every ACK of new data, retransmissions included. Used when both ends offer them; the server offers them.",
+            example: "true"
+        )
+        static let congestionControl = SchemaKey<TCPCongestionControl>.key(
+            "congestionControl", .choice(what: "congestion control"), default: TCPSettings().congestionControl,
+            "How the group's clients grow and cut their congestion window after slow start: `cubic` (RFC 9438, Linux's default) or `reno` (RFC 5681).",
+            example: "cubic"
+        )
+        static let initialWindow = SchemaKey<Int>.key(
+            "initialWindow", .integer(in: Limits.initialWindowRange), default: TCPSettings().initialCongestionWindow,
+            "The congestion window a connection starts with, in segments (RFC 6928, Linux `TCP_INIT_CWND`).", example: "10"
+        )
+        static let timeWait = SchemaKey<TimeAmount>.key(
+            "timeWait", .duration(), default: TCPSettings().timeWait,
+            "How long the end that closes first stays in TIME-WAIT, answering a retransmitted FIN (Linux `TCP_TIMEWAIT_LEN`).",
+            example: "60s"
+        )
     }
 
     static let tcp = SchemaBlock(
@@ -339,9 +361,10 @@ extension Schema {
         summary: "The TCP model of the group's client nodes: segments, Linux's retransmission timer (RFC 6298 with the variance term floored), timestamps, CUBIC congestion control, SYN retries. The defaults follow Linux; the server keeps the defaults.",
         keys: [
             TCPKeys.mss.info, TCPKeys.initialRTO.info, TCPKeys.minRTO.info, TCPKeys.maxRTO.info, TCPKeys.synRetries.info,
-            TCPKeys.maxRetransmissions.info, TCPKeys.window.info,
+            TCPKeys.maxRetransmissions.info, TCPKeys.window.info, TCPKeys.timestamps.info, TCPKeys.congestionControl.info,
+            TCPKeys.initialWindow.info, TCPKeys.timeWait.info,
         ],
-        example: "tcp: { mss: 1460, initialRTO: 1s, minRTO: 200ms, maxRTO: 2min, synRetries: 6, maxRetransmissions: 15, window: 64KiB }"
+        example: "tcp: { mss: 1460, initialRTO: 1s, minRTO: 200ms, maxRTO: 2min, synRetries: 6, maxRetransmissions: 15, window: 64KiB, congestionControl: reno }"
     )
 
     enum HeartbeatKeys {

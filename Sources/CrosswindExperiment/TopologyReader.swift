@@ -181,7 +181,11 @@ enum TopologyReader {
             maxRTO: map.read(Keys.maxRTO),
             synRetries: map.read(Keys.synRetries),
             maxRetransmissions: map.read(Keys.maxRetransmissions),
-            windowBytes: map.read(Keys.window)
+            windowBytes: map.read(Keys.window),
+            timestamps: map.read(Keys.timestamps),
+            congestionControl: map.read(Keys.congestionControl),
+            initialCongestionWindow: map.read(Keys.initialWindow),
+            timeWait: map.read(Keys.timeWait)
         )
         map.finish()
         return settings
