@@ -14,11 +14,17 @@ public struct MiddleboxSpec: Sendable, Equatable {
     public var link: LinkPair
     /// What the proxy does to the traffic; the default passes everything through.
     public var policy: HTTPProxyPolicy
+    /// The TCP model's knobs for the proxy node, on both of its sides (Linux's defaults).
+    public var tcp: TCPSettings
 
-    public init(name: String, groups: [String], link: LinkPair = LinkPair(both: LinkConfiguration(latency: .milliseconds(1))), policy: HTTPProxyPolicy = .passThrough) {
+    public init(
+        name: String, groups: [String], link: LinkPair = LinkPair(both: LinkConfiguration(latency: .milliseconds(1))),
+        policy: HTTPProxyPolicy = .passThrough, tcp: TCPSettings = TCPSettings()
+    ) {
         self.name = name
         self.groups = groups
         self.link = link
         self.policy = policy
+        self.tcp = tcp
     }
 }

@@ -21,11 +21,13 @@ enum MiddleboxReader {
         }
         let link = map.read(Keys.link, TopologyReader.link)
         let policy = map.read(Keys.policy, Self.policy)
+        let tcp = map.read(Keys.tcp, TopologyReader.tcp)
         map.finish()
         guard let name else { throw ExperimentError.reported }
         var spec = MiddleboxSpec(name: name, groups: groups ?? [])
         if let link { spec.link = link }
         if let policy { spec.policy = policy }
+        if let tcp { spec.tcp = tcp }
         return spec
     }
 

@@ -118,6 +118,11 @@ extension Schema {
             name: "policy", type: "mapping: [proxy policy](#proxy-policy)", allowed: "", presence: .defaulted("pass everything through"),
             summary: "What the proxy does to the traffic.", example: "{ stripUpgrade: true }"
         )
+        static let tcp = KeyInfo(
+            name: "tcp", type: "mapping: [tcp](#tcp)", allowed: "", presence: .defaulted("Linux's (see [tcp](#tcp))"),
+            summary: "The TCP model's knobs for the proxy node, towards its clients and towards the server.",
+            example: "{ congestionControl: reno }"
+        )
     }
 
     static let middlebox = SchemaBlock(
@@ -125,6 +130,7 @@ extension Schema {
         summary: "An HTTP proxy between some groups and the server: the clients connect to it on the server's ports, and it opens its own connection to the server for each. With `--pcap` it gets its own capture of its client side.",
         keys: [
             MiddleboxKeys.name.info, MiddleboxKeys.kind, MiddleboxKeys.groups, MiddleboxKeys.link, MiddleboxKeys.policy,
+            MiddleboxKeys.tcp,
         ],
         example: """
             - name: corp-proxy

@@ -121,12 +121,16 @@ extension Schema {
             "A separate port for WebSocket (`/ws`), as servers that terminate WebSocket elsewhere have; a firewall can then block one transport and not the others.",
             example: "8080"
         )
+        static let tcp = KeyInfo(
+            name: "tcp", type: "mapping: [tcp](#tcp)", allowed: "", presence: .defaulted("Linux's (see [tcp](#tcp))"),
+            summary: "The TCP model's knobs for the server node.", example: "{ window: 256KiB }"
+        )
     }
 
     static let server = SchemaBlock(
         id: "server", title: "Server", location: "`server:` of a topology",
         summary: "The server node: it runs the three transports' endpoints and publishes the workload.",
-        keys: [ServerKeys.name.info, ServerKeys.port.info, ServerKeys.webSocketPort.info],
+        keys: [ServerKeys.name.info, ServerKeys.port.info, ServerKeys.webSocketPort.info, ServerKeys.tcp],
         example: "server: { name: server, port: 80, webSocketPort: 8080 }"
     )
 
@@ -332,17 +336,17 @@ extension Schema {
         )
         static let window = SchemaKey<Int>.key(
             "window", .size(in: Limits.windowBytesRange), default: TCPSettings().windowBytes,
-            "The receive window the group's clients offer their peers (constant). Above 64 KiB it is carried with window scaling (RFC 7323), up to 65 535 · 2^14 bytes.",
+            "The receive window the node offers its peers (constant). Above 64 KiB it is carried with window scaling (RFC 7323), up to 65 535 · 2^14 bytes.",
             example: "64KiB"
         )
         static let timestamps = SchemaKey<Bool>.key(
             "timestamps", .boolean, default: TCPSettings().timestamps,
-            "RFC 7323 timestamps (Linux `tcp_timestamps`): 12 bytes on every segment and an RTT sample from every ACK of new data, retransmissions included. Used when both ends offer them; the server offers them.",
+            "RFC 7323 timestamps (Linux `tcp_timestamps`): 12 bytes on every segment and an RTT sample from every ACK of new data, retransmissions included. Used when both ends offer them.",
             example: "true"
         )
         static let congestionControl = SchemaKey<TCPCongestionControl>.key(
             "congestionControl", .choice(what: "congestion control"), default: TCPSettings().congestionControl,
-            "How the group's clients grow and cut their congestion window after slow start: `cubic` (RFC 9438, Linux's default) or `reno` (RFC 5681).",
+            "How the node grows and cuts its congestion window after slow start: `cubic` (RFC 9438, Linux's default) or `reno` (RFC 5681).",
             example: "cubic"
         )
         static let initialWindow = SchemaKey<Int>.key(
@@ -357,8 +361,8 @@ extension Schema {
     }
 
     static let tcp = SchemaBlock(
-        id: "tcp", title: "TCP", location: "`tcp:` of a client group",
-        summary: "The TCP model of the group's client nodes: segments, Linux's retransmission timer (RFC 6298 with the variance term floored), timestamps, CUBIC congestion control, SYN retries. The defaults follow Linux; the server keeps the defaults.",
+        id: "tcp", title: "TCP", location: "`tcp:` of a client group, of the server or of a middlebox",
+        summary: "The TCP model of a node (a group's clients, the server, a proxy): segments, Linux's retransmission timer (RFC 6298 with the variance term floored), timestamps, CUBIC congestion control, SYN retries. The defaults follow Linux.",
         keys: [
             TCPKeys.mss.info, TCPKeys.initialRTO.info, TCPKeys.minRTO.info, TCPKeys.maxRTO.info, TCPKeys.synRetries.info,
             TCPKeys.maxRetransmissions.info, TCPKeys.window.info, TCPKeys.timestamps.info, TCPKeys.congestionControl.info,

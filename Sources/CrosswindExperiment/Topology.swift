@@ -41,11 +41,14 @@ public struct ServerSpec: Sendable, Equatable {
     /// have; nil serves it on `port` with everything else. A firewall can then block one
     /// transport and not the others.
     public var webSocketPort: Int?
+    /// The TCP model's knobs for the server node (Linux's defaults).
+    public var tcp: TCPSettings
 
-    public init(name: String = "server", port: Int = 80, webSocketPort: Int? = nil) {
+    public init(name: String = "server", port: Int = 80, webSocketPort: Int? = nil, tcp: TCPSettings = TCPSettings()) {
         self.name = name
         self.port = port
         self.webSocketPort = webSocketPort
+        self.tcp = tcp
     }
 }
 

@@ -48,7 +48,10 @@ enum TopologyReader {
     static func server(_ value: YAMLValue) throws(ExperimentError) -> ServerSpec {
         typealias Keys = Schema.ServerKeys
         let map = try value.mapping(Schema.server)
-        let spec = ServerSpec(name: map.read(Keys.name), port: map.read(Keys.port), webSocketPort: map.optional(Keys.webSocketPort))
+        let spec = ServerSpec(
+            name: map.read(Keys.name), port: map.read(Keys.port), webSocketPort: map.optional(Keys.webSocketPort),
+            tcp: map.read(Keys.tcp, Self.tcp) ?? TCPSettings()
+        )
         map.finish()
         return spec
     }

@@ -9,8 +9,8 @@ import NIOCore
 /// sample recomputes it. With `timestamps` (RFC 7323, Linux's default) every ACK of new data
 /// gives a sample, retransmitted data included; without them Karn's rule applies.
 ///
-/// Experiments set these per client group (YAML `tcp:`; servers and proxies keep the
-/// defaults); the experiment loader checks its own ranges (``mss`` at least 64, ``windowBytes`` at most
+/// Experiments set these per client group, for the server and for each proxy (YAML `tcp:`);
+/// the experiment loader checks its own ranges (``mss`` at least 64, ``windowBytes`` at most
 /// 65 535 · 2^14, …), a value built in Swift is taken as given.
 public struct TCPSettings: Sendable, Equatable {
     /// The MSS this node announces in its SYN (its MTU less 40 bytes of IPv4 and TCP header).

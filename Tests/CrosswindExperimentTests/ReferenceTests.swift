@@ -105,7 +105,7 @@ import Testing
           kind: topology
           version: 1
           name: every-key-net
-          server: { name: hub, port: 80, webSocketPort: 8080 }
+          server: { name: hub, port: 80, webSocketPort: 8080, tcp: { window: 256KiB } }
           groups:
             - name: office
               count: 2
@@ -137,6 +137,7 @@ import Testing
               groups: [office]
               link: { latency: 1ms }
               policy: { stripUpgrade: true, afterUpgrade: silence, bufferResponses: 64KiB, idleTimeout: 60s }
+              tcp: { congestionControl: reno }
         workload:
           topic: metrics
           rate: 5
