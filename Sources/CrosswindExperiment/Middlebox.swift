@@ -19,6 +19,8 @@ public struct MiddleboxSpec: Sendable, Equatable {
     public var mode: Mode
     /// Mode `explicit`: the port the proxy listens on (the clients' proxy setting).
     public var port: Int
+    /// The TCP model's knobs for the proxy node, on both of its sides (Linux's defaults).
+    public var tcp: TCPSettings
 
     /// How the groups' clients reach the proxy. The raw values are the names experiment files use.
     public enum Mode: String, Sendable, Equatable, CaseIterable {
@@ -34,7 +36,8 @@ public struct MiddleboxSpec: Sendable, Equatable {
 
     public init(
         name: String, groups: [String], link: LinkPair = LinkPair(both: LinkConfiguration(latency: .milliseconds(1))),
-        policy: HTTPProxyPolicy = .passThrough, mode: Mode = .transparent, port: Int = MiddleboxSpec.defaultExplicitPort
+        policy: HTTPProxyPolicy = .passThrough, mode: Mode = .transparent, port: Int = MiddleboxSpec.defaultExplicitPort,
+        tcp: TCPSettings = TCPSettings()
     ) {
         self.name = name
         self.groups = groups
@@ -42,5 +45,6 @@ public struct MiddleboxSpec: Sendable, Equatable {
         self.policy = policy
         self.mode = mode
         self.port = port
+        self.tcp = tcp
     }
 }

@@ -23,11 +23,13 @@ enum MiddleboxReader {
         let policy = map.read(Keys.policy, Self.policy)
         let mode = map.read(Keys.mode)
         let port = map.read(Keys.port)
+        let tcp = map.read(Keys.tcp, TopologyReader.tcp)
         map.finish()
         guard let name else { throw ExperimentError.reported }
         var spec = MiddleboxSpec(name: name, groups: groups ?? [], mode: mode, port: port)
         if let link { spec.link = link }
         if let policy { spec.policy = policy }
+        if let tcp { spec.tcp = tcp }
         return spec
     }
 

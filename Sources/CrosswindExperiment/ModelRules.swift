@@ -37,6 +37,7 @@ enum ModelRules {
             tcp(group.tcp, at: "\(path).tcp", r)
             if let manager = group.manager { self.manager(manager, at: "\(path).manager", r) }
         }
+        tcp(topology.server.tcp, at: "server.tcp", r)
         middleboxes(topology, groupNamesComplete: groupNamesComplete, r)
     }
 
@@ -98,6 +99,7 @@ enum ModelRules {
         for (index, middlebox) in topology.middleboxes.enumerated() {
             let path = r.element("middleboxes", index)
             let name = "\(path).name"
+            tcp(middlebox.tcp, at: "\(path).tcp", r)
             if !r.hasProblem(name) {
                 if serverNameKnown, middlebox.name == topology.server.name {
                     r.report([name], "'\(middlebox.name)' is already the server's name (node names must be unique)")

@@ -202,6 +202,7 @@ final class ModelValidator {
         s.check(Schema.ServerKeys.name, topology.server.name, at: "server.name")
         s.check(Schema.ServerKeys.port, topology.server.port, at: "server.port")
         if let port = topology.server.webSocketPort { s.check(Schema.ServerKeys.webSocketPort, port, at: "server.webSocketPort") }
+        tcp(topology.server.tcp, s.scoped("server.tcp"))
         for (index, group) in topology.groups.enumerated() {
             self.group(group, s.scoped("groups[\(index)]"))
         }
@@ -211,6 +212,7 @@ final class ModelValidator {
             entry.check(Schema.MiddleboxKeys.port, middlebox.port)
             linkPair(middlebox.link, entry.scoped("link"))
             policy(middlebox.policy, entry.scoped("policy"))
+            tcp(middlebox.tcp, entry.scoped("tcp"))
         }
         ModelRules.topology(topology, s)
     }
@@ -264,6 +266,8 @@ final class ModelValidator {
         s.check(Keys.synRetries, settings.synRetries)
         s.check(Keys.maxRetransmissions, settings.maxRetransmissions)
         s.check(Keys.window, settings.windowBytes)
+        s.check(Keys.initialWindow, settings.initialCongestionWindow)
+        s.check(Keys.timeWait, settings.timeWait)
     }
 
     func manager(_ settings: RealtimeManagerConfiguration, _ s: Scope) {

@@ -127,6 +127,11 @@ extension Schema {
             "port", .port, default: MiddleboxSpec.defaultExplicitPort,
             "Mode `explicit`: the port clients send their requests to (Squid's default is 3128).", example: "8080"
         )
+        static let tcp = KeyInfo(
+            name: "tcp", type: "mapping: [tcp](#tcp)", allowed: "", presence: .defaulted("Linux's (see [tcp](#tcp))"),
+            summary: "The TCP model's knobs for the proxy node, towards its clients and towards the server.",
+            example: "{ congestionControl: reno }"
+        )
     }
 
     static let middlebox = SchemaBlock(
@@ -135,6 +140,7 @@ extension Schema {
         keys: [
             MiddleboxKeys.name.info, MiddleboxKeys.kind, MiddleboxKeys.groups, MiddleboxKeys.link, MiddleboxKeys.policy,
             MiddleboxKeys.mode.info, MiddleboxKeys.port.info,
+            MiddleboxKeys.tcp,
         ],
         example: """
             - name: corp-proxy

@@ -23,8 +23,12 @@ extension Schema {
         static let synRetriesRange: ClosedRange<Int> = 0...20
         /// The accepted range of `tcp.maxRetransmissions`.
         static let maxRetransmissionsRange: ClosedRange<Int> = 1...50
-        /// The accepted range of `tcp.window` (1 GiB, the largest window TCP window scaling allows).
-        static let windowBytesRange: ClosedRange<Int> = 1...1_073_741_824
+        /// The accepted range of `tcp.window`: up to 65 535 · 2^14 bytes, the largest window TCP
+        /// window scaling can carry (RFC 7323 §2.3).
+        static let windowBytesRange: ClosedRange<Int> = 1...TCPSettings.maxWindowBytes
+        /// The accepted range of `tcp.initialWindow`, in segments (Linux's `initcwnd` route
+        /// attribute takes up to a few hundred; RFC 6928 proposes 10).
+        static let initialWindowRange: ClosedRange<Int> = 1...1000
         /// The longest schedule a file may give a run's phases and a group's connects (a week), so
         /// that sums of times stay far from overflowing.
         static let maxScheduleTime: TimeAmount = .hours(168)
@@ -122,12 +126,16 @@ extension Schema {
             "Every port speaks TLS (`https:`, `wss:`): clients do a TLS handshake (one round trip, about 4.6 KB) on each connection, and a proxy passes the connection only as a tunnel unless its policy intercepts TLS.",
             example: "true"
         )
+        static let tcp = KeyInfo(
+            name: "tcp", type: "mapping: [tcp](#tcp)", allowed: "", presence: .defaulted("Linux's (see [tcp](#tcp))"),
+            summary: "The TCP model's knobs for the server node.", example: "{ window: 256KiB }"
+        )
     }
 
     static let server = SchemaBlock(
         id: "server", title: "Server", location: "`server:` of a topology",
         summary: "The server node: it runs the three transports' endpoints and publishes the workload.",
-        keys: [ServerKeys.name.info, ServerKeys.port.info, ServerKeys.webSocketPort.info, ServerKeys.tls.info],
+        keys: [ServerKeys.name.info, ServerKeys.port.info, ServerKeys.webSocketPort.info, ServerKeys.tls.info, ServerKeys.tcp],
         example: "server: { name: server, port: 80, webSocketPort: 8080 }"
     )
 
@@ -332,7 +340,8 @@ extension Schema {
         )
         static let minRTO = SchemaKey<TimeAmount>.key(
             "minRTO", .duration(positive: true), default: TCPSettings().minRTO,
-            "Lower bound of the retransmission timeout (Linux `TCP_RTO_MIN`). At most `maxRTO`.", example: "200ms"
+            "Floor of the retransmission timeout's variance term (Linux `TCP_RTO_MIN`): the RTO is never below SRTT + `minRTO`. At most `maxRTO`.",
+            example: "200ms"
         )
         static let maxRTO = SchemaKey<TimeAmount>.key(
             "maxRTO", .duration(positive: true), default: TCPSettings().maxRTO,
@@ -349,19 +358,39 @@ extension Schema {
         )
         static let window = SchemaKey<Int>.key(
             "window", .size(in: Limits.windowBytesRange), default: TCPSettings().windowBytes,
-            "Most unacknowledged bytes in flight (the receive window the peer offers; the model has no congestion window).",
+            "The receive window the node offers its peers (constant). Above 64 KiB it is carried with window scaling (RFC 7323), up to 65 535 · 2^14 bytes.",
             example: "64KiB"
+        )
+        static let timestamps = SchemaKey<Bool>.key(
+            "timestamps", .boolean, default: TCPSettings().timestamps,
+            "RFC 7323 timestamps (Linux `tcp_timestamps`): 12 bytes on every segment and an RTT sample from every ACK of new data, retransmissions included. Used when both ends offer them.",
+            example: "true"
+        )
+        static let congestionControl = SchemaKey<TCPCongestionControl>.key(
+            "congestionControl", .choice(what: "congestion control"), default: TCPSettings().congestionControl,
+            "How the node grows and cuts its congestion window after slow start: `cubic` (RFC 9438, Linux's default) or `reno` (RFC 5681).",
+            example: "cubic"
+        )
+        static let initialWindow = SchemaKey<Int>.key(
+            "initialWindow", .integer(in: Limits.initialWindowRange), default: TCPSettings().initialCongestionWindow,
+            "The congestion window a connection starts with, in segments (RFC 6928, Linux `TCP_INIT_CWND`).", example: "10"
+        )
+        static let timeWait = SchemaKey<TimeAmount>.key(
+            "timeWait", .duration(), default: TCPSettings().timeWait,
+            "How long the end that closes first stays in TIME-WAIT, answering a retransmitted FIN (Linux `TCP_TIMEWAIT_LEN`).",
+            example: "60s"
         )
     }
 
     static let tcp = SchemaBlock(
-        id: "tcp", title: "TCP", location: "`tcp:` of a client group",
-        summary: "The TCP model of the group's client nodes: segments, RFC 6298 retransmission timer with Karn's rule, SYN retries. The defaults follow Linux; the server keeps the defaults.",
+        id: "tcp", title: "TCP", location: "`tcp:` of a client group, of the server or of a middlebox",
+        summary: "The TCP model of a node (a group's clients, the server, a proxy): segments, Linux's retransmission timer (RFC 6298 with the variance term floored), timestamps, CUBIC congestion control, SYN retries. The defaults follow Linux.",
         keys: [
             TCPKeys.mss.info, TCPKeys.initialRTO.info, TCPKeys.minRTO.info, TCPKeys.maxRTO.info, TCPKeys.synRetries.info,
-            TCPKeys.maxRetransmissions.info, TCPKeys.window.info,
+            TCPKeys.maxRetransmissions.info, TCPKeys.window.info, TCPKeys.timestamps.info, TCPKeys.congestionControl.info,
+            TCPKeys.initialWindow.info, TCPKeys.timeWait.info,
         ],
-        example: "tcp: { mss: 1460, initialRTO: 1s, minRTO: 200ms, maxRTO: 2min, synRetries: 6, maxRetransmissions: 15, window: 64KiB }"
+        example: "tcp: { mss: 1460, initialRTO: 1s, minRTO: 200ms, maxRTO: 2min, synRetries: 6, maxRetransmissions: 15, window: 64KiB, congestionControl: reno }"
     )
 
     enum HeartbeatKeys {

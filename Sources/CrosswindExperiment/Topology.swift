@@ -44,12 +44,15 @@ public struct ServerSpec: Sendable, Equatable {
     /// Whether every port speaks TLS (`https:` and `wss:`): each connection is a TLS one, which
     /// a proxy passes only as a tunnel unless it intercepts (see `ModelledTLS`).
     public var tls: Bool
+    /// The TCP model's knobs for the server node (Linux's defaults).
+    public var tcp: TCPSettings
 
-    public init(name: String = "server", port: Int = 80, webSocketPort: Int? = nil, tls: Bool = false) {
+    public init(name: String = "server", port: Int = 80, webSocketPort: Int? = nil, tls: Bool = false, tcp: TCPSettings = TCPSettings()) {
         self.name = name
         self.port = port
         self.webSocketPort = webSocketPort
         self.tls = tls
+        self.tcp = tcp
     }
 }
 

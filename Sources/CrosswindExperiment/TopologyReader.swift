@@ -49,7 +49,8 @@ enum TopologyReader {
         typealias Keys = Schema.ServerKeys
         let map = try value.mapping(Schema.server)
         let spec = ServerSpec(
-            name: map.read(Keys.name), port: map.read(Keys.port), webSocketPort: map.optional(Keys.webSocketPort), tls: map.read(Keys.tls)
+            name: map.read(Keys.name), port: map.read(Keys.port), webSocketPort: map.optional(Keys.webSocketPort), tls: map.read(Keys.tls),
+            tcp: map.read(Keys.tcp, Self.tcp) ?? TCPSettings()
         )
         map.finish()
         return spec
@@ -203,7 +204,11 @@ enum TopologyReader {
             maxRTO: map.read(Keys.maxRTO),
             synRetries: map.read(Keys.synRetries),
             maxRetransmissions: map.read(Keys.maxRetransmissions),
-            windowBytes: map.read(Keys.window)
+            windowBytes: map.read(Keys.window),
+            timestamps: map.read(Keys.timestamps),
+            congestionControl: map.read(Keys.congestionControl),
+            initialCongestionWindow: map.read(Keys.initialWindow),
+            timeWait: map.read(Keys.timeWait)
         )
         map.finish()
         return settings

@@ -126,8 +126,10 @@ public final class Link {
     unowned(unsafe) let network: Network
     let traceComponent: UInt32
 
-    /// Packet filters applied before a packet enters the link, in installation order.
+    /// Packet filters at the sending node, applied before a packet enters the link, and at the
+    /// receiving node, applied as it comes off the link; each list in installation order.
     @exclusivity(unchecked) var filters: [any PacketFilter] = []
+    @exclusivity(unchecked) var receivingFilters: [any PacketFilter] = []
 
     /// Capture sinks at the sending end (packets as they enter the link) and the receiving end.
     @exclusivity(unchecked) var sendingEndCaptures: [PacketCapture] = []
@@ -219,7 +221,11 @@ public final class Link {
             let segment = self.inFlight.removeFirst()
             self.statistics.packetsDelivered += 1
             for capture in self.receivingEndCaptures { capture.record(segment, at: now) }
-            self.network.arrive(segment, via: self, now: now)
+            if self.receivingFilters.isEmpty {
+                self.network.arrive(segment, via: self, now: now)
+            } else {
+                self.network.filterArrival(segment, on: self, now: now)
+            }
         }
         if let next = self.arrivals.first {
             self.network.scheduleArrival(on: self, at: next)

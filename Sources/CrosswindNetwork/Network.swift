@@ -141,15 +141,24 @@ public final class Network {
     /// The link from one node to another, if any.
     public func link(from: NodeID, to: NodeID) -> Link? { self.links[Self.key(from, to)] }
 
-    /// Installs a packet filter on a link; filters run in installation order before the
-    /// packet enters the link.
-    public func install(_ filter: any PacketFilter, on link: Link) {
-        link.filters.append(filter)
+    /// Installs a packet filter on a link, at one of its ends: `.sending` is the node the link
+    /// leaves (a firewall on the sender's host or its edge: a REJECT's RST is back at once),
+    /// `.receiving` the node it reaches (a firewall in front of the receiver: the packet
+    /// crosses the link first, and a REJECT's RST crosses the reverse link back, one round
+    /// trip in all). Filters at one end run in installation order; at the receiving end they
+    /// run after that end's captures, as a host's packet capture sees packets before its
+    /// firewall does.
+    public func install(_ filter: any PacketFilter, on link: Link, at end: LinkEnd = .sending) {
+        switch end {
+        case .sending: link.filters.append(filter)
+        case .receiving: link.receivingFilters.append(filter)
+        }
     }
 
-    /// Removes every filter named `name` from a link.
+    /// Removes every filter named `name` from a link (at both ends).
     public func removeFilter(named name: String, from link: Link) {
         link.filters.removeAll { $0.name == name }
+        link.receivingFilters.removeAll { $0.name == name }
     }
 
     /// Records every packet entering (`.sending`) or leaving (`.receiving`) a link into `capture`.
@@ -178,35 +187,66 @@ public final class Network {
             return
         }
         if !link.filters.isEmpty {
-            for filter in link.filters {
-                let verdict = filter.process(segment, now: now)
-                switch verdict {
-                case .pass:
-                    continue
-                case .drop:
-                    self.traceFilter(link, segment, verdict: .drop, delay: .zero, now: now)
-                    return
-                case .reset:
-                    self.traceFilter(link, segment, verdict: .reset, delay: .zero, now: now)
-                    self.answerWithReset(segment)
-                    return
-                case .deliver(let delay):
-                    self.traceFilter(link, segment, verdict: .deliver(after: delay), delay: delay, now: now)
-                    self.simulation.schedule(at: now + delay) { [unowned link] in
-                        link.transmit(segment, now: self.simulation.now)
-                    }
-                    return
+            switch self.firstVerdict(of: link.filters, on: link, for: segment, now: now) {
+            case .pass:
+                break
+            case .drop:
+                return
+            case .reset:
+                // The firewall is at the sender's node: its RST is delivered there, at once
+                // (after the current event, as a packet looped back would be).
+                guard !segment.flags.contains(.rst) else { return }
+                let reset = TCPStack.resetReplying(to: segment)
+                self.simulation.schedule(at: now) { [unowned self] in
+                    self.stacks[Int(reset.destination.node.rawValue)].receive(reset)
                 }
+                return
+            case .deliver(let delay):
+                self.simulation.schedule(at: now + delay) { [unowned link] in
+                    link.transmit(segment, now: self.simulation.now)
+                }
+                return
             }
         }
         link.transmit(segment, now: now)
     }
 
-    /// A REJECT: a RST that appears to come from the destination, sent back to the source.
-    private func answerWithReset(_ segment: Segment) {
-        guard !segment.flags.contains(.rst) else { return }
-        let reset = TCPStack.resetReplying(to: segment)
-        self.send(reset)
+    /// Runs the receiving end's filters on a segment that came off `link`, then hands it to
+    /// its node's stack (or not).
+    func filterArrival(_ segment: Segment, on link: Link, now: NIODeadline) {
+        switch self.firstVerdict(of: link.receivingFilters, on: link, for: segment, now: now) {
+        case .pass:
+            self.arrive(segment, via: link, now: now)
+        case .drop:
+            return
+        case .reset:
+            // The firewall is at the receiving node: its RST, sent from there, crosses the
+            // reverse link back to the sender.
+            guard !segment.flags.contains(.rst) else { return }
+            self.send(TCPStack.resetReplying(to: segment))
+        case .deliver(let delay):
+            self.simulation.schedule(at: now + delay) { [unowned self] in
+                self.stacks[Int(segment.destination.node.rawValue)].receive(segment)
+            }
+        }
+    }
+
+    /// Runs `filters` in installation order and returns the first verdict that is not
+    /// `.pass` (traced), or `.pass`.
+    private func firstVerdict(of filters: [any PacketFilter], on link: Link, for segment: Segment, now: NIODeadline) -> Verdict {
+        for filter in filters {
+            let verdict = filter.process(segment, now: now)
+            switch verdict {
+            case .pass:
+                continue
+            case .drop, .reset:
+                self.traceFilter(link, segment, verdict: verdict, delay: .zero, now: now)
+            case .deliver(let delay):
+                self.traceFilter(link, segment, verdict: verdict, delay: delay, now: now)
+            }
+            return verdict
+        }
+        return .pass
     }
 
     func arrive(_ segment: Segment, via link: Link, now: NIODeadline) {

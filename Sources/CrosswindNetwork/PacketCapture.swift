@@ -4,8 +4,8 @@ import NIOCore
 /// A capture point writing a pcap file through libpcap (`pcap_open_dead` + `pcap_dump`).
 ///
 /// Each segment becomes a synthetic Ethernet/IPv4/TCP frame carrying the TCP model's real
-/// sequence and acknowledgement numbers, flags and window, with valid IPv4 and TCP
-/// checksums, stamped with virtual time (seconds since the start of the run). Wireshark and
+/// sequence and acknowledgement numbers, flags, window and options (MSS, window scale,
+/// timestamps), with valid IPv4 and TCP checksums, stamped with virtual time (seconds since the start of the run). Wireshark and
 /// tshark therefore dissect HTTP, WebSocket and TCP retransmissions as on a real wire.
 public final class PacketCapture {
     /// Where the capture is written.
@@ -69,6 +69,7 @@ public final class PacketCapture {
 
     private func buildFrame(_ segment: Segment) {
         let payloadLength = segment.payload.readableBytes
+        let tcpHeaderLength = segment.tcpHeaderBytes
         self.frame.removeAll(keepingCapacity: true)
         // Ethernet: locally administered MACs derived from the node numbers.
         self.frame += mac(segment.destination.node)
@@ -76,7 +77,7 @@ public final class PacketCapture {
         self.frame += [0x08, 0x00]
         // IPv4, 20 bytes, no options.
         let ipStart = self.frame.count
-        let totalLength = 40 + payloadLength
+        let totalLength = 20 + tcpHeaderLength + payloadLength
         let src = segment.source.node.ipv4
         let dst = segment.destination.node.ipv4
         self.frame += [0x45, 0x00, UInt8(totalLength >> 8), UInt8(totalLength & 0xff)]
@@ -86,11 +87,20 @@ public final class PacketCapture {
         let ipChecksum = internetChecksum(self.frame[ipStart..<(ipStart + 20)], initial: 0)
         self.frame[ipStart + 10] = UInt8(ipChecksum >> 8)
         self.frame[ipStart + 11] = UInt8(ipChecksum & 0xff)
-        // TCP, 20 bytes, no options.
+        // TCP: 20 bytes, then the options in Linux's layout (MSS; NOP NOP TS; NOP WS).
         let tcpStart = self.frame.count
         self.frame += be16(segment.source.port) + be16(segment.destination.port)
         self.frame += be32(segment.sequenceNumber) + be32(segment.acknowledgementNumber)
-        self.frame += [0x50, segment.flags.rawValue] + be16(segment.window) + [0, 0, 0, 0]
+        self.frame += [UInt8(tcpHeaderLength / 4) << 4, segment.flags.rawValue] + be16(segment.window) + [0, 0, 0, 0]
+        if segment.options.contains(.mss) {
+            self.frame += [2, 4] + be16(segment.mssOption)
+        }
+        if segment.options.contains(.timestamps) {
+            self.frame += [1, 1, 8, 10] + be32(segment.timestampValue) + be32(segment.timestampEcho)
+        }
+        if segment.options.contains(.windowScale) {
+            self.frame += [1, 3, 3, segment.windowScaleOption]
+        }
         segment.payload.withUnsafeReadableBytes { self.frame.append(contentsOf: $0) }
         // Checksum over the pseudo-header (addresses, protocol, TCP length) and the segment.
         var pseudo: UInt32 = 0
@@ -99,7 +109,7 @@ public final class PacketCapture {
         pseudo += UInt32(dst.0) << 8 | UInt32(dst.1)
         pseudo += UInt32(dst.2) << 8 | UInt32(dst.3)
         pseudo += 6
-        pseudo += UInt32(20 + payloadLength)
+        pseudo += UInt32(tcpHeaderLength + payloadLength)
         let tcpChecksum = internetChecksum(self.frame[tcpStart...], initial: pseudo)
         self.frame[tcpStart + 16] = UInt8(tcpChecksum >> 8)
         self.frame[tcpStart + 17] = UInt8(tcpChecksum & 0xff)

@@ -47,6 +47,25 @@ public struct TCPFlags: OptionSet, Hashable, Sendable, CustomStringConvertible {
     }
 }
 
+/// The TCP options a segment carries, as Linux lays them out with SACK off: MSS (4 bytes, SYN
+/// only), NOP NOP TS (12 bytes), NOP WS (4 bytes, SYN only).
+public struct TCPOptions: OptionSet, Hashable, Sendable {
+    public let rawValue: UInt8
+    public init(rawValue: UInt8) { self.rawValue = rawValue }
+    /// Maximum segment size (kind 2), in SYN and SYN-ACK.
+    public static let mss = TCPOptions(rawValue: 0x01)
+    /// Window scale (kind 3), in SYN and SYN-ACK (RFC 7323 §2).
+    public static let windowScale = TCPOptions(rawValue: 0x02)
+    /// Timestamps TSval and TSecr (kind 8, RFC 7323 §3).
+    public static let timestamps = TCPOptions(rawValue: 0x04)
+
+    /// Bytes the options take in the TCP header (a multiple of 4).
+    @inline(__always)
+    public var byteCount: Int {
+        (self.contains(.mss) ? 4 : 0) + (self.contains(.timestamps) ? 12 : 0) + (self.contains(.windowScale) ? 4 : 0)
+    }
+}
+
 /// One TCP segment on the virtual wire.
 ///
 /// The payload is a slice of the sender's send buffer, so segmenting and retransmitting
@@ -57,10 +76,21 @@ public struct Segment: Sendable {
     public var sequenceNumber: UInt32
     public var acknowledgementNumber: UInt32
     public var flags: TCPFlags
+    /// The window field as sent: scaled by the sender's window scale except in SYN segments.
     public var window: UInt16
     public var payload: ByteBuffer
     /// True when the sender sent these bytes before (shown as such in the trace).
     public var isRetransmission: Bool
+    /// The options present; their values follow.
+    public var options: TCPOptions
+    /// TSval: the sender's timestamp clock (milliseconds plus a per-connection offset).
+    public var timestampValue: UInt32
+    /// TSecr: the peer's timestamp the sender echoes (TS.Recent, RFC 7323 §4.3); 0 in a SYN.
+    public var timestampEcho: UInt32
+    /// The MSS option's value (with ``TCPOptions/mss``).
+    public var mssOption: UInt16
+    /// The window scale option's shift (with ``TCPOptions/windowScale``).
+    public var windowScaleOption: UInt8
 
     public init(
         source: Endpoint,
@@ -70,7 +100,12 @@ public struct Segment: Sendable {
         flags: TCPFlags,
         window: UInt16,
         payload: ByteBuffer,
-        isRetransmission: Bool = false
+        isRetransmission: Bool = false,
+        options: TCPOptions = [],
+        timestampValue: UInt32 = 0,
+        timestampEcho: UInt32 = 0,
+        mssOption: UInt16 = 0,
+        windowScaleOption: UInt8 = 0
     ) {
         self.source = source
         self.destination = destination
@@ -80,13 +115,21 @@ public struct Segment: Sendable {
         self.window = window
         self.payload = payload
         self.isRetransmission = isRetransmission
+        self.options = options
+        self.timestampValue = timestampValue
+        self.timestampEcho = timestampEcho
+        self.mssOption = mssOption
+        self.windowScaleOption = windowScaleOption
     }
 
-    /// Bytes of IPv4 (20) and TCP (20) header the segment carries on the wire.
+    /// Bytes of IPv4 (20) and TCP (20) header every segment carries on the wire, before options.
     public static let headerBytes = 40
 
+    /// Bytes of TCP header, options included (20, 32 with timestamps, 40 for a SYN with all three).
+    public var tcpHeaderBytes: Int { 20 + self.options.byteCount }
+
     /// Size on the wire at the IP layer: what links serialize and bandwidth counts.
-    public var wireBytes: Int { self.payload.readableBytes + Segment.headerBytes }
+    public var wireBytes: Int { self.payload.readableBytes + Segment.headerBytes + self.options.byteCount }
 
     /// Sequence space the segment occupies (payload, plus one each for SYN and FIN).
     public var sequenceLength: UInt32 {

@@ -20,7 +20,12 @@ public final class TCPStack {
     @exclusivity(unchecked) private var connections: [UInt64: TCPConnection] = [:]
     private var nextEphemeralPort: UInt16 = 49_152
     private var issRandom: SeededRandom
+    /// Each connection's timestamp clock offset (RFC 7323 §5.4), from a stream of its own so
+    /// that the ISNs do not move.
+    private var timestampRandom: SeededRandom
     let emptyPayload: ByteBuffer
+    /// The simulation's time zero, in the loop's nanoseconds (the timestamp clock counts from it).
+    let startNanoseconds: UInt64
 
     private let traceComponent: UInt32
     private let kindState: UInt16
@@ -41,6 +46,8 @@ public final class TCPStack {
         self.network = network
         self.settings = settings
         self.issRandom = network.simulation.random.fork("tcp-iss:\(name)")
+        self.timestampRandom = network.simulation.random.fork("tcp-ts:\(name)")
+        self.startNanoseconds = network.simulation.start.uptimeNanoseconds
         self.emptyPayload = ByteBufferAllocator().buffer(capacity: 0)
         let trace = network.simulation.trace
         self.traceComponent = trace.component("tcp:\(name)")
@@ -78,6 +85,7 @@ public final class TCPStack {
             remote: remote,
             state: .closed,
             initialSequence: UInt32(truncatingIfNeeded: self.issRandom.next()),
+            timestampOffset: UInt32(truncatingIfNeeded: self.timestampRandom.next()),
             settings: self.settings,
             traceID: self.network.nameConnection(from: self.node, to: remote, relaying: relaying)
         )
@@ -89,8 +97,16 @@ public final class TCPStack {
 
     func receive(_ segment: Segment) {
         if let connection = self.connections[Self.key(segment.destination.port, segment.source)] {
-            connection.receive(segment)
-            return
+            if connection.state == .timeWait && segment.flags.contains(.syn) && !segment.flags.contains(.ack)
+                && self.listeners[segment.destination.port] != nil
+            {
+                // A new connection on the same ports ends TIME-WAIT (as Linux allows for a
+                // SYN beyond the old connection).
+                connection.terminate(notify: nil)
+            } else {
+                connection.receive(segment)
+                return
+            }
         }
         if segment.flags.contains(.syn) && !segment.flags.contains(.ack),
             self.listeners[segment.destination.port] != nil
@@ -101,6 +117,7 @@ public final class TCPStack {
                 remote: segment.source,
                 state: .closed,
                 initialSequence: UInt32(truncatingIfNeeded: self.issRandom.next()),
+                timestampOffset: UInt32(truncatingIfNeeded: self.timestampRandom.next()),
                 settings: self.settings,
                 traceID: self.network.nameAcceptedConnection(segment)
             )

@@ -69,8 +69,12 @@ extension ExperimentRun {
             }
         case .addFirewall(let name, let group, let port, let firewallAction):
             let rule = PortFirewall.Rule(port: UInt16(port), action: firewallAction == .drop ? .drop : .reject)
+            // The firewall stands where the group's up links arrive (in front of the server or
+            // the proxy the group reaches): a DROP lets the SYN cross the link first, and a
+            // REJECT's RST crosses the down link back, one round trip in all, as a remote
+            // firewall's does.
             let links = self.links(group, .up)
-            for link in links { self.network.install(PortFirewall(name: name, rules: [rule]), on: link) }
+            for link in links { self.network.install(PortFirewall(name: name, rules: [rule]), on: link, at: .receiving) }
             return { [unowned self] in
                 for link in links { self.network.removeFilter(named: name, from: link) }
             }

@@ -53,7 +53,7 @@ extension ExperimentRun {
     func startProxies() throws -> [String: PacketCapture] {
         var proxyCaptures: [String: PacketCapture] = [:]
         for middlebox in self.experiment.topology.middleboxes {
-            let proxyNode = self.network.addNode(middlebox.name)
+            let proxyNode = self.network.addNode(middlebox.name, tcp: middlebox.tcp)
             // The trace names its connections after the clients it relays.
             self.network.markRelay(proxyNode)
             let links = self.network.connect(proxyNode, self.server, aToB: middlebox.link.up, bToA: middlebox.link.down)

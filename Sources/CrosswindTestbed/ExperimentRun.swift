@@ -105,7 +105,7 @@ public final class ExperimentRun {
         var epochRandom = self.simulation.random.fork("hub:\(experiment.topology.server.name)")
         // Epochs are shown in JSON; keep them within 2^53 so every JSON reader sees them exactly.
         self.hub = TopicHub(epoch: epochRandom.next() >> 11)
-        self.server = self.network.addNode(experiment.topology.server.name)
+        self.server = self.network.addNode(experiment.topology.server.name, tcp: experiment.topology.server.tcp)
         self.payload = Self.makePayload(bytes: experiment.workload.messageBytes)
         self.hub.onClientMessage = { [unowned self] message in
             if !self.clientMessagesReceived[message.client, default: []].insert(message.sequence).inserted {

@@ -94,7 +94,7 @@ import Testing
             "t.yaml:8:19: topology.groups[0].tcp.mss: must be in 64...65495, got 10",
             "t.yaml:8:35: topology.groups[0].tcp.initialRTO: must be greater than 0, got 0s",
             "t.yaml:8:51: topology.groups[0].tcp.synRetries: must be in 0...20, got 99",
-            "t.yaml:8:63: topology.groups[0].tcp.window: must be in 1...1GiB bytes, got 2147483648",
+            "t.yaml:8:63: topology.groups[0].tcp.window: must be in 1...1048560KiB bytes, got 2147483648",
         ])
     }
 

@@ -182,8 +182,27 @@ import Testing
             synRetries: 0, maxRetransmissions: 5, windowBytes: 65_536
         ))
         #expect(group.heartbeat == HeartbeatSettings(interval: .milliseconds(1500), timeout: .milliseconds(500)))
+        #expect(group.tcp.timestamps && group.tcp.congestionControl == .cubic && group.tcp.initialCongestionWindow == 10)
         #expect(group.connectTime(ofClient: 0) == .seconds(1))
         #expect(group.connectTime(ofClient: 1) == .seconds(2))
+    }
+
+    @Test func tcpCongestionControlTimestampsAndTimeWait() throws {
+        let group = try firstGroup("tcp: { timestamps: false, congestionControl: reno, initialWindow: 4, timeWait: 0s }")
+        #expect(!group.tcp.timestamps)
+        #expect(group.tcp.congestionControl == .reno)
+        #expect(group.tcp.initialCongestionWindow == 4)
+        #expect(group.tcp.timeWait == .zero)
+        // Anything but the two algorithms, an initial window of no segment or a negative wait
+        // is an error, each at its place.
+        let problems = TestSupport.experimentProblems(TestSupport.experiment(
+            group: "tcp: { congestionControl: bbr, initialWindow: 0, timeWait: -1s }"
+        )).map(\.description)
+        #expect(problems == [
+            "t.yaml:8:33: topology.groups[0].tcp.congestionControl: unknown congestion control 'bbr' (expected one of: cubic, reno)",
+            "t.yaml:8:53: topology.groups[0].tcp.initialWindow: must be in 1...1000, got 0",
+            "t.yaml:8:66: topology.groups[0].tcp.timeWait: duration must not be negative, got '-1s'",
+        ])
     }
 
     @Test func expectationsAndTheirTexts() throws {

@@ -197,6 +197,29 @@ import Testing
         #expect(experiment.topology.middleboxes.map(\.groups) == [["office"], ["home"]])
     }
 
+    /// The server and each proxy take a `tcp:` block of their own; without one they keep Linux's
+    /// defaults, and a bad value in it is reported at its place.
+    @Test func theServerAndAProxyHaveTCPSettings() throws {
+        let topology = try ExperimentLoader.parseTopology(yaml: """
+            kind: topology
+            version: 1
+            name: net
+            server: { name: hub, tcp: { window: 256KiB, timestamps: false } }
+            groups: [{ name: a, count: 1, link: {} }, { name: b, count: 1, link: {} }]
+            middleboxes: [{ name: p, groups: [a], tcp: { congestionControl: reno } }, { name: q, groups: [b] }]
+            """, file: "net.yaml")
+        var server = TCPSettings()
+        server.windowBytes = 256 * 1024
+        server.timestamps = false
+        #expect(topology.server.tcp == server)
+        #expect(topology.middleboxes.map(\.tcp.congestionControl) == [.reno, .cubic])
+        #expect(topology.middleboxes[1].tcp == TCPSettings())
+        #expect(
+            TestSupport.topologyError(Self.topology("  - { name: p, groups: [office], tcp: { window: 2GiB } }"))?.description
+                == "net.yaml:9:49: middleboxes[0].tcp.window: must be in 1...1048560KiB bytes, got 2147483648"
+        )
+    }
+
     /// A client of a group is `<group>-<n>` with `n` in 1...count; names just outside that are free.
     @Test func namesBesideClientNodeNamesAreAllowed() throws {
         let parsed = try middleboxes("""
@@ -271,7 +294,7 @@ import Testing
         ("  - name: p\n    kind: socks\n    groups: [office]",
          "net.yaml:10:11: middleboxes[0].kind: unknown middlebox kind 'socks' (expected one of: http-proxy)"),
         ("  - name: p\n    groups: [office]\n    listen: 8080",
-         "net.yaml:11:5: middleboxes[0]: unknown key 'listen' (expected one of: name, kind, groups, link, policy, mode, port)"),
+         "net.yaml:11:5: middleboxes[0]: unknown key 'listen' (expected one of: name, kind, groups, link, policy, mode, port, tcp)"),
         ("  - name: p\n    groups: [office]\n    link: { latncy: 1ms }",
          "net.yaml:11:13: middleboxes[0].link: unknown key 'latncy' (did you mean 'latency'?)"),
         ("  - name: p\n    groups: [office]\n    link: { latency: 61s }",

@@ -105,7 +105,7 @@ import Testing
           kind: topology
           version: 1
           name: every-key-net
-          server: { name: hub, port: 80, webSocketPort: 8080, tls: false }
+          server: { name: hub, port: 80, webSocketPort: 8080, tls: false, tcp: { window: 256KiB } }
           groups:
             - name: office
               count: 2
@@ -115,7 +115,7 @@ import Testing
               link:
                 up: { latency: 20ms, jitter: 1ms, loss: 1%, bandwidth: 20Mbit, queue: 64KiB }
                 down: { latency: 20ms, loss: { model: independent, probability: 0.5% } }
-              tcp: { mss: 1400, initialRTO: 1s, minRTO: 200ms, maxRTO: 1min, synRetries: 3, maxRetransmissions: 10, window: 64KiB }
+              tcp: { mss: 1400, initialRTO: 1s, minRTO: 200ms, maxRTO: 1min, synRetries: 3, maxRetransmissions: 10, window: 64KiB, timestamps: false, congestionControl: reno, initialWindow: 4, timeWait: 1s }
               heartbeat: { interval: 5s, timeout: 2s }
               sync: { interval: 1s, longPoll: 10s, batchSize: 20 }
             - name: home
@@ -154,6 +154,7 @@ import Testing
                 dropFramesAfter: 20s
                 tls: intercept
                 connectPorts: [443]
+              tcp: { congestionControl: reno }
         workload:
           topic: metrics
           rate: 5

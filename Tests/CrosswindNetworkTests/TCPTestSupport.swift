@@ -113,3 +113,65 @@ func patternBytes(_ count: Int, seed: UInt64 = 9) -> ByteBuffer {
 func ms(_ seconds: Double) -> Double {
     (seconds * 1000).rounded()
 }
+
+/// Records every segment it sees, with the time, and lets it pass.
+final class SegmentLog: PacketFilter {
+    let name = "log"
+    private(set) var entries: [(time: NIODeadline, segment: Segment)] = []
+    func process(_ segment: Segment, now: NIODeadline) -> Verdict {
+        self.entries.append((now, segment))
+        return .pass
+    }
+
+    /// Data-carrying segments.
+    var data: [(time: NIODeadline, segment: Segment)] { self.entries.filter { $0.segment.payload.readableBytes > 0 } }
+}
+
+/// Drops the first `count` segments it sees (control segments included).
+final class DropFirst: PacketFilter {
+    let name: String
+    var remaining: Int
+    init(name: String = "drop-first", count: Int) {
+        self.name = name
+        self.remaining = count
+    }
+    func process(_ segment: Segment, now: NIODeadline) -> Verdict {
+        guard self.remaining > 0 else { return .pass }
+        self.remaining -= 1
+        return .drop
+    }
+}
+
+/// Delays retransmitted segments by a fixed time.
+final class DelayRetransmissions: PacketFilter {
+    let name = "delay-retransmissions"
+    let delay: TimeAmount
+    init(by delay: TimeAmount) { self.delay = delay }
+    func process(_ segment: Segment, now: NIODeadline) -> Verdict {
+        segment.isRetransmission ? .deliver(after: self.delay) : .pass
+    }
+}
+
+extension TCPPair {
+    /// Milliseconds since the start of the run.
+    func milliseconds(_ deadline: NIODeadline) -> Double {
+        Double((deadline - self.simulation.start).nanoseconds) / 1e6
+    }
+
+    /// Runs until `seconds` after the start of the run.
+    func run(untilSecond seconds: Double) {
+        self.simulation.run(until: self.simulation.start + .nanoseconds(Int64(seconds * 1e9)))
+    }
+}
+
+/// Counts of the entries at each distinct time, in time order (segments sent in one burst
+/// share a time when no link limits the rate).
+func burstSizes(_ times: [NIODeadline]) -> [Int] {
+    var sizes: [Int] = []
+    var last: NIODeadline?
+    for time in times {
+        if time == last { sizes[sizes.count - 1] += 1 } else { sizes.append(1) }
+        last = time
+    }
+    return sizes
+}

@@ -11,25 +11,28 @@ import Testing
 /// and one message published after it.
 @Suite struct RecoveryTests {
     /// Two WebSocket clients on a 100 kbit/s link (20 ms each way) receiving ten 800-byte
-    /// messages a second (about 68 % of the link) lose their path from 10 s to 20 s. After
-    /// the heal TCP's backed-off timer brings the first delivery within a few seconds, but the
-    /// ten seconds of backlog drain at what the link has to spare: catching up takes far
-    /// longer. `after` changes the links at the heal (nil: as they were).
+    /// messages a second (about 68 % of the link) lose their path from 5 s to 24 s. The
+    /// server's backed-off timer (an RTO of about 340 ms, doubling) retransmits 4.8, 9.9 and
+    /// 20.1 s into the outage, so the first delivery comes about a second after the heal, but
+    /// the nineteen seconds of backlog drain at what the link has to spare: catching up takes
+    /// far longer. (A heal just after a retransmission would wait a whole backoff step, twice
+    /// the outage so far, for its first delivery.) `after` changes the links at the heal (nil:
+    /// as they were).
     static func experiment(bound: TimeAmount, after: LinkConfiguration? = nil) -> Experiment {
         var heartbeat = HeartbeatSettings()
         heartbeat.interval = .seconds(60)
         let link = LinkConfiguration(latency: .milliseconds(20), bandwidthBitsPerSecond: 100_000, queueBytes: 256 * 1024)
         let group = ClientGroup(name: "branch", count: 2, link: LinkPair(both: link), heartbeat: heartbeat)
         var timeline = [
-            TimelineEvent(at: .seconds(10), action: .partition(group: "branch", direction: .both)),
-            TimelineEvent(at: .seconds(20), action: .heal(group: "branch", direction: .both)),
+            TimelineEvent(at: .seconds(5), action: .partition(group: "branch", direction: .both)),
+            TimelineEvent(at: .seconds(24), action: .heal(group: "branch", direction: .both)),
         ]
-        if let after { timeline.append(TimelineEvent(at: .seconds(20), action: .setLink(group: "branch", direction: .down, link: after))) }
+        if let after { timeline.append(TimelineEvent(at: .seconds(24), action: .setLink(group: "branch", direction: .down, link: after))) }
         return Experiment(
             name: "trickle",
             seed: 1,
             topology: Topology(name: "trickle", groups: [group]),
-            workload: Workload(ratePerSecond: 10, messageBytes: 800, start: .seconds(1), duration: .seconds(30), drain: .seconds(10)),
+            workload: Workload(ratePerSecond: 10, messageBytes: 800, start: .seconds(1), duration: .seconds(30), drain: .seconds(20)),
             expectations: [Expect(kind: .recoveryAtMost(.p99, milliseconds: Double(bound.nanoseconds) / 1e6))],
             timeline: timeline
         )
