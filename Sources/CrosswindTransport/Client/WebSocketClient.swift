@@ -30,7 +30,10 @@ public struct WebSocketClientConfiguration: TransportClientConfiguration {
 /// connection is dropped; a valid close is answered with its code.
 ///
 /// Randomness (the `Sec-WebSocket-Key` and every masking key) comes from the generator the
-/// owner passes in, so a seeded generator makes the bytes on the wire reproducible.
+/// owner passes in, so a seeded generator makes the bytes on the wire reproducible. Both are
+/// cut from the generator's raw 64-bit outputs (``requestKey(using:)``, ``maskingKey(using:)``)
+/// rather than through NIO's or the standard library's random mappings, which may change how
+/// they draw between releases and would change every trace with them.
 ///
 /// Calling contract: create, `configure(_:)` a fresh channel before it connects, then leave
 /// the rest to the channel's event loop. Confined to that loop; `@unchecked Sendable` only so
@@ -66,7 +69,7 @@ public final class WebSocketClient: TransportClientLifecycle, @unchecked Sendabl
     /// connected yet.
     public func configure(_ channel: any Channel) throws {
         self.beginConnecting(on: channel)
-        let requestKey = NIOWebSocketClientUpgrader.randomRequestKey(using: &self.random)
+        let requestKey = Self.requestKey(using: &self.random)
         let upgrader = NIOWebSocketClientUpgrader(
             requestKey: requestKey,
             maxFrameSize: self.configuration.maxFrameBytes,
@@ -303,8 +306,45 @@ public final class WebSocketClient: TransportClientLifecycle, @unchecked Sendabl
     /// Client frames are masked with a key from the owner's generator (RFC 6455 §5.3).
     private func send(_ frame: WebSocketFrame, on channel: any Channel) {
         var masked = frame
-        masked.maskKey = WebSocketMaskingKey.random(using: &self.random)
+        masked.maskKey = Self.maskingKey(using: &self.random)
         channel.writeAndFlush(masked, promise: nil)
+    }
+
+    /// A `Sec-WebSocket-Key`: 16 bytes, base64 (RFC 6455 §4.1), taken from two raw outputs of
+    /// the generator, least significant byte first.
+    static func requestKey(using random: inout any RandomNumberGenerator) -> String {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(16)
+        for _ in 0..<2 {
+            let word = random.next()
+            for shift in stride(from: 0, to: 64, by: 8) { bytes.append(UInt8(truncatingIfNeeded: word >> UInt64(shift))) }
+        }
+        return Self.base64(bytes)
+    }
+
+    /// Standard base64 with padding (RFC 4648 §4).
+    static func base64(_ bytes: [UInt8]) -> String {
+        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity((bytes.count + 2) / 3 * 4)
+        var index = 0
+        while index < bytes.count {
+            let count = min(3, bytes.count - index)
+            var group = UInt32(bytes[index]) << 16
+            if count > 1 { group |= UInt32(bytes[index + 1]) << 8 }
+            if count > 2 { group |= UInt32(bytes[index + 2]) }
+            for position in 0..<4 {
+                out.append(position <= count ? alphabet[Int((group >> UInt32(18 - 6 * position)) & 0x3F)] : UInt8(ascii: "="))
+            }
+            index += 3
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// A frame's masking key: the low 32 bits of one raw output, least significant byte first.
+    static func maskingKey(using random: inout any RandomNumberGenerator) -> WebSocketMaskingKey {
+        let word = random.next()
+        return WebSocketMaskingKey((0..<4).map { UInt8(truncatingIfNeeded: word >> UInt64($0 * 8)) })!
     }
 }
 
