@@ -27,7 +27,9 @@ import Testing
         #expect(report.clients.connected == 100)
     }
 
-    /// Every experiment file shipped in Experiments/ passes its expectations and replays.
+    /// Every experiment file shipped in Experiments/ passes its expectations and replays: twice
+    /// in this process, and once more in a `crosswind run` process of its own, whose report must
+    /// equal this process's to the last figure (digest included: the SHA-256 of every event).
     static let allShipped: [String] = (try? FileManager.default.contentsOfDirectory(atPath: packagePath("Experiments")))?
         .filter { $0.hasSuffix(".yaml") }.sorted().map { "Experiments/\($0)" } ?? []
 
@@ -39,6 +41,13 @@ import Testing
         for expectation in outcome.first.report.expectations {
             #expect(expectation.passed, "\(file): \(expectation.text) — observed \(expectation.observed)")
         }
+        let base = try temporaryDirectory("shipped")
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        let run = try runProcess(try crosswindExecutable(), ["run", packagePath(file), "--out", base])
+        #expect(run.status == 0, "\(file): \(run.stderr)")
+        let written = try JSONDecoder().decode(Report.self, from: try #require(FileManager.default.contents(atPath: "\(base)/report.json")))
+        #expect(written.digest == outcome.first.digest, "\(file): another process traced something else")
+        #expect(written == outcome.first.report, "\(file): another process reported something else")
     }
 
     @Test func shippedListIsComplete() {
@@ -65,6 +74,7 @@ import Testing
         ("flapping-4g", [1, 2, 3]),
         ("proxy-buffering-mid-session", [1, 2]),
         ("max-lifetime-one-hour", [1]),
+        ("office-4g-outage", [2]),
     ]
 
     @Test(arguments: catalogue)
