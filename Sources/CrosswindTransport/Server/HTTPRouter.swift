@@ -12,11 +12,10 @@ final class HTTPRouter: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
 
-    /// Largest request body accepted (client→server messages arrive with the manager).
-    static let maxBodyBytes = 64 * 1024
-
     private let hub: TopicHub
     private let configuration: RealtimeServerConfiguration
+    /// Largest request body accepted (client→server messages arrive with the manager).
+    private let maxBodyBytes: Int
     private var head: HTTPRequestHead?
     private var bodyBytes = 0
     private var body: ByteBuffer?
@@ -29,6 +28,7 @@ final class HTTPRouter: ChannelInboundHandler, RemovableChannelHandler {
     init(hub: TopicHub, configuration: RealtimeServerConfiguration) {
         self.hub = hub
         self.configuration = configuration
+        self.maxBodyBytes = configuration.maxBodyBytes
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -54,23 +54,66 @@ final class HTTPRouter: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !self.discardingInput else { return }
         switch self.unwrapInboundIn(data) {
         case .head(let head):
             self.head = head
             self.bodyBytes = 0
             self.body = nil
+            // A declared length over the limit is refused before a byte of the body is read.
+            if let declared = head.headers.first(name: "Content-Length").flatMap({ Int($0) }), declared > self.maxBodyBytes {
+                self.refuseBody(context, head)
+            }
         case .body(var body):
             self.bodyBytes += body.readableBytes
-            // Keep the body only while it fits; an oversized one is answered 413 at the end.
-            if self.bodyBytes <= Self.maxBodyBytes {
+            if self.bodyBytes <= self.maxBodyBytes {
                 if self.body == nil { self.body = body } else { self.body!.writeBuffer(&body) }
-            } else {
-                self.body = nil
+            } else if let head = self.head {
+                // A chunked body that grows past the limit: refused as soon as it does.
+                self.refuseBody(context, head)
             }
         case .end:
             guard let head = self.head else { return }
             self.head = nil
             self.route(head, context: context)
+        }
+    }
+
+    /// Set once a request has been refused mid-body: what the client still sends is dropped.
+    private var discardingInput = false
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // After a refusal mid-body the decoder sees the connection end inside that body: the
+        // expected end of a refused request, not a fault to report.
+        guard !self.discardingInput else { return }
+        context.fireErrorCaught(error)
+    }
+
+    /// Answers 413 before the body has been read and ends the connection (the rest of the body
+    /// cannot be told from a next request). A lingering close: output is closed at once, input
+    /// read and dropped until the client closes or for 2 s, so the client sees the answer and
+    /// not a reset from a socket closed under its upload.
+    private func refuseBody(_ context: ChannelHandlerContext, _ head: HTTPRequestHead) {
+        self.discardingInput = true
+        self.head = nil
+        self.body = nil
+        let reason = "request body over \(self.maxBodyBytes) bytes"
+        self.configuration.log?("413 \(head.method.rawValue) \(head.uri): \(reason)")
+        var json = ByteBuffer()
+        json.writeStaticString("{\"type\":\"error\",\"reason\":")
+        writeJSONString(reason, into: &json)
+        json.writeStaticString("}")
+        var headers = HTTPHeaders()
+        headers.add(name: "Content-Type", value: "application/json")
+        headers.add(name: "Content-Length", value: String(json.readableBytes))
+        headers.add(name: "Cache-Control", value: "no-store")
+        headers.add(name: "Connection", value: "close")
+        context.write(self.wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .payloadTooLarge, headers: headers))), promise: nil)
+        context.write(self.wrapOutboundOut(.body(.byteBuffer(json))), promise: nil)
+        let channel = context.channel
+        context.writeAndFlush(self.wrapOutboundOut(.end(nil))).whenComplete { _ in
+            channel.close(mode: .output).whenFailure { _ in channel.close(promise: nil) }
+            channel.eventLoop.scheduleTask(in: .seconds(2)) { channel.close(promise: nil) }
         }
     }
 
@@ -108,9 +151,6 @@ final class HTTPRouter: ChannelInboundHandler, RemovableChannelHandler {
 
     private func route(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
         let (path, parameters) = queryParameters(of: head.uri)
-        if self.bodyBytes > Self.maxBodyBytes {
-            return self.error(context, head, .payloadTooLarge, "request body over \(Self.maxBodyBytes) bytes")
-        }
         switch (head.method, String(path)) {
         case (.GET, "/negotiate"):
             let body = "{\"transports\":[\"websocket\",\"sse\",\"sync\"],\"endpoints\":{\"websocket\":\"\(self.configuration.webSocketPath)\",\"sse\":\"\(self.configuration.eventsPath)\",\"sync\":\"\(self.configuration.syncPath)\",\"send\":\"\(self.configuration.sendPath)\"},\"epoch\":\(self.hub.epoch)}"

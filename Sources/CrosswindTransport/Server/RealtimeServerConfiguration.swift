@@ -12,8 +12,21 @@ public struct RealtimeServerConfiguration: Sendable {
     public var echoPath: String?
     /// Path of client → server messages beside SSE and Custom Sync.
     public var sendPath = "/send"
-    /// Largest WebSocket frame accepted from a client.
+    /// Largest WebSocket frame accepted from a client (1 MiB): a larger one closes the
+    /// connection with 1009 (message too big), by NIO's frame decoder. Client messages are
+    /// single frames; continuation frames are not reassembled (nor accepted as messages).
     public var maxFrameBytes = 1 << 20
+    /// Largest request body accepted (64 KiB): `POST /send` with more is answered 413.
+    public var maxBodyBytes = 64 * 1024
+    /// Largest request head, request line and headers together (16 KiB): a head still
+    /// incomplete after that many bytes is answered 431 and the connection closed. NIO's
+    /// decoder is given the same limit for header names and values.
+    public var maxRequestHeadBytes = 16 * 1024
+    /// Longest a connection may take to deliver a complete request head, from its start or
+    /// from the end of its previous response; past it, 408 if part of a head arrived, a quiet
+    /// close if nothing did (an idle keep-alive connection). nil (the default here; live
+    /// servers set 20 s) waits for ever.
+    public var requestHeadTimeout: TimeAmount?
 
     /// Size of the comment that opens every SSE response, so buffering proxies and browsers
     /// flush at once (2 KiB).

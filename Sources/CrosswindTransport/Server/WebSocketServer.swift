@@ -12,6 +12,8 @@ public typealias WebSocketServerConfiguration = RealtimeServerConfiguration
 /// The same function configures a simulated channel and a NIOPosix one.
 public enum WebSocketServer {
     static let httpHandlerName = "crosswind.http"
+    static let headGuardName = "crosswind.head-guard"
+    static let headWatcherName = "crosswind.head-watcher"
 
     public static func configure(
         _ channel: any Channel,
@@ -56,17 +58,31 @@ public enum WebSocketServer {
             }
         )
         let sync = channel.pipeline.syncOperations
+        let watch = RequestHeadWatch()
+        try sync.addHandler(
+            RequestHeadGuard(watch: watch, maxHeadBytes: configuration.maxRequestHeadBytes, timeout: configuration.requestHeadTimeout, log: configuration.log),
+            name: Self.headGuardName
+        )
+        var decoderLimits = NIOHTTPDecoderLimitConfiguration()
+        decoderLimits.maxHeaderFieldSize = configuration.maxRequestHeadBytes
+        decoderLimits.maxHeaderListSize = configuration.maxRequestHeadBytes
         try sync.configureHTTPServerPipeline(
             withServerUpgrade: (
                 upgraders: [upgrader],
                 completionHandler: { context in
-                    // NIO removes its own HTTP handlers; ours must go too, or frames reach it.
-                    if let handler = try? context.pipeline.syncOperations.context(name: Self.httpHandlerName) {
-                        _ = context.pipeline.syncOperations.removeHandler(context: handler)
+                    // NIO removes its own HTTP handlers; ours must go too, or frames reach them.
+                    for name in [Self.httpHandlerName, Self.headWatcherName, Self.headGuardName] {
+                        if let handler = try? context.pipeline.syncOperations.context(name: name) {
+                            _ = context.pipeline.syncOperations.removeHandler(context: handler)
+                        }
                     }
                 }
-            )
+            ),
+            withEncoderConfiguration: .init(),
+            withDecoderLimitConfiguration: decoderLimits
         )
+        let decoder = try sync.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)
+        try sync.addHandler(RequestHeadWatcher(watch: watch), name: Self.headWatcherName, position: .after(decoder))
         try sync.addHandler(HTTPRouter(hub: hub, configuration: configuration), name: Self.httpHandlerName)
     }
 }
