@@ -40,6 +40,10 @@ public final class LiveServer {
         /// 503 with `Retry-After: 1` and closed. Generous because a load generator on one host
         /// opens a stream and a message connection per client. 0: no cap.
         public var maxConnectionsPerAddress = 4096
+        /// The secret access tokens are signed with (HMAC-SHA256, ``AccessTokens``): with one,
+        /// every stream and message endpoint requires a valid, unexpired token. nil (the
+        /// default): no authentication.
+        public var tokenSecret: String?
         public init() {
             self.server.requestHeadTimeout = .seconds(20)
         }
@@ -77,6 +81,9 @@ public final class LiveServer {
                 let text = Array("crosswind serve: \(line)\n".utf8)
                 _ = text.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
             }
+        }
+        if let secret = self.configuration.tokenSecret {
+            server.authentication = ServerAuthentication(tokens: AccessTokens(secret: secret), now: { wallClockMicros() / 1_000_000 })
         }
         let settings = server
         let cap = self.configuration.maxConnectionsPerAddress > 0 ? ConnectionCap(limit: self.configuration.maxConnectionsPerAddress) : nil

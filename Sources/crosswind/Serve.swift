@@ -43,6 +43,7 @@ struct Serve: ParsableCommand {
     var headTimeout: Double = 20
     @Option(help: "Most connections open at once from one address; more are answered 503 with Retry-After. 0: no cap.")
     var maxConnectionsPerAddress = LiveServer.Configuration().maxConnectionsPerAddress
+    @OptionGroup var token: TokenSecretOptions
 
     func run() throws {
         guard self.rate >= 0, (0...65535).contains(self.port), (self.loops ?? 1) > 0 else {
@@ -81,6 +82,7 @@ struct Serve: ParsableCommand {
         configuration.server.maxRequestHeadBytes = self.maxHeadBytes
         configuration.server.requestHeadTimeout = self.headTimeout > 0 ? .nanoseconds(Int64(self.headTimeout * 1e9)) : nil
         configuration.maxConnectionsPerAddress = self.maxConnectionsPerAddress
+        configuration.tokenSecret = try self.token.secret(command: "serve")
         if self.topics != "*" {
             let names = self.topics.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
             guard !names.isEmpty, names.allSatisfy({ isValidTopicName($0[...]) }) else {

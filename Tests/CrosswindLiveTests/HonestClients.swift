@@ -22,7 +22,14 @@ func startLimitedServer(_ adjust: (inout LiveServer.Configuration) -> Void = { _
 /// Runs `attack` while honest clients (`crosswind load`'s, two per transport in turn) use the
 /// same server, and requires that they lost nothing: every message offered delivered once, in
 /// order, every client connected on the transport it asked for.
-func withHonestClients(port: Int, methods: [TransportMethod] = [.websocket, .sse, .sync], seconds: Int64 = 3, _ attack: () throws -> Void) throws {
+@discardableResult
+func withHonestClients(
+    port: Int,
+    methods: [TransportMethod] = [.websocket, .sse, .sync],
+    seconds: Int64 = 3,
+    token: (@Sendable () -> String?)? = nil,
+    _ attack: () throws -> Void
+) throws -> [TransportMethod: Report] {
     let reports = NIOLockedReports()
     let done = DispatchGroup()
     for (index, method) in methods.enumerated() {
@@ -36,6 +43,7 @@ func withHonestClients(port: Int, methods: [TransportMethod] = [.websocket, .sse
         configuration.threads = 1
         configuration.seed = UInt64(index + 1)
         configuration.experiment = "honest-\(method.rawValue)"
+        configuration.accessToken = token
         let settings = configuration
         done.enter()
         Thread.detachNewThread {
@@ -60,6 +68,9 @@ func withHonestClients(port: Int, methods: [TransportMethod] = [.websocket, .sse
         #expect(report.messages.lost == 0 && report.messages.duplicated == 0 && report.messages.reordered == 0, "\(method): \(report.messages)")
     }
     #expect(reports.all.count == methods.count)
+    var byMethod: [TransportMethod: Report] = [:]
+    for (method, result) in reports.all { byMethod[method] = try result.get() }
+    return byMethod
 }
 
 /// Reports gathered from the honest clients' threads.

@@ -98,7 +98,7 @@ final class HTTPRouter: ChannelInboundHandler, RemovableChannelHandler {
         self.head = nil
         self.body = nil
         let reason = "request body over \(self.maxBodyBytes) bytes"
-        self.configuration.log?("413 \(head.method.rawValue) \(head.uri): \(reason)")
+        self.configuration.log?("413 \(head.method.rawValue) \(redactingToken(head.uri)): \(reason)")
         var json = ByteBuffer()
         json.writeStaticString("{\"type\":\"error\",\"reason\":")
         writeJSONString(reason, into: &json)
@@ -151,6 +151,14 @@ final class HTTPRouter: ChannelInboundHandler, RemovableChannelHandler {
 
     private func route(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
         let (path, parameters) = queryParameters(of: head.uri)
+        var claims: AccessTokens.Claims?
+        if let authentication = self.configuration.authentication, self.requiresToken(path) {
+            switch authentication.check(head, parameters) {
+            case .success(let valid): claims = valid
+            case .failure(let refusal):
+                return self.error(context, head, .unauthorized, refusal.description, headers: [("WWW-Authenticate", "Bearer error=\"invalid_token\"")])
+            }
+        }
         switch (head.method, String(path)) {
         case (.GET, "/negotiate"):
             let body = "{\"transports\":[\"websocket\",\"sse\",\"sync\"],\"endpoints\":{\"websocket\":\"\(self.configuration.webSocketPath)\",\"sse\":\"\(self.configuration.eventsPath)\",\"sync\":\"\(self.configuration.syncPath)\",\"send\":\"\(self.configuration.sendPath)\"},\"epoch\":\(self.hub.epoch)}"
@@ -170,6 +178,9 @@ final class HTTPRouter: ChannelInboundHandler, RemovableChannelHandler {
             stream.channelIsWritable = context.channel.isWritable
             self.active = stream
             stream.start(head: head, cursor: cursor, client: parameters.first(where: { $0.0 == "client" })?.1)
+            if let claims, let authentication = self.configuration.authentication {
+                stream.end(after: authentication.remaining(claims))
+            }
         case (.GET, self.configuration.syncPath):
             guard let topic = self.servedTopic(parameters, context, head, else: "a valid topic parameter is required") else { return }
             let request: SyncRequest
@@ -261,13 +272,19 @@ final class HTTPRouter: ChannelInboundHandler, RemovableChannelHandler {
         return topic
     }
 
-    private func error(_ context: ChannelHandlerContext, _ head: HTTPRequestHead, _ status: HTTPResponseStatus, _ reason: String) {
-        self.configuration.log?("\(status.code) \(head.method.rawValue) \(head.uri): \(reason)")
+    /// Whether `path` is a stream or message endpoint (not `/negotiate` or a static file).
+    private func requiresToken(_ path: Substring) -> Bool {
+        path == self.configuration.webSocketPath || path == self.configuration.eventsPath || path == self.configuration.syncPath
+            || path == self.configuration.sendPath
+    }
+
+    private func error(_ context: ChannelHandlerContext, _ head: HTTPRequestHead, _ status: HTTPResponseStatus, _ reason: String, headers: [(String, String)] = []) {
+        self.configuration.log?("\(status.code) \(head.method.rawValue) \(redactingToken(head.uri)): \(reason)")
         var body = ByteBuffer()
         body.writeStaticString("{\"type\":\"error\",\"reason\":")
         writeJSONString(reason, into: &body)
         body.writeStaticString("}")
-        self.respond(context, head, status, json: body)
+        self.respond(context, head, status, json: body, headers: headers)
     }
 
     /// A complete JSON response with a length (keep-alive friendly, unless the request asked for

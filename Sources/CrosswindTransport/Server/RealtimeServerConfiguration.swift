@@ -46,6 +46,10 @@ public struct RealtimeServerConfiguration: Sendable {
     /// Longest a Custom Sync long-poll (`wait=`) is held.
     public var syncMaxWait: TimeAmount = .seconds(25)
 
+    /// Token authentication of the stream and message endpoints; nil (the default) lets every
+    /// client in. See ``ServerAuthentication``.
+    public var authentication: ServerAuthentication?
+
     /// Where the server writes one line per rejected request or broken client frame (the
     /// status, the request and why). Live servers print it; simulated runs keep it in
     /// `server.log`.

@@ -29,6 +29,10 @@ public enum WebSocketServer {
                     return channel.eventLoop.makeSucceededFuture(HTTPHeaders())
                 }
                 let cursor = parameters.first(where: { $0.0 == "cursor" })?.1
+                // Without a valid token the upgrade is declined and the router answers 401.
+                if let authentication = configuration.authentication, case .failure = authentication.check(head, parameters) {
+                    return channel.eventLoop.makeSucceededFuture(nil)
+                }
                 guard path == configuration.webSocketPath,
                     let topic = parameters.first(where: { $0.0 == "topic" })?.1,
                     configuration.serves(topic: topic[...]),
@@ -50,9 +54,13 @@ public enum WebSocketServer {
                 let topic = parameters.first(where: { $0.0 == "topic" })?.1 ?? ""
                 let cursor = parameters.first(where: { $0.0 == "cursor" }).flatMap { StreamCursor(parsing: $0.1[...]) }
                 let client = parameters.first(where: { $0.0 == "client" })?.1
+                // Checked again (the clock has moved): the connection ends when the token does.
+                let expiresIn = configuration.authentication.flatMap { authentication in
+                    (try? authentication.check(head, parameters).get()).map { authentication.remaining($0) }
+                }
                 return channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(
-                        WebSocketServerHandler(topic: topic, cursor: cursor, client: client, hub: hub, log: configuration.log)
+                        WebSocketServerHandler(topic: topic, cursor: cursor, client: client, hub: hub, log: configuration.log, expiresIn: expiresIn)
                     )
                 }
             }
@@ -105,9 +113,13 @@ final class WebSocketServerHandler: ChannelInboundHandler, TopicSubscriber {
     private var channelIsWritable = true
 
     private let log: (@Sendable (String) -> Void)?
+    /// How long the client's access token has left (nil without authentication).
+    private let expiresIn: TimeAmount?
+    private var expiry: Scheduled<Void>?
 
-    init(topic: String, cursor: StreamCursor?, client: String?, hub: TopicHub, log: (@Sendable (String) -> Void)?) {
+    init(topic: String, cursor: StreamCursor?, client: String?, hub: TopicHub, log: (@Sendable (String) -> Void)?, expiresIn: TimeAmount? = nil) {
         self.log = log
+        self.expiresIn = expiresIn
         self.topic = topic
         self.cursor = cursor
         self.hub = hub
@@ -129,9 +141,28 @@ final class WebSocketServerHandler: ChannelInboundHandler, TopicSubscriber {
             context.write(self.wrapOutboundOut(WebSocketFrame(fin: true, opcode: .text, data: message.json)), promise: nil)
         }
         context.flush()
+        if let expiresIn = self.expiresIn {
+            let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
+            self.expiry = context.eventLoop.scheduleTask(in: expiresIn) { loopBound.value.tokenExpired() }
+        }
+    }
+
+    /// The client's token has expired: closed with 1008 (policy violation) and a reason; the
+    /// client reconnects with a fresh token and its cursor.
+    private func tokenExpired() {
+        guard let context = self.context, self.subscribed else { return }
+        self.log?("ws \(self.topic) session \(self.session): token expired, closed with 1008")
+        self.unsubscribe()
+        var data = context.channel.allocator.buffer(capacity: 16)
+        data.write(webSocketErrorCode: .policyViolation)
+        data.writeStaticString("token expired")
+        let channel = context.channel
+        context.writeAndFlush(self.wrapOutboundOut(WebSocketFrame(fin: true, opcode: .connectionClose, data: data)))
+            .whenComplete { _ in channel.close(promise: nil) }
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
+        self.expiry?.cancel()
         self.unsubscribe()
         self.context = nil
     }
