@@ -44,6 +44,8 @@ struct Serve: ParsableCommand {
     @Option(help: "Most connections open at once from one address; more are answered 503 with Retry-After. 0: no cap.")
     var maxConnectionsPerAddress = LiveServer.Configuration().maxConnectionsPerAddress
     @OptionGroup var token: TokenSecretOptions
+    @Option(help: ArgumentHelp("An origin (scheme://host[:port]) whose pages may use the streams and POST /send; repeatable. Without any, every origin may. Include the dashboard's own origin.", valueName: "origin"))
+    var allowOrigin: [String] = []
 
     func run() throws {
         guard self.rate >= 0, (0...65535).contains(self.port), (self.loops ?? 1) > 0 else {
@@ -83,6 +85,13 @@ struct Serve: ParsableCommand {
         configuration.server.requestHeadTimeout = self.headTimeout > 0 ? .nanoseconds(Int64(self.headTimeout * 1e9)) : nil
         configuration.maxConnectionsPerAddress = self.maxConnectionsPerAddress
         configuration.tokenSecret = try self.token.secret(command: "serve")
+        if !self.allowOrigin.isEmpty {
+            guard self.allowOrigin.allSatisfy({ $0 == "null" || $0.hasPrefix("http://") || $0.hasPrefix("https://") }) else {
+                printError("serve: --allow-origin takes scheme://host[:port] (http or https)")
+                throw ExitCode(ExitStatus.invalidInput)
+            }
+            configuration.server.allowedOrigins = self.allowOrigin
+        }
         if self.topics != "*" {
             let names = self.topics.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
             guard !names.isEmpty, names.allSatisfy({ isValidTopicName($0[...]) }) else {

@@ -126,7 +126,8 @@ func redactingToken(_ uri: String) -> String {
 }
 
 extension StringProtocol {
-    fileprivate func trimmingCharacters(in character: Character) -> String {
+    /// The text without `character` at either end.
+    func trimmingCharacters(in character: Character) -> String {
         var text = Substring(self)
         while text.first == character { text = text.dropFirst() }
         while text.last == character { text = text.dropLast() }

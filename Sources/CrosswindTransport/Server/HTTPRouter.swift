@@ -151,6 +151,9 @@ final class HTTPRouter: ChannelInboundHandler, RemovableChannelHandler {
 
     private func route(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
         let (path, parameters) = queryParameters(of: head.uri)
+        if self.requiresToken(path), !self.configuration.allowsOrigin(head.headers) {
+            return self.error(context, head, .forbidden, "origin '\(head.headers.first(name: "Origin") ?? "")' is not allowed")
+        }
         var claims: AccessTokens.Claims?
         if let authentication = self.configuration.authentication, self.requiresToken(path) {
             switch authentication.check(head, parameters) {
@@ -223,6 +226,13 @@ final class HTTPRouter: ChannelInboundHandler, RemovableChannelHandler {
     /// each message is handed to the hub once (resends are recognised by number), and the
     /// answer acknowledges the highest number received from the client.
     private func receiveSend(_ parameters: [(String, String)], head: HTTPRequestHead, context: ChannelHandlerContext) {
+        // A cross-site HTML form can post only simple content types (form encodings and
+        // text/plain), and a page's fetch with JSON needs a CORS preflight this server never
+        // grants: requiring JSON keeps other sites from posting as a signed-in user.
+        let contentType = head.headers.first(name: "Content-Type")?.split(separator: ";").first?.trimmingCharacters(in: " ").lowercased()
+        guard contentType == "application/json" else {
+            return self.error(context, head, .unsupportedMediaType, "POST \(self.configuration.sendPath) takes Content-Type: application/json")
+        }
         guard let session = parameters.first(where: { $0.0 == "session" })?.1, !session.isEmpty else {
             return self.error(context, head, .badRequest, "a session parameter is required")
         }

@@ -1,4 +1,5 @@
 import NIOCore
+import NIOHTTP1
 
 /// Settings of the server side of all three transports, with the defaults DESIGN.md gives.
 public struct RealtimeServerConfiguration: Sendable {
@@ -50,6 +51,19 @@ public struct RealtimeServerConfiguration: Sendable {
     /// client in. See ``ServerAuthentication``.
     public var authentication: ServerAuthentication?
 
+    /// Origins (`scheme://host[:port]`) whose pages may use the stream and message endpoints;
+    /// nil (the default) allows every origin. A request with an `Origin` header not in the
+    /// list is answered 403 (a WebSocket upgrade is declined with it); a request without one
+    /// (not from a browser page) is not an origin matter and passes.
+    public var allowedOrigins: [String]?
+
+    /// Whether a request with these headers comes from an allowed origin.
+    func allowsOrigin(_ headers: HTTPHeaders) -> Bool {
+        guard let allowed = self.allowedOrigins, let origin = headers.first(name: "Origin") else { return true }
+        let normalized = normalizedOrigin(origin)
+        return allowed.contains { normalizedOrigin($0) == normalized }
+    }
+
     /// Where the server writes one line per rejected request or broken client frame (the
     /// status, the request and why). Live servers print it; simulated runs keep it in
     /// `server.log`.
@@ -86,4 +100,11 @@ public struct StaticFile: Sendable {
         self.contentType = contentType
         self.body = body
     }
+}
+
+/// An origin as compared: lower case, without a final slash.
+func normalizedOrigin(_ origin: String) -> String {
+    var text = origin.lowercased()
+    while text.hasSuffix("/") { text.removeLast() }
+    return text
 }

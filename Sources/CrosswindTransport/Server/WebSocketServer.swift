@@ -29,7 +29,11 @@ public enum WebSocketServer {
                     return channel.eventLoop.makeSucceededFuture(HTTPHeaders())
                 }
                 let cursor = parameters.first(where: { $0.0 == "cursor" })?.1
-                // Without a valid token the upgrade is declined and the router answers 401.
+                // From a foreign origin or without a valid token the upgrade is declined, and the
+                // router answers 403 or 401.
+                if !configuration.allowsOrigin(head.headers) {
+                    return channel.eventLoop.makeSucceededFuture(nil)
+                }
                 if let authentication = configuration.authentication, case .failure = authentication.check(head, parameters) {
                     return channel.eventLoop.makeSucceededFuture(nil)
                 }
