@@ -46,6 +46,7 @@ public final class LiveServer {
         public var tokenSecret: String?
         public init() {
             self.server.requestHeadTimeout = .seconds(20)
+            self.server.clientMessageRateLimit = ClientRateLimit(ratePerSecond: 20, burst: 50)
         }
     }
 
@@ -231,5 +232,9 @@ final class LockedSessionStore: ClientSessionStore, @unchecked Sendable {
 
     func acknowledged(client: String) -> UInt64 {
         self.lock.withLock { self.store.acknowledged(client: client) }
+    }
+
+    func throttle(session: String, limit: ClientRateLimit, now: NIODeadline) -> TimeAmount? {
+        self.lock.withLock { self.store.throttle(session: session, limit: limit, now: now) }
     }
 }

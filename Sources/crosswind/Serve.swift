@@ -44,6 +44,10 @@ struct Serve: ParsableCommand {
     @Option(help: "Most connections open at once from one address; more are answered 503 with Retry-After. 0: no cap.")
     var maxConnectionsPerAddress = LiveServer.Configuration().maxConnectionsPerAddress
     @OptionGroup var token: TokenSecretOptions
+    @Option(help: "Client messages one client may send per second, over WebSocket and POST /send together (0: no limit); over it, 429 with Retry-After or WebSocket close 1008.")
+    var messageRate: Double = 20
+    @Option(help: "Client messages one client may send at once before --message-rate applies.")
+    var messageBurst = 50
     @Option(help: ArgumentHelp("An origin (scheme://host[:port]) whose pages may use the streams and POST /send; repeatable. Without any, every origin may. Include the dashboard's own origin.", valueName: "origin"))
     var allowOrigin: [String] = []
 
@@ -85,6 +89,11 @@ struct Serve: ParsableCommand {
         configuration.server.requestHeadTimeout = self.headTimeout > 0 ? .nanoseconds(Int64(self.headTimeout * 1e9)) : nil
         configuration.maxConnectionsPerAddress = self.maxConnectionsPerAddress
         configuration.tokenSecret = try self.token.secret(command: "serve")
+        guard self.messageRate >= 0, self.messageBurst >= 1 else {
+            printError("serve: --message-rate must be at least 0 and --message-burst at least 1")
+            throw ExitCode(ExitStatus.invalidInput)
+        }
+        configuration.server.clientMessageRateLimit = self.messageRate > 0 ? ClientRateLimit(ratePerSecond: self.messageRate, burst: self.messageBurst) : nil
         if !self.allowOrigin.isEmpty {
             guard self.allowOrigin.allSatisfy({ $0 == "null" || $0.hasPrefix("http://") || $0.hasPrefix("https://") }) else {
                 printError("serve: --allow-origin takes scheme://host[:port] (http or https)")

@@ -250,6 +250,18 @@ final class HTTPRouter: ChannelInboundHandler, RemovableChannelHandler {
             }
             messages.append((sequence, data))
         }
+        // One request takes one token, however many messages it carries: a client's outbox
+        // flushed after a reconnect is one request.
+        if let limit = self.configuration.clientMessageRateLimit,
+            let wait = self.hub.throttle(session: session, limit: limit, now: context.eventLoop.now)
+        {
+            let seconds = max(1, (wait.nanoseconds + 999_999_999) / 1_000_000_000)
+            return self.error(
+                context, head, .tooManyRequests,
+                "rate limit: at most \(limit.ratePerSecond) messages per second (bursts of \(limit.burst)); retry after \(seconds) s",
+                headers: [("Retry-After", String(seconds))]
+            )
+        }
         var acknowledged: UInt64 = 0
         for (sequence, data) in messages {
             switch self.hub.receive(session: session, sequence: sequence, data: data) {

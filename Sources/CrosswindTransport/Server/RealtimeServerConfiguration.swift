@@ -51,6 +51,13 @@ public struct RealtimeServerConfiguration: Sendable {
     /// client in. See ``ServerAuthentication``.
     public var authentication: ServerAuthentication?
 
+    /// Client messages one client (by client id, or session) may send, over WebSocket and
+    /// `POST /send` together; nil (the default here; live servers set 20 a second, bursts of
+    /// 50) admits all. Over it, a POST is answered 429 with `Retry-After` and a WebSocket is
+    /// closed with 1008 (policy violation) and the reason; unacknowledged messages are resent
+    /// by the client after its backoff, so nothing is lost.
+    public var clientMessageRateLimit: ClientRateLimit?
+
     /// Origins (`scheme://host[:port]`) whose pages may use the stream and message endpoints;
     /// nil (the default) allows every origin. A request with an `Origin` header not in the
     /// list is answered 403 (a WebSocket upgrade is declined with it); a request without one

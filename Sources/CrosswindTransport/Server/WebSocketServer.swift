@@ -64,7 +64,10 @@ public enum WebSocketServer {
                 }
                 return channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(
-                        WebSocketServerHandler(topic: topic, cursor: cursor, client: client, hub: hub, log: configuration.log, expiresIn: expiresIn)
+                        WebSocketServerHandler(
+                            topic: topic, cursor: cursor, client: client, hub: hub, log: configuration.log, expiresIn: expiresIn,
+                            rateLimit: configuration.clientMessageRateLimit
+                        )
                     )
                 }
             }
@@ -120,10 +123,16 @@ final class WebSocketServerHandler: ChannelInboundHandler, TopicSubscriber {
     /// How long the client's access token has left (nil without authentication).
     private let expiresIn: TimeAmount?
     private var expiry: Scheduled<Void>?
+    /// Client messages this client may send (nil: no limit).
+    private let rateLimit: ClientRateLimit?
 
-    init(topic: String, cursor: StreamCursor?, client: String?, hub: TopicHub, log: (@Sendable (String) -> Void)?, expiresIn: TimeAmount? = nil) {
+    init(
+        topic: String, cursor: StreamCursor?, client: String?, hub: TopicHub, log: (@Sendable (String) -> Void)?,
+        expiresIn: TimeAmount? = nil, rateLimit: ClientRateLimit? = nil
+    ) {
         self.log = log
         self.expiresIn = expiresIn
+        self.rateLimit = rateLimit
         self.topic = topic
         self.cursor = cursor
         self.hub = hub
@@ -155,11 +164,18 @@ final class WebSocketServerHandler: ChannelInboundHandler, TopicSubscriber {
     /// client reconnects with a fresh token and its cursor.
     private func tokenExpired() {
         guard let context = self.context, self.subscribed else { return }
-        self.log?("ws \(self.topic) session \(self.session): token expired, closed with 1008")
+        self.closeForPolicy(context, "token expired")
+    }
+
+    /// Closes with 1008 (policy violation) and `reason` (at most 123 bytes, as a close frame
+    /// allows); unacknowledged client messages are the client's to resend.
+    private func closeForPolicy(_ context: ChannelHandlerContext, _ reason: String) {
+        guard self.subscribed else { return }
+        self.log?("ws \(self.topic) session \(self.session): \(reason), closed with 1008")
         self.unsubscribe()
-        var data = context.channel.allocator.buffer(capacity: 16)
+        var data = context.channel.allocator.buffer(capacity: 128)
         data.write(webSocketErrorCode: .policyViolation)
-        data.writeStaticString("token expired")
+        data.writeString(String(decoding: reason.utf8.prefix(123), as: UTF8.self))
         let channel = context.channel
         context.writeAndFlush(self.wrapOutboundOut(WebSocketFrame(fin: true, opcode: .connectionClose, data: data)))
             .whenComplete { _ in channel.close(promise: nil) }
@@ -222,6 +238,9 @@ final class WebSocketServerHandler: ChannelInboundHandler, TopicSubscriber {
             context.writeAndFlush(self.wrapOutboundOut(WebSocketFrame(fin: true, opcode: .connectionClose, data: reply)))
                 .whenComplete { _ in channel.close(promise: nil) }
         case .text:
+            if let limit = self.rateLimit, self.hub.throttle(session: self.session, limit: limit, now: context.eventLoop.now) != nil {
+                return self.closeForPolicy(context, "rate limit: at most \(limit.ratePerSecond) messages per second (bursts of \(limit.burst))")
+            }
             // A client message: handed to the hub once, acknowledged either way.
             guard case .send(let sequence, let data) = WireFrame.decode(frame.unmaskedData) else {
                 self.log?("ws \(self.topic) session \(self.session): undecodable client frame (\(frame.length) bytes)")
