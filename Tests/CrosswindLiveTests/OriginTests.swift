@@ -11,25 +11,16 @@ import Testing
     static let upgrade = ["Upgrade: websocket", "Connection: Upgrade", "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Version: 13"]
     static let send = #"{"type":"send","messages":[{"seq":1,"data":1}]}"#
 
-    static func request(_ port: Int, _ method: String, _ target: String, _ headers: [String] = [], body: String = "") throws -> RawResponse {
-        let connection = try RawConnection(port: port)
-        var text = "\(method) \(target) HTTP/1.1\r\nHost: x\r\n"
-        for header in headers { text += header + "\r\n" }
-        if !body.isEmpty { text += "Content-Length: \(body.utf8.count)\r\n" }
-        connection.send(text + "\r\n" + body)
-        return connection.readResponse()
-    }
-
     @Test func aForeignOriginIsRefused403OnEveryEndpoint() throws {
         let (server, port) = try startLimitedServer { $0.server.allowedOrigins = ["https://dash.example", "http://127.0.0.1:8080"] }
         defer { try? server.stop() }
         try withHonestClients(port: port) {
             for origin in ["https://evil.example", "null", "https://dash.example.evil.example"] {
                 let answers = [
-                    "websocket": try Self.request(port, "GET", "/ws?topic=metrics", Self.upgrade + ["Origin: \(origin)"]),
-                    "sse": try Self.request(port, "GET", "/events?topic=metrics", ["Origin: \(origin)"]),
-                    "sync": try Self.request(port, "GET", "/sync?topic=metrics", ["Origin: \(origin)"]),
-                    "send": try Self.request(port, "POST", "/send?session=x", ["Origin: \(origin)", "Content-Type: application/json"], body: Self.send),
+                    "websocket": try rawRequest(port, "GET", "/ws?topic=metrics", Self.upgrade + ["Origin: \(origin)"]),
+                    "sse": try rawRequest(port, "GET", "/events?topic=metrics", ["Origin: \(origin)"]),
+                    "sync": try rawRequest(port, "GET", "/sync?topic=metrics", ["Origin: \(origin)"]),
+                    "send": try rawRequest(port, "POST", "/send?session=x", ["Origin: \(origin)", "Content-Type: application/json"], body: Self.send),
                 ]
                 for (endpoint, answer) in answers {
                     #expect(answer.status == 403, "\(origin) \(endpoint): \(answer)")
@@ -37,10 +28,10 @@ import Testing
                 }
             }
             // An allowed origin (in any case, with or without a final slash) is served.
-            #expect(try Self.request(port, "GET", "/ws?topic=metrics", Self.upgrade + ["Origin: https://DASH.example/"]).status == 101)
-            #expect(try Self.request(port, "GET", "/sync?topic=metrics", ["Origin: http://127.0.0.1:8080"]).status == 200)
+            #expect(try rawRequest(port, "GET", "/ws?topic=metrics", Self.upgrade + ["Origin: https://DASH.example/"]).status == 101)
+            #expect(try rawRequest(port, "GET", "/sync?topic=metrics", ["Origin: http://127.0.0.1:8080"]).status == 200)
             // No Origin: not a browser page, not an origin matter.
-            #expect(try Self.request(port, "GET", "/sync?topic=metrics").status == 200)
+            #expect(try rawRequest(port, "GET", "/sync?topic=metrics").status == 200)
         }
     }
 
@@ -53,15 +44,15 @@ import Testing
         try withHonestClients(port: port, methods: [.sse, .sync]) {
             for contentType in ["application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "text/plain", nil] {
                 let headers = contentType.map { ["Origin: https://evil.example", "Content-Type: \($0)"] } ?? []
-                let answer = try Self.request(port, "POST", "/send?session=x", headers, body: Self.send)
+                let answer = try rawRequest(port, "POST", "/send?session=x", headers, body: Self.send)
                 #expect(answer.status == 415, "\(String(describing: contentType)): \(answer)")
                 #expect(answer.body.contains("takes Content-Type: application/json"), "\(answer.body)")
             }
             // JSON (with a charset) reaches the session check: this session does not exist.
-            let json = try Self.request(port, "POST", "/send?session=x", ["Content-Type: application/json; charset=utf-8"], body: Self.send)
+            let json = try rawRequest(port, "POST", "/send?session=x", ["Content-Type: application/json; charset=utf-8"], body: Self.send)
             #expect(json.status == 404, "\(json)")
             // The server grants no CORS preflight: a foreign page's JSON fetch never leaves the browser.
-            let preflight = try Self.request(port, "OPTIONS", "/send?session=x", ["Origin: https://evil.example", "Access-Control-Request-Method: POST"])
+            let preflight = try rawRequest(port, "OPTIONS", "/send?session=x", ["Origin: https://evil.example", "Access-Control-Request-Method: POST"])
             #expect(preflight.header("Access-Control-Allow-Origin") == nil, "\(preflight)")
         }
     }

@@ -82,6 +82,16 @@ final class RawConnection {
     }
 }
 
+/// One request on a connection of its own, and its response.
+func rawRequest(_ port: Int, _ method: String, _ target: String, _ headers: [String] = [], body: String = "") throws -> RawResponse {
+    let connection = try RawConnection(port: port)
+    var text = "\(method) \(target) HTTP/1.1\r\nHost: x\r\n"
+    for header in headers { text += header + "\r\n" }
+    if !body.isEmpty { text += "Content-Length: \(body.utf8.count)\r\n" }
+    connection.send(text + "\r\n" + body)
+    return connection.readResponse()
+}
+
 /// Where the head of an HTTP message ends (after its blank line).
 func headEnd(_ bytes: [UInt8]) -> Int? {
     guard bytes.count >= 4 else { return nil }

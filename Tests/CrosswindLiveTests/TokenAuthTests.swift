@@ -20,15 +20,6 @@ import Testing
         Self.tokens.sign(subject: "honest", expiresAt: Self.now() + seconds)
     }
 
-    static func request(_ port: Int, _ method: String, _ target: String, _ headers: [String] = [], body: String = "") throws -> RawResponse {
-        let connection = try RawConnection(port: port)
-        var text = "\(method) \(target) HTTP/1.1\r\nHost: x\r\n"
-        for header in headers { text += header + "\r\n" }
-        if !body.isEmpty { text += "Content-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n" }
-        connection.send(text + "\r\n" + body)
-        return connection.readResponse()
-    }
-
     static let upgrade = ["Upgrade: websocket", "Connection: Upgrade", "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Version: 13"]
 
     @Test func everyEndpointRefusesAMissingForgedOrExpiredToken() throws {
@@ -52,10 +43,10 @@ import Testing
         try withHonestClients(port: port, token: { Self.fresh() }) {
             for (label, query, headers) in cases {
                 let answers = [
-                    "websocket": try Self.request(port, "GET", "/ws?topic=metrics\(query)", Self.upgrade + headers),
-                    "sse": try Self.request(port, "GET", "/events?topic=metrics\(query)", headers),
-                    "sync": try Self.request(port, "GET", "/sync?topic=metrics\(query)", headers),
-                    "send": try Self.request(port, "POST", "/send?session=x\(query)", headers, body: #"{"type":"send","messages":[{"seq":1,"data":1}]}"#),
+                    "websocket": try rawRequest(port, "GET", "/ws?topic=metrics\(query)", Self.upgrade + headers),
+                    "sse": try rawRequest(port, "GET", "/events?topic=metrics\(query)", headers),
+                    "sync": try rawRequest(port, "GET", "/sync?topic=metrics\(query)", headers),
+                    "send": try rawRequest(port, "POST", "/send?session=x\(query)", headers + ["Content-Type: application/json"], body: #"{"type":"send","messages":[{"seq":1,"data":1}]}"#),
                 ]
                 for (endpoint, answer) in answers {
                     #expect(answer.status == 401, "\(label) \(endpoint): \(answer)")
@@ -64,13 +55,13 @@ import Testing
                 }
             }
             // What needs no token: the transports on offer, and the page.
-            #expect(try Self.request(port, "GET", "/negotiate").status == 200)
+            #expect(try rawRequest(port, "GET", "/negotiate").status == 200)
             // A valid token, in each of its three places.
             let valid = Self.fresh()
-            #expect(try Self.request(port, "GET", "/sync?topic=metrics", ["Authorization: Bearer \(valid)"]).status == 200)
-            #expect(try Self.request(port, "GET", "/sync?topic=metrics&token=\(valid)").status == 200)
-            #expect(try Self.request(port, "GET", "/sync?topic=metrics", ["Cookie: crosswind_token=\(valid)"]).status == 200)
-            #expect(try Self.request(port, "GET", "/ws?topic=metrics&token=\(valid)", Self.upgrade).status == 101)
+            #expect(try rawRequest(port, "GET", "/sync?topic=metrics", ["Authorization: Bearer \(valid)"]).status == 200)
+            #expect(try rawRequest(port, "GET", "/sync?topic=metrics&token=\(valid)").status == 200)
+            #expect(try rawRequest(port, "GET", "/sync?topic=metrics", ["Cookie: crosswind_token=\(valid)"]).status == 200)
+            #expect(try rawRequest(port, "GET", "/ws?topic=metrics&token=\(valid)", Self.upgrade).status == 101)
         }
     }
 

@@ -30,10 +30,7 @@ public struct HTTPRefusal: Sendable {
 
     /// The response's bytes.
     public func encoded(allocator: ByteBufferAllocator) -> ByteBuffer {
-        var body = allocator.buffer(capacity: 64 + self.reason.utf8.count)
-        body.writeStaticString("{\"type\":\"error\",\"reason\":")
-        writeJSONString(self.reason, into: &body)
-        body.writeStaticString("}")
+        var body = WireFrame.encodeError(self.reason, allocator: allocator)
         var bytes = allocator.buffer(capacity: 256 + body.readableBytes)
         bytes.writeString("HTTP/1.1 \(self.status.code) \(self.status.reasonPhrase)\r\n")
         bytes.writeString("Content-Type: application/json\r\nContent-Length: \(body.readableBytes)\r\n")

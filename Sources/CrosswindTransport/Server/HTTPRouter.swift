@@ -99,10 +99,7 @@ final class HTTPRouter: ChannelInboundHandler, RemovableChannelHandler {
         self.body = nil
         let reason = "request body over \(self.maxBodyBytes) bytes"
         self.configuration.log?("413 \(head.method.rawValue) \(redactingToken(head.uri)): \(reason)")
-        var json = ByteBuffer()
-        json.writeStaticString("{\"type\":\"error\",\"reason\":")
-        writeJSONString(reason, into: &json)
-        json.writeStaticString("}")
+        let json = WireFrame.encodeError(reason, allocator: context.channel.allocator)
         var headers = HTTPHeaders()
         headers.add(name: "Content-Type", value: "application/json")
         headers.add(name: "Content-Length", value: String(json.readableBytes))
@@ -302,11 +299,7 @@ final class HTTPRouter: ChannelInboundHandler, RemovableChannelHandler {
 
     private func error(_ context: ChannelHandlerContext, _ head: HTTPRequestHead, _ status: HTTPResponseStatus, _ reason: String, headers: [(String, String)] = []) {
         self.configuration.log?("\(status.code) \(head.method.rawValue) \(redactingToken(head.uri)): \(reason)")
-        var body = ByteBuffer()
-        body.writeStaticString("{\"type\":\"error\",\"reason\":")
-        writeJSONString(reason, into: &body)
-        body.writeStaticString("}")
-        self.respond(context, head, status, json: body, headers: headers)
+        self.respond(context, head, status, json: WireFrame.encodeError(reason, allocator: context.channel.allocator), headers: headers)
     }
 
     /// A complete JSON response with a length (keep-alive friendly, unless the request asked for
