@@ -4,7 +4,8 @@
 // deterministic network-fault testbed that runs them over a virtual network.
 //
 // Two columns that meet once (see README "Layout"):
-//   shared:      CrosswindRandom (seeded generators both columns draw from)
+//   shared:      CrosswindRandom (seeded generators both columns draw from), CrosswindDigest
+//                (SHA-256 for trace digests, HMAC-SHA256 for access tokens)
 //   simulation:  CrosswindKernel → CrosswindNetwork (links, TCP model, captures; CPcap)
 //                → CrosswindMiddlebox (HTTP proxies with policies, on any NIO channel)
 //   transports:  CrosswindTransport (protocol cores + NIO handlers; never imports the network)
@@ -30,6 +31,7 @@ let package = Package(
     products: [
         .executable(name: "crosswind", targets: ["crosswind"]),
         .library(name: "CrosswindRandom", targets: ["CrosswindRandom"]),
+        .library(name: "CrosswindDigest", targets: ["CrosswindDigest"]),
         .library(name: "CrosswindKernel", targets: ["CrosswindKernel"]),
         .library(name: "CrosswindNetwork", targets: ["CrosswindNetwork"]),
         .library(name: "CrosswindTransport", targets: ["CrosswindTransport"]),
@@ -53,10 +55,11 @@ let package = Package(
         ),
         .target(name: "CFastPath", path: "Sources/CFastPath"),
         .target(name: "CrosswindRandom", swiftSettings: upcoming),
+        .target(name: "CrosswindDigest", dependencies: ["CFastPath"], swiftSettings: upcoming),
         .target(
             name: "CrosswindKernel",
             dependencies: [
-                "CFastPath",
+                "CrosswindDigest",
                 "CrosswindRandom",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
@@ -78,6 +81,7 @@ let package = Package(
             name: "CrosswindTransport",
             dependencies: [
                 "CFastPath",
+                "CrosswindDigest",
                 "CrosswindRandom",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -173,6 +177,7 @@ let package = Package(
             swiftSettings: upcoming
         ),
         .testTarget(name: "CrosswindRandomTests", dependencies: ["CrosswindRandom"], swiftSettings: upcoming),
+        .testTarget(name: "CrosswindDigestTests", dependencies: ["CrosswindDigest", "CrosswindRandom"], swiftSettings: upcoming),
         .testTarget(
             name: "CrosswindKernelTests",
             dependencies: ["CrosswindKernel", "CrosswindRandom", .product(name: "NIOCore", package: "swift-nio")],

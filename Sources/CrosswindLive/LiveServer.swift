@@ -33,9 +33,21 @@ public final class LiveServer {
         public var demoPaddingBytes = 0
         /// Files served at `/` and by name (the dashboard page and its script).
         public var staticFiles: [String: StaticFile] = [:]
-        /// The server's settings (paths, SSE and sync knobs).
+        /// The server's settings (paths, SSE and sync knobs, limits). Live servers time out
+        /// request heads after 20 s (``RealtimeServerConfiguration/requestHeadTimeout``).
         public var server = RealtimeServerConfiguration()
-        public init() {}
+        /// Most connections open at once from one source address (4096); more are answered
+        /// 503 with `Retry-After: 1` and closed. Generous because a load generator on one host
+        /// opens a stream and a message connection per client. 0: no cap.
+        public var maxConnectionsPerAddress = 4096
+        /// The secret access tokens are signed with (HMAC-SHA256, ``AccessTokens``): with one,
+        /// every stream and message endpoint requires a valid, unexpired token. nil (the
+        /// default): no authentication.
+        public var tokenSecret: String?
+        public init() {
+            self.server.requestHeadTimeout = .seconds(20)
+            self.server.clientMessageRateLimit = ClientRateLimit(ratePerSecond: 20, burst: 50)
+        }
     }
 
     public let configuration: Configuration
@@ -71,7 +83,11 @@ public final class LiveServer {
                 _ = text.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
             }
         }
+        if let secret = self.configuration.tokenSecret {
+            server.authentication = ServerAuthentication(tokens: AccessTokens(secret: secret), now: { wallClockMicros() / 1_000_000 })
+        }
         let settings = server
+        let cap = self.configuration.maxConnectionsPerAddress > 0 ? ConnectionCap(limit: self.configuration.maxConnectionsPerAddress) : nil
         let channel = try ServerBootstrap(group: self.group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
@@ -79,6 +95,7 @@ public final class LiveServer {
             .childChannelOption(.writeBufferWaterMark, value: .init(low: 256 * 1024, high: 1024 * 1024))
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let cap, try !cap.admit(channel, log: settings.log) { return }
                     // The hub of the loop this connection was given to.
                     let index = loops.firstIndex { $0 === channel.eventLoop } ?? 0
                     try WebSocketServer.configure(channel, hub: hubs[index], configuration: settings)
@@ -215,5 +232,9 @@ final class LockedSessionStore: ClientSessionStore, @unchecked Sendable {
 
     func acknowledged(client: String) -> UInt64 {
         self.lock.withLock { self.store.acknowledged(client: client) }
+    }
+
+    func throttle(session: String, limit: ClientRateLimit, now: NIODeadline) -> TimeAmount? {
+        self.lock.withLock { self.store.throttle(session: session, limit: limit, now: now) }
     }
 }

@@ -62,6 +62,9 @@ public final class LoadGenerator {
         public var group = "load"
         /// Evaluated against the run into the report's `expectations` and `passed`.
         public var expectations: [Expectation] = []
+        /// The access token each client presents, asked for at every connection attempt (see
+        /// ``RealtimeCommunicationManager/Configuration/accessToken``); nil sends none.
+        public var accessToken: (@Sendable () -> String?)?
         public init() {}
     }
 
@@ -138,6 +141,7 @@ public final class LoadGenerator {
             settings.machine.defaultMethod = configuration.method
             settings.machine.fallbackMethods = configuration.fallback ? TransportMethod.allCases.filter { $0 != configuration.method } : []
             settings.clientID = name
+            settings.accessToken = configuration.accessToken
             settings.syncLongPoll = .seconds(25)
             let managerSettings = settings  // a constant for the loop's closure
             var seedStream = streams.fork("manager:\(name)")

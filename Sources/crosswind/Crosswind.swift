@@ -23,7 +23,7 @@ struct Crosswind: ParsableCommand {
         ]),
         version: CrosswindVersion.current,
         subcommands: [
-            Run.self, TestExperiments.self, Sweep.self, Replay.self, Validate.self, Bench.self, Serve.self, Proxy.self, Load.self,
+            Run.self, TestExperiments.self, Sweep.self, Replay.self, Validate.self, Bench.self, Serve.self, Proxy.self, Load.self, Token.self,
         ]
     )
 

@@ -28,6 +28,11 @@ struct Load: ParsableCommand {
     var url: String
     @Option(help: "Number of clients.")
     var clients = 100
+    @Option(help: "An access token every client presents (for a serve started with a token secret).")
+    var token: String?
+    @OptionGroup var tokenSecret: TokenSecretOptions
+    @Option(help: "With a token secret: seconds each token minted at a connection attempt lives.")
+    var tokenTTL = 300
     @Option(help: "Measured seconds (after the ramp-up).")
     var duration = 10
     @Option(help: "websocket, sse, sync, or auto (start on WebSocket and fall back).")
@@ -62,6 +67,18 @@ struct Load: ParsableCommand {
         configuration.threads = self.threads
         configuration.drain = .seconds(Int64(self.drain))
         configuration.seed = self.seed
+        if let secret = try self.tokenSecret.secret(command: "load") {
+            guard self.token == nil, self.tokenTTL > 0 else {
+                printError("load: give --token or a token secret, not both; --token-ttl must be positive")
+                throw ExitCode(ExitStatus.invalidInput)
+            }
+            // A fresh token at every connection attempt, as a client that refreshes its own.
+            let tokens = AccessTokens(secret: secret)
+            let ttl = Int64(self.tokenTTL)
+            configuration.accessToken = { tokens.sign(subject: "load", expiresAt: secondsSince1970() + ttl) }
+        } else if let token = self.token {
+            configuration.accessToken = { token }
+        }
         configuration.group = self.group
         configuration.experiment = "load \(self.url) \(self.transport)"
         switch self.transport {

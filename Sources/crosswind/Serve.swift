@@ -2,6 +2,7 @@ import ArgumentParser
 import CrosswindLive
 import CrosswindTransport
 import Foundation
+import NIOCore
 
 struct Serve: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -32,10 +33,31 @@ struct Serve: ParsableCommand {
     var capture: String?
     @Option(help: "Interface to capture on with --capture (loopback by default, where --host 127.0.0.1 listens).")
     var captureInterface = "lo"
+    @Option(help: "Largest WebSocket frame a client may send; larger closes the connection with 1009.")
+    var maxFrameBytes = RealtimeServerConfiguration().maxFrameBytes
+    @Option(help: "Largest request body (POST /send); larger is answered 413.")
+    var maxBodyBytes = RealtimeServerConfiguration().maxBodyBytes
+    @Option(help: "Largest request head (request line and headers); larger is answered 431.")
+    var maxHeadBytes = RealtimeServerConfiguration().maxRequestHeadBytes
+    @Option(help: "Seconds a connection may take to send a complete request head (from its start or its previous response): 408, or a quiet close when it sent nothing. 0: no limit.")
+    var headTimeout: Double = 20
+    @Option(help: "Most connections open at once from one address; more are answered 503 with Retry-After. 0: no cap.")
+    var maxConnectionsPerAddress = LiveServer.Configuration().maxConnectionsPerAddress
+    @OptionGroup var token: TokenSecretOptions
+    @Option(help: "Client messages one client may send per second, over WebSocket and POST /send together (0: no limit); over it, 429 with Retry-After or WebSocket close 1008.")
+    var messageRate: Double = 20
+    @Option(help: "Client messages one client may send at once before --message-rate applies.")
+    var messageBurst = 50
+    @Option(help: ArgumentHelp("An origin (scheme://host[:port]) whose pages may use the streams and POST /send; repeatable. Without any, every origin may. Include the dashboard's own origin.", valueName: "origin"))
+    var allowOrigin: [String] = []
 
     func run() throws {
         guard self.rate >= 0, (0...65535).contains(self.port), (self.loops ?? 1) > 0 else {
             printError("serve: rate must be >= 0, port within 0...65535 and loops positive")
+            throw ExitCode(ExitStatus.invalidInput)
+        }
+        guard self.maxFrameBytes > 0, self.maxBodyBytes > 0, self.maxHeadBytes >= 256, self.headTimeout >= 0, self.maxConnectionsPerAddress >= 0 else {
+            printError("serve: --max-frame-bytes and --max-body-bytes must be positive, --max-head-bytes at least 256, --head-timeout and --max-connections-per-address at least 0")
             throw ExitCode(ExitStatus.invalidInput)
         }
         // SIGTERM and SIGINT are taken with sigwait on this thread so that stopping the server
@@ -61,6 +83,24 @@ struct Serve: ParsableCommand {
             printError("serve: no dashboard (looked for \(looked)); / answers 404. Pass --web DIR to serve one.")
         }
         if self.echo { configuration.server.echoPath = "/echo" }
+        configuration.server.maxFrameBytes = self.maxFrameBytes
+        configuration.server.maxBodyBytes = self.maxBodyBytes
+        configuration.server.maxRequestHeadBytes = self.maxHeadBytes
+        configuration.server.requestHeadTimeout = self.headTimeout > 0 ? .nanoseconds(Int64(self.headTimeout * 1e9)) : nil
+        configuration.maxConnectionsPerAddress = self.maxConnectionsPerAddress
+        configuration.tokenSecret = try self.token.secret(command: "serve")
+        guard self.messageRate >= 0, self.messageBurst >= 1 else {
+            printError("serve: --message-rate must be at least 0 and --message-burst at least 1")
+            throw ExitCode(ExitStatus.invalidInput)
+        }
+        configuration.server.clientMessageRateLimit = self.messageRate > 0 ? ClientRateLimit(ratePerSecond: self.messageRate, burst: self.messageBurst) : nil
+        if !self.allowOrigin.isEmpty {
+            guard self.allowOrigin.allSatisfy({ $0 == "null" || $0.hasPrefix("http://") || $0.hasPrefix("https://") }) else {
+                printError("serve: --allow-origin takes scheme://host[:port] (http or https)")
+                throw ExitCode(ExitStatus.invalidInput)
+            }
+            configuration.server.allowedOrigins = self.allowOrigin
+        }
         if self.topics != "*" {
             let names = self.topics.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
             guard !names.isEmpty, names.allSatisfy({ isValidTopicName($0[...]) }) else {

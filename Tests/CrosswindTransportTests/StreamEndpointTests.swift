@@ -168,7 +168,7 @@ import Testing
     // MARK: Client → server messages
 
     func post(_ query: String, body: String, on channel: EmbeddedChannel) throws -> HTTPEndpointTests.Response {
-        try channel.writeInbound(ByteBuffer(string: "POST /send\(query) HTTP/1.1\r\nHost: s\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"))
+        try channel.writeInbound(ByteBuffer(string: "POST /send\(query) HTTP/1.1\r\nHost: s\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"))
         return try #require(Support.responses(try Support.output(channel)).first)
     }
 
@@ -226,7 +226,7 @@ import Testing
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 80)).wait()
         try channel.writeInbound(ByteBuffer(string: "GET /sync?topic=metrics&since=oops HTTP/1.1\r\nHost: s\r\n\r\n"))
         let body = #"{"type":"send","messages":[{"seq":1,"data":1}]}"#
-        try channel.writeInbound(ByteBuffer(string: "POST /send?session=nope HTTP/1.1\r\nHost: s\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"))
+        try channel.writeInbound(ByteBuffer(string: "POST /send?session=nope HTTP/1.1\r\nHost: s\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"))
         #expect(lines.lines == [
             "400 GET /sync?topic=metrics&since=oops: malformed since cursor 'oops' (expected EPOCH:OFFSET)",
             "404 POST /send?session=nope: unknown session 'nope'",

@@ -3,6 +3,7 @@
 
 import { describe, request } from "./env.js";
 import { acknowledged, sendBody } from "./wire.js";
+import { accessToken } from "./options.js";
 import { OneShotTimer, backoffCeiling } from "./timers.js";
 
 /**
@@ -39,7 +40,10 @@ export class HttpSender {
     const env = this.ctx.env;
     if (!env.fetch) return;
     const highestSent = batch[batch.length - 1].seq;
-    const init = { method: "POST", headers: { "Content-Type": "application/json" }, body: sendBody(batch), cache: "no-store" };
+    const headers = { "Content-Type": "application/json" };
+    const token = accessToken(this.ctx.options);
+    if (token) headers.Authorization = `Bearer ${token}`;
+    const init = { method: "POST", headers, body: sendBody(batch), cache: "no-store" };
     const url = this.ctx.httpUrl(this.ctx.endpoints.send, [["session", this.session]]);
     this.inFlight = request(env, url, init);
     this.inFlight.response

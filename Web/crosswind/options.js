@@ -67,6 +67,7 @@ export const DEFAULTS = Object.freeze({
   behindFor: 15000,
   syncMaxConsecutiveErrors: 5,
   clientId: undefined,
+  token: undefined, // access token: a string, or a function asked at every connection attempt
   onMethodChange: undefined,
   onMessage: undefined,
   onRecoveryIncomplete: undefined,
@@ -107,6 +108,9 @@ export function normalizeOptions(options) {
   if (o.behindLatency !== null && !isCount(o.behindLatency)) throw new TypeError(`crosswind: behindLatency must be null or a number of milliseconds >= 0, got ${o.behindLatency}`);
   if (!isCount(o.behindFor)) throw new TypeError(`crosswind: behindFor must be a number of milliseconds >= 0, got ${o.behindFor}`);
   if (!Number.isInteger(o.latencyWindow) || o.latencyWindow < 1) throw new TypeError(`crosswind: latencyWindow must be a whole number >= 1, got ${o.latencyWindow}`);
+  if (o.token !== undefined && o.token !== null && typeof o.token !== "string" && typeof o.token !== "function") {
+    throw new TypeError("crosswind: token must be a string or a function that returns one");
+  }
   o.topic = String(o.topic);
   return o;
 }
@@ -116,4 +120,15 @@ export function preferenceOrder(options) {
   const order = [options.defaultMethod];
   for (const method of options.fallbackMethods) if (!order.includes(method)) order.push(method);
   return order;
+}
+
+/**
+ * The access token for a server started with a token secret (`options.token`: a string, or a
+ * function asked at every connection attempt, so a page that refreshes its token reconnects
+ * with the fresh one); undefined without one. Sent as `?token=` (the browser's WebSocket and
+ * EventSource cannot set headers) and, on POSTs, as `Authorization: Bearer`.
+ */
+export function accessToken(options) {
+  const token = typeof options.token === "function" ? options.token() : options.token;
+  return token === null || token === undefined || token === "" ? undefined : String(token);
 }

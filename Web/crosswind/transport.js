@@ -4,6 +4,7 @@
 
 import { describe } from "./env.js";
 import { HttpSender } from "./http-sender.js";
+import { accessToken } from "./options.js";
 
 export class Transport {
   constructor(ctx, events, resumeFrom) {
@@ -17,7 +18,7 @@ export class Transport {
 
   /** Query parameters of a request on the topic: `topic`, then `extra`, then `client`. */
   topicParams(extra) {
-    return [["topic", this.ctx.options.topic], ...extra, ["client", this.ctx.clientId]];
+    return [["topic", this.ctx.options.topic], ...extra, ["client", this.ctx.clientId], ["token", accessToken(this.ctx.options)]];
   }
 
   /**

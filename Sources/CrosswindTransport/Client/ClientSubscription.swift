@@ -12,12 +12,17 @@ public struct ClientSubscription: Sendable, Equatable {
     /// A stable client id (`[A-Za-z0-9._-]`), so the server recognises resent client messages
     /// across connections and transports.
     public var clientID: String?
+    /// An access token for a server that requires one (``ServerAuthentication``): sent as the
+    /// `token` query parameter by WebSocket and SSE, as `Authorization: Bearer` by Custom Sync
+    /// and client-message POSTs.
+    public var accessToken: String?
 
-    public init(host: String, topic: String, resumeFrom: StreamCursor? = nil, clientID: String? = nil) {
+    public init(host: String, topic: String, resumeFrom: StreamCursor? = nil, clientID: String? = nil, accessToken: String? = nil) {
         self.host = host
         self.topic = topic
         self.resumeFrom = resumeFrom
         self.clientID = clientID
+        self.accessToken = accessToken
     }
 }
 
@@ -45,10 +50,11 @@ extension TransportClientConfiguration {
         set { self.subscription[keyPath: keyPath] = newValue }
     }
 
-    /// `path?topic=T[&client=ID]`: the start of every client request's target.
-    func target() -> String {
+    /// `path?topic=T[&client=ID][&token=T]`: the start of every client request's target.
+    func target(tokenInQuery: Bool = true) -> String {
         var uri = "\(self.path)?topic=\(self.subscription.topic)"
         if let id = self.subscription.clientID { uri += "&client=\(id)" }
+        if tokenInQuery, let token = self.subscription.accessToken { uri += "&token=\(token)" }
         return uri
     }
 }

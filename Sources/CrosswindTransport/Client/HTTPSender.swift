@@ -24,7 +24,10 @@ final class HTTPSender {
     /// Most messages per POST.
     let batchLimit = 50
 
-    init(host: String, path: String, connect: @escaping Connect, acknowledged: @escaping (UInt64) -> Void) {
+    private let token: String?
+
+    init(host: String, path: String, token: String? = nil, connect: @escaping Connect, acknowledged: @escaping (UInt64) -> Void) {
+        self.token = token
         self.host = host
         self.path = path
         self.connect = connect
@@ -56,6 +59,7 @@ final class HTTPSender {
         headers.add(name: "Content-Type", value: "application/json")
         headers.add(name: "Content-Length", value: String(body.readableBytes))
         headers.add(name: "Connection", value: "close")
+        if let token = self.token { headers.add(name: "Authorization", value: "Bearer \(token)") }
         let head = HTTPRequestHead(version: .http1_1, method: .POST, uri: "\(self.path)?session=\(session)", headers: headers)
         let handler = HTTPSendHandler(head: head, body: body) { [weak self] acknowledged in
             self?.finished(acknowledged: acknowledged)
@@ -147,9 +151,13 @@ final class SideSender {
         }
     }
 
-    init(host: String, path: String) {
+    /// Sent as `Authorization: Bearer` with every POST.
+    private let token: String?
+
+    init(host: String, path: String, token: String?) {
         self.host = host
         self.path = path
+        self.token = token
     }
 
     func send(
@@ -159,7 +167,7 @@ final class SideSender {
         acknowledged: @escaping (UInt64, NIODeadline) -> Void
     ) {
         if self.sender == nil {
-            let sender = HTTPSender(host: self.host, path: self.path, connect: connect) { [weak self] sequence in
+            let sender = HTTPSender(host: self.host, path: self.path, token: self.token, connect: connect) { [weak self] sequence in
                 guard let loop = self?.eventLoop else { return }
                 acknowledged(sequence, loop.now)
             }

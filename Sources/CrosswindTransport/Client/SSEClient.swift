@@ -62,7 +62,7 @@ public final class SSEClient: PostsClientMessages, @unchecked Sendable {
         self.delegate = delegate
         self.core = ClientCore(resumeFrom: configuration.resumeFrom)
         self.parser = SSEParser(limits: configuration.limits)
-        self.outgoing = SideSender(host: configuration.host, path: configuration.sendPath)
+        self.outgoing = SideSender(host: configuration.host, path: configuration.sendPath, token: configuration.accessToken)
     }
 
     /// Delivery bookkeeping within this connection.

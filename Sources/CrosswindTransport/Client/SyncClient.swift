@@ -60,7 +60,7 @@ public final class SyncClient: PostsClientMessages, @unchecked Sendable {
         self.delegate = delegate
         self.cursor = configuration.resumeFrom
         self.core = ClientCore(resumeFrom: configuration.resumeFrom)
-        self.outgoing = SideSender(host: configuration.host, path: configuration.sendPath)
+        self.outgoing = SideSender(host: configuration.host, path: configuration.sendPath, token: configuration.accessToken)
     }
 
     /// Delivery bookkeeping within this connection.
@@ -88,7 +88,7 @@ public final class SyncClient: PostsClientMessages, @unchecked Sendable {
     }
 
     private func sendRequest(_ channel: any Channel) {
-        var uri = "\(self.configuration.target())&limit=\(self.configuration.batchSize)"
+        var uri = "\(self.configuration.target(tokenInQuery: false))&limit=\(self.configuration.batchSize)"
         if let cursor = self.cursor { uri += "&since=\(cursor)" }
         if self.configuration.longPollWait > .zero && self.isOpen {
             uri += "&wait=\(self.configuration.longPollWait.nanoseconds / 1_000_000)"
@@ -97,6 +97,7 @@ public final class SyncClient: PostsClientMessages, @unchecked Sendable {
         headers.add(name: "Host", value: self.configuration.host)
         headers.add(name: "Accept", value: "application/json")
         if let etag = self.etag { headers.add(name: "If-None-Match", value: etag) }
+        if let token = self.configuration.accessToken { headers.add(name: "Authorization", value: "Bearer \(token)") }
         channel.write(HTTPClientRequestPart.head(HTTPRequestHead(version: .http1_1, method: .GET, uri: uri, headers: headers)), promise: nil)
         channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
     }
@@ -142,6 +143,10 @@ public final class SyncClient: PostsClientMessages, @unchecked Sendable {
             self.consecutiveErrors = 0
             self.heartbeat(at: now)
             self.schedulePoll(after: self.pollDelay(full: false), channel: channel)
+        case .unauthorized:
+            // The token is missing or has expired: asking again with it cannot succeed. The
+            // owner reconnects, with a fresh token if it has one, from this client's cursor.
+            self.fail(.connectionFailed("HTTP 401: access token refused"), channel: channel)
         default:
             self.consecutiveErrors += 1
             guard self.consecutiveErrors <= self.configuration.maxConsecutiveErrors else {

@@ -60,6 +60,10 @@ public final class RealtimeCommunicationManager: RealtimeClientDelegate, @unchec
         public var networkIdentity: String?
         /// A stable client id, so the server recognises resent client messages.
         public var clientID: String?
+        /// The access token for a server that requires one, asked for at every connection
+        /// attempt: a provider that returns a fresh token lets a client whose token expired
+        /// reconnect and resume from its cursor.
+        public var accessToken: (@Sendable () -> String?)?
         /// Custom Sync polling.
         public var syncInterval: TimeAmount = .seconds(2)
         public var syncLongPoll: TimeAmount = .zero
@@ -176,7 +180,8 @@ public final class RealtimeCommunicationManager: RealtimeClientDelegate, @unchec
     private func open(_ method: TransportMethod, attempt: AttemptID, resumeFrom cursor: StreamCursor?) {
         let client: any RealtimeTransportClient
         let subscription = ClientSubscription(
-            host: self.configuration.host, topic: self.configuration.topic, resumeFrom: cursor, clientID: self.configuration.clientID
+            host: self.configuration.host, topic: self.configuration.topic, resumeFrom: cursor, clientID: self.configuration.clientID,
+            accessToken: self.configuration.accessToken?()
         )
         switch method {
         case .websocket:

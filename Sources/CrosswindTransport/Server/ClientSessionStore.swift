@@ -1,3 +1,5 @@
+import NIOCore
+
 /// What a session store decided about one client → server message.
 public enum SessionAcceptance: Sendable, Equatable {
     /// New: the client and topic of its session (the store now acknowledges `sequence`).
@@ -23,6 +25,10 @@ public protocol ClientSessionStore: AnyObject, Sendable {
     func accept(session: String, sequence: UInt64) -> SessionAcceptance
     /// The highest number accepted from `client` (0: none).
     func acknowledged(client: String) -> UInt64
+    /// Takes one message's worth from the bucket of the session's client under `limit`: nil
+    /// when admitted (or the session is unknown: that answer comes from ``accept``), else
+    /// how long until the client may send again.
+    func throttle(session: String, limit: ClientRateLimit, now: NIODeadline) -> TimeAmount?
 }
 
 /// The sessions of one hub on one event loop (the simulation's, or a one-loop server): no
@@ -32,6 +38,7 @@ public final class LoopConfinedSessionStore: ClientSessionStore, @unchecked Send
     private var sessions: [String: (client: String, topic: String)] = [:]
     private var nextSession: UInt64 = 1
     private var highestSequence: [String: UInt64] = [:]
+    private var buckets: [String: TokenBucket] = [:]
 
     public init(epoch: UInt64) {
         self.epoch = epoch
@@ -57,4 +64,12 @@ public final class LoopConfinedSessionStore: ClientSessionStore, @unchecked Send
     }
 
     public func acknowledged(client: String) -> UInt64 { self.highestSequence[client] ?? 0 }
+
+    public func throttle(session: String, limit: ClientRateLimit, now: NIODeadline) -> TimeAmount? {
+        guard let (client, _) = self.sessions[session] else { return nil }
+        var bucket = self.buckets[client] ?? TokenBucket(limit)
+        let wait = bucket.take(now: now)
+        self.buckets[client] = bucket
+        return wait
+    }
 }

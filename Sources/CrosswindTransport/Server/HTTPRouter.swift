@@ -12,11 +12,10 @@ final class HTTPRouter: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
 
-    /// Largest request body accepted (client→server messages arrive with the manager).
-    static let maxBodyBytes = 64 * 1024
-
     private let hub: TopicHub
     private let configuration: RealtimeServerConfiguration
+    /// Largest request body accepted (client→server messages arrive with the manager).
+    private let maxBodyBytes: Int
     private var head: HTTPRequestHead?
     private var bodyBytes = 0
     private var body: ByteBuffer?
@@ -29,6 +28,7 @@ final class HTTPRouter: ChannelInboundHandler, RemovableChannelHandler {
     init(hub: TopicHub, configuration: RealtimeServerConfiguration) {
         self.hub = hub
         self.configuration = configuration
+        self.maxBodyBytes = configuration.maxBodyBytes
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -54,23 +54,63 @@ final class HTTPRouter: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !self.discardingInput else { return }
         switch self.unwrapInboundIn(data) {
         case .head(let head):
             self.head = head
             self.bodyBytes = 0
             self.body = nil
+            // A declared length over the limit is refused before a byte of the body is read.
+            if let declared = head.headers.first(name: "Content-Length").flatMap({ Int($0) }), declared > self.maxBodyBytes {
+                self.refuseBody(context, head)
+            }
         case .body(var body):
             self.bodyBytes += body.readableBytes
-            // Keep the body only while it fits; an oversized one is answered 413 at the end.
-            if self.bodyBytes <= Self.maxBodyBytes {
+            if self.bodyBytes <= self.maxBodyBytes {
                 if self.body == nil { self.body = body } else { self.body!.writeBuffer(&body) }
-            } else {
-                self.body = nil
+            } else if let head = self.head {
+                // A chunked body that grows past the limit: refused as soon as it does.
+                self.refuseBody(context, head)
             }
         case .end:
             guard let head = self.head else { return }
             self.head = nil
             self.route(head, context: context)
+        }
+    }
+
+    /// Set once a request has been refused mid-body: what the client still sends is dropped.
+    private var discardingInput = false
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // After a refusal mid-body the decoder sees the connection end inside that body: the
+        // expected end of a refused request, not a fault to report.
+        guard !self.discardingInput else { return }
+        context.fireErrorCaught(error)
+    }
+
+    /// Answers 413 before the body has been read and ends the connection (the rest of the body
+    /// cannot be told from a next request). A lingering close: output is closed at once, input
+    /// read and dropped until the client closes or for 2 s, so the client sees the answer and
+    /// not a reset from a socket closed under its upload.
+    private func refuseBody(_ context: ChannelHandlerContext, _ head: HTTPRequestHead) {
+        self.discardingInput = true
+        self.head = nil
+        self.body = nil
+        let reason = "request body over \(self.maxBodyBytes) bytes"
+        self.configuration.log?("413 \(head.method.rawValue) \(redactingToken(head.uri)): \(reason)")
+        let json = WireFrame.encodeError(reason, allocator: context.channel.allocator)
+        var headers = HTTPHeaders()
+        headers.add(name: "Content-Type", value: "application/json")
+        headers.add(name: "Content-Length", value: String(json.readableBytes))
+        headers.add(name: "Cache-Control", value: "no-store")
+        headers.add(name: "Connection", value: "close")
+        context.write(self.wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .payloadTooLarge, headers: headers))), promise: nil)
+        context.write(self.wrapOutboundOut(.body(.byteBuffer(json))), promise: nil)
+        let channel = context.channel
+        context.writeAndFlush(self.wrapOutboundOut(.end(nil))).whenComplete { _ in
+            channel.close(mode: .output).whenFailure { _ in channel.close(promise: nil) }
+            channel.eventLoop.scheduleTask(in: .seconds(2)) { channel.close(promise: nil) }
         }
     }
 
@@ -108,8 +148,16 @@ final class HTTPRouter: ChannelInboundHandler, RemovableChannelHandler {
 
     private func route(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
         let (path, parameters) = queryParameters(of: head.uri)
-        if self.bodyBytes > Self.maxBodyBytes {
-            return self.error(context, head, .payloadTooLarge, "request body over \(Self.maxBodyBytes) bytes")
+        if self.requiresToken(path), !self.configuration.allowsOrigin(head.headers) {
+            return self.error(context, head, .forbidden, "origin '\(head.headers.first(name: "Origin") ?? "")' is not allowed")
+        }
+        var claims: AccessTokens.Claims?
+        if let authentication = self.configuration.authentication, self.requiresToken(path) {
+            switch authentication.check(head, parameters) {
+            case .success(let valid): claims = valid
+            case .failure(let refusal):
+                return self.error(context, head, .unauthorized, refusal.description, headers: [("WWW-Authenticate", "Bearer error=\"invalid_token\"")])
+            }
         }
         switch (head.method, String(path)) {
         case (.GET, "/negotiate"):
@@ -130,6 +178,9 @@ final class HTTPRouter: ChannelInboundHandler, RemovableChannelHandler {
             stream.channelIsWritable = context.channel.isWritable
             self.active = stream
             stream.start(head: head, cursor: cursor, client: parameters.first(where: { $0.0 == "client" })?.1)
+            if let claims, let authentication = self.configuration.authentication {
+                stream.end(after: authentication.remaining(claims))
+            }
         case (.GET, self.configuration.syncPath):
             guard let topic = self.servedTopic(parameters, context, head, else: "a valid topic parameter is required") else { return }
             let request: SyncRequest
@@ -172,6 +223,13 @@ final class HTTPRouter: ChannelInboundHandler, RemovableChannelHandler {
     /// each message is handed to the hub once (resends are recognised by number), and the
     /// answer acknowledges the highest number received from the client.
     private func receiveSend(_ parameters: [(String, String)], head: HTTPRequestHead, context: ChannelHandlerContext) {
+        // A cross-site HTML form can post only simple content types (form encodings and
+        // text/plain), and a page's fetch with JSON needs a CORS preflight this server never
+        // grants: requiring JSON keeps other sites from posting as a signed-in user.
+        let contentType = head.headers.first(name: "Content-Type")?.split(separator: ";").first?.trimmingCharacters(in: " ").lowercased()
+        guard contentType == "application/json" else {
+            return self.error(context, head, .unsupportedMediaType, "POST \(self.configuration.sendPath) takes Content-Type: application/json")
+        }
         guard let session = parameters.first(where: { $0.0 == "session" })?.1, !session.isEmpty else {
             return self.error(context, head, .badRequest, "a session parameter is required")
         }
@@ -188,6 +246,18 @@ final class HTTPRouter: ChannelInboundHandler, RemovableChannelHandler {
                 return self.error(context, head, .badRequest, "every message needs a positive seq and a data value")
             }
             messages.append((sequence, data))
+        }
+        // One request takes one token, however many messages it carries: a client's outbox
+        // flushed after a reconnect is one request.
+        if let limit = self.configuration.clientMessageRateLimit,
+            let wait = self.hub.throttle(session: session, limit: limit, now: context.eventLoop.now)
+        {
+            let seconds = max(1, (wait.nanoseconds + 999_999_999) / 1_000_000_000)
+            return self.error(
+                context, head, .tooManyRequests,
+                "rate limit: at most \(limit.ratePerSecond) messages per second (bursts of \(limit.burst)); retry after \(seconds) s",
+                headers: [("Retry-After", String(seconds))]
+            )
         }
         var acknowledged: UInt64 = 0
         for (sequence, data) in messages {
@@ -221,13 +291,15 @@ final class HTTPRouter: ChannelInboundHandler, RemovableChannelHandler {
         return topic
     }
 
-    private func error(_ context: ChannelHandlerContext, _ head: HTTPRequestHead, _ status: HTTPResponseStatus, _ reason: String) {
-        self.configuration.log?("\(status.code) \(head.method.rawValue) \(head.uri): \(reason)")
-        var body = ByteBuffer()
-        body.writeStaticString("{\"type\":\"error\",\"reason\":")
-        writeJSONString(reason, into: &body)
-        body.writeStaticString("}")
-        self.respond(context, head, status, json: body)
+    /// Whether `path` is a stream or message endpoint (not `/negotiate` or a static file).
+    private func requiresToken(_ path: Substring) -> Bool {
+        path == self.configuration.webSocketPath || path == self.configuration.eventsPath || path == self.configuration.syncPath
+            || path == self.configuration.sendPath
+    }
+
+    private func error(_ context: ChannelHandlerContext, _ head: HTTPRequestHead, _ status: HTTPResponseStatus, _ reason: String, headers: [(String, String)] = []) {
+        self.configuration.log?("\(status.code) \(head.method.rawValue) \(redactingToken(head.uri)): \(reason)")
+        self.respond(context, head, status, json: WireFrame.encodeError(reason, allocator: context.channel.allocator), headers: headers)
     }
 
     /// A complete JSON response with a length (keep-alive friendly, unless the request asked for

@@ -1,4 +1,5 @@
 import NIOCore
+import NIOHTTP1
 
 /// Settings of the server side of all three transports, with the defaults DESIGN.md gives.
 public struct RealtimeServerConfiguration: Sendable {
@@ -12,8 +13,21 @@ public struct RealtimeServerConfiguration: Sendable {
     public var echoPath: String?
     /// Path of client → server messages beside SSE and Custom Sync.
     public var sendPath = "/send"
-    /// Largest WebSocket frame accepted from a client.
+    /// Largest WebSocket frame accepted from a client (1 MiB): a larger one closes the
+    /// connection with 1009 (message too big), by NIO's frame decoder. Client messages are
+    /// single frames; continuation frames are not reassembled (nor accepted as messages).
     public var maxFrameBytes = 1 << 20
+    /// Largest request body accepted (64 KiB): `POST /send` with more is answered 413.
+    public var maxBodyBytes = 64 * 1024
+    /// Largest request head, request line and headers together (16 KiB): a head still
+    /// incomplete after that many bytes is answered 431 and the connection closed. NIO's
+    /// decoder is given the same limit for header names and values.
+    public var maxRequestHeadBytes = 16 * 1024
+    /// Longest a connection may take to deliver a complete request head, from its start or
+    /// from the end of its previous response; past it, 408 if part of a head arrived, a quiet
+    /// close if nothing did (an idle keep-alive connection). nil (the default here; live
+    /// servers set 20 s) waits for ever.
+    public var requestHeadTimeout: TimeAmount?
 
     /// Size of the comment that opens every SSE response, so buffering proxies and browsers
     /// flush at once (2 KiB).
@@ -32,6 +46,30 @@ public struct RealtimeServerConfiguration: Sendable {
     public var syncBatchSize = 50
     /// Longest a Custom Sync long-poll (`wait=`) is held.
     public var syncMaxWait: TimeAmount = .seconds(25)
+
+    /// Token authentication of the stream and message endpoints; nil (the default) lets every
+    /// client in. See ``ServerAuthentication``.
+    public var authentication: ServerAuthentication?
+
+    /// Client messages one client (by client id, or session) may send, over WebSocket and
+    /// `POST /send` together; nil (the default here; live servers set 20 a second, bursts of
+    /// 50) admits all. Over it, a POST is answered 429 with `Retry-After` and a WebSocket is
+    /// closed with 1008 (policy violation) and the reason; unacknowledged messages are resent
+    /// by the client after its backoff, so nothing is lost.
+    public var clientMessageRateLimit: ClientRateLimit?
+
+    /// Origins (`scheme://host[:port]`) whose pages may use the stream and message endpoints;
+    /// nil (the default) allows every origin. A request with an `Origin` header not in the
+    /// list is answered 403 (a WebSocket upgrade is declined with it); a request without one
+    /// (not from a browser page) is not an origin matter and passes.
+    public var allowedOrigins: [String]?
+
+    /// Whether a request with these headers comes from an allowed origin.
+    func allowsOrigin(_ headers: HTTPHeaders) -> Bool {
+        guard let allowed = self.allowedOrigins, let origin = headers.first(name: "Origin") else { return true }
+        let normalized = normalizedOrigin(origin)
+        return allowed.contains { normalizedOrigin($0) == normalized }
+    }
 
     /// Where the server writes one line per rejected request or broken client frame (the
     /// status, the request and why). Live servers print it; simulated runs keep it in
@@ -69,4 +107,11 @@ public struct StaticFile: Sendable {
         self.contentType = contentType
         self.body = body
     }
+}
+
+/// An origin as compared: lower case, without a final slash.
+func normalizedOrigin(_ origin: String) -> String {
+    var text = origin.lowercased()
+    while text.hasSuffix("/") { text.removeLast() }
+    return text
 }

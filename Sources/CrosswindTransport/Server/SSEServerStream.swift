@@ -16,6 +16,8 @@ final class SSEServerStream: TopicSubscriber, ActiveResponse {
     private var startedAt: NIODeadline = .uptimeNanoseconds(0)
     private var bytesSent = 0
     private var heartbeat: Scheduled<Void>?
+    /// The end of the stream when its access token expires.
+    private var expiry: Scheduled<Void>?
     private var finished = false
     private var session: String?
     /// The request was HTTP/1.0, which has no chunked encoding: the response body is delimited
@@ -108,6 +110,19 @@ final class SSEServerStream: TopicSubscriber, ActiveResponse {
         if let session = self.session { self.hub.closeSession(session) }
         self.heartbeat?.cancel()
         self.heartbeat = nil
+        self.expiry?.cancel()
+        self.expiry = nil
+    }
+
+    /// Ends the response after `delay` (when the client's token expires): the client comes
+    /// back with a fresh token and its last id.
+    func end(after delay: TimeAmount) {
+        let loopBound = NIOLoopBound(self, eventLoop: self.context.eventLoop)
+        self.expiry = self.context.eventLoop.scheduleTask(in: delay) {
+            let stream = loopBound.value
+            stream.configuration.log?("sse \(stream.topic): token expired, stream ended")
+            stream.finish()
+        }
     }
 
     /// Ends the response (recycling): the client reconnects with Last-Event-ID. Without

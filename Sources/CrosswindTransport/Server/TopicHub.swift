@@ -278,6 +278,12 @@ public final class TopicHub: @unchecked Sendable {
     /// The highest message number accepted from a client.
     public func acknowledged(client: String) -> UInt64 { self.sessions.acknowledged(client: client) }
 
+    /// Whether the session's client may send another message under `limit`: nil if so, else
+    /// how long until it may (see ``ClientSessionStore/throttle(session:limit:now:)``).
+    public func throttle(session: String, limit: ClientRateLimit, now: NIODeadline) -> TimeAmount? {
+        self.sessions.throttle(session: session, limit: limit, now: now)
+    }
+
     private func prune(_ entry: Topic, now: NIODeadline) {
         while let first = entry.retained.first, let at = first.publishedAt, now - at > self.window.maxAge {
             entry.retained.removeFirst()

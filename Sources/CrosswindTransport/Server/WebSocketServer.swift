@@ -12,6 +12,8 @@ public typealias WebSocketServerConfiguration = RealtimeServerConfiguration
 /// The same function configures a simulated channel and a NIOPosix one.
 public enum WebSocketServer {
     static let httpHandlerName = "crosswind.http"
+    static let headGuardName = "crosswind.head-guard"
+    static let headWatcherName = "crosswind.head-watcher"
 
     public static func configure(
         _ channel: any Channel,
@@ -27,6 +29,14 @@ public enum WebSocketServer {
                     return channel.eventLoop.makeSucceededFuture(HTTPHeaders())
                 }
                 let cursor = parameters.first(where: { $0.0 == "cursor" })?.1
+                // From a foreign origin or without a valid token the upgrade is declined, and the
+                // router answers 403 or 401.
+                if !configuration.allowsOrigin(head.headers) {
+                    return channel.eventLoop.makeSucceededFuture(nil)
+                }
+                if let authentication = configuration.authentication, case .failure = authentication.check(head, parameters) {
+                    return channel.eventLoop.makeSucceededFuture(nil)
+                }
                 guard path == configuration.webSocketPath,
                     let topic = parameters.first(where: { $0.0 == "topic" })?.1,
                     configuration.serves(topic: topic[...]),
@@ -48,25 +58,46 @@ public enum WebSocketServer {
                 let topic = parameters.first(where: { $0.0 == "topic" })?.1 ?? ""
                 let cursor = parameters.first(where: { $0.0 == "cursor" }).flatMap { StreamCursor(parsing: $0.1[...]) }
                 let client = parameters.first(where: { $0.0 == "client" })?.1
+                // Checked again (the clock has moved): the connection ends when the token does.
+                let expiresIn = configuration.authentication.flatMap { authentication in
+                    (try? authentication.check(head, parameters).get()).map { authentication.remaining($0) }
+                }
                 return channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(
-                        WebSocketServerHandler(topic: topic, cursor: cursor, client: client, hub: hub, log: configuration.log)
+                        WebSocketServerHandler(
+                            topic: topic, cursor: cursor, client: client, hub: hub, log: configuration.log, expiresIn: expiresIn,
+                            rateLimit: configuration.clientMessageRateLimit
+                        )
                     )
                 }
             }
         )
         let sync = channel.pipeline.syncOperations
+        let watch = RequestHeadWatch()
+        try sync.addHandler(
+            RequestHeadGuard(watch: watch, maxHeadBytes: configuration.maxRequestHeadBytes, timeout: configuration.requestHeadTimeout, log: configuration.log),
+            name: Self.headGuardName
+        )
+        var decoderLimits = NIOHTTPDecoderLimitConfiguration()
+        decoderLimits.maxHeaderFieldSize = configuration.maxRequestHeadBytes
+        decoderLimits.maxHeaderListSize = configuration.maxRequestHeadBytes
         try sync.configureHTTPServerPipeline(
             withServerUpgrade: (
                 upgraders: [upgrader],
                 completionHandler: { context in
-                    // NIO removes its own HTTP handlers; ours must go too, or frames reach it.
-                    if let handler = try? context.pipeline.syncOperations.context(name: Self.httpHandlerName) {
-                        _ = context.pipeline.syncOperations.removeHandler(context: handler)
+                    // NIO removes its own HTTP handlers; ours must go too, or frames reach them.
+                    for name in [Self.httpHandlerName, Self.headWatcherName, Self.headGuardName] {
+                        if let handler = try? context.pipeline.syncOperations.context(name: name) {
+                            _ = context.pipeline.syncOperations.removeHandler(context: handler)
+                        }
                     }
                 }
-            )
+            ),
+            withEncoderConfiguration: .init(),
+            withDecoderLimitConfiguration: decoderLimits
         )
+        let decoder = try sync.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)
+        try sync.addHandler(RequestHeadWatcher(watch: watch), name: Self.headWatcherName, position: .after(decoder))
         try sync.addHandler(HTTPRouter(hub: hub, configuration: configuration), name: Self.httpHandlerName)
     }
 }
@@ -89,9 +120,19 @@ final class WebSocketServerHandler: ChannelInboundHandler, TopicSubscriber {
     private var channelIsWritable = true
 
     private let log: (@Sendable (String) -> Void)?
+    /// How long the client's access token has left (nil without authentication).
+    private let expiresIn: TimeAmount?
+    private var expiry: Scheduled<Void>?
+    /// Client messages this client may send (nil: no limit).
+    private let rateLimit: ClientRateLimit?
 
-    init(topic: String, cursor: StreamCursor?, client: String?, hub: TopicHub, log: (@Sendable (String) -> Void)?) {
+    init(
+        topic: String, cursor: StreamCursor?, client: String?, hub: TopicHub, log: (@Sendable (String) -> Void)?,
+        expiresIn: TimeAmount? = nil, rateLimit: ClientRateLimit? = nil
+    ) {
         self.log = log
+        self.expiresIn = expiresIn
+        self.rateLimit = rateLimit
         self.topic = topic
         self.cursor = cursor
         self.hub = hub
@@ -113,9 +154,35 @@ final class WebSocketServerHandler: ChannelInboundHandler, TopicSubscriber {
             context.write(self.wrapOutboundOut(WebSocketFrame(fin: true, opcode: .text, data: message.json)), promise: nil)
         }
         context.flush()
+        if let expiresIn = self.expiresIn {
+            let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
+            self.expiry = context.eventLoop.scheduleTask(in: expiresIn) { loopBound.value.tokenExpired() }
+        }
+    }
+
+    /// The client's token has expired: closed with 1008 (policy violation) and a reason; the
+    /// client reconnects with a fresh token and its cursor.
+    private func tokenExpired() {
+        guard let context = self.context, self.subscribed else { return }
+        self.closeForPolicy(context, "token expired")
+    }
+
+    /// Closes with 1008 (policy violation) and `reason` (at most 123 bytes, as a close frame
+    /// allows); unacknowledged client messages are the client's to resend.
+    private func closeForPolicy(_ context: ChannelHandlerContext, _ reason: String) {
+        guard self.subscribed else { return }
+        self.log?("ws \(self.topic) session \(self.session): \(reason), closed with 1008")
+        self.unsubscribe()
+        var data = context.channel.allocator.buffer(capacity: 128)
+        data.write(webSocketErrorCode: .policyViolation)
+        data.writeString(String(decoding: reason.utf8.prefix(123), as: UTF8.self))
+        let channel = context.channel
+        context.writeAndFlush(self.wrapOutboundOut(WebSocketFrame(fin: true, opcode: .connectionClose, data: data)))
+            .whenComplete { _ in channel.close(promise: nil) }
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
+        self.expiry?.cancel()
         self.unsubscribe()
         self.context = nil
     }
@@ -171,6 +238,9 @@ final class WebSocketServerHandler: ChannelInboundHandler, TopicSubscriber {
             context.writeAndFlush(self.wrapOutboundOut(WebSocketFrame(fin: true, opcode: .connectionClose, data: reply)))
                 .whenComplete { _ in channel.close(promise: nil) }
         case .text:
+            if let limit = self.rateLimit, self.hub.throttle(session: self.session, limit: limit, now: context.eventLoop.now) != nil {
+                return self.closeForPolicy(context, "rate limit: at most \(limit.ratePerSecond) messages per second (bursts of \(limit.burst))")
+            }
             // A client message: handed to the hub once, acknowledged either way.
             guard case .send(let sequence, let data) = WireFrame.decode(frame.unmaskedData) else {
                 self.log?("ws \(self.topic) session \(self.session): undecodable client frame (\(frame.length) bytes)")

@@ -1,4 +1,4 @@
-import CrosswindKernel
+import CrosswindDigest
 import CrosswindRandom
 import Foundation
 import Testing
