@@ -8,17 +8,26 @@ For each scenario, the same clients, workload and faults run twice:
   simulated  `crosswind run` on an experiment file this script writes with the same figures.
 It prints a table of figures side by side and writes it, with every report, to --out:
 `comparison.json` and `comparison.md`. A figure matches when the two lie within 10 % or one
-round trip of each other, whichever is larger (the goal); the link's own accuracy, measured
-first, is printed beside.
+round trip of each other, whichever is larger (the goal); the round trip is the configured
+one or the one measured through the delay line, whichever is longer. The link's own accuracy
+(ping through it) is measured first and kept beside.
+
+Where the live report has no figure the simulated one has, it comes from captures: scenarios
+with `capture` run tcpdump on both ends of the link, and tshark reads the server's
+retransmissions (against the simulator's own server-side capture, `crosswind run --pcap`)
+and, after an outage, each client's recovery from the heal (see live_recovery).
 
     sudo Scripts/fidelity/compare.py [--crosswind .build/release/crosswind] [--out runs/fidelity]
                                      [--only NAME,...] [--clients N] [--seconds S]
+    Scripts/fidelity/compare.py --simulated-only ...   # no root: the simulated side alone,
+                                                       # its table checked for structure
 
-Needs root, iptables and ping (Scripts/setup --fidelity installs them).
+Needs root, iptables, ping, tcpdump and tshark (Scripts/setup --fidelity installs them).
 """
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -28,16 +37,23 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 NETLAB = [sys.executable, os.path.join(HERE, "netlab.py")]
 SERVER = "10.78.0.1"
 
-# name: link settings, workload, fault
+# name: link settings, workload, fault; `clients`, `seconds` and `drain` override the defaults.
 SCENARIOS = {
     "clean": {"link": {"latency": 20}, "rate": 10},
-    "lossy": {"link": {"latency": 40, "loss": 0.02}, "rate": 10},
-    "rate-limit": {"link": {"latency": 10, "rate": 1.0}, "rate": 20, "padding": 1000},
+    "lossy": {"link": {"latency": 40, "loss": 0.02}, "rate": 10, "capture": True},
+    # One client: the namespace link is one link that every live client shares, and the
+    # simulator has no shared bottleneck (a link per client), so only one client sees the same
+    # network on both sides. It is offered about twice what the link carries; no drain, so
+    # both sides count what arrived within the window.
+    "rate-limit": {"link": {"latency": 10, "rate": 1.0}, "rate": 200, "padding": 1000, "clients": 1, "drain": 0},
     "reject": {"link": {"latency": 20}, "rate": 10, "firewall": "reject"},
     "drop": {"link": {"latency": 20}, "rate": 10, "firewall": "drop"},
     "strip-upgrade": {"link": {"latency": 20}, "rate": 10, "proxy": "strip-upgrade"},
-    "outage": {"link": {"latency": 20}, "rate": 10, "outage": {"at": 6, "seconds": 10}},
+    # The window (2 s to 32 s of the run) closes long after the heal (at 16 s): a live run
+    # counts as offered only what some client held when it closed.
+    "outage": {"link": {"latency": 20}, "rate": 10, "outage": {"at": 6, "seconds": 10}, "seconds": 30, "capture": True},
 }
+WINDOW_OPENS_S = 2  # `crosswind load` opens its window after its 1 s ramp-up and 1 s more
 PAYLOAD_BASE = 90  # bytes of a demo message's data without padding (ts, due, cpu, mem, rps)
 
 
@@ -70,11 +86,26 @@ def stop(process):
         process.kill()
 
 
+def start_capture(namespace, device, path):
+    """tcpdump on one end of the link, from before the load starts until it has ended."""
+    process = subprocess.Popen(["ip", "netns", "exec", namespace, "tcpdump", "--immediate-mode", "-i", device, "-U", "-s", "0", "-w", path, "tcp"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    line = process.stderr.readline()
+    if "listening" not in line:
+        process.kill()
+        raise SystemExit(f"tcpdump on {device} did not start: {line!r}")
+    return process
+
+
 def live(crosswind, name, scenario, clients, seconds, out):
     link = scenario["link"]
     netlab("up", "--latency", str(link.get("latency", 0)), "--jitter", str(link.get("jitter", 0)),
-           "--loss", str(link.get("loss", 0)), "--rate", str(link.get("rate", 0)))
+           "--loss", str(link.get("loss", 0)), "--rate", str(link.get("rate", 0)),
+           # The simulator's TCP is Linux's with SACK off (README, "The TCP model").
+           "--no-sack")
     processes = []
+    directory = os.path.join(out, name, "live")
+    os.makedirs(directory, exist_ok=True)
     try:
         accuracy = netlab("measure", "--count", "10")["measure"]
         serve = [crosswind, "serve", "--host", SERVER, "--port", "8080", "--rate", str(scenario["rate"]),
@@ -87,23 +118,37 @@ def live(crosswind, name, scenario, clients, seconds, out):
             port = 8081
         if scenario.get("firewall"):
             netlab("firewall", str(port), scenario["firewall"])
-        if scenario.get("outage"):
-            # The load's clock starts with the process; its window after a 1 s ramp-up and 1 s more.
-            outage = scenario["outage"]
-            threading.Timer(outage["at"], lambda: netlab("outage", str(outage["seconds"]))).start()
-        directory = os.path.join(out, name, "live")
+        if scenario.get("capture"):
+            # The server's view (every segment it sends, before the link can lose it), as the
+            # simulator's --pcap writes, and the clients' view (when data reaches them).
+            processes.append(start_capture("cw-server", "cwtun-s", os.path.join(directory, "server.pcap")))
+            processes.append(start_capture("cw-client", "cwtun-c", os.path.join(directory, "client.pcap")))
         load = ["ip", "netns", "exec", "cw-client", crosswind, "load", f"http://{SERVER}:{port}", "--clients", str(clients),
-                "--duration", str(seconds), "--transport", "auto", "--drain", "3", "--out", directory]
-        result = run(load)
-        report = json.load(open(os.path.join(directory, "report.json")))
-        return report, accuracy, result.stdout
+                "--duration", str(seconds), "--transport", "auto", "--drain", str(scenario.get("drain", 3)), "--out", directory]
+        started = time.time()
+        process = subprocess.Popen(load, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        outage = None
+        if scenario.get("outage"):
+            # Timed from the load's start, as the simulated partition is timed from the run's:
+            # the load opens its window WINDOW_OPENS_S after it starts, as the simulated
+            # workload starts publishing at that time.
+            time.sleep(max(0.0, started + scenario["outage"]["at"] - time.time()))
+            outage = netlab("outage", str(scenario["outage"]["seconds"]))["outage"]
+            outage["at_s"] = round(outage["from_wall"] - started, 3)
+        stdout, stderr = process.communicate()
+        path = os.path.join(directory, "report.json")
+        if not os.path.exists(path):
+            raise SystemExit(f"live {name}: load wrote no report: {stdout}{stderr}")
+        report = json.load(open(path))
+        return report, accuracy, outage
     finally:
         for process in reversed(processes):
             stop(process)
         netlab("down")
 
 
-def simulated(crosswind, name, scenario, clients, seconds, out):
+def experiment_text(name, scenario, clients, seconds):
+    """The experiment file with the scenario's figures, for `crosswind run`."""
     link = scenario["link"]
     parts = [f"latency: {link.get('latency', 0)}ms"]
     if link.get("jitter"):
@@ -121,7 +166,8 @@ def simulated(crosswind, name, scenario, clients, seconds, out):
     if scenario.get("proxy"):
         lines += ["  middleboxes:", "    - name: proxy", "      groups: [load]", "      link: { latency: 0ms }",
                   "      policy: { stripUpgrade: true }"]
-    lines.append(f"workload: {{ topic: metrics, rate: {scenario['rate']}, size: {size}, start: 2s, duration: {seconds}s, drain: 3s }}")
+    lines.append(f"workload: {{ topic: metrics, rate: {scenario['rate']}, size: {size}, start: {WINDOW_OPENS_S}s, duration: {seconds}s, "
+                 f"drain: {scenario.get('drain', 3)}s }}")
     timeline = []
     if scenario.get("firewall"):
         timeline += ["  - at: 0s", f"    firewall: {{ name: fw, group: load, port: 8080, action: {scenario['firewall']} }}"]
@@ -130,12 +176,17 @@ def simulated(crosswind, name, scenario, clients, seconds, out):
         timeline += [f"  - at: {outage['at']}s", f"    partition: {{ group: load, direction: both, for: {outage['seconds']}s }}"]
     if timeline:
         lines += ["timeline:"] + timeline
+    return "\n".join(lines) + "\n"
+
+
+def simulated(crosswind, name, scenario, clients, seconds, out):
     directory = os.path.join(out, name, "simulated")
     os.makedirs(directory, exist_ok=True)
     path = os.path.join(directory, "experiment.yaml")
     with open(path, "w") as file:
-        file.write("\n".join(lines) + "\n")
-    result = run([crosswind, "run", path, "--out", directory])
+        file.write(experiment_text(name, scenario, clients, seconds))
+    command = [crosswind, "run", path, "--out", directory] + (["--pcap"] if scenario.get("capture") else [])
+    result = run(command)
     if not os.path.exists(os.path.join(directory, "report.json")):
         raise SystemExit(f"simulated {name} failed: {result.stdout}{result.stderr}")
     return json.load(open(os.path.join(directory, "report.json")))
@@ -153,27 +204,174 @@ def first_fallback_ms(report):
     return values[(len(values) - 1) // 2] if values else None
 
 
-def figures(report):
+def tshark(path, display_filter, *fields):
+    """The rows of a capture that pass a display filter, as lists of the fields asked for."""
+    command = ["tshark", "-r", path, "-Y", display_filter, "-T", "fields", "-E", "separator=\t"]
+    for field in fields:
+        command += ["-e", field]
+    result = run(command)
+    if result.returncode != 0:
+        raise SystemExit(f"tshark on {path} failed: {result.stderr}")
+    return [line.split("\t") for line in result.stdout.splitlines() if line.strip()]
+
+
+def retransmissions_per_1000(path, port=8080):
+    """The server's retransmitted data segments per 1000 it sent, as tshark tells them."""
+    sent = len(tshark(path, f"tcp.srcport == {port} && tcp.len > 0", "frame.number"))
+    again = len(tshark(path, f"tcp.srcport == {port} && tcp.analysis.retransmission", "frame.number"))
+    return round(1000 * again / sent, 1) if sent else None
+
+
+def median(values):
+    values = sorted(values)
+    return values[(len(values) - 1) // 2] if values else None
+
+
+def live_recovery(client_pcap, heal_wall, port=8080):
+    """Recovery of each live client from the heal, as a simulated report defines it.
+
+    A live client's transport outlives a 10 s outage (TCP retransmits, the heartbeat is 25 s),
+    so `crosswind load`, which counts a recovery from the end of a transport, has none to
+    report. The clients' capture has them: per connection open across the heal, until the
+    first message published after the heal arrives (TCP delivers in order, so by then the
+    client holds every message published before it), and until its first message at all
+    after the heal (`firstDeliveryMs`). Publish times are the messages' `due` stamps; both
+    clocks are this machine's wall clock.
+    """
+    rows = tshark(client_pcap, f"tcp.srcport == {port} && websocket.opcode == 1", "frame.time_epoch", "tcp.stream", "websocket.payload.text")
+    heal_us = heal_wall * 1e6
+    first, caught = {}, {}
+    for row in rows:
+        if len(row) < 3:
+            continue
+        arrived_us, stream = float(row[0]) * 1e6, row[1]
+        if arrived_us < heal_us:
+            continue
+        first.setdefault(stream, arrived_us - heal_us)
+        for due in re.findall(r'"due":(\d+)', row[2]):
+            if int(due) >= heal_us and stream not in caught:
+                caught[stream] = arrived_us - heal_us
+    return {"count": len(caught), "p50Ms": round(median(caught.values()) / 1000, 3) if caught else None,
+            "firstDeliveryP50Ms": round(median(first.values()) / 1000, 3) if first else None}
+
+
+def figures(report, scenario, directory=None, side="simulated", outage=None):
     group = (report.get("groups") or [{}])[0]
     recovery = report.get("recovery") or {}
-    return {
-        "delivery": round(report["messages"]["delivered"] / report["messages"]["offered"], 4) if report["messages"]["offered"] else None,
-        "latency p50 ms": report["latencyMs"]["p50"],
-        "latency p99 ms": report["latencyMs"]["p99"],
-        "throughput msg/s": report["throughputMsgPerSec"],
+    # No client ever connected (every connection refused or dropped): no message figures on
+    # either side (a live run offers such clients nothing, a simulated one everything).
+    offered = report["messages"]["offered"] if report["clients"]["connected"] else 0
+    result = {
+        "delivery": round(report["messages"]["delivered"] / offered, 4) if offered else None,
+        "latency avg ms": report["latencyMs"]["avg"] if offered else None,
+        "latency p50 ms": report["latencyMs"]["p50"] if offered else None,
+        "latency p99 ms": report["latencyMs"]["p99"] if offered else None,
+        "throughput msg/s": report["throughputMsgPerSec"] if offered else None,
         "arrival p50 ms": group.get("arrivalMsP50"),
         "first fallback ms": first_fallback_ms(report),
         "recovery p50 ms": recovery.get("p50Ms") if recovery.get("count") else None,
-        "final transports": ",".join(f"{k} {v}" for k, v in sorted(report["clients"]["byTransport"].items())),
+        "first delivery after heal p50 ms": (recovery.get("firstDeliveryMs") or {}).get("p50") if recovery.get("count") else None,
+        "final transports": ",".join(f"{k} {v}" for k, v in sorted(report["clients"]["byTransport"].items())) or None,
     }
+    if side == "live" and outage is not None and directory:
+        measured = live_recovery(os.path.join(directory, "client.pcap"), outage["until_wall"])
+        result["recovery p50 ms"] = measured["p50Ms"]
+        result["first delivery after heal p50 ms"] = measured["firstDeliveryP50Ms"]
+    if scenario.get("capture") and directory:
+        pcap = os.path.join(directory, "server.pcap") if side == "live" else simulated_pcap(directory)
+        result["retransmissions per 1000 segments"] = retransmissions_per_1000(pcap) if pcap else None
+    return result
 
 
-def matches(live_value, sim_value, rtt_ms):
+def simulated_pcap(directory):
+    """The server's capture `crosswind run --pcap` wrote into the run directory."""
+    names = sorted(n for n in os.listdir(directory) if n.endswith(".pcap"))
+    server = [n for n in names if "server" in n]
+    return os.path.join(directory, (server or names)[0]) if names else None
+
+
+# Figures the machine, not the network, limits on the live side; said beside them in the table.
+NOTES = {
+    ("clean", "latency p99 ms"): "live p99 holds this machine's scheduling noise (2 shared vCPUs, "
+                                 "server, load, delay line and tcpdump on them); the simulator has none",
+    ("outage", "latency p50 ms"): "about half of the window's messages are held by the outage: the median "
+                                  "lies on the step between held and not held, so compare the mean",
+}
+
+
+def matches(figure, live_value, sim_value, rtt_ms):
+    """Within 10 %, or one round trip for a time (a figure in ms); strings must be equal."""
     if live_value is None or sim_value is None:
         return live_value == sim_value
-    if isinstance(live_value, str):
+    if isinstance(live_value, str) or isinstance(sim_value, str):
         return live_value == sim_value
-    return abs(live_value - sim_value) <= max(0.1 * abs(sim_value), rtt_ms)
+    slack = rtt_ms if figure.endswith(" ms") else 0
+    return abs(live_value - sim_value) <= max(0.1 * abs(sim_value), slack)
+
+
+def table(results):
+    lines = ["| scenario | figure | live | simulated | within 10 % or 1 RTT | note |", "|---|---|---|---|---|---|"]
+    for result in results:
+        for row in result["rows"]:
+            if not result["live_run"]:
+                verdict = "not run"
+            elif row["live"] is None and row["simulated"] is None:
+                verdict = "no figure"
+            else:
+                verdict = "yes" if row["match"] else "no"
+            cells = [result["scenario"], row["figure"], cell(row["live"]), cell(row["simulated"]), verdict, row.get("note", "")]
+            lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def cell(value):
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:.1f}" if abs(value) >= 10 else f"{value:.3g}"
+    return str(value)
+
+
+def compare(name, scenario, live_figures, sim_figures, accuracy):
+    """The rows of one scenario. One round trip is the link's: the configured one, or the one
+    measured through the delay line when that is longer (its own overhead is part of every
+    live round trip)."""
+    rtt = 2 * scenario["link"].get("latency", 0)
+    if accuracy and accuracy.get("avg_ms"):
+        rtt = max(rtt, accuracy["avg_ms"])
+    rows = []
+    for key in live_figures:
+        row = {"figure": key, "live": live_figures[key], "simulated": sim_figures.get(key),
+               "match": matches(key, live_figures[key], sim_figures.get(key), rtt)}
+        if (name, key) in NOTES:
+            row["note"] = NOTES[(name, key)]
+        rows.append(row)
+    return {"scenario": name, "settings": scenario, "live_run": accuracy is not None, "rtt_ms": rtt, "link_accuracy": accuracy, "rows": rows}
+
+
+def well_formed(results, text):
+    """Problems with a comparison's structure: every scenario has every figure once, each
+    value a number, a string or nothing, and the Markdown table has a row per figure."""
+    problems = []
+    keys = None
+    for result in results:
+        names = [row["figure"] for row in result["rows"]]
+        if len(set(names)) != len(names):
+            problems.append(f"{result['scenario']}: a figure twice")
+        required = {"delivery", "latency p50 ms", "latency p99 ms", "throughput msg/s", "first fallback ms", "recovery p50 ms", "final transports"}
+        if not required <= set(names):
+            problems.append(f"{result['scenario']}: missing {sorted(required - set(names))}")
+        for row in result["rows"]:
+            for side in ("live", "simulated"):
+                if row[side] is not None and not isinstance(row[side], (int, float, str)):
+                    problems.append(f"{result['scenario']} {row['figure']}: {side} is {row[side]!r}")
+        keys = keys or names
+    lines = [line for line in text.splitlines() if line.startswith("|")]
+    if len(lines) != 2 + sum(len(r["rows"]) for r in results):
+        problems.append(f"the table has {len(lines) - 2} rows for {sum(len(r['rows']) for r in results)} figures")
+    if any(line.count("|") != 7 for line in lines):
+        problems.append("a table row without six cells")
+    return problems
 
 
 def main():
@@ -181,10 +379,14 @@ def main():
     parser.add_argument("--crosswind", default=os.path.join(HERE, "..", "..", ".build", "release", "crosswind"))
     parser.add_argument("--out", default="runs/fidelity")
     parser.add_argument("--only", default="")
-    parser.add_argument("--clients", type=int, default=10)
-    parser.add_argument("--seconds", type=int, default=15)
+    parser.add_argument("--clients", type=int, default=10, help="clients of a scenario that names none")
+    parser.add_argument("--seconds", type=int, default=15, help="the window of a scenario that names none")
+    parser.add_argument("--simulated-only", action="store_true",
+                        help="run only the simulated side (no root, no namespaces) and check the output's structure")
     args = parser.parse_args()
     crosswind = os.path.abspath(args.crosswind)
+    if not os.access(crosswind, os.X_OK):
+        raise SystemExit(f"no crosswind binary at {crosswind} (Scripts/build-release builds it)")
     names = [n for n in args.only.split(",") if n] or list(SCENARIOS)
     unknown = [n for n in names if n not in SCENARIOS]
     if unknown:
@@ -193,24 +395,26 @@ def main():
     results = []
     for name in names:
         scenario = SCENARIOS[name]
-        live_report, accuracy, _ = live(crosswind, name, scenario, args.clients, args.seconds, args.out)
-        sim_report = simulated(crosswind, name, scenario, args.clients, args.seconds, args.out)
-        rtt = 2 * scenario["link"].get("latency", 0)
-        live_figures, sim_figures = figures(live_report), figures(sim_report)
-        rows = [{"figure": key, "live": live_figures[key], "simulated": sim_figures[key], "match": matches(live_figures[key], sim_figures[key], rtt)}
-                for key in live_figures]
-        results.append({"scenario": name, "settings": scenario, "link_accuracy": accuracy, "rows": rows})
-        print(f"{name}: link RTT {accuracy['avg_ms']} ms (configured {accuracy['expected_rtt_ms']})", file=sys.stderr)
+        clients, seconds = scenario.get("clients", args.clients), scenario.get("seconds", args.seconds)
+        live_figures, accuracy = None, None
+        if not args.simulated_only:
+            live_report, accuracy, outage = live(crosswind, name, scenario, clients, seconds, args.out)
+            live_figures = figures(live_report, scenario, os.path.join(args.out, name, "live"), "live", outage)
+        sim_report = simulated(crosswind, name, scenario, clients, seconds, args.out)
+        sim_figures = figures(sim_report, scenario, os.path.join(args.out, name, "simulated"))
+        live_figures = live_figures or {key: None for key in sim_figures}
+        results.append(compare(name, scenario, live_figures, sim_figures, accuracy))
+        if accuracy:
+            print(f"{name}: link RTT {accuracy['avg_ms']} ms (configured {accuracy['expected_rtt_ms']})", file=sys.stderr)
+    text = table(results)
     with open(os.path.join(args.out, "comparison.json"), "w") as file:
         json.dump(results, file, indent=2)
-    lines = ["| scenario | figure | live | simulated | within 10 % or 1 RTT |", "|---|---|---|---|---|"]
-    for result in results:
-        for row in result["rows"]:
-            lines.append(f"| {result['scenario']} | {row['figure']} | {row['live']} | {row['simulated']} | {'yes' if row['match'] else 'no'} |")
-    table = "\n".join(lines) + "\n"
     with open(os.path.join(args.out, "comparison.md"), "w") as file:
-        file.write(table)
-    print(table)
+        file.write(text)
+    print(text)
+    problems = well_formed(results, text)
+    if problems:
+        raise SystemExit("comparison not well formed: " + "; ".join(problems))
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ queue. The kernel of these machines has no `netem`, so this replaces it; `measur
 link's own accuracy (ping through it against the configured delay), which bounds every figure
 taken through it.
 
-    netlab.py up [--latency MS] [--jitter MS] [--loss P] [--rate MBIT] [--queue BYTES] [--seed N]
+    netlab.py up [--latency MS] [--jitter MS] [--loss P] [--rate MBIT] [--queue BYTES] [--seed N] [--no-sack]
     netlab.py down
     netlab.py firewall PORT drop|reject|none   # on the server side, for packets to PORT
     netlab.py outage SECONDS                   # every packet dropped for SECONDS, both ways
@@ -19,6 +19,7 @@ taken through it.
 Needs root (namespaces, TUN, iptables). Prints one JSON object per command on stdout.
 """
 import argparse
+import collections
 import fcntl
 import heapq
 import json
@@ -61,7 +62,8 @@ class Direction:
         self.random = random.Random(seed)
         self.free_at = 0.0  # when the serializer is free
         self.last_delivery = 0.0  # FIFO: no packet overtakes another
-        self.queued = 0
+        self.queued = 0  # bytes waiting for the serializer (not those already on the wire)
+        self.backlog = collections.deque()  # (departure, size) of the packets waiting for it
         self.pending = []  # heap of (due, counter, packet, size)
         self.counter = 0
         self.dropped = self.forwarded = 0
@@ -72,26 +74,28 @@ class Direction:
             self.dropped += 1
             return
         if self.rate is not None:
+            while self.backlog and self.backlog[0][0] <= now:
+                self.queued -= self.backlog.popleft()[1]
             if self.queued + size > self.queue_limit:
                 self.dropped += 1
                 return
             start = max(now, self.free_at)
             self.free_at = start + size / self.rate
             departure = self.free_at
+            self.queued += size
+            self.backlog.append((departure, size))
         else:
             departure = now
         delay = self.latency + (self.random.uniform(0, self.jitter) if self.jitter else 0)
         due = max(departure + delay, self.last_delivery)
         self.last_delivery = due
-        self.queued += size
         self.counter += 1
         heapq.heappush(self.pending, (due, self.counter, packet, size))
 
     def due(self, now):
         out = []
         while self.pending and self.pending[0][0] <= now:
-            _, _, packet, size = heapq.heappop(self.pending)
-            self.queued -= size
+            _, _, packet, _ = heapq.heappop(self.pending)
             self.forwarded += 1
             out.append(packet)
         return out
@@ -138,11 +142,14 @@ def up(args):
     down(None, quiet=True)
     settings = {
         "latency_ms": args.latency, "jitter_ms": args.jitter, "loss": args.loss,
-        "rate_mbit": args.rate, "queue_bytes": args.queue, "seed": args.seed,
+        "rate_mbit": args.rate, "queue_bytes": args.queue, "seed": args.seed, "sack": not args.no_sack,
     }
     for ns in (SERVER_NS, CLIENT_NS):
         sh("ip", "netns", "add", ns)
         sh("ip", "link", "set", "lo", "up", ns=ns)
+        if args.no_sack:
+            # Per namespace: the hosts of this lab only.
+            sh("sysctl", "-q", "-w", "net.ipv4.tcp_sack=0", ns=ns)
     pid = os.fork()
     if pid == 0:
         os.setsid()
@@ -194,10 +201,11 @@ def firewall(args):
 
 
 def outage(args):
-    until = time.monotonic() + args.seconds
+    now, wall = time.monotonic(), time.time()
     with open(STATE + ".outage", "w") as file:
-        file.write(str(until))
-    print(json.dumps({"outage": {"seconds": args.seconds}}))
+        file.write(str(now + args.seconds))
+    # The wall clock of its start and end, for a caller that times recovery from the heal.
+    print(json.dumps({"outage": {"seconds": args.seconds, "from_wall": wall, "until_wall": wall + args.seconds}}))
 
 
 def measure(args):
@@ -227,6 +235,7 @@ def main():
     p.add_argument("--rate", type=float, default=0.0, help="bandwidth in Mbit/s each way (0: unlimited)")
     p.add_argument("--queue", type=int, default=256 * 1024, help="bytes the serializer may queue before tail drop")
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--no-sack", action="store_true", help="both hosts without SACK (net.ipv4.tcp_sack=0), as the simulator's TCP")
     p.set_defaults(run=up)
     commands.add_parser("down").set_defaults(run=down)
     p = commands.add_parser("firewall")
