@@ -83,7 +83,8 @@ import Testing
 
         var generator = SplitMix64(seed: 7)
         let draws = [generator.next(), generator.next()]
-        let expectedKey = base64(draws.flatMap { value in (0..<8).map { UInt8(truncatingIfNeeded: value >> (56 - 8 * $0)) } })
+        // Two raw outputs of the client's generator, least significant byte first.
+        let expectedKey = base64(draws.flatMap { value in (0..<8).map { UInt8(truncatingIfNeeded: value >> (8 * $0)) } })
         let key = try #require(headerValue("sec-websocket-key", in: first))
         #expect(key == expectedKey)
         #expect(key.count == 24)
