@@ -37,13 +37,20 @@ final class LoadClientTally: RealtimeManagerDelegate, @unchecked Sendable {
     private var lastOpenedMethod: TransportMethod?
     private var switches: [(at: NIODeadline, from: TransportMethod?, to: TransportMethod, reason: MethodChangeReason)] = []
 
-    /// Every offset delivered, with the size of its `data`.
+    /// The epoch of the stream the offsets below count in (nil before the first delivery).
+    private var epoch: UInt64?
+    /// Every offset of `epoch` delivered, with the size of its `data`.
     private var seen: [UInt64: Int] = [:]
-    /// The newest offset delivered.
+    /// The newest offset of `epoch` delivered.
     private(set) var highest: UInt64 = 0
-    /// The first offset this client is accountable for: the one after the newest it had
-    /// before the window, or the first it received in the window.
+    /// The first offset of `epoch` this client is accountable for: the one after the newest
+    /// it had before the window, the first it received in the window, or 1 when the server
+    /// restarted during the window (an epoch's offsets start at 1, and the restarted
+    /// server's messages before the client's snapshot were published while it was away).
     private var firstOffset: UInt64?
+    /// Earlier epochs' accounts, closed when a restarted server's new epoch reached this
+    /// client in the measured window: what it held of each, from its first accountable offset.
+    private var closedEpochs: [(epoch: UInt64, seen: [UInt64: Int], first: UInt64, highest: UInt64)] = []
     private var duplicated = 0
     private var reordered = 0
     private var latency = LatencyHistogram()
@@ -88,10 +95,23 @@ final class LoadClientTally: RealtimeManagerDelegate, @unchecked Sendable {
         var bytesDown: Int
     }
 
-    /// What the client measured: messages from its first accountable offset to `newest`
-    /// (the newest any client had when the window closed), where its manager ended, and its
-    /// switches timed from `runStarted`. Call on the client's loop.
-    func figures(group: String, runStarted: NIODeadline, newest: UInt64) -> Figures {
+    /// The newest offset delivered of each epoch this client accounts for (one, unless the
+    /// server restarted during the window).
+    var highestByEpoch: [UInt64: UInt64] {
+        var highest: [UInt64: UInt64] = [:]
+        for closed in self.closedEpochs { highest[closed.epoch] = max(highest[closed.epoch] ?? 0, closed.highest) }
+        if let epoch = self.epoch { highest[epoch] = max(highest[epoch] ?? 0, self.highest) }
+        return highest
+    }
+
+    /// What the client measured: messages from its first accountable offset to `newest` of
+    /// their epoch (the newest any client had of it when the window closed; the newest any
+    /// client got before a restart for an earlier epoch), where its manager ended, and its
+    /// switches timed from `runStarted`. A message a server lost when it restarted counts as
+    /// offered and missing: the client was told it could not be recovered
+    /// (`incompleteRecoveries`), and the report says so rather than pretend it never existed.
+    /// Call on the client's loop.
+    func figures(group: String, runStarted: NIODeadline, newest: [UInt64: UInt64]) -> Figures {
         let transport = (self.manager?.isOpen ?? false) ? self.manager?.currentMethod : nil
         var performance: [TransportMethod: TransportPerformance] = [:]
         if let manager = self.manager {
@@ -103,11 +123,17 @@ final class LoadClientTally: RealtimeManagerDelegate, @unchecked Sendable {
         )
         var goodput = 0
         let seen = self.seen
-        if let first = self.firstOffset {
-            client.account(offered: first, through: newest, duplicated: self.duplicated, reordered: self.reordered) { seen[$0] != nil }
-            for (offset, bytes) in seen where offset >= first && offset <= newest { goodput += bytes }
+        if let first = self.firstOffset, let epoch = self.epoch {
+            let last = newest[epoch] ?? self.highest
+            client.account(offered: first, through: last, duplicated: self.duplicated, reordered: self.reordered) { seen[$0] != nil }
+            for (offset, bytes) in seen where offset >= first && offset <= last { goodput += bytes }
         } else {
             client.account(offered: 1, through: 0, duplicated: self.duplicated, reordered: self.reordered) { _ in false }
+        }
+        for closed in self.closedEpochs {
+            let last = newest[closed.epoch] ?? closed.highest
+            client.accountMore(offered: closed.first, through: last) { closed.seen[$0] != nil }
+            for (offset, bytes) in closed.seen where offset >= closed.first && offset <= last { goodput += bytes }
         }
         client.recoveriesMicros = self.recovery.recoveries.map { UInt64(max($0, 0)) }
         client.firstDeliveriesMicros = self.recovery.firstDeliveries.map { UInt64(max($0, 0)) }
@@ -132,6 +158,7 @@ final class LoadClientTally: RealtimeManagerDelegate, @unchecked Sendable {
     func manager(_ manager: RealtimeCommunicationManager, deliver message: RealtimeMessage, at time: NIODeadline) {
         let published = Self.publishedMicros(message)
         let measuring = self.phase == .window || self.phase == .drain
+        if message.epoch != self.epoch, self.phase != .done { self.epochChanged(to: message.epoch, measuring: measuring) }
         if measuring {
             if self.firstOffset == nil { self.firstOffset = message.offset }
             if self.seen[message.offset] != nil {
@@ -152,6 +179,22 @@ final class LoadClientTally: RealtimeManagerDelegate, @unchecked Sendable {
             let seen = self.seen
             self.recovery.delivered(message.offset, published: published, at: wallClockMicros(), first: first, highest: self.highest) { seen[$0] != nil }
         }
+    }
+
+    /// A message of another epoch: the server restarted (or a first message). In the window,
+    /// the old epoch's account is closed as it stands and the new one starts at offset 1;
+    /// before it, the old one is simply forgotten.
+    private func epochChanged(to epoch: UInt64, measuring: Bool) {
+        if self.epoch != nil {
+            if measuring, let first = self.firstOffset, let old = self.epoch {
+                self.closedEpochs.append((old, self.seen, first, self.highest))
+            }
+            self.seen = [:]
+            self.highest = 0
+            self.firstOffset = measuring ? 1 : nil
+            self.recovery.offsetsRestarted()
+        }
+        self.epoch = epoch
     }
 
     /// Against the publisher's stamp (wall clock), as the tally measures it.

@@ -170,13 +170,14 @@ public final class LoadGenerator {
         try group.next().scheduleTask(in: configuration.duration) {}.futureResult.wait()
         let windowSeconds = Double(wallClockMicros() - windowStarted) / 1e6
         // The newest offset any client has when the window ends bounds what counts as
-        // offered; the others get the drain time to receive the messages still in flight.
-        var newest: UInt64 = 0
+        // offered (per epoch: a server restarted in the window starts another); the others get the drain time to receive the messages still in flight.
+        var newest: [UInt64: UInt64] = [:]
         for (_, tally, loop) in clients {
-            newest = max(newest, try loop.submit { () -> UInt64 in
+            let highest = try loop.submit { () -> [UInt64: UInt64] in
                 tally.phase = .drain
-                return tally.highest
-            }.wait())
+                return tally.highestByEpoch
+            }.wait()
+            newest.merge(highest, uniquingKeysWith: max)
         }
         try group.next().scheduleTask(in: configuration.drain) {}.futureResult.wait()
         for (_, tally, loop) in clients { try loop.submit { tally.phase = .done }.wait() }

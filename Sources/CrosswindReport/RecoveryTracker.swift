@@ -51,6 +51,14 @@ public struct RecoveryTracker: Sendable {
         self.outages.append(Outage(endedAt: time, firstAfter: lastBefore.map { $0 + 1 }, delivered: false))
     }
 
+    /// The stream's offsets started again (a live server restarted with a new epoch): what
+    /// the client held no longer says what it holds of the new stream, and a pending outage's
+    /// first offset after its end is learnt again from publish times.
+    public mutating func offsetsRestarted() {
+        self.contiguousUntil = 0
+        for index in self.outages.indices { self.outages[index].firstAfter = nil }
+    }
+
     /// The client received `offset` (published at `published`, nil when unknown) at `time`,
     /// and now holds the offsets `holds` says, from `first` (the first it answers for) up to
     /// `highest` (the newest it holds).

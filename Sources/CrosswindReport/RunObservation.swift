@@ -64,11 +64,19 @@ public struct RunObservation: Sendable, Equatable {
         public mutating func account(offered first: UInt64, through last: UInt64, duplicated: Int, reordered: Int, holds: (UInt64) -> Bool) {
             self.duplicated = duplicated
             self.reordered = reordered
-            self.offered = last >= first ? Int(last - first + 1) : 0
+            self.offered = 0
             self.delivered = 0
             self.missing = []
             self.missingRangeCount = 0
+            self.accountMore(offered: first, through: last, holds: holds)
+        }
+
+        /// Adds the offsets `first...last` of another stretch of the stream (a live client's
+        /// earlier epoch, before the server restarted) to the message figures ``account``
+        /// set: offered, delivered and missing ranges accumulate.
+        public mutating func accountMore(offered first: UInt64, through last: UInt64, holds: (UInt64) -> Bool) {
             guard last >= first else { return }
+            self.offered += Int(last - first + 1)
             var gapStart: UInt64?
             for offset in first...last {
                 if holds(offset) {
