@@ -12,10 +12,12 @@ round trip of each other, whichever is larger (the goal); the round trip is the 
 one or the one measured through the delay line, whichever is longer. The link's own accuracy
 (ping through it) is measured first and kept beside.
 
-Where the live report has no figure the simulated one has, it comes from captures: scenarios
-with `capture` run tcpdump on both ends of the link, and tshark reads the server's
-retransmissions (against the simulator's own server-side capture, `crosswind run --pcap`)
-and, after an outage, each client's recovery from the heal (see live_recovery).
+Each scenario runs for one starting transport (`transport`: WebSocket with its fallbacks,
+SSE or Custom Sync). Figures neither report has, or the live one lacks, come from captures:
+tcpdump on both ends of the live link, `crosswind run --pcap` on the simulated side, and
+tshark reads from the server's end on both sides the connect time and the time to first
+message (see connections), the server's retransmissions, and, from the live clients' end
+after an outage, each client's recovery from the heal (see live_recovery).
 
     sudo Scripts/fidelity/compare.py [--crosswind .build/release/crosswind] [--out runs/fidelity]
                                      [--only NAME,...] [--clients N] [--seconds S]
@@ -101,7 +103,8 @@ def stop(process):
 
 def start_capture(namespace, device, path):
     """tcpdump on one end of the link, from before the load starts until it has ended."""
-    process = subprocess.Popen(["ip", "netns", "exec", namespace, "tcpdump", "--immediate-mode", "-i", device, "-U", "-s", "0", "-w", path, "tcp"],
+    # A 32 MiB buffer: with the default, this busy machine's tcpdump missed segments.
+    process = subprocess.Popen(["ip", "netns", "exec", namespace, "tcpdump", "--immediate-mode", "-B", "32768", "-i", device, "-U", "-s", "0", "-w", path, "tcp"],
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     line = process.stderr.readline()
     if "listening" not in line:
@@ -174,6 +177,8 @@ def experiment_text(name, scenario, clients, seconds, phase_ms=None):
         "kind: experiment", "version: 1", f"name: fidelity-{name}", "seed: 1", "topology:", "  name: fidelity",
         "  server: { name: server, port: 8080 }", "  groups:", "    - name: load", f"      count: {clients}", "      connectSpread: 1s",
         f"      link: {{ {', '.join(parts)} }}", f"      manager: {MANAGER[scenario.get('transport', 'websocket')]}",
+        # `crosswind load`'s Custom Sync clients long-poll, holding each request up to 25 s.
+        "      sync: { longPoll: 25s }",
     ]
     if scenario.get("proxy"):
         lines += ["  middleboxes:", "    - name: proxy", "      groups: [load]", "      link: { latency: 0ms }",
@@ -252,11 +257,13 @@ TRANSPORT_REQUESTS = ("GET /ws", "GET /events", "GET /sync")
 
 def server_data(pcap, port):
     """Per TCP stream of a capture: when the client's SYN passed, the client's first bytes
-    (its request line), and the server's byte stream in order as it became whole at the
-    capture point, as (time, text so far) steps. Reassembled from the TCP segments alone
-    (sequence numbers; a retransmission adds nothing, a segment after a gap waits for it), so
-    it reads WebSocket frames, SSE streams and Sync responses alike, and a capture where
-    segments were lost on the way (the clients' side of a lossy link) the way a receiver would.
+    (its request line), and the server's byte stream in order, as (time, length so far) steps
+    with the text. Put together from the TCP segments by sequence number alone, so it reads
+    WebSocket frames, SSE streams and Sync responses alike; a retransmission of bytes already
+    seen adds nothing. A segment after a gap is placed at its offset, the gap left as NULs:
+    at the server's end of the link a gap can only be a segment tcpdump did not record (the
+    server sends in order), and on the clients' side, where the outage's losses are, each
+    segment counts from when it first arrived.
     """
     rows = tshark(pcap, f"tcp.port == {port}", "frame.time_epoch", "tcp.stream", "tcp.srcport", "tcp.flags.syn",
                   "tcp.flags.ack", "tcp.seq", "tcp.len", "tcp.payload")
@@ -264,7 +271,7 @@ def server_data(pcap, port):
     for row in rows:
         row += [""] * (8 - len(row))
         at, stream, source, syn, ack, seq, length, payload = row
-        state = streams.setdefault(stream, {"syn": None, "request": "", "next": None, "pending": {}, "text": "", "steps": []})
+        state = streams.setdefault(stream, {"syn": None, "request": "", "next": None, "text": "", "steps": []})
         at = float(at)
         if int(source) != port:
             if syn in ("1", "True") and ack in ("0", "False") and state["syn"] is None:
@@ -277,21 +284,14 @@ def server_data(pcap, port):
             continue
         if not payload or state["next"] is None:
             continue
-        state["pending"][int(seq)] = bytes.fromhex(payload.replace(":", "")).decode("latin-1")
-        grew = False
-        while True:
-            # Whatever is pending and starts at or before the next byte expected.
-            usable = [s for s in state["pending"] if s <= state["next"]]
-            if not usable:
-                break
-            for start in usable:
-                data = state["pending"].pop(start)
-                fresh = data[state["next"] - start:]
-                if fresh:
-                    state["text"] += fresh
-                    state["next"] += len(fresh)
-                    grew = True
-        if grew:
+        start, data = int(seq), bytes.fromhex(payload.replace(":", "")).decode("latin-1")
+        if start > state["next"]:
+            state["text"] += "\0" * (start - state["next"])
+            state["next"] = start
+        fresh = data[state["next"] - start:]
+        if fresh:
+            state["text"] += fresh
+            state["next"] += len(fresh)
             state["steps"].append((at, len(state["text"])))
     return streams
 
@@ -397,8 +397,7 @@ def figures(report, scenario, directory=None, side="simulated", outage=None, cli
         # (the live server's end of the link; the simulated server's, or, behind a proxy, the
         # client side of the simulated proxy, where the live capture stands too). Simulated,
         # from the twin run whose server publishes from its start, as the live one does.
-        twin = directory if side == "live" else os.path.join(os.path.dirname(directory), "simulated-from-start")
-        pcap, port = server_capture(twin, side, scenario)
+        pcap, port = server_capture(directory if side == "live" else os.path.join(os.path.dirname(directory), "simulated-from-start"), side, scenario)
         if pcap:
             result.update(connections(server_data(pcap, port), clients))
     if side == "live" and outage is not None and directory:
@@ -406,7 +405,10 @@ def figures(report, scenario, directory=None, side="simulated", outage=None, cli
         result["recovery p50 ms"] = measured["p50Ms"]
         result["first delivery after heal p50 ms"] = measured["firstDeliveryP50Ms"]
     if scenario.get("retransmissions") and directory:
-        pcap = os.path.join(directory, "server.pcap") if side == "live" else simulated_pcap(directory)
+        # Simulated, from the twin run too: a live server publishes from its start, so its
+        # capture holds the publishing before the window opens, as the twin's does.
+        twin = os.path.join(os.path.dirname(directory), "simulated-from-start")
+        pcap = os.path.join(directory, "server.pcap") if side == "live" else simulated_pcap(twin)
         result["retransmissions per 1000 segments"] = retransmissions_per_1000(pcap) if pcap else None
     return result
 
