@@ -184,10 +184,13 @@ def experiment_text(name, scenario, clients, seconds, phase_ms=None):
         lines += ["  middleboxes:", "    - name: proxy", "      groups: [load]", "      link: { latency: 0ms }",
                   "      policy: { stripUpgrade: true }"]
     # Publishing starts when the live window opens, so both sides count the same messages. A
-    # live server publishes before that too (from its start, before the clients connect): the
-    # twin run for the time to first message publishes from the first client's start, at the
-    # live run's phase of the publishing schedule (`phase_ms`, see publish_phase_ms).
-    start, duration = (f"{phase_ms}ms", f"{seconds + WINDOW_OPENS_S}s") if phase_ms is not None else (f"{WINDOW_OPENS_S}s", f"{seconds}s")
+    # live server publishes before that too (from its start, before the clients connect) and
+    # through the drain: the twin run for the capture figures publishes from the first
+    # client's start, at the live run's phase of the publishing schedule (`phase_ms`, see
+    # publish_phase_ms), to the end of the drain.
+    drain = scenario.get("drain", 3)
+    start, duration = ((f"{phase_ms}ms", f"{seconds + WINDOW_OPENS_S + drain}s") if phase_ms is not None
+                       else (f"{WINDOW_OPENS_S}s", f"{seconds}s"))
     lines.append(f"workload: {{ topic: metrics, rate: {scenario['rate']}, size: {size}, start: {start}, duration: {duration}, "
                  f"drain: {scenario.get('drain', 3)}s }}")
     timeline = []
