@@ -441,6 +441,9 @@ NOTES = {
     ("outage", "latency p50 ms"): "about half of the window's messages are held by the outage: the median "
                                   "lies on the step between held and not held, so compare the mean",
 }
+for _transport in ("sse", "sync"):
+    for (_name, _figure), _note in list(NOTES.items()):
+        NOTES[(f"{_name}-{_transport}", _figure)] = _note
 
 
 def matches(figure, live_value, sim_value, rtt_ms):
