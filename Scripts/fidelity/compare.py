@@ -12,10 +12,12 @@ round trip of each other, whichever is larger (the goal); the round trip is the 
 one or the one measured through the delay line, whichever is longer. The link's own accuracy
 (ping through it) is measured first and kept beside.
 
-Where the live report has no figure the simulated one has, it comes from captures: scenarios
-with `capture` run tcpdump on both ends of the link, and tshark reads the server's
-retransmissions (against the simulator's own server-side capture, `crosswind run --pcap`)
-and, after an outage, each client's recovery from the heal (see live_recovery).
+Each scenario runs for one starting transport (`transport`: WebSocket with its fallbacks,
+SSE or Custom Sync). Figures neither report has, or the live one lacks, come from captures:
+tcpdump on both ends of the live link, `crosswind run --pcap` on the simulated side, and
+tshark reads from the server's end on both sides the connect time and the time to first
+message (see connections), the server's retransmissions, and, from the live clients' end
+after an outage, each client's recovery from the heal (see live_recovery).
 
     sudo Scripts/fidelity/compare.py [--crosswind .build/release/crosswind] [--out runs/fidelity]
                                      [--only NAME,...] [--clients N] [--seconds S]
@@ -38,9 +40,13 @@ NETLAB = [sys.executable, os.path.join(HERE, "netlab.py")]
 SERVER = "10.78.0.1"
 
 # name: link settings, workload, fault; `clients`, `seconds` and `drain` override the defaults.
+# `transport` is the one the clients start on: `websocket` falls back to SSE and then Custom Sync
+# (`crosswind load --transport auto`), `sse` and `sync` run alone (`--transport sse|sync`), with
+# the same manager settings on the simulated side. `retransmissions` counts the server's
+# retransmitted segments from the captures (every scenario is captured on both sides).
 SCENARIOS = {
     "clean": {"link": {"latency": 20}, "rate": 10},
-    "lossy": {"link": {"latency": 40, "loss": 0.02}, "rate": 10, "capture": True},
+    "lossy": {"link": {"latency": 40, "loss": 0.02}, "rate": 10, "retransmissions": True},
     # One client: the namespace link is one link that every live client shares, and the
     # simulator has no shared bottleneck (a link per client), so only one client sees the same
     # network on both sides. It is offered about twice what the link carries; no drain, so
@@ -51,9 +57,18 @@ SCENARIOS = {
     "strip-upgrade": {"link": {"latency": 20}, "rate": 10, "proxy": "strip-upgrade"},
     # The window (2 s to 32 s of the run) closes long after the heal (at 16 s): a live run
     # counts as offered only what some client held when it closed.
-    "outage": {"link": {"latency": 20}, "rate": 10, "outage": {"at": 6, "seconds": 10}, "seconds": 30, "capture": True},
+    "outage": {"link": {"latency": 20}, "rate": 10, "outage": {"at": 6, "seconds": 10}, "seconds": 30, "retransmissions": True},
 }
+# The same clean, lossy and outage cases for clients that start on SSE and on Custom Sync.
+for _transport in ("sse", "sync"):
+    for _name in ("clean", "lossy", "outage"):
+        SCENARIOS[f"{_name}-{_transport}"] = dict(SCENARIOS[_name], transport=_transport)
 WINDOW_OPENS_S = 2  # `crosswind load` opens its window after its 1 s ramp-up and 1 s more
+# `crosswind load --transport` and the simulated manager for each starting transport.
+LOAD_TRANSPORT = {"websocket": "auto", "sse": "sse", "sync": "sync"}
+MANAGER = {"websocket": "{ defaultMethod: websocket, fallbackMethods: [sse, sync] }",
+           "sse": "{ defaultMethod: sse, fallbackMethods: [] }",
+           "sync": "{ defaultMethod: sync, fallbackMethods: [] }"}
 PAYLOAD_BASE = 90  # bytes of a demo message's data without padding (ts, due, cpu, mem, rps)
 
 
@@ -88,7 +103,8 @@ def stop(process):
 
 def start_capture(namespace, device, path):
     """tcpdump on one end of the link, from before the load starts until it has ended."""
-    process = subprocess.Popen(["ip", "netns", "exec", namespace, "tcpdump", "--immediate-mode", "-i", device, "-U", "-s", "0", "-w", path, "tcp"],
+    # A 32 MiB buffer: with the default, this busy machine's tcpdump missed segments.
+    process = subprocess.Popen(["ip", "netns", "exec", namespace, "tcpdump", "--immediate-mode", "-B", "32768", "-i", device, "-U", "-s", "0", "-w", path, "tcp"],
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     line = process.stderr.readline()
     if "listening" not in line:
@@ -118,13 +134,12 @@ def live(crosswind, name, scenario, clients, seconds, out):
             port = 8081
         if scenario.get("firewall"):
             netlab("firewall", str(port), scenario["firewall"])
-        if scenario.get("capture"):
-            # The server's view (every segment it sends, before the link can lose it), as the
-            # simulator's --pcap writes, and the clients' view (when data reaches them).
-            processes.append(start_capture("cw-server", "cwtun-s", os.path.join(directory, "server.pcap")))
-            processes.append(start_capture("cw-client", "cwtun-c", os.path.join(directory, "client.pcap")))
+        # The server's view (every segment it sends, before the link can lose it), as the
+        # simulator's --pcap writes, and the clients' view (when data reaches them).
+        processes.append(start_capture("cw-server", "cwtun-s", os.path.join(directory, "server.pcap")))
+        processes.append(start_capture("cw-client", "cwtun-c", os.path.join(directory, "client.pcap")))
         load = ["ip", "netns", "exec", "cw-client", crosswind, "load", f"http://{SERVER}:{port}", "--clients", str(clients),
-                "--duration", str(seconds), "--transport", "auto", "--drain", str(scenario.get("drain", 3)), "--out", directory]
+                "--duration", str(seconds), "--transport", LOAD_TRANSPORT[scenario.get("transport", "websocket")], "--drain", str(scenario.get("drain", 3)), "--out", directory]
         started = time.time()
         process = subprocess.Popen(load, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         outage = None
@@ -147,7 +162,7 @@ def live(crosswind, name, scenario, clients, seconds, out):
         netlab("down")
 
 
-def experiment_text(name, scenario, clients, seconds):
+def experiment_text(name, scenario, clients, seconds, phase_ms=None):
     """The experiment file with the scenario's figures, for `crosswind run`."""
     link = scenario["link"]
     parts = [f"latency: {link.get('latency', 0)}ms"]
@@ -161,12 +176,22 @@ def experiment_text(name, scenario, clients, seconds):
     lines = [
         "kind: experiment", "version: 1", f"name: fidelity-{name}", "seed: 1", "topology:", "  name: fidelity",
         "  server: { name: server, port: 8080 }", "  groups:", "    - name: load", f"      count: {clients}", "      connectSpread: 1s",
-        f"      link: {{ {', '.join(parts)} }}", "      manager: { defaultMethod: websocket, fallbackMethods: [sse, sync] }",
+        f"      link: {{ {', '.join(parts)} }}", f"      manager: {MANAGER[scenario.get('transport', 'websocket')]}",
+        # `crosswind load`'s Custom Sync clients long-poll, holding each request up to 25 s.
+        "      sync: { longPoll: 25s }",
     ]
     if scenario.get("proxy"):
         lines += ["  middleboxes:", "    - name: proxy", "      groups: [load]", "      link: { latency: 0ms }",
                   "      policy: { stripUpgrade: true }"]
-    lines.append(f"workload: {{ topic: metrics, rate: {scenario['rate']}, size: {size}, start: {WINDOW_OPENS_S}s, duration: {seconds}s, "
+    # Publishing starts when the live window opens, so both sides count the same messages. A
+    # live server publishes before that too (from its start, before the clients connect) and
+    # through the drain: the twin run for the capture figures publishes from the first
+    # client's start, at the live run's phase of the publishing schedule (`phase_ms`, see
+    # publish_phase_ms), to the end of the drain.
+    drain = scenario.get("drain", 3)
+    start, duration = ((f"{phase_ms}ms", f"{seconds + WINDOW_OPENS_S + drain}s") if phase_ms is not None
+                       else (f"{WINDOW_OPENS_S}s", f"{seconds}s"))
+    lines.append(f"workload: {{ topic: metrics, rate: {scenario['rate']}, size: {size}, start: {start}, duration: {duration}, "
                  f"drain: {scenario.get('drain', 3)}s }}")
     timeline = []
     if scenario.get("firewall"):
@@ -179,13 +204,15 @@ def experiment_text(name, scenario, clients, seconds):
     return "\n".join(lines) + "\n"
 
 
-def simulated(crosswind, name, scenario, clients, seconds, out):
-    directory = os.path.join(out, name, "simulated")
+def simulated(crosswind, name, scenario, clients, seconds, out, phase_ms=None):
+    """The simulated run; with `phase_ms`, its twin whose server publishes from the start, as
+    a live server does, for the time to first message."""
+    directory = os.path.join(out, name, "simulated-from-start" if phase_ms is not None else "simulated")
     os.makedirs(directory, exist_ok=True)
     path = os.path.join(directory, "experiment.yaml")
     with open(path, "w") as file:
-        file.write(experiment_text(name, scenario, clients, seconds))
-    command = [crosswind, "run", path, "--out", directory] + (["--pcap"] if scenario.get("capture") else [])
+        file.write(experiment_text(name, scenario, clients, seconds, phase_ms))
+    command = [crosswind, "run", path, "--out", directory, "--pcap"]
     result = run(command)
     if not os.path.exists(os.path.join(directory, "report.json")):
         raise SystemExit(f"simulated {name} failed: {result.stdout}{result.stderr}")
@@ -227,35 +254,128 @@ def median(values):
     return values[(len(values) - 1) // 2] if values else None
 
 
+MESSAGE_MARK = '"type":"message"'  # in every message each transport carries (WebSocket frame, SSE event, Sync batch)
+TRANSPORT_REQUESTS = ("GET /ws", "GET /events", "GET /sync")
+
+
+def server_data(pcap, port):
+    """Per TCP stream of a capture: when the client's SYN passed, the client's first bytes
+    (its request line), and the server's byte stream in order, as (time, length so far) steps
+    with the text. Put together from the TCP segments by sequence number alone, so it reads
+    WebSocket frames, SSE streams and Sync responses alike; a retransmission of bytes already
+    seen adds nothing. A segment after a gap is placed at its offset, the gap left as NULs:
+    at the server's end of the link a gap can only be a segment tcpdump did not record (the
+    server sends in order), and on the clients' side, where the outage's losses are, each
+    segment counts from when it first arrived.
+    """
+    rows = tshark(pcap, f"tcp.port == {port}", "frame.time_epoch", "tcp.stream", "tcp.srcport", "tcp.flags.syn",
+                  "tcp.flags.ack", "tcp.seq", "tcp.len", "tcp.payload")
+    streams = {}
+    for row in rows:
+        row += [""] * (8 - len(row))
+        at, stream, source, syn, ack, seq, length, payload = row
+        state = streams.setdefault(stream, {"syn": None, "request": "", "next": None, "text": "", "steps": []})
+        at = float(at)
+        if int(source) != port:
+            if syn in ("1", "True") and ack in ("0", "False") and state["syn"] is None:
+                state["syn"] = at
+            if payload and not state["request"]:
+                state["request"] = bytes.fromhex(payload.replace(":", ""))[:40].decode("latin-1")
+            continue
+        if syn in ("1", "True"):
+            state["next"] = int(seq) + 1
+            continue
+        if not payload or state["next"] is None:
+            continue
+        start, data = int(seq), bytes.fromhex(payload.replace(":", "")).decode("latin-1")
+        if start > state["next"]:
+            state["text"] += "\0" * (start - state["next"])
+            state["next"] = start
+        fresh = data[state["next"] - start:]
+        if fresh:
+            state["text"] += fresh
+            state["next"] += len(fresh)
+            state["steps"].append((at, len(state["text"])))
+    return streams
+
+
+def connections(streams, count):
+    """The first `count` transport connections (a GET of /ws, /events or /sync answered with
+    101 or 200), in the order of their SYNs: the clients' first connections. Each with its
+    connect time (SYN to the response headers) and time to first message (SYN to the first
+    message), in milliseconds, as the capture saw them."""
+    found = []
+    for state in streams.values():
+        if state["syn"] is None or not state["request"].startswith(TRANSPORT_REQUESTS):
+            continue
+        text = state["text"]
+        if not (text.startswith("HTTP/1.1 101") or text.startswith("HTTP/1.1 200")):
+            continue
+        headers_at = state["steps"][0][0] if state["steps"] else None
+        mark = text.find(MESSAGE_MARK)
+        message_at = next((at for at, length in state["steps"] if length >= mark + len(MESSAGE_MARK)), None) if mark >= 0 else None
+        found.append((state["syn"], headers_at, message_at))
+    found.sort()
+    found = found[:count]
+    connect = [1000 * (h - s) for s, h, _ in found if h is not None]
+    first = [1000 * (m - s) for s, _, m in found if m is not None]
+    return {"connect p50 ms": round(median(connect), 1) if connect else None,
+            "first message p50 ms": round(median(first), 1) if first else None}
+
+
+def publish_phase_ms(client_pcap, scenario):
+    """Where the live server's publishing schedule stood when the first client started: from
+    the first SYN the clients sent to the next publish time (`due` stamps are the schedule,
+    both in this machine's wall clock), in whole milliseconds. A client's time to first message
+    includes its wait for the next publish; the simulated twin starts publishing this long
+    after its first client starts, so both wait alike. None without a message in the capture."""
+    if not os.path.exists(client_pcap):
+        return None
+    port = 8081 if scenario.get("proxy") else 8080
+    syns = tshark(client_pcap, f"tcp.dstport == {port} && tcp.flags.syn == 1 && tcp.flags.ack == 0", "frame.time_epoch")
+    if not syns:
+        return None
+    first_syn_us = min(float(row[0]) for row in syns) * 1e6
+    period_us = 1e6 / scenario["rate"]
+    for state in server_data(client_pcap, port).values():
+        found = re.search(r'"due":(\d+)', state["text"])
+        if found:
+            return int(((int(found.group(1)) - first_syn_us) % period_us) / 1000)
+    return None
+
+
 def live_recovery(client_pcap, heal_wall, port=8080):
     """Recovery of each live client from the heal, as a simulated report defines it.
 
     A live client's transport outlives a 10 s outage (TCP retransmits, the heartbeat is 25 s),
     so `crosswind load`, which counts a recovery from the end of a transport, has none to
-    report. The clients' capture has them: per connection open across the heal, until the
-    first message published after the heal arrives (TCP delivers in order, so by then the
-    client holds every message published before it), and until its first message at all
-    after the heal (`firstDeliveryMs`). Publish times are the messages' `due` stamps; both
-    clocks are this machine's wall clock.
+    report. The clients' capture has them: per connection with data after the heal, until
+    the first message published after the heal has arrived in order (TCP delivers in order,
+    so by then the client holds every message published before it), and until its first data
+    at all after the heal (`firstDeliveryMs`). Publish times are the messages' `due` stamps;
+    both clocks are this machine's wall clock. The same for every transport: the server's
+    byte stream is reassembled from the capture (server_data).
     """
-    rows = tshark(client_pcap, f"tcp.srcport == {port} && websocket.opcode == 1", "frame.time_epoch", "tcp.stream", "websocket.payload.text")
     heal_us = heal_wall * 1e6
     first, caught = {}, {}
-    for row in rows:
-        if len(row) < 3:
-            continue
-        arrived_us, stream = float(row[0]) * 1e6, row[1]
-        if arrived_us < heal_us:
-            continue
-        first.setdefault(stream, arrived_us - heal_us)
-        for due in re.findall(r'"due":(\d+)', row[2]):
-            if int(due) >= heal_us and stream not in caught:
-                caught[stream] = arrived_us - heal_us
+    for stream, state in server_data(client_pcap, port).items():
+        text, seen = state["text"], 0
+        for at, length in state["steps"]:
+            arrived_us = at * 1e6
+            if arrived_us < heal_us:
+                seen = length
+                continue
+            first.setdefault(stream, arrived_us - heal_us)
+            # The new bytes, with enough before them to hold a stamp cut by a segment edge.
+            for due in re.findall(r'"due":(\d+)', text[max(0, seen - 40):length]):
+                if int(due) >= heal_us and stream not in caught:
+                    caught[stream] = arrived_us - heal_us
+            seen = length
     return {"count": len(caught), "p50Ms": round(median(caught.values()) / 1000, 3) if caught else None,
             "firstDeliveryP50Ms": round(median(first.values()) / 1000, 3) if first else None}
 
 
-def figures(report, scenario, directory=None, side="simulated", outage=None):
+def figures(report, scenario, directory=None, side="simulated", outage=None, clients=0):
     group = (report.get("groups") or [{}])[0]
     recovery = report.get("recovery") or {}
     # No client ever connected (every connection refused or dropped): no message figures on
@@ -267,20 +387,44 @@ def figures(report, scenario, directory=None, side="simulated", outage=None):
         "latency p50 ms": report["latencyMs"]["p50"] if offered else None,
         "latency p99 ms": report["latencyMs"]["p99"] if offered else None,
         "throughput msg/s": report["throughputMsgPerSec"] if offered else None,
+        "connect p50 ms": None,
+        "first message p50 ms": None,
         "arrival p50 ms": group.get("arrivalMsP50"),
         "first fallback ms": first_fallback_ms(report),
         "recovery p50 ms": recovery.get("p50Ms") if recovery.get("count") else None,
         "first delivery after heal p50 ms": (recovery.get("firstDeliveryMs") or {}).get("p50") if recovery.get("count") else None,
         "final transports": ",".join(f"{k} {v}" for k, v in sorted(report["clients"]["byTransport"].items())) or None,
     }
+    if directory:
+        # Connect time and time to first message, from the server's capture on both sides
+        # (the live server's end of the link; the simulated server's, or, behind a proxy, the
+        # client side of the simulated proxy, where the live capture stands too). Simulated,
+        # from the twin run whose server publishes from its start, as the live one does.
+        pcap, port = server_capture(directory if side == "live" else os.path.join(os.path.dirname(directory), "simulated-from-start"), side, scenario)
+        if pcap:
+            result.update(connections(server_data(pcap, port), clients))
     if side == "live" and outage is not None and directory:
         measured = live_recovery(os.path.join(directory, "client.pcap"), outage["until_wall"])
         result["recovery p50 ms"] = measured["p50Ms"]
         result["first delivery after heal p50 ms"] = measured["firstDeliveryP50Ms"]
-    if scenario.get("capture") and directory:
-        pcap = os.path.join(directory, "server.pcap") if side == "live" else simulated_pcap(directory)
+    if scenario.get("retransmissions") and directory:
+        # Simulated, from the twin run too: a live server publishes from its start, so its
+        # capture holds the publishing before the window opens, as the twin's does.
+        twin = os.path.join(os.path.dirname(directory), "simulated-from-start")
+        pcap = os.path.join(directory, "server.pcap") if side == "live" else simulated_pcap(twin)
         result["retransmissions per 1000 segments"] = retransmissions_per_1000(pcap) if pcap else None
     return result
+
+
+def server_capture(directory, side, scenario):
+    """The capture at the server's end of the clients' link, and the port the clients use."""
+    if side == "live":
+        path = os.path.join(directory, "server.pcap")
+        return (path if os.path.exists(path) else None), (8081 if scenario.get("proxy") else 8080)
+    if scenario.get("proxy"):
+        path = os.path.join(directory, "proxy.pcap")
+        return (path if os.path.exists(path) else None), 8080
+    return simulated_pcap(directory), 8080
 
 
 def simulated_pcap(directory):
@@ -297,6 +441,9 @@ NOTES = {
     ("outage", "latency p50 ms"): "about half of the window's messages are held by the outage: the median "
                                   "lies on the step between held and not held, so compare the mean",
 }
+for _transport in ("sse", "sync"):
+    for (_name, _figure), _note in list(NOTES.items()):
+        NOTES[(f"{_name}-{_transport}", _figure)] = _note
 
 
 def matches(figure, live_value, sim_value, rtt_ms):
@@ -358,7 +505,7 @@ def well_formed(results, text):
         names = [row["figure"] for row in result["rows"]]
         if len(set(names)) != len(names):
             problems.append(f"{result['scenario']}: a figure twice")
-        required = {"delivery", "latency p50 ms", "latency p99 ms", "throughput msg/s", "first fallback ms", "recovery p50 ms", "final transports"}
+        required = {"delivery", "latency p50 ms", "latency p99 ms", "throughput msg/s", "connect p50 ms", "first message p50 ms", "first fallback ms", "recovery p50 ms", "final transports"}
         if not required <= set(names):
             problems.append(f"{result['scenario']}: missing {sorted(required - set(names))}")
         for row in result["rows"]:
@@ -399,9 +546,11 @@ def main():
         live_figures, accuracy = None, None
         if not args.simulated_only:
             live_report, accuracy, outage = live(crosswind, name, scenario, clients, seconds, args.out)
-            live_figures = figures(live_report, scenario, os.path.join(args.out, name, "live"), "live", outage)
+            live_figures = figures(live_report, scenario, os.path.join(args.out, name, "live"), "live", outage, clients)
         sim_report = simulated(crosswind, name, scenario, clients, seconds, args.out)
-        sim_figures = figures(sim_report, scenario, os.path.join(args.out, name, "simulated"))
+        phase = publish_phase_ms(os.path.join(args.out, name, "live", "client.pcap"), scenario) if not args.simulated_only else 0
+        simulated(crosswind, name, scenario, clients, seconds, args.out, phase_ms=phase if phase is not None else 0)
+        sim_figures = figures(sim_report, scenario, os.path.join(args.out, name, "simulated"), clients=clients)
         live_figures = live_figures or {key: None for key in sim_figures}
         results.append(compare(name, scenario, live_figures, sim_figures, accuracy))
         if accuracy:
