@@ -210,7 +210,8 @@ final class ClientAgent: RealtimeClientDelegate, RealtimeManagerDelegate {
         }
         let seen = self.seen
         let epochs = self.run.earlierEpochs.map(\.epoch) + [self.run.hub.epoch]
-        let current = self.epoch ?? self.run.hub.epoch
+        // A client that never heard from the server answers for every epoch, the first on.
+        let current = self.epoch ?? epochs[0]
         client.accountMore(offered: self.firstOffset ?? 1, through: self.run.lastPublished(in: current)) { offset in
             Int(offset) < seen.count && seen[Int(offset)]
         }
