@@ -231,15 +231,17 @@ enum ExperimentReader {
         )
     }
 
-    /// Reads `recovery: complete` (no incomplete resume) or `recovery: { p99: { atMost: 20s }, … }`
-    /// (one expectation per statistic, in file order, each with the line of its bound).
+    /// Reads `recovery: complete` (no incomplete resume), `recovery: incomplete` (every client
+    /// told of one) or `recovery: { p99: { atMost: 20s }, … }` (one expectation per statistic,
+    /// in file order, each with the line of its bound).
     private static func recovery(_ value: YAMLValue) throws(ExperimentError) -> [(Expectation.Kind, Int?)] {
         guard case .mapping = value.node else {
-            let text = try value.scalarText(expected: "'complete' or { p99: { atMost: 20s } }")
-            guard text == "complete" else {
-                throw value.error("expected 'complete' or { p99: { atMost: 20s } }, got '\(text)'")
+            let text = try value.scalarText(expected: "'complete', 'incomplete' or { p99: { atMost: 20s } }")
+            switch text {
+            case "complete": return [(.noIncompleteRecovery, value.keyMark?.line)]
+            case "incomplete": return [(.everyRecoveryIncomplete, value.keyMark?.line)]
+            default: throw value.error("expected 'complete', 'incomplete' or { p99: { atMost: 20s } }, got '\(text)'")
             }
-            return [(.noIncompleteRecovery, value.keyMark?.line)]
         }
         return try statisticBounds(value, statistics: Schema.recoveryStatistics, bounds: Schema.recoveryBound) {
             (statistic, boundsValue, bounds) throws(ExperimentError) in

@@ -161,7 +161,8 @@ enum ModelRules {
 
     /// Checks a timeline against the rest of the experiment: every entry before the run ends;
     /// groups and middleboxes that exist; `for` only on actions that can be undone; a firewall
-    /// removed only after an earlier entry added it to that group; a flap that ends after it starts.
+    /// removed only after an earlier entry added it to that group; a flap that ends after it
+    /// starts; a restarted server back before the run ends, and no restart while it is down.
     static func timeline(
         _ events: [TimelineEvent], topology: Topology?, groupNamesComplete: Bool, middleboxNamesComplete: Bool,
         workload: Workload?, _ r: some RuleReporter
@@ -170,6 +171,8 @@ enum ModelRules {
             ["workload.start", "workload.duration", "workload.drain"].contains(where: r.hasProblem) ? nil : workload.metricsAt
         }
         var firewalls: [(group: String, name: String, at: TimeAmount, path: String)] = []
+        // Restarts by start time: one server, so one may not begin while another has it down.
+        var restarts: [(at: TimeAmount, back: TimeAmount, path: String)] = []
         for (index, event) in events.enumerated() {
             let path = r.element("timeline", index)
             let atPath = "\(path).at"
@@ -232,9 +235,26 @@ enum ModelRules {
                 if atKnown, !r.hasProblem(untilPath), !r.hasProblem("\(actionPath).for"), until <= event.at {
                     r.report([untilPath, "\(actionPath).for", actionPath], "must be after at (\(Quantity.describe(event.at))), got \(Quantity.describe(until))")
                 }
+            case .restartServer(let down, _):
+                let downPath = "\(actionPath).down"
+                guard atKnown, !r.hasProblem(downPath), let back = Quantity.sum(event.at, down) else { break }
+                if let runEnd, event.at < runEnd, back >= runEnd {
+                    r.report(
+                        [downPath, actionPath],
+                        "the server must be back before the run ends at \(Quantity.describe(runEnd)), got back at \(Quantity.describe(back)) (at + down)"
+                    )
+                }
+                restarts.append((event.at, back, path))
             case .partition, .heal, .setLink:
                 break
             }
+        }
+        let byStart = restarts.enumerated().sorted { ($0.element.at, $0.offset) < ($1.element.at, $1.offset) }.map(\.element)
+        for (earlier, later) in zip(byStart, byStart.dropFirst()) where later.at < earlier.back {
+            r.report(
+                ["\(later.path).at"],
+                "restarts the server at \(Quantity.describe(later.at)) while it is down from the restart at \(Quantity.describe(earlier.at)) until \(Quantity.describe(earlier.back)) (\(r.reference(earlier.path)))"
+            )
         }
     }
 

@@ -143,6 +143,8 @@ final class ModelValidator {
             if let reason = ValueCheck.duration(until) { action.fail("until", reason) }
         case .setProxyPolicy(_, let policy):
             self.policy(policy, action)
+        case .restartServer(let down, _):
+            action.check(Schema.RestartServerKeys.down, down)
         }
     }
 
@@ -177,7 +179,7 @@ final class ModelValidator {
                    let reason = ModelRules.transportWindow(notBefore: Self.amount(notBefore), within: Self.amount(within)) {
                     entry.fail("transport.notBefore", reason)
                 }
-            case .deliveryComplete, .noDuplicates, .noReordering, .allConnected, .noIncompleteRecovery, .clientSendsComplete:
+            case .deliveryComplete, .noDuplicates, .noReordering, .allConnected, .noIncompleteRecovery, .everyRecoveryIncomplete, .clientSendsComplete:
                 break
             }
         }

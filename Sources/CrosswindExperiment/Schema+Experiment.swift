@@ -153,9 +153,9 @@ extension Schema {
             summary: "Where clients end: on which transport, and by when.", example: "{ group: office, endsOn: sse, within: 12s }"
         )
         static let recovery = KeyInfo(
-            name: "recovery", type: "`complete`, or mapping: [recovery statistics](#recovery-statistics)", allowed: "",
+            name: "recovery", type: "`complete`, `incomplete`, or mapping: [recovery statistics](#recovery-statistics)", allowed: "",
             presence: .conditional("one key per entry"),
-            summary: "`complete`: no resume was incomplete. A mapping bounds statistics of the recovery time (from a heal until the client holds every message published before it and one after).",
+            summary: "`complete`: no resume was incomplete. `incomplete`: every client was told at least once that its resume was incomplete (a server that restarted without its history; see [restartServer](#restartserver)). A mapping bounds statistics of the recovery time (from a heal until the client holds every message published before it and one after).",
             example: "{ p99: { atMost: 20s } }"
         )
         static let clientSends = KeyInfo(

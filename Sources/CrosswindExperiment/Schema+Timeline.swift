@@ -16,6 +16,7 @@ extension Schema {
         static let removeFirewall = action("removeFirewall", "[removeFirewall](#removefirewall)", "Remove a firewall rule added earlier.", "{ name: block-ws, group: office }")
         static let flap = action("flap", "[flap](#flap)", "Take links down and up repeatedly.", "{ group: office, period: 10s, up: 70%, for: 1min }")
         static let setProxyPolicy = action("setProxyPolicy", "[setProxyPolicy](#setproxypolicy)", "Give a proxy a new policy.", "{ middlebox: corp-proxy, stripUpgrade: false }")
+        static let restartServer = action("restartServer", "[restartServer](#restartserver)", "Crash the server process and start it again.", "{ down: 2s, persist: false }")
 
         private static func action(_ name: String, _ block: String, _ summary: String, _ example: String) -> KeyInfo {
             KeyInfo(
@@ -25,7 +26,7 @@ extension Schema {
         }
 
         /// The action keys; an entry has exactly one.
-        static let actions = [partition, heal, setLink, firewall, removeFirewall, flap, setProxyPolicy]
+        static let actions = [partition, heal, setLink, firewall, removeFirewall, flap, setProxyPolicy, restartServer]
     }
 
     static let timelineEntry = SchemaBlock(
@@ -161,5 +162,26 @@ extension Schema {
         keys: [ProxyPolicyActionKeys.middlebox.info, TargetKeys.revertAfter.info],
         includes: [policy],
         example: "- { at: 20s, setProxyPolicy: { middlebox: corp-proxy, stripUpgrade: false } }"
+    )
+
+    enum RestartServerKeys {
+        static let down = SchemaKey<TimeAmount>.required(
+            "down", .duration(positive: true),
+            "How long the server stays down. Meanwhile every SYN to it gets an RST (the host is up, the port closed) and nothing is published; `at + down` must be before the run ends.",
+            example: "2s"
+        )
+        static let persist = SchemaKey<Bool>.key(
+            "persist", .boolean, default: false,
+            "Whether the new server keeps the topic streams (epoch, offsets and retained messages), as a server with a durable log would. `false`: it starts with a new epoch (from the run's seed) and no history, so each client's resume gets `recovered: false` and a snapshot, and what the old server published but had not delivered is lost.",
+            example: "true"
+        )
+    }
+
+    static let restartServer = SchemaBlock(
+        id: "restartserver", title: "restartServer", location: "`restartServer:` of a timeline entry",
+        summary: "The server process crashes and starts again on the same node and ports. The crash sends nothing (no FIN, no RST), as when the machine or VM under the process dies and comes back on the same address: its connections vanish, and whatever the clients send on them afterwards gets an RST from the host (as Linux answers segments of unknown connections), so they notice on their next send or heartbeat. (A process killed on a kernel that survives it has its sockets closed by the kernel, with a FIN or an RST, which clients notice at once: the gentler case.) Clients without a manager do not reconnect, except SSE, which resumes as EventSource does. Recovery is measured from the moment the new server listens.",
+        keys: [RestartServerKeys.down.info, RestartServerKeys.persist.info],
+        refused: ["for": "a restart is not undone: `down` says when the server is back"],
+        example: "- { at: 30s, restartServer: { down: 2s, persist: false } }"
     )
 }

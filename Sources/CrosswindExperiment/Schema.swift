@@ -241,7 +241,7 @@ extension Schema {
     /// what it holds, then the topology and what it holds.
     static let blocks: [SchemaBlock] = [
         experiment, workload, clientSends,
-        timelineEntry, partition, heal, setLink, firewall, removeFirewall, flap, setProxyPolicy,
+        timelineEntry, partition, heal, setLink, firewall, removeFirewall, flap, setProxyPolicy, restartServer,
         expectation, deliveryRate, latencyStatistics, latencyBounds, recoveryStatistics, recoveryBound, transportExpectation,
         topology, server, group, linkDirections, accessLink, link, loss, tcp, heartbeat, sync, manager, backoff, middlebox, policy,
     ]

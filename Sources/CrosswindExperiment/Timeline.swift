@@ -75,7 +75,8 @@ public struct TimelineEvent: Sendable, Equatable {
 
 /// The actions of an experiment's fault timeline. Link and firewall actions name client
 /// groups and act on the links between each of their clients and the node it connects to (the
-/// server, or the proxy in front of it); `setProxyPolicy` names a middlebox.
+/// server, or the proxy in front of it); `setProxyPolicy` names a middlebox; `restartServer`
+/// acts on the server.
 public enum TimelineAction: Sendable, Equatable {
     /// The links go down (a black hole: no RST, no FIN).
     case partition(group: GroupSelection, direction: LinkDirection)
@@ -94,14 +95,21 @@ public enum TimelineAction: Sendable, Equatable {
     /// An HTTP proxy middlebox takes a new policy from now on (for new connections and for
     /// responses and upgrades still to come); the pass-through default "removes" it.
     case setProxyPolicy(middlebox: String, policy: HTTPProxyPolicy)
+    /// The server process crashes and starts again `down` later on the same node and ports.
+    /// The crash sends nothing (no FIN, no RST): its connections vanish, and every segment that
+    /// reaches the host for them afterwards gets an RST, as does every SYN while it is down
+    /// (the host is up, the port closed). The new server starts with a new epoch and no history,
+    /// unless `persist` keeps its topic streams (epoch, offsets and retained messages), as a
+    /// server with a durable log would. Nothing is published while it is down.
+    case restartServer(down: TimeAmount, persist: Bool)
 
-    /// The groups the action applies to (nil for middlebox actions).
+    /// The groups the action applies to (nil for middlebox and server actions).
     public var groups: GroupSelection? {
         switch self {
         case .partition(let group, _), .heal(let group, _), .setLink(let group, _, _),
             .addFirewall(_, let group, _, _), .removeFirewall(_, let group), .flap(let group, _, _, _, _):
             return group
-        case .setProxyPolicy:
+        case .setProxyPolicy, .restartServer:
             return nil
         }
     }
@@ -113,11 +121,12 @@ public enum TimelineAction: Sendable, Equatable {
     }
 
     /// Whether the action can be undone after a while (``TimelineEvent/revertAfter``): every
-    /// fault can; the repairs `heal` and `removeFirewall` cannot.
+    /// fault can; the repairs `heal` and `removeFirewall` cannot, nor `restartServer` (its
+    /// `down` says when the server is back).
     public var isRevertible: Bool {
         switch self {
         case .partition, .setLink, .addFirewall, .flap, .setProxyPolicy: return true
-        case .heal, .removeFirewall: return false
+        case .heal, .removeFirewall, .restartServer: return false
         }
     }
 
@@ -131,6 +140,7 @@ public enum TimelineAction: Sendable, Equatable {
         case .removeFirewall: return "removeFirewall"
         case .flap: return "flap"
         case .setProxyPolicy: return "setProxyPolicy"
+        case .restartServer: return "restartServer"
         }
     }
 }

@@ -19,10 +19,12 @@ import Yams
 ///     flap: { group: office, direction: both, period: 10s, up: 70%, until: 60s }  # or for: 55s
 ///   - at: 60s
 ///     setProxyPolicy: { middlebox: corp-proxy, stripUpgrade: false }  # + afterUpgrade, bufferResponses, idleTimeout, for
+///   - at: 30s
+///     restartServer: { down: 2s, persist: false }   # the server crashes, back 2 s later
 /// ```
 ///
 /// Each entry has `at:` and exactly one action key (keys, defaults and ranges: ``Schema``'s
-/// timeline blocks). Every action but `setProxyPolicy` names client groups: `group: NAME`, or
+/// timeline blocks). Every action but `setProxyPolicy` and `restartServer` names client groups: `group: NAME`, or
 /// `groups: [NAME, …]` or `groups: all`. What depends on the rest of the file — that `at` is
 /// before the run ends, that the groups and middleboxes exist, that `removeFirewall` removes a
 /// rule added earlier, that `until` is after `at` — is checked by ``ModelRules/timeline``.
@@ -124,6 +126,13 @@ enum TimelineReader {
             map.finish()
             guard let middlebox else { throw ExperimentError.reported }
             return (.setProxyPolicy(middlebox: middlebox, policy: policy), revertAfter)
+        case "restartServer":
+            let map = try body.mapping(Schema.restartServer)
+            let down = map.required(Schema.RestartServerKeys.down)
+            let persist = map.read(Schema.RestartServerKeys.persist)
+            map.finish()
+            guard let down else { throw ExperimentError.reported }
+            return (.restartServer(down: down, persist: persist), nil)
         default:
             preconditionFailure("timeline action '\(key)' has no reader")
         }

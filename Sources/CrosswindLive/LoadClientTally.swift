@@ -138,6 +138,7 @@ final class LoadClientTally: RealtimeManagerDelegate, @unchecked Sendable {
         client.recoveriesMicros = self.recovery.recoveries.map { UInt64(max($0, 0)) }
         client.firstDeliveriesMicros = self.recovery.firstDeliveries.map { UInt64(max($0, 0)) }
         client.unrecovered = self.recovery.unrecovered
+        client.incompleteRecoveries = self.incompleteRecoveries
         var recoveries = LatencyHistogram()
         for micros in client.recoveriesMicros { recoveries.record(micros: micros) }
         var firstDeliveries = LatencyHistogram()

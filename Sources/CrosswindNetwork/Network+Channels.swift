@@ -67,6 +67,22 @@ extension Network {
         }
     }
 
+    /// The process that owns `node`'s sockets crashes (see ``TCPStack/crash()``): the
+    /// channels of its connections close without sending anything (their handlers see the
+    /// channel go inactive, as a process's state goes with it), then its listeners and
+    /// connections vanish. The node stays up and answers strangers with RST; listen again
+    /// (``listen(on:port:initialize:)``) to start a new process. Returns how many TCP
+    /// connections vanished.
+    @discardableResult
+    public func crash(_ node: NodeID) -> Int {
+        for (channel, socket) in self.channels where !socket.isClosed {
+            guard let connection = socket.connection, connection.local.node == node else { continue }
+            socket.tearingDown = true
+            channel.close(promise: nil)
+        }
+        return self.tcp(node).crash()
+    }
+
     /// Closes every channel without touching TCP any more; call once when a run ends.
     public func closeAllChannels() {
         for (channel, socket) in self.channels {

@@ -73,6 +73,24 @@ public final class TCPStack {
         self.listeners[port] = nil
     }
 
+    /// The process that owns this node's sockets dies (a crash, SIGKILL) and the host stays
+    /// up: every listener and every connection vanishes at once, without a FIN or an RST and
+    /// without telling the connections' delegates (the caller closes their channels). Later
+    /// segments of those connections, and SYNs to the closed ports, get an RST as from any
+    /// host that does not know them. Returns how many connections vanished.
+    @discardableResult
+    public func crash() -> Int {
+        self.listeners.removeAll()
+        // In key order, not the dictionary's: each termination is a trace event.
+        let keys = self.connections.keys.sorted()
+        for key in keys {
+            guard let connection = self.connections[key] else { continue }
+            connection.delegate = nil
+            connection.terminate(notify: nil)
+        }
+        return keys.count
+    }
+
     /// Opens a connection to `remote` from the next ephemeral port; the SYN leaves at once.
     /// `relaying` is the connection this one is opened on behalf of (a proxy's client side),
     /// which names it in the trace.

@@ -37,6 +37,10 @@ public struct Expectation: Sendable, Equatable {
         /// No client was told that a resume was incomplete (no message was silently skipped
         /// or reported lost by the resume protocol).
         case noIncompleteRecovery
+        /// Every client was told at least once that a resume was incomplete: what a server
+        /// that restarts without its history must say (and a run that expects it says the
+        /// loss is known, not silent).
+        case everyRecoveryIncomplete
         /// Every client → server message reached the server exactly once and was acknowledged.
         case clientSendsComplete
 
@@ -66,6 +70,8 @@ public struct Expectation: Sendable, Equatable {
                 return "recovery \(statistic.rawValue) <= \(Expectation.format(milliseconds)) ms"
             case .noIncompleteRecovery:
                 return "no incomplete recovery"
+            case .everyRecoveryIncomplete:
+                return "every client told its recovery was incomplete"
             case .clientSendsComplete:
                 return "every client message received once"
             }

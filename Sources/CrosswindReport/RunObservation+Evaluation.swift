@@ -95,6 +95,11 @@ extension RunObservation {
         case .noIncompleteRecovery:
             passed = self.incompleteRecoveries == 0
             observed = "\(self.incompleteRecoveries) incomplete"
+        case .everyRecoveryIncomplete:
+            let told = self.clients.filter { $0.incompleteRecoveries > 0 }.count
+            passed = !self.clients.isEmpty && told == self.clients.count
+            observed = "\(told) of \(self.clients.count) clients told, \(self.incompleteRecoveries) incomplete"
+                + self.naming("not", { $0.incompleteRecoveries == 0 })
         case .clientSendsComplete:
             if let sends = self.clientMessages {
                 passed = sends.offered > 0 && sends.delivered == sends.offered && sends.duplicated == 0 && sends.unacknowledged == 0

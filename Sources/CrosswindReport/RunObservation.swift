@@ -49,6 +49,8 @@ public struct RunObservation: Sendable, Equatable {
         public var firstDeliveriesMicros: [UInt64] = []
         /// Outages it had not recovered from at the end.
         public var unrecovered = 0
+        /// Resumes it was told were incomplete (`recovered: false`).
+        public var incompleteRecoveries = 0
 
         public init(name: String, group: String, connected: Bool, transport: TransportMethod?, arrivalMs: Double?, switches: [Report.Switch]) {
             self.name = name

@@ -22,8 +22,16 @@ final class ClientAgent: RealtimeClientDelegate, RealtimeManagerDelegate {
     private(set) var openedAt: NIODeadline?
     private(set) var closedAt: NIODeadline?
     private(set) var closeReason: ClientCloseReason?
-    /// The first offset this client was offered (from its first welcome).
+    /// The first offset of `epoch` this client answers for: from its first welcome, or 1 in
+    /// the epoch of a server that restarted without its history (its messages before the
+    /// client's snapshot were published while the client was away).
     private(set) var firstOffset: UInt64?
+    /// The epoch the offsets below count in: the first welcome's, then each new one a
+    /// restarted server's messages bring (nil before either).
+    private var epoch: UInt64?
+    /// Earlier epochs' accounts, closed when a restarted server's new epoch reached this
+    /// client: what it held of each, from its first accountable offset.
+    private var closedEpochs: [(epoch: UInt64, seen: [Bool], first: UInt64)] = []
     @exclusivity(unchecked) private var seen: [Bool] = []
     @exclusivity(unchecked) private(set) var delivered = 0
     @exclusivity(unchecked) private(set) var duplicated = 0
@@ -64,7 +72,7 @@ final class ClientAgent: RealtimeClientDelegate, RealtimeManagerDelegate {
     func realtimeClient(_ client: any RealtimeTransportClient, opened welcome: Welcome, at time: NIODeadline) {
         if self.openedAt == nil { self.openedAt = time }
         if self.arrivedOnCurrentAt == nil { self.arrivedOnCurrentAt = time }
-        if self.firstOffset == nil { self.firstOffset = welcome.next }
+        self.welcomed(welcome)
         self.run.simulation.trace.record(time, self.traceComponent, self.run.kindOpen, Int64(welcome.epoch), Int64(welcome.next))
     }
 
@@ -93,7 +101,7 @@ final class ClientAgent: RealtimeClientDelegate, RealtimeManagerDelegate {
 
     /// The testbed knows when every offset was published (virtual time).
     func manager(_ manager: RealtimeCommunicationManager, latencyOf message: RealtimeMessage, at time: NIODeadline) -> TimeAmount? {
-        self.run.publishTime(of: message.offset).map { time - $0 }
+        self.run.publishTime(epoch: message.epoch, offset: message.offset).map { time - $0 }
     }
 
     func manager(_ manager: RealtimeCommunicationManager, methodChangedFrom from: TransportMethod?, to: TransportMethod, reason: MethodChangeReason, at time: NIODeadline) {
@@ -103,7 +111,7 @@ final class ClientAgent: RealtimeClientDelegate, RealtimeManagerDelegate {
 
     func manager(_ manager: RealtimeCommunicationManager, opened method: TransportMethod, welcome: Welcome, at time: NIODeadline) {
         if self.openedAt == nil { self.openedAt = time }
-        if self.firstOffset == nil { self.firstOffset = welcome.next }
+        self.welcomed(welcome)
         if method != self.lastOpenedMethod {
             self.arrivedOnCurrentAt = time
             self.lastOpenedMethod = method
@@ -117,7 +125,31 @@ final class ClientAgent: RealtimeClientDelegate, RealtimeManagerDelegate {
 
     // MARK: Accounting
 
+    /// The first welcome says where the client starts (later ones change nothing: a resume
+    /// continues the account, and a new epoch is taken up with its first message).
+    private func welcomed(_ welcome: Welcome) {
+        guard self.firstOffset == nil else { return }
+        self.firstOffset = welcome.next
+        if self.epoch == nil { self.epoch = welcome.epoch }
+    }
+
+    /// A message of another epoch: the server restarted without its history. The old epoch's
+    /// account is closed as it stands and the new one starts at offset 1, so what the crash
+    /// lost counts as lost (as `crosswind load` counts a live restart).
+    private func epochChanged(to epoch: UInt64) {
+        if let old = self.epoch {
+            self.closedEpochs.append((old, self.seen, self.firstOffset ?? 1))
+            self.seen = []
+            self.highest = 0
+            self.firstOffset = 1
+            self.recovery.offsetsRestarted()
+        }
+        // (A first message before any welcome leaves the first offset to the welcome.)
+        self.epoch = epoch
+    }
+
     private func record(_ message: RealtimeMessage, at time: NIODeadline) {
+        if message.epoch != self.epoch { self.epochChanged(to: message.epoch) }
         let offset = Int(message.offset)
         if offset >= self.seen.count {
             self.seen.append(contentsOf: repeatElement(false, count: max(offset + 1 - self.seen.count, 64)))
@@ -132,11 +164,14 @@ final class ClientAgent: RealtimeClientDelegate, RealtimeManagerDelegate {
         self.highest = max(self.highest, message.offset)
         if self.recovery.isWaiting {
             let seen = self.seen
+            // The publish time matters only after a restart, when which offsets came before
+            // the moment is learnt again (``RecoveryTracker/offsetsRestarted()``).
+            let published = self.run.publishTime(epoch: message.epoch, offset: message.offset).map { Int64($0.uptimeNanoseconds) }
             self.recovery.delivered(
-                message.offset, published: nil, at: Int64(time.uptimeNanoseconds), first: self.firstOffset ?? 1, highest: self.highest
+                message.offset, published: published, at: Int64(time.uptimeNanoseconds), first: self.firstOffset ?? 1, highest: self.highest
             ) { Int($0) < seen.count && seen[Int($0)] }
         }
-        let latency = self.run.recordDelivery(offset: message.offset, at: time, client: self)
+        let latency = self.run.recordDelivery(epoch: message.epoch, offset: message.offset, at: time, client: self)
         self.run.simulation.trace.record(time, self.traceComponent, self.run.kindMessage, Int64(message.offset), latency)
     }
 
@@ -158,22 +193,36 @@ final class ClientAgent: RealtimeClientDelegate, RealtimeManagerDelegate {
         }
     }
 
-    /// Messages this client should have received: every offset published from its first
-    /// welcome on (all of them if it never opened).
-    func offered(publishedThrough last: UInt64) -> Int {
-        let first = self.firstOffset ?? 1
-        return last >= first ? Int(last - first + 1) : 0
-    }
-
-    /// Its own figures for the report: messages (the missing offsets among those offered
-    /// through `last`), recoveries and outages not recovered from.
-    func account(_ client: inout RunObservation.Client, publishedThrough last: UInt64) {
+    /// Its own figures for the report: messages (the missing offsets among those offered),
+    /// recoveries and outages not recovered from.
+    ///
+    /// Offered: every offset of its epoch published from its first welcome on (all of them if
+    /// it never opened). After a restart without `persist`, each epoch it saw: the old one up
+    /// to the last offset its server published before the crash, the new one from offset 1;
+    /// and every epoch it never saw after its last one, whole.
+    func account(_ client: inout RunObservation.Client) {
+        client.account(offered: 1, through: 0, duplicated: self.duplicated, reordered: self.reordered) { _ in false }
+        for closed in self.closedEpochs {
+            let seen = closed.seen
+            client.accountMore(offered: closed.first, through: self.run.lastPublished(in: closed.epoch)) { offset in
+                Int(offset) < seen.count && seen[Int(offset)]
+            }
+        }
         let seen = self.seen
-        client.account(offered: self.firstOffset ?? 1, through: last, duplicated: self.duplicated, reordered: self.reordered) { offset in
+        let epochs = self.run.earlierEpochs.map(\.epoch) + [self.run.hub.epoch]
+        // A client that never heard from the server answers for every epoch, the first on.
+        let current = self.epoch ?? epochs[0]
+        client.accountMore(offered: self.firstOffset ?? 1, through: self.run.lastPublished(in: current)) { offset in
             Int(offset) < seen.count && seen[Int(offset)]
+        }
+        if let position = epochs.lastIndex(of: current) {
+            for later in epochs[(position + 1)...] {
+                client.accountMore(offered: 1, through: self.run.lastPublished(in: later)) { _ in false }
+            }
         }
         client.recoveriesMicros = self.recovery.recoveries.map { UInt64(max($0 / 1000, 0)) }
         client.firstDeliveriesMicros = self.recovery.firstDeliveries.map { UInt64(max($0 / 1000, 0)) }
         client.unrecovered = self.unrecovered
+        client.incompleteRecoveries = self.incompleteRecoveries
     }
 }

@@ -24,7 +24,7 @@ extension ExperimentRun {
         self.series.append(
             MetricsSample(
                 second: Int(self.simulation.elapsed.nanoseconds / 1_000_000_000),
-                published: Int(self.lastPublishedOffset),
+                published: self.publishedCount,
                 delivered: self.deliveredTotal,
                 openClients: open,
                 wireBytesUp: upBytes,

@@ -5,7 +5,7 @@ import CrosswindNetwork
 import NIOCore
 
 /// The fault timeline: each entry of the experiment's `timeline` runs at its time, acting on
-/// groups' links, their firewall rules, or a proxy's policy. An entry with `revertAfter`
+/// groups' links, their firewall rules, a proxy's policy, or the server (`+Restart`). An entry with `revertAfter`
 /// (YAML `for:`) schedules its own undoing when it runs: a task at `at + revertAfter` that
 /// records `timeline.revert` in the trace and performs the inverse the action returned.
 extension ExperimentRun {
@@ -95,6 +95,9 @@ extension ExperimentRun {
             return { [unowned self] in
                 if let previous { self.proxies[middlebox]?.policy = previous }
             }
+        case .restartServer(let down, let persist):
+            self.crashServer(down: down, persist: persist)
+            return nil
         }
     }
 

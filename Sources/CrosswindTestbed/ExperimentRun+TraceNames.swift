@@ -1,6 +1,7 @@
 import CrosswindExperiment
 import CrosswindKernel
 import CrosswindTransport
+import NIOCore
 
 /// The testbed's vocabularies in the trace: what its events' integer fields read as in
 /// `events.jsonl` (close reasons, transports, switch reasons, groups, timeline actions).
@@ -42,6 +43,8 @@ struct TestbedTraceNames {
         case .removeFirewall(let name, let group): return "removeFirewall \(name) \(group)"
         case .flap(let group, let direction, _, _, _): return "flap \(group) \(direction.rawValue)"
         case .setProxyPolicy(let middlebox, _): return "setProxyPolicy \(middlebox)"
+        case .restartServer(let down, let persist):
+            return "restartServer down \(down.nanoseconds / 1_000_000)ms\(persist ? " persist" : "")"
         }
     }
 }

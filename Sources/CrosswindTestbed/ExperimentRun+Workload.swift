@@ -13,16 +13,20 @@ extension ExperimentRun {
         self.simulation.schedule(at: firstPublish) { [unowned self] in self.publish(sequence: 0) }
     }
 
+    /// Publishes the `sequence`-th message of the schedule, unless the server is down (the
+    /// publisher is part of the server process: nothing is published, and the schedule goes on).
     private func publish(sequence: Int) {
         let workload = self.experiment.workload
-        let offset = self.hub.publish(topic: workload.topic, data: self.payload, now: self.simulation.now)
-        let now = self.simulation.now
-        if self.publishTimes.count <= Int(offset) {
-            self.publishTimes.append(contentsOf: repeatElement(now, count: Int(offset) + 1 - self.publishTimes.count))
+        if !self.serverDown {
+            let offset = self.hub.publish(topic: workload.topic, data: self.payload, now: self.simulation.now)
+            let now = self.simulation.now
+            if self.publishTimes.count <= Int(offset) {
+                self.publishTimes.append(contentsOf: repeatElement(now, count: Int(offset) + 1 - self.publishTimes.count))
+            }
+            self.publishTimes[Int(offset)] = now
+            self.lastPublishedOffset = offset
+            self.simulation.trace.record(now, self.workloadComponent, self.kindPublish, Int64(offset), Int64(self.payload.readableBytes))
         }
-        self.publishTimes[Int(offset)] = now
-        self.lastPublishedOffset = offset
-        self.simulation.trace.record(now, self.workloadComponent, self.kindPublish, Int64(offset), Int64(self.payload.readableBytes))
         let next = sequence + 1
         let nextTime = workload.start + .nanoseconds(Int64((Double(next) * 1e9 / workload.ratePerSecond).rounded()))
         if nextTime < workload.end {
@@ -43,19 +47,34 @@ extension ExperimentRun {
         }
     }
 
+    /// Messages published over the whole run, every epoch.
+    var publishedCount: Int {
+        self.earlierEpochs.reduce(Int(self.lastPublishedOffset)) { $0 + Int($1.last) }
+    }
+
+    /// The newest offset published in `epoch` (0 for an epoch the run does not know).
+    func lastPublished(in epoch: UInt64) -> UInt64 {
+        if epoch == self.hub.epoch { return self.lastPublishedOffset }
+        return self.earlierEpochs.last(where: { $0.epoch == epoch })?.last ?? 0
+    }
+
     /// Client messages the server received, distinct per client.
     var clientMessagesDelivered: Int { self.clientMessagesReceived.values.reduce(0) { $0 + $1.count } }
 
-    /// Records a delivery's latency; returns it in microseconds for the trace.
-    /// When `offset` was published, if it was.
-    func publishTime(of offset: UInt64) -> NIODeadline? {
-        Int(offset) < self.publishTimes.count ? self.publishTimes[Int(offset)] : nil
+    /// When `offset` of `epoch` was published, if it was.
+    func publishTime(epoch: UInt64, offset: UInt64) -> NIODeadline? {
+        if epoch == self.hub.epoch {
+            return Int(offset) < self.publishTimes.count ? self.publishTimes[Int(offset)] : nil
+        }
+        guard let record = self.earlierEpochs.last(where: { $0.epoch == epoch }) else { return nil }
+        return Int(offset) < record.publishTimes.count ? record.publishTimes[Int(offset)] : nil
     }
 
-    func recordDelivery(offset: UInt64, at time: NIODeadline, client: ClientAgent) -> Int64 {
+    /// Records a delivery's latency; returns it in microseconds for the trace.
+    func recordDelivery(epoch: UInt64, offset: UInt64, at time: NIODeadline, client: ClientAgent) -> Int64 {
         self.deliveredTotal += 1
-        guard Int(offset) < self.publishTimes.count else { return -1 }
-        let micros = (time - self.publishTimes[Int(offset)]).nanoseconds / 1000
+        guard let published = self.publishTime(epoch: epoch, offset: offset) else { return -1 }
+        let micros = (time - published).nanoseconds / 1000
         self.latency.record(micros: UInt64(max(micros, 0)))
         return micros
     }

@@ -10,8 +10,18 @@ import NIOCore
 /// nodes with their links and captures, and connecting each client (alone or through the
 /// manager) when its time comes.
 extension ExperimentRun {
-    /// The server's listeners (one port, or a second one for WebSocket) and its capture.
+    /// The server's listeners and its capture.
     func startServer() throws {
+        self.listenServer()
+        if let directory = self.options.captureDirectory {
+            let capture = try PacketCapture(path: "\(directory)/\(self.experiment.topology.server.name).pcap", origin: self.simulation.start)
+            self.captures.append(capture)
+        }
+    }
+
+    /// The server process: its listeners (one port, or a second one for WebSocket), serving
+    /// the current `hub`. Called at the start and again when the server restarts.
+    func listenServer() {
         let port = UInt16(self.experiment.topology.server.port)
         let hub = self.hub
         var serverConfiguration = RealtimeServerConfiguration()
@@ -40,10 +50,6 @@ extension ExperimentRun {
                 if tls { try channel.pipeline.syncOperations.addHandler(TLSServerHandler()) }
                 try WebSocketServer.configure(channel, hub: hub, configuration: serverConfiguration)
             }
-        }
-        if let directory = self.options.captureDirectory {
-            let capture = try PacketCapture(path: "\(directory)/\(self.experiment.topology.server.name).pcap", origin: self.simulation.start)
-            self.captures.append(capture)
         }
     }
 

@@ -45,15 +45,25 @@ public final class ExperimentRun {
     public let seed: UInt64
     public let simulation: Simulation
     public let network: Network
-    let hub: TopicHub
+    /// The server's message streams: replaced by a new hub when the server restarts without
+    /// `persist` (see `+Restart`).
+    var hub: TopicHub
     let server: NodeID
     var agents: [ClientAgent] = []
     var captures: [PacketCapture] = []
     let options: RunOptions
 
-    /// Publish time of each offset (index = offset).
+    /// Publish time of each offset of the current epoch (index = offset).
     @exclusivity(unchecked) var publishTimes: [NIODeadline] = []
+    /// The newest offset published in the current epoch.
     @exclusivity(unchecked) var lastPublishedOffset: UInt64 = 0
+    /// The epochs of servers that crashed without `persist`, oldest first: their publish
+    /// times and newest offset (the current epoch is `hub.epoch`).
+    var earlierEpochs: [EpochRecord] = []
+    /// Whether the server is down (between a crash and its restart): nothing is published.
+    var serverDown = false
+    /// Restarts so far (each new epoch comes from a stream of its own, forked by this number).
+    var restarts = 0
     @exclusivity(unchecked) var latency = LatencyHistogram()
     var series: [MetricsSample] = []
     @exclusivity(unchecked) var deliveredTotal = 0
@@ -107,11 +117,7 @@ public final class ExperimentRun {
         self.hub = TopicHub(epoch: epochRandom.next() >> 11)
         self.server = self.network.addNode(experiment.topology.server.name, tcp: experiment.topology.server.tcp)
         self.payload = Self.makePayload(bytes: experiment.workload.messageBytes)
-        self.hub.onClientMessage = { [unowned self] message in
-            if !self.clientMessagesReceived[message.client, default: []].insert(message.sequence).inserted {
-                self.clientMessagesDuplicated += 1
-            }
-        }
+        self.countClientMessages(of: self.hub)
 
         try self.startServer()
         let proxyCaptures = try self.startProxies()
@@ -121,6 +127,15 @@ public final class ExperimentRun {
         self.addClients(proxyCaptures: proxyCaptures)
         self.schedulePublishing()
         self.scheduleSampling()
+    }
+
+    /// Counts the client messages `hub` hands on, per client, beside the hub's own count.
+    func countClientMessages(of hub: TopicHub) {
+        hub.onClientMessage = { [unowned self] message in
+            if !self.clientMessagesReceived[message.client, default: []].insert(message.sequence).inserted {
+                self.clientMessagesDuplicated += 1
+            }
+        }
     }
 
     // MARK: Running
@@ -165,6 +180,15 @@ public final class ExperimentRun {
 
     /// Paths of the captures written.
     public var capturePaths: [String] { self.captures.map(\.path) }
+}
+
+/// What the run knows of an epoch that ended with a server crash.
+struct EpochRecord {
+    var epoch: UInt64
+    /// Publish time of each offset (index = offset).
+    var publishTimes: [NIODeadline]
+    /// The newest offset published in it (everything it ever published: the server is gone).
+    var last: UInt64
 }
 
 /// How far a run has come, for ``ExperimentRun/onProgress``.

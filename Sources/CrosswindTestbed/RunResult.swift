@@ -62,7 +62,6 @@ public struct RunResult {
 
     /// What the run's clients and server saw, for the report and its expectations.
     static func observe(_ run: ExperimentRun) -> RunObservation {
-        let lastOffset = run.lastPublishedOffset
         let groups = run.experiment.topology.groups.map(\.name)
         let start = run.simulation.start
         var clients: [RunObservation.Client] = []
@@ -76,7 +75,6 @@ public struct RunResult {
         var unrecovered = 0
         var incomplete = 0
         for agent in run.agents {
-            offered += agent.offered(publishedThrough: lastOffset)
             delivered += agent.delivered
             duplicated += agent.duplicated
             reordered += agent.reordered
@@ -85,7 +83,8 @@ public struct RunResult {
                 transport: agent.currentTransport, startedAt: agent.startedAt, arrivedAt: agent.arrivedOnCurrentAt,
                 switches: agent.switches, runStart: start
             )
-            agent.account(&client, publishedThrough: lastOffset)
+            agent.account(&client)
+            offered += client.offered
             for micros in client.recoveriesMicros { recoveries.record(micros: micros) }
             for micros in client.firstDeliveriesMicros { firstDeliveries.record(micros: micros) }
             clients.append(client)

@@ -177,6 +177,7 @@ import Testing
           - { at: 13s, flap: { group: home, direction: both, period: 2s, up: 50%, until: 20s } }
           - { at: 21s, flap: { groups: [home], period: 1s, up: 0.7, for: 4s } }
           - { at: 25s, setProxyPolicy: { middlebox: corp-proxy, for: 5s, stripUpgrade: false, afterUpgrade: relay, bufferResponses: 1MiB, idleTimeout: 30s, bufferAfter: 1s, holdEvents: true, holdEventsBytes: 1KiB, maxConnectionLifetime: 10min, maxResponseTime: 1min, blockContentTypes: [], maxConnectionsPerClient: 2, dropFramesAfterBytes: 1MiB, dropFramesAfter: 1min, tls: refuse, connectPorts: [443, 8443] } }
+          - { at: 26s, restartServer: { down: 2s, persist: true } }
         expect:
           - delivery: complete
           - delivery: { atLeast: 99% }
@@ -186,6 +187,7 @@ import Testing
           - latency: { avg: { atMost: 1s }, p50: { atMost: 1s }, p95: { atMost: 2s }, p99: { atLeast: 1ms, atMost: 3s }, max: { atMost: 10s } }
           - transport: { group: home, endsOn: websocket, within: 10s, notBefore: 0s }
           - recovery: complete
+          - recovery: incomplete
           - recovery: { avg: { atMost: 5s }, p50: { atMost: 5s }, p95: { atMost: 9s }, p99: { atMost: 10s }, max: { atMost: 20s } }
           - clientSends: complete
 

@@ -160,6 +160,22 @@ import Testing
         #expect(!failed.passed && failed.observed == "4 incomplete")
     }
 
+    @Test func everyRecoveryIncomplete() {
+        // Nobody was told: a restart without history that said nothing would fail here.
+        let none = self.result(.everyRecoveryIncomplete)
+        #expect(!none.passed && none.observed == "0 of 3 clients told, 0 incomplete; not office-1, office-2, home-1")
+        var restarted = Self.observation()
+        for index in restarted.clients.indices { restarted.clients[index].incompleteRecoveries = 1 }
+        restarted.clients[1].incompleteRecoveries = 2
+        restarted.incompleteRecoveries = 4
+        let held = self.result(.everyRecoveryIncomplete, restarted)
+        #expect(held.passed && held.observed == "3 of 3 clients told, 4 incomplete")
+        restarted.clients[2].incompleteRecoveries = 0
+        restarted.incompleteRecoveries = 3
+        let partly = self.result(.everyRecoveryIncomplete, restarted)
+        #expect(!partly.passed && partly.observed == "2 of 3 clients told, 3 incomplete; not home-1")
+    }
+
     @Test func clientSends() {
         let held = self.result(.clientSendsComplete)
         #expect(held.passed && held.observed == "20 of 20 received, 0 twice, 0 unacknowledged")
