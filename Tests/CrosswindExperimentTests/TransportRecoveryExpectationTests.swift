@@ -66,7 +66,7 @@ import Testing
         ("  - recovery: { p99: { atLeast: 1s } }",
          "t.yaml:10:24: expect[0].recovery.p99: unknown key 'atLeast' (expected one of: atMost)"),
         ("  - recovery: partial",
-         "t.yaml:10:15: expect[0].recovery: expected 'complete' or { p99: { atMost: 20s } }, got 'partial'"),
+         "t.yaml:10:15: expect[0].recovery: expected 'complete', 'incomplete' or { p99: { atMost: 20s } }, got 'partial'"),
         ("  - recovery: { p99: {} }", "t.yaml:10:22: expect[0].recovery.p99: needs a bound: atMost"),
         ("  - recovery: {}", "t.yaml:10:15: expect[0].recovery: needs a statistic (one of: avg, p50, p95, p99, max)"),
         ("  - recovery: { p99: { atMost: 20 } }",
