@@ -66,6 +66,9 @@ public final class ExperimentRun {
     let kindHeartbeat: UInt16
     let kindSwitch: UInt16
     let kindTimeline: UInt16
+    /// A resume the server could not complete (`recovered: false`): the last offset the
+    /// client held, and the offset the stream resumed at.
+    let kindRecoveryIncomplete: UInt16
     let timelineComponent: UInt32
     /// The links of each client group, per direction (up: client → server or its proxy).
     var groupLinks: [String: (up: [Link], down: [Link])] = [:]
@@ -98,6 +101,7 @@ public final class ExperimentRun {
         self.kindHeartbeat = trace.kind("client.heartbeat")
         self.kindSwitch = trace.kind("client.switch", fields: [TraceField("from", names.transport), TraceField("to", names.transport), TraceField("reason", names.switchReason)])
         self.kindTimeline = trace.kind("timeline.action", fields: [TraceField("action", names.timeline)])
+        self.kindRecoveryIncomplete = trace.kind("client.recoveryIncomplete", fields: ["last", "resumesAt"])
         self.timelineComponent = trace.component("timeline")
         self.kindPublish = trace.kind("workload.publish", fields: ["offset", "bytes"])
         self.workloadComponent = trace.component("workload:\(experiment.workload.topic)")
