@@ -78,6 +78,24 @@ import Testing
         }
     }
 
+    @Test func anOutageBeyondTheReplayWindowEndsInAnIncompleteResumeThatIsAllowed() throws {
+        // The first standard seed that draws an outage longer than the 2 min window: its
+        // clients resume with `recovered: false`, which the checker accepts, and `delivery:
+        // complete` is not among the file's expectations.
+        let seed = try #require((UInt64(1)...1_000).first { SwarmGenerator.scenario(seed: $0).mayExceedReplayWindow })
+        var scenario = SwarmGenerator.scenario(seed: seed)
+        // Only the long outage and its group, to keep the test short.
+        let long = try #require(scenario.faults.first { $0.forMs > SwarmChecker.replayWindowMs })
+        scenario.faults = [long]
+        scenario.groups = scenario.groups.filter { $0.name == long.kind.group }
+        if let proxy = scenario.proxy, !proxy.groups.contains(long.kind.group ?? "") { scenario.proxy = nil }
+        scenario.proxy?.groups = scenario.groups.map(\.name)
+        #expect(!scenario.yaml.contains("delivery: complete"))
+        let outcome = try SwarmRunner.run(scenario)
+        #expect(outcome.incompleteResumes >= scenario.groups[0].count, "seed \(seed)")
+        #expect(outcome.passed, "seed \(seed): \(outcome.violations.map(\.description)) \(outcome.failedExpectations)")
+    }
+
     @Test func aDeliberatelyBrokenScenarioShrinksToAFileThatFails() throws {
         // Behind a proxy that strips Upgrade, a manager that may not switch (autoSwitch: false)
         // never leaves the refused WebSocket: the clients are not on SSE when the budget is up.
@@ -110,20 +128,29 @@ import Testing
         #expect(!replayed.expectationsPassed)
     }
 
-    /// Every experiment in Experiments/regressions/ (shrunk swarm failures, fixed since) passes
-    /// its expectations and the swarm check.
+    /// Every experiment in Experiments/regressions/ (shrunk swarm failures) replayed with the
+    /// swarm check: the fixed ones pass; the open ones (`open-*.yaml`, described in each file
+    /// and the README) still fail, as known issues — when one starts passing, this test says
+    /// so, and the file loses its `open-` prefix.
     static let regressions: [String] = (try? FileManager.default.contentsOfDirectory(atPath: packagePath("Experiments/regressions")))?
         .filter { $0.hasSuffix(".yaml") }.sorted().map { "Experiments/regressions/\($0)" } ?? []
 
     @Test func regressionsAreListed() {
-        #expect(!Self.regressions.isEmpty)
+        #expect(Self.regressions.contains { !$0.hasPrefix("Experiments/regressions/open-") })
     }
 
     @Test(arguments: regressions)
     func regressionsHold(file: String) throws {
         let outcome = try SwarmRunner.check(try ExperimentLoader.load(path: packagePath(file)))
-        #expect(outcome.violations.isEmpty, "\(file): \(outcome.violations.map(\.description)); replay: crosswind run \(file) --swarm-check")
-        #expect(outcome.expectationsPassed, "\(file): \(outcome.failedExpectations)")
+        let check = {
+            #expect(outcome.violations.isEmpty, "\(file): \(outcome.violations.map(\.description)); replay: crosswind run \(file) --swarm-check")
+            #expect(outcome.expectationsPassed, "\(file): \(outcome.failedExpectations)")
+        }
+        if file.hasPrefix("Experiments/regressions/open-") {
+            withKnownIssue("an open swarm failure, described in \(file)") { check() }
+        } else {
+            check()
+        }
     }
 }
 

@@ -84,7 +84,7 @@ extension SwarmScenario {
         let durationMs = self.healMs + self.budgetMs - Self.publishStartMs
         lines.append(
             "workload: { topic: metrics, rate: \(self.rate), size: \(self.size), start: \(Self.duration(Self.publishStartMs)), "
-                + "duration: \(Self.duration(durationMs)), drain: \(Self.duration(Self.drainMs)) }"
+                + "duration: \(Self.duration(durationMs)), drain: \(Self.duration(self.drainMs)) }"
         )
         if self.faults.isEmpty {
             lines.append("timeline: []")

@@ -10,8 +10,8 @@ import CrosswindExperiment
 ///
 /// The run has three phases: a faulty phase (every fault starts after the clients connected
 /// and is undone by itself with `for:`), the heal (the moment the last fault ends,
-/// ``SwarmBudget/healAt(_:)``), and a quiet phase as long as the liveness budget during which
-/// the server keeps publishing, then a short drain.
+/// ``healMs``), and a quiet phase as long as the liveness budget during which the server keeps
+/// publishing, then the drain (``drainMs``).
 public struct SwarmScenario: Sendable, Equatable {
     /// The seed the scenario was drawn from; also the seed of the run.
     public var seed: UInt64
@@ -35,8 +35,11 @@ public struct SwarmScenario: Sendable, Equatable {
 
     /// When publishing starts; the clients connect from 0 s (within ``Group/connectSpreadMs``).
     public static let publishStartMs = 2_000
-    /// Time after publishing stops before the run is measured.
-    public static let drainMs = 5_000
+    /// Time after publishing stops before the run is measured: 5 s, plus one heartbeat
+    /// interval. A proxy that holds each SSE event until the next bytes keeps doing so on the
+    /// streams it saw while the policy was on (the policy changes for new connections), and
+    /// the last message then waits for the server's next heartbeat comment.
+    public var drainMs: Int { 5_000 + self.knobs.heartbeatIntervalMs }
     /// The WebSocket port when ``separateWebSocketPort`` is set.
     public static let webSocketPort = 8080
 
