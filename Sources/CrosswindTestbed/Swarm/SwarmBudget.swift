@@ -35,7 +35,7 @@ public struct SwarmBudget: Sendable, Equatable {
     /// When publishing stops, and when the run is measured.
     public var publishEndNanos: Int64
     public var endNanos: Int64
-    /// The best transport each group's healed path allows, by group name.
+    /// The best transport each managed group's healed path allows, by group name.
     public var bestTransport: [String: String]
     /// Client name prefix → group, for clients named `GROUP-N`.
     public var groups: [String]
@@ -99,6 +99,9 @@ public struct SwarmBudget: Sendable, Equatable {
         self.endNanos = experiment.workload.metricsAt.nanoseconds
         var best: [String: String] = [:]
         for group in experiment.topology.groups {
+            // A client without a manager runs its one transport and reports no switches:
+            // there is no transport to check.
+            guard group.manager != nil else { continue }
             let policy = experiment.topology.middleboxes.first { $0.groups.contains(group.name) }?.policy
             best[group.name] = Self.best(behind: policy)
         }
