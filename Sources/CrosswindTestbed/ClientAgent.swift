@@ -121,6 +121,7 @@ final class ClientAgent: RealtimeClientDelegate, RealtimeManagerDelegate {
 
     func manager(_ manager: RealtimeCommunicationManager, recoveryIncompleteAfter last: StreamCursor, resumesAt: StreamCursor, at time: NIODeadline) {
         self.incompleteRecoveries += 1
+        self.run.simulation.trace.record(time, self.traceComponent, self.run.kindRecoveryIncomplete, Int64(last.offset), Int64(resumesAt.offset))
     }
 
     // MARK: Accounting

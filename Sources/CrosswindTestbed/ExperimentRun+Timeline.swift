@@ -5,33 +5,38 @@ import CrosswindNetwork
 import NIOCore
 
 /// The fault timeline: each entry of the experiment's `timeline` runs at its time, acting on
-/// groups' links, their firewall rules, a proxy's policy, or the server (`+Restart`). An entry with `revertAfter`
-/// (YAML `for:`) schedules its own undoing when it runs: a task at `at + revertAfter` that
-/// records `timeline.revert` in the trace and performs the inverse the action returned.
+/// groups' links, their firewall rules, a proxy's policy, or the server (`+Restart`). An entry
+/// with `revertAfter` (YAML `for:`) is undone at `at + revertAfter` by a task that records
+/// `timeline.revert` in the trace and performs the inverse the action returned when it ran.
+///
+/// A fault lasts the half-open interval `[at, at + for)`: the undoing due at a moment runs
+/// before the actions due at that moment, so a fault that begins as another of the same links
+/// ends (`{ at: 10s, for: 2s }` then `{ at: 12s, … }`) follows it instead of being undone by
+/// it — and a later undoing of its own never brings the earlier fault back.
 extension ExperimentRun {
     func scheduleTimeline() {
         // Stable by time: entries at the same time keep their file order.
         let ordered = self.experiment.timeline.enumerated().sorted { ($0.element.at, $0.offset) < ($1.element.at, $1.offset) }
+        let undos = UndoSlots()
+        // The undoings first, so that at one moment every undoing due runs before every action
+        // due (same-deadline tasks run in the order they were scheduled), in time order.
+        let reverts = ordered.compactMap { entry in entry.element.revertAfter.map { (index: entry.offset, at: entry.element.at + $0) } }
+        for revert in reverts.sorted(by: { ($0.at, $0.index) < ($1.at, $1.index) }) {
+            self.simulation.schedule(at: self.simulation.at(revert.at)) { [unowned self] in
+                guard let undo = undos.slots.removeValue(forKey: revert.index) else { return }
+                // Registered on first use, so runs without `for:` keep their traces (and digests).
+                let actions = self.simulation.trace.vocabulary("timeline.action")
+                let kindRevert = self.simulation.trace.kind("timeline.revert", fields: [TraceField("action", actions)])
+                self.simulation.trace.record(self.simulation.now, self.timelineComponent, kindRevert, Int64(revert.index))
+                undo()
+            }
+        }
         for (index, event) in ordered {
             self.simulation.schedule(at: self.simulation.at(event.at)) { [unowned self] in
                 self.simulation.trace.record(self.simulation.now, self.timelineComponent, self.kindTimeline, Int64(index))
                 let undo = self.perform(event.action)
-                if let revertAfter = event.revertAfter, let undo {
-                    self.scheduleRevert(index: index, after: revertAfter, undo)
-                }
+                if event.revertAfter != nil, let undo { undos.slots[index] = undo }
             }
-        }
-    }
-
-    /// Runs `undo` `after` from now, as the event `timeline.revert` of entry `index` (named like
-    /// its `timeline.action`). The kind is registered on first use, so runs without `for:` keep
-    /// their traces (and digests).
-    private func scheduleRevert(index: Int, after: TimeAmount, _ undo: @escaping () -> Void) {
-        let actions = self.simulation.trace.vocabulary("timeline.action")
-        let kindRevert = self.simulation.trace.kind("timeline.revert", fields: [TraceField("action", actions)])
-        self.simulation.schedule(at: self.simulation.now + after) { [unowned self] in
-            self.simulation.trace.record(self.simulation.now, self.timelineComponent, kindRevert, Int64(index))
-            undo()
         }
     }
 
@@ -134,6 +139,12 @@ extension ExperimentRun {
             }
         }
     }
+}
+
+/// The undoings of the entries that ran, by entry index, until their time comes. Confined to
+/// the simulation loop.
+private final class UndoSlots {
+    var slots: [Int: () -> Void] = [:]
 }
 
 /// Whether a flap has ended: its revert (or its `until`) stops the down-and-up tasks still

@@ -131,7 +131,7 @@ extension ExperimentRun {
                 self.simulation.schedule(at: connectTime) { [unowned self] in
                     self.connect(agent, from: node, group: group, groupIndex: groupIndex, member: member)
                 }
-                agent.reconnect = { [unowned self] cursor in
+                agent.reconnect = { [unowned self, unowned agent] cursor in
                     self.connect(agent, from: node, group: group, groupIndex: groupIndex, member: member, resumeFrom: cursor)
                 }
                 agentIndex += 1

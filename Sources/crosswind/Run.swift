@@ -39,13 +39,16 @@ struct Run: ParsableCommand {
     @Flag(help: "Run twice in this process and compare traces; exit 3 on the first divergent event.")
     var checkDeterminism = false
 
+    @Flag(help: "Also check the swarm invariants from the trace (README, \"Swarm testing\"); exit 1 on a violation.")
+    var swarmCheck = false
+
     /// The files `run` writes into a run directory (captures are named by the manifest).
     static let runFiles = ["manifest.json", "report.json", "events.jsonl", "metrics.csv", "server.log"]
 
     func run() throws {
         if self.isSuite {
-            guard !self.pcap && !self.checkDeterminism else {
-                printError("run: --pcap and --check-determinism take one experiment file (got \(self.experiments.joined(separator: " ")))")
+            guard !self.pcap && !self.checkDeterminism && !self.swarmCheck else {
+                printError("run: --pcap, --check-determinism and --swarm-check take one experiment file (got \(self.experiments.joined(separator: " ")))")
                 throw ExitCode(ExitStatus.invalidInput)
             }
             let status = try runSuite(paths: self.experiments, seeds: self.seed.map { [$0] }, jobs: ProcessPool.defaultJobs, keep: self.out, junit: nil)
@@ -123,6 +126,18 @@ struct Run: ParsableCommand {
             throw ExitCode(ExitStatus.invalidInput)
         }
         Summary.print(result.report, wall: wall, directory: directory)
+        var violated = false
+        if self.swarmCheck {
+            let budget = SwarmBudget(experiment: experiment)
+            let violations = SwarmChecker(budget: budget).check(SwarmTraceReader.events(of: result.trace))
+            print("swarm check: heal at \(Double(budget.healNanos) / 1e9) s, budget \(Double(budget.budgetNanos) / 1e9) s: \(violations.isEmpty ? "every invariant held" : "\(violations.count) violations")")
+            for violation in violations.prefix(20) { print("  \(violation)") }
+            violated = !violations.isEmpty
+        }
+        if violated && result.report.passed {
+            print("inspect \(directory)/events.jsonl")
+            throw ExitCode(ExitStatus.expectationFailed)
+        }
         if !result.report.passed {
             print("inspect \(directory)/, or replay: crosswind replay \(directory)")
             throw ExitCode(ExitStatus.expectationFailed)

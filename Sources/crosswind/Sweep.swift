@@ -26,8 +26,8 @@ struct Sweep: ParsableCommand {
         )
     )
 
-    @Argument(help: ArgumentHelp("The experiment file; with --merge, the sweep directories (or sweep.json files) to merge.", valueName: "experiment-or-dir"))
-    var inputs: [String]
+    @Argument(help: ArgumentHelp("The experiment file; with --merge, the sweep directories (or sweep.json files) to merge; none with --swarm.", valueName: "experiment-or-dir"))
+    var inputs: [String] = []
 
     @Option(help: ArgumentHelp("The seeds to run, both included.", valueName: "A..B"))
     var seeds: String?
@@ -44,8 +44,29 @@ struct Sweep: ParsableCommand {
     @Flag(help: "Merge the sweep.json of shares (the inputs) into one, written to --out.")
     var merge = false
 
+    @Flag(help: "Swarm testing: draw a scenario (topology, faults, schedule) from each seed instead of running a file; check the invariants from the trace; write and shrink the failing seeds' experiments (see README, \"Swarm testing\").")
+    var swarm = false
+
+    @Flag(help: "With --swarm: draw the small scenarios the test suite runs.")
+    var small = false
+
+    @Flag(help: "With --swarm: write failing seeds' experiments without shrinking them.")
+    var noShrink = false
+
+    @Option(help: "With --swarm: runs the shrinker may spend on one failing seed.")
+    var shrinkRuns = 150
+
+    /// A share's summary file, for the parent that split a swarm sweep over processes.
+    @Option(help: ArgumentHelp(visibility: .private))
+    var shareFile: String?
+
     func validate() throws {
         guard self.jobs >= 1 else { throw ValidationError("--jobs must be at least 1") }
+        if self.swarm {
+            try self.validateSwarm()
+            return
+        }
+        guard !self.small && !self.noShrink else { throw ValidationError("--small and --no-shrink go with --swarm") }
         if self.merge {
             guard self.out != nil else { throw ValidationError("--merge needs --out DIR for the merged sweep") }
             guard self.seeds == nil && self.shard == nil else { throw ValidationError("--merge takes the seeds from the shares: drop --seeds and --shard") }
@@ -64,6 +85,10 @@ struct Sweep: ParsableCommand {
     }
 
     func run() throws {
+        if self.swarm {
+            try self.runSwarm()
+            return
+        }
         let summary = try self.merge ? self.mergeShares() : self.sweep()
         let directory = self.out ?? Self.defaultDirectory(experiment: summary.experiment, shard: summary.shard)
         do {
