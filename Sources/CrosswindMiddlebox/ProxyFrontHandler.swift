@@ -68,6 +68,12 @@ final class ProxyFrontHandler: ChannelInboundHandler, RemovableChannelHandler {
         if context.channel.isActive { self.start(context) }
     }
 
+    /// The context holds this handler: kept past removal, the two (and the channel behind
+    /// them) would keep each other alive after the connection is gone.
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+    }
+
     func channelActive(context: ChannelHandlerContext) {
         self.start(context)
         context.fireChannelActive()

@@ -24,6 +24,11 @@ final class ProxyBackHandler: ChannelInboundHandler, RemovableChannelHandler {
         self.pair.back = context.channel
     }
 
+    /// Drops the context, which holds this handler (see ``ProxyFrontHandler``).
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+    }
+
     func channelActive(context: ChannelHandlerContext) {
         self.active = true
         for part in self.queued { context.write(self.wrapOutboundOut(part), promise: nil) }
@@ -93,6 +98,11 @@ final class RawRelay: ChannelInboundHandler, RemovableChannelHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+    }
+
+    /// Drops the context, which holds this handler (see ``ProxyFrontHandler``).
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
     }
 
     func channelActive(context: ChannelHandlerContext) {
