@@ -152,8 +152,9 @@ public final class ExperimentRun {
     /// end at once or a slice at a time, and the hook schedules and records nothing.
     public var onProgress: ((RunProgress) -> Void)?
 
-    /// Where the loop's shutdown reports (synchronously, see ``execute()``).
-    private static let teardownQueue = DispatchQueue(label: "crosswind.run.teardown")
+    /// Where the loop's shutdown reports: an embedded loop calls `queue.sync` with an empty
+    /// callback after the trace is sealed, so no second thread ever runs simulation code.
+    private static let teardownQueue = DispatchQueue(label: "crosswind.run.teardown")  // allowed-nondeterminism: synchronous no-op callback after the trace is sealed
 
     /// Virtual time between two calls of ``onProgress``.
     static let progressSlice = TimeAmount.milliseconds(100)
