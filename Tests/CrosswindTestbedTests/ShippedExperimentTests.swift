@@ -77,6 +77,7 @@ import Testing
         ("office-4g-outage", [2]),
         ("server-crash-restart", [1, 2]),
         ("server-restart-durable", [1, 2]),
+        ("hotel-wifi-roaming", [2, 20]),
     ]
 
     @Test(arguments: catalogue)
