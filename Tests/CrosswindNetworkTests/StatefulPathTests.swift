@@ -107,8 +107,9 @@ import Testing
     }
 
     /// The time the last of `clients` links sharing one 1 Mbit/s transmitter delivers a
-    /// 1000-byte segment that every client's server sent at the same instant, after the send.
-    private static func lastArrival(clients: Int, shared: Bool) -> TimeAmount {
+    /// 1000-byte segment that every client's server sent at the same instant, after the send,
+    /// and the longest a segment waited in the shared queue.
+    private static func lastArrival(clients: Int, shared: Bool) -> (last: TimeAmount, queueing: TimeAmount) {
         let simulation = Simulation(seed: 1)
         let network = Network(simulation: simulation)
         let server = network.addNode("server")
@@ -132,16 +133,18 @@ import Testing
         simulation.run(for: .seconds(5))
         let arrivals = recorders.compactMap { $0.receiveTimes.first }
         precondition(arrivals.count == clients)
-        return arrivals.max()! - sentAt
+        return (arrivals.max()! - sentAt, transmitter.maxQueueingDelay)
     }
 
     @Test func aSharedTransmitterQueuesEveryClientBehindTheOthers() {
         // One 1052-byte segment per client takes 8.416 ms to serialize at 1 Mbit/s: on lines
         // of their own every client has it after 18.416 ms; through one shared line the last
         // waits behind all the others, so the delay grows with the number of clients.
-        #expect(Self.lastArrival(clients: 1, shared: true).nanoseconds == 18_416_000)
-        #expect(Self.lastArrival(clients: 10, shared: false).nanoseconds == 18_416_000)
-        #expect(Self.lastArrival(clients: 10, shared: true).nanoseconds == 10 * 8_416_000 + 10_000_000)
-        #expect(Self.lastArrival(clients: 40, shared: true).nanoseconds == 40 * 8_416_000 + 10_000_000)
+        #expect(Self.lastArrival(clients: 1, shared: true).last.nanoseconds == 18_416_000)
+        #expect(Self.lastArrival(clients: 10, shared: false).last.nanoseconds == 18_416_000)
+        let ten = Self.lastArrival(clients: 10, shared: true)
+        #expect(ten.last.nanoseconds == 10 * 8_416_000 + 10_000_000)
+        #expect(ten.queueing.nanoseconds == 9 * 8_416_000)
+        #expect(Self.lastArrival(clients: 40, shared: true).last.nanoseconds == 40 * 8_416_000 + 10_000_000)
     }
 }
