@@ -43,3 +43,18 @@ public struct SyncSettings: Sendable, Equatable {
         self.batchSize = batchSize
     }
 }
+
+/// A NAT gateway (or a stateful firewall) on the path of a group's clients that forgets a flow
+/// after it carried nothing, either way, for `idleTimeout`. Later packets of that flow vanish
+/// in both directions, without an RST, until the client opens a new connection: the client and
+/// the server each hold a connection the other end can no longer reach (see
+/// `IdleExpiringState`). One NAT serves the whole group.
+public struct NATSettings: Sendable, Equatable {
+    /// How long a flow may be idle before its state is gone; greater than zero.
+    public var idleTimeout: TimeAmount
+
+    /// Creates NAT settings.
+    public init(idleTimeout: TimeAmount) {
+        self.idleTimeout = idleTimeout
+    }
+}

@@ -32,6 +32,7 @@ enum ManagerReader {
         settings.confirmTimeouts.websocket.floor = confirmTimeoutFloor
         settings.confirmTimeouts.sse.floor = confirmTimeoutFloor
         settings.rememberFor = map.read(Keys.rememberFor)
+        settings.heartbeatFloor = map.optional(Keys.heartbeatFloor)
         map.finish()
         return settings
     }

@@ -35,6 +35,15 @@ enum ModelRules {
             }
             if firstIndexOfName[group.name] == nil { firstIndexOfName[group.name] = index }
             tcp(group.tcp, at: "\(path).tcp", r)
+            if group.sharedLink, !r.hasProblem("\(path).link") {
+                let missing = [("up", group.link.up), ("down", group.link.down)].filter { $0.1.bandwidthBitsPerSecond == nil }.map(\.0)
+                if !missing.isEmpty {
+                    r.report(
+                        ["\(path).sharedLink"],
+                        "a shared link needs a bandwidth both ways (the rate its one queue drains at); \(missing.joined(separator: " and ")) has none"
+                    )
+                }
+            }
             if let manager = group.manager { self.manager(manager, at: "\(path).manager", r) }
         }
         tcp(topology.server.tcp, at: "server.tcp", r)
@@ -190,7 +199,7 @@ enum ModelRules {
                     "'for' does not apply to \(event.action.fileKey): a repair is not undone (it applies to partition, setLink, firewall, flap and setProxyPolicy)"
                 )
             }
-            if let selection = event.action.groups, let topology, groupNamesComplete {
+            if let selection = event.action.groups, let topology, selection.isGroups ? groupNamesComplete : middleboxNamesComplete {
                 groups(selection, at: actionPath, in: topology, r)
             }
             // Entries left out before this one may have added a firewall: say nothing about removals then.
@@ -199,14 +208,10 @@ enum ModelRules {
             case .setProxyPolicy(let middlebox, let newPolicy):
                 policy(newPolicy, at: actionPath, r)
                 let reference = "\(actionPath).middlebox"
-                if let topology, middleboxNamesComplete, !r.hasProblem(reference),
-                   !topology.middleboxes.contains(where: { $0.name == middlebox }) {
-                    let known = topology.middleboxes.isEmpty
-                        ? "the topology has no middleboxes"
-                        : "middleboxes: " + topology.middleboxes.map(\.name).joined(separator: ", ")
-                    r.report([reference], "no middlebox '\(middlebox)' (\(known))")
+                if let topology, middleboxNamesComplete, !r.hasProblem(reference), let reason = unknownMiddlebox(middlebox, in: topology) {
+                    r.report([reference], reason)
                 }
-            case .addFirewall(let name, let selection, _, _):
+            case .addFirewall(let name, let selection, _, _, _):
                 for group in names(selection, topology) {
                     firewalls.append((group, name, event.at, path))
                 }
@@ -264,6 +269,7 @@ enum ModelRules {
         case .group(let name): return [name]
         case .groups(let names): return names
         case .all: return topology?.groups.map(\.name) ?? []
+        case .middlebox, .server: return []
         }
     }
 
@@ -289,12 +295,24 @@ enum ModelRules {
                     r.report(["\(path)[\(index)]"], "'\(name)' is listed twice (first at groups[\(first)])")
                 }
             }
-        case .all:
+        case .all, .server:
             break
+        case .middlebox(let name):
+            let path = "\(actionPath).middlebox"
+            if !r.hasProblem(path), let reason = unknownMiddlebox(name, in: topology) { r.report([path], reason) }
         }
     }
 
     // MARK: - Shared by the expectation reader and the validation of values built in Swift
+
+    /// "no middlebox 'x' (middleboxes: a, b)" when `topology` has no middlebox `name`.
+    static func unknownMiddlebox(_ name: String, in topology: Topology) -> String? {
+        guard !topology.middleboxes.contains(where: { $0.name == name }) else { return nil }
+        let known = topology.middleboxes.isEmpty
+            ? "the topology has no middleboxes"
+            : "middleboxes: " + topology.middleboxes.map(\.name).joined(separator: ", ")
+        return "no middlebox '\(name)' (\(known))"
+    }
 
     /// "no client group 'x' (groups: a, b)" when `topology` has no group `name`.
     static func unknownGroup(_ name: String, in topology: Topology) -> String? {

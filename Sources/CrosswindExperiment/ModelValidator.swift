@@ -132,7 +132,7 @@ final class ModelValidator {
             break
         case .setLink(_, _, let link):
             self.link(link, action)
-        case .addFirewall(let name, _, let port, _):
+        case .addFirewall(let name, _, let port, _, _):
             action.check(Schema.FirewallKeys.name, name)
             action.check(Schema.FirewallKeys.port, port)
         case .removeFirewall(let name, _):
@@ -232,6 +232,7 @@ final class ModelValidator {
         s.check(Schema.SyncKeys.interval, group.sync.interval, at: "sync.interval")
         s.check(Schema.SyncKeys.longPoll, group.sync.longPoll, at: "sync.longPoll")
         s.check(Schema.SyncKeys.batchSize, group.sync.batchSize, at: "sync.batchSize")
+        if let nat = group.nat { s.check(Schema.NATKeys.idleTimeout, nat.idleTimeout, at: "nat.idleTimeout") }
         if let manager = group.manager { self.manager(manager, s.scoped("manager")) }
     }
 
@@ -284,6 +285,7 @@ final class ModelValidator {
             s.check(Keys.confirmTimeoutFloor, settings.confirmTimeouts.sse.floor)
         }
         s.check(Keys.rememberFor, settings.rememberFor)
+        if let floor = settings.heartbeatFloor { s.check(Keys.heartbeatFloor, floor) }
     }
 
     func policy(_ policy: HTTPProxyPolicy, _ s: Scope) {

@@ -49,6 +49,11 @@ extension Schema {
             "rememberFor", .duration(), default: RealtimeManagerConfiguration().rememberFor,
             "How long the transport that worked is remembered for the network; `0s` forgets at once.", example: "30min"
         )
+        static let heartbeatFloor = SchemaKey<TimeAmount>.optional(
+            "heartbeatFloor", .duration(positive: true), absent: "the WebSocket ping interval stays the group's `heartbeat.interval`",
+            "Learn a shorter WebSocket ping interval, down to this: each WebSocket heartbeat loss halves it for the later connections and reconnects at once instead of counting toward a fallback (a connection that died quiet between two pings is the mark of a NAT that forgets idle flows sooner); at the floor, losses count again.",
+            example: "5s"
+        )
     }
 
     static let manager = SchemaBlock(
@@ -57,7 +62,7 @@ extension Schema {
         keys: [
             ManagerKeys.defaultMethod.info, ManagerKeys.fallbackMethods, ManagerKeys.autoSwitch.info,
             ManagerKeys.benchmarkInterval.info, ManagerKeys.latencyThreshold.info, ManagerKeys.giveUpAfter.info,
-            ManagerKeys.backoff, ManagerKeys.confirmTimeoutFloor.info, ManagerKeys.rememberFor.info,
+            ManagerKeys.backoff, ManagerKeys.confirmTimeoutFloor.info, ManagerKeys.rememberFor.info, ManagerKeys.heartbeatFloor.info,
         ],
         example: """
             manager:

@@ -55,9 +55,20 @@ extension Schema {
             summary: "Several groups at once, or `all` for every group of the topology (a group may be called `all`: `group: all` names it).",
             example: "[office, home]"
         )
+        static let middlebox = SchemaKey<String>.conditional(
+            "middlebox", .reference(to: "middlebox", plural: "middleboxes"), among: "`group`, `groups`, `middlebox` or `server`",
+            "The link between this middlebox and the server (`up`: proxy → server), in place of groups' links: the proxy's clients keep their own links to it.",
+            example: "corp-proxy"
+        )
+        static let server = SchemaKey<Bool>.conditional(
+            "server", .boolean, among: "`group`, `groups`, `middlebox` or `server`",
+            "`true`: every link that reaches the server (`up`: towards it) — from the groups that connect to it directly and from each middlebox — as when the server's own network goes.",
+            example: "true"
+        )
         static let direction = SchemaKey<LinkDirection>.key(
             "direction", .choice(what: "direction"), default: .both,
-            "Which links of each client: `up` (client → server or its proxy), `down`, or `both`.", example: "both"
+            "Which links of each client: `up` (client → server or its proxy), `down`, or `both`. For `middlebox`: `up` is proxy → server; for `server`, towards the server.",
+            example: "both"
         )
         static let revertAfter = SchemaKey<TimeAmount>.optional(
             "for", .duration(positive: true), absent: "until another entry changes it",
@@ -71,15 +82,15 @@ extension Schema {
 
     static let partition = SchemaBlock(
         id: "partition", title: "partition", location: "`partition:` of a timeline entry",
-        summary: "The groups' links go down: a black hole, no RST and no FIN, so connections stay half-open until a heartbeat or TCP's retransmission limit notices.",
-        keys: [TargetKeys.group.info, TargetKeys.groups, TargetKeys.direction.info, TargetKeys.revertAfter.info],
+        summary: "The groups' links go down (or a middlebox's link to the server, or the server's links): a black hole, no RST and no FIN, so connections stay half-open until a heartbeat or TCP's retransmission limit notices.",
+        keys: [TargetKeys.group.info, TargetKeys.groups, TargetKeys.middlebox.info, TargetKeys.server.info, TargetKeys.direction.info, TargetKeys.revertAfter.info],
         example: "- { at: 20s, partition: { groups: [office, home], direction: both, for: 10s } }"
     )
 
     static let heal = SchemaBlock(
         id: "heal", title: "heal", location: "`heal:` of a timeline entry",
-        summary: "The groups' links come back up. Recovery time is measured from here.",
-        keys: [TargetKeys.group.info, TargetKeys.groups, TargetKeys.direction.info],
+        summary: "The groups' links come back up (or a middlebox's or the server's). Recovery time is measured from here, for the clients whose path they are.",
+        keys: [TargetKeys.group.info, TargetKeys.groups, TargetKeys.middlebox.info, TargetKeys.server.info, TargetKeys.direction.info],
         refused: noRevert,
         example: "- { at: 35s, heal: { groups: all } }"
     )
@@ -87,7 +98,7 @@ extension Schema {
     static let setLink = SchemaBlock(
         id: "setlink", title: "setLink", location: "`setLink:` of a timeline entry",
         summary: "The groups' links take new properties: every key of a [link](#link), absent ones at their defaults. Whether a link is up stays as partition and heal left it.",
-        keys: [TargetKeys.group.info, TargetKeys.groups, TargetKeys.direction.info, TargetKeys.revertAfter.info],
+        keys: [TargetKeys.group.info, TargetKeys.groups, TargetKeys.middlebox.info, TargetKeys.server.info, TargetKeys.direction.info, TargetKeys.revertAfter.info],
         includes: [link],
         example: "- { at: 10s, setLink: { group: office, direction: down, latency: 200ms, loss: 5%, for: 30s } }"
     )
@@ -102,21 +113,26 @@ extension Schema {
             "`drop`: packets vanish, a connect waits out its SYN retries. `reject`: a TCP RST answers at once.",
             example: "drop"
         )
+        static let direction = SchemaKey<FirewallDirection>.key(
+            "direction", .choice(what: "firewall direction"), default: .inbound,
+            "`inbound`: the packets the groups' clients send to `port` (connects, requests); the rule stands where their up links arrive, so a `reject`'s RST crosses back to the client. `outbound`: the packets `port` sends to the groups' clients (answers, pushes, pongs); the rule stands where their down links leave, so the client hears nothing and a `reject`'s RST goes to the server, which drops its end. Other groups' packets are never matched.",
+            example: "outbound"
+        )
     }
 
     static let firewall = SchemaBlock(
         id: "firewall", title: "firewall", location: "`firewall:` of a timeline entry",
-        summary: "A packet firewall rule on the groups' up links (client → server or its proxy).",
+        summary: "A packet firewall rule for the groups' clients, on the links between them and the server or its proxy: it matches their packets to `port` (`inbound`) or from it (`outbound`), and no other group's.",
         keys: [
             FirewallKeys.name.info, TargetKeys.group.info, TargetKeys.groups, FirewallKeys.port.info,
-            FirewallKeys.action.info, TargetKeys.revertAfter.info,
+            FirewallKeys.action.info, FirewallKeys.direction.info, TargetKeys.revertAfter.info,
         ],
         example: "- { at: 0s, firewall: { name: block-ws, group: office, port: 8080, action: drop } }"
     )
 
     static let removeFirewall = SchemaBlock(
         id: "removefirewall", title: "removeFirewall", location: "`removeFirewall:` of a timeline entry",
-        summary: "Removes the firewall rules called `name` from the groups' up links. The rule must have been added to each group by an earlier entry of the file, at a time not after this one.",
+        summary: "Removes the firewall rules called `name` from the groups' links. The rule must have been added to each group by an earlier entry of the file, at a time not after this one.",
         keys: [FirewallKeys.name.info, TargetKeys.group.info, TargetKeys.groups],
         refused: noRevert,
         example: "- { at: 60s, removeFirewall: { name: block-ws, group: office } }"
@@ -144,7 +160,8 @@ extension Schema {
         id: "flap", title: "flap", location: "`flap:` of a timeline entry",
         summary: "The groups' links go down and up repeatedly: each `period`, down for the first part and up for `up` of it, until `until` (or for `for`).",
         keys: [
-            TargetKeys.group.info, TargetKeys.groups, TargetKeys.direction.info, FlapKeys.period.info, FlapKeys.up.info,
+            TargetKeys.group.info, TargetKeys.groups, TargetKeys.middlebox.info, TargetKeys.server.info, TargetKeys.direction.info,
+            FlapKeys.period.info, FlapKeys.up.info,
             FlapKeys.until.info, FlapKeys.revertAfter.info,
         ],
         example: "- { at: 5s, flap: { group: office, direction: both, period: 10s, up: 70%, until: 60s } }"

@@ -188,6 +188,16 @@ extension Schema {
             summary: "Run the RealtimeCommunicationManager in every client: it starts on `defaultMethod`, falls back and upgrades back.",
             example: "{ defaultMethod: websocket, fallbackMethods: [sse, sync] }"
         )
+        static let nat = KeyInfo(
+            name: "nat", type: "mapping: [nat](#nat)", allowed: "", presence: .optional("no state on the path"),
+            summary: "A NAT gateway or stateful firewall on the group's path that forgets flows idle for `idleTimeout`: their later packets vanish both ways until a new connection.",
+            example: "{ idleTimeout: 350s }"
+        )
+        static let sharedLink = SchemaKey<Bool>.key(
+            "sharedLink", .boolean, default: false,
+            "The group's clients share one transmitter and one queue per direction (an office uplink, one router's line) at the link's `bandwidth` and `queue`, instead of a line each; latency, jitter and loss stay per client. Needs a `bandwidth` both ways.",
+            example: "true"
+        )
     }
 
     static let group = SchemaBlock(
@@ -195,7 +205,8 @@ extension Schema {
         summary: "A group of identical clients: same transport, same links, same TCP and heartbeat settings.",
         keys: [
             GroupKeys.name.info, GroupKeys.count.info, GroupKeys.transport.info, GroupKeys.connectAt.info,
-            GroupKeys.connectSpread.info, GroupKeys.link, GroupKeys.tcp, GroupKeys.heartbeat, GroupKeys.sync, GroupKeys.manager,
+            GroupKeys.connectSpread.info, GroupKeys.link, GroupKeys.sharedLink.info, GroupKeys.nat, GroupKeys.tcp, GroupKeys.heartbeat,
+            GroupKeys.sync, GroupKeys.manager,
         ],
         reserved: ["path"],
         example: """
@@ -403,6 +414,21 @@ extension Schema {
             "How long to wait for the pong before the connection counts as dead (half-open or buffering).", example: "10s"
         )
     }
+
+    enum NATKeys {
+        static let idleTimeout = SchemaKey<TimeAmount>.required(
+            "idleTimeout", .duration(positive: true),
+            "How long a flow may carry nothing, either way, before the NAT forgets it. Published defaults: AWS NAT gateway 350 s, Google Cloud NAT established TCP 1200 s, Azure NAT gateway 4 min; RFC 5382 asks at least 2 h 4 min, and carrier-grade NATs have been measured far below it.",
+            example: "350s"
+        )
+    }
+
+    static let nat = SchemaBlock(
+        id: "nat", title: "NAT", location: "`nat:` of a client group",
+        summary: "Per-flow state with an idle timeout on the group's path: a flow (a connection) that carried no packet either way for `idleTimeout` is forgotten, and its later packets are dropped silently in both directions — no RST, so neither end learns it — until the client opens a new connection (its SYN makes new state). Packets from the server never make state. One table serves the group.",
+        keys: [NATKeys.idleTimeout.info],
+        example: "nat: { idleTimeout: 350s }"
+    )
 
     static let heartbeat = SchemaBlock(
         id: "heartbeat", title: "Heartbeat", location: "`heartbeat:` of a client group",

@@ -7,6 +7,14 @@ public enum LinkDirection: String, Sendable, Equatable, CaseIterable {
     case up, down, both
 }
 
+/// Which packets of a port a firewall rule matches. The raw values are the names experiment files use.
+public enum FirewallDirection: String, Sendable, Equatable, CaseIterable {
+    /// Packets the groups' clients send to the port: connects and requests.
+    case inbound
+    /// Packets the port sends to the groups' clients: answers, pushes and pongs.
+    case outbound
+}
+
 /// What a packet firewall rule does to matching packets.
 public enum FirewallAction: String, Sendable, Equatable, CaseIterable {
     /// Silently discard (the client waits out its SYN retries).
@@ -15,7 +23,9 @@ public enum FirewallAction: String, Sendable, Equatable, CaseIterable {
     case reject
 }
 
-/// The client groups a timeline action applies to.
+/// What a timeline action applies to: client groups (the links between each of their clients
+/// and the node it connects to), or, for the link actions, a middlebox's link to the server or
+/// every link that reaches the server.
 ///
 /// A string literal is one group (`"office"`), an array literal a list (`["office", "home"]`).
 public enum GroupSelection: Sendable, Equatable, ExpressibleByStringLiteral, ExpressibleByArrayLiteral, CustomStringConvertible {
@@ -25,6 +35,13 @@ public enum GroupSelection: Sendable, Equatable, ExpressibleByStringLiteral, Exp
     case groups([String])
     /// Every group of the topology, in its order (YAML `groups: all`).
     case all
+    /// The link between a middlebox and the server (YAML `middlebox: corp-proxy`): `up` is
+    /// proxy → server, `down` server → proxy; the proxy's clients' own links are untouched.
+    case middlebox(String)
+    /// Every link that reaches the server — from the groups that connect to it directly and
+    /// from each middlebox — as when the server's own network goes (YAML `server: true`): `up`
+    /// is towards the server.
+    case server
 
     public init(stringLiteral name: String) {
         self = .group(name)
@@ -34,21 +51,33 @@ public enum GroupSelection: Sendable, Equatable, ExpressibleByStringLiteral, Exp
         self = .groups(names)
     }
 
-    /// As written in a file: `office`, `[office, home]`, `all`.
+    /// As written in a file: `office`, `[office, home]`, `all`, `middlebox corp-proxy`, `server`.
     public var description: String {
         switch self {
         case .group(let name): return name
         case .groups(let names): return "[\(names.joined(separator: ", "))]"
         case .all: return "all"
+        case .middlebox(let name): return "middlebox \(name)"
+        case .server: return "server"
         }
     }
 
-    /// The names of the groups selected in `topology`, in order.
+    /// The names of the groups whose clients' paths the selection cuts across in `topology`,
+    /// in order: the groups named, the groups behind a middlebox, or every group for the server.
     public func names(in topology: Topology) -> [String] {
         switch self {
         case .group(let name): return [name]
         case .groups(let names): return names
-        case .all: return topology.groups.map(\.name)
+        case .all, .server: return topology.groups.map(\.name)
+        case .middlebox(let name): return topology.middleboxes.first { $0.name == name }?.groups ?? []
+        }
+    }
+
+    /// Whether it names client groups (and not a middlebox's or the server's links).
+    public var isGroups: Bool {
+        switch self {
+        case .group, .groups, .all: return true
+        case .middlebox, .server: return false
         }
     }
 }
@@ -75,8 +104,9 @@ public struct TimelineEvent: Sendable, Equatable {
 
 /// The actions of an experiment's fault timeline. Link and firewall actions name client
 /// groups and act on the links between each of their clients and the node it connects to (the
-/// server, or the proxy in front of it); `setProxyPolicy` names a middlebox; `restartServer`
-/// acts on the server.
+/// server, or the proxy in front of it); the link actions (`partition`, `heal`, `setLink`,
+/// `flap`) may name a middlebox's link to the server or the server's links instead
+/// (``GroupSelection``); `setProxyPolicy` names a middlebox; `restartServer` acts on the server.
 public enum TimelineAction: Sendable, Equatable {
     /// The links go down (a black hole: no RST, no FIN).
     case partition(group: GroupSelection, direction: LinkDirection)
@@ -85,8 +115,9 @@ public enum TimelineAction: Sendable, Equatable {
     /// The links take new properties (latency, loss, bandwidth…). Whether a link is up stays
     /// as it is (partition and heal decide that): the configuration's `isUp` is not applied.
     case setLink(group: GroupSelection, direction: LinkDirection, link: LinkConfiguration)
-    /// A firewall rule on the groups' up links: packets to `port` are dropped or rejected.
-    case addFirewall(name: String, group: GroupSelection, port: Int, action: FirewallAction)
+    /// A firewall rule for the groups' clients: packets to the server's (or proxy's) `port`
+    /// (`inbound`) or from it (`outbound`) are dropped or rejected.
+    case addFirewall(name: String, group: GroupSelection, port: Int, action: FirewallAction, direction: FirewallDirection = .inbound)
     /// Removes the firewall rules called `name` from the groups' up links.
     case removeFirewall(name: String, group: GroupSelection)
     /// The links go down and up repeatedly: each `period`, up for `upFraction` of it, until
@@ -107,7 +138,7 @@ public enum TimelineAction: Sendable, Equatable {
     public var groups: GroupSelection? {
         switch self {
         case .partition(let group, _), .heal(let group, _), .setLink(let group, _, _),
-            .addFirewall(_, let group, _, _), .removeFirewall(_, let group), .flap(let group, _, _, _, _):
+            .addFirewall(_, let group, _, _, _), .removeFirewall(_, let group), .flap(let group, _, _, _, _):
             return group
         case .setProxyPolicy, .restartServer:
             return nil

@@ -12,7 +12,9 @@ import Yams
 ///   - at: 10s
 ///     setLink: { group: home, direction: down, latency: 200ms, loss: 5% }  # + jitter, bandwidth, queue, for
 ///   - at: 0s
-///     firewall: { name: block-ws, groups: all, port: 80, action: drop }   # action: drop | reject
+///     firewall: { name: block-ws, groups: all, port: 80, action: drop }   # action: drop | reject; direction: inbound | outbound
+///   - at: 40s
+///     partition: { middlebox: corp-proxy, for: 8s }     # the proxy's link to the server; or server: true
 ///   - at: 60s
 ///     removeFirewall: { name: block-ws, group: office }
 ///   - at: 5s
@@ -25,7 +27,7 @@ import Yams
 ///
 /// Each entry has `at:` and exactly one action key (keys, defaults and ranges: ``Schema``'s
 /// timeline blocks). Every action but `setProxyPolicy` and `restartServer` names client groups: `group: NAME`, or
-/// `groups: [NAME, …]` or `groups: all`. What depends on the rest of the file — that `at` is
+/// `groups: [NAME, …]` or `groups: all`; the link actions may name `middlebox: NAME` or `server: true` instead. What depends on the rest of the file — that `at` is
 /// before the run ends, that the groups and middleboxes exist, that `removeFirewall` removes a
 /// rule added earlier, that `until` is after `at` — is checked by ``ModelRules/timeline``.
 /// Entries need not be sorted by time (the runner sorts them stably).
@@ -76,7 +78,7 @@ enum TimelineReader {
         switch key {
         case "partition":
             let map = try body.mapping(Schema.partition)
-            let groups = groupSelection(map)
+            let groups = groupSelection(map, links: true)
             let direction = map.read(Target.direction)
             let revertAfter = map.optional(Target.revertAfter)
             map.finish()
@@ -84,14 +86,14 @@ enum TimelineReader {
             return (.partition(group: groups, direction: direction), revertAfter)
         case "heal":
             let map = try body.mapping(Schema.heal)
-            let groups = groupSelection(map)
+            let groups = groupSelection(map, links: true)
             let direction = map.read(Target.direction)
             map.finish()
             guard let groups else { throw ExperimentError.reported }
             return (.heal(group: groups, direction: direction), nil)
         case "setLink":
             let map = try body.mapping(Schema.setLink)
-            let groups = groupSelection(map)
+            let groups = groupSelection(map, links: true)
             let direction = map.read(Target.direction)
             let link = TopologyReader.linkSpec(in: map)
             let revertAfter = map.optional(Target.revertAfter)
@@ -105,10 +107,11 @@ enum TimelineReader {
             let groups = groupSelection(map)
             let port = map.required(Keys.port)
             let action = map.required(Keys.action)
+            let direction = map.read(Keys.direction)
             let revertAfter = map.optional(Target.revertAfter)
             map.finish()
             guard let name, let groups, let port, let action else { throw ExperimentError.reported }
-            return (.addFirewall(name: name, group: groups, port: port, action: action), revertAfter)
+            return (.addFirewall(name: name, group: groups, port: port, action: action, direction: direction), revertAfter)
         case "removeFirewall":
             let map = try body.mapping(Schema.removeFirewall)
             let name = map.required(Schema.FirewallKeys.name)
@@ -139,10 +142,32 @@ enum TimelineReader {
     }
 
     /// The groups an action names: `group: NAME`, or `groups: [NAME, …]` or `groups: all`
-    /// (exactly one of the two keys). `nil` when neither can be read (the problem is recorded).
-    private static func groupSelection(_ map: YAMLMapping) -> GroupSelection? {
+    /// (exactly one of the two keys), or with `links` (a link action) `middlebox: NAME` or
+    /// `server: true` in their place. `nil` when none can be read (the problem is recorded).
+    private static func groupSelection(_ map: YAMLMapping, links: Bool = false) -> GroupSelection? {
         let single = map.value(Target.group.info)
         let several = map.value(Target.groups)
+        if links {
+            let middlebox = map.value(Target.middlebox.info)
+            let server = map.value(Target.server.info)
+            let given = [single, several, middlebox, server].compactMap { $0 }
+            // Both group and groups alone get the message the actions without links get.
+            if given.count > 1, middlebox != nil || server != nil {
+                map.diagnostics.record(given[1].errorAtKey("give one of group, groups, middlebox or server, not several"))
+                return nil
+            }
+            if middlebox != nil {
+                return map.optional(Target.middlebox).map { .middlebox($0) }
+            }
+            if let server {
+                guard let value = map.optional(Target.server) else { return nil }
+                guard value else {
+                    map.diagnostics.record(server.error("write server: true to act on the server's links, or leave it out"))
+                    return nil
+                }
+                return .server
+            }
+        }
         switch (single, several) {
         case (nil, nil):
             map.diagnostics.record(map.missing(Target.group.name), missingKey: true)
@@ -178,7 +203,7 @@ enum TimelineReader {
     {
         typealias Keys = Schema.FlapKeys
         let map = try body.mapping(Schema.flap)
-        let groups = groupSelection(map)
+        let groups = groupSelection(map, links: true)
         let direction = map.read(Target.direction)
         let period = map.required(Keys.period)
         let upFraction = map.required(Keys.up)

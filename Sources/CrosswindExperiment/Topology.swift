@@ -84,6 +84,12 @@ public struct ClientGroup: Sendable, Equatable {
     /// `heartbeatGrace`, so that one heartbeat governs the group (and the server's SSE comments)
     /// whichever transport it is on.
     public var manager: RealtimeManagerConfiguration?
+    /// A NAT on the group's path that forgets idle flows; nil: no state on the path.
+    public var nat: NATSettings?
+    /// Whether the group's clients share one transmitter and queue per direction (an office
+    /// uplink) at the link's `bandwidthBitsPerSecond` and `queueBytes`, instead of each having
+    /// a line of its own. Latency, jitter and loss stay per client. Needs a bandwidth both ways.
+    public var sharedLink: Bool
 
     /// The accepted range of `count`.
     public static let countRange: ClosedRange<Int> = 1...100_000
@@ -99,8 +105,12 @@ public struct ClientGroup: Sendable, Equatable {
         tcp: TCPSettings = TCPSettings(),
         heartbeat: HeartbeatSettings = HeartbeatSettings(),
         sync: SyncSettings = SyncSettings(),
-        manager: RealtimeManagerConfiguration? = nil
+        manager: RealtimeManagerConfiguration? = nil,
+        nat: NATSettings? = nil,
+        sharedLink: Bool = false
     ) {
+        self.nat = nat
+        self.sharedLink = sharedLink
         self.sync = sync
         self.manager = manager
         self.name = name

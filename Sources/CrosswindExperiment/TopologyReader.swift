@@ -77,11 +77,14 @@ enum TopologyReader {
         let tcp = map.read(Keys.tcp, Self.tcp) ?? TCPSettings()
         let heartbeat = map.read(Keys.heartbeat, Self.heartbeat) ?? HeartbeatSettings()
         let sync = map.read(Keys.sync, Self.sync) ?? SyncSettings()
+        let nat = map.read(Keys.nat, Self.nat)
+        let sharedLink = map.read(Keys.sharedLink)
         map.finish()
         guard let name else { throw ExperimentError.reported }
         return ClientGroup(
             name: name, count: count ?? ClientGroup.countRange.lowerBound, transport: transport, connectAt: connectAt,
-            connectSpread: connectSpread, link: link ?? LinkPair(), tcp: tcp, heartbeat: heartbeat, sync: sync, manager: manager
+            connectSpread: connectSpread, link: link ?? LinkPair(), tcp: tcp, heartbeat: heartbeat, sync: sync, manager: manager,
+            nat: nat, sharedLink: sharedLink
         )
     }
 
@@ -221,6 +224,15 @@ enum TopologyReader {
         let settings = HeartbeatSettings(interval: map.read(Keys.interval), timeout: map.read(Keys.timeout))
         map.finish()
         return settings
+    }
+
+    /// Reads `nat:`.
+    static func nat(_ value: YAMLValue) throws(ExperimentError) -> NATSettings {
+        let map = try value.mapping(Schema.nat)
+        let idleTimeout = map.required(Schema.NATKeys.idleTimeout)
+        map.finish()
+        guard let idleTimeout else { throw ExperimentError.reported }
+        return NATSettings(idleTimeout: idleTimeout)
     }
 
     /// Reads `sync:`.

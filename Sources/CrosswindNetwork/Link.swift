@@ -115,6 +115,9 @@ public final class Link {
     @exclusivity(unchecked) private var random: SeededRandom
     @exclusivity(unchecked) private var inBadState = false
     @exclusivity(unchecked) private var transmitterFreeAt: NIODeadline
+    /// A transmitter and queue this link shares with others (see ``SharedTransmitter``); nil
+    /// has one of its own. Set before the first packet.
+    @exclusivity(unchecked) public var transmitter: SharedTransmitter?
     @exclusivity(unchecked) private var lastArrival: NIODeadline
     /// Packets in flight, in arrival order, and when each comes off the link (two buffers: a
     /// buffer of (deadline, segment) pairs copied and destroyed its optional elements through
@@ -162,7 +165,7 @@ public final class Link {
 
         var departure = now
         if let bitsPerSecond = self.configuration.bandwidthBitsPerSecond {
-            let start = max(now, self.transmitterFreeAt)
+            let start = max(now, self.transmitter?.freeAt ?? self.transmitterFreeAt)
             let backlogNanos = start.uptimeNanoseconds - now.uptimeNanoseconds
             let backlogBytes = Int(Double(backlogNanos) * Double(bitsPerSecond) / 8e9)
             if backlogBytes + size > self.configuration.queueBytes {
@@ -171,8 +174,13 @@ public final class Link {
                 return
             }
             let serialization = TimeAmount.nanoseconds(Int64((Double(size) * 8e9 / Double(bitsPerSecond)).rounded(.up)))
-            self.transmitterFreeAt = start + serialization
-            departure = self.transmitterFreeAt
+            departure = start + serialization
+            if let shared = self.transmitter {
+                shared.freeAt = departure
+                shared.maxQueueingDelay = max(shared.maxQueueingDelay, start - now)
+            } else {
+                self.transmitterFreeAt = departure
+            }
         }
 
         if self.isLost() {

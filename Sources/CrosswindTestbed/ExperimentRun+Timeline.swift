@@ -40,10 +40,23 @@ extension ExperimentRun {
         }
     }
 
-    /// The links of the selected groups in `direction`, group by group in the selection's order.
+    /// The links of the selection in `direction`: the selected groups', group by group in the
+    /// selection's order; a middlebox's link to the server; or every link that reaches the
+    /// server (the direct groups' in topology order, then each middlebox's).
     private func links(_ selection: GroupSelection, _ direction: LinkDirection) -> [Link] {
-        selection.names(in: self.experiment.topology).flatMap { group -> [Link] in
-            let links = self.groupLinks[group] ?? ([], [])
+        let topology = self.experiment.topology
+        let pairs: [(up: [Link], down: [Link])]
+        switch selection {
+        case .group, .groups, .all:
+            pairs = selection.names(in: topology).map { self.groupLinks[$0] ?? ([], []) }
+        case .middlebox(let name):
+            pairs = self.middleboxLinks[name].map { [([$0.up], [$0.down])] } ?? []
+        case .server:
+            let direct = topology.groups.filter { self.gateways[$0.name] == nil }.map { self.groupLinks[$0.name] ?? ([], []) }
+            let proxies = topology.middleboxes.compactMap { self.middleboxLinks[$0.name] }.map { ([$0.up], [$0.down]) }
+            pairs = direct + proxies
+        }
+        return pairs.flatMap { links -> [Link] in
             switch direction {
             case .up: return links.up
             case .down: return links.down
@@ -72,19 +85,24 @@ extension ExperimentRun {
             return {
                 for (link, configuration) in zip(links, previous) { Self.apply(configuration, to: link) }
             }
-        case .addFirewall(let name, let group, let port, let firewallAction):
-            let rule = PortFirewall.Rule(port: UInt16(port), action: firewallAction == .drop ? .drop : .reject)
-            // The firewall stands where the group's up links arrive (in front of the server or
-            // the proxy the group reaches): a DROP lets the SYN cross the link first, and a
+        case .addFirewall(let name, let group, let port, let firewallAction, let direction):
+            let action: PortFirewall.Action = firewallAction == .drop ? .drop : .reject
+            // The firewall stands in front of the server or the proxy the group reaches. Inbound,
+            // where the group's up links arrive: a DROP lets the SYN cross the link first, and a
             // REJECT's RST crosses the down link back, one round trip in all, as a remote
-            // firewall's does.
-            let links = self.links(group, .up)
-            for link in links { self.network.install(PortFirewall(name: name, rules: [rule]), on: link, at: .receiving) }
+            // firewall's does. Outbound, where the down links leave: the client hears nothing,
+            // and a REJECT's RST goes back to the sender at once. Being on these links alone,
+            // it matches the selected groups' packets and no one else's.
+            let links = self.links(group, direction == .inbound ? .up : .down)
+            let rule = PortFirewall.Rule(port: UInt16(port), action: action, direction: direction == .inbound ? .inbound : .outbound)
+            for link in links {
+                self.network.install(PortFirewall(name: name, rules: [rule]), on: link, at: direction == .inbound ? .receiving : .sending)
+            }
             return { [unowned self] in
                 for link in links { self.network.removeFilter(named: name, from: link) }
             }
         case .removeFirewall(let name, let group):
-            for link in self.links(group, .up) { self.network.removeFilter(named: name, from: link) }
+            for link in self.links(group, .both) { self.network.removeFilter(named: name, from: link) }
             return nil
         case .flap(let group, let direction, let period, let upFraction, let until):
             let flapping = Flapping()

@@ -39,7 +39,10 @@ struct TestbedTraceNames {
         case .partition(let group, let direction): return "partition \(group) \(direction.rawValue)"
         case .heal(let group, let direction): return "heal \(group) \(direction.rawValue)"
         case .setLink(let group, let direction, _): return "setLink \(group) \(direction.rawValue)"
-        case .addFirewall(let name, let group, let port, let action): return "addFirewall \(name) \(group) port \(port) \(action.rawValue)"
+        case .addFirewall(let name, let group, let port, let action, let direction):
+            // Inbound rules keep the words they had before rules had a direction (and runs their digests).
+            let outbound = direction == .outbound ? " outbound" : ""
+            return "addFirewall \(name) \(group) port \(port) \(action.rawValue)\(outbound)"
         case .removeFirewall(let name, let group): return "removeFirewall \(name) \(group)"
         case .flap(let group, let direction, _, _, _): return "flap \(group) \(direction.rawValue)"
         case .setProxyPolicy(let middlebox, _): return "setProxyPolicy \(middlebox)"

@@ -63,6 +63,7 @@ extension ExperimentRun {
             // The trace names its connections after the clients it relays.
             self.network.markRelay(proxyNode)
             let links = self.network.connect(proxyNode, self.server, aToB: middlebox.link.up, bToA: middlebox.link.down)
+            self.middleboxLinks[middlebox.name] = (links.aToB, links.bToA)
             if let capture = self.captures.first {
                 self.network.attach(capture, to: links.aToB, end: .receiving)
                 self.network.attach(capture, to: links.bToA, end: .sending)
@@ -103,15 +104,35 @@ extension ExperimentRun {
     }
 
     /// Every client of every group: its node (with the group's TCP settings), its links to the
-    /// server or the group's proxy, its capture, its agent, and its connect time.
+    /// server or the group's proxy (through the group's shared transmitters and NAT, if it has
+    /// them), its capture, its agent, and its connect time.
     func addClients(proxyCaptures: [String: PacketCapture]) {
         var agentIndex = 0
         for (groupIndex, group) in self.experiment.topology.groups.enumerated() {
+            let nat = group.nat.map { IdleExpiringState(name: "nat:\(group.name)", idleTimeout: $0.idleTimeout) }
+            if let nat { self.natTables[group.name] = nat }
+            if group.sharedLink {
+                let now = self.simulation.now
+                self.sharedTransmitters[group.name] = (
+                    SharedTransmitter(name: "\(group.name) uplink", now: now), SharedTransmitter(name: "\(group.name) downlink", now: now)
+                )
+            }
             for member in 0..<group.count {
                 let name = "\(group.name)-\(member + 1)"
                 let node = self.network.addNode(name, tcp: group.tcp)
                 let gateway = self.gateways[group.name] ?? self.server
                 let links = self.network.connect(node, gateway, aToB: group.link.up, bToA: group.link.down)
+                if let shared = self.sharedTransmitters[group.name] {
+                    links.aToB.transmitter = shared.up
+                    links.bToA.transmitter = shared.down
+                }
+                if let nat {
+                    nat.inside.insert(node)
+                    // The NAT stands next to the client: what it drops never reaches the link
+                    // (up) or the client (down).
+                    self.network.install(nat, on: links.aToB, at: .sending)
+                    self.network.install(nat, on: links.bToA, at: .receiving)
+                }
                 self.groupLinks[group.name, default: ([], [])].up.append(links.aToB)
                 self.groupLinks[group.name, default: ([], [])].down.append(links.bToA)
                 if gateway != self.server, let middlebox = self.experiment.topology.middleboxes.first(where: { $0.groups.contains(group.name) }), let capture = proxyCaptures[middlebox.name] {

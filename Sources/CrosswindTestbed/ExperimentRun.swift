@@ -84,6 +84,12 @@ public final class ExperimentRun {
     let timelineComponent: UInt32
     /// The links of each client group, per direction (up: client → server or its proxy).
     var groupLinks: [String: (up: [Link], down: [Link])] = [:]
+    /// The link of each middlebox to the server, per direction (up: proxy → server).
+    var middleboxLinks: [String: (up: Link, down: Link)] = [:]
+    /// The NAT state table of each group with `nat:`, by group name.
+    var natTables: [String: IdleExpiringState] = [:]
+    /// The transmitters each group with `sharedLink: true` sends through, by group name.
+    var sharedTransmitters: [String: (up: SharedTransmitter, down: SharedTransmitter)] = [:]
     /// The node each group's clients connect to: the server, or the proxy in front of it.
     var gateways: [String: NodeID] = [:]
     /// The server's log: one line per rejected request or broken client frame.

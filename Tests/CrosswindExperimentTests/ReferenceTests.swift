@@ -114,10 +114,12 @@ import Testing
               connectSpread: 500ms
               link:
                 up: { latency: 20ms, jitter: 1ms, loss: 1%, bandwidth: 20Mbit, queue: 64KiB }
-                down: { latency: 20ms, loss: { model: independent, probability: 0.5% } }
+                down: { latency: 20ms, loss: { model: independent, probability: 0.5% }, bandwidth: 50Mbit }
               tcp: { mss: 1400, initialRTO: 1s, minRTO: 200ms, maxRTO: 1min, synRetries: 3, maxRetransmissions: 10, window: 64KiB, timestamps: false, congestionControl: reno, initialWindow: 4, timeWait: 1s }
               heartbeat: { interval: 5s, timeout: 2s }
               sync: { interval: 1s, longPoll: 10s, batchSize: 20 }
+              nat: { idleTimeout: 350s }
+              sharedLink: true
             - name: home
               count: 1
               link: { profile: 4g, jitter: 1ms, bandwidth: 5Mbit, queue: 32KiB, latency: 5ms, loss: { model: gilbert-elliott, p: 1%, r: 30%, lossInGood: 0, lossInBad: 0.5 } }
@@ -131,6 +133,7 @@ import Testing
                 backoff: { base: 250ms, cap: 10s }
                 confirmTimeoutFloor: 2s
                 rememberFor: 0s
+                heartbeatFloor: 5s
           middleboxes:
             - name: corp-proxy
               kind: http-proxy
@@ -171,7 +174,15 @@ import Testing
           - { at: 7s, setLink: { group: office, direction: down, for: 3s, latency: 50ms, jitter: 5ms, loss: 2%, bandwidth: 1MB/s, queue: 128KiB } }
           - { at: 8s, setLink: { groups: all, direction: both } }
           - { at: 9s, firewall: { name: fw, group: office, port: 8080, action: drop, for: 10s } }
-          - { at: 9s, firewall: { name: fw2, groups: [home], port: 80, action: reject } }
+          - { at: 9s, firewall: { name: fw2, groups: [home], port: 80, action: reject, direction: outbound } }
+          - { at: 10s, partition: { middlebox: corp-proxy, for: 1s } }
+          - { at: 11s, heal: { server: true } }
+          - { at: 11s, heal: { middlebox: corp-proxy } }
+          - { at: 11s, partition: { server: true, direction: down, for: 1s } }
+          - { at: 11s, setLink: { middlebox: corp-proxy, latency: 2ms } }
+          - { at: 11s, setLink: { server: true, latency: 1ms } }
+          - { at: 26s, flap: { middlebox: corp-proxy, period: 1s, up: 50%, for: 1s } }
+          - { at: 26s, flap: { server: true, period: 1s, up: 50%, for: 1s } }
           - { at: 12s, removeFirewall: { name: fw, group: office } }
           - { at: 12s, removeFirewall: { name: fw2, groups: [home] } }
           - { at: 13s, flap: { group: home, direction: both, period: 2s, up: 50%, until: 20s } }

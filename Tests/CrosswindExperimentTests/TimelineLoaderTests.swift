@@ -154,7 +154,7 @@ import Testing
         ("  - at: 1s\n    partition: { group: office, direction: sideways }",
          "t.yaml:11:44: timeline[0].partition.direction: unknown direction 'sideways' (expected one of: up, down, both)"),
         ("  - at: 1s\n    partition: { group: office, port: 80 }",
-         "t.yaml:11:33: timeline[0].partition: unknown key 'port' (expected one of: group, groups, direction, for)"),
+         "t.yaml:11:33: timeline[0].partition: unknown key 'port' (expected one of: group, groups, middlebox, server, direction, for)"),
         // setLink: the keys and limits of a link spec.
         ("  - at: 1s\n    setLink: { group: office, latncy: 1ms }",
          "t.yaml:11:31: timeline[0].setLink: unknown key 'latncy' (did you mean 'latency'?)"),

@@ -78,6 +78,10 @@ import Testing
         ("server-crash-restart", [1, 2]),
         ("server-restart-durable", [1, 2]),
         ("hotel-wifi-roaming", [2, 20]),
+        ("nat-expiry-half-open", [1, 2]),
+        ("dpi-drops-websocket", [1, 2]),
+        ("proxy-upstream-outage", [1, 2]),
+        ("shared-bottleneck", [1]),
     ]
 
     @Test(arguments: catalogue)
@@ -101,6 +105,20 @@ import Testing
     }
 
     @Test func brokenVariantsFail() throws {
+        // Without a learnt shorter ping, the NAT keeps killing the evicting group's WebSockets:
+        // the second loss falls back, and the group leaves WebSocket.
+        var nat = try ExperimentLoader.load(path: packagePath("Experiments/nat-expiry-half-open.yaml"))
+        for index in nat.topology.groups.indices { nat.topology.groups[index].manager?.heartbeatFloor = nil }
+        let natReport = try ExperimentRun(experiment: nat, options: RunOptions(keepsEvents: false)).execute().report
+        #expect(natReport.expectations.contains { $0.text.hasPrefix("group evicting ends on websocket") && !$0.passed })
+
+        // Without the shared link, the office's tail latency is its own line's alone.
+        var shared = try ExperimentLoader.load(path: packagePath("Experiments/shared-bottleneck.yaml"))
+        let sharedReport = try ExperimentRun(experiment: shared, options: RunOptions(keepsEvents: false)).execute().report
+        shared.topology.groups[0].sharedLink = false
+        let ownReport = try ExperimentRun(experiment: shared, options: RunOptions(keepsEvents: false)).execute().report
+        #expect(sharedReport.latencyMs.p99 > 2 * ownReport.latencyMs.p99)
+
         // Without the heal, the outage experiment's clients never recover.
         var outage = try ExperimentLoader.load(path: packagePath("Experiments/outage-recovery.yaml"))
         outage.timeline.removeAll { if case .heal = $0.action { return true } else { return false } }

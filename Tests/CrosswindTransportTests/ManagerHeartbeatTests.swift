@@ -46,6 +46,43 @@ import Testing
         #expect(m.switches == [.initial, .fallbackHeartbeatLost])
     }
 
+    @Test func aHeartbeatFloorLearnsAShorterPingBeforeFallingBack() {
+        // A NAT that forgets flows quiet for 20 s, behind 25 s pings: each WebSocket dies
+        // between two pings. With a 10 s floor the manager halves its ping interval on each
+        // loss (12.5 s, then 10 s) and reconnects; only losses at the floor count toward the
+        // fallback, so the path that eats WebSocket whatever the pings still ends on SSE.
+        var configuration = RealtimeManagerConfiguration.withoutBackoff
+        configuration.heartbeatFloor = .seconds(10)
+        var m = ManagerScript(configuration: configuration)
+        _ = m(.start(networkIdentity: nil), at: 0)
+        var attempt = RealtimeManagerStateMachine.AttemptID(1)
+        var now: Int64 = 0
+        // Each round: the attempt connects and is welcomed, then its liveness check finds it dead.
+        func round(expectingCheckAfter timeout: Int64) -> [ManagerAction] {
+            _ = m(.connected(attempt), at: now + 40)
+            let opened = m(.welcomeReceived(attempt, epoch: 7, next: 1, recovered: true), at: now + 80)
+            #expect(opened.contains(.scheduleTimer(.heartbeatCheck(attempt), at: .mt(now + 80 + timeout))))
+            now += 80 + timeout
+            let ended = m(.timerFired(.heartbeatCheck(attempt)), at: now)
+            _ = m(.timerFired(.retry(after: attempt)), at: now)
+            attempt = RealtimeManagerStateMachine.AttemptID(attempt.rawValue + 1)
+            return ended
+        }
+        // 25 s + 10 s grace; the loss halves the interval to 12.5 s.
+        #expect(!round(expectingCheckAfter: 35_000).contains { if case .methodChanged = $0 { return true } else { return false } })
+        #expect(m.machine.webSocketHeartbeatInterval == .milliseconds(12_500))
+        // 12.5 s + 10 s; the loss reaches the floor.
+        _ = round(expectingCheckAfter: 22_500)
+        #expect(m.machine.webSocketHeartbeatInterval == .seconds(10))
+        // At the floor: the first loss reconnects, the second falls back.
+        _ = round(expectingCheckAfter: 20_000)
+        #expect(m.switches == [.initial])
+        let last = round(expectingCheckAfter: 20_000)
+        #expect(last.contains(.methodChanged(from: .websocket, to: .sse, reason: .fallbackHeartbeatLost)))
+        #expect(m.machine.performance(of: .websocket, now: .mt(now)).heartbeatLosses == 4)
+        #expect(m.machine.heartbeatInterval(for: .sse) == .seconds(25))
+    }
+
     @Test func theTransportsOwnHeartbeatTimeoutCountsAsALoss() {
         // The WebSocket client's pong wait gives up first and reports `.heartbeatTimeout`.
         var m = ManagerScript(configuration: .withoutBackoff)

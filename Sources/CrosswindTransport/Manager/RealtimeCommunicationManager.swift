@@ -186,14 +186,14 @@ public final class RealtimeCommunicationManager: RealtimeClientDelegate, @unchec
         switch method {
         case .websocket:
             var configuration = WebSocketClientConfiguration(subscription)
-            configuration.heartbeatInterval = self.configuration.machine.heartbeatInterval
+            configuration.heartbeatInterval = self.machine.heartbeatInterval(for: .websocket)
             // A ping may wait for its pong until the next one is due. After a few seconds of
             // outage TCP's backed-off retransmission timer can hold the pong for longer than
             // the grace (a 6 s outage: about 11 s), and ending such a connection taught the
             // manager that the path silences WebSocket. Beyond that the manager's own rule
             // (nothing heard for heartbeatInterval + heartbeatGrace) decides, as the browser
             // client's does.
-            configuration.heartbeatTimeout = self.configuration.machine.heartbeatInterval
+            configuration.heartbeatTimeout = self.machine.heartbeatInterval(for: .websocket)
             client = WebSocketClient(configuration: configuration, random: SplitMix64(seed: self.random.next()), delegate: self)
         case .sse:
             var configuration = SSEClientConfiguration(subscription)

@@ -39,6 +39,16 @@ public struct RealtimeManagerConfiguration: Sendable, Equatable {
     /// (``MethodChangeReason/fallbackHeartbeatLost``), because a path that silently eats one
     /// transport twice will keep doing it. Values below 1 behave as 1.
     public var heartbeatLossesBeforeFallback: Int = 2
+    /// The shortest WebSocket ping interval the manager may learn; nil keeps
+    /// `heartbeatInterval` for good. When set below `heartbeatInterval`, a WebSocket heartbeat
+    /// loss halves the ping interval (never below this floor) for every later WebSocket
+    /// connection and reconnects at once, without counting toward
+    /// `heartbeatLossesBeforeFallback`: a connection that died quiet between two pings is the
+    /// mark of a NAT or stateful firewall that forgets idle flows sooner than the pings come,
+    /// and pinging more often keeps the next one alive. At the floor, losses count as before,
+    /// so a path that eats WebSocket whatever the pings still falls back. The learnt interval
+    /// lasts the manager's life, as mobile push clients keep the keepalive they learnt.
+    public var heartbeatFloor: TimeAmount? = nil
 
     /// How long the application-level welcome may take after the connection is up
     /// (`max(floor, multiplier × RTT)`), per transport.

@@ -141,7 +141,7 @@ extension RealtimeManagerStateMachine {
         run.refusals = 0
         // `troubleSince` stays: a connection that dies before it is stable continues the same
         // stretch of trouble (see `connectionEnded`).
-        let interval = self.configuration.heartbeatInterval
+        let interval = self.heartbeatInterval(for: attempt.method)
         self.state = .open(run, Connection(id: attempt.id, method: attempt.method, openedAt: now, heartbeatInterval: interval))
         self.performanceRecords[attempt.method].opens += 1
         self.latencyWindow.reset()
@@ -149,7 +149,7 @@ extension RealtimeManagerStateMachine {
         actions.append(.opened(attempt.method, attempt.id))
         actions += self.transmitOutbox(on: attempt.method, attempt.id)
         actions += self.acceptWelcome(epoch: epoch, next: next, recovered: recovered)
-        actions.append(self.arm(.heartbeatCheck(attempt.id), at: now + self.configuration.heartbeatTimeout))
+        actions.append(self.arm(.heartbeatCheck(attempt.id), at: now + self.heartbeatTimeout(for: attempt.method)))
         actions += self.armProbeIfWorse(attempt.method, now: now)
         return actions
     }

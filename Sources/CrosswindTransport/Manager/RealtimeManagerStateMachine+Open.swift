@@ -175,7 +175,7 @@ extension RealtimeManagerStateMachine {
             }
             connection.lastHeard = now
             connection.lastHeartbeat = now
-            connection.expectedHeartbeat = now + self.configuration.heartbeatInterval
+            connection.expectedHeartbeat = now + self.heartbeatInterval(for: connection.method)
             self.state = .open(run, connection)
             return []
         case .connecting(_, let attempt) where attempt.id == id:
@@ -189,7 +189,7 @@ extension RealtimeManagerStateMachine {
     /// re-arm per timeout at most), not re-armed on every message.
     mutating func heartbeatCheckDue(_ id: AttemptID, now: NIODeadline) -> [Action] {
         guard case .open(let run, let connection) = self.state, connection.id == id else { return self.stale() }
-        let deadline = connection.lastHeard + self.configuration.heartbeatTimeout
+        let deadline = connection.lastHeard + self.heartbeatTimeout(for: connection.method)
         if now < deadline {
             return [self.arm(.heartbeatCheck(id), at: deadline)]
         }
@@ -259,6 +259,11 @@ extension RealtimeManagerStateMachine {
         switch ending {
         case .heartbeatLost:
             self.performanceRecords[connection.method].heartbeatLosses += 1
+            if connection.method == .websocket, let floor = self.configuration.heartbeatFloor, self.webSocketHeartbeatInterval > floor {
+                // Died quiet between two pings: ping more often and try again (see `heartbeatFloor`).
+                self.webSocketHeartbeatInterval = max(floor, .nanoseconds(self.webSocketHeartbeatInterval.nanoseconds / 2))
+                break
+            }
             run.heartbeatLosses += 1
             if self.configuration.autoSwitch && run.heartbeatLosses >= max(1, self.configuration.heartbeatLossesBeforeFallback) {
                 self.suspendProbes(of: connection.method, now: now)

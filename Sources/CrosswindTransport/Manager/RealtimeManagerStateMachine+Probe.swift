@@ -172,13 +172,13 @@ extension RealtimeManagerStateMachine {
         self.performanceRecords[new].probesSucceeded += 1
         self.state = .open(
             Run(method: new, troubleSince: now),
-            Connection(id: id, method: new, openedAt: now, heartbeatInterval: self.configuration.heartbeatInterval)
+            Connection(id: id, method: new, openedAt: now, heartbeatInterval: self.heartbeatInterval(for: new))
         )
         self.latencyWindow.reset()
         self.remember(new, now: now)
         actions.append(.opened(new, id))
         actions += self.transmitOutbox(on: new, id)
-        actions.append(self.arm(.heartbeatCheck(id), at: now + self.configuration.heartbeatTimeout))
+        actions.append(self.arm(.heartbeatCheck(id), at: now + self.heartbeatTimeout(for: new)))
         actions += self.armProbeIfWorse(new, now: now)
         return actions
     }

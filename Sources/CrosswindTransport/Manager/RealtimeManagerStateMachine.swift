@@ -263,6 +263,10 @@ public struct RealtimeManagerStateMachine: Sendable {
     /// Until when upgrade probes leave each transport out (see ``probesSuspended(of:now:)``).
     var probeSuspensions = PerTransport<NIODeadline?>(repeating: nil)
 
+    /// The WebSocket ping interval: `heartbeatInterval`, or shorter once learnt (see
+    /// ``RealtimeManagerConfiguration/heartbeatFloor``).
+    public internal(set) var webSocketHeartbeatInterval: TimeAmount
+
     /// The latest RTT sample was left out as ambiguous (a connect that waited for a SYN
     /// retransmission): the attempt it belongs to gets the lossy-handshake allowance.
     var lastHandshakeWasLossy = false
@@ -284,6 +288,18 @@ public struct RealtimeManagerStateMachine: Sendable {
         self.memory = memory
         self.latencyWindow = LatencyWindow(capacity: configuration.latencyWindow)
         self.outbox = Outbox(limit: configuration.sendQueueLimit)
+        self.webSocketHeartbeatInterval = configuration.heartbeatInterval
+    }
+
+    /// The heartbeat cadence of `method`: the learnt ping interval for WebSocket, the
+    /// configured one for the others (whose heartbeats the server paces).
+    public func heartbeatInterval(for method: TransportMethod) -> TimeAmount {
+        method == .websocket ? self.webSocketHeartbeatInterval : self.configuration.heartbeatInterval
+    }
+
+    /// How long an open connection of `method` may stay silent before it counts as dead.
+    func heartbeatTimeout(for method: TransportMethod) -> TimeAmount {
+        self.heartbeatInterval(for: method) + self.configuration.heartbeatGrace
     }
 
     // MARK: Reading
