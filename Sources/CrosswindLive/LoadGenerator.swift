@@ -85,6 +85,14 @@ public final class LoadGenerator {
         public var windowSeconds: Double
     }
 
+    /// TLS for a connector's connections: the settings, the host the server's certificate must
+    /// name, and where a failure is reported.
+    struct ConnectorTLS: Sendable {
+        let settings: TLSClientSettings
+        let host: String
+        let report: @Sendable (String) -> Void
+    }
+
     /// Opens each attempt's connection with a ClientBootstrap on the manager's loop, with a
     /// byte counter at the head of its pipeline and TLS after it when asked for (so the
     /// counter counts what the socket carries).
@@ -92,8 +100,8 @@ public final class LoadGenerator {
         let loop: any EventLoop
         let address: SocketAddress
         let tally: LoadClientTally
-        let tls: (settings: TLSClientSettings, host: String, report: @Sendable (String) -> Void)?
-        init(loop: any EventLoop, address: SocketAddress, tally: LoadClientTally, tls: (settings: TLSClientSettings, host: String, report: @Sendable (String) -> Void)?) {
+        let tls: ConnectorTLS?
+        init(loop: any EventLoop, address: SocketAddress, tally: LoadClientTally, tls: ConnectorTLS?) {
             self.loop = loop
             self.address = address
             self.tally = tally
@@ -141,7 +149,7 @@ public final class LoadGenerator {
         let streams = RandomStreams(seed: configuration.seed)
         // Resolved once, before any client starts (a name lookup blocks).
         let address = try SocketAddress.makeAddressResolvingHost(configuration.host, port: configuration.port)
-        let tls = configuration.tls.map { (settings: $0, host: configuration.host, report: Self.once(configuration.log)) }
+        let tls = configuration.tls.map { ConnectorTLS(settings: $0, host: configuration.host, report: Self.once(configuration.log)) }
         var clients: [(manager: RealtimeCommunicationManager, tally: LoadClientTally, loop: any EventLoop)] = []
         // The loops' clock (NIOPosix's is the monotonic uptime clock) at the run's start.
         let runStarted = NIODeadline.now()
