@@ -12,6 +12,8 @@
 //   report:      CrosswindReport (report.json, latency histogram, expectations and their
 //                evaluation against what a run observed: shared by simulated and live runs)
 //   live:        CrosswindLive (the transports on real sockets: crosswind serve, load, proxy)
+//                ← CrosswindTLS (TLS for live sockets, on swift-nio-ssl: its BoringSSL build is
+//                kept out of every other target)
 //   join:        CrosswindExperiment (the experiment model and its YAML loader, built from both
 //                columns' own types) → CrosswindTestbed (simulated runs, workloads, metrics)
 //   See docs/architecture.md for what each module may import.
@@ -39,6 +41,7 @@ let package = Package(
         .library(name: "CrosswindExperiment", targets: ["CrosswindExperiment"]),
         .library(name: "CrosswindMiddlebox", targets: ["CrosswindMiddlebox"]),
         .library(name: "CrosswindLive", targets: ["CrosswindLive"]),
+        .library(name: "CrosswindTLS", targets: ["CrosswindTLS"]),
         .library(name: "CrosswindTestbed", targets: ["CrosswindTestbed"]),
         .library(name: "CrosswindTesting", targets: ["CrosswindTesting"]),
     ],
@@ -46,6 +49,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", exact: "2.37.6"),
     ],
     targets: [
         .systemLibrary(
@@ -106,11 +110,20 @@ let package = Package(
             swiftSettings: upcoming
         ),
         .target(
+            name: "CrosswindTLS",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            swiftSettings: upcoming
+        ),
+        .target(
             name: "CrosswindLive",
             dependencies: [
                 "CPcap",
                 "CrosswindRandom",
                 "CrosswindReport",
+                "CrosswindTLS",
                 "CrosswindTransport",
                 "CrosswindMiddlebox",
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -170,6 +183,7 @@ let package = Package(
                 "CrosswindLive",
                 "CrosswindRandom",
                 "CrosswindReport",
+                "CrosswindTLS",
                 "CrosswindTransport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -214,6 +228,16 @@ let package = Package(
             dependencies: [
                 "CrosswindLive", "CrosswindRandom", "CrosswindReport", "CrosswindTransport",
                 .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: upcoming
+        ),
+        .testTarget(
+            name: "CrosswindTLSTests",
+            dependencies: [
+                "CrosswindTLS",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
             swiftSettings: upcoming
         ),

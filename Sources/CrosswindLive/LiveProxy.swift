@@ -6,7 +6,8 @@ import NIOPosix
 /// A real fault proxy that speaks toxiproxy's HTTP API, so toxiproxy's clients drive it
 /// unchanged: named proxies (listen → upstream), each with an ordered list of toxics.
 ///
-/// A proxy is a plain TCP relay until an HTTP-aware toxic (`strip_upgrade`, `ws_silent`,
+/// A proxy is a plain TCP relay (or, made `explicit`, a forward proxy whose clients ask it for
+/// each connection: `CONNECT host:port` tunnels, TLS untouched) until an HTTP-aware toxic (`strip_upgrade`, `ws_silent`,
 /// `ws_close`, `buffer`, `idle_timeout`) applies to a connection when it opens: that
 /// connection then goes through the simulator's ``HTTPProxy`` with the policy those
 /// toxics add up to, and follows later changes of them at its next request or response
@@ -47,12 +48,13 @@ public final class LiveProxy: @unchecked Sendable {
     }
 
     /// Creates and enables a proxy with `toxics`, the one `/profile` acts on; returns the
-    /// address it listens on (with the bound port).
+    /// address it listens on (with the bound port). An `explicit` proxy is a forward proxy
+    /// (see ``ToxicProxy/explicit``).
     @discardableResult
-    public func createDefaultProxy(name: String, listen: String, upstream: String, toxics: [Toxic]) throws -> String {
+    public func createDefaultProxy(name: String, listen: String, upstream: String, toxics: [Toxic], explicit: Bool = false) throws -> String {
         try self.loop.flatSubmit {
             self.defaultProxy = name
-            return self.create(name: name, listen: listen, upstream: upstream, enabled: true).map { proxy in
+            return self.create(name: name, listen: listen, upstream: upstream, enabled: true, explicit: explicit).map { proxy in
                 proxy.setToxics(toxics)
                 return proxy.listen
             }
@@ -90,11 +92,11 @@ public final class LiveProxy: @unchecked Sendable {
     }
 
     /// Adds a proxy, enabling it if asked; a proxy that cannot listen is not kept.
-    func create(name: String, listen: String, upstream: String, enabled: Bool) -> EventLoopFuture<ToxicProxy> {
+    func create(name: String, listen: String, upstream: String, enabled: Bool, explicit: Bool = false) -> EventLoopFuture<ToxicProxy> {
         guard self.proxies[name] == nil else { return self.loop.makeFailedFuture(ProxyAPIError(.conflict, "proxy already exists")) }
         guard splitHostPort(listen) != nil else { return self.loop.makeFailedFuture(ProxyAPIError(.badRequest, "invalid listen address '\(listen)'")) }
         guard splitHostPort(upstream) != nil else { return self.loop.makeFailedFuture(ProxyAPIError(.badRequest, "invalid upstream address '\(upstream)'")) }
-        let proxy = ToxicProxy(name: name, listen: listen, upstream: upstream, loop: self.loop, random: self.random, sink: self.decisions)
+        let proxy = ToxicProxy(name: name, listen: listen, upstream: upstream, explicit: explicit, loop: self.loop, random: self.random, sink: self.decisions)
         self.proxies[name] = proxy
         guard enabled else { return self.loop.makeSucceededFuture(proxy) }
         let server = NIOLoopBound(self, eventLoop: self.loop)

@@ -1,3 +1,4 @@
+import CrosswindTLS
 import CrosswindTransport
 import NIOConcurrencyHelpers
 import NIOCore
@@ -44,6 +45,9 @@ public final class LiveServer {
         /// every stream and message endpoint requires a valid, unexpired token. nil (the
         /// default): no authentication.
         public var tokenSecret: String?
+        /// With an identity the port speaks TLS only: WebSocket becomes wss, SSE and Custom
+        /// Sync HTTPS, on the same port and paths. nil (the default): plain HTTP.
+        public var tls: TLSServerIdentity?
         public init() {
             self.server.requestHeadTimeout = .seconds(20)
             self.server.clientMessageRateLimit = ClientRateLimit(ratePerSecond: 20, burst: 50)
@@ -88,6 +92,7 @@ public final class LiveServer {
         }
         let settings = server
         let cap = self.configuration.maxConnectionsPerAddress > 0 ? ConnectionCap(limit: self.configuration.maxConnectionsPerAddress) : nil
+        let tls = self.configuration.tls
         let channel = try ServerBootstrap(group: self.group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
@@ -95,6 +100,8 @@ public final class LiveServer {
             .childChannelOption(.writeBufferWaterMark, value: .init(low: 256 * 1024, high: 1024 * 1024))
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    // TLS first, so that everything after it, a refusal too, is encrypted.
+                    try tls?.configure(channel, log: settings.log)
                     if let cap, try !cap.admit(channel, log: settings.log) { return }
                     // The hub of the loop this connection was given to.
                     let index = loops.firstIndex { $0 === channel.eventLoop } ?? 0

@@ -1,5 +1,6 @@
 import CrosswindRandom
 import CrosswindReport
+import CrosswindTLS
 import CrosswindTransport
 import NIOConcurrencyHelpers
 import NIOCore
@@ -65,6 +66,11 @@ public final class LoadGenerator {
         /// The access token each client presents, asked for at every connection attempt (see
         /// ``RealtimeCommunicationManager/Configuration/accessToken``); nil sends none.
         public var accessToken: (@Sendable () -> String?)?
+        /// With settings, every connection speaks TLS to `host`, checking the server's
+        /// certificate (trusted CA, and its name is `host`): https and wss. nil: plain.
+        public var tls: TLSClientSettings?
+        /// Problems worth a person's attention, each distinct line once: why TLS failed.
+        public var log: (@Sendable (String) -> Void)?
         public init() {}
     }
 
@@ -79,27 +85,40 @@ public final class LoadGenerator {
         public var windowSeconds: Double
     }
 
+    /// TLS for a connector's connections: the settings, the host the server's certificate must
+    /// name, and where a failure is reported.
+    struct ConnectorTLS: Sendable {
+        let settings: TLSClientSettings
+        let host: String
+        let report: @Sendable (String) -> Void
+    }
+
     /// Opens each attempt's connection with a ClientBootstrap on the manager's loop, with a
-    /// byte counter at the head of its pipeline.
+    /// byte counter at the head of its pipeline and TLS after it when asked for (so the
+    /// counter counts what the socket carries).
     final class Connector: RealtimeConnector, @unchecked Sendable {
         let loop: any EventLoop
         let address: SocketAddress
         let tally: LoadClientTally
-        init(loop: any EventLoop, address: SocketAddress, tally: LoadClientTally) {
+        let tls: ConnectorTLS?
+        init(loop: any EventLoop, address: SocketAddress, tally: LoadClientTally, tls: ConnectorTLS?) {
             self.loop = loop
             self.address = address
             self.tally = tally
+            self.tls = tls
         }
         func connect(_ method: TransportMethod, _ initialize: @escaping (any Channel) throws -> Void) {
             let initializer = NIOLoopBound(initialize, eventLoop: self.loop)
             let tally = NIOLoopBound(self.tally, eventLoop: self.loop)
             let opened = NIOLoopBoundBox<(any Channel)?>(nil, eventLoop: self.loop)
+            let tls = self.tls
             ClientBootstrap(group: self.loop)
                 .channelOption(.socketOption(.tcp_nodelay), value: 1)
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
                         opened.value = channel
                         try channel.pipeline.syncOperations.addHandler(SocketByteCounter(tally: tally.value))
+                        if let tls { try tls.settings.configure(channel, host: tls.host, report: tls.report) }
                         try initializer.value(channel)
                     }
                 }
@@ -130,6 +149,7 @@ public final class LoadGenerator {
         let streams = RandomStreams(seed: configuration.seed)
         // Resolved once, before any client starts (a name lookup blocks).
         let address = try SocketAddress.makeAddressResolvingHost(configuration.host, port: configuration.port)
+        let tls = configuration.tls.map { ConnectorTLS(settings: $0, host: configuration.host, report: Self.once(configuration.log)) }
         var clients: [(manager: RealtimeCommunicationManager, tally: LoadClientTally, loop: any EventLoop)] = []
         // The loops' clock (NIOPosix's is the monotonic uptime clock) at the run's start.
         let runStarted = NIODeadline.now()
@@ -150,7 +170,7 @@ public final class LoadGenerator {
             let manager = try loop.submit {
                 let manager = RealtimeCommunicationManager(
                     configuration: managerSettings, eventLoop: loop,
-                    connector: Connector(loop: loop, address: address, tally: tally),
+                    connector: Connector(loop: loop, address: address, tally: tally, tls: tls),
                     seed: seed
                 )
                 manager.delegate = tally
@@ -240,6 +260,16 @@ public final class LoadGenerator {
         )
         report.endedOn = observed.map { Report.ClientEnd(client: $0.name, transport: $0.transport?.rawValue) }
         return Result(report: report, observation: observation, windowSeconds: windowSeconds)
+    }
+
+    /// `log`, passing each distinct line once (a hundred clients refused for one reason make
+    /// one line).
+    private static func once(_ log: (@Sendable (String) -> Void)?) -> @Sendable (String) -> Void {
+        let seen = NIOLockedValueBox<Set<String>>([])
+        return { line in
+            guard seen.withLockedValue({ $0.insert(line).inserted }) else { return }
+            log?(line)
+        }
     }
 }
 

@@ -45,8 +45,10 @@ final class ToxicLink: ToxicConnectionActions {
     }
 
     /// Installs the client side and opens the upstream connection, per the toxics that
-    /// apply now. Called from the child channel's initializer, on the proxy's loop.
-    func open(toxics: [Toxic], upstreamHost: String, upstreamPort: Int) throws {
+    /// apply now. Called from the child channel's initializer, on the proxy's loop. On an
+    /// `explicit` (forward) proxy every connection is HTTP-mode, and the upstream is where its
+    /// `CONNECT` or absolute-form request says.
+    func open(toxics: [Toxic], upstreamHost: String, upstreamPort: Int, explicit: Bool) throws {
         try self.front.pipeline.syncOperations.addHandler(self.downstream, position: .first)
         self.downstream.onBacklog = { [weak self] stalled in try? self?.back?.syncOptions?.setOption(.autoRead, value: !stalled) }
         self.upstream.onBacklog = { [weak self] stalled in try? self?.front.syncOptions?.setOption(.autoRead, value: !stalled) }
@@ -64,11 +66,11 @@ final class ToxicLink: ToxicConnectionActions {
         self.installStages()
         let link = NIOLoopBound(self, eventLoop: self.front.eventLoop)
         let bootstrap = ClientBootstrap(group: self.front.eventLoop)
-        if self.applying.contains(where: \.kind.isHTTPAware) {
+        if explicit || self.applying.contains(where: \.kind.isHTTPAware) {
             self.mode = .http
             let cell = HTTPProxyPolicyCell(HTTPProxyPolicy(toxics: self.applying))
             self.policy = cell
-            try HTTPProxy.configure(self.front, policy: cell) { initialize in
+            try HTTPProxy.configure(self.front, policy: cell, listener: explicit ? .explicit : .transparent) { target, initialize in
                 let initialize = NIOLoopBound(initialize, eventLoop: link.value.front.eventLoop)
                 bootstrap
                     .channelInitializer { channel in
@@ -77,7 +79,7 @@ final class ToxicLink: ToxicConnectionActions {
                             try initialize.value(channel)
                         }
                     }
-                    .connect(host: upstreamHost, port: upstreamPort)
+                    .connect(host: target?.host ?? upstreamHost, port: target?.port ?? upstreamPort)
                     .assumeIsolated()
                     .whenComplete { result in link.value.upstreamOpened(result, relay: false) }
             }

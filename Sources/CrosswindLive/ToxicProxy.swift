@@ -15,6 +15,12 @@ final class ToxicProxy: @unchecked Sendable {
     /// its port across disable and enable).
     private(set) var listen: String
     private(set) var upstream: String
+    /// A forward proxy that clients are configured to use: each connection says where it
+    /// goes, `CONNECT host:port` (a tunnel: TLS passes untouched, the server's certificate
+    /// included) or an absolute-form request (`GET http://host:port/path`); origin-form
+    /// requests go to `upstream`. Every connection is then an HTTP-mode one (``HTTPProxy``
+    /// with the `.explicit` listener), with the policy its HTTP-aware toxics add up to.
+    let explicit: Bool
     private(set) var enabled = false
     private(set) var toxics: [Toxic] = []
     /// Connections accepted so far; also the number of the next one.
@@ -28,10 +34,14 @@ final class ToxicProxy: @unchecked Sendable {
     private let random: ToxicRandomSource
     private let sink: ToxicDecisionSink
 
-    init(name: String, listen: String, upstream: String, loop: any EventLoop, random: @escaping ToxicRandomSource, sink: @escaping ToxicDecisionSink) {
+    init(
+        name: String, listen: String, upstream: String, explicit: Bool = false, loop: any EventLoop, random: @escaping ToxicRandomSource,
+        sink: @escaping ToxicDecisionSink
+    ) {
         self.name = name
         self.listen = listen
         self.upstream = upstream
+        self.explicit = explicit
         self.loop = loop
         self.random = random
         self.sink = sink
@@ -104,7 +114,7 @@ final class ToxicProxy: @unchecked Sendable {
         self.links[number] = link
         let proxy = NIOLoopBound(self, eventLoop: self.loop)
         channel.closeFuture.whenComplete { _ in proxy.value.closed(number) }
-        try link.open(toxics: self.toxics, upstreamHost: host, upstreamPort: port)
+        try link.open(toxics: self.toxics, upstreamHost: host, upstreamPort: port, explicit: self.explicit)
     }
 
     private func closed(_ number: Int) {

@@ -2,6 +2,7 @@ import ArgumentParser
 import CrosswindExperiment
 import CrosswindLive
 import CrosswindReport
+import CrosswindTLS
 import CrosswindTestbed
 import CrosswindTransport
 import Foundation
@@ -24,8 +25,12 @@ struct Load: ParsableCommand {
         )
     )
 
-    @Argument(help: "The server, e.g. http://127.0.0.1:8080")
+    @Argument(help: "The server, e.g. http://127.0.0.1:8080 (https://… speaks TLS, as --tls does)")
     var url: String
+    @Flag(help: "Speak TLS (https, wss) to the server, checking its certificate: signed by a trusted CA (--ca, else the system's) and naming the URL's host.")
+    var tls = false
+    @Option(help: ArgumentHelp("PEM certificates of the CA(s) to trust for TLS instead of the system's.", valueName: "file"))
+    var ca: String?
     @Option(help: "Number of clients.")
     var clients = 100
     @Option(help: "An access token every client presents (for a serve started with a token secret).")
@@ -51,8 +56,11 @@ struct Load: ParsableCommand {
     var out: String?
 
     func run() throws {
-        guard let components = URLComponents(string: self.url), let host = components.host, let port = components.port ?? (components.scheme == "http" ? 80 : nil) else {
-            printError("load: expected a URL like http://127.0.0.1:8080")
+        let defaultPorts = ["http": 80, "https": 443]
+        guard let components = URLComponents(string: self.url), let host = components.host, let scheme = components.scheme?.lowercased(),
+            let port = components.port ?? defaultPorts[scheme], defaultPorts[scheme] != nil
+        else {
+            printError("load: expected a URL like http://127.0.0.1:8080 or https://localhost:8443")
             throw ExitCode(ExitStatus.invalidInput)
         }
         guard self.clients > 0, self.duration > 0, self.threads > 0, self.drain >= 0 else {
@@ -67,6 +75,8 @@ struct Load: ParsableCommand {
         configuration.threads = self.threads
         configuration.drain = .seconds(Int64(self.drain))
         configuration.seed = self.seed
+        configuration.tls = try self.tlsSettings(scheme: scheme)
+        configuration.log = { line in printError("load: \(line)") }
         if let secret = try self.tokenSecret.secret(command: "load") {
             guard self.token == nil, self.tokenTTL > 0 else {
                 printError("load: give --token or a token secret, not both; --token-ttl must be positive")
@@ -128,6 +138,23 @@ struct Load: ParsableCommand {
         details.append(String(format: "  window      %.1f s measured, latency against the publish schedule", result.windowSeconds))
         Summary.print(report, wall: nil, directory: self.out, details: details)
         if !report.passed { throw ExitCode(ExitStatus.expectationFailed) }
+    }
+
+    /// The TLS settings of --tls (or an https URL) and --ca; nil for plain HTTP.
+    private func tlsSettings(scheme: String) throws -> TLSClientSettings? {
+        guard self.tls || scheme == "https" else {
+            guard self.ca == nil else {
+                printError("load: --ca is for TLS: add --tls or give an https:// URL")
+                throw ExitCode(ExitStatus.invalidInput)
+            }
+            return nil
+        }
+        do {
+            return try TLSClientSettings(caFile: self.ca)
+        } catch {
+            printError("load: TLS: \(error)")
+            throw ExitCode(ExitStatus.invalidInput)
+        }
     }
 
     /// One line per kind of switch (`from → to reason`): how many clients made it and how

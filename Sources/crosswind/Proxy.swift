@@ -28,6 +28,8 @@ struct Proxy: ParsableCommand {
     var listen: String?
     @Option(help: "HOST:PORT of the server behind the default proxy; needs --listen.")
     var upstream: String?
+    @Flag(help: "Make the default proxy a forward proxy that clients are configured to use: CONNECT host:port tunnels (TLS passes untouched) and absolute-form requests go where they say; other requests go to --upstream.")
+    var explicit = false
     @Option(help: "The default proxy's starting toxics, by profile name.")
     var profile = "pass"
     @Option(help: "HOST:PORT for the toxiproxy-compatible API (toxiproxy's default port is 8474).")
@@ -53,8 +55,8 @@ struct Proxy: ParsableCommand {
         var words: [String] = []
         do {
             if let listen = self.listen, let upstream = self.upstream {
-                let bound = try proxy.createDefaultProxy(name: Self.defaultName, listen: listen, upstream: upstream, toxics: toxics)
-                words.append("listening on \(bound) -> \(upstream), profile \(self.profile)")
+                let bound = try proxy.createDefaultProxy(name: Self.defaultName, listen: listen, upstream: upstream, toxics: toxics, explicit: self.explicit)
+                words.append("listening on \(bound) -> \(self.explicit ? "CONNECT targets, else " : "")\(upstream), profile \(self.profile)")
             }
             if let api = self.api {
                 guard let (host, port) = splitHostPort(api) else {

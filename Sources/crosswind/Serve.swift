@@ -1,5 +1,6 @@
 import ArgumentParser
 import CrosswindLive
+import CrosswindTLS
 import CrosswindTransport
 import Foundation
 import NIOCore
@@ -50,6 +51,10 @@ struct Serve: ParsableCommand {
     var messageBurst = 50
     @Option(help: ArgumentHelp("An origin (scheme://host[:port]) whose pages may use the streams and POST /send; repeatable. Without any, every origin may. Include the dashboard's own origin.", valueName: "origin"))
     var allowOrigin: [String] = []
+    @Option(help: ArgumentHelp("PEM certificate (then any intermediates) to serve TLS with: the port then speaks https and wss only; needs --tls-key.", valueName: "file"))
+    var tlsCert: String?
+    @Option(help: ArgumentHelp("PEM private key of --tls-cert.", valueName: "file"))
+    var tlsKey: String?
 
     func run() throws {
         guard self.rate >= 0, (0...65535).contains(self.port), (self.loops ?? 1) > 0 else {
@@ -109,6 +114,7 @@ struct Serve: ParsableCommand {
             }
             configuration.server.topics = Set(names)
         }
+        configuration.tls = try self.tlsIdentity()
         let server = LiveServer(configuration: configuration)
         let bound: Int
         do {
@@ -133,7 +139,8 @@ struct Serve: ParsableCommand {
         }
         let recording = capture.map { ", capturing tcp port \(bound) on \($0.interface) to \($0.path)" } ?? ""
         // Written unbuffered: scripts and tests read the port from this first line.
-        FileHandle.standardOutput.write(Data("crosswind serve: listening on http://\(self.host):\(bound)/ (topic metrics, \(self.rate) msg/s\(recording))\n".utf8))
+        let scheme = configuration.tls == nil ? "http" : "https"
+        FileHandle.standardOutput.write(Data("crosswind serve: listening on \(scheme)://\(self.host):\(bound)/ (topic metrics, \(self.rate) msg/s\(recording))\n".utf8))
         var received: Int32 = 0
         sigwait(&stopSignals, &received)
         // The capture is closed even if the server stops badly: its file is what was asked for.
@@ -141,6 +148,24 @@ struct Serve: ParsableCommand {
         if let capture {
             let statistics = try capture.stop()
             printError("serve: capture \(capture.path): \(statistics.packetsWritten) packets, \(statistics.packetsDroppedByKernel) dropped by the kernel")
+        }
+    }
+
+    /// The TLS identity of --tls-cert and --tls-key (both or neither); nil for plain HTTP.
+    private func tlsIdentity() throws -> TLSServerIdentity? {
+        switch (self.tlsCert, self.tlsKey) {
+        case (nil, nil):
+            return nil
+        case (let certificate?, let key?):
+            do {
+                return try TLSServerIdentity(certificateFile: certificate, keyFile: key)
+            } catch {
+                printError("serve: TLS: \(error)")
+                throw ExitCode(ExitStatus.invalidInput)
+            }
+        default:
+            printError("serve: --tls-cert and --tls-key go together (a certificate and its private key)")
+            throw ExitCode(ExitStatus.invalidInput)
         }
     }
 }

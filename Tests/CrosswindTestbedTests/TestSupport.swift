@@ -49,12 +49,14 @@ struct ProcessOutput {
     var stderr: String
 }
 
-/// Runs a program to completion.
-func runProcess(_ executable: String, _ arguments: [String], in directory: String? = nil) throws -> ProcessOutput {
+/// Runs a program to completion (with `input` on its standard input, when given).
+func runProcess(_ executable: String, _ arguments: [String], in directory: String? = nil, input: String? = nil) throws -> ProcessOutput {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments
     if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
+    let stdin = Pipe()
+    if input != nil { process.standardInput = stdin }
     // stderr goes to a file so a chatty child can never block on a full pipe.
     let errorPath = NSTemporaryDirectory() + "crosswind-stderr-\(UUID().uuidString)"
     _ = FileManager.default.createFile(atPath: errorPath, contents: nil)
@@ -63,6 +65,10 @@ func runProcess(_ executable: String, _ arguments: [String], in directory: Strin
     process.standardOutput = out
     process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errorPath))
     try process.run()
+    if let input {
+        stdin.fileHandleForWriting.write(Data(input.utf8))
+        try stdin.fileHandleForWriting.close()
+    }
     let stdoutData = out.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
     let stderrData = FileManager.default.contents(atPath: errorPath) ?? Data()
