@@ -100,8 +100,12 @@ extension ExperimentRun {
             return { [unowned self] in
                 if let previous { self.proxies[middlebox]?.policy = previous }
             }
-        case .restartServer(let down, let persist):
-            self.crashServer(down: down, persist: persist)
+        case .restartServer(let down, let persist, let node):
+            if let node, self.serverNodes.count > 1 {
+                self.crashNode(node, down: down)
+            } else {
+                self.crashServer(down: down, persist: persist)
+            }
             return nil
         }
     }
