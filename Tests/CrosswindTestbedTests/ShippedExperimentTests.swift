@@ -77,6 +77,8 @@ import Testing
         ("office-4g-outage", [2]),
         ("server-crash-restart", [1, 2]),
         ("server-restart-durable", [1, 2]),
+        ("multi-node-no-sticky", [1, 2]),
+        ("multi-node-node-restart", [1]),
     ]
 
     @Test(arguments: catalogue)
