@@ -21,6 +21,12 @@ public struct MiddleboxSpec: Sendable, Equatable {
     public var port: Int
     /// The TCP model's knobs for the proxy node, on both of its sides (Linux's defaults).
     public var tcp: TCPSettings
+    /// With several server nodes, the proxy balances each new client connection round robin
+    /// over the nodes that are up. `false`: every connection goes to the next node in turn.
+    /// `true`: a client address keeps the node its first connection went to while that node
+    /// is up (source affinity, as HAProxy's `stick on src` or a load balancer's affinity
+    /// cookie gives); when it is down the client is placed anew.
+    public var sticky: Bool
 
     /// How the groups' clients reach the proxy. The raw values are the names experiment files use.
     public enum Mode: String, Sendable, Equatable, CaseIterable {
@@ -37,8 +43,9 @@ public struct MiddleboxSpec: Sendable, Equatable {
     public init(
         name: String, groups: [String], link: LinkPair = LinkPair(both: LinkConfiguration(latency: .milliseconds(1))),
         policy: HTTPProxyPolicy = .passThrough, mode: Mode = .transparent, port: Int = MiddleboxSpec.defaultExplicitPort,
-        tcp: TCPSettings = TCPSettings()
+        tcp: TCPSettings = TCPSettings(), sticky: Bool = false
     ) {
+        self.sticky = sticky
         self.name = name
         self.groups = groups
         self.link = link

@@ -24,9 +24,10 @@ enum MiddleboxReader {
         let mode = map.read(Keys.mode)
         let port = map.read(Keys.port)
         let tcp = map.read(Keys.tcp, TopologyReader.tcp)
+        let sticky = map.read(Keys.sticky)
         map.finish()
         guard let name else { throw ExperimentError.reported }
-        var spec = MiddleboxSpec(name: name, groups: groups ?? [], mode: mode, port: port)
+        var spec = MiddleboxSpec(name: name, groups: groups ?? [], mode: mode, port: port, sticky: sticky)
         if let link { spec.link = link }
         if let policy { spec.policy = policy }
         if let tcp { spec.tcp = tcp }

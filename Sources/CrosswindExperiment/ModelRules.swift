@@ -48,6 +48,30 @@ enum ModelRules {
         }
         tcp(topology.server.tcp, at: "server.tcp", r)
         middleboxes(topology, groupNamesComplete: groupNamesComplete, r)
+        serverNodes(topology, r)
+    }
+
+    /// Several server nodes are reached only through a balancer: every group is behind a
+    /// middlebox. `sticky` means something only with several nodes.
+    static func serverNodes(_ topology: Topology, _ r: some RuleReporter) {
+        let nodes = topology.server.nodes
+        guard !r.hasProblem("server.nodes") else { return }
+        if nodes > 1 {
+            let fronted = Set(topology.middleboxes.flatMap(\.groups))
+            let direct = topology.groups.map(\.name).filter { !fronted.contains($0) }
+            if !direct.isEmpty {
+                r.report(
+                    ["server.nodes", "server"],
+                    "with \(nodes) server nodes every group must be behind a middlebox, which balances connections over them; not behind one: \(direct.joined(separator: ", "))"
+                )
+            }
+        }
+        for (index, middlebox) in topology.middleboxes.enumerated() where middlebox.sticky && nodes == 1 {
+            let path = "\(r.element("middleboxes", index)).sticky"
+            if !r.hasProblem(path) {
+                r.report([path], "sticky applies only with several server nodes (server.nodes above 1)")
+            }
+        }
     }
 
     /// `minRTO <= initialRTO <= maxRTO`, reported at the first of the keys involved that is written.
@@ -112,6 +136,8 @@ enum ModelRules {
             if !r.hasProblem(name) {
                 if serverNameKnown, middlebox.name == topology.server.name {
                     r.report([name], "'\(middlebox.name)' is already the server's name (node names must be unique)")
+                } else if serverNameKnown, topology.server.nodes > 1, topology.server.nodeNames.contains(middlebox.name) {
+                    r.report([name], "'\(middlebox.name)' is already the name of a server node (node names must be unique)")
                 } else if let group = groups.firstIndex(where: { $0.name == middlebox.name }) {
                     let at = r.place("\(r.element("groups", group)).name")
                     r.report([name], "'\(middlebox.name)' is already the name of the client group \(at) (node names must be unique)")
@@ -180,8 +206,8 @@ enum ModelRules {
             ["workload.start", "workload.duration", "workload.drain"].contains(where: r.hasProblem) ? nil : workload.metricsAt
         }
         var firewalls: [(group: String, name: String, at: TimeAmount, path: String)] = []
-        // Restarts by start time: one server, so one may not begin while another has it down.
-        var restarts: [(at: TimeAmount, back: TimeAmount, path: String)] = []
+        // Restarts by start time: a node may not restart while another restart has it down.
+        var restarts: [(at: TimeAmount, back: TimeAmount, node: String?, path: String)] = []
         for (index, event) in events.enumerated() {
             let path = r.element("timeline", index)
             let atPath = "\(path).at"
@@ -240,7 +266,8 @@ enum ModelRules {
                 if atKnown, !r.hasProblem(untilPath), !r.hasProblem("\(actionPath).for"), until <= event.at {
                     r.report([untilPath, "\(actionPath).for", actionPath], "must be after at (\(Quantity.describe(event.at))), got \(Quantity.describe(until))")
                 }
-            case .restartServer(let down, _):
+            case .restartServer(let down, let persist, let node):
+                if let topology { restartNode(node, persist: persist, at: actionPath, topology, r) }
                 let downPath = "\(actionPath).down"
                 guard atKnown, !r.hasProblem(downPath), let back = Quantity.sum(event.at, down) else { break }
                 if let runEnd, event.at < runEnd, back >= runEnd {
@@ -249,17 +276,38 @@ enum ModelRules {
                         "the server must be back before the run ends at \(Quantity.describe(runEnd)), got back at \(Quantity.describe(back)) (at + down)"
                     )
                 }
-                restarts.append((event.at, back, path))
+                restarts.append((event.at, back, node, path))
             case .partition, .heal, .setLink:
                 break
             }
         }
         let byStart = restarts.enumerated().sorted { ($0.element.at, $0.offset) < ($1.element.at, $1.offset) }.map(\.element)
-        for (earlier, later) in zip(byStart, byStart.dropFirst()) where later.at < earlier.back {
+        for (position, later) in byStart.enumerated() {
+            guard let earlier = byStart[..<position].last(where: { $0.node == later.node }), later.at < earlier.back else { continue }
             r.report(
                 ["\(later.path).at"],
-                "restarts the server at \(Quantity.describe(later.at)) while it is down from the restart at \(Quantity.describe(earlier.at)) until \(Quantity.describe(earlier.back)) (\(r.reference(earlier.path)))"
+                "restarts the server\(later.node.map { " node \($0)" } ?? "") at \(Quantity.describe(later.at)) while it is down from the restart at \(Quantity.describe(earlier.at)) until \(Quantity.describe(earlier.back)) (\(r.reference(earlier.path)))"
             )
+        }
+    }
+
+    /// A restart names a node of the server when it has several (and only then), and does not
+    /// ask one node of several to persist: the log is shared and outlives every node.
+    private static func restartNode(_ node: String?, persist: Bool, at actionPath: String, _ topology: Topology, _ r: some RuleReporter) {
+        let server = topology.server
+        guard !r.hasProblem("server.nodes"), !r.hasProblem("server.name") else { return }
+        let nodePath = "\(actionPath).node"
+        guard !r.hasProblem(nodePath) else { return }
+        let names = server.nodeNames.joined(separator: ", ")
+        switch node {
+        case nil where server.nodes > 1:
+            r.report([actionPath], "the server has \(server.nodes) nodes: name the one that restarts with node (\(names))")
+        case let node? where !server.nodeNames.contains(node):
+            r.report([nodePath], "no server node '\(node)' (nodes: \(names))")
+        case _? where persist && server.nodes > 1:
+            r.report(["\(actionPath).persist", actionPath], "persist does not apply to a node of several: they share the log, which outlives every node")
+        default:
+            break
         }
     }
 

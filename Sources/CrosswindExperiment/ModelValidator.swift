@@ -143,8 +143,9 @@ final class ModelValidator {
             if let reason = ValueCheck.duration(until) { action.fail("until", reason) }
         case .setProxyPolicy(_, let policy):
             self.policy(policy, action)
-        case .restartServer(let down, _):
+        case .restartServer(let down, _, let node):
             action.check(Schema.RestartServerKeys.down, down)
+            if let node { action.check(Schema.RestartServerKeys.node, node) }
         }
     }
 
@@ -204,6 +205,7 @@ final class ModelValidator {
         s.check(Schema.ServerKeys.name, topology.server.name, at: "server.name")
         s.check(Schema.ServerKeys.port, topology.server.port, at: "server.port")
         if let port = topology.server.webSocketPort { s.check(Schema.ServerKeys.webSocketPort, port, at: "server.webSocketPort") }
+        s.check(Schema.ServerKeys.nodes, topology.server.nodes, at: "server.nodes")
         tcp(topology.server.tcp, s.scoped("server.tcp"))
         for (index, group) in topology.groups.enumerated() {
             self.group(group, s.scoped("groups[\(index)]"))

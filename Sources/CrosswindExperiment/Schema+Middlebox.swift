@@ -137,15 +137,20 @@ extension Schema {
             summary: "The TCP model's knobs for the proxy node, towards its clients and towards the server.",
             example: "{ congestionControl: reno }"
         )
+        static let sticky = SchemaKey<Bool>.key(
+            "sticky", .boolean, default: false,
+            "With several server nodes (`server.nodes`), how the proxy balances each new client connection round robin over the nodes that are up. `false`: every new connection goes to the next node in turn. `true`: a client address keeps the node its first connection went to while that node is up (source affinity); when it is down the client is placed on the next node. Only with `server.nodes` above 1.",
+            example: "true"
+        )
     }
 
     static let middlebox = SchemaBlock(
         id: "middlebox", title: "Middlebox", location: "each entry of `middleboxes:` of a topology",
-        summary: "An HTTP proxy between some groups and the server: the clients connect to it (on the server's ports when `transparent`, on its `port` when `explicit`), and it opens its own connection to the server for each. With `--pcap` it gets its own capture of its client side.",
+        summary: "An HTTP proxy between some groups and the server: the clients connect to it (on the server's ports when `transparent`, on its `port` when `explicit`), and it opens its own connection to the server for each. With several server nodes it is their load balancer too (see `sticky`). With `--pcap` it gets its own capture of its client side.",
         keys: [
             MiddleboxKeys.name.info, MiddleboxKeys.kind, MiddleboxKeys.groups, MiddleboxKeys.link, MiddleboxKeys.policy,
             MiddleboxKeys.mode.info, MiddleboxKeys.port.info,
-            MiddleboxKeys.tcp,
+            MiddleboxKeys.tcp, MiddleboxKeys.sticky.info,
         ],
         example: """
             - name: corp-proxy

@@ -192,12 +192,17 @@ extension Schema {
             "Whether the new server keeps the topic streams (epoch, offsets and retained messages), as a server with a durable log would. `false`: it starts with a new epoch (from the run's seed) and no history, so each client's resume gets `recovered: false` and a snapshot, and what the old server published but had not delivered is lost.",
             example: "true"
         )
+        static let node = SchemaKey<String>.optional(
+            "node", .nodeName, absent: "the server's only node",
+            "With several server nodes: the one that crashes (`NAME-1` … `NAME-N`); required then. The other nodes go on serving, the workload goes on publishing into the shared log, the balancers send the node no new connection while it is down, and it comes back serving the log as it stands (`persist` does not apply).",
+            example: "server-2"
+        )
     }
 
     static let restartServer = SchemaBlock(
         id: "restartserver", title: "restartServer", location: "`restartServer:` of a timeline entry",
         summary: "The server process crashes and starts again on the same node and ports. The crash sends nothing (no FIN, no RST), as when the machine or VM under the process dies and comes back on the same address: its connections vanish, and whatever the clients send on them afterwards gets an RST from the host (as Linux answers segments of unknown connections), so they notice on their next send or heartbeat. (A process killed on a kernel that survives it has its sockets closed by the kernel, with a FIN or an RST, which clients notice at once: the gentler case.) Clients without a manager do not reconnect, except SSE, which resumes as EventSource does. Recovery is measured from the moment the new server listens.",
-        keys: [RestartServerKeys.down.info, RestartServerKeys.persist.info],
+        keys: [RestartServerKeys.down.info, RestartServerKeys.persist.info, RestartServerKeys.node.info],
         refused: ["for": "a restart is not undone: `down` says when the server is back"],
         example: "- { at: 30s, restartServer: { down: 2s, persist: false } }"
     )

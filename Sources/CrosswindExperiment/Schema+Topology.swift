@@ -130,12 +130,17 @@ extension Schema {
             name: "tcp", type: "mapping: [tcp](#tcp)", allowed: "", presence: .defaulted("Linux's (see [tcp](#tcp))"),
             summary: "The TCP model's knobs for the server node.", example: "{ window: 256KiB }"
         )
+        static let nodes = SchemaKey<Int>.key(
+            "nodes", .integer(in: ServerSpec.nodeRange), default: ServerSpec().nodes,
+            "How many server nodes run the server. Above 1 the nodes are `NAME-1` … `NAME-N`, every group must be behind a middlebox, which balances new connections over the nodes (see the middlebox's `sticky`), and the nodes share the topic streams (one log: one epoch, the same offsets, every publish reaching every node) and the client sessions (sessions, the message numbers accepted from each client, rate-limit buckets), as a broker would hold them; each node's own are its connections, SSE streams and held long-polls.",
+            example: "3"
+        )
     }
 
     static let server = SchemaBlock(
         id: "server", title: "Server", location: "`server:` of a topology",
         summary: "The server node: it runs the three transports' endpoints and publishes the workload.",
-        keys: [ServerKeys.name.info, ServerKeys.port.info, ServerKeys.webSocketPort.info, ServerKeys.tls.info, ServerKeys.tcp],
+        keys: [ServerKeys.name.info, ServerKeys.port.info, ServerKeys.webSocketPort.info, ServerKeys.tls.info, ServerKeys.tcp, ServerKeys.nodes.info],
         example: "server: { name: server, port: 80, webSocketPort: 8080 }"
     )
 

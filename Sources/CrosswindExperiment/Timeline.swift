@@ -132,7 +132,12 @@ public enum TimelineAction: Sendable, Equatable {
     /// (the host is up, the port closed). The new server starts with a new epoch and no history,
     /// unless `persist` keeps its topic streams (epoch, offsets and retained messages), as a
     /// server with a durable log would. Nothing is published while it is down.
-    case restartServer(down: TimeAmount, persist: Bool)
+    ///
+    /// With several server nodes, `node` names the one that crashes (nil: the only one). The
+    /// others go on serving and the workload goes on publishing into the shared log; the
+    /// balancers send no new connection to the node while it is down, and it comes back with
+    /// the log as it stands (`persist` does not apply: the log outlives any node).
+    case restartServer(down: TimeAmount, persist: Bool, node: String? = nil)
 
     /// The groups the action applies to (nil for middlebox and server actions).
     public var groups: GroupSelection? {

@@ -133,9 +133,10 @@ enum TimelineReader {
             let map = try body.mapping(Schema.restartServer)
             let down = map.required(Schema.RestartServerKeys.down)
             let persist = map.read(Schema.RestartServerKeys.persist)
+            let node = map.optional(Schema.RestartServerKeys.node)
             map.finish()
             guard let down else { throw ExperimentError.reported }
-            return (.restartServer(down: down, persist: persist), nil)
+            return (.restartServer(down: down, persist: persist, node: node), nil)
         default:
             preconditionFailure("timeline action '\(key)' has no reader")
         }

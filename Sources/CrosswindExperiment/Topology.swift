@@ -26,9 +26,19 @@ public struct Topology: Sendable, Equatable {
     public var clientCount: Int { groups.reduce(0) { $0 + $1.count } }
 }
 
-/// The server node of a topology.
+/// The server of a topology: one node, or several identical nodes behind the topology's
+/// middleboxes, which balance new connections across them (see ``MiddleboxSpec/sticky``).
+///
+/// Several nodes share the topic streams as a broker-backed deployment does (one log: one
+/// epoch, the same offsets and retained messages on every node, each publish reaching every
+/// node's subscribers) and the client-session table (sessions, the highest message number
+/// accepted from each client, rate-limit buckets), as a store in the broker would hold them.
+/// What is a node's own is what hangs off its connections: WebSocket connections, SSE
+/// streams, held long-polls. A client whose new connection lands on another node resumes
+/// there from the cursor it sends, completely.
 public struct ServerSpec: Sendable, Equatable {
-    /// Node name, `[a-z0-9-]+`, unique among the topology's node names.
+    /// Node name, `[a-z0-9-]+`, unique among the topology's node names. With several nodes, the
+    /// nodes are `NAME-1` … `NAME-N` (see ``nodeNames``) and `NAME` is the `Host` clients ask for.
     public var name: String
     /// TCP port the server listens on, in `1...65535`.
     public var port: Int
@@ -46,13 +56,28 @@ public struct ServerSpec: Sendable, Equatable {
     public var tls: Bool
     /// The TCP model's knobs for the server node (Linux's defaults).
     public var tcp: TCPSettings
+    /// How many server nodes run the server, in ``ServerSpec/nodeRange``. More than one needs
+    /// every group behind a middlebox (the balancer).
+    public var nodes: Int
 
-    public init(name: String = "server", port: Int = 80, webSocketPort: Int? = nil, tls: Bool = false, tcp: TCPSettings = TCPSettings()) {
+    /// The accepted range of `nodes`.
+    public static let nodeRange: ClosedRange<Int> = 1...16
+
+    public init(
+        name: String = "server", port: Int = 80, webSocketPort: Int? = nil, tls: Bool = false, tcp: TCPSettings = TCPSettings(),
+        nodes: Int = 1
+    ) {
         self.name = name
         self.port = port
         self.webSocketPort = webSocketPort
         self.tls = tls
         self.tcp = tcp
+        self.nodes = nodes
+    }
+
+    /// The server's node names: `name` alone for one node, else `name-1` … `name-N`.
+    public var nodeNames: [String] {
+        self.nodes == 1 ? [self.name] : (1...max(self.nodes, 1)).map { "\(self.name)-\($0)" }
     }
 }
 

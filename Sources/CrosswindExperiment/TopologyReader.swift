@@ -50,7 +50,7 @@ enum TopologyReader {
         let map = try value.mapping(Schema.server)
         let spec = ServerSpec(
             name: map.read(Keys.name), port: map.read(Keys.port), webSocketPort: map.optional(Keys.webSocketPort), tls: map.read(Keys.tls),
-            tcp: map.read(Keys.tcp, Self.tcp) ?? TCPSettings()
+            tcp: map.read(Keys.tcp, Self.tcp) ?? TCPSettings(), nodes: map.read(Keys.nodes)
         )
         map.finish()
         return spec

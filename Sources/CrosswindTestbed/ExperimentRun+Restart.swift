@@ -23,6 +23,9 @@ import NIOCore
 /// The two trace events (`server.crash` with the connections that vanished, `server.start`
 /// with the epoch and next offset) are registered on first use, so runs without a restart keep
 /// their traces and digests.
+///
+/// With several server nodes the restart names one node (``crashNode(_:down:)``): the others
+/// and the publisher go on, since the log is not the node's.
 extension ExperimentRun {
     func crashServer(down: TimeAmount, persist: Bool) {
         // The validator refuses a restart while the server is down; a model built in Swift
@@ -54,11 +57,41 @@ extension ExperimentRun {
             self.countClientMessages(of: self.hub)
         }
         self.serverDown = false
-        self.listenServer()
+        self.listenServer(node: 0)
         let trace = self.simulation.trace
         let kindStart = trace.kind("server.start", fields: ["epoch", "next"])
         let now = self.simulation.now
         trace.record(now, component, kindStart, Int64(self.hub.epoch), Int64(self.hub.state(of: self.experiment.workload.topic).next))
         for agent in self.agents { agent.markHeal(at: now) }
+    }
+
+    /// One node of several crashes as a server does (its connections vanish, its stack answers
+    /// with RSTs) and starts again `down` later with a fresh hub caught up with the shared log.
+    /// While it is down the balancers send it no new connection and the log goes on.
+    ///
+    /// The service stays up on the other nodes, so recovery is measured from the crash: how
+    /// long each client takes to hold everything published before it and one message after
+    /// (for the node's clients: noticing the loss, reconnecting elsewhere, resuming).
+    func crashNode(_ name: String, down: TimeAmount) {
+        guard let node = self.experiment.topology.server.nodeNames.firstIndex(of: name), !self.nodeDown[node] else { return }
+        let trace = self.simulation.trace
+        let kindCrash = trace.kind("server.crash", fields: ["connections"])
+        let component = trace.component("server:\(name)")
+        // Marked down first: the channels the crash closes make managers reconnect, and the
+        // balancers must not send those connections back to it.
+        self.nodeDown[node] = true
+        let vanished = self.network.crash(self.serverNodes[node])
+        let now = self.simulation.now
+        trace.record(now, component, kindCrash, Int64(vanished))
+        for agent in self.agents { agent.markHeal(at: now) }
+        self.simulation.schedule(at: now + down) { [unowned self] in
+            self.nodeHubs[node] = self.makeNodeHub()
+            self.nodeDown[node] = false
+            self.listenServer(node: node)
+            let kindStart = trace.kind("server.start", fields: ["epoch", "next"])
+            let now = self.simulation.now
+            let hub = self.nodeHubs[node]
+            trace.record(now, component, kindStart, Int64(hub.epoch), Int64(hub.state(of: self.experiment.workload.topic).next))
+        }
     }
 }

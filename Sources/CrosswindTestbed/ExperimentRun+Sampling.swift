@@ -17,7 +17,7 @@ extension ExperimentRun {
         var downBytes = 0
         var drops = 0
         for link in self.network.allLinks {
-            if link.to == self.server { upBytes += link.statistics.bytesSent } else { downBytes += link.statistics.bytesSent }
+            if self.isServerNode(link.to) { upBytes += link.statistics.bytesSent } else { downBytes += link.statistics.bytesSent }
             drops += link.statistics.droppedByLoss + link.statistics.droppedByQueue + link.statistics.droppedWhileDown
         }
         let open = self.agents.reduce(0) { $0 + (($1.client?.isOpen ?? false) ? 1 : 0) }

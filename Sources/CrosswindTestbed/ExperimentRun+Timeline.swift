@@ -50,10 +50,10 @@ extension ExperimentRun {
         case .group, .groups, .all:
             pairs = selection.names(in: topology).map { self.groupLinks[$0] ?? ([], []) }
         case .middlebox(let name):
-            pairs = self.middleboxLinks[name].map { [([$0.up], [$0.down])] } ?? []
+            pairs = self.middleboxLinks[name].map { [$0] } ?? []
         case .server:
             let direct = topology.groups.filter { self.gateways[$0.name] == nil }.map { self.groupLinks[$0.name] ?? ([], []) }
-            let proxies = topology.middleboxes.compactMap { self.middleboxLinks[$0.name] }.map { ([$0.up], [$0.down]) }
+            let proxies = topology.middleboxes.compactMap { self.middleboxLinks[$0.name] }
             pairs = direct + proxies
         }
         return pairs.flatMap { links -> [Link] in
@@ -118,8 +118,12 @@ extension ExperimentRun {
             return { [unowned self] in
                 if let previous { self.proxies[middlebox]?.policy = previous }
             }
-        case .restartServer(let down, let persist):
-            self.crashServer(down: down, persist: persist)
+        case .restartServer(let down, let persist, let node):
+            if let node, self.serverNodes.count > 1 {
+                self.crashNode(node, down: down)
+            } else {
+                self.crashServer(down: down, persist: persist)
+            }
             return nil
         }
     }

@@ -18,8 +18,13 @@ extension ExperimentRun {
     private func publish(sequence: Int) {
         let workload = self.experiment.workload
         if !self.serverDown {
-            let offset = self.hub.publish(topic: workload.topic, data: self.payload, now: self.simulation.now)
+            let message = self.hub.publishMessage(topic: workload.topic, data: self.payload, now: self.simulation.now)
+            let offset = message.offset
             let now = self.simulation.now
+            // The shared log reaches every node that is up; one that is down catches up when it starts.
+            for (node, hub) in self.nodeHubs.enumerated() where !self.nodeDown[node] {
+                hub.append(message, now: now)
+            }
             if self.publishTimes.count <= Int(offset) {
                 self.publishTimes.append(contentsOf: repeatElement(now, count: Int(offset) + 1 - self.publishTimes.count))
             }

@@ -10,22 +10,26 @@ import NIOCore
 /// nodes with their links and captures, and connecting each client (alone or through the
 /// manager) when its time comes.
 extension ExperimentRun {
-    /// The server's listeners and its capture.
+    /// The server's listeners (on each of its nodes) and its capture (one file for every node).
     func startServer() throws {
-        self.listenServer()
+        for node in self.serverNodes.indices { self.listenServer(node: node) }
         if let directory = self.options.captureDirectory {
             let capture = try PacketCapture(path: "\(directory)/\(self.experiment.topology.server.name).pcap", origin: self.simulation.start)
             self.captures.append(capture)
         }
     }
 
-    /// The server process: its listeners (one port, or a second one for WebSocket), serving
-    /// the current `hub`. Called at the start and again when the server restarts.
-    func listenServer() {
+    /// The server process on server node `node`: its listeners (one port, or a second one for
+    /// WebSocket), serving the current `hub` (or, with several nodes, the node's own hub).
+    /// Called at the start and again when the server or the node restarts.
+    func listenServer(node: Int) {
         let port = UInt16(self.experiment.topology.server.port)
-        let hub = self.hub
+        let hub = self.nodeHubs.isEmpty ? self.hub : self.nodeHubs[node]
+        let serverNode = self.serverNodes[node]
         var serverConfiguration = RealtimeServerConfiguration()
         let log = self.serverLog
+        // With several nodes each line says which one wrote it.
+        let prefix = self.nodeHubs.isEmpty ? "" : "\(self.experiment.topology.server.nodeNames[node]) "
         // Typed as an `EventLoop` so `now` is the loop's virtual time: this file does not
         // import NIOEmbedded, and on the concrete `EmbeddedEventLoop` the name would resolve to
         // NIOCore's default `now` (the machine's uptime clock), which made server.log differ
@@ -35,39 +39,44 @@ extension ExperimentRun {
         serverConfiguration.log = { line in
             let micros = (loop.now - start).nanoseconds / 1000
             let fraction = String(micros % 1_000_000)
-            log.lines.append("\(micros / 1_000_000).\(String(repeating: "0", count: 6 - fraction.count))\(fraction) \(line)")
+            log.lines.append("\(micros / 1_000_000).\(String(repeating: "0", count: 6 - fraction.count))\(fraction) \(prefix)\(line)")
         }
         // Every SSE stream's heartbeat follows the clients' heartbeat interval.
         serverConfiguration.sseHeartbeatInterval = self.experiment.topology.groups.map(\.heartbeat.interval).min() ?? .seconds(25)
         // With TLS, every port's connections start with the TLS handshake (see `ModelledTLS`).
         let tls = self.experiment.topology.server.tls
-        self.network.listen(on: self.server, port: port) { channel in
+        self.network.listen(on: serverNode, port: port) { channel in
             if tls { try channel.pipeline.syncOperations.addHandler(TLSServerHandler()) }
             try WebSocketServer.configure(channel, hub: hub, configuration: serverConfiguration)
         }
         if let webSocketPort = self.experiment.topology.server.webSocketPort, webSocketPort != Int(port) {
-            self.network.listen(on: self.server, port: UInt16(webSocketPort)) { channel in
+            self.network.listen(on: serverNode, port: UInt16(webSocketPort)) { channel in
                 if tls { try channel.pipeline.syncOperations.addHandler(TLSServerHandler()) }
                 try WebSocketServer.configure(channel, hub: hub, configuration: serverConfiguration)
             }
         }
     }
 
-    /// Each HTTP proxy middlebox: its node, its link to the server, its listeners on the
-    /// server's ports, and the groups it fronts. Returns the capture of each proxy's client
-    /// side, by middlebox name, when captures are on.
+    /// Each HTTP proxy middlebox: its node, its link to the server (to each server node, which
+    /// it balances over), its listeners on the server's ports, and the groups it fronts.
+    /// Returns the capture of each proxy's client side, by middlebox name, when captures are on.
     func startProxies() throws -> [String: PacketCapture] {
         var proxyCaptures: [String: PacketCapture] = [:]
         for middlebox in self.experiment.topology.middleboxes {
             let proxyNode = self.network.addNode(middlebox.name, tcp: middlebox.tcp)
             // The trace names its connections after the clients it relays.
             self.network.markRelay(proxyNode)
-            let links = self.network.connect(proxyNode, self.server, aToB: middlebox.link.up, bToA: middlebox.link.down)
-            self.middleboxLinks[middlebox.name] = (links.aToB, links.bToA)
-            if let capture = self.captures.first {
-                self.network.attach(capture, to: links.aToB, end: .receiving)
-                self.network.attach(capture, to: links.bToA, end: .sending)
+            for serverNode in self.serverNodes {
+                let links = self.network.connect(proxyNode, serverNode, aToB: middlebox.link.up, bToA: middlebox.link.down)
+                self.middleboxLinks[middlebox.name, default: ([], [])].up.append(links.aToB)
+                self.middleboxLinks[middlebox.name, default: ([], [])].down.append(links.bToA)
+                if let capture = self.captures.first {
+                    self.network.attach(capture, to: links.aToB, end: .receiving)
+                    self.network.attach(capture, to: links.bToA, end: .sending)
+                }
             }
+            let balancer = BalancerCell(RoundRobinBalancer(nodeCount: self.serverNodes.count, sticky: middlebox.sticky))
+            self.balancers[middlebox.name] = balancer
             if let directory = self.options.captureDirectory {
                 // The client side of the proxy: beside server.pcap it shows what the proxy changed.
                 let capture = try PacketCapture(path: "\(directory)/\(middlebox.name).pcap", origin: self.simulation.start)
@@ -91,8 +100,12 @@ extension ExperimentRun {
                 self.network.listen(on: proxyNode, port: UInt16(listenPort)) { [unowned self] channel in
                     let downstream = self.network.connection(of: channel)
                     let client = downstream.map { Network.socketAddress($0.remote).ipAddress ?? "" }
+                    // One node: always it. Several: the balancer's choice for this client connection
+                    // (all down: the first, which refuses it).
+                    let node = self.serverNodes.count == 1
+                        ? 0 : balancer.balancer.choose(client: client ?? "") { !self.nodeDown[$0] } ?? 0
                     try HTTPProxy.configure(channel, policy: cell, listener: listener, client: client) { target, initialize in
-                        let upstream = Endpoint(node: self.server, port: UInt16(target?.port ?? listenPort))
+                        let upstream = Endpoint(node: self.serverNodes[node], port: UInt16(target?.port ?? listenPort))
                         // Installing handlers on a fresh channel cannot fail short of a programming error.
                         try! self.network.openChannel(from: proxyNode, to: upstream, relaying: downstream, initialize: initialize)
                     }

@@ -48,9 +48,22 @@ public final class ExperimentRun {
     public let simulation: Simulation
     public let network: Network
     /// The server's message streams: replaced by a new hub when the server restarts without
-    /// `persist` (see `+Restart`).
+    /// `persist` (see `+Restart`). With several server nodes it is their shared log, which the
+    /// workload publishes into and each node's hub follows.
     var hub: TopicHub
+    /// The first (or only) server node.
     let server: NodeID
+    /// Every server node, in the order of ``ServerSpec/nodeNames``.
+    let serverNodes: [NodeID]
+    /// With several server nodes, each node's hub (its own subscribers, fed from `hub`, the
+    /// shared log); empty with one node, which serves `hub` itself.
+    var nodeHubs: [TopicHub] = []
+    /// With several server nodes, whether each is down (crashed, not yet restarted).
+    var nodeDown: [Bool]
+    /// With several server nodes, the client sessions they share (as a broker would hold them).
+    let sharedSessions: LoopConfinedSessionStore?
+    /// Each balancing middlebox's balancer, by middlebox name (with several server nodes).
+    var balancers: [String: BalancerCell] = [:]
     var agents: [ClientAgent] = []
     var captures: [PacketCapture] = []
     let options: RunOptions
@@ -84,8 +97,9 @@ public final class ExperimentRun {
     let timelineComponent: UInt32
     /// The links of each client group, per direction (up: client → server or its proxy).
     var groupLinks: [String: (up: [Link], down: [Link])] = [:]
-    /// The link of each middlebox to the server, per direction (up: proxy → server).
-    var middleboxLinks: [String: (up: Link, down: Link)] = [:]
+    /// The links of each middlebox to the server (one per server node), per direction (up:
+    /// proxy → server).
+    var middleboxLinks: [String: (up: [Link], down: [Link])] = [:]
     /// The NAT state table of each group with `nat:`, by group name.
     var natTables: [String: IdleExpiringState] = [:]
     /// The transmitters each group with `sharedLink: true` sends through, by group name.
@@ -127,9 +141,20 @@ public final class ExperimentRun {
         var epochRandom = self.simulation.random.fork("hub:\(experiment.topology.server.name)")
         // Epochs are shown in JSON; keep them within 2^53 so every JSON reader sees them exactly.
         self.hub = TopicHub(epoch: epochRandom.next() >> 11)
-        self.server = self.network.addNode(experiment.topology.server.name, tcp: experiment.topology.server.tcp)
+        let server = experiment.topology.server
+        let network = self.network
+        self.serverNodes = server.nodeNames.map { network.addNode($0, tcp: server.tcp) }
+        self.server = self.serverNodes[0]
+        self.nodeDown = Array(repeating: false, count: self.serverNodes.count)
         self.payload = Self.makePayload(bytes: experiment.workload.messageBytes)
-        self.countClientMessages(of: self.hub)
+        if server.nodes > 1 {
+            let sessions = LoopConfinedSessionStore(epoch: self.hub.epoch)
+            self.sharedSessions = sessions
+            self.nodeHubs = self.serverNodes.map { _ in self.makeNodeHub() }
+        } else {
+            self.sharedSessions = nil
+            self.countClientMessages(of: self.hub)
+        }
 
         try self.startServer()
         let proxyCaptures = try self.startProxies()
@@ -139,6 +164,20 @@ public final class ExperimentRun {
         self.addClients(proxyCaptures: proxyCaptures)
         self.schedulePublishing()
         self.scheduleSampling()
+    }
+
+    /// A hub for one server node of several: the log's epoch and window, the shared sessions,
+    /// and the log's messages so far.
+    func makeNodeHub() -> TopicHub {
+        let hub = TopicHub(epoch: self.hub.epoch, window: self.hub.window, sessions: self.sharedSessions)
+        hub.catchUp(with: self.hub)
+        self.countClientMessages(of: hub)
+        return hub
+    }
+
+    /// Whether `node` is one of the server's nodes.
+    func isServerNode(_ node: NodeID) -> Bool {
+        self.serverNodes.contains(node)
     }
 
     /// Counts the client messages `hub` hands on, per client, beside the hub's own count.
@@ -202,6 +241,13 @@ public final class ExperimentRun {
 
     /// Paths of the captures written.
     public var capturePaths: [String] { self.captures.map(\.path) }
+}
+
+/// A middlebox's balancer, shared by the connections its listeners accept. Confined to the
+/// simulation loop.
+final class BalancerCell {
+    var balancer: RoundRobinBalancer
+    init(_ balancer: RoundRobinBalancer) { self.balancer = balancer }
 }
 
 /// What the run knows of an epoch that ended with a server crash.

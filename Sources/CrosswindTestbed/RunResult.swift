@@ -28,7 +28,7 @@ public struct RunResult {
         var packets = 0
         var dropped = 0
         for link in run.network.allLinks {
-            if link.to == run.server { bytesUp += link.statistics.bytesSent } else { bytesDown += link.statistics.bytesSent }
+            if run.isServerNode(link.to) { bytesUp += link.statistics.bytesSent } else { bytesDown += link.statistics.bytesSent }
             packets += link.statistics.packetsSent
             dropped += link.statistics.droppedByLoss + link.statistics.droppedByQueue + link.statistics.droppedWhileDown
         }

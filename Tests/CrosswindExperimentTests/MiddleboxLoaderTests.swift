@@ -294,7 +294,7 @@ import Testing
         ("  - name: p\n    kind: socks\n    groups: [office]",
          "net.yaml:10:11: middleboxes[0].kind: unknown middlebox kind 'socks' (expected one of: http-proxy)"),
         ("  - name: p\n    groups: [office]\n    listen: 8080",
-         "net.yaml:11:5: middleboxes[0]: unknown key 'listen' (expected one of: name, kind, groups, link, policy, mode, port, tcp)"),
+         "net.yaml:11:5: middleboxes[0]: unknown key 'listen' (expected one of: name, kind, groups, link, policy, mode, port, tcp, sticky)"),
         ("  - name: p\n    groups: [office]\n    link: { latncy: 1ms }",
          "net.yaml:11:13: middleboxes[0].link: unknown key 'latncy' (did you mean 'latency'?)"),
         ("  - name: p\n    groups: [office]\n    link: { latency: 61s }",

@@ -105,7 +105,7 @@ import Testing
           kind: topology
           version: 1
           name: every-key-net
-          server: { name: hub, port: 80, webSocketPort: 8080, tls: false, tcp: { window: 256KiB } }
+          server: { name: hub, port: 80, webSocketPort: 8080, tls: false, tcp: { window: 256KiB }, nodes: 2 }
           groups:
             - name: office
               count: 2
@@ -158,6 +158,9 @@ import Testing
                 tls: intercept
                 connectPorts: [443]
               tcp: { congestionControl: reno }
+              sticky: true
+            - name: edge
+              groups: [home]
         workload:
           topic: metrics
           rate: 5
@@ -188,7 +191,7 @@ import Testing
           - { at: 13s, flap: { group: home, direction: both, period: 2s, up: 50%, until: 20s } }
           - { at: 21s, flap: { groups: [home], period: 1s, up: 0.7, for: 4s } }
           - { at: 25s, setProxyPolicy: { middlebox: corp-proxy, for: 5s, stripUpgrade: false, afterUpgrade: relay, bufferResponses: 1MiB, idleTimeout: 30s, bufferAfter: 1s, holdEvents: true, holdEventsBytes: 1KiB, maxConnectionLifetime: 10min, maxResponseTime: 1min, blockContentTypes: [], maxConnectionsPerClient: 2, dropFramesAfterBytes: 1MiB, dropFramesAfter: 1min, tls: refuse, connectPorts: [443, 8443] } }
-          - { at: 26s, restartServer: { down: 2s, persist: true } }
+          - { at: 26s, restartServer: { down: 2s, persist: false, node: hub-2 } }
         expect:
           - delivery: complete
           - delivery: { atLeast: 99% }

@@ -39,7 +39,7 @@ import Testing
         ("  - at: 30s\n    restartServer: { down: 2s, persits: true }",
          "t.yaml:11:32: timeline[0].restartServer: unknown key 'persits' (did you mean 'persist'?)"),
         ("  - at: 30s\n    restartServer: { down: 2s, group: office }",
-         "t.yaml:11:32: timeline[0].restartServer: unknown key 'group' (expected one of: down, persist)"),
+         "t.yaml:11:32: timeline[0].restartServer: unknown key 'group' (expected one of: down, persist, node)"),
         ("  - at: 30s\n    restartServer: { down: 2s, persist: maybe }",
          "t.yaml:11:41: timeline[0].restartServer.persist: expected true or false, got 'maybe'"),
         ("  - at: 30s\n    restartServer: { down: 2s, for: 5s }",

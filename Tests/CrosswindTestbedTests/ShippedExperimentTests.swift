@@ -82,6 +82,8 @@ import Testing
         ("dpi-drops-websocket", [1, 2]),
         ("proxy-upstream-outage", [1, 2]),
         ("shared-bottleneck", [1]),
+        ("multi-node-no-sticky", [1, 2]),
+        ("multi-node-node-restart", [1]),
     ]
 
     @Test(arguments: catalogue)

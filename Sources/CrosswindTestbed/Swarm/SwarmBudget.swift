@@ -75,7 +75,7 @@ public struct SwarmBudget: Sendable, Equatable {
             case .flap(_, _, _, _, let until):
                 healNanos = max(healNanos, until.nanoseconds)
                 longestCut = max(longestCut, (until - event.at).nanoseconds)
-            case .restartServer(let down, _):
+            case .restartServer(let down, _, _):
                 // Every client is cut off while the server is down; the heal is its restart.
                 healNanos = max(healNanos, (event.at + down).nanoseconds)
                 longestCut = max(longestCut, down.nanoseconds)

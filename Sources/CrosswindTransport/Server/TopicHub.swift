@@ -215,6 +215,12 @@ public final class TopicHub: @unchecked Sendable {
     /// Publishes `data` (a JSON value) on `topic` and returns its offset.
     @discardableResult
     public func publish(topic name: String, data: ByteBuffer, now: NIODeadline? = nil) -> UInt64 {
+        self.publishMessage(topic: name, data: data, now: now).offset
+    }
+
+    /// Publishes `data` (a JSON value) on `topic` and returns the message as kept and sent.
+    @discardableResult
+    public func publishMessage(topic name: String, data: ByteBuffer, now: NIODeadline? = nil) -> PublishedMessage {
         let entry = self.topic(name)
         let offset = entry.state.next
         entry.state.next += 1
@@ -241,7 +247,39 @@ public final class TopicHub: @unchecked Sendable {
         for subscriber in entry.subscribers {
             subscriber.deliver(message)
         }
-        return offset
+        return message
+    }
+
+    // MARK: Following a shared log
+
+    /// Takes a message of the shared log this hub follows (one server node of several, each
+    /// with its own hub and subscribers, fed from one log as a broker-backed deployment is):
+    /// keeps it in the replay window and hands it to this hub's subscribers, without encoding
+    /// it again. Messages come in log order, from the log's epoch, which is this hub's.
+    public func append(_ message: PublishedMessage, now: NIODeadline? = nil) {
+        let entry = self.topic(message.topic)
+        precondition(
+            message.epoch == entry.state.epoch && message.offset == entry.state.next,
+            "log message \(message.epoch):\(message.offset) out of order on a hub at \(entry.state.epoch):\(entry.state.next)"
+        )
+        entry.state.next = message.offset + 1
+        entry.retained.append(message)
+        if entry.retained.count > self.window.maxMessages { entry.retained.removeFirst() }
+        if let now { self.prune(entry, now: now) }
+        for subscriber in entry.subscribers {
+            subscriber.deliver(message)
+        }
+    }
+
+    /// Starts following `log` where it stands: every topic's next offset and replay window as
+    /// the log has them (a node that starts while the log already holds messages).
+    public func catchUp(with log: TopicHub) {
+        precondition(log.epoch == self.epoch, "a hub of epoch \(self.epoch) cannot follow a log of epoch \(log.epoch)")
+        for (name, source) in log.topics {
+            let entry = self.topic(name)
+            entry.state = source.state
+            entry.retained = source.retained
+        }
     }
 
     // MARK: Client → server messages
