@@ -129,7 +129,9 @@ struct SpecDriver {
         case "connect": self.feed(.connected(try Self.require(target)))
         case "welcome":
             let next = UInt64(arguments["next"] as? Int ?? 1)
-            self.feed(.welcomeReceived(try Self.require(target), epoch: epoch, next: next, recovered: arguments["recovered"] as? Bool ?? true))
+            let live = (arguments["live"] as? Int).map(UInt64.init)
+            let recovered = arguments["recovered"] as? Bool ?? true
+            self.feed(.welcomeReceived(try Self.require(target), epoch: epoch, next: next, recovered: recovered, live: live))
         case "message":
             let offset = UInt64(arguments["offset"] as? Int ?? 0)
             let message = RealtimeMessage(topic: "metrics", epoch: epoch, offset: offset, data: ByteBuffer(string: "\(offset)"))

@@ -31,7 +31,7 @@ import Testing
         // A 2 KiB comment first, so proxies and browsers flush at once.
         #expect(text.contains(":" + String(repeating: " ", count: 2046) + "\n"))
         #expect(text.contains("retry: 1000\n\n"))
-        #expect(text.contains("event: welcome\ndata: {\"type\":\"welcome\",\"topic\":\"metrics\",\"epoch\":1234,\"next\":1,\"recovered\":true,\"session\":\"1234-1\"}\n\n"))
+        #expect(text.contains("event: welcome\ndata: {\"type\":\"welcome\",\"topic\":\"metrics\",\"epoch\":1234,\"next\":1,\"recovered\":true,\"live\":1,\"session\":\"1234-1\"}\n\n"))
         // Live messages follow as events whose id is the cursor.
         hub.publish(topic: "metrics", data: ByteBuffer(string: "[1,2]"))
         let live = String(decoding: try Support.output(channel), as: UTF8.self)
@@ -99,13 +99,13 @@ import Testing
         let response = try self.syncResponse("")
         #expect(response.status == "HTTP/1.1 200 OK")
         #expect(response.etag == "\"1234:3\"")
-        #expect(response.body == #"{"type":"batch","topic":"metrics","epoch":1234,"recovered":true,"cursor":"1234:3","session":"1234-1","messages":[]}"#)
+        #expect(response.body == #"{"type":"batch","topic":"metrics","epoch":1234,"recovered":true,"cursor":"1234:3","live":4,"session":"1234-1","messages":[]}"#)
     }
 
     @Test func syncSinceReturnsTheMissedBatch() throws {
         let response = try self.syncResponse("&since=1234:1")
         #expect(response.etag == "\"1234:3\"")
-        #expect(response.body == #"{"type":"batch","topic":"metrics","epoch":1234,"recovered":true,"cursor":"1234:3","session":"1234-1","messages":[{"type":"message","topic":"metrics","epoch":1234,"offset":2,"data":2},{"type":"message","topic":"metrics","epoch":1234,"offset":3,"data":3}]}"#)
+        #expect(response.body == #"{"type":"batch","topic":"metrics","epoch":1234,"recovered":true,"cursor":"1234:3","live":4,"session":"1234-1","messages":[{"type":"message","topic":"metrics","epoch":1234,"offset":2,"data":2},{"type":"message","topic":"metrics","epoch":1234,"offset":3,"data":3}]}"#)
     }
 
     @Test func limitCapsTheBatch() throws {
@@ -145,7 +145,7 @@ import Testing
         hub.publish(topic: "metrics", data: ByteBuffer(string: "4"))
         let answer = String(decoding: try Support.output(channel), as: UTF8.self)
         #expect(answer.hasPrefix("HTTP/1.1 200 OK\r\n"))
-        #expect(answer.contains(#""cursor":"1234:4","session":"1234-1","messages":[{"type":"message","topic":"metrics","epoch":1234,"offset":4,"data":4}]"#))
+        #expect(answer.contains(#""cursor":"1234:4","live":5,"session":"1234-1","messages":[{"type":"message","topic":"metrics","epoch":1234,"offset":4,"data":4}]"#))
     }
 
     @Test func longPollTimesOutWith304() throws {

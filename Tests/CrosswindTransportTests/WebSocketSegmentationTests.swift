@@ -45,7 +45,7 @@ import Testing
         // when nothing is cut.
         let reference = try Self.session(.asWritten)
         let run = try Self.session(segmentation)
-        #expect(run.delegate.opened == [Welcome(topic: "metrics", epoch: 3, next: 1)], "\(label)")
+        #expect(run.delegate.opened == [Welcome(topic: "metrics", epoch: 3, next: 1, live: 1)], "\(label)")
         #expect(run.delegate.messages.map(\.offset) == [1, 2, 3], "\(label)")
         #expect(run.delegate.messages.map(\.data.readableBytes) == [7, 80_003, 5], "\(label)")
         #expect(run.delegate.messages.last.map { String(buffer: $0.data) } == #""end""#)

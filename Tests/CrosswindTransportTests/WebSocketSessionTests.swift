@@ -14,7 +14,7 @@ import Testing
         defer { pair.shutdown() }
         try pair.connect()
 
-        #expect(pair.delegate.opened == [Welcome(topic: "metrics", epoch: 77, next: 1)])
+        #expect(pair.delegate.opened == [Welcome(topic: "metrics", epoch: 77, next: 1, live: 1)])
         #expect(pair.delegate.openedAt == [pair.loop.now])
         #expect(pair.delegate.closed == [])
         #expect(pair.webSocketClient.isOpen)
@@ -23,7 +23,7 @@ import Testing
         #expect(response.hasPrefix("HTTP/1.1 101 Switching Protocols\r\n"))
         #expect(headerValue("upgrade", in: response)?.lowercased() == "websocket")
         #expect(pair.serverFrames == [
-            RawFrame(fin: true, opcode: 0x1, maskKey: nil, payload: Array(#"{"type":"welcome","topic":"metrics","epoch":77,"next":1,"recovered":true}"#.utf8))
+            RawFrame(fin: true, opcode: 0x1, maskKey: nil, payload: Array(#"{"type":"welcome","topic":"metrics","epoch":77,"next":1,"recovered":true,"live":1}"#.utf8))
         ])
         try pair.finish()
     }
@@ -57,7 +57,7 @@ import Testing
         pair.hub.publish(topic: "metrics", data: ByteBuffer(string: "1"))
         pair.hub.publish(topic: "metrics", data: ByteBuffer(string: "2"))
         try pair.connect()
-        #expect(pair.delegate.opened == [Welcome(topic: "metrics", epoch: 4, next: 3)])
+        #expect(pair.delegate.opened == [Welcome(topic: "metrics", epoch: 4, next: 3, live: 3)])
         pair.hub.publish(topic: "metrics", data: ByteBuffer(string: "3"))
         try pair.pump()
         #expect(pair.delegate.messages == [RealtimeMessage(topic: "metrics", epoch: 4, offset: 3, data: ByteBuffer(string: "3"))])

@@ -63,6 +63,17 @@ import Testing
         #expect(decoded == .welcome(welcome))
     }
 
+    @Test func welcomeNamesTheLiveEndAndOlderWelcomesStillDecode() throws {
+        // The live end travels after `recovered`; a welcome without it (an older server) decodes
+        // with `live` nil, which the manager takes as "next is the live end".
+        let welcome = Welcome(topic: "metrics", epoch: 42, next: 3, live: 9)
+        let encoded = WireFrame.encodeWelcome(welcome, allocator: Self.allocator)
+        #expect(String(buffer: encoded) == #"{"type":"welcome","topic":"metrics","epoch":42,"next":3,"recovered":true,"live":9}"#)
+        #expect(WireFrame.decode(encoded) == .welcome(welcome))
+        let older = try #require(WireFrame.decode(ByteBuffer(string: #"{"type":"welcome","topic":"metrics","epoch":42,"next":3}"#)))
+        #expect(older == .welcome(Welcome(topic: "metrics", epoch: 42, next: 3)))
+    }
+
     @Test(arguments: WireFrameTests.awkwardTopics)
     func errorRoundTrip(reason: String) throws {
         // An error reason with quotes, newlines and control bytes comes back equal.

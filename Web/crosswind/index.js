@@ -32,8 +32,15 @@
  *   - a transport is open only after its welcome (WebSocket welcome frame, SSE `welcome` event,
  *     the first Custom Sync batch); the confirm timeout is max(floor, 4 × RTT), RTT measured by
  *     the `GET /negotiate` round trip (500 ms assumed when it failed);
+ *   - a welcome names the stream's live end (`live`); a transport whose welcome names a replay
+ *     (`next < live`) has caught up only once it brought `live - 1` itself, the replay arriving
+ *     at least once per confirm timeout: a probe takes over only then, an open transport whose
+ *     replay stops short falls back at once (`fallbackCatchUpStalled`);
  *   - a refused WebSocket (error before open, or close 1006 before the welcome) twice in a row
- *     falls back at once (`fallbackConnectRefused`); other failures retry with full-jitter
+ *     falls back at once (`fallbackConnectRefused`), unless it had opened in the current run
+ *     (a server that went away: retried with backoff until `giveUpAfter`) or every transport
+ *     has been refused in a row (the server is down: back to the transport that last opened,
+ *     `serverDown`, retried without giving up); other failures retry with full-jitter
  *     backoff until `giveUpAfter` (`fallbackConnectFailed`); a missing welcome falls back at once
  *     (`fallbackConfirmTimeout`); silence for `heartbeatTimeout` reconnects, the second time on
  *     one transport falls back (`fallbackHeartbeatLost`); falling off the last transport wraps

@@ -3,6 +3,15 @@
 // RealtimeCommunicationManager (installed by manager.js).
 
 import { isCount } from "./options.js";
+
+/**
+ * The newest offset a welcome's replay runs up to, when it names one (`next` below the live end
+ * `live`); null when nothing comes before live messages, or the server does not say.
+ */
+export function catchUpTarget(welcome) {
+  if (welcome.live === null || welcome.live === undefined || welcome.next >= welcome.live) return null;
+  return { epoch: welcome.epoch, offset: welcome.live - 1 };
+}
 import { recordLatency } from "./performance.js";
 
 export const transportEvents = {
@@ -44,7 +53,8 @@ export const transportEvents = {
       this.protocolError(`${attempt.method}: malformed welcome`);
       return;
     }
-    const normalized = { epoch: welcome.epoch, next: welcome.next, recovered: welcome.recovered !== false, session: welcome.session || null };
+    const live = isCount(welcome.live) ? welcome.live : null;
+    const normalized = { epoch: welcome.epoch, next: welcome.next, recovered: welcome.recovered !== false, session: welcome.session || null, live };
     if (attempt.welcomed) {
       // EventSource reconnected by itself (stream recycling, a dropped connection): a resume.
       this.perf[attempt.method].reconnects += 1;
@@ -69,6 +79,14 @@ export const transportEvents = {
     // `troubleSince` stays: a connection that dies young continues the same stretch of trouble.
     this.markOpen(attempt);
     this.acceptWelcome(welcome, attempt.method);
+    // A welcome that names a replay opens the transport, but the replay must then reach the live
+    // end on it: a proxy that holds response bodies until N bytes lets a welcome through when
+    // the replay behind it is longer than N, and holds the rest.
+    attempt.catchUpTo = catchUpTarget(welcome);
+    if (attempt.catchUpTo) {
+      attempt.lastProgress = this.now();
+      this.armConfirm(attempt, this.confirmTimeout(attempt.method));
+    }
     this.startOnOpen(attempt);
     if (this.resolveReady) {
       this.resolveReady(attempt.method);
@@ -80,6 +98,10 @@ export const transportEvents = {
   markOpen(attempt) {
     const now = this.now();
     this.state = "open";
+    this.run.hasOpened = true;
+    this.run.serverDown = false;
+    this.refusedInARow.clear();
+    this.lastOpenedMethod = attempt.method;
     attempt.openedAt = now;
     attempt.lastHeard = now;
     attempt.keepaliveSent = false;
@@ -112,7 +134,17 @@ export const transportEvents = {
     }
     this.heard(attempt);
     if (attempt === this.primary) {
-      if (this.state === "open") this.deliver(message, attempt.method);
+      if (this.state !== "open") return;
+      const target = attempt.catchUpTo;
+      if (target) {
+        attempt.lastProgress = this.now();
+        if (message.epoch !== target.epoch || message.offset >= target.offset) {
+          // It brought the live end itself: caught up.
+          attempt.catchUpTo = null;
+          this.timers.disarm(`confirm:${attempt.id}`);
+        }
+      }
+      this.deliver(message, attempt.method);
       return;
     }
     // A probe: both transports feed the one position, whichever brings an offset first delivers it.

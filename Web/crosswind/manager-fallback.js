@@ -35,8 +35,10 @@ export const fallback = {
     if (cause === "refused") {
       perf.refused += 1;
       this.run.refusals += 1;
-      // An immediate answer of "no" (a closed port, a REJECT, a rejected upgrade); the second in a row is enough.
-      if (this.options.autoSwitch && this.run.refusals >= this.options.refusalsBeforeFallback) {
+      this.refusedInARow.add(attempt.method);
+      // An immediate answer of "no" (a closed port, a REJECT, a rejected upgrade); the second in
+      // a row is enough, unless the refusals say the server is down rather than the transport blocked.
+      if (this.options.autoSwitch && this.run.refusals >= this.options.refusalsBeforeFallback && this.refusalIsBlock()) {
         perf.failures += 1;
         this.timers.disarm(`confirm:${attempt.id}`);
         this.primary = null;
@@ -55,10 +57,18 @@ export const fallback = {
     this.primary = null;
     const perf = this.perf[attempt.method];
     perf.failures += 1;
+    if (confirmTimedOut) this.run.refusals = 0;
+    if (this.run.refusals === 0) {
+      // A failure of another kind: the server answers or the path loses packets, so the row of
+      // refusals (and a verdict of "server down" drawn from it) ends here.
+      this.refusedInARow.clear();
+      if (this.run.serverDown) {
+        this.run.serverDown = false;
+        this.run.troubleSince = this.now();
+      }
+    }
     if (confirmTimedOut) {
       perf.confirmTimeouts += 1;
-      // Another kind of failure ends the row of refusals.
-      this.run.refusals = 0;
       // The path accepts connections but does not pass the stream: a property of the network.
       if (this.options.autoSwitch) {
         this.fallBack(REASONS.fallbackConfirmTimeout);
@@ -74,7 +84,7 @@ export const fallback = {
     const now = this.now();
     const run = this.run;
     run.failures += 1;
-    if (run.troubleSince + this.options.giveUpAfter <= now) {
+    if (run.troubleSince + this.options.giveUpAfter <= now && !run.serverDown) {
       if (this.options.autoSwitch) {
         this.fallBack(run.giveUpReason);
         return;
@@ -92,6 +102,19 @@ export const fallback = {
     const run = this.run;
     if (!run) return;
     const now = this.now();
+    if (run.serverDown) {
+      // The server is down: a hung connect is cut short and retried, never given up on.
+      run.troubleSince = now;
+      if (this.state === "connecting" && this.primary) {
+        this.dropAttempt(this.primary);
+        this.perf[this.primary.method].failures += 1;
+        this.primary = null;
+        this.retryLater();
+      } else {
+        this.armGiveUp(now);
+      }
+      return;
+    }
     if (this.state === "connecting" && this.primary) {
       const attempt = this.primary;
       this.dropAttempt(attempt);
@@ -117,9 +140,41 @@ export const fallback = {
   confirmExpired(attempt) {
     if (attempt === this.primary && this.state === "connecting") {
       this.primaryFailed(attempt, true);
+    } else if (attempt === this.primary && this.state === "open") {
+      this.catchUpDue(attempt);
     } else if (attempt === this.candidate) {
+      // Catching up: it fails only once the replay stopped coming for a confirm timeout.
+      if (attempt.catchUpTo && this.stillCatchingUp(attempt)) return;
       this.candidateFailed(attempt, attempt.connected);
     }
+  },
+
+  /** Re-arms the catch-up deadline one confirm timeout after the last progress; false once that has passed. */
+  stillCatchingUp(attempt) {
+    const deadline = attempt.lastProgress + this.confirmTimeout(attempt.method);
+    if (this.now() >= deadline) return false;
+    this.timers.arm(`confirm:${attempt.id}`, deadline, () => this.confirmExpired(attempt));
+    return true;
+  },
+
+  /** The open connection's replay stopped short of the live end for a confirm timeout: of no use. */
+  catchUpDue(attempt) {
+    if (!attempt.catchUpTo || this.stillCatchingUp(attempt)) return;
+    this.connectionEnded(attempt, "catchUpStalled");
+  },
+
+  /**
+   * Whether refusals of the run's transport mean the network blocks it (fall back at once)
+   * rather than that the server is down (retry it with backoff). Refusals say "blocked" only
+   * while the transport has not opened in this run and the server has not been found down: a
+   * restarting server drops its connections and refuses the reconnects, a firewall that REJECTs
+   * refuses from the first connect. After an open, refusals are retried until the give-up
+   * deadline, then the manager falls back as usual; once every transport has been refused in a
+   * row it returns to the one that last opened and retries only it (fallBack). The same rule as
+   * the Swift `RealtimeManagerStateMachine.refusalIsBlock`.
+   */
+  refusalIsBlock() {
+    return !this.run.hasOpened && !this.run.serverDown;
   },
 
   methodAfter(method) {
@@ -138,6 +193,14 @@ export const fallback = {
     }
     this.primary = null;
     this.candidate = null;
+    if (this.order.every((method) => this.refusedInARow.has(method))) {
+      // Every transport refused in a row: the server is down, not the network. Wait for it on
+      // the transport that last opened (the best one if none has).
+      this.refusedInARow.clear();
+      const home = this.order.includes(this.lastOpenedMethod) ? this.lastOpenedMethod : this.order[0];
+      this.beginRun(home, home === from ? null : from, home === from ? null : REASONS.serverDown, true);
+      return;
+    }
     const next = this.methodAfter(from);
     this.beginRun(next, next === from ? null : from, next === from ? null : reason);
   },
@@ -179,8 +242,17 @@ export const fallback = {
     this.timers.disarm("probe");
     const perf = this.perf[attempt.method];
     perf.timeOpenMs += now - attempt.openedAt;
+    this.timers.disarm(`confirm:${attempt.id}`);
     this.primary = null;
     const run = this.run;
+    if (ending === "catchUpStalled") {
+      // Like a welcome that never came: the path lets it open but holds its stream.
+      perf.streamsBehind += 1;
+      if (this.options.autoSwitch) {
+        this.fallBack(REASONS.fallbackCatchUpStalled);
+        return;
+      }
+    }
     if (ending === "heartbeatLost") {
       perf.heartbeatLosses += 1;
       run.heartbeatLosses += 1;
@@ -202,7 +274,8 @@ export const fallback = {
     }
     run.giveUpReason = ending === "closedByServer" ? REASONS.transportClosedByServer
       : ending === "heartbeatLost" ? REASONS.fallbackHeartbeatLost
-      : ending === "behind" ? REASONS.fallbackStreamBehind : REASONS.fallbackConnectFailed;
+      : ending === "behind" ? REASONS.fallbackStreamBehind
+      : ending === "catchUpStalled" ? REASONS.fallbackCatchUpStalled : REASONS.fallbackConnectFailed;
     if (now - attempt.openedAt >= this.options.giveUpAfter) {
       // A stable connection ended: a fresh stretch with a fresh give-up window, and the first
       // backoff step (full jitter up to the base), so the clients of a restarted server do not

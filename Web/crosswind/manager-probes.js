@@ -5,6 +5,7 @@
 // open one exceeds `latencyThreshold`. Methods of RealtimeCommunicationManager (installed by
 // manager.js).
 
+import { catchUpTarget } from "./manager-events.js";
 import { REASONS } from "./options.js";
 
 export const upgradeProbes = {
@@ -93,23 +94,41 @@ export const upgradeProbes = {
       this.candidateFailed(attempt, false);
       return;
     }
-    const target = { epoch: welcome.epoch, offset: Math.max(0, welcome.next - 1) };
-    if (target.offset <= last.offset) {
-      // Everything after our position comes on it, in order: caught up already.
+    if (welcome.live === null) {
+      // A server that does not name its live end: take `next` for it, as before, and count what
+      // either transport delivered.
+      const legacy = { epoch: welcome.epoch, offset: Math.max(0, welcome.next - 1) };
+      if (legacy.offset <= last.offset) this.switchToCandidate(attempt);
+      else this.awaitCatchUp(attempt, legacy);
+      return;
+    }
+    const target = catchUpTarget(welcome);
+    if (!target) {
+      // Nothing was published between its cursor and the welcome: the welcome itself came
+      // through, and every message after it comes on it, in order. Caught up.
       this.switchToCandidate(attempt);
       return;
     }
+    // Caught up only once the probe itself brought the live end, even if the open transport
+    // delivered those messages meanwhile: a proxy that holds response bodies until N bytes
+    // releases a welcome with a replay longer than N, then holds the rest.
+    this.awaitCatchUp(attempt, target);
+  },
+
+  /** The probe is welcomed and must bring `target` itself before it takes over. */
+  awaitCatchUp(attempt, target) {
     attempt.catchUpTo = target;
-    // Catching up gets one more confirm timeout.
+    attempt.lastProgress = this.now();
+    // The replay must keep coming: one confirm timeout from now, moved on by each message.
     this.armConfirm(attempt, this.confirmTimeout(attempt.method));
   },
 
   /** A message on the probe was offered for delivery: it takes over once it reached the catch-up target. */
   candidateDelivered(attempt, message) {
     const target = attempt.catchUpTo;
-    if (target && attempt === this.candidate && (message.epoch !== target.epoch || message.offset >= target.offset)) {
-      this.switchToCandidate(attempt);
-    }
+    if (!target || attempt !== this.candidate) return;
+    if (message.epoch !== target.epoch || message.offset >= target.offset) this.switchToCandidate(attempt);
+    else attempt.lastProgress = this.now();
   },
 
   candidateFailed(attempt, timedOut) {
@@ -137,7 +156,9 @@ export const upgradeProbes = {
     const old = this.primary;
     old.transport.close();
     this.timers.disarm(`heartbeat:${old.id}`);
+    this.timers.disarm(`confirm:${old.id}`);
     this.timers.disarm(`confirm:${attempt.id}`);
+    attempt.catchUpTo = null;
     this.timers.disarm("probe");
     this.perf[old.method].timeOpenMs += now - old.openedAt;
     this.candidate = null;

@@ -44,7 +44,9 @@ export class RealtimeCommunicationManager {
     this.endpoints = Object.assign({}, DEFAULT_ENDPOINTS);
 
     this.state = "idle"; // idle | negotiating | connecting | retrying | open
-    this.run = null; // {method, troubleSince, failures, heartbeatLosses, refusals, giveUpReason}
+    this.run = null; // newRun(): {method, troubleSince, failures, …, hasOpened, serverDown, giveUpReason}
+    this.refusedInARow = new Set(); // transports refused since the last open or failure of another kind (manager-fallback.js)
+    this.lastOpenedMethod = null; // where the manager waits for a server that is down
     this.primary = null; // the attempt being connected, or the open one
     this.candidate = null; // an upgrade probe beside the open one
     this.probesSuspendedUntil = {}; // method → time before which probes leave it out (manager-probes.js)
@@ -220,7 +222,17 @@ export class RealtimeCommunicationManager {
 
   /** A fresh run of `method`: nothing failed yet, trouble counted from `now`. */
   newRun(method, now) {
-    return { method, troubleSince: now, failures: 0, heartbeatLosses: 0, behindEndings: 0, refusals: 0, giveUpReason: REASONS.fallbackConnectFailed };
+    return {
+      method,
+      troubleSince: now,
+      failures: 0,
+      heartbeatLosses: 0,
+      behindEndings: 0,
+      refusals: 0,
+      hasOpened: false, // refusals after an open mean the server went away (manager-fallback.js, refusalIsBlock)
+      serverDown: false, // every transport was refused in a row: retry this one, never give up
+      giveUpReason: REASONS.fallbackConnectFailed,
+    };
   }
 
   /** Arms the give-up deadline `giveUpAfter` from `now`. */
@@ -229,10 +241,11 @@ export class RealtimeCommunicationManager {
   }
 
   /** Switches to (or starts on) `method`: reports the change, opens an attempt, arms the give-up deadline. */
-  beginRun(method, from, reason) {
+  beginRun(method, from, reason, serverDown = false) {
     if (reason) this.methodChanged(from, method, reason);
     const now = this.now();
     this.run = this.newRun(method, now);
+    this.run.serverDown = serverDown;
     this.armGiveUp(now);
     this.openAttempt();
   }
@@ -258,7 +271,8 @@ export class RealtimeCommunicationManager {
       openedAt: null,
       lastHeard: null,
       keepaliveSent: false,
-      catchUpTo: null,
+      catchUpTo: null, // after a welcome that named a replay: the offset that ends it
+      lastProgress: null, // the welcome or the last message of that replay
       remaining: [],
       transport: null,
     };

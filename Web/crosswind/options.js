@@ -27,6 +27,8 @@ export const REASONS = Object.freeze({
   upgradeProbeSucceeded: "upgradeProbeSucceeded",
   latencyThreshold: "latencyThreshold",
   fallbackStreamBehind: "fallbackStreamBehind",
+  fallbackCatchUpStalled: "fallbackCatchUpStalled",
+  serverDown: "serverDown",
 });
 
 /** Paths of `crosswind serve`; `GET /negotiate` may name others. */

@@ -58,5 +58,8 @@ export function batchCursor(batch) {
 export function batchWelcome(batch, cursor) {
   const first = batch.messages[0];
   const next = first && isCount(first.offset) ? first.offset : cursor.offset + 1;
-  return { type: "welcome", topic: batch.topic, epoch: batch.epoch, next, recovered: batch.recovered !== false, session: batch.session };
+  const welcome = { type: "welcome", topic: batch.topic, epoch: batch.epoch, next, recovered: batch.recovered !== false, session: batch.session };
+  // The live end, from a server that names it: later polls bring the rest of a cut-short replay.
+  if (isCount(batch.live)) welcome.live = batch.live;
+  return welcome;
 }

@@ -61,8 +61,10 @@ class Driver {
         break;
       }
       case "welcome": {
-        const { fake } = this.target(number);
-        fake.welcome(epoch, args.next, args.recovered === undefined ? true : args.recovered);
+        const { method, fake } = this.target(number);
+        const recovered = args.recovered === undefined ? true : args.recovered;
+        if (method === "sse") fake.welcome(epoch, args.next, recovered, `${epoch}-7`, args.live);
+        else fake.welcome(epoch, args.next, recovered, args.live);
         break;
       }
       case "message": {

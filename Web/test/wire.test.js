@@ -40,6 +40,9 @@ test("a Custom Sync batch has a cursor and stands for a welcome at its first mes
   const empty = { type: "batch", topic: "metrics", epoch: 42, cursor: "42:17", messages: [] };
   assert.deepEqual(batchWelcome(empty, batchCursor(empty)), { type: "welcome", topic: "metrics", epoch: 42, next: 18, recovered: true, session: undefined });
   assert.equal(batchWelcome({ ...empty, recovered: false }, batchCursor(empty)).recovered, false);
+  // The live end, when the server names it: a batch cut short by its limit has more to come.
+  assert.equal(batchWelcome({ ...batch, live: 70 }, cursor).live, 70);
+  assert.equal(batchWelcome({ ...batch, live: "70" }, cursor).live, undefined);
   // Not a batch.
   for (const bad of [null, {}, { ...batch, type: "message" }, { ...batch, cursor: "19" }, { ...batch, messages: null }, { ...batch, epoch: "42" }]) {
     assert.equal(batchCursor(bad), null, JSON.stringify(bad));

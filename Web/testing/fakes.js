@@ -66,8 +66,10 @@ export function fakeResponse(status, body, headers = {}) {
   };
 }
 
-export function welcomeFrame(epoch, next, recovered = true, session = `${epoch}-1`) {
-  return { type: "welcome", topic: "metrics", epoch, next, recovered, session };
+export function welcomeFrame(epoch, next, recovered = true, session = `${epoch}-1`, live = undefined) {
+  const frame = { type: "welcome", topic: "metrics", epoch, next, recovered, session };
+  if (live !== undefined) frame.live = live;
+  return frame;
 }
 
 export function messageFrame(epoch, offset, data = { n: offset }) {
@@ -113,8 +115,8 @@ export function makeNet() {
     frame(object) {
       if (this.onmessage) this.onmessage({ data: JSON.stringify(object) });
     }
-    welcome(epoch, next, recovered = true) {
-      this.frame(welcomeFrame(epoch, next, recovered));
+    welcome(epoch, next, recovered = true, live = undefined) {
+      this.frame(welcomeFrame(epoch, next, recovered, `${epoch}-1`, live));
     }
     message(epoch, offset, data) {
       this.frame(messageFrame(epoch, offset, data));
@@ -157,8 +159,8 @@ export function makeNet() {
       this.readyState = 1;
       this.emit("open", {});
     }
-    welcome(epoch, next, recovered = true, session = `${epoch}-7`) {
-      this.emit("welcome", { data: JSON.stringify(welcomeFrame(epoch, next, recovered, session)), lastEventId: this.lastEventId });
+    welcome(epoch, next, recovered = true, session = `${epoch}-7`, live = undefined) {
+      this.emit("welcome", { data: JSON.stringify(welcomeFrame(epoch, next, recovered, session, live)), lastEventId: this.lastEventId });
     }
     message(epoch, offset, data) {
       this.lastEventId = `${epoch}:${offset}`;

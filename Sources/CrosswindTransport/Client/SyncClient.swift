@@ -165,7 +165,7 @@ public final class SyncClient: PostsClientMessages, @unchecked Sendable {
         }
         if case .connecting = self.core.phase {
             let next = batch.messages.first?.offset ?? batch.cursor.offset + 1
-            let welcome = Welcome(topic: batch.topic, epoch: batch.epoch, next: next, recovered: batch.recovered)
+            let welcome = Welcome(topic: batch.topic, epoch: batch.epoch, next: next, recovered: batch.recovered, live: batch.live)
             self.outgoing.opened(session: batch.session, on: channel)
             self.open(welcome, on: channel)
         }
@@ -194,6 +194,9 @@ struct SyncBatch {
     var cursor: StreamCursor
     var session: String?
     var messages: [RealtimeMessage]
+    /// The stream's live end when the server answered (see ``Welcome/live``); nil from a server
+    /// that does not send it.
+    var live: UInt64?
 
     static func decode(_ buffer: ByteBuffer) -> SyncBatch? {
         guard let fields = JSONObjectScanner.scan(buffer), fields.string("type") == "batch",
@@ -207,7 +210,10 @@ struct SyncBatch {
             messages.append(message)
         }
         let recovered = fields.raw("recovered").map { String(buffer: $0) != "false" } ?? true
-        return SyncBatch(topic: topic, epoch: epoch, recovered: recovered, cursor: cursor, session: fields.string("session"), messages: messages)
+        return SyncBatch(
+            topic: topic, epoch: epoch, recovered: recovered, cursor: cursor, session: fields.string("session"), messages: messages,
+            live: fields.unsigned("live")
+        )
     }
 }
 

@@ -245,7 +245,7 @@ public final class RealtimeCommunicationManager: RealtimeClientDelegate, @unchec
     public func realtimeClient(_ client: any RealtimeTransportClient, opened welcome: Welcome, at time: NIODeadline) {
         guard let attempt = self.attemptOf[ObjectIdentifier(client)] else { return }
         self.welcomes[attempt] = welcome
-        self.handle(.welcomeReceived(attempt, epoch: welcome.epoch, next: welcome.next, recovered: welcome.recovered))
+        self.handle(.welcomeReceived(attempt, epoch: welcome.epoch, next: welcome.next, recovered: welcome.recovered, live: welcome.live))
     }
 
     public func realtimeClient(_ client: any RealtimeTransportClient, received message: RealtimeMessage, at time: NIODeadline) {

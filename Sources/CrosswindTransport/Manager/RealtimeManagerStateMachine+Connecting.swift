@@ -50,6 +50,7 @@ extension RealtimeManagerStateMachine {
     mutating func beginRun(
         _ method: TransportMethod,
         change: (from: TransportMethod?, reason: MethodChangeReason)?,
+        serverDown: Bool = false,
         now: NIODeadline
     ) -> [Action] {
         var actions: [Action] = []
@@ -57,7 +58,9 @@ extension RealtimeManagerStateMachine {
             actions.append(.methodChanged(from: change.from, to: method, reason: change.reason))
             self.counters.methodChanges += 1
         }
-        actions += self.openAttempt(Run(method: method, troubleSince: now), now: now)
+        var run = Run(method: method, troubleSince: now)
+        run.serverDown = serverDown
+        actions += self.openAttempt(run, now: now)
         actions.append(self.arm(.giveUp(method), at: now + self.configuration.giveUpAfter))
         return actions
     }
@@ -78,12 +81,40 @@ extension RealtimeManagerStateMachine {
 
     /// Leaves the run's transport for the next one. The caller has already closed the run's
     /// attempts and disarmed their timers; this disarms the run's own timers.
+    ///
+    /// When every transport has been refused in a row, there is no next one to find out about:
+    /// the server is down. The manager goes back to the transport that last opened (the best
+    /// one if none has) and waits for the server there (see ``refusalIsBlock(_:)``).
     mutating func fallBack(from run: Run, reason: MethodChangeReason, now: NIODeadline) -> [Action] {
         var actions = self.disarm(.giveUp(run.method))
         actions += self.disarm(.probe)
+        if self.order.allSatisfy({ self.refusedInARow[$0] }) {
+            self.refusedInARow = PerTransport(repeating: false)
+            let home = self.lastOpenedMethod.flatMap { self.order.contains($0) ? $0 : nil } ?? self.order[0]
+            let change = home == run.method ? nil : (from: Optional(run.method), reason: MethodChangeReason.serverDown)
+            return actions + self.beginRun(home, change: change, serverDown: true, now: now)
+        }
         let next = self.method(after: run.method)
         actions += self.beginRun(next, change: next == run.method ? nil : (run.method, reason), now: now)
         return actions
+    }
+
+    /// Whether refusals of the run's transport mean the network blocks it (fall back at once)
+    /// rather than that the server is down (retry it with backoff).
+    ///
+    /// The rule: refusals say "blocked" only while the transport has not opened in this run and
+    /// the server has not been found down. A server that restarts drops its connections and
+    /// refuses the reconnects until it listens again; a firewall that REJECTs a port refuses
+    /// it from the first connect. So refusals right after a connection of the same transport
+    /// are retried with full-jitter backoff until the give-up deadline (a restart is usually
+    /// over by then; a rule added mid-session is found then), and from there the manager falls
+    /// back as usual. If the other transports are refused too, every transport has been refused
+    /// in a row: the server is down, and the manager returns to the transport that last opened
+    /// (``fallBack(from:reason:now:)``) and retries only it, with backoff and no give-up, until
+    /// something other than a refusal happens. A port blocked on its own still falls back after
+    /// two refusals, because another transport of the same server then answers.
+    func refusalIsBlock(_ run: Run) -> Bool {
+        !run.hasOpened && !run.serverDown
     }
 
     // MARK: Before the welcome
@@ -110,18 +141,32 @@ extension RealtimeManagerStateMachine {
         }
     }
 
-    mutating func welcomeReceived(_ id: AttemptID, epoch: UInt64, next: UInt64, recovered: Bool, now: NIODeadline) -> [Action] {
+    mutating func welcomeReceived(
+        _ id: AttemptID,
+        epoch: UInt64,
+        next: UInt64,
+        recovered: Bool,
+        live: UInt64?,
+        now: NIODeadline
+    ) -> [Action] {
         switch self.state {
         case .idle, .retrying:
             return self.stale()
         case .connecting(let run, let attempt):
             guard attempt.id == id else { return self.stale() }
-            return self.primaryOpened(run, attempt, epoch: epoch, next: next, recovered: recovered, now: now)
+            return self.primaryOpened(run, attempt, epoch: epoch, next: next, recovered: recovered, live: live, now: now)
         case .open(let run, let connection):
             if connection.id == id { return self.protocolError("second welcome on \(id)") }
             guard let candidate = connection.candidate, candidate.attempt.id == id else { return self.stale() }
-            return self.candidateWelcomed(run, connection, candidate, epoch: epoch, next: next, recovered: recovered, now: now)
+            return self.candidateWelcomed(run, connection, candidate, epoch: epoch, next: next, recovered: recovered, live: live, now: now)
         }
+    }
+
+    /// The newest offset a welcome's replay runs up to, when it names a replay (`next` below the
+    /// live end); nil when nothing comes before live messages, or the server does not say.
+    static func catchUpTarget(epoch: UInt64, next: UInt64, live: UInt64?) -> StreamCursor? {
+        guard let live, next < live else { return nil }
+        return StreamCursor(epoch: epoch, offset: live - 1)
     }
 
     /// The attempt's welcome arrived: it is the open transport now.
@@ -131,6 +176,7 @@ extension RealtimeManagerStateMachine {
         epoch: UInt64,
         next: UInt64,
         recovered: Bool,
+        live: UInt64?,
         now: NIODeadline
     ) -> [Action] {
         var actions = self.disarm(.confirm(attempt.id))
@@ -139,10 +185,19 @@ extension RealtimeManagerStateMachine {
         run.failures = 0
         // Refusals count in a row: an open ends the row (a refusal an hour later is a new one).
         run.refusals = 0
+        run.hasOpened = true
+        run.serverDown = false
+        self.refusedInARow = PerTransport(repeating: false)
+        self.lastOpenedMethod = attempt.method
         // `troubleSince` stays: a connection that dies before it is stable continues the same
         // stretch of trouble (see `connectionEnded`).
         let interval = self.heartbeatInterval(for: attempt.method)
-        self.state = .open(run, Connection(id: attempt.id, method: attempt.method, openedAt: now, heartbeatInterval: interval))
+        var connection = Connection(id: attempt.id, method: attempt.method, openedAt: now, heartbeatInterval: interval)
+        // A welcome that names a replay opens the transport, but the replay must then reach the
+        // live end on it: a proxy that holds response bodies until it has N bytes lets a
+        // welcome through when the replay behind it is longer than N, and holds the rest.
+        connection.catchUpTo = Self.catchUpTarget(epoch: epoch, next: next, live: live)
+        self.state = .open(run, connection)
         self.performanceRecords[attempt.method].opens += 1
         self.latencyWindow.reset()
         self.remember(attempt.method, now: now)
@@ -150,6 +205,9 @@ extension RealtimeManagerStateMachine {
         actions += self.transmitOutbox(on: attempt.method, attempt.id)
         actions += self.acceptWelcome(epoch: epoch, next: next, recovered: recovered)
         actions.append(self.arm(.heartbeatCheck(attempt.id), at: now + self.heartbeatTimeout(for: attempt.method)))
+        if connection.catchUpTo != nil {
+            actions.append(self.arm(.confirm(attempt.id), at: now + self.confirmTimeout(for: attempt.method)))
+        }
         actions += self.armProbeIfWorse(attempt.method, now: now)
         return actions
     }
@@ -165,6 +223,16 @@ extension RealtimeManagerStateMachine {
     ) -> [Action] {
         var actions: [Action] = closedByUs ? [.close(attempt.method, attempt.id)] : []
         actions += self.disarm(.confirm(attempt.id))
+        var run = run
+        if run.refusals == 0 {
+            // A failure of another kind: the server answers or the path loses packets, so the
+            // row of refusals (and a verdict of "server down" drawn from it) ends here.
+            self.refusedInARow = PerTransport(repeating: false)
+            if run.serverDown {
+                run.serverDown = false
+                run.troubleSince = now
+            }
+        }
         if confirmTimedOut {
             self.performanceRecords[attempt.method].confirmTimeouts += 1
             // The path accepts connections but does not pass the stream: a property of the
@@ -175,7 +243,6 @@ extension RealtimeManagerStateMachine {
         } else {
             self.performanceRecords[attempt.method].connectFailures += 1
         }
-        var run = run
         run.giveUpReason = confirmTimedOut ? .fallbackConfirmTimeout : .fallbackConnectFailed
         return actions + self.retryLater(run, after: attempt.id, now: now)
     }
@@ -186,7 +253,7 @@ extension RealtimeManagerStateMachine {
         var run = run
         run.failures += 1
         let giveUpAt = run.troubleSince + self.configuration.giveUpAfter
-        if giveUpAt <= now {
+        if giveUpAt <= now && !run.serverDown {
             if self.configuration.autoSwitch {
                 return self.fallBack(from: run, reason: run.giveUpReason, now: now)
             }
@@ -214,6 +281,15 @@ extension RealtimeManagerStateMachine {
     /// The run's transport has failed for `giveUpAfter`.
     mutating func giveUpDue(_ method: TransportMethod, now: NIODeadline) -> [Action] {
         switch self.state {
+        case .connecting(var run, let attempt) where run.method == method && run.serverDown:
+            // The server is down: a hung connect is cut short and retried, never given up on.
+            self.performanceRecords[method].connectFailures += 1
+            run.troubleSince = now
+            return [.close(attempt.method, attempt.id)] + self.disarm(.confirm(attempt.id)) + self.retryLater(run, after: attempt.id, now: now)
+        case .retrying(var run, let failed) where run.method == method && run.serverDown:
+            run.troubleSince = now
+            self.state = .retrying(run, after: failed)
+            return [self.arm(.giveUp(method), at: now + self.configuration.giveUpAfter)]
         case .connecting(var run, let attempt) where run.method == method:
             self.performanceRecords[method].connectFailures += 1
             var actions: [Action] = [.close(attempt.method, attempt.id)]
@@ -242,7 +318,13 @@ extension RealtimeManagerStateMachine {
             run.refusals = 0
             return self.primaryFailed(run, attempt, confirmTimedOut: true, closedByUs: true, now: now)
         case .open(let run, let connection):
+            if connection.id == id { return self.catchUpDue(run, connection, now: now) }
             guard let candidate = connection.candidate, candidate.attempt.id == id else { return self.stale() }
+            if candidate.catchUpTo != nil, let progress = candidate.lastProgress {
+                // Catching up: it fails only once the replay stopped coming for a confirm timeout.
+                let deadline = progress + self.confirmTimeout(for: candidate.attempt.method)
+                if now < deadline { return [self.arm(.confirm(id), at: deadline)] }
+            }
             let timedOut = candidate.attempt.connected
             return self.candidateFailed(run, connection, candidate, timedOut: timedOut, closedByUs: true, now: now)
         case .idle, .connecting, .retrying:
@@ -255,9 +337,11 @@ extension RealtimeManagerStateMachine {
         case .connecting(var run, let attempt) where attempt.id == id:
             if cause == .refused {
                 run.refusals += 1
+                self.refusedInARow[attempt.method] = true
                 // An answer of RST is definite: the port is closed or a firewall rejects it.
-                // A second one in a row is enough to move on, without waiting to give up.
-                if self.configuration.autoSwitch && run.refusals >= self.configuration.refusalsBeforeFallback {
+                // A second one in a row is enough to move on, without waiting to give up,
+                // unless the refusals say the server is down rather than the transport blocked.
+                if self.configuration.autoSwitch && run.refusals >= self.configuration.refusalsBeforeFallback && self.refusalIsBlock(run) {
                     self.performanceRecords[attempt.method].connectFailures += 1
                     return self.disarm(.confirm(attempt.id)) + self.fallBack(from: run, reason: .fallbackConnectRefused, now: now)
                 }

@@ -12,8 +12,8 @@ extension RealtimeManagerStateMachine.Event: CustomStringConvertible {
         case .acknowledged(let id, let sequence): return "acknowledged \(id) upTo=\(sequence)"
         case .rttMeasured(let rtt): return "rtt \(rtt.nanoseconds)ns"
         case .connected(let id): return "connected \(id)"
-        case .welcomeReceived(let id, let epoch, let next, let recovered):
-            return "welcome \(id) epoch=\(epoch) next=\(next) recovered=\(recovered)"
+        case .welcomeReceived(let id, let epoch, let next, let recovered, let live):
+            return "welcome \(id) epoch=\(epoch) next=\(next) recovered=\(recovered)\(live.map { " live=\($0)" } ?? "")"
         case .messageReceived(let id, let message): return "message \(id) \(message.cursor)"
         case .heartbeat(let id): return "heartbeat \(id)"
         case .streamContinued(let id): return "streamContinued \(id)"

@@ -14,6 +14,8 @@ extension RealtimeManagerStateMachine {
         case buffering
         /// Messages kept arriving far behind their publication: alive, but of no use.
         case behind
+        /// The replay its welcome announced stopped short of the live end for a confirm timeout.
+        case catchUpStalled
     }
 
     // MARK: Delivery
@@ -78,16 +80,29 @@ extension RealtimeManagerStateMachine {
         case .open(let run, var connection):
             if connection.id == id {
                 connection.lastHeard = now
+                var actions: [Action] = []
+                if let target = connection.catchUpTo {
+                    connection.lastProgress = now
+                    if message.epoch != target.epoch || message.offset >= target.offset {
+                        // It brought the live end itself: caught up.
+                        connection.catchUpTo = nil
+                        actions += self.disarm(.confirm(id))
+                    }
+                }
                 self.state = .open(run, connection)
-                return self.deliver(message, via: connection.method)
+                return actions + self.deliver(message, via: connection.method)
             }
-            guard let candidate = connection.candidate, candidate.attempt.id == id else { return self.stale() }
+            guard var candidate = connection.candidate, candidate.attempt.id == id else { return self.stale() }
             guard let target = candidate.catchUpTo else {
                 return self.protocolError("message before the welcome on probe \(id)")
             }
             var actions = self.deliver(message, via: candidate.attempt.method)
             if message.epoch != target.epoch || message.offset >= target.offset {
                 actions += self.switchToCandidate(run, connection, candidate, now: now)
+            } else {
+                candidate.lastProgress = now
+                connection.candidate = candidate
+                self.state = .open(run, connection)
             }
             return actions
         case .idle, .connecting, .retrying:
@@ -185,6 +200,16 @@ extension RealtimeManagerStateMachine {
         }
     }
 
+    /// The catch-up deadline of the open connection (its `.confirm` timer after a welcome that
+    /// named a replay). Moved forward lazily while the replay keeps coming; once it has stopped
+    /// short of the live end for a confirm timeout, the connection is of no use.
+    mutating func catchUpDue(_ run: Run, _ connection: Connection, now: NIODeadline) -> [Action] {
+        guard connection.catchUpTo != nil else { return self.stale() }
+        let deadline = connection.lastProgress + self.confirmTimeout(for: connection.method)
+        if now < deadline { return [self.arm(.confirm(connection.id), at: deadline)] }
+        return self.connectionEnded(run, connection, .catchUpStalled, closedByUs: true, now: now)
+    }
+
     /// The liveness timer. It is armed once per open connection and moved forward lazily (one
     /// re-arm per timeout at most), not re-armed on every message.
     mutating func heartbeatCheckDue(_ id: AttemptID, now: NIODeadline) -> [Action] {
@@ -248,6 +273,7 @@ extension RealtimeManagerStateMachine {
     ) -> [Action] {
         var actions: [Action] = closedByUs ? [.close(connection.method, connection.id)] : []
         actions += self.disarm(.heartbeatCheck(connection.id))
+        actions += self.disarm(.confirm(connection.id))
         if let candidate = connection.candidate {
             // A probe only makes sense beside a working transport; the next open re-arms it.
             actions.append(.close(candidate.attempt.method, candidate.attempt.id))
@@ -275,6 +301,13 @@ extension RealtimeManagerStateMachine {
                 self.suspendProbes(of: connection.method, now: now)
                 return actions + self.fallBack(from: run, reason: .fallbackBuffering, now: now)
             }
+        case .catchUpStalled:
+            // Like a welcome that never came: the path lets the transport open but holds its
+            // stream, a property of the network, so retrying the same transport only loses time.
+            self.performanceRecords[connection.method].streamsBehind += 1
+            if self.configuration.autoSwitch {
+                return actions + self.fallBack(from: run, reason: .fallbackCatchUpStalled, now: now)
+            }
         case .behind:
             // A fresh connection often cures it (a new TCP connection starts without the old
             // one's backed-off retransmission timer); a second time, the path is the problem.
@@ -292,6 +325,7 @@ extension RealtimeManagerStateMachine {
         case .heartbeatLost: run.giveUpReason = .fallbackHeartbeatLost
         case .buffering: run.giveUpReason = .fallbackBuffering
         case .behind: run.giveUpReason = .fallbackStreamBehind
+        case .catchUpStalled: run.giveUpReason = .fallbackCatchUpStalled
         }
         if now - connection.openedAt >= self.configuration.giveUpAfter {
             // A stable connection ended (stream recycling, a server restart, one dropped

@@ -96,6 +96,7 @@ extension RealtimeManagerStateMachine {
         epoch: UInt64,
         next: UInt64,
         recovered: Bool,
+        live: UInt64?,
         now: NIODeadline
     ) -> [Action] {
         let resumeFrom = candidate.attempt.resumeFrom
@@ -103,18 +104,41 @@ extension RealtimeManagerStateMachine {
             // It cannot continue where the open transport is: switching would open a gap.
             return self.candidateFailed(run, connection, candidate, timedOut: false, closedByUs: true, now: now)
         }
-        let target = StreamCursor(epoch: epoch, offset: next == 0 ? 0 : next - 1)
-        if let last = self.tracker.last, last.epoch == target.epoch, target.offset <= last.offset {
-            // Everything published before it opened has been delivered already (by either
-            // transport, the open one went on meanwhile): it is caught up.
+        guard live != nil else {
+            // A server that does not name its live end: take `next` for it, as before, and
+            // count what either transport delivered.
+            let target = StreamCursor(epoch: epoch, offset: next == 0 ? 0 : next - 1)
+            if let last = self.tracker.last, last.epoch == target.epoch, target.offset <= last.offset {
+                return self.switchToCandidate(run, connection, candidate, now: now)
+            }
+            return self.awaitCatchUp(run, connection, candidate, to: target, now: now)
+        }
+        guard let target = Self.catchUpTarget(epoch: epoch, next: next, live: live) else {
+            // Nothing was published between its cursor and the welcome: the welcome itself came
+            // through, and every message after it comes on it, in order. Caught up.
             return self.switchToCandidate(run, connection, candidate, now: now)
         }
+        return self.awaitCatchUp(run, connection, candidate, to: target, now: now)
+    }
+
+    /// The probe is welcomed and must bring `target` itself before it takes over.
+    private mutating func awaitCatchUp(
+        _ run: Run,
+        _ connection: Connection,
+        _ candidate: Candidate,
+        to target: StreamCursor,
+        now: NIODeadline
+    ) -> [Action] {
+        // Caught up only once the probe itself brought the live end, even if the open transport
+        // delivered those messages meanwhile: a proxy that holds response bodies until it has
+        // N bytes releases a welcome with a replay longer than N, then holds the rest.
         var connection = connection
         var candidate = candidate
         candidate.catchUpTo = target
+        candidate.lastProgress = now
         connection.candidate = candidate
         self.state = .open(run, connection)
-        // Catching up (replaying what was published since its cursor) gets one more confirm timeout.
+        // The replay must keep coming: one confirm timeout from now, moved on by each message.
         return [self.arm(.confirm(candidate.attempt.id), at: now + self.confirmTimeout(for: candidate.attempt.method))]
     }
 
@@ -160,6 +184,7 @@ extension RealtimeManagerStateMachine {
         let id = candidate.attempt.id
         var actions: [Action] = [.close(old, connection.id)]
         actions += self.disarm(.heartbeatCheck(connection.id))
+        actions += self.disarm(.confirm(connection.id))
         actions += self.disarm(.confirm(id))
         actions += self.disarm(.probe)
         self.recordTimeOpen(connection, until: now)
@@ -170,8 +195,12 @@ extension RealtimeManagerStateMachine {
         self.counters.methodChanges += 1
         self.performanceRecords[new].opens += 1
         self.performanceRecords[new].probesSucceeded += 1
+        self.refusedInARow = PerTransport(repeating: false)
+        self.lastOpenedMethod = new
+        var newRun = Run(method: new, troubleSince: now)
+        newRun.hasOpened = true
         self.state = .open(
-            Run(method: new, troubleSince: now),
+            newRun,
             Connection(id: id, method: new, openedAt: now, heartbeatInterval: self.heartbeatInterval(for: new))
         )
         self.latencyWindow.reset()

@@ -43,7 +43,9 @@ public struct RealtimeManagerStateMachine: Sendable {
     /// A timer the machine asks its owner to run, named by purpose (and attempt where it has one).
     public enum TimerID: Hashable, Sendable, CustomStringConvertible {
         /// Deadline for the attempt's welcome, armed when its connection is up; for a probe, the
-        /// deadline of the whole probe (to connect, then to be welcomed, then to catch up).
+        /// deadline of the whole probe (to connect, then to be welcomed, then to catch up). After
+        /// a welcome that names a replay, the deadline of the catch-up: the replay must keep
+        /// coming (one message per confirm timeout at least) until it reaches the live end.
         case confirm(AttemptID)
         /// The backoff wait before the next attempt of the same transport, after `after` failed.
         case retry(after: AttemptID)
@@ -102,10 +104,13 @@ public struct RealtimeManagerStateMachine: Sendable {
         /// The attempt's connection is up (TCP connected and, for WebSocket, the 101 arrived;
         /// for SSE and sync, the request was sent). Not yet open.
         case connected(AttemptID)
-        /// The application-level welcome: the attempt is open. `next` is the offset the stream
-        /// publishes next; `recovered` is false when the server could not resume from the
-        /// cursor the attempt was opened with.
-        case welcomeReceived(AttemptID, epoch: UInt64, next: UInt64, recovered: Bool)
+        /// The application-level welcome: the attempt is open. `next` is the offset of the first
+        /// message that follows the welcome (the first replayed one, or the first live one);
+        /// `recovered` is false when the server could not resume from the cursor the attempt
+        /// was opened with; `live` is the stream's live end when the welcome was written (see
+        /// ``Welcome/live``), nil from a server that does not name it. Messages from `next` up
+        /// to `live - 1` are a replay the attempt must bring before it counts as caught up.
+        case welcomeReceived(AttemptID, epoch: UInt64, next: UInt64, recovered: Bool, live: UInt64? = nil)
         /// A stream message arrived on the attempt (any order, duplicates allowed).
         case messageReceived(AttemptID, RealtimeMessage)
         /// A heartbeat arrived: a WebSocket pong, an SSE comment, a sync 200/304 response.
@@ -175,6 +180,14 @@ public struct RealtimeManagerStateMachine: Sendable {
         /// Connects answered with RST (the port is closed or rejected) in a row: an open or a
         /// failure of another kind ends the row.
         var refusals = 0
+        /// A connection of this transport opened during the run: refusals that follow mean the
+        /// server went away, not that the network refuses the transport (see
+        /// ``RealtimeManagerStateMachine/refusalIsBlock(_:)``).
+        var hasOpened = false
+        /// Every transport was refused in a row: the server is down. The run retries its
+        /// transport with backoff and neither refusals nor the give-up deadline move it; a failure
+        /// of another kind ends this.
+        var serverDown = false
         /// The reason a give-up would report, from the latest trouble.
         var giveUpReason = MethodChangeReason.fallbackConnectFailed
     }
@@ -203,6 +216,11 @@ public struct RealtimeManagerStateMachine: Sendable {
         var lateHeartbeats = 0
         /// Since when every latency sample has been above ``RealtimeManagerConfiguration/behindLatency``.
         var behindSince: NIODeadline?
+        /// While catching up after a welcome that named a replay: the live end's newest offset,
+        /// which the connection itself must bring (see ``TimerID/confirm(_:)``). Nil once caught up.
+        var catchUpTo: StreamCursor?
+        /// The last message of the catch-up: the replay must keep coming.
+        var lastProgress: NIODeadline
         /// A better (upgrade) or next (latency) transport being tried in parallel.
         var candidate: Candidate?
 
@@ -213,6 +231,7 @@ public struct RealtimeManagerStateMachine: Sendable {
             self.lastHeard = openedAt
             self.expectedHeartbeat = openedAt + heartbeatInterval
             self.lastHeartbeat = openedAt
+            self.lastProgress = openedAt
         }
     }
 
@@ -227,9 +246,11 @@ public struct RealtimeManagerStateMachine: Sendable {
         var purpose: Purpose
         /// Further candidates of the same upgrade round, tried if this one fails.
         var remaining: [TransportMethod]
-        /// After its welcome: the last offset published when it opened; it has caught up once
-        /// it brought that one.
+        /// After its welcome: the newest offset published when its welcome was written (the live
+        /// end the welcome named, minus one); it has caught up once it brought that one itself.
         var catchUpTo: StreamCursor?
+        /// The welcome or the last message of the catch-up: the replay must keep coming.
+        var lastProgress: NIODeadline?
     }
 
     /// Internal, not private, only so the `RealtimeManagerStateMachine+….swift` extensions can
@@ -262,6 +283,13 @@ public struct RealtimeManagerStateMachine: Sendable {
     var performanceRecords = PerTransport(repeating: TransportPerformance())
     /// Until when upgrade probes leave each transport out (see ``probesSuspended(of:now:)``).
     var probeSuspensions = PerTransport<NIODeadline?>(repeating: nil)
+    /// Transports refused (RST, or a plain answer to an upgrade) since the last open or the last
+    /// failure of another kind: once it holds every transport, the server is down (see
+    /// ``refusalIsBlock(_:)``).
+    var refusedInARow = PerTransport(repeating: false)
+    /// The transport of the last connection that opened: where the manager waits for a server
+    /// that is down.
+    var lastOpenedMethod: TransportMethod?
 
     /// The WebSocket ping interval: `heartbeatInterval`, or shorter once learnt (see
     /// ``RealtimeManagerConfiguration/heartbeatFloor``).
@@ -369,8 +397,8 @@ public struct RealtimeManagerStateMachine: Sendable {
             return []
         case .connected(let id):
             return self.connected(id, now: now)
-        case .welcomeReceived(let id, let epoch, let next, let recovered):
-            return self.welcomeReceived(id, epoch: epoch, next: next, recovered: recovered, now: now)
+        case .welcomeReceived(let id, let epoch, let next, let recovered, let live):
+            return self.welcomeReceived(id, epoch: epoch, next: next, recovered: recovered, live: live, now: now)
         case .messageReceived(let id, let message):
             return self.messageReceived(id, message, now: now)
         case .heartbeat(let id):

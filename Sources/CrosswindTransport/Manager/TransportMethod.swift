@@ -49,6 +49,14 @@ public enum MethodChangeReason: String, Sendable, Hashable, CaseIterable, Custom
     /// (``RealtimeManagerConfiguration/behindLatency`` for ``RealtimeManagerConfiguration/behindFor``)
     /// again after one reconnect: the path delivers, but too late to be of use.
     case fallbackStreamBehind
+    /// The transport opened, but the replay its welcome announced stopped short of the live end
+    /// for a confirm timeout: something on the path holds the stream (a proxy that buffers
+    /// responses lets a welcome through only with enough replay behind it).
+    case fallbackCatchUpStalled
+    /// Every transport was refused in a row, or the transport kept being refused after it had
+    /// worked and the others were refused too: the server is down, not the network. The
+    /// manager went back to the transport that last opened and keeps retrying it with backoff.
+    case serverDown
 
     public var description: String { self.rawValue }
 }

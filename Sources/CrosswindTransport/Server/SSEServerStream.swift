@@ -60,7 +60,10 @@ final class SSEServerStream: TopicSubscriber, ActiveResponse {
         opening.writeStaticString("\n")
         opening.writeString("retry: \(self.configuration.sseRetry.nanoseconds / 1_000_000)\n\n")
         let next = resumption.replay.first?.offset ?? resumption.state.next
-        let welcome = Welcome(topic: self.topic, epoch: resumption.state.epoch, next: next, recovered: resumption.recovered, session: self.session)
+        let welcome = Welcome(
+            topic: self.topic, epoch: resumption.state.epoch, next: next, recovered: resumption.recovered, session: self.session,
+            live: resumption.live
+        )
         opening.writeStaticString("event: welcome\ndata: ")
         var welcomeJSON = WireFrame.encodeWelcome(welcome, allocator: self.context.channel.allocator)
         opening.writeBuffer(&welcomeJSON)

@@ -136,6 +136,8 @@ final class SyncPoll: TopicSubscriber, ActiveResponse {
             body.writeStaticString("{\"type\":\"batch\",\"topic\":")
             writeJSONString(self.topic, into: &body)
             body.writeString(",\"epoch\":\(epoch),\"recovered\":\(resumption.recovered),\"cursor\":\"\(epoch):\(position)\"")
+            // The live end: a batch cut short by `limit` leaves the rest for the next polls.
+            body.writeString(",\"live\":\(resumption.live)")
             if let session = self.session {
                 body.writeStaticString(",\"session\":")
                 writeJSONString(session, into: &body)

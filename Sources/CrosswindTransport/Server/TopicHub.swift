@@ -68,6 +68,16 @@ public struct Resumption: Sendable, Equatable {
     public var recovered: Bool
     /// Messages to send before live ones, in order.
     public var replay: [PublishedMessage]
+    /// The stream's live end at the time of the answer: the offset the next publication gets.
+    /// Equal to `state.next` unless a `limit` cut the replay short.
+    public var live: UInt64
+
+    public init(state: TopicHub.StreamState, recovered: Bool, replay: [PublishedMessage], live: UInt64? = nil) {
+        self.state = state
+        self.recovered = recovered
+        self.replay = replay
+        self.live = live ?? state.next
+    }
 }
 
 /// The server's message streams, one per topic, each with an epoch, increasing offsets and a
@@ -192,7 +202,7 @@ public final class TopicHub: @unchecked Sendable {
             index = entry.retained.index(after: index)
         }
         let next = replay.last.map { $0.offset + 1 } ?? state.next
-        return Resumption(state: StreamState(epoch: state.epoch, next: next), recovered: true, replay: replay)
+        return Resumption(state: StreamState(epoch: state.epoch, next: next), recovered: true, replay: replay, live: state.next)
     }
 
     /// Removes a subscriber from a topic.

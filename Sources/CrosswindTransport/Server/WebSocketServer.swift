@@ -145,9 +145,12 @@ final class WebSocketServerHandler: ChannelInboundHandler, TopicSubscriber {
         self.channelIsWritable = context.channel.isWritable
         let resumption = self.hub.subscribe(self, to: self.topic, resumingFrom: self.cursor, now: context.eventLoop.now)
         self.subscribed = true
-        // The welcome names the first live offset; the replay (or snapshot) comes between.
+        // The welcome names the first offset that follows it and the live end; the replay (or
+        // snapshot) comes between.
         let next = resumption.replay.first?.offset ?? resumption.state.next
-        let welcome = Welcome(topic: self.topic, epoch: resumption.state.epoch, next: next, recovered: resumption.recovered)
+        let welcome = Welcome(
+            topic: self.topic, epoch: resumption.state.epoch, next: next, recovered: resumption.recovered, live: resumption.live
+        )
         let frame = WireFrame.encodeWelcome(welcome, allocator: context.channel.allocator)
         context.write(self.wrapOutboundOut(WebSocketFrame(fin: true, opcode: .text, data: frame)), promise: nil)
         for message in resumption.replay {

@@ -32,20 +32,27 @@ public struct Welcome: Sendable, Equatable {
     public var recovered: Bool
     /// The session that client → server POSTs name (SSE and Custom Sync), if the server gave one.
     public var session: String?
+    /// The stream's live end when the server wrote the welcome: the offset the next publication
+    /// gets, so `live - 1` is the newest message published before the welcome. Messages from
+    /// `next` up to `live - 1` are the replay; a transport has caught up once it brought
+    /// `live - 1`. Nil from a server that does not send it: the client then takes `next` for
+    /// the live end (nothing to wait for), as before.
+    public var live: UInt64?
 
-    public init(topic: String, epoch: UInt64, next: UInt64, recovered: Bool = true, session: String? = nil) {
+    public init(topic: String, epoch: UInt64, next: UInt64, recovered: Bool = true, session: String? = nil, live: UInt64? = nil) {
         self.topic = topic
         self.epoch = epoch
         self.next = next
         self.recovered = recovered
         self.session = session
+        self.live = live
     }
 }
 
 /// Crosswind's application-level frames: JSON objects with a `type`.
 ///
 /// ```
-/// {"type":"welcome","topic":"metrics","epoch":42,"next":1,"recovered":true}
+/// {"type":"welcome","topic":"metrics","epoch":42,"next":1,"recovered":true,"live":1}
 /// {"type":"message","topic":"metrics","epoch":42,"offset":7,"data":...}
 /// {"type":"error","reason":"..."}
 /// ```
@@ -79,6 +86,9 @@ public enum WireFrame: Sendable, Equatable {
         buffer.writeStaticString("{\"type\":\"welcome\",\"topic\":")
         writeJSONString(welcome.topic, into: &buffer)
         buffer.writeString(",\"epoch\":\(welcome.epoch),\"next\":\(welcome.next),\"recovered\":\(welcome.recovered)")
+        if let live = welcome.live {
+            buffer.writeString(",\"live\":\(live)")
+        }
         if let session = welcome.session {
             buffer.writeStaticString(",\"session\":")
             writeJSONString(session, into: &buffer)
@@ -126,7 +136,9 @@ public enum WireFrame: Sendable, Equatable {
                 let next = fields.unsigned("next")
             else { return nil }
             let recovered = fields.raw("recovered").map { String(buffer: $0) != "false" } ?? true
-            return .welcome(Welcome(topic: topic, epoch: epoch, next: next, recovered: recovered, session: fields.string("session")))
+            return .welcome(
+                Welcome(topic: topic, epoch: epoch, next: next, recovered: recovered, session: fields.string("session"), live: fields.unsigned("live"))
+            )
         case "send":
             guard let sequence = fields.unsigned("seq"), let data = fields.raw("data") else { return nil }
             return .send(sequence: sequence, data: data)
