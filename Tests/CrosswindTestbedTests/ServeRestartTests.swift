@@ -54,10 +54,10 @@ import Testing
         // Nothing twice or out of order across the two epochs.
         #expect(messages["duplicated"] as? Int == 0, "\(context)")
         #expect(messages["reordered"] as? Int == 0, "\(context)")
-        // The loss is stated, not hidden: what the restarted server published before each
-        // client was back (its welcome carries only the newest as a snapshot) is counted as
-        // lost, and it is at most what about three seconds of publishing around the restart
-        // make. (It can be none: a client back before the new server's second message.)
+        // The loss is stated, not hidden: what the killed server had published and not yet
+        // delivered is counted as lost, and it is at most what about three seconds of
+        // publishing around the restart make. (It can be none: the new epoch is replayed
+        // from its first message, so only the old server's undelivered tail can be lost.)
         let lost = try #require(messages["lost"] as? Int)
         let delivered = try #require(messages["delivered"] as? Int)
         #expect(lost <= Self.clients * Self.rate * 3, "\(context)")

@@ -63,14 +63,30 @@ import Testing
     }
 
     @Test func anotherEpochIsNeverResumedSilently() {
-        // A cursor from before a server restart (another epoch): snapshot, not recovered.
+        // A cursor from before a server restart (another epoch): not recovered, and the new
+        // epoch from its first message while the window holds it (the client saw none of it).
         let hub = TopicHub(epoch: 9)
         self.publish(hub, count: 3)
         let resumption = hub.resume("metrics", from: StreamCursor(epoch: 8, offset: 2), limit: nil, now: nil)
         #expect(!resumption.recovered)
-        #expect(resumption.replay.map(\.offset) == [3])
-        // A cursor from the future of this epoch is no better.
-        #expect(!hub.resume("metrics", from: StreamCursor(epoch: 9, offset: 99), limit: nil, now: nil).recovered)
+        #expect(resumption.replay.map(\.offset) == [1, 2, 3])
+        #expect(resumption.state == TopicHub.StreamState(epoch: 9, next: 4))
+        // In batches for Custom Sync, each still not recovered.
+        let batch = hub.resume("metrics", from: StreamCursor(epoch: 8, offset: 2), limit: 2, now: nil)
+        #expect(!batch.recovered && batch.replay.map(\.offset) == [1, 2] && batch.live == 4)
+        // A cursor from the future of this epoch is no better: only the newest message.
+        let future = hub.resume("metrics", from: StreamCursor(epoch: 9, offset: 99), limit: nil, now: nil)
+        #expect(!future.recovered && future.replay.map(\.offset) == [3])
+    }
+
+    @Test func anotherEpochBeyondTheWindowGivesASnapshot() {
+        // The new epoch's first messages are gone too: the newest message, as for any cursor
+        // outside the window.
+        let hub = TopicHub(epoch: 9, window: ReplayWindow(maxMessages: 5, maxAge: .hours(1)))
+        self.publish(hub, count: 10)
+        let resumption = hub.resume("metrics", from: StreamCursor(epoch: 8, offset: 40), limit: nil, now: nil)
+        #expect(!resumption.recovered)
+        #expect(resumption.replay.map(\.offset) == [10])
     }
 
     @Test func limitedResumptionsComeInBatches() {

@@ -184,15 +184,31 @@ public final class TopicHub: @unchecked Sendable {
         // The snapshot (the newest message) only when the cursor cannot be served: built
         // lazily, since a long-poll asks on every message and nearly always can be.
         var snapshot: [PublishedMessage] { entry.retained.last.map { [$0] } ?? [] }
-        guard cursor.epoch == state.epoch, cursor.offset < state.next else {
-            return Resumption(state: state, recovered: false, replay: snapshot)
+        guard cursor.epoch == state.epoch else {
+            // A cursor of another epoch: the stream began again (a server restarted without its
+            // history) after the client's last message. What the old epoch published after the
+            // cursor is gone, so the resume is incomplete; but nothing of this epoch has reached
+            // the client, so while the window still holds the epoch's first message it gets the
+            // whole epoch, not only the newest message.
+            guard let oldest = entry.retained.first, oldest.offset == 1 else {
+                return Resumption(state: state, recovered: false, replay: snapshot)
+            }
+            return self.replay(entry, from: 1, limit: limit, recovered: false)
         }
+        guard cursor.offset < state.next else { return Resumption(state: state, recovered: false, replay: snapshot) }
         let first = cursor.offset + 1
         if first == state.next { return Resumption(state: state, recovered: true, replay: []) }
         guard let oldest = entry.retained.first, oldest.offset <= first else {
             return Resumption(state: state, recovered: false, replay: snapshot)
         }
-        let start = Int(first - oldest.offset)
+        return self.replay(entry, from: first, limit: limit, recovered: true)
+    }
+
+    /// The retained messages of `entry` from offset `first` (which the window holds), at most
+    /// `limit` of them.
+    private func replay(_ entry: Topic, from first: UInt64, limit: Int?, recovered: Bool) -> Resumption {
+        let state = entry.state
+        let start = Int(first - entry.retained[entry.retained.startIndex].offset)
         let count = min(entry.retained.count - start, limit ?? Int.max)
         var replay: [PublishedMessage] = []
         replay.reserveCapacity(count)
@@ -202,7 +218,7 @@ public final class TopicHub: @unchecked Sendable {
             index = entry.retained.index(after: index)
         }
         let next = replay.last.map { $0.offset + 1 } ?? state.next
-        return Resumption(state: StreamState(epoch: state.epoch, next: next), recovered: true, replay: replay, live: state.next)
+        return Resumption(state: StreamState(epoch: state.epoch, next: next), recovered: recovered, replay: replay, live: state.next)
     }
 
     /// Removes a subscriber from a topic.
