@@ -8,7 +8,8 @@ one's pass rate into the table's "Passes" column.
 Each row's experiment is run by `crosswind sweep Experiments/NAME.yaml --seeds A..B` (its output
 in runs/catalogue/NAME/); the column then reads `50/50`, or `48/50` with the failing seeds listed
 in runs/catalogue/pass-rates.json beside their replay commands. `--only NAME...` sweeps some rows
-and leaves the others' figures as they are. Exit status 0 when every swept experiment passed at
+and leaves the others' figures as they are; `--apply FILE` writes the figures of an earlier
+pass-rates.json into the table without sweeping. Exit status 0 when every swept experiment passed at
 every seed, 1 when one did not, 2 when a sweep could not run.
 """
 
@@ -66,6 +67,17 @@ def with_passes(line, figure):
     return " | ".join(cells) + " |"
 
 
+def apply(path):
+    """Writes the figures of a pass-rates.json into the README's table."""
+    figures = json.loads(path.read_text())["experiments"]
+    lines = README.read_text().split("\n")
+    for index, name in catalogue_rows(lines):
+        if name in figures:
+            lines[index] = with_passes(lines[index], f"{figures[name]['passed']}/{figures[name]['runs']}")
+    README.write_text("\n".join(lines))
+    return 0 if all(figure["passed"] == figure["runs"] for figure in figures.values()) else 1
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", default="1..50")
@@ -74,7 +86,10 @@ def main():
     parser.add_argument("--out", default=str(ROOT / "runs/catalogue"))
     parser.add_argument("--only", nargs="*", help="Experiment names to sweep (default: every row).")
     parser.add_argument("--update-readme", action="store_true", help="Write the pass rates into README.md.")
+    parser.add_argument("--apply", help="Write the figures of this pass-rates.json into README.md; sweep nothing.")
     arguments = parser.parse_args()
+    if arguments.apply:
+        return apply(Path(arguments.apply))
 
     binary = Path(arguments.crosswind)
     if not binary.exists():
