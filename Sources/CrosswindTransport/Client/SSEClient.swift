@@ -13,6 +13,12 @@ public struct SSEClientConfiguration: TransportClientConfiguration {
     public var limits = SSEParser.Limits()
     /// Path of the server's endpoint for client messages.
     public var sendPath = "/send"
+    /// Multiplexing: when this lists topics, the client follows all of them on this one stream
+    /// (`topics=a,b,c`, see ``TopicCursors``) instead of `topic`, resuming each topic from its
+    /// entry in `resumeFromEach`. Empty: the classic single-topic stream.
+    public var topics: [String] = []
+    /// Where each topic of a multiplexed stream resumes (topics without an entry start live).
+    public var resumeFromEach = TopicCursors()
 
     public init(_ subscription: ClientSubscription) {
         self.subscription = subscription
@@ -31,6 +37,12 @@ public struct SSEClientConfiguration: TransportClientConfiguration {
 /// and the owner sees no interruption. When the connection ends with the response, or the
 /// resumed stream cannot pick up where it stopped, the client reports `.connectionLost` with
 /// its last cursor in ``lastCursor``; whoever owns it reconnects.
+///
+/// Multiplexed (``SSEClientConfiguration/topics``), one stream carries several topics: the
+/// client is open once every topic's welcome arrived (the delegate hears one `opened` per
+/// topic), delivers each topic's messages once and in order with a tracker per topic, and
+/// resumes them all with one `Last-Event-ID` naming every topic's position
+/// (``lastCursors``).
 ///
 /// Calling contract: as ``WebSocketClient``.
 public final class SSEClient: PostsClientMessages, @unchecked Sendable {
@@ -54,6 +66,10 @@ public final class SSEClient: PostsClientMessages, @unchecked Sendable {
     /// The current response leaves the connection open for another request (HTTP/1.1 without
     /// `Connection: close`).
     private var responseKeepsConnection = false
+    /// Multiplexed: delivery bookkeeping per topic, in the order of `configuration.topics`.
+    @exclusivity(unchecked) private var topicTrackers: [DeliveryTracker]
+    /// Multiplexed: the welcomes of the current response, by topic; all of them open it.
+    private var topicWelcomes: [Welcome?]
 
     static let closedBeforeAnswer = "closed before the response"
 
@@ -62,6 +78,8 @@ public final class SSEClient: PostsClientMessages, @unchecked Sendable {
         self.delegate = delegate
         self.core = ClientCore(resumeFrom: configuration.resumeFrom)
         self.parser = SSEParser(limits: configuration.limits)
+        self.topicTrackers = configuration.topics.map { DeliveryTracker(last: configuration.resumeFromEach[$0]) }
+        self.topicWelcomes = Array(repeating: nil, count: configuration.topics.count)
         self.outgoing = SideSender(host: configuration.host, path: configuration.sendPath, token: configuration.accessToken)
     }
 
@@ -70,6 +88,15 @@ public final class SSEClient: PostsClientMessages, @unchecked Sendable {
 
     /// The cursor of the last message delivered (what a reconnect sends as Last-Event-ID).
     public var lastCursor: StreamCursor? { self.core.tracker.last }
+
+    /// Multiplexed: the position of every topic that has one (what a reconnect resumes from).
+    public var lastCursors: TopicCursors {
+        var cursors = TopicCursors()
+        for (topic, tracker) in zip(self.configuration.topics, self.topicTrackers) { cursors[topic] = tracker.last }
+        return cursors
+    }
+
+    private var isMultiplexed: Bool { !self.configuration.topics.isEmpty }
 
     public func configure(_ channel: any Channel) throws {
         self.beginConnecting(on: channel)
@@ -86,8 +113,16 @@ public final class SSEClient: PostsClientMessages, @unchecked Sendable {
         headers.add(name: "Cache-Control", value: "no-cache")
         // The tracker starts at `resumeFrom` and follows every delivered message, so a resumed
         // request on the same connection names the last one.
-        if let cursor = self.core.tracker.last { headers.add(name: "Last-Event-ID", value: cursor.description) }
-        return HTTPRequestHead(version: .http1_1, method: .GET, uri: self.configuration.target(), headers: headers)
+        guard self.isMultiplexed else {
+            if let cursor = self.core.tracker.last { headers.add(name: "Last-Event-ID", value: cursor.description) }
+            return HTTPRequestHead(version: .http1_1, method: .GET, uri: self.configuration.target(), headers: headers)
+        }
+        let cursors = self.lastCursors
+        if !cursors.isEmpty { headers.add(name: "Last-Event-ID", value: cursors.description) }
+        var uri = "\(self.configuration.path)?topics=\(self.configuration.topics.joined(separator: ","))"
+        if let id = self.configuration.clientID { uri += "&client=\(id)" }
+        if let token = self.configuration.accessToken { uri += "&token=\(token)" }
+        return HTTPRequestHead(version: .http1_1, method: .GET, uri: uri, headers: headers)
     }
 
     func responseHead(_ head: HTTPResponseHead, channel: any Channel) {
@@ -150,6 +185,10 @@ public final class SSEClient: PostsClientMessages, @unchecked Sendable {
             self.fail(.protocolViolation("undecodable \(event.type) event"), channel: channel)
             return
         }
+        if self.isMultiplexed {
+            self.handleMultiplexed(frame, type: event.type, channel: channel)
+            return
+        }
         switch (frame, self.core.phase) {
         case (.welcome(let welcome), .answered):
             guard event.type == "welcome", welcome.topic == self.configuration.topic else {
@@ -183,6 +222,56 @@ public final class SSEClient: PostsClientMessages, @unchecked Sendable {
             self.fail(.protocolViolation("message before welcome"), channel: channel)
         case (.welcome, _):
             self.fail(.protocolViolation("unexpected second welcome"), channel: channel)
+        }
+    }
+
+    /// A frame of a multiplexed stream: welcomes by topic, messages through their topic's tracker.
+    private func handleMultiplexed(_ frame: WireFrame, type: String, channel: any Channel) {
+        switch (frame, self.core.phase) {
+        case (.welcome(let welcome), .answered), (.welcome(let welcome), .open) where self.continuing:
+            guard type == "welcome", let index = self.configuration.topics.firstIndex(of: welcome.topic), self.topicWelcomes[index] == nil else {
+                self.fail(.protocolViolation("bad welcome"), channel: channel)
+                return
+            }
+            if self.continuing {
+                // A continued stream must pick up every topic right after its last message.
+                guard welcome.recovered, let last = self.topicTrackers[index].last, last.epoch == welcome.epoch,
+                    welcome.next == last.offset &+ 1
+                else {
+                    self.fail(.connectionLost, channel: channel)
+                    return
+                }
+            } else {
+                self.topicTrackers[index].expect(epoch: welcome.epoch, next: welcome.next)
+            }
+            self.topicWelcomes[index] = welcome
+            guard self.topicWelcomes.allSatisfy({ $0 != nil }) else { return }
+            let welcomes = self.topicWelcomes.map { $0! }
+            self.topicWelcomes = Array(repeating: nil, count: welcomes.count)
+            if self.continuing {
+                self.continuing = false
+                self.outgoing.session = welcome.session
+                self.delegate?.realtimeClient(self, continuedStreamAt: channel.eventLoop.now)
+            } else {
+                self.outgoing.opened(session: welcome.session, on: channel)
+                self.openMultiplexed(welcomes, on: channel)
+            }
+        case (.message(let message), .open) where !self.continuing:
+            guard let index = self.configuration.topics.firstIndex(of: message.topic) else {
+                self.fail(.protocolViolation("message of topic '\(message.topic)', not subscribed"), channel: channel)
+                return
+            }
+            if self.topicTrackers[index].accept(epoch: message.epoch, offset: message.offset) != .duplicate {
+                self.delegate?.realtimeClient(self, received: message, at: channel.eventLoop.now)
+            }
+        case (.error(let reason), _):
+            self.fail(.protocolViolation("server error: \(reason)"), channel: channel)
+        case (.send, _), (.ack, _):
+            self.fail(.protocolViolation("unexpected \(type) event"), channel: channel)
+        case (.message, _):
+            self.fail(.protocolViolation("message before every welcome"), channel: channel)
+        case (.welcome, _):
+            self.fail(.protocolViolation("unexpected welcome"), channel: channel)
         }
     }
 

@@ -164,20 +164,32 @@ final class HTTPRouter: ChannelInboundHandler, RemovableChannelHandler {
             let body = "{\"transports\":[\"websocket\",\"sse\",\"sync\"],\"endpoints\":{\"websocket\":\"\(self.configuration.webSocketPath)\",\"sse\":\"\(self.configuration.eventsPath)\",\"sync\":\"\(self.configuration.syncPath)\",\"send\":\"\(self.configuration.sendPath)\"},\"epoch\":\(self.hub.epoch)}"
             self.respond(context, head, .ok, json: body)
         case (.GET, self.configuration.eventsPath):
-            guard let topic = self.servedTopic(parameters, context, head, else: "a valid topic parameter is required") else { return }
             // The browser's own reconnects send Last-Event-ID; a first connect may pass `cursor`.
             let cursorText = head.headers.first(name: "Last-Event-ID") ?? parameters.first(where: { $0.0 == "cursor" })?.1
-            var cursor: StreamCursor?
-            if let cursorText, !cursorText.isEmpty {
-                guard let parsed = StreamCursor(parsing: cursorText[...]) else {
-                    return self.error(context, head, .badRequest, "malformed cursor '\(cursorText)' (expected EPOCH:OFFSET)")
+            let topics: [String]
+            var cursors = TopicCursors()
+            let multiplexed = parameters.contains { $0.0 == "topics" }
+            if multiplexed {
+                switch self.multiplexedSubscription(parameters, cursorText: cursorText) {
+                case .success(let subscription): (topics, cursors) = subscription
+                case .failure(let problem): return self.error(context, head, problem.status, problem.reason)
                 }
-                cursor = parsed
+            } else {
+                guard let topic = self.servedTopic(parameters, context, head, else: "a valid topic parameter is required") else { return }
+                topics = [topic]
+                if let cursorText, !cursorText.isEmpty {
+                    guard let parsed = StreamCursor(parsing: cursorText[...]) else {
+                        return self.error(context, head, .badRequest, "malformed cursor '\(cursorText)' (expected EPOCH:OFFSET)")
+                    }
+                    cursors[topic] = parsed
+                }
             }
-            let stream = SSEServerStream(router: self, context: context, hub: self.hub, topic: topic, configuration: self.configuration)
+            let stream = SSEServerStream(
+                router: self, context: context, hub: self.hub, topics: topics, multiplexed: multiplexed, configuration: self.configuration
+            )
             stream.channelIsWritable = context.channel.isWritable
             self.active = stream
-            stream.start(head: head, cursor: cursor, client: parameters.first(where: { $0.0 == "client" })?.1)
+            stream.start(head: head, cursors: cursors, client: parameters.first(where: { $0.0 == "client" })?.1)
             if let claims, let authentication = self.configuration.authentication {
                 stream.end(after: authentication.remaining(claims))
             }
@@ -291,6 +303,38 @@ final class HTTPRouter: ChannelInboundHandler, RemovableChannelHandler {
         return topic
     }
 
+    /// The topics and resume positions of a multiplexed request (`topics=a,b,c`, cursor
+    /// `a@E:O,…`), or why it is refused: 400 for a malformed list or cursor, a `topic`
+    /// parameter beside `topics`, or a cursor naming a topic not asked for; 404 for a topic the
+    /// server does not serve.
+    private func multiplexedSubscription(
+        _ parameters: [(String, String)],
+        cursorText: String?
+    ) -> Result<([String], TopicCursors), SubscriptionRefusal> {
+        guard !parameters.contains(where: { $0.0 == "topic" }) else {
+            return .failure(SubscriptionRefusal(status: .badRequest, reason: "give either topic or topics, not both"))
+        }
+        let list = parameters.first { $0.0 == "topics" }?.1 ?? ""
+        let topics: [String]
+        switch parseTopicList(list[...]) {
+        case .success(let parsed): topics = parsed
+        case .failure(let problem): return .failure(SubscriptionRefusal(status: .badRequest, reason: problem.description))
+        }
+        if let unserved = topics.first(where: { !self.configuration.serves(topic: $0[...]) }) {
+            return .failure(SubscriptionRefusal(status: .notFound, reason: "no such topic '\(unserved)'"))
+        }
+        guard let cursorText, !cursorText.isEmpty else { return .success((topics, TopicCursors())) }
+        switch TopicCursors.parse(cursorText[...]) {
+        case .success(let cursors):
+            if let stranger = cursors.entries.first(where: { !topics.contains($0.topic) }) {
+                return .failure(SubscriptionRefusal(status: .badRequest, reason: "cursor names topic '\(stranger.topic)', which topics does not list"))
+            }
+            return .success((topics, cursors))
+        case .failure(let problem):
+            return .failure(SubscriptionRefusal(status: .badRequest, reason: problem.description))
+        }
+    }
+
     /// Whether `path` is a stream or message endpoint (not `/negotiate` or a static file).
     private func requiresToken(_ path: Substring) -> Bool {
         path == self.configuration.webSocketPath || path == self.configuration.eventsPath || path == self.configuration.syncPath
@@ -357,4 +401,10 @@ protocol ActiveResponse: AnyObject {
 
 extension ActiveResponse {
     func channelWritabilityChanged(to isWritable: Bool) {}
+}
+
+/// Why a multiplexed subscription is refused: the status and the reason the error body gives.
+private struct SubscriptionRefusal: Error {
+    var status: HTTPResponseStatus
+    var reason: String
 }
