@@ -4,7 +4,7 @@ import CrosswindReport
 import CrosswindTransport
 import NIOCore
 
-/// The workload: the server publishes on the topic at the workload's rate, managed clients
+/// The workload: the server publishes on each topic at the workload's rate, managed clients
 /// send their messages to the server, and every delivery is recorded against its publish time.
 extension ExperimentRun {
     /// Schedules the first publish at the workload's start; each publish schedules the next.
@@ -13,12 +13,21 @@ extension ExperimentRun {
         self.simulation.schedule(at: firstPublish) { [unowned self] in self.publish(sequence: 0) }
     }
 
-    /// Publishes the `sequence`-th message of the schedule, unless the server is down (the
-    /// publisher is part of the server process: nothing is published, and the schedule goes on).
+    /// Publishes the `sequence`-th message of the schedule on every topic, in the workload's
+    /// order, unless the server is down (the publisher is part of the server process: nothing
+    /// is published, and the schedule goes on).
+    ///
+    /// Every topic is published at the same moments, so the n-th message of each has offset n
+    /// and one record of publish times serves them all.
     private func publish(sequence: Int) {
         let workload = self.experiment.workload
         if !self.serverDown {
-            let offset = self.hub.publish(topic: workload.topic, data: self.payload, now: self.simulation.now)
+            var offset: UInt64 = 0
+            for topic in workload.topics {
+                let published = self.hub.publish(topic: topic, data: self.payload, now: self.simulation.now)
+                precondition(offset == 0 || published == offset, "topic \(topic) published offset \(published), the others \(offset)")
+                offset = published
+            }
             let now = self.simulation.now
             if self.publishTimes.count <= Int(offset) {
                 self.publishTimes.append(contentsOf: repeatElement(now, count: Int(offset) + 1 - self.publishTimes.count))

@@ -52,6 +52,8 @@ public final class ExperimentRun {
     var hub: TopicHub
     let server: NodeID
     var agents: [ClientAgent] = []
+    /// The tabs that multiplex their topics (their clients hold them weakly, as delegates).
+    var tabs: [TabSubscription] = []
     var captures: [PacketCapture] = []
     let options: RunOptions
 
@@ -86,6 +88,8 @@ public final class ExperimentRun {
     var groupLinks: [String: (up: [Link], down: [Link])] = [:]
     /// The node each group's clients connect to: the server, or the proxy in front of it.
     var gateways: [String: NodeID] = [:]
+    /// The connection cap of each client node of a group with `browser:`.
+    var browserPools: [NodeID: BrowserConnectionPool] = [:]
     /// The server's log: one line per rejected request or broken client frame.
     let serverLog = LogLines()
     /// Each HTTP proxy's current policy, by middlebox name.
@@ -116,7 +120,7 @@ public final class ExperimentRun {
         self.kindRecoveryIncomplete = trace.kind("client.recoveryIncomplete", fields: ["last", "resumesAt"])
         self.timelineComponent = trace.component("timeline")
         self.kindPublish = trace.kind("workload.publish", fields: ["offset", "bytes"])
-        self.workloadComponent = trace.component("workload:\(experiment.workload.topic)")
+        self.workloadComponent = trace.component("workload:\(experiment.workload.topics.joined(separator: ","))")
 
         var epochRandom = self.simulation.random.fork("hub:\(experiment.topology.server.name)")
         // Epochs are shown in JSON; keep them within 2^53 so every JSON reader sees them exactly.
