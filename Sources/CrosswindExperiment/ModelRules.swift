@@ -45,10 +45,11 @@ enum ModelRules {
     }
 
     /// Why `group` cannot follow `topicCount` topics as configured, if it cannot: multiplexing
-    /// several topics on one connection is implemented for SSE clients without a manager.
+    /// several topics on one connection is implemented for SSE and WebSocket clients without a
+    /// manager.
     static func multiplexProblem(_ group: ClientGroup, topicCount: Int) -> String? {
-        guard topicCount > 1, group.multiplex, group.manager != nil || group.transport != .sse else { return nil }
-        return "group '\(group.name)': several topics on one connection (multiplex: true) are implemented for transport: sse without manager:; set multiplex: false for one connection per topic"
+        guard topicCount > 1, group.multiplex, group.manager != nil || group.transport == .sync else { return nil }
+        return "group '\(group.name)': several topics on one connection (multiplex: true) are implemented for transport: sse or websocket without manager:; set multiplex: false for one connection per topic"
     }
 
     /// Checks the topics of the groups against the workload: a group follows only topics the

@@ -200,7 +200,7 @@ extension Schema {
         )
         static let multiplex = SchemaKey<Bool>.key(
             "multiplex", .boolean, default: true,
-            "With several topics: `true`, a tab carries all of them over one connection (a multi-topic SSE stream); `false`, it opens one connection per topic, as a page with one EventSource per topic does. Multiplexing is implemented for `transport: sse` without `manager:`.",
+            "With several topics: `true`, a tab carries all of them over one connection (a multi-topic SSE stream); `false`, it opens one connection per topic, as a page with one EventSource per topic does. Multiplexing is implemented for `transport: sse` and `websocket` without `manager:`.",
             example: "false"
         )
         static let browser = KeyInfo(

@@ -167,19 +167,32 @@ extension ExperimentRun {
 
     // MARK: Connecting clients
 
-    /// Connects a tab's multiplexed stream: one SSE connection for all its topics.
+    /// Connects a tab's multiplexed connection: one SSE stream or one WebSocket for all its topics.
     private func connect(_ tab: TabSubscription, from node: NodeID, group: ClientGroup, groupIndex: Int, member: Int, resumeFrom: TopicCursors) {
         for (_, agent) in tab.agents {
             self.simulation.trace.record(self.simulation.now, agent.traceComponent, self.kindConnect, Int64(groupIndex), Int64(member))
             if agent.startedAt == nil { agent.startedAt = self.simulation.now }
         }
-        var configuration = group.sseConfiguration(host: self.experiment.topology.server.name, topic: tab.topics[0], resumeFrom: nil)
-        configuration.topics = tab.topics
-        configuration.resumeFromEach = resumeFrom
-        let client = SSEClient(configuration: configuration, delegate: tab)
+        let host = self.experiment.topology.server.name
+        let client: any RealtimeTransportClient
+        switch group.transport {
+        case .websocket:
+            var configuration = group.webSocketConfiguration(host: host, topic: tab.topics[0])
+            configuration.topics = tab.topics
+            configuration.resumeFromEach = resumeFrom
+            client = WebSocketClient(configuration: configuration, random: self.simulation.random.fork("client:\(tab.agents[0].agent.name)"), delegate: tab)
+        case .sync:
+            // A run takes its experiment as given; `Experiment.validate()` refuses this.
+            preconditionFailure("group \(group.name): Custom Sync cannot carry several topics on one connection")
+        case .sse:
+            var configuration = group.sseConfiguration(host: host, topic: tab.topics[0], resumeFrom: nil)
+            configuration.topics = tab.topics
+            configuration.resumeFromEach = resumeFrom
+            client = SSEClient(configuration: configuration, delegate: tab)
+        }
         tab.client = client
         for (_, agent) in tab.agents { agent.client = client }
-        self.clientPath(for: group, from: node).open(.sse) { channel in
+        self.clientPath(for: group, from: node).open(client.method) { channel in
             try client.configure(channel)
         }
     }

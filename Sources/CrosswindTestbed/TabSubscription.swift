@@ -2,21 +2,21 @@ import CrosswindKernel
 import CrosswindTransport
 import NIOCore
 
-/// One dashboard tab that follows several topics over one multiplexed SSE stream: the stream's
-/// client reports to the tab, and the tab hands each topic's welcome and messages to the agent
+/// One dashboard tab that follows several topics over one multiplexed connection (an SSE
+/// stream or a WebSocket): its client reports to the tab, and the tab hands each topic's welcome and messages to the agent
 /// that accounts for that topic, so every topic is measured as if it had a connection of its
 /// own.
 ///
-/// When the stream's connection ends, the tab resumes every topic on a new one after the
+/// When an SSE stream's connection ends, the tab resumes every topic on a new one after the
 /// advised retry, naming each topic's last position (a browser's EventSource does the same with
-/// the composite `Last-Event-ID`).
+/// the composite `Last-Event-ID`); a WebSocket without a manager, like any, does not reconnect.
 ///
 /// Calling contract: confined to the simulation loop, like its agents.
 final class TabSubscription: RealtimeClientDelegate {
     /// The agents by topic, in the order the tab asks for the topics.
     let agents: [(topic: String, agent: ClientAgent)]
-    /// The stream's client, while there is one.
-    var client: SSEClient?
+    /// The connection's client, while there is one.
+    var client: (any RealtimeTransportClient)?
     /// Opens a new stream resuming after each topic's position (set by the run).
     var reconnect: ((TopicCursors) -> Void)?
     /// The run's loop, for the reconnect timer.

@@ -52,10 +52,10 @@ import Testing
         ("topics: [news]", "  topics: [a, b]\n  rate: 5\n  size: 100\n  duration: 1s",
          "workload.topics: group 'g' follows topic 'news', which the workload does not publish"),
         // Several topics on one connection: SSE without a manager only.
-        ("transport: websocket", "  topics: [a, b]\n  rate: 5\n  size: 100\n  duration: 1s",
-         "group 'g': several topics on one connection (multiplex: true) are implemented for transport: sse without manager:"),
+        ("transport: sync", "  topics: [a, b]\n  rate: 5\n  size: 100\n  duration: 1s",
+         "group 'g': several topics on one connection (multiplex: true) are implemented for transport: sse or websocket without manager:"),
         ("topics: [a, b]\nmanager: {}", "  topics: [a, b]\n  rate: 5\n  size: 100\n  duration: 1s",
-         "several topics on one connection (multiplex: true) are implemented for transport: sse without manager:"),
+         "several topics on one connection (multiplex: true) are implemented for transport: sse or websocket without manager:"),
     ])
     func problems(group: String, workload: String, expected: String) {
         let problem = TestSupport.experimentError(TestSupport.experiment(group: group, workload: workload))?.description ?? "(none)"

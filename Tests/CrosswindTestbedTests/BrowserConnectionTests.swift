@@ -111,6 +111,13 @@ import Testing
         #expect(report.messages.lost == 0)
     }
 
+    @Test func oneWebSocketPerTabDeliversEveryTopicOfEveryTab() throws {
+        let report = try Self.run(Self.experiment(transport: .websocket, multiplex: true))
+        #expect(report.clients.connected == 18)
+        #expect(report.messages.delivered == 18 * 25)
+        #expect(report.messages.lost == 0 && report.messages.duplicated == 0 && report.messages.reordered == 0)
+    }
+
     @Test func aMultiplexedRunIsDeterministic() throws {
         let experiment = Self.experiment(transport: .sse, multiplex: true)
         #expect(try Self.run(experiment).digest == Self.run(experiment).digest)

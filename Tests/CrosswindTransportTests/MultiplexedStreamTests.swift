@@ -228,3 +228,42 @@ import Testing
         #expect(recorder.closes.isEmpty)
     }
 }
+
+/// One WebSocket carrying several topics: a welcome per topic, each topic resumed from its own
+/// cursor, each delivered once and in order, and refusals of bad input.
+@Suite struct MultiplexedWebSocketTests {
+    @Test func oneConnectionWelcomesEveryTopicAndDeliversEachOnceInOrder() throws {
+        let pair = try WebSocketPair(epoch: 5, topics: ["prices", "orders"], resumeFromEach: try TopicCursors.parse("orders@5:1").get())
+        defer { pair.shutdown() }
+        pair.hub.publish(topic: "orders", data: ByteBuffer(string: "1"))
+        pair.hub.publish(topic: "orders", data: ByteBuffer(string: "2"))
+        try pair.connect()
+        // The request names every topic and the one cursor it has.
+        #expect(String(decoding: pair.clientBytes, as: UTF8.self).hasPrefix("GET /ws?topics=prices,orders&cursor=orders@5:1 HTTP/1.1\r\n"))
+        #expect(pair.delegate.opened == [Welcome(topic: "prices", epoch: 5, next: 1), Welcome(topic: "orders", epoch: 5, next: 2)])
+        #expect(pair.hub.subscriberCount("prices") == 1 && pair.hub.subscriberCount("orders") == 1)
+        pair.hub.publish(topic: "prices", data: ByteBuffer(string: "3"))
+        pair.hub.publish(topic: "news", data: ByteBuffer(string: "0"))
+        pair.hub.publish(topic: "orders", data: ByteBuffer(string: "4"))
+        try pair.pump()
+        #expect(pair.delegate.messages.map { "\($0.topic)@\($0.offset)" } == ["orders@2", "prices@1", "orders@3"])
+        #expect(pair.webSocketClient.lastCursors.description == "prices@5:1,orders@5:3")
+        try pair.finish()
+        #expect(pair.hub.subscriberCount("prices") == 0 && pair.hub.subscriberCount("orders") == 0)
+    }
+
+    @Test(arguments: [
+        ("/ws?topics=prices,prices", "listed twice"),
+        ("/ws?topics=prices&topic=prices", "either topic or topics"),
+        ("/ws?topics=prices&cursor=orders@1:1", "which topics does not list"),
+        ("/ws?topics=prices&cursor=prices@1", "expected TOPIC@EPOCH:OFFSET"),
+    ])
+    func badUpgradesAre400WithAReason(target: String, reason: String) throws {
+        let request = "GET \(target) HTTP/1.1\r\nHost: s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        let (responses, _) = try HTTPEndpointTests.exchange(request)
+        let response = try #require(responses.first)
+        #expect(response.statusLine == "HTTP/1.1 400 Bad Request")
+        #expect(response.body.contains(reason), "\(response.body)")
+    }
+}

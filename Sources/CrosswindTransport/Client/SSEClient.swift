@@ -66,10 +66,8 @@ public final class SSEClient: PostsClientMessages, @unchecked Sendable {
     /// The current response leaves the connection open for another request (HTTP/1.1 without
     /// `Connection: close`).
     private var responseKeepsConnection = false
-    /// Multiplexed: delivery bookkeeping per topic, in the order of `configuration.topics`.
-    @exclusivity(unchecked) private var topicTrackers: [DeliveryTracker]
-    /// Multiplexed: the welcomes of the current response, by topic; all of them open it.
-    private var topicWelcomes: [Welcome?]
+    /// Multiplexed: delivery bookkeeping per topic, and the welcomes that open a response.
+    @exclusivity(unchecked) private var topicTrackers: TopicTrackers
 
     static let closedBeforeAnswer = "closed before the response"
 
@@ -78,8 +76,7 @@ public final class SSEClient: PostsClientMessages, @unchecked Sendable {
         self.delegate = delegate
         self.core = ClientCore(resumeFrom: configuration.resumeFrom)
         self.parser = SSEParser(limits: configuration.limits)
-        self.topicTrackers = configuration.topics.map { DeliveryTracker(last: configuration.resumeFromEach[$0]) }
-        self.topicWelcomes = Array(repeating: nil, count: configuration.topics.count)
+        self.topicTrackers = TopicTrackers(topics: configuration.topics, resumeFrom: configuration.resumeFromEach)
         self.outgoing = SideSender(host: configuration.host, path: configuration.sendPath, token: configuration.accessToken)
     }
 
@@ -90,11 +87,7 @@ public final class SSEClient: PostsClientMessages, @unchecked Sendable {
     public var lastCursor: StreamCursor? { self.core.tracker.last }
 
     /// Multiplexed: the position of every topic that has one (what a reconnect resumes from).
-    public var lastCursors: TopicCursors {
-        var cursors = TopicCursors()
-        for (topic, tracker) in zip(self.configuration.topics, self.topicTrackers) { cursors[topic] = tracker.last }
-        return cursors
-    }
+    public var lastCursors: TopicCursors { self.topicTrackers.cursors }
 
     private var isMultiplexed: Bool { !self.configuration.topics.isEmpty }
 
@@ -229,39 +222,33 @@ public final class SSEClient: PostsClientMessages, @unchecked Sendable {
     private func handleMultiplexed(_ frame: WireFrame, type: String, channel: any Channel) {
         switch (frame, self.core.phase) {
         case (.welcome(let welcome), .answered), (.welcome(let welcome), .open) where self.continuing:
-            guard type == "welcome", let index = self.configuration.topics.firstIndex(of: welcome.topic), self.topicWelcomes[index] == nil else {
+            guard type == "welcome" else {
                 self.fail(.protocolViolation("bad welcome"), channel: channel)
                 return
             }
-            if self.continuing {
-                // A continued stream must pick up every topic right after its last message.
-                guard welcome.recovered, let last = self.topicTrackers[index].last, last.epoch == welcome.epoch,
-                    welcome.next == last.offset &+ 1
-                else {
-                    self.fail(.connectionLost, channel: channel)
-                    return
-                }
-            } else {
-                self.topicTrackers[index].expect(epoch: welcome.epoch, next: welcome.next)
-            }
-            self.topicWelcomes[index] = welcome
-            guard self.topicWelcomes.allSatisfy({ $0 != nil }) else { return }
-            let welcomes = self.topicWelcomes.map { $0! }
-            self.topicWelcomes = Array(repeating: nil, count: welcomes.count)
-            if self.continuing {
+            switch self.topicTrackers.welcome(welcome, continuing: self.continuing) {
+            case .waiting:
+                break
+            case .unexpected:
+                self.fail(.protocolViolation("bad welcome"), channel: channel)
+            case .discontinuous:
+                // The continued stream cannot pick up every topic: the owner reconnects.
+                self.fail(.connectionLost, channel: channel)
+            case .complete where self.continuing:
                 self.continuing = false
                 self.outgoing.session = welcome.session
                 self.delegate?.realtimeClient(self, continuedStreamAt: channel.eventLoop.now)
-            } else {
+            case .complete(let welcomes):
                 self.outgoing.opened(session: welcome.session, on: channel)
                 self.openMultiplexed(welcomes, on: channel)
             }
         case (.message(let message), .open) where !self.continuing:
-            guard let index = self.configuration.topics.firstIndex(of: message.topic) else {
+            switch self.topicTrackers.accept(message) {
+            case nil:
                 self.fail(.protocolViolation("message of topic '\(message.topic)', not subscribed"), channel: channel)
-                return
-            }
-            if self.topicTrackers[index].accept(epoch: message.epoch, offset: message.offset) != .duplicate {
+            case .duplicate?:
+                break
+            case .deliver?, .deliverAfterGap?, .newEpoch?:
                 self.delegate?.realtimeClient(self, received: message, at: channel.eventLoop.now)
             }
         case (.error(let reason), _):

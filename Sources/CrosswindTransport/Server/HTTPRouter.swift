@@ -170,8 +170,8 @@ final class HTTPRouter: ChannelInboundHandler, RemovableChannelHandler {
             var cursors = TopicCursors()
             let multiplexed = parameters.contains { $0.0 == "topics" }
             if multiplexed {
-                switch self.multiplexedSubscription(parameters, cursorText: cursorText) {
-                case .success(let subscription): (topics, cursors) = subscription
+                switch MultiplexedSubscription.parse(parameters, cursorText: cursorText, configuration: self.configuration) {
+                case .success(let subscription): (topics, cursors) = (subscription.topics, subscription.cursors)
                 case .failure(let problem): return self.error(context, head, problem.status, problem.reason)
                 }
             } else {
@@ -222,6 +222,13 @@ final class HTTPRouter: ChannelInboundHandler, RemovableChannelHandler {
         case (_, self.configuration.webSocketPath):
             // Not upgraded (none asked, or refused): say why.
             let reason = "a WebSocket upgrade with a valid topic (and cursor, if any) is required"
+            if parameters.contains(where: { $0.0 == "topics" }) {
+                let cursorText = parameters.first(where: { $0.0 == "cursor" })?.1
+                if case .failure(let refusal) = MultiplexedSubscription.parse(parameters, cursorText: cursorText, configuration: self.configuration) {
+                    return self.error(context, head, refusal.status, refusal.reason)
+                }
+                return self.error(context, head, .badRequest, "a WebSocket upgrade is required")
+            }
             guard self.servedTopic(parameters, context, head, else: reason) != nil else { return }
             self.error(context, head, .badRequest, reason)
         case (_, "/negotiate"), (_, self.configuration.eventsPath), (_, self.configuration.syncPath):
@@ -303,38 +310,6 @@ final class HTTPRouter: ChannelInboundHandler, RemovableChannelHandler {
         return topic
     }
 
-    /// The topics and resume positions of a multiplexed request (`topics=a,b,c`, cursor
-    /// `a@E:O,…`), or why it is refused: 400 for a malformed list or cursor, a `topic`
-    /// parameter beside `topics`, or a cursor naming a topic not asked for; 404 for a topic the
-    /// server does not serve.
-    private func multiplexedSubscription(
-        _ parameters: [(String, String)],
-        cursorText: String?
-    ) -> Result<([String], TopicCursors), SubscriptionRefusal> {
-        guard !parameters.contains(where: { $0.0 == "topic" }) else {
-            return .failure(SubscriptionRefusal(status: .badRequest, reason: "give either topic or topics, not both"))
-        }
-        let list = parameters.first { $0.0 == "topics" }?.1 ?? ""
-        let topics: [String]
-        switch parseTopicList(list[...]) {
-        case .success(let parsed): topics = parsed
-        case .failure(let problem): return .failure(SubscriptionRefusal(status: .badRequest, reason: problem.description))
-        }
-        if let unserved = topics.first(where: { !self.configuration.serves(topic: $0[...]) }) {
-            return .failure(SubscriptionRefusal(status: .notFound, reason: "no such topic '\(unserved)'"))
-        }
-        guard let cursorText, !cursorText.isEmpty else { return .success((topics, TopicCursors())) }
-        switch TopicCursors.parse(cursorText[...]) {
-        case .success(let cursors):
-            if let stranger = cursors.entries.first(where: { !topics.contains($0.topic) }) {
-                return .failure(SubscriptionRefusal(status: .badRequest, reason: "cursor names topic '\(stranger.topic)', which topics does not list"))
-            }
-            return .success((topics, cursors))
-        case .failure(let problem):
-            return .failure(SubscriptionRefusal(status: .badRequest, reason: problem.description))
-        }
-    }
-
     /// Whether `path` is a stream or message endpoint (not `/negotiate` or a static file).
     private func requiresToken(_ path: Substring) -> Bool {
         path == self.configuration.webSocketPath || path == self.configuration.eventsPath || path == self.configuration.syncPath
@@ -401,10 +376,4 @@ protocol ActiveResponse: AnyObject {
 
 extension ActiveResponse {
     func channelWritabilityChanged(to isWritable: Bool) {}
-}
-
-/// Why a multiplexed subscription is refused: the status and the reason the error body gives.
-private struct SubscriptionRefusal: Error {
-    var status: HTTPResponseStatus
-    var reason: String
 }
