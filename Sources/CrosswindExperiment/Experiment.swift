@@ -53,8 +53,17 @@ public struct Experiment: Sendable, Equatable {
 /// The traffic of an experiment: the server publishes `messageBytes`-sized messages on `topic` to every
 /// connected client at `ratePerSecond`, from `start` for `duration`; metrics are taken `drain` after that.
 public struct Workload: Sendable, Equatable {
-    /// The topic every client subscribes to. Loaded files must match `[A-Za-z0-9._-]+`.
-    public var topic: String
+    /// The topics the server publishes on, each at `ratePerSecond`, all at the same moments
+    /// (so the n-th message of every topic has offset n). Every client follows them all unless
+    /// its group lists its own. Names match `[A-Za-z0-9._-]+`; none twice.
+    public var topics: [String]
+    /// The first (for one topic: the only) topic; setting it makes it the only one.
+    public var topic: String {
+        get { self.topics[0] }
+        set { self.topics = [newValue] }
+    }
+    /// The accepted number of topics.
+    public static let topicCountRange: ClosedRange<Int> = 1...64
     /// Messages per second the server publishes to each client (YAML `rate`), in `0 < rate <= 10_000`.
     public var ratePerSecond: Double
     /// Payload size of each message in bytes (YAML `size`), in ``Workload/messageBytesRange``.
@@ -76,6 +85,7 @@ public struct Workload: Sendable, Equatable {
     /// Creates a workload; every argument with a default mirrors the YAML default.
     public init(
         topic: String = "metrics",
+        topics: [String]? = nil,
         ratePerSecond: Double,
         messageBytes: Int,
         start: TimeAmount = .seconds(2),
@@ -83,7 +93,7 @@ public struct Workload: Sendable, Equatable {
         drain: TimeAmount = .seconds(5),
         clientSends: ClientSends? = nil
     ) {
-        self.topic = topic
+        self.topics = topics ?? [topic]
         self.ratePerSecond = ratePerSecond
         self.messageBytes = messageBytes
         self.start = start

@@ -38,6 +38,9 @@ enum ExperimentReader {
                 DocumentReporter(root: root)
             )
         }
+        if let topology, let workload, topology.groupNamesComplete {
+            ModelRules.groupTopics(topology.topology, workload: workload, DocumentReporter(root: root))
+        }
         guard let name, let topology, let workload else { throw ExperimentError.reported }
         return Experiment(
             name: name, description: description, seed: seed, topology: topology.topology, workload: workload,
@@ -78,6 +81,10 @@ enum ExperimentReader {
         typealias Keys = Schema.WorkloadKeys
         let map = try value.mapping(Schema.workload)
         let topic = map.read(Keys.topic)
+        if map.has(Keys.topic.name), let topicsValue = map.value(Keys.topics) {
+            map.diagnostics.record(topicsValue.errorAtKey("give either topic or topics, not both"))
+        }
+        let topics = map.read(Keys.topics, Self.topicList)
         let rate = map.required(Keys.rate)
         let size = map.required(Keys.size)
         let start = map.read(Keys.start)
@@ -94,9 +101,27 @@ enum ExperimentReader {
         map.finish()
         guard let rate, let size, let duration else { throw ExperimentError.reported }
         return Workload(
-            topic: topic, ratePerSecond: rate, messageBytes: size, start: start, duration: duration, drain: drain,
+            topic: topic, topics: topics, ratePerSecond: rate, messageBytes: size, start: start, duration: duration, drain: drain,
             clientSends: clientSends
         )
+    }
+
+    /// Reads a list of topic names (`topics:` of a workload or a group): 1 to
+    /// ``Workload/topicCountRange`` valid names, none twice.
+    static func topicList(_ value: YAMLValue) throws(ExperimentError) -> [String] {
+        let names = try value.list { (element: YAMLValue) throws(ExperimentError) -> String in
+            let name = try element.scalarText(expected: "a topic name")
+            if let problem = ValueCheck.identifier(name) { throw element.error(problem) }
+            return name
+        }
+        guard Workload.topicCountRange.contains(names.count) else {
+            throw value.error("must list \(Workload.topicCountRange.lowerBound) to \(Workload.topicCountRange.upperBound) topics, got \(names.count)")
+        }
+        var seen: Set<String> = []
+        for name in names where !seen.insert(name).inserted {
+            throw value.error("topic '\(name)' is listed twice")
+        }
+        return names
     }
 
     // MARK: - Expectations

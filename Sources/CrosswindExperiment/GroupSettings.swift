@@ -58,3 +58,24 @@ public struct NATSettings: Sendable, Equatable {
         self.idleTimeout = idleTimeout
     }
 }
+
+/// How a client node behaves as a browser does with its connections: at most
+/// `connectionsPerHost` HTTP/1.1 connections to one host at a time (Chromium and Firefox:
+/// six, `network.http.max-persistent-connections-per-server`); a connection beyond that waits
+/// until one of them closes. WebSocket connections do not count (Chromium keeps them in a pool
+/// of their own).
+///
+/// A group-level setting: every client node of the group has its own cap, shared by all the
+/// node's tabs.
+public struct BrowserSettings: Sendable, Equatable {
+    /// HTTP/1.1 connections to one host at a time, in ``BrowserSettings/connectionsPerHostRange``.
+    public var connectionsPerHost: Int
+
+    /// The accepted range of `connectionsPerHost`.
+    public static let connectionsPerHostRange = 1...256
+
+    /// Creates browser settings; the default mirrors the YAML default (Chromium's and Firefox's).
+    public init(connectionsPerHost: Int = 6) {
+        self.connectionsPerHost = connectionsPerHost
+    }
+}

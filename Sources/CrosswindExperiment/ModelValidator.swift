@@ -104,12 +104,24 @@ final class ModelValidator {
             experiment.timeline, topology: experiment.topology, groupNamesComplete: true, middleboxNamesComplete: true,
             workload: experiment.workload, s
         )
+        ModelRules.groupTopics(experiment.topology, workload: experiment.workload, s)
         expectations(experiment.expectations, topology: experiment.topology, s)
+    }
+
+    /// 1 to ``Workload/topicCountRange`` valid names, none twice.
+    func topicList(_ topics: [String], _ s: Scope, at path: String) {
+        if !Workload.topicCountRange.contains(topics.count) {
+            s.fail(path, "must list \(Workload.topicCountRange.lowerBound) to \(Workload.topicCountRange.upperBound) topics, got \(topics.count)")
+        }
+        for (index, topic) in topics.enumerated() {
+            if let problem = ValueCheck.identifier(topic) { s.fail("\(path)[\(index)]", problem) }
+            if topics[..<index].contains(topic) { s.fail(path, "topic '\(topic)' is listed twice") }
+        }
     }
 
     func workload(_ workload: Workload, _ s: Scope) {
         typealias Keys = Schema.WorkloadKeys
-        s.check(Keys.topic, workload.topic)
+        topicList(workload.topics, s, at: "topics")
         s.check(Keys.rate, workload.ratePerSecond)
         s.check(Keys.size, workload.messageBytes)
         s.check(Keys.start, workload.start)
@@ -236,6 +248,11 @@ final class ModelValidator {
         s.check(Schema.SyncKeys.batchSize, group.sync.batchSize, at: "sync.batchSize")
         if let nat = group.nat { s.check(Schema.NATKeys.idleTimeout, nat.idleTimeout, at: "nat.idleTimeout") }
         if let manager = group.manager { self.manager(manager, s.scoped("manager")) }
+        if let topics = group.topics { topicList(topics, s, at: "topics") }
+        s.check(Keys.tabs, group.tabs)
+        if let browser = group.browser {
+            s.check(Schema.BrowserKeys.connectionsPerHost, browser.connectionsPerHost, at: "browser.connectionsPerHost")
+        }
     }
 
     func linkPair(_ pair: LinkPair, _ s: Scope) {

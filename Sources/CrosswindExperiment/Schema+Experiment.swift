@@ -73,8 +73,14 @@ extension Schema {
 
     enum WorkloadKeys {
         static let topic = SchemaKey<String>.key(
-            "topic", .identifier, default: "metrics", "The topic every client subscribes to and the server publishes on.",
+            "topic", .identifier, default: "metrics", "The topic every client subscribes to and the server publishes on. Not with `topics`.",
             example: "metrics"
+        )
+        static let topics = KeyInfo(
+            name: "topics", type: "list of topic names", allowed: "1 to 64 names of letters, digits, `.`, `_`, `-`; none twice",
+            presence: .optional("`[topic]`"),
+            summary: "Several topics, each published at `rate` at the same moments (the n-th message of every topic has offset n). Every client follows them all unless its group lists `topics` of its own. Not with `topic`.",
+            example: "[prices, orders, alerts]"
         )
         static let rate = SchemaKey<Double>.required(
             "rate", .rate, "Messages per second the server publishes to each client.", example: "10"
@@ -104,7 +110,7 @@ extension Schema {
         id: "workload", title: "Workload", location: "`workload:` of an experiment",
         summary: "The server publishes `size`-byte messages on `topic` to every connected client at `rate`, from `start` for `duration`; metrics are taken `drain` after that.",
         keys: [
-            WorkloadKeys.topic.info, WorkloadKeys.rate.info, WorkloadKeys.size.info, WorkloadKeys.start.info,
+            WorkloadKeys.topic.info, WorkloadKeys.topics, WorkloadKeys.rate.info, WorkloadKeys.size.info, WorkloadKeys.start.info,
             WorkloadKeys.duration.info, WorkloadKeys.drain.info, WorkloadKeys.clientSends,
         ],
         example: "workload: { topic: metrics, rate: 10, size: 1KiB, start: 3s, duration: 30s, drain: 10s }"

@@ -203,6 +203,26 @@ extension Schema {
             "The group's clients share one transmitter and one queue per direction (an office uplink, one router's line) at the link's `bandwidth` and `queue`, instead of a line each; latency, jitter and loss stay per client. Needs a `bandwidth` both ways.",
             example: "true"
         )
+        static let topics = KeyInfo(
+            name: "topics", type: "list of topic names", allowed: "topics the workload publishes; none twice",
+            presence: .optional("every topic of the workload"),
+            summary: "The topics each tab of each client follows.", example: "[prices, orders]"
+        )
+        static let tabs = SchemaKey<Int>.key(
+            "tabs", .integer(in: ClientGroup.tabsRange), default: 1,
+            "Dashboard tabs each client node opens; each follows the group's topics, and all of them share the node's connections (see `browser`). In reports every tab's topic counts as a client, named `NODE/tabN/TOPIC` when there is more than one tab or topic.",
+            example: "3"
+        )
+        static let multiplex = SchemaKey<Bool>.key(
+            "multiplex", .boolean, default: true,
+            "With several topics: `true`, a tab carries all of them over one connection (a multi-topic SSE stream); `false`, it opens one connection per topic, as a page with one EventSource per topic does. Multiplexing is implemented for `transport: sse` and `websocket` without `manager:`.",
+            example: "false"
+        )
+        static let browser = KeyInfo(
+            name: "browser", type: "mapping: [browser](#browser)", allowed: "", presence: .optional("no cap"),
+            summary: "Each client node caps its HTTP/1.1 connections per host as a browser does; connections beyond the cap wait.",
+            example: "{ connectionsPerHost: 6 }"
+        )
     }
 
     static let group = SchemaBlock(
@@ -212,6 +232,7 @@ extension Schema {
             GroupKeys.name.info, GroupKeys.count.info, GroupKeys.transport.info, GroupKeys.connectAt.info,
             GroupKeys.connectSpread.info, GroupKeys.link, GroupKeys.sharedLink.info, GroupKeys.nat, GroupKeys.tcp, GroupKeys.heartbeat,
             GroupKeys.sync, GroupKeys.manager,
+            GroupKeys.topics, GroupKeys.tabs.info, GroupKeys.multiplex.info, GroupKeys.browser,
         ],
         reserved: ["path"],
         example: """
@@ -440,6 +461,21 @@ extension Schema {
         summary: "Application-level liveness checks, one setting for every transport the group runs and for the manager.",
         keys: [HeartbeatKeys.interval.info, HeartbeatKeys.timeout.info],
         example: "heartbeat: { interval: 25s, timeout: 10s }"
+    )
+
+    enum BrowserKeys {
+        static let connectionsPerHost = SchemaKey<Int>.key(
+            "connectionsPerHost", .integer(in: BrowserSettings.connectionsPerHostRange), default: BrowserSettings().connectionsPerHost,
+            "HTTP/1.1 connections (SSE streams, Custom Sync polls, POSTs) one client node keeps open to one host; one more waits until one of them closes. WebSocket connections do not count, as in Chromium. Chromium and Firefox allow 6 (`network.http.max-persistent-connections-per-server`).",
+            example: "6"
+        )
+    }
+
+    static let browser = SchemaBlock(
+        id: "browser", title: "Browser", location: "`browser:` of a client group",
+        summary: "The client node's connection pool, as a browser keeps it over HTTP/1.1.",
+        keys: [BrowserKeys.connectionsPerHost.info],
+        example: "browser: { connectionsPerHost: 6 }"
     )
 
     enum SyncKeys {

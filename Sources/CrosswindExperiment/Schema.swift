@@ -243,6 +243,6 @@ extension Schema {
         experiment, workload, clientSends,
         timelineEntry, partition, heal, setLink, firewall, removeFirewall, flap, setProxyPolicy, restartServer,
         expectation, deliveryRate, latencyStatistics, latencyBounds, recoveryStatistics, recoveryBound, transportExpectation,
-        topology, server, group, linkDirections, accessLink, link, loss, nat, tcp, heartbeat, sync, manager, backoff, middlebox, policy,
+        topology, server, group, linkDirections, accessLink, link, loss, nat, tcp, heartbeat, sync, browser, manager, backoff, middlebox, policy,
     ]
 }

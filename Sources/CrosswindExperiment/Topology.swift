@@ -115,9 +115,21 @@ public struct ClientGroup: Sendable, Equatable {
     /// uplink) at the link's `bandwidthBitsPerSecond` and `queueBytes`, instead of each having
     /// a line of its own. Latency, jitter and loss stay per client. Needs a bandwidth both ways.
     public var sharedLink: Bool
+    /// The topics each tab follows; nil: every topic of the workload.
+    public var topics: [String]?
+    /// Dashboard tabs each client node opens, in ``ClientGroup/tabsRange``; each tab follows
+    /// the group's topics.
+    public var tabs: Int
+    /// Whether a tab carries all its topics over one connection (a multi-topic stream), or
+    /// opens one connection per topic, as a page with one EventSource per topic does.
+    public var multiplex: Bool
+    /// When set, each client node caps its HTTP/1.1 connections per host as a browser does.
+    public var browser: BrowserSettings?
 
     /// The accepted range of `count`.
     public static let countRange: ClosedRange<Int> = 1...100_000
+    /// The accepted range of `tabs`.
+    public static let tabsRange: ClosedRange<Int> = 1...16
 
     /// Creates a client group; every argument with a default mirrors the YAML default.
     public init(
@@ -132,12 +144,20 @@ public struct ClientGroup: Sendable, Equatable {
         sync: SyncSettings = SyncSettings(),
         manager: RealtimeManagerConfiguration? = nil,
         nat: NATSettings? = nil,
-        sharedLink: Bool = false
+        sharedLink: Bool = false,
+        topics: [String]? = nil,
+        tabs: Int = 1,
+        multiplex: Bool = true,
+        browser: BrowserSettings? = nil
     ) {
         self.nat = nat
         self.sharedLink = sharedLink
         self.sync = sync
         self.manager = manager
+        self.topics = topics
+        self.tabs = tabs
+        self.multiplex = multiplex
+        self.browser = browser
         self.name = name
         self.count = count
         self.transport = transport

@@ -79,13 +79,26 @@ enum TopologyReader {
         let sync = map.read(Keys.sync, Self.sync) ?? SyncSettings()
         let nat = map.read(Keys.nat, Self.nat)
         let sharedLink = map.read(Keys.sharedLink)
+        let topics = map.read(Keys.topics, ExperimentReader.topicList)
+        let tabs = map.read(Keys.tabs)
+        let multiplex = map.read(Keys.multiplex)
+        let browser = map.read(Keys.browser, Self.browser)
         map.finish()
         guard let name else { throw ExperimentError.reported }
         return ClientGroup(
             name: name, count: count ?? ClientGroup.countRange.lowerBound, transport: transport, connectAt: connectAt,
             connectSpread: connectSpread, link: link ?? LinkPair(), tcp: tcp, heartbeat: heartbeat, sync: sync, manager: manager,
-            nat: nat, sharedLink: sharedLink
+            nat: nat, sharedLink: sharedLink,
+            topics: topics, tabs: tabs, multiplex: multiplex, browser: browser
         )
+    }
+
+    /// Reads `browser:`.
+    static func browser(_ value: YAMLValue) throws(ExperimentError) -> BrowserSettings {
+        let map = try value.mapping(Schema.browser)
+        let settings = BrowserSettings(connectionsPerHost: map.read(Schema.BrowserKeys.connectionsPerHost))
+        map.finish()
+        return settings
     }
 
     /// Reads `transport:`: `websocket`, `sse` or `sync`.

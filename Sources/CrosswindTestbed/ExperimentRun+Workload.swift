@@ -4,7 +4,7 @@ import CrosswindReport
 import CrosswindTransport
 import NIOCore
 
-/// The workload: the server publishes on the topic at the workload's rate, managed clients
+/// The workload: the server publishes on each topic at the workload's rate, managed clients
 /// send their messages to the server, and every delivery is recorded against its publish time.
 extension ExperimentRun {
     /// Schedules the first publish at the workload's start; each publish schedules the next.
@@ -13,17 +13,25 @@ extension ExperimentRun {
         self.simulation.schedule(at: firstPublish) { [unowned self] in self.publish(sequence: 0) }
     }
 
-    /// Publishes the `sequence`-th message of the schedule, unless the server is down (the
-    /// publisher is part of the server process: nothing is published, and the schedule goes on).
+    /// Publishes the `sequence`-th message of the schedule on every topic, in the workload's
+    /// order, unless the server is down (the publisher is part of the server process: nothing
+    /// is published, and the schedule goes on).
+    ///
+    /// Every topic is published at the same moments, so the n-th message of each has offset n
+    /// and one record of publish times serves them all.
     private func publish(sequence: Int) {
         let workload = self.experiment.workload
         if !self.serverDown {
-            let message = self.hub.publishMessage(topic: workload.topic, data: self.payload, now: self.simulation.now)
-            let offset = message.offset
             let now = self.simulation.now
-            // The shared log reaches every node that is up; one that is down catches up when it starts.
-            for (node, hub) in self.nodeHubs.enumerated() where !self.nodeDown[node] {
-                hub.append(message, now: now)
+            var offset: UInt64 = 0
+            for topic in workload.topics {
+                let message = self.hub.publishMessage(topic: topic, data: self.payload, now: now)
+                precondition(offset == 0 || message.offset == offset, "topic \(topic) published offset \(message.offset), the others \(offset)")
+                offset = message.offset
+                // The shared log reaches every node that is up; one that is down catches up when it starts.
+                for (node, hub) in self.nodeHubs.enumerated() where !self.nodeDown[node] {
+                    hub.append(message, now: now)
+                }
             }
             if self.publishTimes.count <= Int(offset) {
                 self.publishTimes.append(contentsOf: repeatElement(now, count: Int(offset) + 1 - self.publishTimes.count))

@@ -116,12 +116,14 @@ extension ExperimentRun {
         return proxyCaptures
     }
 
-    /// Every client of every group: its node (with the group's TCP settings), its links to the
-    /// server or the group's proxy (through the group's shared transmitters and NAT, if it has
-    /// them), its capture, its agent, and its connect time.
+    /// Every client of every group: its node (with the group's TCP settings and browser cap),
+    /// its links to the server or the group's proxy (through the group's shared transmitters and
+    /// NAT, if it has them), its capture, an agent for each topic of each tab, and its connect
+    /// time.
     func addClients(proxyCaptures: [String: PacketCapture]) {
         var agentIndex = 0
         for (groupIndex, group) in self.experiment.topology.groups.enumerated() {
+            let topics = group.topics ?? self.experiment.workload.topics
             let nat = group.nat.map { IdleExpiringState(name: "nat:\(group.name)", idleTimeout: $0.idleTimeout) }
             if let nat { self.natTables[group.name] = nat }
             if group.sharedLink {
@@ -156,30 +158,83 @@ extension ExperimentRun {
                     self.network.attach(capture, to: links.aToB, end: .receiving)
                     self.network.attach(capture, to: links.bToA, end: .sending)
                 }
-                let agent = ClientAgent(index: agentIndex, group: groupIndex, name: name, run: self)
-                self.agents.append(agent)
+                if let browser = group.browser {
+                    self.browserPools[node] = BrowserConnectionPool(connectionsPerHost: browser.connectionsPerHost)
+                }
                 let offset = group.count > 1
                     ? TimeAmount.nanoseconds(group.connectSpread.nanoseconds * Int64(member) / Int64(group.count))
                     : .zero
                 let connectTime = self.simulation.at(group.connectAt + offset)
-                self.simulation.schedule(at: connectTime) { [unowned self] in
-                    self.connect(agent, from: node, group: group, groupIndex: groupIndex, member: member)
+                for tab in 0..<group.tabs {
+                    var tabAgents: [(topic: String, agent: ClientAgent)] = []
+                    for topic in topics {
+                        // One subscription keeps the node's name; several are told apart.
+                        let agentName = group.tabs == 1 && topics.count == 1 ? name : "\(name)/tab\(tab + 1)/\(topic)"
+                        let agent = ClientAgent(index: agentIndex, group: groupIndex, name: agentName, run: self)
+                        self.agents.append(agent)
+                        tabAgents.append((topic, agent))
+                        agentIndex += 1
+                    }
+                    if group.multiplex && topics.count > 1 {
+                        let subscription = TabSubscription(agents: tabAgents, run: self)
+                        self.tabs.append(subscription)
+                        self.simulation.schedule(at: connectTime) { [unowned self] in
+                            self.connect(subscription, from: node, group: group, groupIndex: groupIndex, member: member, resumeFrom: TopicCursors())
+                        }
+                        subscription.reconnect = { [unowned self, unowned subscription] cursors in
+                            self.connect(subscription, from: node, group: group, groupIndex: groupIndex, member: member, resumeFrom: cursors)
+                        }
+                        continue
+                    }
+                    for (topic, agent) in tabAgents {
+                        self.simulation.schedule(at: connectTime) { [unowned self] in
+                            self.connect(agent, topic: topic, from: node, group: group, groupIndex: groupIndex, member: member)
+                        }
+                        agent.reconnect = { [unowned self, unowned agent] cursor in
+                            self.connect(agent, topic: topic, from: node, group: group, groupIndex: groupIndex, member: member, resumeFrom: cursor)
+                        }
+                    }
                 }
-                agent.reconnect = { [unowned self, unowned agent] cursor in
-                    self.connect(agent, from: node, group: group, groupIndex: groupIndex, member: member, resumeFrom: cursor)
-                }
-                agentIndex += 1
             }
         }
     }
 
     // MARK: Connecting clients
 
-    private func connect(_ agent: ClientAgent, from node: NodeID, group: ClientGroup, groupIndex: Int, member: Int, resumeFrom: StreamCursor? = nil) {
+    /// Connects a tab's multiplexed connection: one SSE stream or one WebSocket for all its topics.
+    private func connect(_ tab: TabSubscription, from node: NodeID, group: ClientGroup, groupIndex: Int, member: Int, resumeFrom: TopicCursors) {
+        for (_, agent) in tab.agents {
+            self.simulation.trace.record(self.simulation.now, agent.traceComponent, self.kindConnect, Int64(groupIndex), Int64(member))
+            if agent.startedAt == nil { agent.startedAt = self.simulation.now }
+        }
+        let host = self.experiment.topology.server.name
+        let client: any RealtimeTransportClient
+        switch group.transport {
+        case .websocket:
+            var configuration = group.webSocketConfiguration(host: host, topic: tab.topics[0])
+            configuration.topics = tab.topics
+            configuration.resumeFromEach = resumeFrom
+            client = WebSocketClient(configuration: configuration, random: self.simulation.random.fork("client:\(tab.agents[0].agent.name)"), delegate: tab)
+        case .sync:
+            // A run takes its experiment as given; `Experiment.validate()` refuses this.
+            preconditionFailure("group \(group.name): Custom Sync cannot carry several topics on one connection")
+        case .sse:
+            var configuration = group.sseConfiguration(host: host, topic: tab.topics[0], resumeFrom: nil)
+            configuration.topics = tab.topics
+            configuration.resumeFromEach = resumeFrom
+            client = SSEClient(configuration: configuration, delegate: tab)
+        }
+        tab.client = client
+        for (_, agent) in tab.agents { agent.client = client }
+        self.clientPath(for: group, from: node).open(client.method) { channel in
+            try client.configure(channel)
+        }
+    }
+
+    private func connect(_ agent: ClientAgent, topic: String, from node: NodeID, group: ClientGroup, groupIndex: Int, member: Int, resumeFrom: StreamCursor? = nil) {
         self.simulation.trace.record(self.simulation.now, agent.traceComponent, self.kindConnect, Int64(groupIndex), Int64(member))
         if agent.startedAt == nil { agent.startedAt = self.simulation.now }
         let host = self.experiment.topology.server.name
-        let topic = self.experiment.workload.topic
         if let configuration = group.managerConfiguration(host: host, topic: topic, clientID: agent.name) {
             self.startManager(agent, from: node, group: group, configuration: configuration)
             return
@@ -211,7 +266,8 @@ extension ExperimentRun {
         let explicitProxy = middlebox.flatMap { $0.mode == .explicit ? Endpoint(node: gateway, port: UInt16($0.port)) : nil }
         return ClientPath(
             network: self.network, node: node, serverName: server.name, gateway: gateway, port: server.port,
-            webSocketPort: server.webSocketPort ?? server.port, tls: server.tls, explicitProxy: explicitProxy
+            webSocketPort: server.webSocketPort ?? server.port, tls: server.tls, explicitProxy: explicitProxy,
+            pool: self.browserPools[node]
         )
     }
 

@@ -65,6 +65,8 @@ public final class ExperimentRun {
     /// Each balancing middlebox's balancer, by middlebox name (with several server nodes).
     var balancers: [String: BalancerCell] = [:]
     var agents: [ClientAgent] = []
+    /// The tabs that multiplex their topics (their clients hold them weakly, as delegates).
+    var tabs: [TabSubscription] = []
     var captures: [PacketCapture] = []
     let options: RunOptions
 
@@ -106,6 +108,8 @@ public final class ExperimentRun {
     var sharedTransmitters: [String: (up: SharedTransmitter, down: SharedTransmitter)] = [:]
     /// The node each group's clients connect to: the server, or the proxy in front of it.
     var gateways: [String: NodeID] = [:]
+    /// The connection cap of each client node of a group with `browser:`.
+    var browserPools: [NodeID: BrowserConnectionPool] = [:]
     /// The server's log: one line per rejected request or broken client frame.
     let serverLog = LogLines()
     /// Each HTTP proxy's current policy, by middlebox name.
@@ -136,7 +140,7 @@ public final class ExperimentRun {
         self.kindRecoveryIncomplete = trace.kind("client.recoveryIncomplete", fields: ["last", "resumesAt"])
         self.timelineComponent = trace.component("timeline")
         self.kindPublish = trace.kind("workload.publish", fields: ["offset", "bytes"])
-        self.workloadComponent = trace.component("workload:\(experiment.workload.topic)")
+        self.workloadComponent = trace.component("workload:\(experiment.workload.topics.joined(separator: ","))")
 
         var epochRandom = self.simulation.random.fork("hub:\(experiment.topology.server.name)")
         // Epochs are shown in JSON; keep them within 2^53 so every JSON reader sees them exactly.

@@ -43,6 +43,11 @@ import Testing
         let experiment = try ExperimentReader.experiment(document.root, baseDirectory: ".")
         #expect(diagnostics.problems(mainFile: "every-key.yaml").map(\.description) == [])
         #expect(experiment.validationProblems() == [])
+        // Keys that exclude one another within a block are used by a second file.
+        let alternatives = try YAMLDocument(text: Self.everyAlternativeKey, file: "every-alternative-key.yaml", diagnostics: diagnostics)
+        let alternative = try ExperimentReader.experiment(alternatives.root, baseDirectory: ".")
+        #expect(diagnostics.problems(mainFile: "every-alternative-key.yaml").map(\.description) == [])
+        #expect(alternative.validationProblems() == [])
         let documented = Set(Schema.blocks.flatMap { block in block.keyNames.map { "\(block.id).\($0)" } })
         let missing = documented.subtracting(diagnostics.consumedKeys).sorted()
         #expect(missing == [], "documented keys the every-key experiment does not use (add them to it): \(missing)")
@@ -120,6 +125,10 @@ import Testing
               sync: { interval: 1s, longPoll: 10s, batchSize: 20 }
               nat: { idleTimeout: 350s }
               sharedLink: true
+              topics: [metrics]
+              tabs: 2
+              multiplex: false
+              browser: { connectionsPerHost: 6 }
             - name: home
               count: 1
               link: { profile: 4g, jitter: 1ms, bandwidth: 5Mbit, queue: 32KiB, latency: 5ms, loss: { model: gilbert-elliott, p: 1%, r: 30%, lossInGood: 0, lossInBad: 0.5 } }
@@ -204,6 +213,19 @@ import Testing
           - recovery: incomplete
           - recovery: { avg: { atMost: 5s }, p50: { atMost: 5s }, p95: { atMost: 9s }, p99: { atMost: 10s }, max: { atMost: 20s } }
           - clientSends: complete
+
+        """
+
+    /// The keys ``everyKey`` cannot use beside the ones they stand for: `topics` of a workload
+    /// (instead of `topic`).
+    static let everyAlternativeKey = """
+        kind: experiment
+        version: 1
+        name: every-alternative-key
+        topology:
+          groups:
+            - { name: desk, count: 1, transport: sse, link: { latency: 1ms } }
+        workload: { topics: [prices, orders], rate: 5, size: 256, duration: 10s }
 
         """
 }

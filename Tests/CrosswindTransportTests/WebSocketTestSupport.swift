@@ -110,12 +110,19 @@ final class WebSocketPair {
     /// Errors that reached the end of the server's pipeline (writeInbound rethrows them).
     private(set) var serverErrors: [any Error] = []
 
-    init(seed: UInt64 = 1, epoch: UInt64 = 77, topic: String = "metrics", path: String = "/ws") throws {
+    /// With `topics`, the client multiplexes them on its one connection, resuming each from
+    /// its entry in `resumeFromEach`.
+    init(
+        seed: UInt64 = 1, epoch: UInt64 = 77, topic: String = "metrics", path: String = "/ws", topics: [String] = [],
+        resumeFromEach: TopicCursors = TopicCursors()
+    ) throws {
         self.hub = TopicHub(epoch: epoch)
         self.server = EmbeddedChannel(loop: self.loop)
         self.client = EmbeddedChannel(loop: self.loop)
         var configuration = WebSocketClientConfiguration(host: "server.test", topic: topic)
         configuration.path = path
+        configuration.topics = topics
+        configuration.resumeFromEach = resumeFromEach
         self.webSocketClient = WebSocketClient(configuration: configuration, random: SplitMix64(seed: seed), delegate: self.delegate)
         do {
             try WebSocketServer.configure(self.server, hub: self.hub)

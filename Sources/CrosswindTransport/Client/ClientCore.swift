@@ -142,6 +142,17 @@ extension TransportClientLifecycle {
         self.delegate?.realtimeClient(self, opened: welcome, at: channel.eventLoop.now)
     }
 
+    /// Every topic of a multiplexed connection has its welcome: the transport is open, and the
+    /// owner hears one `opened` per topic, in the order the topics were asked for.
+    func openMultiplexed(_ welcomes: [Welcome], on channel: any Channel) {
+        self.core.phase = .open(channel)
+        let now = channel.eventLoop.now
+        for welcome in welcomes {
+            guard !self.isClosed else { return }
+            self.delegate?.realtimeClient(self, opened: welcome, at: now)
+        }
+    }
+
     /// Hands a message on unless this connection delivered it already.
     @inline(__always)
     func deliver(_ message: RealtimeMessage, at now: NIODeadline) {

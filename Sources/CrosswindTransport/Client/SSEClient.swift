@@ -13,6 +13,12 @@ public struct SSEClientConfiguration: TransportClientConfiguration {
     public var limits = SSEParser.Limits()
     /// Path of the server's endpoint for client messages.
     public var sendPath = "/send"
+    /// Multiplexing: when this lists topics, the client follows all of them on this one stream
+    /// (`topics=a,b,c`, see ``TopicCursors``) instead of `topic`, resuming each topic from its
+    /// entry in `resumeFromEach`. Empty: the classic single-topic stream.
+    public var topics: [String] = []
+    /// Where each topic of a multiplexed stream resumes (topics without an entry start live).
+    public var resumeFromEach = TopicCursors()
 
     public init(_ subscription: ClientSubscription) {
         self.subscription = subscription
@@ -31,6 +37,12 @@ public struct SSEClientConfiguration: TransportClientConfiguration {
 /// and the owner sees no interruption. When the connection ends with the response, or the
 /// resumed stream cannot pick up where it stopped, the client reports `.connectionLost` with
 /// its last cursor in ``lastCursor``; whoever owns it reconnects.
+///
+/// Multiplexed (``SSEClientConfiguration/topics``), one stream carries several topics: the
+/// client is open once every topic's welcome arrived (the delegate hears one `opened` per
+/// topic), delivers each topic's messages once and in order with a tracker per topic, and
+/// resumes them all with one `Last-Event-ID` naming every topic's position
+/// (``lastCursors``).
 ///
 /// Calling contract: as ``WebSocketClient``.
 public final class SSEClient: PostsClientMessages, @unchecked Sendable {
@@ -54,6 +66,8 @@ public final class SSEClient: PostsClientMessages, @unchecked Sendable {
     /// The current response leaves the connection open for another request (HTTP/1.1 without
     /// `Connection: close`).
     private var responseKeepsConnection = false
+    /// Multiplexed: delivery bookkeeping per topic, and the welcomes that open a response.
+    @exclusivity(unchecked) private var topicTrackers: TopicTrackers
 
     static let closedBeforeAnswer = "closed before the response"
 
@@ -62,6 +76,7 @@ public final class SSEClient: PostsClientMessages, @unchecked Sendable {
         self.delegate = delegate
         self.core = ClientCore(resumeFrom: configuration.resumeFrom)
         self.parser = SSEParser(limits: configuration.limits)
+        self.topicTrackers = TopicTrackers(topics: configuration.topics, resumeFrom: configuration.resumeFromEach)
         self.outgoing = SideSender(host: configuration.host, path: configuration.sendPath, token: configuration.accessToken)
     }
 
@@ -70,6 +85,11 @@ public final class SSEClient: PostsClientMessages, @unchecked Sendable {
 
     /// The cursor of the last message delivered (what a reconnect sends as Last-Event-ID).
     public var lastCursor: StreamCursor? { self.core.tracker.last }
+
+    /// Multiplexed: the position of every topic that has one (what a reconnect resumes from).
+    public var lastCursors: TopicCursors { self.topicTrackers.cursors }
+
+    private var isMultiplexed: Bool { !self.configuration.topics.isEmpty }
 
     public func configure(_ channel: any Channel) throws {
         self.beginConnecting(on: channel)
@@ -86,8 +106,16 @@ public final class SSEClient: PostsClientMessages, @unchecked Sendable {
         headers.add(name: "Cache-Control", value: "no-cache")
         // The tracker starts at `resumeFrom` and follows every delivered message, so a resumed
         // request on the same connection names the last one.
-        if let cursor = self.core.tracker.last { headers.add(name: "Last-Event-ID", value: cursor.description) }
-        return HTTPRequestHead(version: .http1_1, method: .GET, uri: self.configuration.target(), headers: headers)
+        guard self.isMultiplexed else {
+            if let cursor = self.core.tracker.last { headers.add(name: "Last-Event-ID", value: cursor.description) }
+            return HTTPRequestHead(version: .http1_1, method: .GET, uri: self.configuration.target(), headers: headers)
+        }
+        let cursors = self.lastCursors
+        if !cursors.isEmpty { headers.add(name: "Last-Event-ID", value: cursors.description) }
+        var uri = "\(self.configuration.path)?topics=\(self.configuration.topics.joined(separator: ","))"
+        if let id = self.configuration.clientID { uri += "&client=\(id)" }
+        if let token = self.configuration.accessToken { uri += "&token=\(token)" }
+        return HTTPRequestHead(version: .http1_1, method: .GET, uri: uri, headers: headers)
     }
 
     func responseHead(_ head: HTTPResponseHead, channel: any Channel) {
@@ -150,6 +178,10 @@ public final class SSEClient: PostsClientMessages, @unchecked Sendable {
             self.fail(.protocolViolation("undecodable \(event.type) event"), channel: channel)
             return
         }
+        if self.isMultiplexed {
+            self.handleMultiplexed(frame, type: event.type, channel: channel)
+            return
+        }
         switch (frame, self.core.phase) {
         case (.welcome(let welcome), .answered):
             guard event.type == "welcome", welcome.topic == self.configuration.topic else {
@@ -183,6 +215,50 @@ public final class SSEClient: PostsClientMessages, @unchecked Sendable {
             self.fail(.protocolViolation("message before welcome"), channel: channel)
         case (.welcome, _):
             self.fail(.protocolViolation("unexpected second welcome"), channel: channel)
+        }
+    }
+
+    /// A frame of a multiplexed stream: welcomes by topic, messages through their topic's tracker.
+    private func handleMultiplexed(_ frame: WireFrame, type: String, channel: any Channel) {
+        switch (frame, self.core.phase) {
+        case (.welcome(let welcome), .answered), (.welcome(let welcome), .open) where self.continuing:
+            guard type == "welcome" else {
+                self.fail(.protocolViolation("bad welcome"), channel: channel)
+                return
+            }
+            switch self.topicTrackers.welcome(welcome, continuing: self.continuing) {
+            case .waiting:
+                break
+            case .unexpected:
+                self.fail(.protocolViolation("bad welcome"), channel: channel)
+            case .discontinuous:
+                // The continued stream cannot pick up every topic: the owner reconnects.
+                self.fail(.connectionLost, channel: channel)
+            case .complete where self.continuing:
+                self.continuing = false
+                self.outgoing.session = welcome.session
+                self.delegate?.realtimeClient(self, continuedStreamAt: channel.eventLoop.now)
+            case .complete(let welcomes):
+                self.outgoing.opened(session: welcome.session, on: channel)
+                self.openMultiplexed(welcomes, on: channel)
+            }
+        case (.message(let message), .open) where !self.continuing:
+            switch self.topicTrackers.accept(message) {
+            case nil:
+                self.fail(.protocolViolation("message of topic '\(message.topic)', not subscribed"), channel: channel)
+            case .duplicate?:
+                break
+            case .deliver?, .deliverAfterGap?, .newEpoch?:
+                self.delegate?.realtimeClient(self, received: message, at: channel.eventLoop.now)
+            }
+        case (.error(let reason), _):
+            self.fail(.protocolViolation("server error: \(reason)"), channel: channel)
+        case (.send, _), (.ack, _):
+            self.fail(.protocolViolation("unexpected \(type) event"), channel: channel)
+        case (.message, _):
+            self.fail(.protocolViolation("message before every welcome"), channel: channel)
+        case (.welcome, _):
+            self.fail(.protocolViolation("unexpected welcome"), channel: channel)
         }
     }
 

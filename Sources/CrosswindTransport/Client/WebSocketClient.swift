@@ -13,6 +13,12 @@ public struct WebSocketClientConfiguration: TransportClientConfiguration {
     public var heartbeatTimeout: TimeAmount = .seconds(10)
     /// Largest frame accepted from the server.
     public var maxFrameBytes: Int = 1 << 20
+    /// Multiplexing: when this lists topics, the client follows all of them on this one
+    /// connection (`topics=a,b,c`, see ``TopicCursors``) instead of `topic`, resuming each topic
+    /// from its entry in `resumeFromEach`. Empty: the classic single-topic connection.
+    public var topics: [String] = []
+    /// Where each topic of a multiplexed connection resumes (topics without an entry start live).
+    public var resumeFromEach = TopicCursors()
 
     public init(_ subscription: ClientSubscription) {
         self.subscription = subscription
@@ -20,7 +26,9 @@ public struct WebSocketClientConfiguration: TransportClientConfiguration {
 }
 
 /// A WebSocket client for one topic: the HTTP/1.1 upgrade (NIOHTTP1 + NIOWebSocket), the
-/// welcome, in-order exactly-once delivery by offset, and a ping heartbeat.
+/// welcome, in-order exactly-once delivery by offset, and a ping heartbeat. Multiplexed
+/// (``WebSocketClientConfiguration/topics``), it opens once every topic is welcomed (one
+/// `opened` per topic) and delivers each topic once and in order.
 ///
 /// It holds to RFC 6455 as a client: it fails a 101 that names an extension or subprotocol it
 /// did not offer; after the upgrade its pipeline is NIO's frame decoder (lengths, control
@@ -48,6 +56,8 @@ public final class WebSocketClient: TransportClientLifecycle, @unchecked Sendabl
     private var random: any RandomNumberGenerator
     private var heardSincePing = true
     private var pingCounter: UInt64 = 0
+    /// Multiplexed: delivery bookkeeping per topic, and the welcomes that open the connection.
+    private var topicTrackers: TopicTrackers
 
     static let requestWriterName = "crosswind.ws.request"
     static let closedBeforeAnswer = "closed before the upgrade completed"
@@ -60,7 +70,11 @@ public final class WebSocketClient: TransportClientLifecycle, @unchecked Sendabl
         self.random = random
         self.delegate = delegate
         self.core = ClientCore(resumeFrom: configuration.resumeFrom)
+        self.topicTrackers = TopicTrackers(topics: configuration.topics, resumeFrom: configuration.resumeFromEach)
     }
+
+    /// Multiplexed: the position of every topic that has one (what a reconnect resumes from).
+    public var lastCursors: TopicCursors { self.topicTrackers.cursors }
 
     /// Delivery bookkeeping (last cursor, duplicates suppressed, gaps).
     public var tracker: DeliveryTracker { self.core.tracker }
@@ -114,6 +128,14 @@ public final class WebSocketClient: TransportClientLifecycle, @unchecked Sendabl
 
     /// The upgrade request's target: the subscription, and the cursor to resume after.
     func requestTarget() -> String {
+        guard self.configuration.topics.isEmpty else {
+            var uri = "\(self.configuration.path)?topics=\(self.configuration.topics.joined(separator: ","))"
+            if let id = self.configuration.clientID { uri += "&client=\(id)" }
+            if let token = self.configuration.accessToken { uri += "&token=\(token)" }
+            let cursors = self.topicTrackers.cursors
+            if !cursors.isEmpty { uri += "&cursor=\(cursors)" }
+            return uri
+        }
         var uri = self.configuration.target()
         if let cursor = self.configuration.resumeFrom { uri += "&cursor=\(cursor)" }
         return uri
@@ -191,6 +213,25 @@ public final class WebSocketClient: TransportClientLifecycle, @unchecked Sendabl
     private func handle(_ frame: WireFrame, channel: any Channel) {
         let now = channel.eventLoop.now
         switch (frame, self.core.phase) {
+        case (.welcome(let welcome), .answered) where !self.configuration.topics.isEmpty:
+            switch self.topicTrackers.welcome(welcome, continuing: false) {
+            case .waiting:
+                break
+            case .unexpected, .discontinuous:
+                self.fail(.protocolViolation("welcome for topic \(welcome.topic)"), channel: channel)
+            case .complete(let welcomes):
+                self.scheduleHeartbeat(channel)
+                self.openMultiplexed(welcomes, on: channel)
+            }
+        case (.message(let message), .open) where !self.configuration.topics.isEmpty:
+            switch self.topicTrackers.accept(message) {
+            case nil:
+                self.fail(.protocolViolation("message of topic '\(message.topic)', not subscribed"), channel: channel)
+            case .duplicate?:
+                break
+            case .deliver?, .deliverAfterGap?, .newEpoch?:
+                self.delegate?.realtimeClient(self, received: message, at: now)
+            }
         case (.welcome(let welcome), .answered):
             guard welcome.topic == self.configuration.topic else {
                 self.fail(.protocolViolation("welcome for topic \(welcome.topic)"), channel: channel)

@@ -164,20 +164,32 @@ final class HTTPRouter: ChannelInboundHandler, RemovableChannelHandler {
             let body = "{\"transports\":[\"websocket\",\"sse\",\"sync\"],\"endpoints\":{\"websocket\":\"\(self.configuration.webSocketPath)\",\"sse\":\"\(self.configuration.eventsPath)\",\"sync\":\"\(self.configuration.syncPath)\",\"send\":\"\(self.configuration.sendPath)\"},\"epoch\":\(self.hub.epoch)}"
             self.respond(context, head, .ok, json: body)
         case (.GET, self.configuration.eventsPath):
-            guard let topic = self.servedTopic(parameters, context, head, else: "a valid topic parameter is required") else { return }
             // The browser's own reconnects send Last-Event-ID; a first connect may pass `cursor`.
             let cursorText = head.headers.first(name: "Last-Event-ID") ?? parameters.first(where: { $0.0 == "cursor" })?.1
-            var cursor: StreamCursor?
-            if let cursorText, !cursorText.isEmpty {
-                guard let parsed = StreamCursor(parsing: cursorText[...]) else {
-                    return self.error(context, head, .badRequest, "malformed cursor '\(cursorText)' (expected EPOCH:OFFSET)")
+            let topics: [String]
+            var cursors = TopicCursors()
+            let multiplexed = parameters.contains { $0.0 == "topics" }
+            if multiplexed {
+                switch MultiplexedSubscription.parse(parameters, cursorText: cursorText, configuration: self.configuration) {
+                case .success(let subscription): (topics, cursors) = (subscription.topics, subscription.cursors)
+                case .failure(let problem): return self.error(context, head, problem.status, problem.reason)
                 }
-                cursor = parsed
+            } else {
+                guard let topic = self.servedTopic(parameters, context, head, else: "a valid topic parameter is required") else { return }
+                topics = [topic]
+                if let cursorText, !cursorText.isEmpty {
+                    guard let parsed = StreamCursor(parsing: cursorText[...]) else {
+                        return self.error(context, head, .badRequest, "malformed cursor '\(cursorText)' (expected EPOCH:OFFSET)")
+                    }
+                    cursors[topic] = parsed
+                }
             }
-            let stream = SSEServerStream(router: self, context: context, hub: self.hub, topic: topic, configuration: self.configuration)
+            let stream = SSEServerStream(
+                router: self, context: context, hub: self.hub, topics: topics, multiplexed: multiplexed, configuration: self.configuration
+            )
             stream.channelIsWritable = context.channel.isWritable
             self.active = stream
-            stream.start(head: head, cursor: cursor, client: parameters.first(where: { $0.0 == "client" })?.1)
+            stream.start(head: head, cursors: cursors, client: parameters.first(where: { $0.0 == "client" })?.1)
             if let claims, let authentication = self.configuration.authentication {
                 stream.end(after: authentication.remaining(claims))
             }
@@ -210,6 +222,13 @@ final class HTTPRouter: ChannelInboundHandler, RemovableChannelHandler {
         case (_, self.configuration.webSocketPath):
             // Not upgraded (none asked, or refused): say why.
             let reason = "a WebSocket upgrade with a valid topic (and cursor, if any) is required"
+            if parameters.contains(where: { $0.0 == "topics" }) {
+                let cursorText = parameters.first(where: { $0.0 == "cursor" })?.1
+                if case .failure(let refusal) = MultiplexedSubscription.parse(parameters, cursorText: cursorText, configuration: self.configuration) {
+                    return self.error(context, head, refusal.status, refusal.reason)
+                }
+                return self.error(context, head, .badRequest, "a WebSocket upgrade is required")
+            }
             guard self.servedTopic(parameters, context, head, else: reason) != nil else { return }
             self.error(context, head, .badRequest, reason)
         case (_, "/negotiate"), (_, self.configuration.eventsPath), (_, self.configuration.syncPath):

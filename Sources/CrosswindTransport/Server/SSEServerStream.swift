@@ -7,11 +7,20 @@ import NIOHTTP1
 /// resumes it. Comment heartbeats keep idle streams visibly alive, and the response ends
 /// after a byte or time budget so that a proxy that buffers whole responses cannot hold it
 /// forever; the client reconnects with its last id and loses nothing.
+///
+/// A multiplexed stream (`topics=a,b,c`) carries several topics: one `welcome` per topic in
+/// the order asked, each topic's replay, then every live message of any of them. Its event
+/// `id` is not one message's cursor but the position of every topic after that event
+/// (``TopicCursors``), so a `Last-Event-ID` resumes them all; those events are encoded per
+/// stream, not shared.
 final class SSEServerStream: TopicSubscriber, ActiveResponse {
     private unowned let router: HTTPRouter
     private let context: ChannelHandlerContext
     private let hub: TopicHub
-    private let topic: String
+    private let topics: [String]
+    /// For a multiplexed stream, the position of each topic (what its event ids say); nil
+    /// for a single-topic one.
+    private var positions: TopicCursors?
     private let configuration: RealtimeServerConfiguration
     private var startedAt: NIODeadline = .uptimeNanoseconds(0)
     private var bytesSent = 0
@@ -33,16 +42,22 @@ final class SSEServerStream: TopicSubscriber, ActiveResponse {
     /// read per message, where asking the channel costs a pipeline lookup and reference counting.
     var channelIsWritable = true
 
-    init(router: HTTPRouter, context: ChannelHandlerContext, hub: TopicHub, topic: String, configuration: RealtimeServerConfiguration) {
+    /// A stream of `topics`: one (the classic `topic=` stream) unless `multiplexed`.
+    init(router: HTTPRouter, context: ChannelHandlerContext, hub: TopicHub, topics: [String], multiplexed: Bool, configuration: RealtimeServerConfiguration) {
         self.router = router
         self.context = context
         self.hub = hub
-        self.topic = topic
+        self.topics = topics
+        self.positions = multiplexed ? TopicCursors() : nil
         self.configuration = configuration
     }
 
-    func start(head: HTTPRequestHead, cursor: StreamCursor?, client: String?) {
-        self.session = self.hub.openSession(client: client, topic: self.topic)
+    private var name: String { self.topics.joined(separator: ",") }
+
+    /// Starts the response: `cursors` has the position to resume each topic from (a
+    /// single-topic stream's under its one topic).
+    func start(head: HTTPRequestHead, cursors: TopicCursors, client: String?) {
+        self.session = self.hub.openSession(client: client, topic: self.topics[0])
         self.startedAt = self.context.eventLoop.now
         self.endsByClosing = head.version.major < 1 || (head.version.major == 1 && head.version.minor == 0)
         self.encoderContext = try? self.context.pipeline.syncOperations.context(handlerType: HTTPResponseEncoder.self)
@@ -52,24 +67,36 @@ final class SSEServerStream: TopicSubscriber, ActiveResponse {
         headers.add(name: "X-Accel-Buffering", value: "no")
         self.context.write(NIOAny(HTTPServerResponsePart.head(HTTPResponseHead(version: head.version, status: .ok, headers: headers))), promise: nil)
 
-        let resumption = self.hub.subscribe(self, to: self.topic, resumingFrom: cursor, now: self.startedAt)
         var opening = self.context.channel.allocator.buffer(capacity: self.configuration.ssePreludeBytes + 256)
         // The prelude: one comment line padded to the configured size.
         opening.writeStaticString(":")
         opening.writeRepeatingByte(UInt8(ascii: " "), count: max(self.configuration.ssePreludeBytes - 2, 0))
         opening.writeStaticString("\n")
         opening.writeString("retry: \(self.configuration.sseRetry.nanoseconds / 1_000_000)\n\n")
-        let next = resumption.replay.first?.offset ?? resumption.state.next
-        let welcome = Welcome(
-            topic: self.topic, epoch: resumption.state.epoch, next: next, recovered: resumption.recovered, session: self.session,
-            live: resumption.live
-        )
-        opening.writeStaticString("event: welcome\ndata: ")
-        var welcomeJSON = WireFrame.encodeWelcome(welcome, allocator: self.context.channel.allocator)
-        opening.writeBuffer(&welcomeJSON)
-        opening.writeStaticString("\n\n")
-        for message in resumption.replay {
-            opening.writeImmutableBuffer(message.sseEvent)
+        var replays: [[PublishedMessage]] = []
+        for topic in self.topics {
+            let resumption = self.hub.subscribe(self, to: topic, resumingFrom: cursors[topic], now: self.startedAt)
+            let next = resumption.replay.first?.offset ?? resumption.state.next
+            let welcome = Welcome(
+                topic: topic, epoch: resumption.state.epoch, next: next, recovered: resumption.recovered, session: self.session,
+                live: resumption.live
+            )
+            opening.writeStaticString("event: welcome\ndata: ")
+            var welcomeJSON = WireFrame.encodeWelcome(welcome, allocator: self.context.channel.allocator)
+            opening.writeBuffer(&welcomeJSON)
+            opening.writeStaticString("\n\n")
+            // Before its first message a topic's position is "everything before `next`".
+            self.positions?[topic] = StreamCursor(epoch: welcome.epoch, offset: next &- 1)
+            replays.append(resumption.replay)
+        }
+        for replay in replays {
+            for message in replay {
+                if self.positions != nil {
+                    self.writeMultiplexedEvent(message, into: &opening)
+                } else {
+                    opening.writeImmutableBuffer(message.sseEvent)
+                }
+            }
         }
         self.write(opening)
         self.context.flush()
@@ -81,12 +108,17 @@ final class SSEServerStream: TopicSubscriber, ActiveResponse {
         // A client that stopped reading is dropped once its buffer passes the high-water mark;
         // it resumes with Last-Event-ID.
         guard self.channelIsWritable else {
-            self.configuration.log?("sse \(self.topic): client not reading, stream closed")
+            self.configuration.log?("sse \(self.name): client not reading, stream closed")
             self.cancel()
             self.context.close(promise: nil)
             return
         }
-        if let encoderContext = self.encoderContext {
+        if self.positions != nil {
+            var event = self.context.channel.allocator.buffer(capacity: message.json.readableBytes + 32 * self.topics.count + 16)
+            self.writeMultiplexedEvent(message, into: &event)
+            self.write(event)
+            self.context.flush()
+        } else if let encoderContext = self.encoderContext {
             // HTTP/1.0 has no chunks: the body is the events as they are.
             self.bytesSent += message.sseEvent.readableBytes
             encoderContext.write(NIOAny(self.endsByClosing ? message.sseEvent : message.sseChunk), promise: nil)
@@ -109,7 +141,7 @@ final class SSEServerStream: TopicSubscriber, ActiveResponse {
     func cancel() {
         guard !self.finished else { return }
         self.finished = true
-        self.hub.unsubscribe(self, from: self.topic)
+        for topic in self.topics { self.hub.unsubscribe(self, from: topic) }
         if let session = self.session { self.hub.closeSession(session) }
         self.heartbeat?.cancel()
         self.heartbeat = nil
@@ -123,7 +155,7 @@ final class SSEServerStream: TopicSubscriber, ActiveResponse {
         let loopBound = NIOLoopBound(self, eventLoop: self.context.eventLoop)
         self.expiry = self.context.eventLoop.scheduleTask(in: delay) {
             let stream = loopBound.value
-            stream.configuration.log?("sse \(stream.topic): token expired, stream ended")
+            stream.configuration.log?("sse \(stream.name): token expired, stream ended")
             stream.finish()
         }
     }
@@ -136,6 +168,17 @@ final class SSEServerStream: TopicSubscriber, ActiveResponse {
         self.cancel()
         self.router.end(self.context, closing: self.endsByClosing)
         self.router.responseFinished()
+    }
+
+    /// One event of a multiplexed stream: the message, with the positions of every topic
+    /// after it as its id.
+    private func writeMultiplexedEvent(_ message: PublishedMessage, into buffer: inout ByteBuffer) {
+        self.positions?[message.topic] = message.cursor
+        buffer.writeStaticString("id: ")
+        buffer.writeString(self.positions?.description ?? "")
+        buffer.writeStaticString("\ndata: ")
+        buffer.writeImmutableBuffer(message.json)
+        buffer.writeStaticString("\n\n")
     }
 
     private func write(_ bytes: ByteBuffer) {

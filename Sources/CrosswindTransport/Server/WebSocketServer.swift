@@ -37,8 +37,15 @@ public enum WebSocketServer {
                 if let authentication = configuration.authentication, case .failure = authentication.check(head, parameters) {
                     return channel.eventLoop.makeSucceededFuture(nil)
                 }
-                guard path == configuration.webSocketPath,
-                    let topic = parameters.first(where: { $0.0 == "topic" })?.1,
+                guard path == configuration.webSocketPath else { return channel.eventLoop.makeSucceededFuture(nil) }
+                // Several topics (`topics=`): refused here, the router says why.
+                if parameters.contains(where: { $0.0 == "topics" }) {
+                    guard case .success = MultiplexedSubscription.parse(parameters, cursorText: cursor, configuration: configuration) else {
+                        return channel.eventLoop.makeSucceededFuture(nil)
+                    }
+                    return channel.eventLoop.makeSucceededFuture(HTTPHeaders())
+                }
+                guard let topic = parameters.first(where: { $0.0 == "topic" })?.1,
                     configuration.serves(topic: topic[...]),
                     cursor.map({ StreamCursor(parsing: $0[...]) != nil }) ?? true
                 else {
@@ -55,8 +62,17 @@ public enum WebSocketServer {
                         try sync.addHandler(WebSocketEchoHandler())
                     }
                 }
-                let topic = parameters.first(where: { $0.0 == "topic" })?.1 ?? ""
-                let cursor = parameters.first(where: { $0.0 == "cursor" }).flatMap { StreamCursor(parsing: $0.1[...]) }
+                let cursorText = parameters.first(where: { $0.0 == "cursor" })?.1
+                let topics: [String]
+                var cursors = TopicCursors()
+                let multiplexed = parameters.contains { $0.0 == "topics" }
+                if multiplexed, case .success(let subscription) = MultiplexedSubscription.parse(parameters, cursorText: cursorText, configuration: configuration) {
+                    (topics, cursors) = (subscription.topics, subscription.cursors)
+                } else {
+                    let topic = parameters.first(where: { $0.0 == "topic" })?.1 ?? ""
+                    topics = [topic]
+                    cursors[topic] = cursorText.flatMap { StreamCursor(parsing: $0[...]) }
+                }
                 let client = parameters.first(where: { $0.0 == "client" })?.1
                 // Checked again (the clock has moved): the connection ends when the token does.
                 let expiresIn = configuration.authentication.flatMap { authentication in
@@ -65,7 +81,7 @@ public enum WebSocketServer {
                 return channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(
                         WebSocketServerHandler(
-                            topic: topic, cursor: cursor, client: client, hub: hub, log: configuration.log, expiresIn: expiresIn,
+                            topics: topics, cursors: cursors, client: client, hub: hub, log: configuration.log, expiresIn: expiresIn,
                             rateLimit: configuration.clientMessageRateLimit
                         )
                     )
@@ -104,13 +120,15 @@ public enum WebSocketServer {
 
 /// One upgraded WebSocket connection on the server: sends the welcome (with `recovered`),
 /// the replay of what the client missed since its cursor, then every live message of its
-/// topic; answers pings; closes cleanly.
+/// topic; answers pings; closes cleanly. A multiplexed connection (`topics=a,b`, cursor
+/// `a@E:O,…`) sends a welcome per topic in the order asked, each topic's replay, then every
+/// live message of any of them (each frame names its topic).
 final class WebSocketServerHandler: ChannelInboundHandler, TopicSubscriber {
     typealias InboundIn = WebSocketFrame
     typealias OutboundOut = WebSocketFrame
 
-    private let topic: String
-    private let cursor: StreamCursor?
+    private let topics: [String]
+    private let cursors: TopicCursors
     private let hub: TopicHub
     private var context: ChannelHandlerContext?
     private var subscribed = false
@@ -127,33 +145,37 @@ final class WebSocketServerHandler: ChannelInboundHandler, TopicSubscriber {
     private let rateLimit: ClientRateLimit?
 
     init(
-        topic: String, cursor: StreamCursor?, client: String?, hub: TopicHub, log: (@Sendable (String) -> Void)?,
+        topics: [String], cursors: TopicCursors, client: String?, hub: TopicHub, log: (@Sendable (String) -> Void)?,
         expiresIn: TimeAmount? = nil, rateLimit: ClientRateLimit? = nil
     ) {
         self.log = log
         self.expiresIn = expiresIn
         self.rateLimit = rateLimit
-        self.topic = topic
-        self.cursor = cursor
+        self.topics = topics
+        self.cursors = cursors
         self.hub = hub
         // Client messages arrive on the socket itself; the session names the client for the hub.
-        self.session = hub.openSession(client: client, topic: topic)
+        self.session = hub.openSession(client: client, topic: topics[0])
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
         self.channelIsWritable = context.channel.isWritable
-        let resumption = self.hub.subscribe(self, to: self.topic, resumingFrom: self.cursor, now: context.eventLoop.now)
         self.subscribed = true
-        // The welcome names the first offset that follows it and the live end; the replay (or
-        // snapshot) comes between.
-        let next = resumption.replay.first?.offset ?? resumption.state.next
-        let welcome = Welcome(
-            topic: self.topic, epoch: resumption.state.epoch, next: next, recovered: resumption.recovered, live: resumption.live
-        )
-        let frame = WireFrame.encodeWelcome(welcome, allocator: context.channel.allocator)
-        context.write(self.wrapOutboundOut(WebSocketFrame(fin: true, opcode: .text, data: frame)), promise: nil)
-        for message in resumption.replay {
+        var replays: [[PublishedMessage]] = []
+        for topic in self.topics {
+            let resumption = self.hub.subscribe(self, to: topic, resumingFrom: self.cursors[topic], now: context.eventLoop.now)
+            // The welcome names the first offset that follows it and the live end; the replay
+            // (or snapshot) comes between.
+            let next = resumption.replay.first?.offset ?? resumption.state.next
+            let welcome = Welcome(
+                topic: topic, epoch: resumption.state.epoch, next: next, recovered: resumption.recovered, live: resumption.live
+            )
+            let frame = WireFrame.encodeWelcome(welcome, allocator: context.channel.allocator)
+            context.write(self.wrapOutboundOut(WebSocketFrame(fin: true, opcode: .text, data: frame)), promise: nil)
+            replays.append(resumption.replay)
+        }
+        for message in replays.joined() {
             context.write(self.wrapOutboundOut(WebSocketFrame(fin: true, opcode: .text, data: message.json)), promise: nil)
         }
         context.flush()
@@ -174,7 +196,7 @@ final class WebSocketServerHandler: ChannelInboundHandler, TopicSubscriber {
     /// allows); unacknowledged client messages are the client's to resend.
     private func closeForPolicy(_ context: ChannelHandlerContext, _ reason: String) {
         guard self.subscribed else { return }
-        self.log?("ws \(self.topic) session \(self.session): \(reason), closed with 1008")
+        self.log?("ws \(self.topics.joined(separator: ",")) session \(self.session): \(reason), closed with 1008")
         self.unsubscribe()
         var data = context.channel.allocator.buffer(capacity: 128)
         data.write(webSocketErrorCode: .policyViolation)
@@ -203,7 +225,7 @@ final class WebSocketServerHandler: ChannelInboundHandler, TopicSubscriber {
     private func unsubscribe() {
         guard self.subscribed else { return }
         self.subscribed = false
-        self.hub.unsubscribe(self, from: self.topic)
+        for topic in self.topics { self.hub.unsubscribe(self, from: topic) }
         self.hub.closeSession(self.session)
     }
 
@@ -213,7 +235,7 @@ final class WebSocketServerHandler: ChannelInboundHandler, TopicSubscriber {
         // the high-water mark the channel is not writable): it is dropped with 1013 (try
         // again later) rather than holding memory for ever; it resumes from its cursor.
         guard self.channelIsWritable else {
-            self.log?("ws \(self.topic) session \(self.session): client not reading, closed with 1013")
+            self.log?("ws \(self.topics.joined(separator: ",")) session \(self.session): client not reading, closed with 1013")
             self.unsubscribe()
             var data = context.channel.allocator.buffer(capacity: 2)
             data.writeInteger(UInt16(1013))
@@ -246,7 +268,7 @@ final class WebSocketServerHandler: ChannelInboundHandler, TopicSubscriber {
             }
             // A client message: handed to the hub once, acknowledged either way.
             guard case .send(let sequence, let data) = WireFrame.decode(frame.unmaskedData) else {
-                self.log?("ws \(self.topic) session \(self.session): undecodable client frame (\(frame.length) bytes)")
+                self.log?("ws \(self.topics.joined(separator: ",")) session \(self.session): undecodable client frame (\(frame.length) bytes)")
                 let error = WireFrame.encodeError("undecodable client frame", allocator: context.channel.allocator)
                 context.writeAndFlush(self.wrapOutboundOut(WebSocketFrame(fin: true, opcode: .text, data: error)), promise: nil)
                 return
