@@ -257,6 +257,7 @@ let package = Package(
                 "CrosswindTestbed", "CrosswindExperiment", "CrosswindNetwork", "CrosswindMiddlebox", "CrosswindKernel", "CrosswindRandom",
                 "CrosswindReport", "CrosswindTransport",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ],
