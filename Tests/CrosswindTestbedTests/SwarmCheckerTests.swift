@@ -27,7 +27,7 @@ import Testing
     static func events(deliveries: [(offset: UInt64, atNanos: Int64)]? = nil) -> [Event] {
         var events: [Event] = [
             Event(timeNanos: second / 2, .switchTo(client: "g-1", to: "websocket")),
-            Event(timeNanos: second / 2, .open(client: "g-1", next: 1)),
+            Event(timeNanos: second / 2, .open(client: "g-1", epoch: 7, next: 1)),
         ]
         let planned = deliveries ?? (1...40).map { (UInt64($0), Int64($0) * second + 50_000_000) }
         var publishes = (1...40).map { Event(timeNanos: Int64($0) * second, .publish(offset: UInt64($0))) }
@@ -106,7 +106,7 @@ import Testing
         }()
         let events: [Event] = [
             Event(timeNanos: 0, .switchTo(client: "g-1", to: "websocket")),
-            Event(timeNanos: 0, .open(client: "g-1", next: 1)),
+            Event(timeNanos: 0, .open(client: "g-1", epoch: 7, next: 1)),
             Event(timeNanos: 1 * Self.second, .publish(offset: 1)),
             Event(timeNanos: 1 * Self.second + 1, .deliver(client: "g-1", offset: 1)),
             Event(timeNanos: 2 * Self.second, .publish(offset: 2)),
@@ -143,6 +143,68 @@ import Testing
         // check but not those of the end.
         let stopped = Self.normal { $0.removeAll { $0.offset > 25 } }
         #expect(self.invariants(stopped) == [.notCaughtUp])
+    }
+
+    /// Epoch 7: offsets 1…10 published one a second from 1 s, the client holds `oldHeld`. The
+    /// server crashes at 10.5 s and is back at 12 s, with its streams (offsets go on from 11)
+    /// or in epoch 9 from offset 1; the client is told at 12.5 s (`notice`, nil: not told),
+    /// reopens, and gets the server's next 28 messages from `newFrom`, 50 ms after each publish.
+    static func restart(persist: Bool, oldHeld: [UInt64] = Array(1...8), notice: UInt64? = 1, newFrom: UInt64? = nil) -> [Event] {
+        var events: [Event] = [
+            Event(timeNanos: second / 2, .switchTo(client: "g-1", to: "websocket")),
+            Event(timeNanos: second / 2, .open(client: "g-1", epoch: 7, next: 1)),
+        ]
+        for offset in UInt64(1)...10 {
+            events.append(Event(timeNanos: Int64(offset) * second, .publish(offset: offset)))
+            if oldHeld.contains(offset) { events.append(Event(timeNanos: Int64(offset) * second + 50_000_000, .deliver(client: "g-1", offset: offset))) }
+        }
+        let base: UInt64 = persist ? 10 : 0
+        events.append(Event(timeNanos: 12 * second, .serverStart(epoch: persist ? 7 : 9, next: base + 1)))
+        if let notice { events.append(Event(timeNanos: 12 * second + second / 2, .recoveryIncomplete(client: "g-1", last: 8, resumesAt: notice))) }
+        events.append(Event(timeNanos: 12 * second + second / 2 + 1, .open(client: "g-1", epoch: persist ? 7 : 9, next: persist ? 9 : 1)))
+        // A persisting server replays what the client missed at once.
+        if persist {
+            for offset in UInt64(9)...10 { events.append(Event(timeNanos: 12 * second + second / 2 + Int64(offset), .deliver(client: "g-1", offset: offset))) }
+        }
+        for index in UInt64(1)...28 {
+            let offset = base + index
+            events.append(Event(timeNanos: Int64(12 + index) * second, .publish(offset: offset)))
+            if offset >= (newFrom ?? base + 1) { events.append(Event(timeNanos: Int64(12 + index) * second + 50_000_000, .deliver(client: "g-1", offset: offset))) }
+        }
+        return events
+    }
+
+    func restartInvariants(_ events: [Event]) -> [SwarmChecker.Invariant] {
+        var budget = Self.budget()
+        budget.healNanos = 12 * Self.second
+        return SwarmChecker(budget: budget).check(events).map(\.invariant)
+    }
+
+    @Test func aNewEpochLosesOnlyWhatTheOldServerNeverDelivered() {
+        // Offsets 9 and 10 of epoch 7 never reached the client: lost by design, and told.
+        #expect(self.restartInvariants(Self.restart(persist: false)) == [])
+        // A hole below what the client held of the old epoch is a loss all the same.
+        #expect(self.restartInvariants(Self.restart(persist: false, oldHeld: [1, 2, 3, 5, 6, 7, 8])) == [.lost])
+        // The new epoch is owed from its first message: starting at 3 loses 1 and 2 (and the
+        // client never holds them) ...
+        #expect(self.restartInvariants(Self.restart(persist: false, newFrom: 3)) == [.lost, .notCaughtUp])
+        // ... and a notice that skips them, inside the window, is not allowed either.
+        #expect(self.restartInvariants(Self.restart(persist: false, notice: 3, newFrom: 3)) == [.recoveredFalseInsideWindow])
+    }
+
+    @Test func aWelcomeIntoANewEpochWithoutTheNoticeIsCaught() {
+        #expect(self.restartInvariants(Self.restart(persist: false, notice: nil)) == [.epochChangeUnreported])
+    }
+
+    @Test func aRestartThatKeepsTheStreamsKeepsTheEpoch() {
+        // The same epoch goes on from offset 11: nothing may be lost, and no notice is due.
+        #expect(self.restartInvariants(Self.restart(persist: true, notice: nil)) == [])
+        // Not replaying 9 and 10 is a loss here: the server still had them.
+        let dropped = Self.restart(persist: true, notice: nil).filter { event in
+            if case .deliver(_, let offset) = event.what { return offset != 9 && offset != 10 }
+            return true
+        }
+        #expect(self.restartInvariants(dropped).contains(.lost))
     }
 
     @Test func plantedViolationsInARealTraceAreCaught() throws {

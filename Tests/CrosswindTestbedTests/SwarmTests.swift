@@ -1,5 +1,6 @@
 import CrosswindExperiment
 import CrosswindTestbed
+import CrosswindTransport
 import Foundation
 import NIOCore
 import Testing
@@ -30,6 +31,8 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: directory) }
         var kinds: Set<String> = []
         var proxies = 0
+        var restarts: Set<Bool> = []
+        var nats = 0
         for seed in UInt64(1)...300 {
             let scenario = SwarmGenerator.scenario(seed: seed)
             let parsed = try scenario.experiment()
@@ -44,8 +47,11 @@ import Testing
             #expect(loaded.timeline.count == scenario.faults.count)
             #expect(
                 loaded.timeline.allSatisfy { event in
-                    if case .flap = event.action { return true }  // `for:` is its `until:`
-                    return event.revertAfter != nil
+                    switch event.action {
+                    case .flap: return true  // `for:` is its `until:`
+                    case .restartServer: return true  // back after `down:`
+                    default: return event.revertAfter != nil
+                    }
                 },
                 "every fault undoes itself"
             )
@@ -56,10 +62,26 @@ import Testing
             #expect(budget.healNanos == Int64(scenario.healMs) * 1_000_000, "seed \(seed)")
             #expect(budget.budgetNanos == Int64(scenario.budgetMs) * 1_000_000, "seed \(seed)")
             #expect(loaded.workload.end.nanoseconds == budget.deadlineNanos)
-            for fault in scenario.faults { kinds.insert(fault.kind.fileKeyForTests) }
+            for fault in scenario.faults {
+                kinds.insert(fault.kind.fileKeyForTests)
+                if case .restartServer(let persist) = fault.kind {
+                    restarts.insert(persist)
+                    let restart = try #require(loaded.timeline.first { if case .restartServer = $0.action { return true } else { return false } })
+                    #expect(restart.action == .restartServer(down: .milliseconds(Int64(fault.forMs)), persist: persist), "seed \(seed)")
+                }
+            }
+            for (group, written) in zip(loaded.topology.groups, scenario.groups) {
+                #expect(group.nat?.idleTimeout == written.natIdleTimeoutMs.map { .milliseconds(Int64($0)) }, "seed \(seed)")
+                #expect((group.manager?.heartbeatFloor != nil) == (written.natIdleTimeoutMs != nil), "seed \(seed)")
+            }
+            nats += scenario.groups.filter { $0.natIdleTimeoutMs != nil }.count
+            // A new epoch loses by design what the old server never delivered: not expected complete.
+            if scenario.changesEpoch { #expect(!scenario.yaml.contains("delivery: complete")) }
             if scenario.proxy != nil { proxies += 1 }
         }
-        #expect(kinds == ["partition", "setLink", "flap", "firewall", "setProxyPolicy"])
+        #expect(kinds == ["partition", "setLink", "flap", "firewall", "setProxyPolicy", "restartServer"])
+        #expect(restarts == [true, false])
+        #expect(nats > 50)
         #expect(proxies > 50)
     }
 
@@ -94,6 +116,18 @@ import Testing
         let outcome = try SwarmRunner.run(scenario)
         #expect(outcome.incompleteResumes >= scenario.groups[0].count, "seed \(seed)")
         #expect(outcome.passed, "seed \(seed): \(outcome.violations.map(\.description)) \(outcome.failedExpectations)")
+    }
+
+    @Test(arguments: [false, true])
+    func aServerRestartHoldsEveryInvariant(persist: Bool) throws {
+        // A small scenario with only a restart: without its history every client is told
+        // (recovered: false) and gets the new epoch from its first message; with it, nothing.
+        var scenario = SwarmGenerator.scenario(seed: 2, size: .small)
+        scenario.faults = [SwarmScenario.Fault(atMs: 6_000, forMs: 2_000, kind: .restartServer(persist: persist))]
+        let outcome = try SwarmRunner.run(scenario)
+        #expect(outcome.passed, "\(outcome.violations.map(\.description)) \(outcome.failedExpectations)")
+        let clients = scenario.groups.map(\.count).reduce(0, +)
+        #expect(outcome.incompleteResumes == (persist ? 0 : clients))
     }
 
     @Test func aDeliberatelyBrokenScenarioShrinksToAFileThatFails() throws {
@@ -162,6 +196,7 @@ extension SwarmScenario.Fault.Kind {
         case .flap: return "flap"
         case .firewall: return "firewall"
         case .proxyPolicy: return "setProxyPolicy"
+        case .restartServer: return "restartServer"
         }
     }
 }

@@ -10,11 +10,14 @@ import NIOCore
 /// The budget is a sum of worst cases, each from a timer of TCP or of the manager:
 ///
 /// - **noticing the path works again**, `min(min(2 × O, maxRTO), heartbeat interval + timeout)`
-///   where `O` is the longest outage (a partition, a flap, a firewall rule): a connection that
+///   where `O` is the longest outage (a partition, a flap, a firewall rule, a server down): a
+///   connection that
 ///   lived through the outage retransmits on a timer that doubled through it (RFC 6298 §5.5),
 ///   so its next try comes at most one doubled period, `2 × O`, after the outage ends (never
 ///   more than Linux's `TCP_RTO_MAX`, 2 min); by then, or earlier, the heartbeat declares a
-///   silent connection dead;
+///   silent connection dead. A NAT that forgot the flow during the outage (its idle timeout
+///   is shorter than `O`) lets no retransmission through: then the heartbeat decides, and
+///   its term is the smaller one whenever `O` exceeds a few seconds;
 /// - **reconnecting**: one connect attempt that began in the outage, which the manager abandons
 ///   after `giveUpAfter`, then one backoff delay of at most `backoff.cap`, then a connect on
 ///   the healed path;

@@ -3,13 +3,15 @@ import CrosswindRandom
 
 /// Draws a swarm scenario from a seed: a topology variant, the manager's timers, a workload
 /// and a fault schedule, each from its own stream forked from the seed by label
-/// (`swarm:topology`, `swarm:knobs`, `swarm:workload`, `swarm:faults`), so drawing one part
+/// (`swarm:topology`, `swarm:nat`, `swarm:knobs`, `swarm:workload`, `swarm:faults`,
+/// `swarm:restarts`), so drawing one part
 /// differently never shifts another. No global generator, no clock: the same seed gives the
 /// same scenario, byte for byte, on every machine.
 ///
 /// What is drawn, and from what (see README, "Swarm testing"):
 /// - one to three groups of one to three managed clients (`office`, `home`, `mobile`), each
-///   with its own link: latency 1–150 ms, jitter, loss 0–1 %, a rate limit or none;
+///   with its own link: latency 1–150 ms, jitter, loss 0–1 %, a rate limit or none; a
+///   quarter of the groups behind a NAT that forgets a flow idle for 15–60 s;
 /// - the manager's timers (heartbeat, give-up, backoff, upgrade probes, memory), kept short so
 ///   the budget stays short;
 /// - sometimes an HTTP proxy in front of the first group, whose policy outside the faults
@@ -66,6 +68,11 @@ public enum SwarmGenerator {
             proxy = SwarmScenario.Proxy(groups: behind, base: base)
         }
         let separateWebSocketPort = topology.chance(0.3)
+        // Sometimes a NAT that forgets idle flows after 15–60 s (a stream of its own).
+        var nat = streams.fork("swarm:nat")
+        for index in groups.indices where nat.chance(0.25) {
+            groups[index].natIdleTimeoutMs = 5_000 * (3 + nat.below(10))
+        }
 
         var knobsStream = streams.fork("swarm:knobs")
         let heartbeatInterval = 1_000 * (3 + knobsStream.below(6))
@@ -126,6 +133,14 @@ public enum SwarmGenerator {
             if !(lanes["state:\(group)", default: []].contains { $0.overlaps(span) }) {
                 faults.append(SwarmScenario.Fault(atMs: atMs, forMs: forMs, kind: .partition(group: group, direction: .both)))
             }
+        }
+        // Now and then a server restart, with its streams or with a new epoch and no history:
+        // from a stream of its own, so it never shifts the faults above.
+        var restartStream = streams.fork("swarm:restarts")
+        if restartStream.chance(0.2) {
+            let atMs = phaseStartMs + 100 * restartStream.below(phaseMs / 100 + 1)
+            let downMs = 500 * (2 + restartStream.below(7))
+            faults.append(SwarmScenario.Fault(atMs: atMs, forMs: downMs, kind: .restartServer(persist: restartStream.chance(0.5))))
         }
         faults.sort { ($0.atMs, $0.endMs) < ($1.atMs, $1.endMs) }
         return SwarmScenario(

@@ -28,6 +28,14 @@ extension SwarmScenario {
         self.faults.contains { $0.kind.cutsPath && $0.forMs >= SwarmChecker.replayWindowMs - 10_000 }
     }
 
+    /// Whether the server restarts without its history: every client's resume then says
+    /// `recovered: false`, and what the old server never delivered is lost by design, so
+    /// neither `delivery: complete` nor `recovery: complete` is expected (the checker checks
+    /// what may be lost, epoch by epoch).
+    public var changesEpoch: Bool {
+        self.faults.contains { $0.kind == .restartServer(persist: false) }
+    }
+
     /// The transport each group's healed path allows at best: WebSocket unless the proxy's
     /// policy outside faults breaks it (then SSE), and SSE too (then Custom Sync).
     public func bestTransport(of group: String) -> String {
@@ -62,6 +70,7 @@ extension SwarmScenario {
             lines.append("      count: \(group.count)")
             if group.connectSpreadMs > 0 { lines.append("      connectSpread: \(Self.duration(group.connectSpreadMs))") }
             lines.append("      link: { \(Self.linkKeys(group.link)) }")
+            if let idle = group.natIdleTimeoutMs { lines.append("      nat: { idleTimeout: \(Self.duration(idle)) }") }
             let k = self.knobs
             lines.append("      heartbeat: { interval: \(Self.duration(k.heartbeatIntervalMs)), timeout: \(Self.duration(k.heartbeatTimeoutMs)) }")
             lines.append("      sync: { interval: \(Self.duration(k.syncIntervalMs)) }")
@@ -72,6 +81,7 @@ extension SwarmScenario {
             lines.append("        backoff: { base: \(Self.duration(k.backoffBaseMs)), cap: \(Self.duration(k.backoffCapMs)) }")
             lines.append("        benchmarkInterval: \(Self.duration(k.benchmarkIntervalMs))")
             lines.append("        rememberFor: \(Self.duration(k.rememberForMs))")
+            if group.natIdleTimeoutMs != nil { lines.append("        heartbeatFloor: \(Self.duration(Self.heartbeatFloorMs))") }
             for key in self.managerOverrides { lines.append("        \(key)") }
         }
         if let proxy = self.proxy {
@@ -98,7 +108,7 @@ extension SwarmScenario {
         lines.append("  - duplicates: none")
         lines.append("  - reordered: none")
         lines.append("  - connected: all")
-        if !self.mayExceedReplayWindow {
+        if !self.mayExceedReplayWindow && !self.changesEpoch {
             lines.append("  - delivery: complete")
             lines.append("  - recovery: complete")
         }
@@ -124,8 +134,13 @@ extension SwarmScenario {
         case .proxyPolicy(let policy):
             let keys = (self.proxy?.base ?? .passThrough).keys(with: policy)
             return "setProxyPolicy: { middlebox: \(Proxy.name)\(keys.isEmpty ? "" : ", " + keys), for: \(duration) }"
+        case .restartServer(let persist):
+            return "restartServer: { down: \(duration), persist: \(persist) }"
         }
     }
+
+    /// The shortest WebSocket ping a manager behind a NAT may learn.
+    static let heartbeatFloorMs = 2_000
 
     /// The keys of a link mapping, without braces.
     static func linkKeys(_ link: Link) -> String {

@@ -64,11 +64,15 @@ public struct SwarmScenario: Sendable, Equatable {
         public var count: Int
         public var connectSpreadMs: Int
         public var link: Link
-        public init(name: String, count: Int, connectSpreadMs: Int, link: Link) {
+        /// A NAT on the group's path that forgets a flow idle this long (nil: none); the
+        /// group's manager then may learn a shorter WebSocket ping (`heartbeatFloor`).
+        public var natIdleTimeoutMs: Int?
+        public init(name: String, count: Int, connectSpreadMs: Int, link: Link, natIdleTimeoutMs: Int? = nil) {
             self.name = name
             self.count = count
             self.connectSpreadMs = connectSpreadMs
             self.link = link
+            self.natIdleTimeoutMs = natIdleTimeoutMs
         }
     }
 
@@ -217,32 +221,44 @@ public struct SwarmScenario: Sendable, Equatable {
             case firewall(group: String, port: FirewallPort, action: FirewallAction)
             /// The proxy takes another policy.
             case proxyPolicy(ProxyPolicy)
+            /// The server crashes and is back after the fault's duration, with its streams
+            /// (`persist`) or with a new epoch and no history.
+            case restartServer(persist: Bool)
 
-            /// The group it touches (nil for the proxy).
+            /// The group it touches (nil for the proxy and the server).
             public var group: String? {
                 switch self {
                 case .partition(let group, _), .setLink(let group, _, _), .flap(let group, _, _, _), .firewall(let group, _, _):
                     return group
-                case .proxyPolicy:
+                case .proxyPolicy, .restartServer:
                     return nil
                 }
             }
 
+            /// Whether it is a policy of the proxy (gone with the proxy).
+            public var isProxyPolicy: Bool {
+                if case .proxyPolicy = self { return true }
+                return false
+            }
+
             /// Faults of one lane never overlap, so undoing one never restores another's state:
-            /// a group's up/down state, its link properties, its firewall, the proxy's policy.
+            /// a group's up/down state, its link properties, its firewall, the proxy's policy,
+            /// the server's process.
             var lane: String {
                 switch self {
                 case .partition(let group, _), .flap(let group, _, _, _): return "state:\(group)"
                 case .setLink(let group, _, _): return "link:\(group)"
                 case .firewall(let group, _, _): return "firewall:\(group)"
                 case .proxyPolicy: return "proxy"
+                case .restartServer: return "server"
                 }
             }
 
-            /// Whether the group's path is cut outright while it lasts (for the budget).
+            /// Whether the group's path (every group's, for a restart) is cut outright while it
+            /// lasts (for the budget).
             var cutsPath: Bool {
                 switch self {
-                case .partition, .flap, .firewall: return true
+                case .partition, .flap, .firewall, .restartServer: return true
                 case .setLink, .proxyPolicy: return false
                 }
             }

@@ -5,7 +5,7 @@ import CrosswindExperiment
 /// Greedy, one change at a time, each kept only when the run still breaks the same invariant
 /// (``SwarmChecker/Invariant``): drop a fault; halve a fault's duration (not below 1 s); drop
 /// a group, and its faults; one client fewer in a group; drop the proxy's faults, then the
-/// proxy; drop jitter, loss and rate limits from the links. It starts over after every kept
+/// proxy; drop jitter, loss and rate limits from the links; drop a group's NAT. It starts over after every kept
 /// change and stops when a whole round keeps nothing, or after ``maximumRuns`` runs. Each
 /// candidate is an ordinary scenario, so the result is written as an ordinary experiment file.
 public struct SwarmShrinker {
@@ -75,13 +75,13 @@ public struct SwarmShrinker {
                 if var proxy = smaller.proxy {
                     proxy.groups.removeAll { $0 == group.name }
                     smaller.proxy = proxy.groups.isEmpty ? nil : proxy
-                    if smaller.proxy == nil { smaller.faults.removeAll { $0.kind.group == nil } }
+                    if smaller.proxy == nil { smaller.faults.removeAll { $0.kind.isProxyPolicy } }
                 }
                 out.append(smaller)
             }
         }
         // Drop the proxy (and its faults) when no fault of it is left.
-        if scenario.proxy != nil && !scenario.faults.contains(where: { $0.kind.group == nil }) {
+        if scenario.proxy != nil && !scenario.faults.contains(where: { $0.kind.isProxyPolicy }) {
             var smaller = scenario
             smaller.proxy = nil
             out.append(smaller)
@@ -106,6 +106,12 @@ public struct SwarmShrinker {
                 smaller.groups[index].link = SwarmScenario.Link(latencyMs: link.latencyMs)
                 out.append(smaller)
             }
+        }
+        // No NAT.
+        for index in scenario.groups.indices where scenario.groups[index].natIdleTimeoutMs != nil {
+            var smaller = scenario
+            smaller.groups[index].natIdleTimeoutMs = nil
+            out.append(smaller)
         }
         return out
     }

@@ -113,7 +113,7 @@ public struct SwarmSummary: Codable, Sendable, Equatable {
 }
 
 extension SwarmScenario.Fault.Kind {
-    /// The timeline key the fault is written with.
+    /// The timeline key the fault is written with (a restart without its history says so).
     var fileKey: String {
         switch self {
         case .partition: return "partition"
@@ -121,6 +121,7 @@ extension SwarmScenario.Fault.Kind {
         case .flap: return "flap"
         case .firewall: return "firewall"
         case .proxyPolicy: return "setProxyPolicy"
+        case .restartServer(let persist): return persist ? "restartServer" : "restartServer(new epoch)"
         }
     }
 }

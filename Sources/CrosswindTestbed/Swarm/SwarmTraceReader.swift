@@ -1,8 +1,9 @@
 import CrosswindKernel
 
 /// Turns a run's trace into the plain events ``SwarmChecker`` reads, by the names the trace
-/// gives its components and kinds (`workload:TOPIC` / `workload.publish`, `client:NAME` /
-/// `client.open`, `client.message`, `client.switch`, `client.recoveryIncomplete`), as a
+/// gives its components and kinds (`workload:TOPIC` / `workload.publish`, `server:NAME` /
+/// `server.start`, `client:NAME` / `client.open`, `client.message`, `client.switch`,
+/// `client.recoveryIncomplete`), as a
 /// reader of `events.jsonl` would. Other events are left out.
 public enum SwarmTraceReader {
     /// The checker's events of `trace`, in trace order; the trace must keep its events.
@@ -23,6 +24,10 @@ public enum SwarmTraceReader {
                 events.append(SwarmChecker.Event(timeNanos: event.timeNanos, .publish(offset: UInt64(event.a))))
                 continue
             }
+            if kind == "server.start" {
+                events.append(SwarmChecker.Event(timeNanos: event.timeNanos, .serverStart(epoch: UInt64(event.a), next: UInt64(event.b))))
+                continue
+            }
             guard kind.hasPrefix("client.") else { continue }
             let client: String?
             if let known = clients[event.component] {
@@ -35,7 +40,7 @@ public enum SwarmTraceReader {
             guard let client else { continue }
             switch kind {
             case "client.open":
-                events.append(SwarmChecker.Event(timeNanos: event.timeNanos, .open(client: client, next: UInt64(event.b))))
+                events.append(SwarmChecker.Event(timeNanos: event.timeNanos, .open(client: client, epoch: UInt64(event.a), next: UInt64(event.b))))
             case "client.message":
                 events.append(SwarmChecker.Event(timeNanos: event.timeNanos, .deliver(client: client, offset: UInt64(event.a))))
             case "client.switch":
