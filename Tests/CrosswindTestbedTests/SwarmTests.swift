@@ -63,7 +63,7 @@ import Testing
             #expect(budget.budgetNanos == Int64(scenario.budgetMs) * 1_000_000, "seed \(seed)")
             #expect(loaded.workload.end.nanoseconds == budget.deadlineNanos)
             for fault in scenario.faults {
-                kinds.insert(fault.kind.fileKeyForTests)
+                kinds.insert(fault.kind.timelineKey)
                 if case .restartServer(let persist) = fault.kind {
                     restarts.insert(persist)
                     let restart = try #require(loaded.timeline.first { if case .restartServer = $0.action { return true } else { return false } })
@@ -188,18 +188,6 @@ import Testing
     }
 }
 
-extension SwarmScenario.Fault.Kind {
-    var fileKeyForTests: String {
-        switch self {
-        case .partition: return "partition"
-        case .setLink: return "setLink"
-        case .flap: return "flap"
-        case .firewall: return "firewall"
-        case .proxyPolicy: return "setProxyPolicy"
-        case .restartServer: return "restartServer"
-        }
-    }
-}
 
 /// `crosswind sweep --swarm` as scripts call it.
 @Suite(.tags(.swarm, .externalTool)) struct SwarmCommandTests {

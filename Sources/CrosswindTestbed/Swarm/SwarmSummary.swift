@@ -73,7 +73,7 @@ public struct SwarmSummary: Codable, Sendable, Equatable {
         } else {
             self.passed += 1
         }
-        for fault in scenario.faults { self.faultsDrawn[fault.kind.fileKey, default: 0] += 1 }
+        for fault in scenario.faults { self.faultsDrawn[fault.kind.summaryLabel, default: 0] += 1 }
         if scenario.mayExceedReplayWindow { self.longOutages += 1 }
         self.incompleteResumes += incompleteResumes
     }
@@ -113,15 +113,22 @@ public struct SwarmSummary: Codable, Sendable, Equatable {
 }
 
 extension SwarmScenario.Fault.Kind {
-    /// The timeline key the fault is written with (a restart without its history says so).
-    var fileKey: String {
+    /// The timeline key the fault is written with in its experiment file.
+    public var timelineKey: String {
         switch self {
         case .partition: return "partition"
         case .setLink: return "setLink"
         case .flap: return "flap"
         case .firewall: return "firewall"
         case .proxyPolicy: return "setProxyPolicy"
-        case .restartServer(let persist): return persist ? "restartServer" : "restartServer(new epoch)"
+        case .restartServer: return "restartServer"
         }
+    }
+
+    /// How the summary counts the fault: its timeline key, with a restart without its history
+    /// told apart.
+    var summaryLabel: String {
+        if case .restartServer(persist: false) = self { return "restartServer(new epoch)" }
+        return self.timelineKey
     }
 }
