@@ -107,7 +107,10 @@ final class ToxicLink: ToxicConnectionActions {
             try? self.front.pipeline.syncOperations.addHandler(ToxicRelayHandler(peer: channel))
             try? self.front.syncOptions?.setOption(.autoRead, value: true)
         case .failure:
-            // Upstream down: the client sees its connection closed, as with toxiproxy.
+            // Upstream down. Through the HTTP proxy the client's request is answered `502` (its
+            // upstream handler learns of the failure when the failed channel is torn down);
+            // a plain relay closes the client's connection, as toxiproxy does.
+            guard self.mode != .http else { return }
             self.front.close(promise: nil)
         }
     }

@@ -171,6 +171,9 @@ public final class HTTPProxyPolicyCell: @unchecked Sendable {
     public internal(set) var tlsRefused = 0
     public internal(set) var tlsTunnelled = 0
     public internal(set) var tlsIntercepted = 0
+    /// Requests (and `CONNECT`s) answered `502 Bad Gateway` because the upstream connection
+    /// could not be opened (refused, timed out, unreachable).
+    public internal(set) var badGateways = 0
 
     /// Connections being served per client address, and those waiting for a slot, in order.
     var activeByClient: [String: Int] = [:]

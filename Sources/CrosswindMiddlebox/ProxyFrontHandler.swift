@@ -49,6 +49,8 @@ final class ProxyFrontHandler: ChannelInboundHandler, RemovableChannelHandler {
     /// A `CONNECT` whose request has not ended yet: it is acted on at its end, once the
     /// decoder has delivered every part of it.
     private var pendingConnect: HTTPRequestHead?
+    /// A `CONNECT` is waiting for its tunnel's upstream connection (it is owed a response).
+    private var connectRequested = false
 
     init(
         policy: HTTPProxyPolicyCell, explicit: Bool, upstreamTLS: Bool, client: String?,
@@ -206,6 +208,18 @@ final class ProxyFrontHandler: ChannelInboundHandler, RemovableChannelHandler {
         context.writeAndFlush(self.wrapOutboundOut(.end(nil))).whenComplete { _ in pair.value.closeBoth() }
     }
 
+    /// The upstream connection could not be opened (refused, timed out, unreachable): the
+    /// request waiting for it is answered `502 Bad Gateway`, as Squid, nginx and HAProxy do,
+    /// and the pair is closed. With nothing to answer, the pair just closes.
+    func upstreamUnreachable(_ reason: String) {
+        guard let context = self.context, !self.pair.closed else { return }
+        guard self.responsesOwed > 0 || self.connectRequested, !self.responseHeadSent, !self.upgraded else {
+            return self.pair.closeBoth()
+        }
+        self.policy.badGateways += 1
+        self.respond(context, status: .badGateway, "proxy: cannot reach the upstream server (\(reason))\n")
+    }
+
     private func ensureUpstream() {
         guard self.back == nil else { return }
         let back = ProxyBackHandler(front: self, pair: self.pair)
@@ -256,11 +270,14 @@ final class ProxyFrontHandler: ChannelInboundHandler, RemovableChannelHandler {
             frontRelay.peer = backRelay
             backRelay.peer = frontRelay
             let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
+            self.connectRequested = true
             backRelay.onActive = {
                 let context = loopBound.value
                 HTTPProxy.switchToRaw(context, relay: frontRelay)
                 Self.writeConnectionEstablished(context.channel)
             }
+            let front = NIOLoopBound(self, eventLoop: context.eventLoop)
+            backRelay.onConnectFailure = { reason in front.value.upstreamUnreachable(reason) }
             let pair = self.pair
             self.openUpstream(target) { upstream in
                 pair.back = upstream

@@ -13,6 +13,8 @@ final class ProxyBackHandler: ChannelInboundHandler, RemovableChannelHandler {
     /// until it is connected); written in order when it is.
     private var queued: [HTTPClientRequestPart] = []
     private var active = false
+    /// Whether the front was told the connection never came up (told once).
+    private var failureReported = false
 
     init(front: ProxyFrontHandler, pair: ProxyPair) {
         self.front = front
@@ -24,9 +26,20 @@ final class ProxyBackHandler: ChannelInboundHandler, RemovableChannelHandler {
         self.pair.back = context.channel
     }
 
-    /// Drops the context, which holds this handler (see ``ProxyFrontHandler``).
+    /// Drops the context, which holds this handler (see ``ProxyFrontHandler``). Removed before
+    /// it was ever connected, the connection failed (a real socket's failed connect is closed
+    /// and torn down without an error passing through the pipeline).
     func handlerRemoved(context: ChannelHandlerContext) {
         self.context = nil
+        self.connectFailed("connection failed")
+    }
+
+    /// The upstream connection ended before it was established: the front answers `502`.
+    private func connectFailed(_ reason: String) {
+        // A closed pair may have outlived its front handler (held unowned).
+        guard !self.active, !self.failureReported, !self.pair.closed else { return }
+        self.failureReported = true
+        self.front.upstreamUnreachable(reason)
     }
 
     func channelActive(context: ChannelHandlerContext) {
@@ -65,12 +78,12 @@ final class ProxyBackHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        self.pair.closeBoth()
+        if self.active { self.pair.closeBoth() } else { self.connectFailed("connection closed") }
         context.fireChannelInactive()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        self.pair.closeBoth()
+        if self.active { self.pair.closeBoth() } else { self.connectFailed("\(error)") }
     }
 }
 
@@ -89,6 +102,11 @@ final class RawRelay: ChannelInboundHandler, RemovableChannelHandler {
     private var waiting: [ByteBuffer] = []
     /// Called once when this relay's connection comes up (a tunnel's upstream side).
     var onActive: (() -> Void)?
+    /// Called once, with why, when this relay's connection ends without having come up (a
+    /// tunnel's upstream side: the proxy answers the `CONNECT` with `502`). Unset, such an
+    /// end closes the pair.
+    var onConnectFailure: ((String) -> Void)?
+    private var active = false
 
     init(pair: ProxyPair, silent: Bool, gate: WebSocketFrameGate? = nil) {
         self.pair = pair
@@ -103,9 +121,18 @@ final class RawRelay: ChannelInboundHandler, RemovableChannelHandler {
     /// Drops the context, which holds this handler (see ``ProxyFrontHandler``).
     func handlerRemoved(context: ChannelHandlerContext) {
         self.context = nil
+        self.connectFailed("connection failed")
+    }
+
+    private func connectFailed(_ reason: String) {
+        guard !self.active, let onConnectFailure = self.onConnectFailure else { return }
+        self.onConnectFailure = nil
+        onConnectFailure(reason)
     }
 
     func channelActive(context: ChannelHandlerContext) {
+        self.active = true
+        self.onConnectFailure = nil
         context.fireChannelActive()
         if let onActive = self.onActive {
             self.onActive = nil
@@ -148,7 +175,12 @@ final class RawRelay: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        self.pair.closeBoth()
+        if self.active || self.onConnectFailure == nil { self.pair.closeBoth() } else { self.connectFailed("connection closed") }
         context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        guard self.active || self.onConnectFailure == nil else { return self.connectFailed("\(error)") }
+        context.fireErrorCaught(error)
     }
 }

@@ -20,7 +20,7 @@ final class ProxyHarness {
     /// a fresh cell of `policy`; the client connects from `clientAddress`.
     init(
         _ policy: HTTPProxyPolicy = .passThrough, listener: HTTPProxy.Listener = .transparent, cell: HTTPProxyPolicyCell? = nil,
-        loop: EmbeddedEventLoop? = nil, clientAddress: String = "10.0.0.1"
+        loop: EmbeddedEventLoop? = nil, clientAddress: String = "10.0.0.1", upstreamConnects: Bool = true
     ) throws {
         if let loop { self.loop = loop }
         self.client = EmbeddedChannel(loop: self.loop)
@@ -30,6 +30,8 @@ final class ProxyHarness {
             self.upstreamsOpened += 1
             self.upstreamTargets.append(target)
             try! initialize(self.upstream)
+            // Not connecting leaves the upstream connection pending, for the test to fail it.
+            guard upstreamConnects else { return }
             self.upstream.connect(to: try! SocketAddress(ipAddress: "10.0.0.2", port: target?.port ?? 80), promise: nil)
         }
         // An embedded channel's peer is where it "connected to": the proxy keys its per-client cap on it.
