@@ -10,6 +10,7 @@
 
     Scripts/build-release
     .venv/bin/python Scripts/live_saturation.py --out runs/live-saturation
+    .venv/bin/python Scripts/live_saturation.py --only idle   # the memory figure alone
 
 The open-file limit is raised to the hard limit first (both processes inherit it: N
 connections are N sockets on each side). Prints a summary and writes saturation.json.
@@ -103,14 +104,16 @@ def sockets(pid):
 
 
 def idle_memory(binary, connections, out):
-    serve = subprocess.Popen([binary, "serve", "--host", "127.0.0.1", "--port", "0", "--rate", "0"],
+    # Every client comes from 127.0.0.1: lift the per-address cap (4096 by default).
+    serve = subprocess.Popen([binary, "serve", "--host", "127.0.0.1", "--port", "0", "--rate", "0",
+                              "--max-connections-per-address", "0"],
                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
         line = serve.stdout.readline()
         port = int(line.split("127.0.0.1:")[1].split("/")[0])
         time.sleep(1)
         baseline = rss_kib(serve.pid)
-        load = subprocess.Popen([binary, "load", f"http://127.0.0.1:{port}", "--clients", str(connections), "--duration", "8",
+        load = subprocess.Popen([binary, "load", f"http://127.0.0.1:{port}", "--clients", str(connections), "--ramp-up", str(max(1, connections // 1000)), "--duration", "8",
                                  "--drain", "0", "--transport", "websocket", "--threads", "2", "--out", str(out / "idle-load")],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         peak_sockets, at_peak = 0, baseline
@@ -137,25 +140,29 @@ def main():
     parser.add_argument("--start-rate", type=float, default=10, help="first publish rate per client")
     parser.add_argument("--max-rate", type=float, default=1280)
     parser.add_argument("--idle", type=int, default=10000, help="idle connections for the memory figure (0: skip)")
+    parser.add_argument("--only", choices=["saturation", "idle"], help="run one of the two measurements")
     parser.add_argument("--out", type=Path, default=Path("runs/live-saturation"))
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     raise_file_limit(args.idle + 1000)
     result = {}
-    print(f"saturation search: WebSocket, {args.clients} clients, {args.duration} s per step", flush=True)
-    result["saturation"] = saturation(args.bin, args.clients, args.duration, args.out, args.start_rate, args.max_rate)
-    best = result["saturation"]["best"]
-    if best:
-        print(f"highest fan-out held (p99 < 50 ms, every message delivered): {best['deliveredMsgPerSec']:.0f} msg/s "
-              f"({args.clients} clients x {best['ratePerClient']:g} msg/s, p99 {best['p99Ms']:.1f} ms)")
-    else:
-        print("no rate was held")
-    if args.idle > 0:
+    best = None
+    if args.only != "idle":
+        print(f"saturation search: WebSocket, {args.clients} clients, {args.duration} s per step", flush=True)
+        result["saturation"] = saturation(args.bin, args.clients, args.duration, args.out, args.start_rate, args.max_rate)
+        best = result["saturation"]["best"]
+        if best:
+            print(f"highest fan-out held (p99 < 50 ms, every message delivered): {best['deliveredMsgPerSec']:.0f} msg/s "
+                  f"({args.clients} clients x {best['ratePerClient']:g} msg/s, p99 {best['p99Ms']:.1f} ms)")
+        else:
+            print("no rate was held")
+    if args.idle > 0 and args.only != "saturation":
         print(f"memory per idle connection: {args.idle} WebSocket connections", flush=True)
         result["idle"] = idle_memory(args.bin, args.idle, args.out)
     (args.out / "saturation.json").write_text(json.dumps(result, indent=2))
     print(f"written {args.out / 'saturation.json'}")
-    return 0 if best and result.get("idle", {}).get("connectionsHeld", 1) > 0 else 1
+    saturation_ran = args.only == "idle" or best is not None
+    return 0 if saturation_ran and result.get("idle", {}).get("connectionsHeld", 1) > 0 else 1
 
 
 if __name__ == "__main__":

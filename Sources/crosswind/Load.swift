@@ -44,6 +44,8 @@ struct Load: ParsableCommand {
     var transport = "websocket"
     @Option(help: "Seconds after the window in which messages still in flight count (a buffering proxy delays them).")
     var drain = 1
+    @Option(help: "Seconds over which the clients start, evenly spread (many thousands of connects in one second overflow a listen backlog).")
+    var rampUp = 1
     @Option(help: "Event-loop threads for the clients.")
     var threads = 2
     @Option(help: "Seed the clients' random streams derive from (by client name).")
@@ -63,8 +65,8 @@ struct Load: ParsableCommand {
             printError("load: expected a URL like http://127.0.0.1:8080 or https://localhost:8443")
             throw ExitCode(ExitStatus.invalidInput)
         }
-        guard self.clients > 0, self.duration > 0, self.threads > 0, self.drain >= 0 else {
-            printError("load: clients, duration and threads must be positive, drain not negative")
+        guard self.clients > 0, self.duration > 0, self.threads > 0, self.drain >= 0, self.rampUp > 0 else {
+            printError("load: clients, duration, threads and ramp-up must be positive, drain not negative")
             throw ExitCode(ExitStatus.invalidInput)
         }
         var configuration = LoadGenerator.Configuration()
@@ -74,6 +76,7 @@ struct Load: ParsableCommand {
         configuration.duration = .seconds(Int64(self.duration))
         configuration.threads = self.threads
         configuration.drain = .seconds(Int64(self.drain))
+        configuration.rampUp = .seconds(Int64(self.rampUp))
         configuration.seed = self.seed
         configuration.tls = try self.tlsSettings(scheme: scheme)
         configuration.log = { line in printError("load: \(line)") }
