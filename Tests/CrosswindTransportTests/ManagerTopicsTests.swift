@@ -53,11 +53,12 @@ import Testing
         // Resuming replays 1...2 of prices and 1 of orders.
         _ = m(.welcomesReceived(.a1, [Self.welcome("prices", next: 1, live: 3), Self.welcome("orders", next: 1, live: 2)]), at: 80)
         #expect(m.machine.deadline(of: .confirm(.a1)) != nil, "a replay to catch up")
-        _ = m(.messageReceived(.a1, Self.msg("prices", 1)), at: 100)
-        // prices reaches its live end: orders still owes its own.
-        #expect(m(.messageReceived(.a1, Self.msg("prices", 2)), at: 110) == [.deliver(Self.msg("prices", 2))])
+        // orders reaches its live end first: prices still owes its own.
+        #expect(m(.messageReceived(.a1, Self.msg("orders", 1)), at: 100) == [.deliver(Self.msg("orders", 1))])
         #expect(m.machine.deadline(of: .confirm(.a1)) != nil)
-        #expect(m(.messageReceived(.a1, Self.msg("orders", 1)), at: 120) == [.cancelTimer(.confirm(.a1)), .deliver(Self.msg("orders", 1))])
+        _ = m(.messageReceived(.a1, Self.msg("prices", 1)), at: 110)
+        #expect(m.machine.deadline(of: .confirm(.a1)) != nil)
+        #expect(m(.messageReceived(.a1, Self.msg("prices", 2)), at: 120) == [.cancelTimer(.confirm(.a1)), .deliver(Self.msg("prices", 2))])
     }
 
     @Test func aTopicWhoseReplayStopsShortFailsTheConnection() {
@@ -76,6 +77,46 @@ import Testing
         }
         #expect(actions.contains(.close(.websocket, .a1)), "\(actions)")
         #expect(m.switches.last == .fallbackCatchUpStalled, "\(m.switches)")
+    }
+
+    @Test func anUpgradeProbeResumesEveryTopicAndSwitchesOnceEveryTopicCaughtUp() {
+        // On SSE (remembered for the office), two topics; WebSocket is probed after 300 s.
+        var m = ManagerScript(memory: remembering(.sse))
+        _ = m(.start(networkIdentity: "office"), at: 0)
+        _ = m(.connected(.a1), at: 40)
+        _ = m(.welcomesReceived(.a1, [Self.welcome("prices", next: 1, live: 1), Self.welcome("orders", next: 1, live: 1)]), at: 80)
+        _ = m(.messageReceived(.a1, Self.msg("prices", 1)), at: 1_000)
+        _ = m(.messageReceived(.a1, Self.msg("orders", 1)), at: 1_010)
+        m.keepAlive(.a1, firstBeat: 25_080, lastBeat: 300_080)
+        #expect(m(.timerFired(.probe), at: 300_080).contains(.open(.websocket, .a2, resumeFrom: nil)))
+        #expect(m.machine.resumePositions(of: .a2).description == "prices@7:1,orders@7:1")
+        _ = m(.connected(.a2), at: 300_120)
+        // Both topics published up to 3 meanwhile: the probe owes 2...3 of each.
+        _ = m(.welcomesReceived(.a2, [Self.welcome("prices", next: 2, live: 4), Self.welcome("orders", next: 2, live: 4)]), at: 300_160)
+        #expect(m.machine.openTransport?.method == .sse)
+        for offset: UInt64 in [2, 3] { _ = m(.messageReceived(.a2, Self.msg("prices", offset)), at: 300_170) }
+        // prices has caught up on the probe; orders has not: no switch yet.
+        #expect(m.machine.openTransport?.method == .sse)
+        _ = m(.messageReceived(.a2, Self.msg("orders", 2)), at: 300_180)
+        let switched = m(.messageReceived(.a2, Self.msg("orders", 3)), at: 300_190)
+        #expect(switched.contains(.methodChanged(from: .sse, to: .websocket, reason: .upgradeProbeSucceeded)))
+        #expect(m.machine.lastDeliveredEach.description == "prices@7:3,orders@7:3")
+    }
+
+    @Test func aProbeThatCannotResumeOneTopicIsNotSwitchedTo() {
+        var m = ManagerScript(memory: remembering(.sse))
+        _ = m(.start(networkIdentity: "office"), at: 0)
+        _ = m(.connected(.a1), at: 40)
+        _ = m(.welcomesReceived(.a1, [Self.welcome("prices", next: 1, live: 1), Self.welcome("orders", next: 1, live: 1)]), at: 80)
+        _ = m(.messageReceived(.a1, Self.msg("orders", 1)), at: 1_010)
+        m.keepAlive(.a1, firstBeat: 25_080, lastBeat: 300_080)
+        _ = m(.timerFired(.probe), at: 300_080)
+        _ = m(.connected(.a2), at: 300_120)
+        // orders cannot be resumed from 7:1 on the probe: switching would open a gap there.
+        let failed = m(.welcomesReceived(.a2, [Self.welcome("prices", next: 1, live: 1), Self.welcome("orders", next: 5, live: 5, recovered: false)]), at: 300_160)
+        #expect(failed.contains(.close(.websocket, .a2)), "\(failed)")
+        #expect(m.machine.openTransport?.method == .sse)
+        #expect(m.machine.lastDeliveredEach.description == "prices@7:0,orders@7:1")
     }
 
     @Test func theSingleTopicManagerNamesNoTopic() {
