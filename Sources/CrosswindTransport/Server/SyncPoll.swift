@@ -4,9 +4,9 @@ import NIOHTTP1
 /// A Custom Sync request's parameters: `GET /sync?topic=T[&since=E:O][&limit=N][&wait=MS]`
 /// with an optional `If-None-Match`; several topics: `topics=A,B[&since=A@E:O,B@E:O]`.
 struct SyncRequest {
-    /// Multiplexed (`topics=`): the topics and the client's position in each (a topic without
-    /// one starts live); empty for the classic one-topic request.
+    /// Multiplexed (`topics=`): the topics; empty for the classic one-topic request.
     var topics: [String] = []
+    /// Multiplexed: the client's position in each topic (a topic without one starts live).
     var sinceEach = TopicCursors()
     /// The client's position (the cursor of the last message it has), if any.
     var since: StreamCursor?
@@ -85,8 +85,11 @@ final class SyncPoll: TopicSubscriber, ActiveResponse {
     /// When a held request gives up waiting (the router's timer calls ``expire(now:)``).
     var deadline: NIODeadline?
 
-    /// The topics the request follows (one unless multiplexed).
-    var topics: [String] { self.request.isMultiplexed ? self.request.topics : [self.topic] }
+    /// Runs `body` for each topic the request follows (one unless multiplexed), without
+    /// building a list for the classic request.
+    private func forEachTopic(_ body: (String) -> Void) {
+        if self.request.isMultiplexed { self.request.topics.forEach(body) } else { body(self.topic) }
+    }
 
     init(router: HTTPRouter, context: ChannelHandlerContext, hub: TopicHub, topic: String, request: SyncRequest, head: HTTPRequestHead, session: String?) {
         self.session = session
@@ -113,7 +116,7 @@ final class SyncPoll: TopicSubscriber, ActiveResponse {
     /// router owns one timer per connection (held requests come one after another on it), so
     /// holding costs no scheduled task of its own and no cancellation.
     func hold() {
-        for topic in self.topics { _ = self.hub.subscribe(self, to: topic) }
+        self.forEachTopic { _ = self.hub.subscribe(self, to: $0) }
         let deadline = self.context.eventLoop.now + self.request.wait
         self.deadline = deadline
         self.router.wakeUp(at: deadline)
@@ -132,7 +135,7 @@ final class SyncPoll: TopicSubscriber, ActiveResponse {
 
     /// Ends a held request: what is new now (nothing, when the wait ended).
     private func answerNow(_ now: NIODeadline) {
-        for topic in self.topics { self.hub.unsubscribe(self, from: topic) }
+        self.forEachTopic { self.hub.unsubscribe(self, from: $0) }
         guard !self.request.isMultiplexed else { return self.answerMultiplexed(self.resumeAll(now: now)) }
         self.answer(self.hub.resume(self.topic, from: self.request.since, limit: self.request.limit, now: now))
     }
@@ -140,7 +143,7 @@ final class SyncPoll: TopicSubscriber, ActiveResponse {
     func cancel() {
         guard !self.done else { return }
         self.done = true
-        for topic in self.topics { self.hub.unsubscribe(self, from: topic) }
+        self.forEachTopic { self.hub.unsubscribe(self, from: $0) }
     }
 
     private func answer(_ resumption: Resumption) {
