@@ -45,9 +45,6 @@ enum ModelRules {
                 }
             }
             if let manager = group.manager { self.manager(manager, at: "\(path).manager", r) }
-            if let topics = group.topics, let reason = multiplexProblem(group, topicCount: topics.count) {
-                r.report(["\(path).multiplex", "\(path).topics", path], reason)
-            }
         }
         tcp(topology.server.tcp, at: "server.tcp", r)
         middleboxes(topology, groupNamesComplete: groupNamesComplete, r)
@@ -77,17 +74,8 @@ enum ModelRules {
         }
     }
 
-    /// Why `group` cannot follow `topicCount` topics as configured, if it cannot: multiplexing
-    /// several topics on one connection is implemented for SSE and WebSocket clients without a
-    /// manager.
-    static func multiplexProblem(_ group: ClientGroup, topicCount: Int) -> String? {
-        guard topicCount > 1, group.multiplex, group.manager != nil || group.transport == .sync else { return nil }
-        return "group '\(group.name)': several topics on one connection (multiplex: true) are implemented for transport: sse or websocket without manager:; set multiplex: false for one connection per topic"
-    }
-
     /// Checks the topics of the groups against the workload: a group follows only topics the
-    /// workload publishes, and a group that follows all of them (no `topics:` of its own) can
-    /// multiplex them. Reported at the workload's topics.
+    /// workload publishes. Reported at the workload's topics.
     static func groupTopics(_ topology: Topology, workload: Workload, _ r: some RuleReporter) {
         guard !r.hasProblem("workload.topics"), !r.hasProblem("workload.topic") else { return }
         for group in topology.groups {
@@ -96,8 +84,6 @@ enum ModelRules {
                 if let stranger = topics.first(where: { !workload.topics.contains($0) }) {
                     r.report(candidates, "group '\(group.name)' follows topic '\(stranger)', which the workload does not publish")
                 }
-            } else if let reason = multiplexProblem(group, topicCount: workload.topics.count) {
-                r.report(candidates, reason)
             }
         }
     }

@@ -215,7 +215,7 @@ extension Schema {
         )
         static let multiplex = SchemaKey<Bool>.key(
             "multiplex", .boolean, default: true,
-            "With several topics: `true`, a tab carries all of them over one connection (a multi-topic SSE stream); `false`, it opens one connection per topic, as a page with one EventSource per topic does. Multiplexing is implemented for `transport: sse` and `websocket` without `manager:`.",
+            "With several topics: `true`, a tab carries all of them over one connection (a multi-topic SSE stream, WebSocket or Custom Sync poll; with `manager:`, one manager per tab that keeps every topic's position across fallbacks and probes); `false`, it opens one connection per topic, as a page with one EventSource per topic does.",
             example: "false"
         )
         static let browser = KeyInfo(

@@ -178,6 +178,12 @@ extension ExperimentRun {
                     if group.multiplex && topics.count > 1 {
                         let subscription = TabSubscription(agents: tabAgents, run: self)
                         self.tabs.append(subscription)
+                        if group.manager != nil {
+                            self.simulation.schedule(at: connectTime) { [unowned self] in
+                                self.startManager(subscription, from: node, group: group, groupIndex: groupIndex, member: member)
+                            }
+                            continue
+                        }
                         self.simulation.schedule(at: connectTime) { [unowned self] in
                             self.connect(subscription, from: node, group: group, groupIndex: groupIndex, member: member, resumeFrom: TopicCursors())
                         }
@@ -216,8 +222,10 @@ extension ExperimentRun {
             configuration.resumeFromEach = resumeFrom
             client = WebSocketClient(configuration: configuration, random: self.simulation.random.fork("client:\(tab.agents[0].agent.name)"), delegate: tab)
         case .sync:
-            // A run takes its experiment as given; `Experiment.validate()` refuses this.
-            preconditionFailure("group \(group.name): Custom Sync cannot carry several topics on one connection")
+            var configuration = group.syncConfiguration(host: host, topic: tab.topics[0])
+            configuration.topics = tab.topics
+            configuration.resumeFromEach = resumeFrom
+            client = SyncClient(configuration: configuration, random: self.simulation.random.fork("client:\(tab.agents[0].agent.name)"), delegate: tab)
         case .sse:
             var configuration = group.sseConfiguration(host: host, topic: tab.topics[0], resumeFrom: nil)
             configuration.topics = tab.topics
@@ -269,6 +277,29 @@ extension ExperimentRun {
             webSocketPort: server.webSocketPort ?? server.port, tls: server.tls, explicitProxy: explicitProxy,
             pool: self.browserPools[node]
         )
+    }
+
+    /// Starts a tab's multiplexed manager: one connection for all its topics on whichever
+    /// transport the manager is on, every topic accounted for by its own agent.
+    private func startManager(_ tab: TabSubscription, from node: NodeID, group: ClientGroup, groupIndex: Int, member: Int) {
+        let lead = tab.agents[0].agent
+        for (_, agent) in tab.agents {
+            self.simulation.trace.record(self.simulation.now, agent.traceComponent, self.kindConnect, Int64(groupIndex), Int64(member))
+            if agent.startedAt == nil { agent.startedAt = self.simulation.now }
+        }
+        let host = self.experiment.topology.server.name
+        guard var configuration = group.managerConfiguration(host: host, topic: tab.topics[0], clientID: lead.name) else { return }
+        configuration.topics = tab.topics
+        let connector = SimulatedConnector(path: self.clientPath(for: group, from: node))
+        var seedStream = self.simulation.random.fork("manager:\(lead.name)")
+        let manager = RealtimeCommunicationManager(configuration: configuration, eventLoop: self.simulation.loop, connector: connector, seed: seedStream.next())
+        manager.delegate = tab
+        for (_, agent) in tab.agents { agent.manager = manager }
+        manager.start()
+        if let sends = self.experiment.workload.clientSends, lead.sendsScheduled == false {
+            lead.sendsScheduled = true
+            self.scheduleClientSends(lead, sends, index: 0)
+        }
     }
 
     private func startManager(_ agent: ClientAgent, from node: NodeID, group: ClientGroup, configuration: RealtimeCommunicationManager.Configuration) {

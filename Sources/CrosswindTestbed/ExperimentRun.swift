@@ -67,6 +67,12 @@ public final class ExperimentRun {
     var agents: [ClientAgent] = []
     /// The tabs that multiplex their topics (their clients hold them weakly, as delegates).
     var tabs: [TabSubscription] = []
+
+    /// Every manager once (a multiplexed tab's agents share theirs), in the order of the agents.
+    var managers: [RealtimeCommunicationManager] {
+        var seen = Set<ObjectIdentifier>()
+        return self.agents.compactMap(\.manager).filter { seen.insert(ObjectIdentifier($0)).inserted }
+    }
     var captures: [PacketCapture] = []
     let options: RunOptions
 

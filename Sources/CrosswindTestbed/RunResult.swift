@@ -106,7 +106,7 @@ public struct RunResult {
                 offered: run.clientMessagesSent,
                 delivered: run.clientMessagesDelivered,
                 duplicated: run.clientMessagesDuplicated,
-                unacknowledged: run.agents.reduce(0) { $0 + ($1.manager?.unacknowledgedSends ?? 0) }
+                unacknowledged: run.managers.reduce(0) { $0 + $1.unacknowledgedSends }
             )
         )
         observation.firstDeliveries = firstDeliveries
@@ -116,7 +116,7 @@ public struct RunResult {
     /// The managers' per-transport figures, summed over every managed client.
     static func transportFigures(_ run: ExperimentRun) -> [String: Report.TransportFigures] {
         let now = run.simulation.now
-        let managers = run.agents.compactMap(\.manager).map { manager in
+        let managers = run.managers.map { manager in
             Dictionary(uniqueKeysWithValues: TransportMethod.allCases.map { ($0, manager.state.performance(of: $0, now: now)) })
         }
         return Report.TransportFigures.summing(managers)

@@ -11,8 +11,13 @@ import NIOCore
 /// advised retry, naming each topic's last position (a browser's EventSource does the same with
 /// the composite `Last-Event-ID`); a WebSocket without a manager, like any, does not reconnect.
 ///
+/// With a manager (a group with `manager:`), the tab is the manager's delegate instead: the
+/// manager keeps each topic's position across reconnects and transport switches, and the tab
+/// hands each topic's deliveries, welcomes and incomplete recoveries to its agent, and every
+/// transport change to all of them.
+///
 /// Calling contract: confined to the simulation loop, like its agents.
-final class TabSubscription: RealtimeClientDelegate {
+final class TabSubscription: RealtimeClientDelegate, RealtimeManagerDelegate {
     /// The agents by topic, in the order the tab asks for the topics.
     let agents: [(topic: String, agent: ClientAgent)]
     /// The connection's client, while there is one.
@@ -43,6 +48,28 @@ final class TabSubscription: RealtimeClientDelegate {
 
     func realtimeClient(_ client: any RealtimeTransportClient, heartbeatAt time: NIODeadline) {
         for entry in self.agents { entry.agent.realtimeClient(client, heartbeatAt: time) }
+    }
+
+    // MARK: RealtimeManagerDelegate
+
+    func manager(_ manager: RealtimeCommunicationManager, deliver message: RealtimeMessage, at time: NIODeadline) {
+        self.agent(for: message.topic)?.manager(manager, deliver: message, at: time)
+    }
+
+    func manager(_ manager: RealtimeCommunicationManager, latencyOf message: RealtimeMessage, at time: NIODeadline) -> TimeAmount? {
+        self.agent(for: message.topic)?.manager(manager, latencyOf: message, at: time)
+    }
+
+    func manager(_ manager: RealtimeCommunicationManager, methodChangedFrom from: TransportMethod?, to: TransportMethod, reason: MethodChangeReason, at time: NIODeadline) {
+        for entry in self.agents { entry.agent.manager(manager, methodChangedFrom: from, to: to, reason: reason, at: time) }
+    }
+
+    func manager(_ manager: RealtimeCommunicationManager, opened method: TransportMethod, welcome: Welcome, at time: NIODeadline) {
+        self.agent(for: welcome.topic)?.manager(manager, opened: method, welcome: welcome, at: time)
+    }
+
+    func manager(_ manager: RealtimeCommunicationManager, recoveryIncompleteIn topic: String, after last: StreamCursor, resumesAt: StreamCursor, at time: NIODeadline) {
+        self.agent(for: topic)?.manager(manager, recoveryIncompleteAfter: last, resumesAt: resumesAt, at: time)
     }
 
     func realtimeClient(_ client: any RealtimeTransportClient, closed reason: ClientCloseReason, at time: NIODeadline) {

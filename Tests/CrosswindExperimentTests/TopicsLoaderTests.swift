@@ -51,15 +51,20 @@ import Testing
         ("browser: { connections: 6 }", "  rate: 5\n  size: 100\n  duration: 1s", "unknown key 'connections'"),
         ("topics: [news]", "  topics: [a, b]\n  rate: 5\n  size: 100\n  duration: 1s",
          "workload.topics: group 'g' follows topic 'news', which the workload does not publish"),
-        // Several topics on one connection: SSE without a manager only.
-        ("transport: sync", "  topics: [a, b]\n  rate: 5\n  size: 100\n  duration: 1s",
-         "group 'g': several topics on one connection (multiplex: true) are implemented for transport: sse or websocket without manager:"),
-        ("topics: [a, b]\nmanager: {}", "  topics: [a, b]\n  rate: 5\n  size: 100\n  duration: 1s",
-         "several topics on one connection (multiplex: true) are implemented for transport: sse or websocket without manager:"),
     ])
     func problems(group: String, workload: String, expected: String) {
         let problem = TestSupport.experimentError(TestSupport.experiment(group: group, workload: workload))?.description ?? "(none)"
         #expect(problem.contains(expected), "\(problem)")
+    }
+
+    @Test func oneConnectionForSeveralTopicsWorksOnEveryTransportAndUnderAManager() throws {
+        for group in ["transport: sync", "transport: websocket", "topics: [a, b]\nmanager: {}"] {
+            let experiment = try ExperimentLoader.parse(
+                yaml: TestSupport.experiment(group: group, workload: "  topics: [a, b]\n  rate: 5\n  size: 100\n  duration: 1s"),
+                file: "t.yaml", baseDirectory: "."
+            )
+            #expect(experiment.topology.groups.first?.multiplex == true)
+        }
     }
 
     @Test func oneConnectionPerTopicWorksOnEveryTransport() throws {
@@ -86,6 +91,6 @@ import Testing
         experiment.topology.groups[0].tabs = 1
         experiment.topology.groups[0].transport = .sync
         messages = experiment.validationProblems().map(\.message)
-        #expect(messages.contains { $0.contains("several topics on one connection") }, "\(messages)")
+        #expect(messages.isEmpty, "\(messages)")
     }
 }

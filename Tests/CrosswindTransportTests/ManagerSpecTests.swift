@@ -173,7 +173,7 @@ struct SpecDriver {
                 self.observed.opens.append([method.rawValue, cursor?.description])
             case .deliver(let message):
                 self.observed.delivered.append(Int(message.offset))
-            case .recoveryIncomplete(let last, let resumesAt):
+            case .recoveryIncomplete(let last, let resumesAt, _):
                 self.observed.incomplete.append([last.description, resumesAt.description])
             case .transmit(_, _, let sequence, _):
                 self.observed.transmits.append(Int(sequence))

@@ -5,10 +5,11 @@ import NIOEmbedded
 import NIOHTTP1
 
 /// Custom Sync's server side on one kept-alive connection: a program of requests drawn from the
-/// input — `GET /sync` with any query (`since`, `limit`, `wait`, `topic`, `client`, unknown
-/// names; values well-formed or not) and any `If-None-Match`, `POST /send` with any body,
-/// publishes, time passing (held long-polls expire), raw bytes — through NIO's HTTP codec and
-/// the real router. Never traps; the hub's offsets stay in order.
+/// input — `GET /sync` with any query (`since`, `limit`, `wait`, `topic`, `topics`, `client`,
+/// unknown names; one topic or several with a cursor per topic; values well-formed or not) and
+/// any `If-None-Match`, `POST /send` with any body, publishes, time passing (held long-polls
+/// expire), raw bytes — through NIO's HTTP codec and the real router. Never traps; the hub's
+/// offsets stay in order.
 @_cdecl("FuzzSyncRequest_main")
 public func entryPoint(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>) -> CInt {
     runLibFuzzer(argc, argv, fuzz)
@@ -31,7 +32,7 @@ public func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     } catch {
         fatalError("set-up failed: \(error)")
     }
-    let names = ["topic", "since", "limit", "wait", "client", "session", "cursor"]
+    let names = ["topic", "topics", "since", "limit", "wait", "client", "session", "cursor"]
     var published: UInt64 = 0
     steps: for _ in 0..<64 {
         guard !input.isEmpty, channel.isActive else { break }
@@ -41,10 +42,12 @@ public func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
             for _ in 0..<input.int(below: 6) {
                 let name = input.bool() ? names[input.int(below: names.count)] : targetSafe(input.chunk())
                 let value: String
-                switch input.int(below: 4) {
+                switch input.int(below: 6) {
                 case 0: value = "\(input.int(below: 3) == 0 ? 41 : 42):\(input.int(below: 300))"
                 case 1: value = String(input.int(below: 70_000))
                 case 2: value = "metrics"
+                case 3: value = input.bool() ? "metrics,alerts" : "metrics,metrics"
+                case 4: value = "metrics@\(input.int(below: 3) == 0 ? 41 : 42):\(input.int(below: 300)),alerts@42:\(input.int(below: 300))"
                 default: value = targetSafe(input.chunk())
                 }
                 query.append(input.bool() ? "\(name)=\(value)" : name)

@@ -20,6 +20,12 @@ public struct SyncClientConfiguration: TransportClientConfiguration {
     public var errorBackoff = FullJitterBackoff()
     /// Path of the server's endpoint for client messages.
     public var sendPath = "/send"
+    /// Multiplexing: when this lists topics, every poll asks for all of them (`topics=a,b,c`,
+    /// `since=a@E:O,…`, see ``TopicCursors``) instead of `topic`, resuming each topic from its
+    /// entry in `resumeFromEach`. Empty: the classic single-topic poll.
+    public var topics: [String] = []
+    /// Where each topic of a multiplexed poll resumes (topics without an entry start live).
+    public var resumeFromEach = TopicCursors()
 
     public init(_ subscription: ClientSubscription) {
         self.subscription = subscription
@@ -34,6 +40,11 @@ public struct SyncClientConfiguration: TransportClientConfiguration {
 /// The first batch is the application round trip: it opens the client with the batch's
 /// epoch and `recovered` flag, like a welcome. Until then the client is still connecting (its
 /// first request is out, or waiting out a backoff after an HTTP error).
+///
+/// Multiplexed (``SyncClientConfiguration/topics``), each poll asks for several topics: the
+/// first batch welcomes every topic (the delegate hears one `opened` per topic), each topic's
+/// messages are delivered once and in order with a tracker per topic, and every poll names
+/// every topic's position (``lastCursors``).
 ///
 /// Calling contract: as ``WebSocketClient``.
 public final class SyncClient: PostsClientMessages, @unchecked Sendable {
@@ -51,6 +62,10 @@ public final class SyncClient: PostsClientMessages, @unchecked Sendable {
     private var pendingETag: String?
     private var pendingBody: ByteBuffer?
     private var random: any RandomNumberGenerator
+    /// Multiplexed: delivery bookkeeping per topic.
+    private var topicTrackers: TopicTrackers
+    /// Multiplexed: the positions the last batch named (the next poll's `since`).
+    private var sinceEach: TopicCursors
 
     static let closedBeforeAnswer = "closed before a response"
 
@@ -60,11 +75,18 @@ public final class SyncClient: PostsClientMessages, @unchecked Sendable {
         self.delegate = delegate
         self.cursor = configuration.resumeFrom
         self.core = ClientCore(resumeFrom: configuration.resumeFrom)
+        self.topicTrackers = TopicTrackers(topics: configuration.topics, resumeFrom: configuration.resumeFromEach)
+        self.sinceEach = configuration.resumeFromEach
         self.outgoing = SideSender(host: configuration.host, path: configuration.sendPath, token: configuration.accessToken)
     }
 
     /// Delivery bookkeeping within this connection.
     public var tracker: DeliveryTracker { self.core.tracker }
+
+    /// Multiplexed: the position of every topic that has one (what the next poll names).
+    public var lastCursors: TopicCursors { self.topicTrackers.cursors }
+
+    private var isMultiplexed: Bool { !self.configuration.topics.isEmpty }
 
     public func configure(_ channel: any Channel) throws {
         self.beginConnecting(on: channel)
@@ -88,8 +110,16 @@ public final class SyncClient: PostsClientMessages, @unchecked Sendable {
     }
 
     private func sendRequest(_ channel: any Channel) {
-        var uri = "\(self.configuration.target(tokenInQuery: false))&limit=\(self.configuration.batchSize)"
-        if let cursor = self.cursor { uri += "&since=\(cursor)" }
+        var uri: String
+        if self.isMultiplexed {
+            uri = "\(self.configuration.path)?topics=\(self.configuration.topics.joined(separator: ","))"
+            if let id = self.configuration.clientID { uri += "&client=\(id)" }
+            uri += "&limit=\(self.configuration.batchSize)"
+            if !self.sinceEach.isEmpty { uri += "&since=\(self.sinceEach)" }
+        } else {
+            uri = "\(self.configuration.target(tokenInQuery: false))&limit=\(self.configuration.batchSize)"
+            if let cursor = self.cursor { uri += "&since=\(cursor)" }
+        }
         if self.configuration.longPollWait > .zero && self.isOpen {
             uri += "&wait=\(self.configuration.longPollWait.nanoseconds / 1_000_000)"
         }
@@ -131,6 +161,14 @@ public final class SyncClient: PostsClientMessages, @unchecked Sendable {
         guard self.isPolling else { return }
         let now = channel.eventLoop.now
         switch status {
+        case .ok where self.isMultiplexed:
+            guard let batch = self.pendingBody.flatMap(MultiplexedSyncBatch.decode) else {
+                self.fail(.protocolViolation("undecodable sync batch"), channel: channel)
+                return
+            }
+            self.consecutiveErrors = 0
+            self.etag = self.pendingETag
+            self.accept(batch, channel: channel, now: now)
         case .ok:
             guard let batch = self.pendingBody.flatMap(SyncBatch.decode) else {
                 self.fail(.protocolViolation("undecodable sync batch"), channel: channel)
@@ -178,6 +216,49 @@ public final class SyncClient: PostsClientMessages, @unchecked Sendable {
         self.schedulePoll(after: self.pollDelay(full: batch.messages.count >= self.configuration.batchSize), channel: channel)
     }
 
+    private func accept(_ batch: MultiplexedSyncBatch, channel: any Channel, now: NIODeadline) {
+        guard batch.topics.map(\.topic) == self.configuration.topics else {
+            self.fail(.protocolViolation("batch for topics \(batch.topics.map(\.topic))"), channel: channel)
+            return
+        }
+        if case .connecting = self.core.phase {
+            // The first batch welcomes every topic: from its first message of that topic, or
+            // right after the position it names.
+            for entry in batch.topics {
+                let next = batch.messages.first { $0.topic == entry.topic }?.offset ?? entry.cursor.offset &+ 1
+                let welcome = Welcome(topic: entry.topic, epoch: entry.epoch, next: next, recovered: entry.recovered, session: batch.session, live: entry.live)
+                switch self.topicTrackers.welcome(welcome, continuing: false) {
+                case .waiting:
+                    continue
+                case .complete(let welcomes):
+                    self.outgoing.opened(session: batch.session, on: channel)
+                    self.openMultiplexed(welcomes, on: channel)
+                case .unexpected, .discontinuous:
+                    self.fail(.protocolViolation("bad batch for topic \(entry.topic)"), channel: channel)
+                    return
+                }
+            }
+        }
+        for message in batch.messages {
+            guard self.isOpen else { return }
+            switch self.topicTrackers.accept(message) {
+            case nil:
+                self.fail(.protocolViolation("message of topic '\(message.topic)', not subscribed"), channel: channel)
+            case .duplicate?:
+                break
+            case .deliver?, .deliverAfterGap?, .newEpoch?:
+                self.delegate?.realtimeClient(self, received: message, at: now)
+            }
+        }
+        guard self.isOpen else { return }
+        var since = TopicCursors()
+        for entry in batch.topics { since[entry.topic] = entry.cursor }
+        self.sinceEach = since
+        // A topic whose replay `limit` cut short has more waiting: ask again at once.
+        let full = batch.topics.contains { entry in entry.live.map { entry.cursor.offset &+ 1 < $0 } ?? false }
+        self.schedulePoll(after: self.pollDelay(full: full), channel: channel)
+    }
+
     /// A full batch means more is waiting: ask again at once. Long-polling asks again at once
     /// too (the server holds the request); interval polling waits `syncInterval`.
     private func pollDelay(full: Bool) -> TimeAmount {
@@ -214,6 +295,44 @@ struct SyncBatch {
             topic: topic, epoch: epoch, recovered: recovered, cursor: cursor, session: fields.string("session"), messages: messages,
             live: fields.unsigned("live")
         )
+    }
+}
+
+/// A decoded multiplexed Custom Sync response body: every topic's position, and the messages.
+struct MultiplexedSyncBatch {
+    /// One topic's part: its epoch, whether its resume was complete, its position after the
+    /// batch and its live end.
+    struct TopicEntry {
+        var topic: String
+        var epoch: UInt64
+        var recovered: Bool
+        var cursor: StreamCursor
+        var live: UInt64?
+    }
+
+    var topics: [TopicEntry]
+    var session: String?
+    var messages: [RealtimeMessage]
+
+    static func decode(_ buffer: ByteBuffer) -> MultiplexedSyncBatch? {
+        guard let fields = JSONObjectScanner.scan(buffer), fields.string("type") == "batch",
+            let topicList = fields.raw("topics"), let topicElements = JSONObjectScanner.arrayElements(topicList),
+            let list = fields.raw("messages"), let elements = JSONObjectScanner.arrayElements(list)
+        else { return nil }
+        var topics: [TopicEntry] = []
+        for element in topicElements {
+            guard let entry = JSONObjectScanner.scan(element), let topic = entry.string("topic"), let epoch = entry.unsigned("epoch"),
+                let cursorText = entry.string("cursor"), let cursor = StreamCursor(parsing: cursorText[...])
+            else { return nil }
+            let recovered = entry.raw("recovered").map { String(buffer: $0) != "false" } ?? true
+            topics.append(TopicEntry(topic: topic, epoch: epoch, recovered: recovered, cursor: cursor, live: entry.unsigned("live")))
+        }
+        var messages: [RealtimeMessage] = []
+        for element in elements {
+            guard case .message(let message) = WireFrame.decode(element) else { return nil }
+            messages.append(message)
+        }
+        return MultiplexedSyncBatch(topics: topics, session: fields.string("session"), messages: messages)
     }
 }
 

@@ -19,7 +19,11 @@ public protocol RealtimeManagerDelegate: AnyObject {
     /// A resume could not be complete (outside the replay window, or a new epoch): the
     /// messages between the two cursors are gone, and the application is told so.
     func manager(_ manager: RealtimeCommunicationManager, recoveryIncompleteAfter last: StreamCursor, resumesAt: StreamCursor, at time: NIODeadline)
-    /// A transport attempt opened (after its welcome, which is passed on).
+    /// The same for one topic of a multiplexed manager (``RealtimeCommunicationManager/Configuration/topics``).
+    /// By default passed on to ``manager(_:recoveryIncompleteAfter:resumesAt:at:)``.
+    func manager(_ manager: RealtimeCommunicationManager, recoveryIncompleteIn topic: String, after last: StreamCursor, resumesAt: StreamCursor, at time: NIODeadline)
+    /// A transport attempt opened (after its welcome, which is passed on; a multiplexed
+    /// manager is told once per topic, in the order of its topics).
     func manager(_ manager: RealtimeCommunicationManager, opened method: TransportMethod, welcome: Welcome, at time: NIODeadline)
     /// Client message number `sequence` (the count of `send(_:)` calls when it was sent) left
     /// the outbox without an acknowledgement: it is not resent any more.
@@ -33,6 +37,9 @@ public protocol RealtimeManagerDelegate: AnyObject {
 
 extension RealtimeManagerDelegate {
     public func manager(_ manager: RealtimeCommunicationManager, recoveryIncompleteAfter last: StreamCursor, resumesAt: StreamCursor, at time: NIODeadline) {}
+    public func manager(_ manager: RealtimeCommunicationManager, recoveryIncompleteIn topic: String, after last: StreamCursor, resumesAt: StreamCursor, at time: NIODeadline) {
+        self.manager(manager, recoveryIncompleteAfter: last, resumesAt: resumesAt, at: time)
+    }
     public func manager(_ manager: RealtimeCommunicationManager, opened method: TransportMethod, welcome: Welcome, at time: NIODeadline) {}
     public func manager(_ manager: RealtimeCommunicationManager, droppedSend sequence: UInt64, reason: SendDropReason, at time: NIODeadline) {}
     public func manager(_ manager: RealtimeCommunicationManager, latencyOf message: RealtimeMessage, at time: NIODeadline) -> TimeAmount? { nil }
@@ -56,6 +63,11 @@ public final class RealtimeCommunicationManager: RealtimeClientDelegate, @unchec
         /// `Host` header and topic.
         public var host: String
         public var topic: String
+        /// Several topics over one connection on every transport (`topics=a,b,c`; see
+        /// ``TopicCursors``), in place of `topic`: the manager keeps a position per topic across
+        /// reconnects, switches and probes, and counts a transport caught up once it brought every
+        /// topic's live end. Empty: the single `topic`.
+        public var topics: [String] = []
         /// Identity of the network, for the remembered transport.
         public var networkIdentity: String?
         /// A stable client id, so the server recognises resent client messages.
@@ -87,7 +99,8 @@ public final class RealtimeCommunicationManager: RealtimeClientDelegate, @unchec
     private var attempts: [AttemptID: any RealtimeTransportClient] = [:]
     private var attemptOf: [ObjectIdentifier: AttemptID] = [:]
     private var attemptStarted: [AttemptID: NIODeadline] = [:]
-    private var welcomes: [AttemptID: Welcome] = [:]
+    /// Each attempt's welcomes (one per topic when multiplexed), as they arrive.
+    private var welcomes: [AttemptID: [Welcome]] = [:]
     private var timers: [TimerID: NIODeadline] = [:]
 
     public init(configuration: Configuration, eventLoop: any EventLoop, connector: any RealtimeConnector, seed: UInt64, memory: TransportMemory = .init()) {
@@ -136,7 +149,7 @@ public final class RealtimeCommunicationManager: RealtimeClientDelegate, @unchec
         case .open(let method, let attempt, let cursor):
             self.open(method, attempt: attempt, resumeFrom: cursor)
         case .opened(let method, let attempt):
-            if let welcome = self.welcomes[attempt] {
+            for welcome in self.welcomes[attempt] ?? [] {
                 self.delegate?.manager(self, opened: method, welcome: welcome, at: now)
             }
         case .close(_, let attempt):
@@ -155,8 +168,12 @@ public final class RealtimeCommunicationManager: RealtimeClientDelegate, @unchec
             self.delegate?.manager(self, deliver: message, at: now)
         case .gap:
             break  // counted by the machine; the application sees it through recoveryIncomplete
-        case .recoveryIncomplete(let last, let resumesAt):
-            self.delegate?.manager(self, recoveryIncompleteAfter: last, resumesAt: resumesAt, at: now)
+        case .recoveryIncomplete(let last, let resumesAt, let topic):
+            if let topic {
+                self.delegate?.manager(self, recoveryIncompleteIn: topic, after: last, resumesAt: resumesAt, at: now)
+            } else {
+                self.delegate?.manager(self, recoveryIncompleteAfter: last, resumesAt: resumesAt, at: now)
+            }
         case .transmit(_, let attempt, let sequence, let data):
             self.attempts[attempt]?.send(sequence: sequence, data: data)
         case .sendDropped(let sequence, _, let reason):
@@ -179,10 +196,12 @@ public final class RealtimeCommunicationManager: RealtimeClientDelegate, @unchec
 
     private func open(_ method: TransportMethod, attempt: AttemptID, resumeFrom cursor: StreamCursor?) {
         let client: any RealtimeTransportClient
+        let topics = self.configuration.topics
         let subscription = ClientSubscription(
-            host: self.configuration.host, topic: self.configuration.topic, resumeFrom: cursor, clientID: self.configuration.clientID,
+            host: self.configuration.host, topic: topics.first ?? self.configuration.topic, resumeFrom: cursor, clientID: self.configuration.clientID,
             accessToken: self.configuration.accessToken?()
         )
+        let resumeFromEach = topics.isEmpty ? TopicCursors() : self.machine.resumePositions(of: attempt)
         switch method {
         case .websocket:
             var configuration = WebSocketClientConfiguration(subscription)
@@ -194,17 +213,20 @@ public final class RealtimeCommunicationManager: RealtimeClientDelegate, @unchec
             // (nothing heard for heartbeatInterval + heartbeatGrace) decides, as the browser
             // client's does.
             configuration.heartbeatTimeout = self.machine.heartbeatInterval(for: .websocket)
+            (configuration.topics, configuration.resumeFromEach) = (topics, resumeFromEach)
             client = WebSocketClient(configuration: configuration, random: SplitMix64(seed: self.random.next()), delegate: self)
         case .sse:
             var configuration = SSEClientConfiguration(subscription)
             // The manager's own heartbeat check decides; the client's watchdog is a backstop.
             configuration.heartbeatTimeout = (self.configuration.machine.heartbeatInterval + self.configuration.machine.heartbeatGrace) * 2
+            (configuration.topics, configuration.resumeFromEach) = (topics, resumeFromEach)
             client = SSEClient(configuration: configuration, delegate: self)
         case .sync:
             var configuration = SyncClientConfiguration(subscription)
             configuration.syncInterval = self.configuration.syncInterval
             configuration.longPollWait = self.configuration.syncLongPoll
             configuration.batchSize = self.configuration.syncBatchSize
+            (configuration.topics, configuration.resumeFromEach) = (topics, resumeFromEach)
             client = SyncClient(configuration: configuration, random: SplitMix64(seed: self.random.next()), delegate: self)
         }
         let connector = self.connector
@@ -244,8 +266,16 @@ public final class RealtimeCommunicationManager: RealtimeClientDelegate, @unchec
 
     public func realtimeClient(_ client: any RealtimeTransportClient, opened welcome: Welcome, at time: NIODeadline) {
         guard let attempt = self.attemptOf[ObjectIdentifier(client)] else { return }
-        self.welcomes[attempt] = welcome
-        self.handle(.welcomeReceived(attempt, epoch: welcome.epoch, next: welcome.next, recovered: welcome.recovered, live: welcome.live))
+        self.welcomes[attempt, default: []].append(welcome)
+        let topics = self.configuration.topics
+        guard !topics.isEmpty else {
+            self.handle(.welcomeReceived(attempt, epoch: welcome.epoch, next: welcome.next, recovered: welcome.recovered, live: welcome.live))
+            return
+        }
+        // A multiplexed client reports one welcome per topic, one after another: the machine
+        // hears them together, once every topic is welcomed.
+        guard let welcomes = self.welcomes[attempt], welcomes.count == topics.count else { return }
+        self.handle(.welcomesReceived(attempt, welcomes))
     }
 
     public func realtimeClient(_ client: any RealtimeTransportClient, received message: RealtimeMessage, at time: NIODeadline) {

@@ -67,7 +67,7 @@ extension RealtimeManagerStateMachine {
 
     /// A new attempt of the run's transport, resuming after the last delivered message.
     mutating func openAttempt(_ run: Run, now: NIODeadline) -> [Action] {
-        let attempt = Attempt(id: self.newAttemptID(), method: run.method, resumeFrom: self.tracker.last)
+        let attempt = self.newAttempt(run.method)
         self.performanceRecords[run.method].attempts += 1
         self.state = .connecting(run, attempt)
         return [.open(run.method, attempt.id, resumeFrom: attempt.resumeFrom)]
@@ -141,24 +141,17 @@ extension RealtimeManagerStateMachine {
         }
     }
 
-    mutating func welcomeReceived(
-        _ id: AttemptID,
-        epoch: UInt64,
-        next: UInt64,
-        recovered: Bool,
-        live: UInt64?,
-        now: NIODeadline
-    ) -> [Action] {
+    mutating func welcomeReceived(_ id: AttemptID, _ welcomes: [StreamWelcome], now: NIODeadline) -> [Action] {
         switch self.state {
         case .idle, .retrying:
             return self.stale()
         case .connecting(let run, let attempt):
             guard attempt.id == id else { return self.stale() }
-            return self.primaryOpened(run, attempt, epoch: epoch, next: next, recovered: recovered, live: live, now: now)
+            return self.primaryOpened(run, attempt, welcomes, now: now)
         case .open(let run, let connection):
             if connection.id == id { return self.protocolError("second welcome on \(id)") }
             guard let candidate = connection.candidate, candidate.attempt.id == id else { return self.stale() }
-            return self.candidateWelcomed(run, connection, candidate, epoch: epoch, next: next, recovered: recovered, live: live, now: now)
+            return self.candidateWelcomed(run, connection, candidate, welcomes, now: now)
         }
     }
 
@@ -170,15 +163,7 @@ extension RealtimeManagerStateMachine {
     }
 
     /// The attempt's welcome arrived: it is the open transport now.
-    private mutating func primaryOpened(
-        _ run: Run,
-        _ attempt: Attempt,
-        epoch: UInt64,
-        next: UInt64,
-        recovered: Bool,
-        live: UInt64?,
-        now: NIODeadline
-    ) -> [Action] {
+    private mutating func primaryOpened(_ run: Run, _ attempt: Attempt, _ welcomes: [StreamWelcome], now: NIODeadline) -> [Action] {
         var actions = self.disarm(.confirm(attempt.id))
         actions += self.disarm(.giveUp(run.method))
         var run = run
@@ -196,14 +181,16 @@ extension RealtimeManagerStateMachine {
         // A welcome that names a replay opens the transport, but the replay must then reach the
         // live end on it: a proxy that holds response bodies until it has N bytes lets a
         // welcome through when the replay behind it is longer than N, and holds the rest.
-        connection.catchUpTo = Self.catchUpTarget(epoch: epoch, next: next, live: live)
+        connection.catchUpTo = CatchUp(welcomes)
         self.state = .open(run, connection)
         self.performanceRecords[attempt.method].opens += 1
         self.latencyWindow.reset()
         self.remember(attempt.method, now: now)
         actions.append(.opened(attempt.method, attempt.id))
         actions += self.transmitOutbox(on: attempt.method, attempt.id)
-        actions += self.acceptWelcome(epoch: epoch, next: next, recovered: recovered)
+        for welcome in welcomes {
+            actions += self.acceptWelcome(welcome.topic, epoch: welcome.epoch, next: welcome.next, recovered: welcome.recovered)
+        }
         actions.append(self.arm(.heartbeatCheck(attempt.id), at: now + self.heartbeatTimeout(for: attempt.method)))
         if connection.catchUpTo != nil {
             actions.append(self.arm(.confirm(attempt.id), at: now + self.confirmTimeout(for: attempt.method)))

@@ -14,6 +14,9 @@ extension RealtimeManagerStateMachine.Event: CustomStringConvertible {
         case .connected(let id): return "connected \(id)"
         case .welcomeReceived(let id, let epoch, let next, let recovered, let live):
             return "welcome \(id) epoch=\(epoch) next=\(next) recovered=\(recovered)\(live.map { " live=\($0)" } ?? "")"
+        case .welcomesReceived(let id, let welcomes):
+            let each = welcomes.map { "\($0.topic)@\($0.epoch):\($0.next)\($0.recovered ? "" : "!")\($0.live.map { "<\($0)" } ?? "")" }
+            return "welcomes \(id) \(each.joined(separator: ","))"
         case .messageReceived(let id, let message): return "message \(id) \(message.cursor)"
         case .heartbeat(let id): return "heartbeat \(id)"
         case .streamContinued(let id): return "streamContinued \(id)"
@@ -37,8 +40,8 @@ extension RealtimeManagerStateMachine.Action: CustomStringConvertible {
         case .cancelTimer(let timer): return "cancel \(timer)"
         case .deliver(let message): return "deliver \(message.cursor)"
         case .gap(let missing): return "gap missing=\(missing)"
-        case .recoveryIncomplete(let lastDelivered, let resumesAt):
-            return "recoveryIncomplete last=\(lastDelivered) resumes=\(resumesAt)"
+        case .recoveryIncomplete(let lastDelivered, let resumesAt, let topic):
+            return "recoveryIncomplete \(topic.map { "topic=\($0) " } ?? "")last=\(lastDelivered) resumes=\(resumesAt)"
         case .transmit(let method, let id, let sequence, let payload):
             return "transmit \(method) \(id) #\(sequence) \(payload.readableBytes)B"
         case .sendDropped(let sequence, let payload, let reason):

@@ -22,10 +22,10 @@ extension RealtimeManagerStateMachine {
 
     /// Aligns the delivery position with a welcome of the open transport; reports a resume the
     /// server could not complete.
-    mutating func acceptWelcome(epoch: UInt64, next: UInt64, recovered: Bool) -> [Action] {
-        guard let last = self.tracker.last else {
+    mutating func acceptWelcome(_ topic: String?, epoch: UInt64, next: UInt64, recovered: Bool) -> [Action] {
+        guard let last = self.lastDelivered(topic) else {
             // First welcome ever: start at the live end.
-            self.tracker.expect(epoch: epoch, next: next)
+            self.withTracker(topic) { $0.expect(epoch: epoch, next: next) }
             return []
         }
         if last.epoch == epoch && recovered { return [] }
@@ -35,15 +35,16 @@ extension RealtimeManagerStateMachine {
         let resumesAt = StreamCursor(epoch: epoch, offset: next)
         let before = next == 0 ? 0 : next - 1
         let newLast = last.epoch == epoch ? max(last.offset, before) : before
-        self.tracker = DeliveryTracker(last: StreamCursor(epoch: epoch, offset: newLast))
+        self.withTracker(topic) { $0 = DeliveryTracker(last: StreamCursor(epoch: epoch, offset: newLast)) }
         self.counters.recoveriesIncomplete += 1
-        return [.recoveryIncomplete(lastDelivered: last, resumesAt: resumesAt)]
+        return [.recoveryIncomplete(lastDelivered: last, resumesAt: resumesAt, topic: topic)]
     }
 
     /// Passes a message of an open transport (or a welcomed probe) through the tracker.
     mutating func deliver(_ message: RealtimeMessage, via method: TransportMethod) -> [Action] {
-        let previous = self.tracker.last
-        switch self.tracker.accept(epoch: message.epoch, offset: message.offset) {
+        let topic = self.trackerKey(of: message)
+        let previous = self.lastDelivered(topic)
+        switch self.withTracker(topic, { $0.accept(epoch: message.epoch, offset: message.offset) }) {
         case .deliver:
             self.recordDelivery(via: method)
             return [.deliver(message)]
@@ -56,7 +57,7 @@ extension RealtimeManagerStateMachine {
             // reset under the connection. Never a silent gap.
             self.recordDelivery(via: method)
             self.counters.recoveriesIncomplete += 1
-            let notice = previous.map { Action.recoveryIncomplete(lastDelivered: $0, resumesAt: message.cursor) }
+            let notice = previous.map { Action.recoveryIncomplete(lastDelivered: $0, resumesAt: message.cursor, topic: topic) }
             return (notice.map { [$0] } ?? []) + [.deliver(message)]
         case .duplicate:
             self.counters.duplicatesSuppressed += 1
@@ -81,25 +82,28 @@ extension RealtimeManagerStateMachine {
             if connection.id == id {
                 connection.lastHeard = now
                 var actions: [Action] = []
-                if let target = connection.catchUpTo {
+                if var target = connection.catchUpTo {
                     connection.lastProgress = now
-                    if message.epoch != target.epoch || message.offset >= target.offset {
-                        // It brought the live end itself: caught up.
+                    if target.reached(by: message) {
+                        // It brought the live end (of every topic) itself: caught up.
                         connection.catchUpTo = nil
                         actions += self.disarm(.confirm(id))
+                    } else {
+                        connection.catchUpTo = target
                     }
                 }
                 self.state = .open(run, connection)
                 return actions + self.deliver(message, via: connection.method)
             }
             guard var candidate = connection.candidate, candidate.attempt.id == id else { return self.stale() }
-            guard let target = candidate.catchUpTo else {
+            guard var target = candidate.catchUpTo else {
                 return self.protocolError("message before the welcome on probe \(id)")
             }
             var actions = self.deliver(message, via: candidate.attempt.method)
-            if message.epoch != target.epoch || message.offset >= target.offset {
+            if target.reached(by: message) {
                 actions += self.switchToCandidate(run, connection, candidate, now: now)
             } else {
+                candidate.catchUpTo = target
                 candidate.lastProgress = now
                 connection.candidate = candidate
                 self.state = .open(run, connection)

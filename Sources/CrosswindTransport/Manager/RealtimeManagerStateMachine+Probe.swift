@@ -71,7 +71,7 @@ extension RealtimeManagerStateMachine {
         now: NIODeadline
     ) -> [Action] {
         let method = methods[0]
-        let attempt = Attempt(id: self.newAttemptID(), method: method, resumeFrom: self.tracker.last)
+        let attempt = self.newAttempt(method)
         var connection = connection
         connection.candidate = Candidate(
             attempt: attempt,
@@ -93,32 +93,30 @@ extension RealtimeManagerStateMachine {
         _ run: Run,
         _ connection: Connection,
         _ candidate: Candidate,
-        epoch: UInt64,
-        next: UInt64,
-        recovered: Bool,
-        live: UInt64?,
+        _ welcomes: [StreamWelcome],
         now: NIODeadline
     ) -> [Action] {
-        let resumeFrom = candidate.attempt.resumeFrom
-        if let resumeFrom, resumeFrom.epoch != epoch || !recovered {
+        guard self.candidateContinues(candidate, welcomes) else {
             // It cannot continue where the open transport is: switching would open a gap.
             return self.candidateFailed(run, connection, candidate, timedOut: false, closedByUs: true, now: now)
         }
-        guard live != nil else {
-            // A server that does not name its live end: take `next` for it, as before, and
-            // count what either transport delivered.
-            let target = StreamCursor(epoch: epoch, offset: next == 0 ? 0 : next - 1)
-            if let last = self.tracker.last, last.epoch == target.epoch, target.offset <= last.offset {
-                return self.switchToCandidate(run, connection, candidate, now: now)
+        var owed: [(topic: String?, target: StreamCursor)] = []
+        for welcome in welcomes {
+            guard welcome.live != nil else {
+                // A server that does not name its live end: take `next` for it, as before, and
+                // count what either transport delivered.
+                let target = StreamCursor(epoch: welcome.epoch, offset: welcome.next == 0 ? 0 : welcome.next - 1)
+                if let last = self.lastDelivered(welcome.topic), last.epoch == target.epoch, target.offset <= last.offset { continue }
+                owed.append((welcome.topic, target))
+                continue
             }
-            return self.awaitCatchUp(run, connection, candidate, to: target, now: now)
-        }
-        guard let target = Self.catchUpTarget(epoch: epoch, next: next, live: live) else {
-            // Nothing was published between its cursor and the welcome: the welcome itself came
+            // Nothing published between its cursor and the welcome: the welcome itself came
             // through, and every message after it comes on it, in order. Caught up.
-            return self.switchToCandidate(run, connection, candidate, now: now)
+            guard let target = Self.catchUpTarget(epoch: welcome.epoch, next: welcome.next, live: welcome.live) else { continue }
+            owed.append((welcome.topic, target))
         }
-        return self.awaitCatchUp(run, connection, candidate, to: target, now: now)
+        guard !owed.isEmpty else { return self.switchToCandidate(run, connection, candidate, now: now) }
+        return self.awaitCatchUp(run, connection, candidate, to: CatchUp(owed: owed), now: now)
     }
 
     /// The probe is welcomed and must bring `target` itself before it takes over.
@@ -126,7 +124,7 @@ extension RealtimeManagerStateMachine {
         _ run: Run,
         _ connection: Connection,
         _ candidate: Candidate,
-        to target: StreamCursor,
+        to target: CatchUp,
         now: NIODeadline
     ) -> [Action] {
         // Caught up only once the probe itself brought the live end, even if the open transport

@@ -111,6 +111,10 @@ public struct RealtimeManagerStateMachine: Sendable {
         /// ``Welcome/live``), nil from a server that does not name it. Messages from `next` up
         /// to `live - 1` are a replay the attempt must bring before it counts as caught up.
         case welcomeReceived(AttemptID, epoch: UInt64, next: UInt64, recovered: Bool, live: UInt64? = nil)
+        /// A multiplexed attempt is welcomed on every topic: one ``Welcome`` per topic, each read
+        /// as `.welcomeReceived` reads its one. The machine keeps a position per topic from then
+        /// on (see `RealtimeManagerStateMachine+Topics.swift`).
+        case welcomesReceived(AttemptID, [Welcome])
         /// A stream message arrived on the attempt (any order, duplicates allowed).
         case messageReceived(AttemptID, RealtimeMessage)
         /// A heartbeat arrived: a WebSocket pong, an SSE comment, a sync 200/304 response.
@@ -150,7 +154,8 @@ public struct RealtimeManagerStateMachine: Sendable {
         case gap(missing: UInt64)
         /// The server could not resume after `lastDelivered` (retention exceeded, or its history
         /// was reset to a new epoch); the stream continues at `resumesAt`. Never a silent gap.
-        case recoveryIncomplete(lastDelivered: StreamCursor, resumesAt: StreamCursor)
+        /// `topic` names the topic of a multiplexed manager (nil for a single-topic one).
+        case recoveryIncomplete(lastDelivered: StreamCursor, resumesAt: StreamCursor, topic: String? = nil)
         /// Transmit client message number `sequence` on the attempt (a WebSocket frame, or
         /// `POST /send` beside SSE and sync). A message is transmitted once when sent on an
         /// open transport and again after every open while unacknowledged, always under its
@@ -197,6 +202,8 @@ public struct RealtimeManagerStateMachine: Sendable {
         var id: AttemptID
         var method: TransportMethod
         var resumeFrom: StreamCursor?
+        /// Multiplexed: where each topic resumes.
+        var resumeFromEach = TopicCursors()
         var connected = false
     }
 
@@ -217,8 +224,9 @@ public struct RealtimeManagerStateMachine: Sendable {
         /// Since when every latency sample has been above ``RealtimeManagerConfiguration/behindLatency``.
         var behindSince: NIODeadline?
         /// While catching up after a welcome that named a replay: the live end's newest offset,
-        /// which the connection itself must bring (see ``TimerID/confirm(_:)``). Nil once caught up.
-        var catchUpTo: StreamCursor?
+        /// which the connection itself must bring (see ``TimerID/confirm(_:)``), per topic. Nil
+        /// once caught up.
+        var catchUpTo: CatchUp?
         /// The last message of the catch-up: the replay must keep coming.
         var lastProgress: NIODeadline
         /// A better (upgrade) or next (latency) transport being tried in parallel.
@@ -247,8 +255,9 @@ public struct RealtimeManagerStateMachine: Sendable {
         /// Further candidates of the same upgrade round, tried if this one fails.
         var remaining: [TransportMethod]
         /// After its welcome: the newest offset published when its welcome was written (the live
-        /// end the welcome named, minus one); it has caught up once it brought that one itself.
-        var catchUpTo: StreamCursor?
+        /// end the welcome named, minus one, per topic); it has caught up once it brought those
+        /// itself.
+        var catchUpTo: CatchUp?
         /// The welcome or the last message of the catch-up: the replay must keep coming.
         var lastProgress: NIODeadline?
     }
@@ -272,7 +281,12 @@ public struct RealtimeManagerStateMachine: Sendable {
     let order: [TransportMethod]
     var state = State.idle
     var random: SplitMix64
+    /// The delivery position of a single-topic manager.
     var tracker = DeliveryTracker()
+    /// A multiplexed manager's delivery position per topic, in the order first welcomed.
+    var topicTrackers: [(topic: String, tracker: DeliveryTracker)] = []
+    /// Welcomed by topic (`.welcomesReceived`): positions, catch-up and recovery are per topic.
+    var isMultiplexed = false
     var timers = TimerTable()
     var outbox: Outbox
     var networkIdentity: String?
@@ -398,7 +412,9 @@ public struct RealtimeManagerStateMachine: Sendable {
         case .connected(let id):
             return self.connected(id, now: now)
         case .welcomeReceived(let id, let epoch, let next, let recovered, let live):
-            return self.welcomeReceived(id, epoch: epoch, next: next, recovered: recovered, live: live, now: now)
+            return self.welcomeReceived(id, [StreamWelcome(topic: nil, epoch: epoch, next: next, recovered: recovered, live: live)], now: now)
+        case .welcomesReceived(let id, let welcomes):
+            return self.welcomesReceived(id, welcomes, now: now)
         case .messageReceived(let id, let message):
             return self.messageReceived(id, message, now: now)
         case .heartbeat(let id):

@@ -194,12 +194,19 @@ final class HTTPRouter: ChannelInboundHandler, RemovableChannelHandler {
                 stream.end(after: authentication.remaining(claims))
             }
         case (.GET, self.configuration.syncPath):
-            guard let topic = self.servedTopic(parameters, context, head, else: "a valid topic parameter is required") else { return }
+            let multiplexed = parameters.contains { $0.0 == "topics" }
+            var topic = ""
+            if !multiplexed {
+                guard let served = self.servedTopic(parameters, context, head, else: "a valid topic parameter is required") else { return }
+                topic = served
+            }
             let request: SyncRequest
             switch SyncRequest.parse(parameters, headers: head.headers, configuration: self.configuration) {
             case .success(let parsed): request = parsed
-            case .failure(let problem): return self.error(context, head, .badRequest, problem.message)
+            case .failure(let problem): return self.error(context, head, problem.status, problem.message)
             }
+            // A multiplexed poll's session is its first topic's, as a multiplexed stream's is.
+            if multiplexed { topic = request.topics[0] }
             if self.syncSession == nil {
                 self.syncSession = self.hub.openSession(client: parameters.first(where: { $0.0 == "client" })?.1, topic: topic)
             }

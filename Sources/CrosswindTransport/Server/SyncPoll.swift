@@ -2,8 +2,12 @@ import NIOCore
 import NIOHTTP1
 
 /// A Custom Sync request's parameters: `GET /sync?topic=T[&since=E:O][&limit=N][&wait=MS]`
-/// with an optional `If-None-Match`.
+/// with an optional `If-None-Match`; several topics: `topics=A,B[&since=A@E:O,B@E:O]`.
 struct SyncRequest {
+    /// Multiplexed (`topics=`): the topics; empty for the classic one-topic request.
+    var topics: [String] = []
+    /// Multiplexed: the client's position in each topic (a topic without one starts live).
+    var sinceEach = TopicCursors()
     /// The client's position (the cursor of the last message it has), if any.
     var since: StreamCursor?
     /// Most messages to return (at most the server's batch size).
@@ -13,14 +17,29 @@ struct SyncRequest {
     /// The entity tag the client already has.
     var ifNoneMatch: String?
 
+    var isMultiplexed: Bool { !self.topics.isEmpty }
+
     struct Problem: Error {
         var message: String
+        /// 400, or 404 for a topic the server does not serve.
+        var status: HTTPResponseStatus = .badRequest
     }
 
     static func parse(_ parameters: [(String, String)], headers: HTTPHeaders, configuration: RealtimeServerConfiguration) -> Result<SyncRequest, Problem> {
         var request = SyncRequest(since: nil, limit: configuration.syncBatchSize, wait: .zero, ifNoneMatch: headers.first(name: "If-None-Match"))
+        let multiplexed = parameters.contains { $0.0 == "topics" }
+        if multiplexed {
+            // The same list and cursor syntax as a multiplexed SSE stream, with `since` for the cursor.
+            let sinceText = parameters.first { $0.0 == "since" }?.1
+            switch MultiplexedSubscription.parse(parameters, cursorText: sinceText, configuration: configuration) {
+            case .success(let subscription): (request.topics, request.sinceEach) = (subscription.topics, subscription.cursors)
+            case .failure(let refusal): return .failure(Problem(message: refusal.reason, status: refusal.status))
+            }
+        }
         for (name, value) in parameters {
             switch name {
+            case "since" where multiplexed:
+                continue  // read above
             case "since":
                 guard let cursor = StreamCursor(parsing: value[...]) else {
                     return .failure(Problem(message: "malformed since cursor '\(value)' (expected EPOCH:OFFSET)"))
@@ -54,16 +73,23 @@ struct SyncRequest {
 /// {"type":"batch","topic":"metrics","epoch":42,"recovered":true,"cursor":"42:17","messages":[{…},{…}]}
 /// ```
 final class SyncPoll: TopicSubscriber, ActiveResponse {
-    private unowned let router: HTTPRouter
-    private let context: ChannelHandlerContext
-    private let hub: TopicHub
+    unowned let router: HTTPRouter
+    let context: ChannelHandlerContext
+    let hub: TopicHub
+    /// The topic of a classic request; the first one of a multiplexed request.
     private let topic: String
-    private let request: SyncRequest
-    private let head: HTTPRequestHead
-    private let session: String?
-    private var done = false
+    let request: SyncRequest
+    let head: HTTPRequestHead
+    let session: String?
+    var done = false
     /// When a held request gives up waiting (the router's timer calls ``expire(now:)``).
-    private(set) var deadline: NIODeadline?
+    var deadline: NIODeadline?
+
+    /// Runs `body` for each topic the request follows (one unless multiplexed), without
+    /// building a list for the classic request.
+    private func forEachTopic(_ body: (String) -> Void) {
+        if self.request.isMultiplexed { self.request.topics.forEach(body) } else { body(self.topic) }
+    }
 
     init(router: HTTPRouter, context: ChannelHandlerContext, hub: TopicHub, topic: String, request: SyncRequest, head: HTTPRequestHead, session: String?) {
         self.session = session
@@ -76,16 +102,21 @@ final class SyncPoll: TopicSubscriber, ActiveResponse {
     }
 
     func start() {
+        guard !self.request.isMultiplexed else { return self.startMultiplexed() }
         let resumption = self.hub.resume(self.topic, from: self.request.since, limit: self.request.limit, now: self.context.eventLoop.now)
         let caughtUp = self.request.since != nil && resumption.recovered && resumption.replay.isEmpty
         guard caughtUp, self.request.wait > .zero else {
             self.answer(resumption)
             return
         }
-        // Long-poll: hold until something is published or the wait ends. The router owns
-        // one timer per connection (held requests come one after another on it), so holding
-        // costs no scheduled task of its own and no cancellation.
-        _ = self.hub.subscribe(self, to: self.topic)
+        self.hold()
+    }
+
+    /// Long-poll: hold until something is published on one of the topics or the wait ends. The
+    /// router owns one timer per connection (held requests come one after another on it), so
+    /// holding costs no scheduled task of its own and no cancellation.
+    func hold() {
+        self.forEachTopic { _ = self.hub.subscribe(self, to: $0) }
         let deadline = self.context.eventLoop.now + self.request.wait
         self.deadline = deadline
         self.router.wakeUp(at: deadline)
@@ -94,20 +125,25 @@ final class SyncPoll: TopicSubscriber, ActiveResponse {
     /// The router's timer fired: answer if the wait is over.
     func expire(now: NIODeadline) {
         guard !self.done, let deadline = self.deadline, deadline <= now else { return }
-        self.hub.unsubscribe(self, from: self.topic)
-        self.answer(self.hub.resume(self.topic, from: self.request.since, limit: self.request.limit, now: now))
+        self.answerNow(now)
     }
 
     func deliver(_ message: PublishedMessage) {
         guard !self.done else { return }
-        self.hub.unsubscribe(self, from: self.topic)
-        self.answer(self.hub.resume(self.topic, from: self.request.since, limit: self.request.limit, now: self.context.eventLoop.now))
+        self.answerNow(self.context.eventLoop.now)
+    }
+
+    /// Ends a held request: what is new now (nothing, when the wait ended).
+    private func answerNow(_ now: NIODeadline) {
+        self.forEachTopic { self.hub.unsubscribe(self, from: $0) }
+        guard !self.request.isMultiplexed else { return self.answerMultiplexed(self.resumeAll(now: now)) }
+        self.answer(self.hub.resume(self.topic, from: self.request.since, limit: self.request.limit, now: now))
     }
 
     func cancel() {
         guard !self.done else { return }
         self.done = true
-        self.hub.unsubscribe(self, from: self.topic)
+        self.forEachTopic { self.hub.unsubscribe(self, from: $0) }
     }
 
     private func answer(_ resumption: Resumption) {
