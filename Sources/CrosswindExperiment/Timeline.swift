@@ -87,8 +87,8 @@ public struct TimelineEvent: Sendable, Equatable {
     public var at: TimeAmount
     public var action: TimelineAction
     /// When set, the action is undone by itself this long after `at` (YAML `for:`): a partition
-    /// heals, a link change or a proxy policy goes back to what it was just before, a firewall
-    /// rule is removed, a flap stops with the links up. Only for actions that can be undone
+    /// heals, a link change, a proxy policy or a NAT goes back to what it was just before, a
+    /// firewall rule is removed, a flap stops with the links up. Only for actions that can be undone
     /// (``TimelineAction/isRevertible``).
     public var revertAfter: TimeAmount?
     /// The line of the file it was written on, when loaded from YAML.
