@@ -14,9 +14,12 @@ enum ModelRules {
     // MARK: - Topology
 
     /// Checks a topology: at least one group; group names unique and not the server's; each
-    /// group's TCP timeouts and manager; the middleboxes. `groupNamesComplete` says whether every
-    /// group of the file could be read (a reference to an unknown group is reported only then).
-    static func topology(_ topology: Topology, groupNamesComplete: Bool = true, _ r: some RuleReporter) {
+    /// group's TCP timeouts and manager; the middleboxes; the groups and middleboxes the firewall
+    /// rules stand on. `groupNamesComplete` (`middleboxNamesComplete`) says whether every group
+    /// (middlebox) of the file could be read (a reference to an unknown one is reported only then).
+    static func topology(
+        _ topology: Topology, groupNamesComplete: Bool = true, middleboxNamesComplete: Bool = true, _ r: some RuleReporter
+    ) {
         let groups = topology.groups
         if groups.isEmpty, !r.hasProblem("groups") {
             r.report(["groups"], "needs at least one client group")
@@ -49,6 +52,9 @@ enum ModelRules {
         tcp(topology.server.tcp, at: "server.tcp", r)
         middleboxes(topology, groupNamesComplete: groupNamesComplete, r)
         serverNodes(topology, r)
+        for (index, rule) in topology.firewall.enumerated() where rule.target.isGroups ? groupNamesComplete : middleboxNamesComplete {
+            Self.groups(rule.target, at: r.element("firewall", index), in: topology, r)
+        }
     }
 
     /// Several server nodes are reached only through a balancer: every group is behind a
@@ -219,7 +225,15 @@ enum ModelRules {
         let runEnd: TimeAmount? = workload.flatMap { workload in
             ["workload.start", "workload.duration", "workload.drain"].contains(where: r.hasProblem) ? nil : workload.metricsAt
         }
-        var firewalls: [(group: String, name: String, at: TimeAmount, path: String)] = []
+        // Where each rule stands (`group 'office'`, `middlebox 'corp-proxy'`, `the server's links`):
+        // the topology's from the start, then the timeline's as they are added.
+        var firewalls: [(target: String, name: String, at: TimeAmount, path: String)] = []
+        for (index, rule) in (topology?.firewall ?? []).enumerated() {
+            for target in firewallTargets(rule.target, topology) {
+                firewalls.append((target, rule.name, .zero, "topology.firewall[\(index)]"))
+            }
+        }
+        let orInTopology = topology?.firewall.isEmpty == false ? " or in the topology's firewall" : ""
         // Restarts by start time: a node may not restart while another restart has it down.
         var restarts: [(at: TimeAmount, back: TimeAmount, node: String?, path: String)] = []
         for (index, event) in events.enumerated() {
@@ -236,7 +250,7 @@ enum ModelRules {
             if event.revertAfter != nil, !event.action.isRevertible {
                 r.report(
                     ["\(actionPath).for", actionPath],
-                    "'for' does not apply to \(event.action.fileKey): a repair is not undone (it applies to partition, setLink, firewall, flap and setProxyPolicy)"
+                    "'for' does not apply to \(event.action.fileKey): a repair is not undone (it applies to partition, setLink, firewall, flap, setProxyPolicy and setNat)"
                 )
             }
             if let selection = event.action.groups, let topology, selection.isGroups ? groupNamesComplete : middleboxNamesComplete {
@@ -252,26 +266,26 @@ enum ModelRules {
                     r.report([reference], reason)
                 }
             case .addFirewall(let name, let selection, _, _, _):
-                for group in names(selection, topology) {
-                    firewalls.append((group, name, event.at, path))
+                for target in firewallTargets(selection, topology) {
+                    firewalls.append((target, name, event.at, path))
                 }
             case .removeFirewall(let name, let selection):
                 guard nothingLeftOut, !r.hasProblem("\(actionPath).name") else { break }
-                for group in names(selection, topology) {
-                    let added = firewalls.filter { $0.group == group && $0.name == name }
+                for target in firewallTargets(selection, topology) {
+                    let added = firewalls.filter { $0.target == target && $0.name == name }
                     guard let first = added.min(by: { $0.at < $1.at }) else {
                         var known: [String] = []
-                        for firewall in firewalls where firewall.group == group && !known.contains(firewall.name) {
+                        for firewall in firewalls where firewall.target == target && !known.contains(firewall.name) {
                             known.append(firewall.name)
                         }
                         let hint = known.isEmpty ? "" : " (added to it so far: \(known.joined(separator: ", ")))"
-                        r.report(["\(actionPath).name"], "no firewall '\(name)' was added to group '\(group)' earlier in the timeline\(hint)")
+                        r.report(["\(actionPath).name"], "no firewall '\(name)' was added to \(target) earlier in the timeline\(orInTopology)\(hint)")
                         continue
                     }
                     if atKnown, first.at > event.at {
                         r.report(
                             [atPath],
-                            "removes firewall '\(name)' of group '\(group)' at \(Quantity.describe(event.at)), before it is added at \(Quantity.describe(first.at)) (\(r.reference(first.path)))"
+                            "removes firewall '\(name)' of \(target) at \(Quantity.describe(event.at)), before it is added at \(Quantity.describe(first.at)) (\(r.reference(first.path)))"
                         )
                     }
                 }
@@ -291,7 +305,9 @@ enum ModelRules {
                     )
                 }
                 restarts.append((event.at, back, node, path))
-            case .partition, .heal, .setLink:
+            case .setNat(let selection, _) where !selection.isGroups:
+                r.report([actionPath], "setNat applies to client groups (their NAT), not to \(selection)")
+            case .partition, .heal, .setLink, .setNat:
                 break
             }
         }
@@ -325,13 +341,15 @@ enum ModelRules {
         }
     }
 
-    /// The names a selection stands for (none for `all` without a topology).
-    private static func names(_ selection: GroupSelection, _ topology: Topology?) -> [String] {
+    /// The places a selection puts a firewall rule, in messages' words: `group 'office'` for each
+    /// group (none for `all` without a topology), `middlebox 'corp-proxy'`, `the server's links`.
+    private static func firewallTargets(_ selection: GroupSelection, _ topology: Topology?) -> [String] {
         switch selection {
-        case .group(let name): return [name]
-        case .groups(let names): return names
-        case .all: return topology?.groups.map(\.name) ?? []
-        case .middlebox, .server: return []
+        case .group(let name): return ["group '\(name)'"]
+        case .groups(let names): return names.map { "group '\($0)'" }
+        case .all: return topology?.groups.map { "group '\($0.name)'" } ?? []
+        case .middlebox(let name): return ["middlebox '\(name)'"]
+        case .server: return ["the server's links"]
         }
     }
 

@@ -158,6 +158,8 @@ final class ModelValidator {
         case .restartServer(let down, _, let node):
             action.check(Schema.RestartServerKeys.down, down)
             if let node { action.check(Schema.RestartServerKeys.node, node) }
+        case .setNat(_, let idleTimeout):
+            action.check(Schema.SetNatKeys.idleTimeout, idleTimeout)
         }
     }
 
@@ -229,6 +231,11 @@ final class ModelValidator {
             linkPair(middlebox.link, entry.scoped("link"))
             policy(middlebox.policy, entry.scoped("policy"))
             tcp(middlebox.tcp, entry.scoped("tcp"))
+        }
+        for (index, rule) in topology.firewall.enumerated() {
+            let entry = s.scoped("firewall[\(index)]")
+            entry.check(Schema.FirewallKeys.name, rule.name)
+            entry.check(Schema.FirewallKeys.port, rule.port)
         }
         ModelRules.topology(topology, s)
     }

@@ -2,7 +2,7 @@ import CrosswindMiddlebox
 import CrosswindTransport
 import NIOCore
 
-// The blocks of the manager of a client group and of the middleboxes of a topology.
+// The blocks of the manager of a client group, and of the middleboxes and firewall rules of a topology.
 
 extension Schema {
     // MARK: Manager
@@ -249,5 +249,19 @@ extension Schema {
             PolicyKeys.tls.info, PolicyKeys.connectPorts,
         ],
         example: "policy: { stripUpgrade: false, afterUpgrade: relay, bufferResponses: 64KiB, idleTimeout: 60s }"
+    )
+
+    // MARK: Firewall rules
+
+    static let firewallRule = SchemaBlock(
+        id: "firewall-rule", title: "Firewall rule", location: "each entry of `firewall:` of a topology",
+        summary: "A packet firewall rule in force from the start of the run: the keys of a timeline [firewall](#firewall) entry, without `for`. It stands on the groups' links (between their clients and the server or their proxy), on a middlebox's link to the server (`middlebox`: the proxy's upstream, not its clients' links), or on every link that reaches the server (`server: true`), and matches the packets on those links to `port` (`inbound`) or from it (`outbound`). A timeline `removeFirewall` with the same name and target takes it away.",
+        keys: [FirewallKeys.name.info] + firewallTargets + [FirewallKeys.port.info, FirewallKeys.action.info, FirewallKeys.direction.info],
+        refused: ["for": "a topology's rule stands from the start; add it from the timeline with for:, or remove it with removeFirewall"],
+        example: """
+            firewall:
+              - { name: egress-443-only, middlebox: corp-proxy, port: 8080, action: reject }
+              - { name: no-ws-home, group: home, port: 8080, action: drop, direction: outbound }
+            """
     )
 }

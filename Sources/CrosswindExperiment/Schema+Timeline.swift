@@ -12,11 +12,12 @@ extension Schema {
         static let partition = action("partition", "[partition](#partition)", "Cut links: packets vanish (no RST, no FIN).", "{ groups: [office, home], for: 15s }")
         static let heal = action("heal", "[heal](#heal)", "Bring cut links back up; recovery is measured from here.", "{ group: office }")
         static let setLink = action("setLink", "[setLink](#setlink)", "Give links new properties.", "{ group: office, latency: 200ms, loss: 5%, for: 30s }")
-        static let firewall = action("firewall", "[firewall](#firewall)", "Add a packet firewall rule to the groups' up links.", "{ name: block-ws, group: office, port: 8080, action: drop }")
-        static let removeFirewall = action("removeFirewall", "[removeFirewall](#removefirewall)", "Remove a firewall rule added earlier.", "{ name: block-ws, group: office }")
+        static let firewall = action("firewall", "[firewall](#firewall)", "Add a packet firewall rule to groups', a middlebox's or the server's links.", "{ name: block-ws, group: office, port: 8080, action: drop }")
+        static let removeFirewall = action("removeFirewall", "[removeFirewall](#removefirewall)", "Remove a firewall rule added earlier or declared in the topology.", "{ name: block-ws, group: office }")
         static let flap = action("flap", "[flap](#flap)", "Take links down and up repeatedly.", "{ group: office, period: 10s, up: 70%, for: 1min }")
         static let setProxyPolicy = action("setProxyPolicy", "[setProxyPolicy](#setproxypolicy)", "Give a proxy a new policy.", "{ middlebox: corp-proxy, stripUpgrade: false }")
         static let restartServer = action("restartServer", "[restartServer](#restartserver)", "Crash the server process and start it again.", "{ down: 2s, persist: false }")
+        static let setNat = action("setNat", "[setNat](#setnat)", "Switch a group's NAT on, change its idle timeout, or switch it off.", "{ group: office, idleTimeout: 30s }")
 
         private static func action(_ name: String, _ block: String, _ summary: String, _ example: String) -> KeyInfo {
             KeyInfo(
@@ -26,7 +27,7 @@ extension Schema {
         }
 
         /// The action keys; an entry has exactly one.
-        static let actions = [partition, heal, setLink, firewall, removeFirewall, flap, setProxyPolicy, restartServer]
+        static let actions = [partition, heal, setLink, firewall, removeFirewall, flap, setProxyPolicy, restartServer, setNat]
     }
 
     static let timelineEntry = SchemaBlock(
@@ -72,13 +73,13 @@ extension Schema {
         )
         static let revertAfter = SchemaKey<TimeAmount>.optional(
             "for", .duration(positive: true), absent: "until another entry changes it",
-            "Undo the action by itself this long after `at`: a partition heals (and recovery is measured), a link or a proxy policy goes back to what it was just before, a firewall rule is removed, a flap stops with the links up. The undoing is an event of the run's trace.",
+            "Undo the action by itself this long after `at`: a partition heals (and recovery is measured), a link, a proxy policy or a NAT goes back to what it was just before, a firewall rule is removed, a flap stops with the links up. The undoing is an event of the run's trace.",
             example: "10s"
         )
     }
 
     /// Why `for:` is refused on a repair.
-    private static let noRevert = ["for": "a repair is not undone (it applies to partition, setLink, firewall, flap and setProxyPolicy)"]
+    private static let noRevert = ["for": "a repair is not undone (it applies to partition, setLink, firewall, flap, setProxyPolicy and setNat)"]
 
     static let partition = SchemaBlock(
         id: "partition", title: "partition", location: "`partition:` of a timeline entry",
@@ -107,7 +108,11 @@ extension Schema {
         static let name = SchemaKey<String>.required(
             "name", .identifier, "The rule's name, for `removeFirewall`.", example: "block-ws"
         )
-        static let port = SchemaKey<Int>.required("port", .port, "The server port whose packets the rule matches.", example: "8080")
+        static let port = SchemaKey<Int>.required(
+            "port", .port,
+            "The port whose packets the rule matches: on groups' links the port their clients connect to (the server's, or their proxy's: a transparent proxy listens on the server's ports, an explicit one on its own); on a middlebox's or the server's links, the server's.",
+            example: "8080"
+        )
         static let action = SchemaKey<FirewallAction>.required(
             "action", .choice(what: "firewall action"),
             "`drop`: packets vanish, a connect waits out its SYN retries. `reject`: a TCP RST answers at once.",
@@ -115,27 +120,44 @@ extension Schema {
         )
         static let direction = SchemaKey<FirewallDirection>.key(
             "direction", .choice(what: "firewall direction"), default: .inbound,
-            "`inbound`: the packets the groups' clients send to `port` (connects, requests); the rule stands where their up links arrive, so a `reject`'s RST crosses back to the client. `outbound`: the packets `port` sends to the groups' clients (answers, pushes, pongs); the rule stands where their down links leave, so the client hears nothing and a `reject`'s RST goes to the server, which drops its end. Other groups' packets are never matched.",
+            "Where the rule matches, on the links it stands on. `inbound`: the packets sent to `port` (connects, requests) — by the groups' clients, by the middlebox, or by anyone for `server` — matched where those up links arrive (at the server or the proxy), so a `reject`'s RST crosses back to the sender. `outbound`: the packets `port` sends back on them (answers, pushes, pongs), matched where the down links leave, so the receiver hears nothing and a `reject`'s RST goes to the sender (the server or the proxy), which drops its end. Packets on other links are never matched: a rule on a middlebox blocks the proxy's upstream while its clients still reach it.",
             example: "outbound"
         )
     }
 
+    /// The keys that say where a firewall rule stands.
+    static let firewallTargets = [TargetKeys.group.info, TargetKeys.groups, TargetKeys.middlebox.info, TargetKeys.server.info]
+
     static let firewall = SchemaBlock(
         id: "firewall", title: "firewall", location: "`firewall:` of a timeline entry",
-        summary: "A packet firewall rule for the groups' clients, on the links between them and the server or its proxy: it matches their packets to `port` (`inbound`) or from it (`outbound`), and no other group's.",
-        keys: [
-            FirewallKeys.name.info, TargetKeys.group.info, TargetKeys.groups, FirewallKeys.port.info,
-            FirewallKeys.action.info, FirewallKeys.direction.info, TargetKeys.revertAfter.info,
+        summary: "A packet firewall rule added at `at`, as a topology's [firewall rule](#firewall-rule) is from the start: on the groups' links (between their clients and the server or their proxy), on a middlebox's link to the server (`middlebox`), or on every link that reaches the server (`server: true`). It matches the packets on those links to `port` (`inbound`) or from it (`outbound`), and no others.",
+        keys: [FirewallKeys.name.info] + firewallTargets + [
+            FirewallKeys.port.info, FirewallKeys.action.info, FirewallKeys.direction.info, TargetKeys.revertAfter.info,
         ],
         example: "- { at: 0s, firewall: { name: block-ws, group: office, port: 8080, action: drop } }"
     )
 
     static let removeFirewall = SchemaBlock(
         id: "removefirewall", title: "removeFirewall", location: "`removeFirewall:` of a timeline entry",
-        summary: "Removes the firewall rules called `name` from the groups' links. The rule must have been added to each group by an earlier entry of the file, at a time not after this one.",
-        keys: [FirewallKeys.name.info, TargetKeys.group.info, TargetKeys.groups],
+        summary: "Removes the firewall rules called `name` from the links of the target named as they were added (the same groups, `middlebox` or `server`). The rule must have been added to each by an earlier entry of the file, at a time not after this one, or declared in the topology's `firewall:`.",
+        keys: [FirewallKeys.name.info] + firewallTargets,
         refused: noRevert,
         example: "- { at: 60s, removeFirewall: { name: block-ws, group: office } }"
+    )
+
+    enum SetNatKeys {
+        static let idleTimeout = SchemaKey<TimeAmount?>.required(
+            "idleTimeout", .positiveDurationOrOff,
+            "The NAT's new idle timeout, or `off` to take it off the path. A NAT already there keeps its flows: each is forgotten once it has carried nothing for the new timeout since its last packet (a shorter timeout may forget idle flows at their next packet). A NAT switched on adopts the connections already open as if each had just carried a packet, so they live on if they carry something within the timeout. Switched off, it forgets every flow; switched on again, it adopts afresh.",
+            example: "30s"
+        )
+    }
+
+    static let setNat = SchemaBlock(
+        id: "setnat", title: "setNat", location: "`setNat:` of a timeline entry",
+        summary: "The groups' [NAT](#nat) (per-flow state with an idle timeout, next to each client) takes a new idle timeout from now on, comes onto the path, or goes. With `for`, it goes back to the timeout it had, or off.",
+        keys: [TargetKeys.group.info, TargetKeys.groups, SetNatKeys.idleTimeout.info, TargetKeys.revertAfter.info],
+        example: "- { at: 30s, setNat: { group: office, idleTimeout: 20s } }"
     )
 
     enum FlapKeys {

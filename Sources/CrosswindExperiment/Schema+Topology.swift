@@ -82,13 +82,18 @@ extension Schema {
             summary: "HTTP proxies in front of some groups: their clients connect to the proxy, which connects to the server.",
             example: "[{ name: corp-proxy, groups: [office], policy: { stripUpgrade: true } }]"
         )
+        static let firewall = KeyInfo(
+            name: "firewall", type: "list of [firewall rules](#firewall-rule)", allowed: "", presence: .defaulted("`[]`"),
+            summary: "Packet firewall rules in force from the start, on groups', a middlebox's or the server's links, in order (the first that matches a packet decides).",
+            example: "[{ name: egress, middlebox: corp-proxy, port: 8080, action: reject }]"
+        )
     }
 
     static let topology = SchemaBlock(
         id: "topology", title: "Topology",
         location: "the root of a file in `Topologies/`, or the `topology:` mapping of an experiment",
         summary: "The virtual network: one server, the client groups that connect to it, and the middleboxes between them.",
-        keys: [TopologyKeys.kind, TopologyKeys.version, TopologyKeys.name.info, TopologyKeys.server, TopologyKeys.groups, TopologyKeys.middleboxes],
+        keys: [TopologyKeys.kind, TopologyKeys.version, TopologyKeys.name.info, TopologyKeys.server, TopologyKeys.groups, TopologyKeys.middleboxes, TopologyKeys.firewall],
         example: """
             kind: topology
             version: 1

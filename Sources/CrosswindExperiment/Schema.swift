@@ -241,8 +241,8 @@ extension Schema {
     /// what it holds, then the topology and what it holds.
     static let blocks: [SchemaBlock] = [
         experiment, workload, clientSends,
-        timelineEntry, partition, heal, setLink, firewall, removeFirewall, flap, setProxyPolicy, restartServer,
+        timelineEntry, partition, heal, setLink, firewall, removeFirewall, flap, setProxyPolicy, restartServer, setNat,
         expectation, deliveryRate, latencyStatistics, latencyBounds, recoveryStatistics, recoveryBound, transportExpectation,
-        topology, server, group, linkDirections, accessLink, link, loss, nat, tcp, heartbeat, sync, browser, manager, backoff, middlebox, policy,
+        topology, server, group, linkDirections, accessLink, link, loss, nat, tcp, heartbeat, sync, browser, manager, backoff, middlebox, policy, firewallRule,
     ]
 }

@@ -23,9 +23,9 @@ public enum FirewallAction: String, Sendable, Equatable, CaseIterable {
     case reject
 }
 
-/// What a timeline action applies to: client groups (the links between each of their clients
-/// and the node it connects to), or, for the link actions, a middlebox's link to the server or
-/// every link that reaches the server.
+/// What a timeline action or a firewall rule applies to: client groups (the links between each
+/// of their clients and the node it connects to), or, for the link and firewall actions, a
+/// middlebox's link to the server or every link that reaches the server.
 ///
 /// A string literal is one group (`"office"`), an array literal a list (`["office", "home"]`).
 public enum GroupSelection: Sendable, Equatable, ExpressibleByStringLiteral, ExpressibleByArrayLiteral, CustomStringConvertible {
@@ -87,8 +87,8 @@ public struct TimelineEvent: Sendable, Equatable {
     public var at: TimeAmount
     public var action: TimelineAction
     /// When set, the action is undone by itself this long after `at` (YAML `for:`): a partition
-    /// heals, a link change or a proxy policy goes back to what it was just before, a firewall
-    /// rule is removed, a flap stops with the links up. Only for actions that can be undone
+    /// heals, a link change, a proxy policy or a NAT goes back to what it was just before, a
+    /// firewall rule is removed, a flap stops with the links up. Only for actions that can be undone
     /// (``TimelineAction/isRevertible``).
     public var revertAfter: TimeAmount?
     /// The line of the file it was written on, when loaded from YAML.
@@ -102,11 +102,12 @@ public struct TimelineEvent: Sendable, Equatable {
     }
 }
 
-/// The actions of an experiment's fault timeline. Link and firewall actions name client
+/// The actions of an experiment's fault timeline. Link, firewall and NAT actions name client
 /// groups and act on the links between each of their clients and the node it connects to (the
-/// server, or the proxy in front of it); the link actions (`partition`, `heal`, `setLink`,
-/// `flap`) may name a middlebox's link to the server or the server's links instead
-/// (``GroupSelection``); `setProxyPolicy` names a middlebox; `restartServer` acts on the server.
+/// server, or the proxy in front of it); the link and firewall actions (`partition`, `heal`,
+/// `setLink`, `flap`, `firewall`, `removeFirewall`) may name a middlebox's link to the server or
+/// the server's links instead (``GroupSelection``); `setProxyPolicy` names a middlebox;
+/// `restartServer` acts on the server.
 public enum TimelineAction: Sendable, Equatable {
     /// The links go down (a black hole: no RST, no FIN).
     case partition(group: GroupSelection, direction: LinkDirection)
@@ -115,11 +116,17 @@ public enum TimelineAction: Sendable, Equatable {
     /// The links take new properties (latency, loss, bandwidth…). Whether a link is up stays
     /// as it is (partition and heal decide that): the configuration's `isUp` is not applied.
     case setLink(group: GroupSelection, direction: LinkDirection, link: LinkConfiguration)
-    /// A firewall rule for the groups' clients: packets to the server's (or proxy's) `port`
-    /// (`inbound`) or from it (`outbound`) are dropped or rejected.
+    /// A firewall rule on the selection's links (see ``FirewallRule``): packets to the server's
+    /// (or proxy's) `port` (`inbound`) or from it (`outbound`) are dropped or rejected.
     case addFirewall(name: String, group: GroupSelection, port: Int, action: FirewallAction, direction: FirewallDirection = .inbound)
-    /// Removes the firewall rules called `name` from the groups' up links.
+    /// Removes the firewall rules called `name` from the selection's links, whether the
+    /// timeline or the topology put them there.
     case removeFirewall(name: String, group: GroupSelection)
+    /// The groups' NAT takes a new idle timeout, or goes (`nil`). A NAT that was there keeps
+    /// its flows, each now expiring `idleTimeout` after its last packet; a NAT switched on
+    /// adopts the connections already open as if each had just carried a packet (see
+    /// `IdleExpiringState`). Groups only: a middlebox has no NAT on its upstream.
+    case setNat(group: GroupSelection, idleTimeout: TimeAmount?)
     /// The links go down and up repeatedly: each `period`, up for `upFraction` of it, until
     /// `until` (then they stay up).
     case flap(group: GroupSelection, direction: LinkDirection, period: TimeAmount, upFraction: Double, until: TimeAmount)
@@ -143,7 +150,8 @@ public enum TimelineAction: Sendable, Equatable {
     public var groups: GroupSelection? {
         switch self {
         case .partition(let group, _), .heal(let group, _), .setLink(let group, _, _),
-            .addFirewall(_, let group, _, _, _), .removeFirewall(_, let group), .flap(let group, _, _, _, _):
+            .addFirewall(_, let group, _, _, _), .removeFirewall(_, let group), .flap(let group, _, _, _, _),
+            .setNat(let group, _):
             return group
         case .setProxyPolicy, .restartServer:
             return nil
@@ -158,10 +166,11 @@ public enum TimelineAction: Sendable, Equatable {
 
     /// Whether the action can be undone after a while (``TimelineEvent/revertAfter``): every
     /// fault can; the repairs `heal` and `removeFirewall` cannot, nor `restartServer` (its
-    /// `down` says when the server is back).
+    /// `down` says when the server is back). `setNat` goes back to the timeout before it, or to
+    /// no NAT.
     public var isRevertible: Bool {
         switch self {
-        case .partition, .setLink, .addFirewall, .flap, .setProxyPolicy: return true
+        case .partition, .setLink, .addFirewall, .flap, .setProxyPolicy, .setNat: return true
         case .heal, .removeFirewall, .restartServer: return false
         }
     }
@@ -177,6 +186,7 @@ public enum TimelineAction: Sendable, Equatable {
         case .flap: return "flap"
         case .setProxyPolicy: return "setProxyPolicy"
         case .restartServer: return "restartServer"
+        case .setNat: return "setNat"
         }
     }
 }

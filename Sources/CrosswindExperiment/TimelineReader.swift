@@ -15,8 +15,12 @@ import Yams
 ///     firewall: { name: block-ws, groups: all, port: 80, action: drop }   # action: drop | reject; direction: inbound | outbound
 ///   - at: 40s
 ///     partition: { middlebox: corp-proxy, for: 8s }     # the proxy's link to the server; or server: true
+///   - at: 5s
+///     firewall: { name: no-upstream, middlebox: corp-proxy, port: 443, action: reject }  # or server: true
 ///   - at: 60s
-///     removeFirewall: { name: block-ws, group: office }
+///     removeFirewall: { name: block-ws, group: office }   # also a rule of the topology's firewall:
+///   - at: 30s
+///     setNat: { group: office, idleTimeout: 20s }     # or off; + for
 ///   - at: 5s
 ///     flap: { group: office, direction: both, period: 10s, up: 70%, until: 60s }  # or for: 55s
 ///   - at: 60s
@@ -27,7 +31,7 @@ import Yams
 ///
 /// Each entry has `at:` and exactly one action key (keys, defaults and ranges: ``Schema``'s
 /// timeline blocks). Every action but `setProxyPolicy` and `restartServer` names client groups: `group: NAME`, or
-/// `groups: [NAME, …]` or `groups: all`; the link actions may name `middlebox: NAME` or `server: true` instead. What depends on the rest of the file — that `at` is
+/// `groups: [NAME, …]` or `groups: all`; the link and firewall actions may name `middlebox: NAME` or `server: true` instead. What depends on the rest of the file — that `at` is
 /// before the run ends, that the groups and middleboxes exist, that `removeFirewall` removes a
 /// rule added earlier, that `until` is after `at` — is checked by ``ModelRules/timeline``.
 /// Entries need not be sorted by time (the runner sorts them stably).
@@ -101,21 +105,16 @@ enum TimelineReader {
             guard let groups else { throw ExperimentError.reported }
             return (.setLink(group: groups, direction: direction, link: link), revertAfter)
         case "firewall":
-            typealias Keys = Schema.FirewallKeys
             let map = try body.mapping(Schema.firewall)
-            let name = map.required(Keys.name)
-            let groups = groupSelection(map)
-            let port = map.required(Keys.port)
-            let action = map.required(Keys.action)
-            let direction = map.read(Keys.direction)
+            let rule = firewallRule(in: map)
             let revertAfter = map.optional(Target.revertAfter)
             map.finish()
-            guard let name, let groups, let port, let action else { throw ExperimentError.reported }
-            return (.addFirewall(name: name, group: groups, port: port, action: action, direction: direction), revertAfter)
+            guard let rule else { throw ExperimentError.reported }
+            return (.addFirewall(name: rule.name, group: rule.target, port: rule.port, action: rule.action, direction: rule.direction), revertAfter)
         case "removeFirewall":
             let map = try body.mapping(Schema.removeFirewall)
             let name = map.required(Schema.FirewallKeys.name)
-            let groups = groupSelection(map)
+            let groups = groupSelection(map, links: true)
             map.finish()
             guard let name, let groups else { throw ExperimentError.reported }
             return (.removeFirewall(name: name, group: groups), nil)
@@ -129,6 +128,14 @@ enum TimelineReader {
             map.finish()
             guard let middlebox else { throw ExperimentError.reported }
             return (.setProxyPolicy(middlebox: middlebox, policy: policy), revertAfter)
+        case "setNat":
+            let map = try body.mapping(Schema.setNat)
+            let groups = groupSelection(map)
+            let idleTimeout = map.required(Schema.SetNatKeys.idleTimeout)
+            let revertAfter = map.optional(Target.revertAfter)
+            map.finish()
+            guard let groups, let idleTimeout else { throw ExperimentError.reported }
+            return (.setNat(group: groups, idleTimeout: idleTimeout), revertAfter)
         case "restartServer":
             let map = try body.mapping(Schema.restartServer)
             let down = map.required(Schema.RestartServerKeys.down)
@@ -142,10 +149,24 @@ enum TimelineReader {
         }
     }
 
+    /// Reads the keys of a firewall rule in `map` (a timeline `firewall:` or an entry of a
+    /// topology's `firewall:`): its name, where it stands, port, action and direction. `nil`
+    /// when one cannot be read (the problem is recorded). Does not call `finish()`.
+    static func firewallRule(in map: YAMLMapping) -> FirewallRule? {
+        typealias Keys = Schema.FirewallKeys
+        let name = map.required(Keys.name)
+        let target = groupSelection(map, links: true)
+        let port = map.required(Keys.port)
+        let action = map.required(Keys.action)
+        let direction = map.read(Keys.direction)
+        guard let name, let target, let port, let action else { return nil }
+        return FirewallRule(name: name, target: target, port: port, action: action, direction: direction)
+    }
+
     /// The groups an action names: `group: NAME`, or `groups: [NAME, …]` or `groups: all`
     /// (exactly one of the two keys), or with `links` (a link action) `middlebox: NAME` or
     /// `server: true` in their place. `nil` when none can be read (the problem is recorded).
-    private static func groupSelection(_ map: YAMLMapping, links: Bool = false) -> GroupSelection? {
+    static func groupSelection(_ map: YAMLMapping, links: Bool = false) -> GroupSelection? {
         let single = map.value(Target.group.info)
         let several = map.value(Target.groups)
         if links {

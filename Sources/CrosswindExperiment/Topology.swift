@@ -13,13 +13,19 @@ public struct Topology: Sendable, Equatable {
     public var groups: [ClientGroup]
     /// HTTP proxies between some groups and the server (default none).
     public var middleboxes: [MiddleboxSpec]
+    /// Packet firewall rules in force from the start of the run (default none), in order.
+    public var firewall: [FirewallRule]
 
     /// Creates a topology.
-    public init(name: String, server: ServerSpec = ServerSpec(), groups: [ClientGroup], middleboxes: [MiddleboxSpec] = []) {
+    public init(
+        name: String, server: ServerSpec = ServerSpec(), groups: [ClientGroup], middleboxes: [MiddleboxSpec] = [],
+        firewall: [FirewallRule] = []
+    ) {
         self.name = name
         self.server = server
         self.groups = groups
         self.middleboxes = middleboxes
+        self.firewall = firewall
     }
 
     /// Total number of clients over all groups.

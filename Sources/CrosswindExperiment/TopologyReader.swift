@@ -33,15 +33,27 @@ enum TopologyReader {
         let middleboxes = map.read(Keys.middleboxes) { (v: YAMLValue) throws(ExperimentError) in
             try v.list(MiddleboxReader.middlebox)
         } ?? []
+        let firewall = map.read(Keys.firewall) { (v: YAMLValue) throws(ExperimentError) in try v.list(Self.firewallRule) } ?? []
         map.finish()
-        let topology = Topology(name: name ?? defaultName, server: server, groups: groups ?? [], middleboxes: middleboxes)
+        let topology = Topology(name: name ?? defaultName, server: server, groups: groups ?? [], middleboxes: middleboxes, firewall: firewall)
         // A list element is left out only when it cannot be read at all (not a mapping, or no
         // readable name): then a reference to an unknown name may be to it.
         let groupNamesComplete = groups.map { $0.count == map.value(Keys.groups)?.node.sequence?.count } ?? false
         let middleboxNamesComplete = middleboxes.count == (map.value(Keys.middleboxes)?.node.sequence?.count ?? 0)
-        ModelRules.topology(topology, groupNamesComplete: groupNamesComplete, DocumentReporter(root: value))
+        ModelRules.topology(
+            topology, groupNamesComplete: groupNamesComplete, middleboxNamesComplete: middleboxNamesComplete, DocumentReporter(root: value)
+        )
         guard name != nil || !isFile, groups != nil else { throw ExperimentError.reported }
         return ReadTopology(topology: topology, groupNamesComplete: groupNamesComplete, middleboxNamesComplete: middleboxNamesComplete)
+    }
+
+    /// Reads one entry of `firewall:`: a rule as a timeline `firewall:` entry has it, without `for`.
+    static func firewallRule(_ value: YAMLValue) throws(ExperimentError) -> FirewallRule {
+        let map = try value.mapping(Schema.firewallRule)
+        let rule = TimelineReader.firewallRule(in: map)
+        map.finish()
+        guard let rule else { throw ExperimentError.reported }
+        return rule
     }
 
     /// Reads `server:`.

@@ -1,5 +1,6 @@
 import CrosswindReport
 import NIOCore
+import Yams
 
 // The kinds of value the format knows: each parses a node and checks the result with a
 // ``ValueCheck``, and says in the reference's words what it accepts.
@@ -19,6 +20,20 @@ extension ValueFormat where Value == TimeAmount {
             parse: { (value: YAMLValue) throws(ExperimentError) in try value.duration() },
             check: { value, _ in ValueCheck.duration(value, positive: positive, atMost: limit) },
             format: Quantity.describe(_:)
+        )
+    }
+}
+
+extension ValueFormat where Value == TimeAmount? {
+    /// A duration greater than 0, or `off` (nil).
+    static var positiveDurationOrOff: ValueFormat {
+        ValueFormat(
+            type: "duration (\(Quantity.durationUnitList)) or `off`", allowed: "greater than 0, or `off`",
+            parse: { (value: YAMLValue) throws(ExperimentError) in
+                value.node.scalar?.string == "off" ? nil : try value.duration()
+            },
+            check: { value, _ in value.flatMap { ValueCheck.duration($0, positive: true) } },
+            format: { $0.map(Quantity.describe(_:)) ?? "off" }
         )
     }
 }

@@ -12,6 +12,12 @@ import NIOCore
 /// endpoints, whichever way a packet goes. A SYN without ACK from the inside makes state; a
 /// packet from the outside never does (a NAT has no mapping to send it to).
 ///
+/// A table may come into the path, or change its timeout, while connections are open
+/// (``switchOn(at:)``, ``idleTimeout``): a timeout changed applies to every flow from then on,
+/// counted from its last packet; a table switched on adopts the flows already open as if each
+/// had carried a packet at that moment, so they keep going and expire only after `idleTimeout`
+/// of silence from then.
+///
 /// Simplifications: one timeout for every state (real gateways often expire flows that saw a
 /// FIN or RST sooner, and half-open SYN state sooner still); a SYN that reuses the endpoints
 /// of a live flow refreshes it; expiry is lazy (checked when a packet of the flow arrives), which
@@ -30,6 +36,8 @@ public final class IdleExpiringState: PacketFilter {
     public var inside: Set<NodeID>
     /// When each live flow last carried a packet.
     private var lastSeen: [Flow: NIODeadline] = [:]
+    /// When the table was switched on mid-run: a flow without state counts as seen then.
+    private var adoptedSince: NIODeadline?
     /// Flows forgotten after their idle timeout so far.
     public private(set) var flowsExpired = 0
     /// Packets dropped because their flow had no state.
@@ -45,12 +53,23 @@ public final class IdleExpiringState: PacketFilter {
     /// Flows with state now (expired ones still counted until a packet of theirs comes).
     public var flowCount: Int { self.lastSeen.count }
 
+    /// Starts the table afresh at `now` on a path whose connections may be open already: it
+    /// forgets what it held and treats every flow as last seen at `now`. A flow that carries
+    /// nothing for `idleTimeout` from then is forgotten as any other (it does not count in
+    /// ``flowsExpired``, which counts flows the table held state for).
+    public func switchOn(at now: NIODeadline) {
+        self.lastSeen.removeAll()
+        self.adoptedSince = now
+    }
+
     public func process(_ segment: Segment, now: NIODeadline) -> Verdict {
         let outbound = self.inside.contains(segment.source.node)
         let flow = outbound
             ? Flow(inside: segment.source, outside: segment.destination)
             : Flow(inside: segment.destination, outside: segment.source)
-        if let seen = self.lastSeen[flow], now - seen < self.idleTimeout {
+        // Once the adopted flows' time is up it stays up, whatever the timeout becomes later.
+        if let adopted = self.adoptedSince, now - adopted >= self.idleTimeout { self.adoptedSince = nil }
+        if let seen = self.lastSeen[flow] ?? self.adoptedSince, now - seen < self.idleTimeout {
             self.lastSeen[flow] = now
             return .pass
         }

@@ -5,7 +5,7 @@ import CrosswindNetwork
 import NIOCore
 
 /// The fault timeline: each entry of the experiment's `timeline` runs at its time, acting on
-/// groups' links, their firewall rules, a proxy's policy, or the server (`+Restart`). An entry
+/// links, firewall rules and NATs (`+PathRules`), a proxy's policy, or the server (`+Restart`). An entry
 /// with `revertAfter` (YAML `for:`) is undone at `at + revertAfter` by a task that records
 /// `timeline.revert` in the trace and performs the inverse the action returned when it ran.
 ///
@@ -43,7 +43,7 @@ extension ExperimentRun {
     /// The links of the selection in `direction`: the selected groups', group by group in the
     /// selection's order; a middlebox's link to the server; or every link that reaches the
     /// server (the direct groups' in topology order, then each middlebox's).
-    private func links(_ selection: GroupSelection, _ direction: LinkDirection) -> [Link] {
+    func links(_ selection: GroupSelection, _ direction: LinkDirection) -> [Link] {
         let topology = self.experiment.topology
         let pairs: [(up: [Link], down: [Link])]
         switch selection {
@@ -86,24 +86,20 @@ extension ExperimentRun {
                 for (link, configuration) in zip(links, previous) { Self.apply(configuration, to: link) }
             }
         case .addFirewall(let name, let group, let port, let firewallAction, let direction):
-            let action: PortFirewall.Action = firewallAction == .drop ? .drop : .reject
-            // The firewall stands in front of the server or the proxy the group reaches. Inbound,
-            // where the group's up links arrive: a DROP lets the SYN cross the link first, and a
-            // REJECT's RST crosses the down link back, one round trip in all, as a remote
-            // firewall's does. Outbound, where the down links leave: the client hears nothing,
-            // and a REJECT's RST goes back to the sender at once. Being on these links alone,
-            // it matches the selected groups' packets and no one else's.
-            let links = self.links(group, direction == .inbound ? .up : .down)
-            let rule = PortFirewall.Rule(port: UInt16(port), action: action, direction: direction == .inbound ? .inbound : .outbound)
-            for link in links {
-                self.network.install(PortFirewall(name: name, rules: [rule]), on: link, at: direction == .inbound ? .receiving : .sending)
-            }
+            let links = self.install(FirewallRule(name: name, target: group, port: port, action: firewallAction, direction: direction))
             return { [unowned self] in
                 for link in links { self.network.removeFilter(named: name, from: link) }
             }
         case .removeFirewall(let name, let group):
             for link in self.links(group, .both) { self.network.removeFilter(named: name, from: link) }
             return nil
+        case .setNat(let group, let idleTimeout):
+            let names = group.names(in: self.experiment.topology)
+            let previous = names.map { self.natTables[$0]?.idleTimeout }
+            for name in names { self.setNat(name, idleTimeout: idleTimeout) }
+            return { [unowned self] in
+                for (name, timeout) in zip(names, previous) { self.setNat(name, idleTimeout: timeout) }
+            }
         case .flap(let group, let direction, let period, let upFraction, let until):
             let flapping = Flapping()
             self.flap(group, direction, period: period, upFraction: upFraction, until: self.simulation.at(until), flapping)

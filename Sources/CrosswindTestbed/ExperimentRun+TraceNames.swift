@@ -46,6 +46,8 @@ struct TestbedTraceNames {
         case .removeFirewall(let name, let group): return "removeFirewall \(name) \(group)"
         case .flap(let group, let direction, _, _, _): return "flap \(group) \(direction.rawValue)"
         case .setProxyPolicy(let middlebox, _): return "setProxyPolicy \(middlebox)"
+        case .setNat(let group, let idleTimeout):
+            return "setNat \(group) \(idleTimeout.map { "\($0.nanoseconds / 1_000_000)ms" } ?? "off")"
         case .restartServer(let down, let persist, let node):
             return "restartServer\(node.map { " \($0)" } ?? "") down \(down.nanoseconds / 1_000_000)ms\(persist ? " persist" : "")"
         }

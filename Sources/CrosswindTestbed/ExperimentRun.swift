@@ -108,7 +108,8 @@ public final class ExperimentRun {
     /// The links of each middlebox to the server (one per server node), per direction (up:
     /// proxy → server).
     var middleboxLinks: [String: (up: [Link], down: [Link])] = [:]
-    /// The NAT state table of each group with `nat:`, by group name.
+    /// The NAT state table of each group with a NAT on its path now (`nat:`, or the timeline's
+    /// `setNat`), by group name.
     var natTables: [String: IdleExpiringState] = [:]
     /// The transmitters each group with `sharedLink: true` sends through, by group name.
     var sharedTransmitters: [String: (up: SharedTransmitter, down: SharedTransmitter)] = [:]
@@ -172,6 +173,7 @@ public final class ExperimentRun {
         // "at 0s" is there before the first SYN).
         self.scheduleTimeline()
         self.addClients(proxyCaptures: proxyCaptures)
+        self.installTopologyFirewall()
         self.schedulePublishing()
         self.scheduleSampling()
     }

@@ -42,7 +42,7 @@ import Testing
             "topology.groups[1].link.up.loss: probability must be in 0...1 (or 0%...100%), got 1.5",
             "workload.rate: must be greater than 0 and at most 10000 messages per second, got 0",
             "timeline[0].partition.groups[1]: no client group 'lobby' (groups: g, home)",
-            "timeline[1].heal.for: 'for' does not apply to heal: a repair is not undone (it applies to partition, setLink, firewall, flap and setProxyPolicy)",
+            "timeline[1].heal.for: 'for' does not apply to heal: a repair is not undone (it applies to partition, setLink, firewall, flap, setProxyPolicy and setNat)",
         ])
         #expect(error?.problems.map(\.path) == [
             "topology.groups[1].count", "topology.groups[1].link.up.loss", "workload.rate", "timeline[0].partition.groups[1]",

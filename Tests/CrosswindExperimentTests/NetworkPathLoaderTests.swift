@@ -72,7 +72,8 @@ import Testing
         ("  - { at: 1s, partition: { middlebox: lobby-proxy } }", "no middlebox 'lobby-proxy' (middleboxes: corp-proxy)"),
         ("  - { at: 1s, partition: { server: false } }", "write server: true to act on the server's links, or leave it out"),
         ("  - { at: 1s, partition: { group: office, middlebox: corp-proxy } }", "give one of group, groups, middlebox or server, not several"),
-        ("  - { at: 1s, firewall: { name: f, middlebox: corp-proxy, port: 80, action: drop } }", "unknown key 'middlebox'"),
+        ("  - { at: 1s, setNat: { middlebox: corp-proxy, idleTimeout: 30s } }", "unknown key 'middlebox'"),
+        ("  - { at: 1s, firewall: { name: f, middlebox: lobby-proxy, port: 80, action: drop } }", "no middlebox 'lobby-proxy' (middleboxes: corp-proxy)"),
         ("  - { at: 1s, firewall: { name: f, group: home, port: 80, action: drop, direction: up } }", "'up'"),
     ])
     func badTargetsAreTold(timeline: String, expected: String) {

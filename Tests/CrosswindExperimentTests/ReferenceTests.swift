@@ -170,6 +170,11 @@ import Testing
               sticky: true
             - name: edge
               groups: [home]
+          firewall:
+            - { name: egress, middlebox: edge, port: 8443, action: drop }
+            - { name: lan, group: office, port: 9000, action: reject, direction: outbound }
+            - { name: lans, groups: all, port: 9001, action: drop }
+            - { name: dc, server: true, port: 9002, action: drop, direction: inbound }
         workload:
           topic: metrics
           rate: 5
@@ -197,6 +202,12 @@ import Testing
           - { at: 26s, flap: { server: true, period: 1s, up: 50%, for: 1s } }
           - { at: 12s, removeFirewall: { name: fw, group: office } }
           - { at: 12s, removeFirewall: { name: fw2, groups: [home] } }
+          - { at: 12s, firewall: { name: fw3, middlebox: corp-proxy, port: 80, action: drop, for: 1s } }
+          - { at: 12s, firewall: { name: fw4, server: true, port: 80, action: drop, for: 1s } }
+          - { at: 14s, removeFirewall: { name: egress, middlebox: edge } }
+          - { at: 14s, removeFirewall: { name: dc, server: true } }
+          - { at: 14s, setNat: { group: office, idleTimeout: 20s, for: 5s } }
+          - { at: 15s, setNat: { groups: [home], idleTimeout: off } }
           - { at: 13s, flap: { group: home, direction: both, period: 2s, up: 50%, until: 20s } }
           - { at: 21s, flap: { groups: [home], period: 1s, up: 0.7, for: 4s } }
           - { at: 25s, setProxyPolicy: { middlebox: corp-proxy, for: 5s, stripUpgrade: false, afterUpgrade: relay, bufferResponses: 1MiB, idleTimeout: 30s, bufferAfter: 1s, holdEvents: true, holdEventsBytes: 1KiB, maxConnectionLifetime: 10min, maxResponseTime: 1min, blockContentTypes: [], maxConnectionsPerClient: 2, dropFramesAfterBytes: 1MiB, dropFramesAfter: 1min, tls: refuse, connectPorts: [443, 8443] } }

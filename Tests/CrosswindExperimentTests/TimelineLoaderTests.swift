@@ -138,7 +138,7 @@ import Testing
         ("  - at: 1s\n    partition: { group: office }\n    heal: { group: office }",
          "t.yaml:12:5: timeline[0]: one action per list entry: start a new '- at:' entry for 'heal'"),
         ("  - at: 1s",
-         "t.yaml:10:5: timeline[0]: needs an action (one of: partition, heal, setLink, firewall, removeFirewall, flap, setProxyPolicy, restartServer)"),
+         "t.yaml:10:5: timeline[0]: needs an action (one of: partition, heal, setLink, firewall, removeFirewall, flap, setProxyPolicy, restartServer, setNat)"),
         ("  - heal: { group: office }", "t.yaml:10:5: timeline[0]: missing required key 'at'"),
         ("  - 20s", "t.yaml:10:5: timeline[0]: expected a mapping, got '20s'"),
         // `at`: the run ends at 72s.

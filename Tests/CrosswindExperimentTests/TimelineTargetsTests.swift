@@ -90,7 +90,7 @@ import Testing
          "t.yaml:11:25: timeline[0].partition.group: no client group 'all' (groups: office, home); for every group write groups: all"),
         // for: only on what can be undone, and longer than nothing.
         ("  - at: 1s\n    heal: { group: office, for: 10s }",
-         "t.yaml:11:28: timeline[0].heal: 'for' does not apply to heal: a repair is not undone (it applies to partition, setLink, firewall, flap and setProxyPolicy)"),
+         "t.yaml:11:28: timeline[0].heal: 'for' does not apply to heal: a repair is not undone (it applies to partition, setLink, firewall, flap, setProxyPolicy and setNat)"),
         ("  - at: 1s\n    partition: { group: office, for: 0s }", "t.yaml:11:38: timeline[0].partition.for: must be greater than 0, got 0s"),
         ("  - at: 1s\n    flap: { group: office, period: 10s, up: 0.5, until: 60s, for: 10s }",
          "t.yaml:11:62: timeline[0].flap.for: give either until or for, not both"),

@@ -75,6 +75,43 @@ import Testing
         #expect(nat.packetsDropped == 0)
     }
 
+    @Test func aNATSwitchedOnAdoptsOpenFlowsAndForgetsThemAfterItsTimeout() {
+        var settings = TCPSettings()
+        settings.maxRetransmissions = 30
+        let pair = TCPPair(clientTCP: settings, serverTCP: settings)
+        let connection = pair.connect()
+        // 40 s of silence with no NAT on the path.
+        pair.simulation.run(for: .seconds(41))
+        let nat = IdleExpiringState(name: "nat", idleTimeout: .seconds(10), inside: [pair.client])
+        nat.switchOn(at: pair.simulation.now)
+        pair.network.install(nat, on: pair.up, at: .sending)
+        pair.network.install(nat, on: pair.down, at: .receiving)
+        // The open connection counts as seen when the NAT came: 9 s later its data passes.
+        pair.simulation.run(for: .seconds(9))
+        connection.send(patternBytes(100))
+        pair.simulation.run(for: .seconds(1))
+        #expect(pair.serverSide.received.readableBytes == 100)
+        #expect(nat.packetsDropped == 0)
+        // 11 s after its last packet it is forgotten: the server's data never arrives.
+        pair.simulation.run(for: .seconds(10))
+        pair.serverSide.connection?.send(patternBytes(50))
+        pair.simulation.run(for: .seconds(5))
+        #expect(pair.clientSide.received.readableBytes == 0)
+        #expect(nat.flowsExpired == 1)
+    }
+
+    @Test func aShorterTimeoutAppliesToFlowsAlreadyHeld() {
+        let (pair, nat, _, _, _) = Self.natPair(idleTimeout: .seconds(300))
+        // 20 s idle is nothing under 300 s; the timeout becomes 15 s, and the next packet finds
+        // the flow forgotten.
+        pair.simulation.run(for: .seconds(20))
+        nat.idleTimeout = .seconds(15)
+        pair.serverSide.connection?.send(patternBytes(10))
+        pair.simulation.run(for: .seconds(1))
+        #expect(pair.clientSide.received.readableBytes == 0)
+        #expect(nat.flowsExpired == 1)
+    }
+
     @Test func packetsFromOutsideNeverMakeState() {
         // A SYN from the server's side to the client finds no flow and is dropped.
         let pair = TCPPair()

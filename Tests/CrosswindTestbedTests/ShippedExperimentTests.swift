@@ -86,6 +86,7 @@ import Testing
         ("multi-node-node-restart", [1]),
         ("six-connections-three-topics", [1, 2]),
         ("three-topics-fall-back-to-sync", [1, 2]),
+        ("firewall-blocks-upstream-websocket", [1, 2]),
     ]
 
     @Test(arguments: catalogue)
@@ -139,6 +140,14 @@ import Testing
         let firewallReport = try ExperimentRun(experiment: firewall, options: RunOptions(keepsEvents: false)).execute().report
         #expect(!firewallReport.passed)
         #expect(firewallReport.expectations.contains { $0.text.hasPrefix("group dropped ends on sse") && !$0.passed })
+
+        // Without the topology's rule on the proxy's upstream, the office is on WebSocket from
+        // the start instead of after the port opens at 60 s.
+        var upstream = try ExperimentLoader.load(path: packagePath("Experiments/firewall-blocks-upstream-websocket.yaml"))
+        upstream.topology.firewall = []
+        upstream.timeline = []
+        let upstreamReport = try ExperimentRun(experiment: upstream, options: RunOptions(keepsEvents: false)).execute().report
+        #expect(upstreamReport.expectations.contains { $0.text.hasPrefix("group office ends on websocket not before") && !$0.passed })
 
         // A manager that never switches stays on the transport the proxy breaks.
         for file in ["fallback-strip-upgrade", "fallback-ws-silent", "fallback-sse-buffered"] {

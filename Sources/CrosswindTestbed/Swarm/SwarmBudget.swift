@@ -82,7 +82,7 @@ public struct SwarmBudget: Sendable, Equatable {
                 // Every client is cut off while the server is down; the heal is its restart.
                 healNanos = max(healNanos, (event.at + down).nanoseconds)
                 longestCut = max(longestCut, down.nanoseconds)
-            case .heal, .setLink, .removeFirewall, .setProxyPolicy:
+            case .heal, .setLink, .removeFirewall, .setProxyPolicy, .setNat:
                 break
             }
         }
