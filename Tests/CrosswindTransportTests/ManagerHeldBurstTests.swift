@@ -67,10 +67,10 @@ import Testing
         #expect(actions.contains(.methodChanged(from: .sse, to: .sync, reason: .fallbackStreamHeld)))
     }
 
-    @Test func releasesFurtherApartThanAHeartbeatTimeoutStartAgain() {
-        // Two stalls 40 s apart (more than the 35 s heartbeat timeout) with nothing between
-        // them: a chunked stream never waits that long without failing the liveness check,
-        // so the second one is a first again.
+    @Test func aReleaseAfterASilenceLongerThanAHeartbeatTimeoutStartsAgain() {
+        // Two stalls with 40 s without a message between them (more than the 35 s heartbeat
+        // timeout; a heartbeat kept the stream alive): a chunked stream is never silent that
+        // long without failing the liveness check, so the second one is a first again.
         var m = ManagerScript(configuration: .sseThenSync)
         _ = m(.start(networkIdentity: nil), at: 0)
         _ = m(.connected(.a1), at: 0)

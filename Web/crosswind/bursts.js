@@ -5,7 +5,8 @@
 // exceeds the connection's fastest by at least `hold` and nothing arrived for `hold` before
 // it. Held releases count in a row; the count starts again when a message flows on time at
 // least `hold` after the last release (a one-off stall: an outage's end, a lost segment), or
-// when the next release comes more than `within` after the last. Latencies are compared with
+// when the silence before a release is longer than `within` (a heartbeat timeout: a chunked
+// stream that silent fails the liveness check instead). Latencies are compared with
 // the connection's fastest, so an offset between the publisher's clock and ours does not matter.
 
 export class BurstRecord {
@@ -29,7 +30,7 @@ export class BurstRecord {
     if (!judge) return this.releases;
     const held = latency - this.floor;
     if (held >= hold && silence >= hold) {
-      if (this.lastRelease !== null && now - this.lastRelease > within) this.releases = 0;
+      if (silence > within) this.releases = 0;
       this.releases += 1;
       this.lastRelease = now;
     } else if (held < hold && this.lastRelease !== null && now - this.lastRelease >= hold) {

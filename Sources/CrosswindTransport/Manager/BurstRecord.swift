@@ -8,9 +8,9 @@ import NIOCore
 /// the connection's fastest one by at least `hold` and nothing arrived for `hold` before it.
 /// Held releases count in a row; the count starts again when a message flows on time at
 /// least `hold` after the last release (the stream flows between stalls: a one-off stall at
-/// an outage's end, a lost segment), or when the next release comes more than `within` after
-/// the last (a chunked stream whose chunks come further apart than a heartbeat timeout fails
-/// the liveness check instead).
+/// an outage's end, a lost segment), or when the silence before a release is longer than
+/// `within` (a chunked stream that silent fails the liveness check instead; a quiet topic
+/// between two stalls says nothing about the path).
 ///
 /// Latencies are compared with the connection's fastest, not with zero, so a constant offset
 /// between the publisher's clock and the client's does not matter.
@@ -41,7 +41,7 @@ struct BurstRecord: Sendable, Equatable {
         self.lastMessage = now
         guard judge else { return self.releases }
         if latency - floor >= hold && silence >= hold {
-            if let last = self.lastRelease, now - last > within { self.releases = 0 }
+            if silence > within { self.releases = 0 }
             self.releases += 1
             self.lastRelease = now
         } else if latency - floor < hold, let last = self.lastRelease, now - last >= hold {

@@ -36,8 +36,8 @@ public struct RealtimeManagerConfiguration: Sendable, Equatable {
     /// A message of an open SSE stream that arrives at least this much later than the fastest
     /// message of the connection, after at least this long without a message, was *held*:
     /// something on the path kept the stream and let it go in a burst. ``bufferingStrikes``
-    /// such releases in a row (each within a heartbeat timeout of the one before, and no message
-    /// flowing on time between them) and the manager falls back
+    /// such releases in a row (each after a silence shorter than a heartbeat timeout, and no
+    /// message flowing on time between them) and the manager falls back
     /// (``MethodChangeReason/fallbackStreamHeld``), leaving SSE out of upgrade probes for
     /// ``rememberFor``. This catches a proxy that holds response bodies until it has N bytes
     /// once the stream is open: its releases come more often than a heartbeat timeout (or the
