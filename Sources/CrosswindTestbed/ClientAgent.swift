@@ -106,7 +106,7 @@ final class ClientAgent: RealtimeClientDelegate, RealtimeManagerDelegate {
 
     func manager(_ manager: RealtimeCommunicationManager, methodChangedFrom from: TransportMethod?, to: TransportMethod, reason: MethodChangeReason, at time: NIODeadline) {
         self.switches.append((time, from, to, reason))
-        self.run.simulation.trace.record(time, self.traceComponent, self.run.kindSwitch, Int64(from.map { TransportMethod.allCases.firstIndex(of: $0)! } ?? -1), Int64(TransportMethod.allCases.firstIndex(of: to)!), Int64(MethodChangeReason.allCases.firstIndex(of: reason)!))
+        self.run.simulation.trace.record(time, self.traceComponent, self.run.kindSwitch, Int64(from.map { TransportMethod.allCases.firstIndex(of: $0)! } ?? -1), Int64(TransportMethod.allCases.firstIndex(of: to)!), self.run.switchReasonCode(reason))
     }
 
     func manager(_ manager: RealtimeCommunicationManager, opened method: TransportMethod, welcome: Welcome, at time: NIODeadline) {

@@ -18,6 +18,11 @@ struct TestbedTraceNames {
     /// Index of a timeline entry in the experiment file → what it does (`heal office both`).
     let timeline: TraceVocabulary
 
+    /// The switch reasons named when a run starts: the codes up to `serverDown`. A code added
+    /// after it is named when a switch first gives it (``ExperimentRun/switchReasonCode(_:)``),
+    /// so the traces of runs that never give it, and their digests, stay as they were.
+    static let switchReasonsNamedAtStart = MethodChangeReason.allCases.prefix(through: MethodChangeReason.allCases.firstIndex(of: .serverDown)!)
+
     /// One value of each close reason (the codes' names come from the cases).
     static let closeReasons: [ClientCloseReason] = [
         .connectionFailed(""), .upgradeRejected, .heartbeatTimeout, .serverClosed(code: 1000),
@@ -28,7 +33,7 @@ struct TestbedTraceNames {
         self.closeReason = trace.vocabulary("client.closeReason")
         for reason in Self.closeReasons { trace.define(self.closeReason, reason.code, as: reason.name) }
         self.transport = trace.vocabulary("transport", names: TransportMethod.allCases.map(\.rawValue))
-        self.switchReason = trace.vocabulary("switch.reason", names: MethodChangeReason.allCases.map(\.rawValue))
+        self.switchReason = trace.vocabulary("switch.reason", names: Self.switchReasonsNamedAtStart.map(\.rawValue))
         self.group = trace.vocabulary("group", names: experiment.topology.groups.map(\.name))
         self.timeline = trace.vocabulary("timeline.action", names: experiment.timeline.map { Self.name($0.action) })
     }
@@ -51,5 +56,17 @@ struct TestbedTraceNames {
         case .restartServer(let down, let persist, let node):
             return "restartServer\(node.map { " \($0)" } ?? "") down \(down.nanoseconds / 1_000_000)ms\(persist ? " persist" : "")"
         }
+    }
+}
+
+extension ExperimentRun {
+    /// The trace's value of a switch `reason` (its index in `MethodChangeReason.allCases`),
+    /// naming it first if it is a code the vocabulary does not name from the start.
+    func switchReasonCode(_ reason: MethodChangeReason) -> Int64 {
+        let code = Int64(MethodChangeReason.allCases.firstIndex(of: reason)!)
+        if !TestbedTraceNames.switchReasonsNamedAtStart.contains(reason), self.switchReasonsNamedLater.insert(reason).inserted {
+            self.simulation.trace.define(self.switchReasons, code, as: reason.rawValue)
+        }
+        return code
     }
 }

@@ -98,6 +98,10 @@ public final class ExperimentRun {
     let kindConnect: UInt16
     let kindHeartbeat: UInt16
     let kindSwitch: UInt16
+    /// The `reason` vocabulary of `client.switch` events.
+    let switchReasons: TraceVocabulary
+    /// Switch reasons named since the start (see ``TestbedTraceNames/switchReasonsNamedAtStart``).
+    var switchReasonsNamedLater: Set<MethodChangeReason> = []
     let kindTimeline: UInt16
     /// A resume the server could not complete (`recovered: false`): the last offset the
     /// client held, and the offset the stream resumed at.
@@ -142,6 +146,7 @@ public final class ExperimentRun {
         self.kindClose = trace.kind("client.close", fields: [TraceField("reason", names.closeReason)])
         self.kindConnect = trace.kind("client.connect", fields: [TraceField("group", names.group), "index"])
         self.kindHeartbeat = trace.kind("client.heartbeat")
+        self.switchReasons = names.switchReason
         self.kindSwitch = trace.kind("client.switch", fields: [TraceField("from", names.transport), TraceField("to", names.transport), TraceField("reason", names.switchReason)])
         self.kindTimeline = trace.kind("timeline.action", fields: [TraceField("action", names.timeline)])
         self.kindRecoveryIncomplete = trace.kind("client.recoveryIncomplete", fields: ["last", "resumesAt"])

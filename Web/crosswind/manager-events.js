@@ -2,6 +2,7 @@
 // a transport, exactly-once delivery and acknowledgements of client messages. Methods of
 // RealtimeCommunicationManager (installed by manager.js).
 
+import { BurstRecord } from "./bursts.js";
 import { isCount } from "./options.js";
 
 /**
@@ -103,6 +104,7 @@ export const transportEvents = {
     this.refusedInARow.clear();
     this.lastOpenedMethod = attempt.method;
     attempt.openedAt = now;
+    attempt.bursts = new BurstRecord(now);
     attempt.lastHeard = now;
     attempt.keepaliveSent = false;
     this.perf[attempt.method].opens += 1;

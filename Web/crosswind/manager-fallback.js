@@ -261,6 +261,15 @@ export const fallback = {
         this.fallBack(REASONS.fallbackHeartbeatLost);
         return;
       }
+    } else if (ending === "heldInBursts") {
+      perf.bufferingDetections += 1;
+      if (this.options.autoSwitch) {
+        // A probe checks the welcome and the catch-up, which such a path can pass: leave the
+        // transport out of probes for rememberFor.
+        this.suspendProbes(attempt.method);
+        this.fallBack(REASONS.fallbackStreamHeld);
+        return;
+      }
     } else if (ending === "behind") {
       // A fresh connection often cures it; a second time on this transport, the path is the problem.
       perf.streamsBehind += 1;
@@ -275,6 +284,7 @@ export const fallback = {
     run.giveUpReason = ending === "closedByServer" ? REASONS.transportClosedByServer
       : ending === "heartbeatLost" ? REASONS.fallbackHeartbeatLost
       : ending === "behind" ? REASONS.fallbackStreamBehind
+      : ending === "heldInBursts" ? REASONS.fallbackStreamHeld
       : ending === "catchUpStalled" ? REASONS.fallbackCatchUpStalled : REASONS.fallbackConnectFailed;
     if (now - attempt.openedAt >= this.options.giveUpAfter) {
       // A stable connection ended: a fresh stretch with a fresh give-up window, and the first

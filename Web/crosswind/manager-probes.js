@@ -64,6 +64,15 @@ export const upgradeProbes = {
     } else {
       primary.behindSince = null;
     }
+    // Held bursts of an SSE stream that has caught up: something on the path buffers it (a
+    // proxy that holds response bodies until it has N bytes), whatever its liveness says.
+    if (method === "sse" && this.options.burstHold !== null && primary.bursts) {
+      const releases = primary.bursts.record(latency, this.now(), this.options.burstHold, this.options.heartbeatTimeout, !primary.catchUpTo);
+      if (releases >= Math.max(1, this.options.bufferingStrikes)) {
+        this.connectionEnded(primary, "heldInBursts");
+        return;
+      }
+    }
     this.latencyWindow.push(latency);
     if (this.latencyWindow.length > this.options.latencyWindow) this.latencyWindow.shift();
     const threshold = this.options.latencyThreshold;

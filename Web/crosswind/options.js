@@ -29,6 +29,7 @@ export const REASONS = Object.freeze({
   fallbackStreamBehind: "fallbackStreamBehind",
   fallbackCatchUpStalled: "fallbackCatchUpStalled",
   serverDown: "serverDown",
+  fallbackStreamHeld: "fallbackStreamHeld",
 });
 
 /** Paths of `crosswind serve`; `GET /negotiate` may name others. */
@@ -67,6 +68,10 @@ export const DEFAULTS = Object.freeze({
   latencyWindow: 20,
   behindLatency: 10000, // ms; a stream this late for behindFor is unhealthy (null: off)
   behindFor: 15000,
+  // ms; an SSE message this much later than the connection's fastest, after as long a silence,
+  // was held; bufferingStrikes such releases in a row fall back (null: off)
+  burstHold: 3000,
+  bufferingStrikes: 2,
   syncMaxConsecutiveErrors: 5,
   clientId: undefined,
   token: undefined, // access token: a string, or a function asked at every connection attempt
@@ -108,6 +113,8 @@ export function normalizeOptions(options) {
   if (!isCount(o.backoff.base) || !isCount(o.backoff.cap)) throw new TypeError("crosswind: backoff needs numeric base and cap (ms)");
   if (o.latencyThreshold !== null && !isCount(o.latencyThreshold)) throw new TypeError(`crosswind: latencyThreshold must be null or a number of milliseconds >= 0, got ${o.latencyThreshold}`);
   if (o.behindLatency !== null && !isCount(o.behindLatency)) throw new TypeError(`crosswind: behindLatency must be null or a number of milliseconds >= 0, got ${o.behindLatency}`);
+  if (o.burstHold !== null && !isCount(o.burstHold)) throw new TypeError(`crosswind: burstHold must be null or a number of milliseconds >= 0, got ${o.burstHold}`);
+  if (!Number.isInteger(o.bufferingStrikes) || o.bufferingStrikes < 1) throw new TypeError(`crosswind: bufferingStrikes must be a whole number >= 1, got ${o.bufferingStrikes}`);
   if (!isCount(o.behindFor)) throw new TypeError(`crosswind: behindFor must be a number of milliseconds >= 0, got ${o.behindFor}`);
   if (!Number.isInteger(o.latencyWindow) || o.latencyWindow < 1) throw new TypeError(`crosswind: latencyWindow must be a whole number >= 1, got ${o.latencyWindow}`);
   if (o.token !== undefined && o.token !== null && typeof o.token !== "string" && typeof o.token !== "function") {

@@ -17,6 +17,7 @@ export function newPerformance() {
     heartbeatLosses: 0, // open connections that went silent for heartbeatTimeout
     closedAfterOpen: 0, // open connections closed by the server or lost
     streamsBehind: 0, // open connections ended because their messages stayed far behind
+    bufferingDetections: 0, // open SSE streams ended because they arrived in held bursts
     reconnects: 0, // EventSource's own reconnects (a new welcome on the same attempt)
     probes: 0,
     probesSucceeded: 0,

@@ -33,6 +33,22 @@ public struct RealtimeManagerConfiguration: Sendable, Equatable {
     /// the second one is a pattern. WebSocket pongs are not judged: a late pong can be a late
     /// ping (see ``RealtimeManagerStateMachine``'s heartbeat handling).
     public var bufferingStrikes: Int = 2
+    /// A message of an open SSE stream that arrives at least this much later than the fastest
+    /// message of the connection, after at least this long without a message, was *held*:
+    /// something on the path kept the stream and let it go in a burst. ``bufferingStrikes``
+    /// such releases in a row (each after a silence shorter than a heartbeat timeout, and no
+    /// message flowing on time between them) and the manager falls back
+    /// (``MethodChangeReason/fallbackStreamHeld``), leaving SSE out of upgrade probes for
+    /// ``rememberFor``. This catches a proxy that holds response bodies until it has N bytes
+    /// once the stream is open: its releases come more often than a heartbeat timeout (or the
+    /// liveness check fires) and are less late than ``behindLatency``, and the heartbeat
+    /// comments inside them can land on time. 3 s: more than a latency spike or a segment
+    /// retransmitted once (1 s initial RTO), less than the chunk period of such a proxy holding
+    /// 64 KiB of an 8 KiB/s stream; after a one-off stall (an outage's end) messages flow on
+    /// time again, which clears the count. nil turns it off. Like ``behindLatency`` it judges
+    /// the application's latency samples; WebSocket (opaque to a proxy after the 101) and
+    /// Custom Sync (whose batches come every `syncInterval` by design) are exempt.
+    public var burstHold: TimeAmount? = .seconds(3)
     /// Heartbeat losses on one transport (since the manager switched to it) that trigger a
     /// fallback. The first loss reconnects the same transport at once (a NAT or load balancer
     /// dropped one connection; the next usually works); the second falls back

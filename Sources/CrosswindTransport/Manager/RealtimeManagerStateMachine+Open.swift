@@ -12,6 +12,8 @@ extension RealtimeManagerStateMachine {
         case heartbeatLost
         /// Heartbeats kept arriving late: the stream is buffered somewhere.
         case buffering
+        /// Messages kept arriving in held bursts after the catch-up: the stream is buffered somewhere.
+        case heldInBursts
         /// Messages kept arriving far behind their publication: alive, but of no use.
         case behind
         /// The replay its welcome announced stopped short of the live end for a confirm timeout.
@@ -249,6 +251,19 @@ extension RealtimeManagerStateMachine {
             } else {
                 connection.behindSince = nil
             }
+            if connection.method == .sse, let hold = self.configuration.burstHold {
+                let releases = connection.bursts.record(
+                    latency: latency,
+                    now: now,
+                    openedAt: connection.openedAt,
+                    hold: hold,
+                    within: self.heartbeatTimeout(for: .sse),
+                    judge: connection.catchUpTo == nil
+                )
+                if releases >= max(1, self.configuration.bufferingStrikes) {
+                    return self.connectionEnded(run, connection, .heldInBursts, closedByUs: true, now: now)
+                }
+            }
             self.state = .open(run, connection)
             self.latencyWindow.record(latency)
             guard self.configuration.autoSwitch, let threshold = self.configuration.latencyThreshold,
@@ -299,11 +314,14 @@ extension RealtimeManagerStateMachine {
                 self.suspendProbes(of: connection.method, now: now)
                 return actions + self.fallBack(from: run, reason: .fallbackHeartbeatLost, now: now)
             }
-        case .buffering:
+        case .buffering, .heldInBursts:
             self.performanceRecords[connection.method].bufferingDetections += 1
             if self.configuration.autoSwitch {
+                // A probe checks the welcome and the catch-up, which a path that buffers an
+                // open stream can pass; leave the transport out until `rememberFor` has passed.
                 self.suspendProbes(of: connection.method, now: now)
-                return actions + self.fallBack(from: run, reason: .fallbackBuffering, now: now)
+                let reason: MethodChangeReason = ending == .buffering ? .fallbackBuffering : .fallbackStreamHeld
+                return actions + self.fallBack(from: run, reason: reason, now: now)
             }
         case .catchUpStalled:
             // Like a welcome that never came: the path lets the transport open but holds its
@@ -328,6 +346,7 @@ extension RealtimeManagerStateMachine {
         case .lost: run.giveUpReason = .fallbackConnectFailed
         case .heartbeatLost: run.giveUpReason = .fallbackHeartbeatLost
         case .buffering: run.giveUpReason = .fallbackBuffering
+        case .heldInBursts: run.giveUpReason = .fallbackStreamHeld
         case .behind: run.giveUpReason = .fallbackStreamBehind
         case .catchUpStalled: run.giveUpReason = .fallbackCatchUpStalled
         }

@@ -223,6 +223,8 @@ public struct RealtimeManagerStateMachine: Sendable {
         var lateHeartbeats = 0
         /// Since when every latency sample has been above ``RealtimeManagerConfiguration/behindLatency``.
         var behindSince: NIODeadline?
+        /// The held-burst test of an SSE stream (see ``RealtimeManagerConfiguration/burstHold``).
+        var bursts = BurstRecord()
         /// While catching up after a welcome that named a replay: the live end's newest offset,
         /// which the connection itself must bring (see ``TimerID/confirm(_:)``), per topic. Nil
         /// once caught up.

@@ -57,6 +57,10 @@ public enum MethodChangeReason: String, Sendable, Hashable, CaseIterable, Custom
     /// worked and the others were refused too: the server is down, not the network. The
     /// manager went back to the transport that last opened and keeps retrying it with backoff.
     case serverDown
+    /// An open SSE stream kept arriving in held bursts after it had caught up
+    /// (``RealtimeManagerConfiguration/burstHold``, ``RealtimeManagerConfiguration/bufferingStrikes``
+    /// times): something on the path buffers the stream, whatever its heartbeats say.
+    case fallbackStreamHeld
 
     public var description: String { self.rawValue }
 }
