@@ -161,6 +161,20 @@ extension TransportClientLifecycle {
         }
     }
 
+    /// Hands on a message of a multiplexed connection per its topic tracker's `decision`
+    /// (``TopicTrackers/accept(_:)``): a duplicate is dropped, and a topic the connection did
+    /// not subscribe to (nil) ends it as a protocol violation.
+    func deliver(_ message: RealtimeMessage, decision: DeliveryTracker.Decision?, at now: NIODeadline, channel: any Channel) {
+        switch decision {
+        case nil:
+            self.fail(.protocolViolation("message of topic '\(message.topic)', not subscribed"), channel: channel)
+        case .duplicate?:
+            break
+        case .deliver?, .deliverAfterGap?, .newEpoch?:
+            self.delegate?.realtimeClient(self, received: message, at: now)
+        }
+    }
+
     /// A sign of life without a message; the owner hears it once the transport is open.
     func heartbeat(at now: NIODeadline) {
         if self.isOpen { self.delegate?.realtimeClient(self, heartbeatAt: now) }

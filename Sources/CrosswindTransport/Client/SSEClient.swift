@@ -243,14 +243,8 @@ public final class SSEClient: PostsClientMessages, @unchecked Sendable {
                 self.openMultiplexed(welcomes, on: channel)
             }
         case (.message(let message), .open) where !self.continuing:
-            switch self.topicTrackers.accept(message) {
-            case nil:
-                self.fail(.protocolViolation("message of topic '\(message.topic)', not subscribed"), channel: channel)
-            case .duplicate?:
-                break
-            case .deliver?, .deliverAfterGap?, .newEpoch?:
-                self.delegate?.realtimeClient(self, received: message, at: channel.eventLoop.now)
-            }
+            let decision = self.topicTrackers.accept(message)
+            self.deliver(message, decision: decision, at: channel.eventLoop.now, channel: channel)
         case (.error(let reason), _):
             self.fail(.protocolViolation("server error: \(reason)"), channel: channel)
         case (.send, _), (.ack, _):

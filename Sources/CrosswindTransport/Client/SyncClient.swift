@@ -241,14 +241,8 @@ public final class SyncClient: PostsClientMessages, @unchecked Sendable {
         }
         for message in batch.messages {
             guard self.isOpen else { return }
-            switch self.topicTrackers.accept(message) {
-            case nil:
-                self.fail(.protocolViolation("message of topic '\(message.topic)', not subscribed"), channel: channel)
-            case .duplicate?:
-                break
-            case .deliver?, .deliverAfterGap?, .newEpoch?:
-                self.delegate?.realtimeClient(self, received: message, at: now)
-            }
+            let decision = self.topicTrackers.accept(message)
+            self.deliver(message, decision: decision, at: now, channel: channel)
         }
         guard self.isOpen else { return }
         var since = TopicCursors()

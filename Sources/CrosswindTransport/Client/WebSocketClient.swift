@@ -224,14 +224,8 @@ public final class WebSocketClient: TransportClientLifecycle, @unchecked Sendabl
                 self.openMultiplexed(welcomes, on: channel)
             }
         case (.message(let message), .open) where !self.configuration.topics.isEmpty:
-            switch self.topicTrackers.accept(message) {
-            case nil:
-                self.fail(.protocolViolation("message of topic '\(message.topic)', not subscribed"), channel: channel)
-            case .duplicate?:
-                break
-            case .deliver?, .deliverAfterGap?, .newEpoch?:
-                self.delegate?.realtimeClient(self, received: message, at: now)
-            }
+            let decision = self.topicTrackers.accept(message)
+            self.deliver(message, decision: decision, at: now, channel: channel)
         case (.welcome(let welcome), .answered):
             guard welcome.topic == self.configuration.topic else {
                 self.fail(.protocolViolation("welcome for topic \(welcome.topic)"), channel: channel)
