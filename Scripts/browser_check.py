@@ -23,7 +23,7 @@ with headless_chromium() as port:
     async def drive():
         async with devtools_page(port, URL) as call:
             async def state():
-                script = "JSON.stringify({transport: document.getElementById('transport').textContent, reason: document.getElementById('reason').textContent, received: Number(document.getElementById('received').textContent), duplicates: Number(document.getElementById('duplicates').textContent)})"
+                script = "JSON.stringify({transport: document.getElementById('transport').textContent, reason: document.getElementById('reason').textContent, received: Number(document.getElementById('received').textContent), duplicates: Number(document.getElementById('duplicates').textContent), cursor: document.getElementById('cursor').textContent})"
                 result = await call("Runtime.evaluate", expression=script, returnByValue=True)
                 return json.loads(result.get("result", {}).get("value", "{}"))
 

@@ -57,6 +57,33 @@ import Testing
         #expect(after["duplicates"] as? Int == 0)
     }
 
+    /// Several topics on one connection (`?topics=metrics,quiet`: the server publishes on
+    /// `metrics` only) on each transport the paths leave: every topic welcomed, the messages
+    /// arriving once.
+    @Test(arguments: [("", "websocket"), ("strip-upgrade", "sse"), ("buffer", "sync")])
+    func severalTopicsOnOneConnection(profile: String, transport: String) throws {
+        let (server, port) = try LivePeerTests.startServer(rate: 10)
+        defer { stopProcess(server) }
+        var target = port
+        var proxy: Process?
+        if !profile.isEmpty {
+            let (process, proxyPort, _) = try Self.startProxy(upstream: port, profile: profile)
+            proxy = process
+            target = proxyPort
+        }
+        defer { if let proxy { stopProcess(proxy) } }
+        let name = profile.isEmpty ? "direct" : profile
+        let result = try Self.browse([
+            "http://127.0.0.1:\(target)/?topics=metrics,quiet&sync=1000", transport, "25", packagePath("runs/browser/topics-\(name).png"),
+        ])
+        let first = try #require(result["first"] as? [String: Any])
+        #expect(result["firstOk"] as? Bool == true, "\(first)")
+        #expect(first["duplicates"] as? Int == 0)
+        // The resume cursor names both topics: `metrics@EPOCH:OFFSET,quiet@EPOCH:0`.
+        let cursor = first["cursor"] as? String ?? ""
+        #expect(cursor.wholeMatch(of: /metrics@\d+:\d+,quiet@\d+:0/) != nil, "\(first)")
+    }
+
     @Test func bufferingProxySendsItToCustomSync() throws {
         let (server, port) = try LivePeerTests.startServer(rate: 10)
         defer { stopProcess(server) }

@@ -1,7 +1,8 @@
 // The resume cursor and the delivery position. A cursor is `EPOCH:OFFSET` on the wire (the
-// WebSocket `cursor=`, the SSE event id, Custom Sync's `since=`). The position is the last
-// delivered cursor: every open resumes after it, and it decides what is delivered exactly once,
-// in order, and what is reported as an incomplete recovery.
+// WebSocket `cursor=`, the SSE event id, Custom Sync's `since=`), or `TOPIC@EPOCH:OFFSET,…` for
+// a connection that carries several topics. The position is the last delivered cursor: every
+// open resumes after it, and it decides what is delivered exactly once, in order, and what is
+// reported as an incomplete recovery; `TopicPositions` keeps one per topic.
 
 /** `"E:O"` → {epoch, offset}; null for anything else. */
 export function parseCursor(text) {
@@ -9,9 +10,29 @@ export function parseCursor(text) {
   return match ? { epoch: Number(match[1]), offset: Number(match[2]) } : null;
 }
 
-/** {epoch, offset} → `"E:O"`; null for no cursor. */
+/**
+ * {epoch, offset} → `"E:O"`; a multi-topic cursor `{topics: {T: {epoch, offset} | null, …}}` →
+ * `"T@E:O,…"` (topics without a position left out: they start live); null for no cursor.
+ */
 export function formatCursor(cursor) {
-  return cursor ? `${cursor.epoch}:${cursor.offset}` : null;
+  if (!cursor) return null;
+  if (!cursor.topics) return `${cursor.epoch}:${cursor.offset}`;
+  const parts = [];
+  for (const [topic, position] of Object.entries(cursor.topics)) {
+    if (position) parts.push(`${topic}@${position.epoch}:${position.offset}`);
+  }
+  return parts.length ? parts.join(",") : null;
+}
+
+/** `"T@E:O,…"` → `{topics: {T: {epoch, offset}, …}}`; null for anything malformed or a topic twice. */
+export function parseTopicCursors(text) {
+  const topics = {};
+  for (const part of String(text == null ? "" : text).split(",")) {
+    const match = /^([A-Za-z0-9._-]+)@(\d+):(\d+)$/.exec(part.trim());
+    if (!match || Object.prototype.hasOwnProperty.call(topics, match[1])) return null;
+    topics[match[1]] = { epoch: Number(match[2]), offset: Number(match[3]) };
+  }
+  return { topics };
 }
 
 /**
@@ -73,5 +94,56 @@ export class DeliveryPosition {
       return { duplicate: false, missing: 0, incomplete };
     }
     return { duplicate: false, missing: last && offset > last.offset + 1 ? offset - last.offset - 1 : 0, incomplete: null };
+  }
+}
+
+/**
+ * One `DeliveryPosition` per topic of a multi-topic connection, with the same duties: the
+ * combined welcome `{topics: [{topic, epoch, next, recovered}, …]}` aligns each topic, and a
+ * message moves its own topic's position only.
+ */
+export class TopicPositions {
+  constructor(topics) {
+    this.positions = new Map(topics.map((topic) => [topic, new DeliveryPosition()]));
+  }
+
+  /** `{topics: {T: {epoch, offset} | null}}`, null before the first welcome. */
+  get cursor() {
+    const topics = {};
+    let any = false;
+    for (const [topic, position] of this.positions) {
+      topics[topic] = position.cursor;
+      any = any || topics[topic] !== null;
+    }
+    return any ? { topics } : null;
+  }
+
+  /** The same as `cursor` (a multi-topic position has no single epoch). */
+  get last() {
+    return this.cursor;
+  }
+
+  /** The position of `topic`, undefined for a topic not followed. */
+  of(topic) {
+    return this.positions.get(topic);
+  }
+
+  /** Aligns every topic with its welcome; the reports of incomplete resumes, each naming its topic. */
+  welcome(combined) {
+    const reports = [];
+    for (const entry of combined.topics) {
+      const report = this.positions.get(entry.topic).welcome(entry);
+      if (report) reports.push(Object.assign({ topic: entry.topic }, report));
+    }
+    return reports;
+  }
+
+  /** As `DeliveryPosition.admit`, on the message's topic; `{unknown: true}` for a topic not followed. */
+  admit(message) {
+    const position = this.positions.get(message.topic);
+    if (!position) return { unknown: true };
+    const verdict = position.admit(message);
+    if (verdict.incomplete) verdict.incomplete = Object.assign({ topic: message.topic }, verdict.incomplete);
+    return verdict;
   }
 }

@@ -14,7 +14,8 @@
  *   manager-events.js   … what transports report: opening on a welcome, delivery, acknowledgements
  *   manager-fallback.js … confirm timeouts, backoff, give-up, heartbeats, falling back
  *   manager-probes.js   … upgrade probes and the switch to a better transport
- *   cursor.js           `EPOCH:OFFSET` cursors and the delivery position (exactly once, in order)
+ *   cursor.js           `EPOCH:OFFSET` (and `TOPIC@EPOCH:OFFSET,…`) cursors and the delivery
+ *                       position per topic (exactly once, in order)
  *   outbox.js           client messages, numbered and kept until acknowledged
  *   transport.js        what the transports share (one attempt; fail, close, POST beside HTTP ones)
  *   websocket.js        the WebSocket transport
@@ -104,7 +105,7 @@
 
 export { RealtimeCommunicationManager } from "./manager.js";
 export { DEFAULTS, METHODS, REASONS, canonicalMethod } from "./options.js";
-export { formatCursor, parseCursor } from "./cursor.js";
+export { formatCursor, parseCursor, parseTopicCursors } from "./cursor.js";
 
 /** The version of this client's API. */
 export const version = "1";

@@ -10,8 +10,37 @@ import { isCount } from "./options.js";
  * `live`); null when nothing comes before live messages, or the server does not say.
  */
 export function catchUpTarget(welcome) {
+  if (welcome.topics) {
+    // Several topics: each topic's own target, until its message arrives (`catchUpReached`).
+    const topics = {};
+    let any = false;
+    for (const entry of welcome.topics) {
+      const target = catchUpTarget(entry);
+      if (target) { topics[entry.topic] = target; any = true; }
+    }
+    return any ? { topics } : null;
+  }
   if (welcome.live === null || welcome.live === undefined || welcome.next >= welcome.live) return null;
   return { epoch: welcome.epoch, offset: welcome.live - 1 };
+}
+
+/**
+ * Whether `message` completes the catch-up to `target`: it reaches the target's offset (or
+ * another epoch). Several topics: the message settles its own topic's target, and the catch-up
+ * is complete once every topic's is.
+ */
+export function catchUpReached(target, message) {
+  if (!target.topics) return message.epoch !== target.epoch || message.offset >= target.offset;
+  const own = target.topics[message.topic];
+  if (own && (message.epoch !== own.epoch || message.offset >= own.offset)) delete target.topics[message.topic];
+  return Object.keys(target.topics).length === 0;
+}
+
+/** A welcome's fields checked and defaulted; null when it is malformed. */
+function normalizeWelcome(welcome) {
+  if (!welcome || !isCount(welcome.epoch) || !isCount(welcome.next)) return null;
+  const live = isCount(welcome.live) ? welcome.live : null;
+  return { topic: welcome.topic, epoch: welcome.epoch, next: welcome.next, recovered: welcome.recovered !== false, session: welcome.session || null, live };
 }
 import { recordLatency } from "./performance.js";
 
@@ -50,12 +79,22 @@ export const transportEvents = {
   },
 
   onWelcome(attempt, welcome) {
-    if (!welcome || !isCount(welcome.epoch) || !isCount(welcome.next)) {
+    if (welcome && welcome.malformed) {
+      this.protocolError(`${attempt.method}: ${welcome.malformed}`);
+      return;
+    }
+    let normalized;
+    if (welcome && Array.isArray(welcome.topics)) {
+      // Several topics: their welcomes together (transport.js), each checked.
+      const topics = welcome.topics.map(normalizeWelcome);
+      normalized = topics.includes(null) ? null : { topics, recovered: topics.every((entry) => entry.recovered), session: welcome.session || null };
+    } else {
+      normalized = normalizeWelcome(welcome);
+    }
+    if (!normalized) {
       this.protocolError(`${attempt.method}: malformed welcome`);
       return;
     }
-    const live = isCount(welcome.live) ? welcome.live : null;
-    const normalized = { epoch: welcome.epoch, next: welcome.next, recovered: welcome.recovered !== false, session: welcome.session || null, live };
     if (attempt.welcomed) {
       // EventSource reconnected by itself (stream recycling, a dropped connection): a resume.
       this.perf[attempt.method].reconnects += 1;
@@ -121,7 +160,8 @@ export const transportEvents = {
   /** Aligns the delivery position with a welcome of the open transport; reports an incomplete resume. */
   acceptWelcome(welcome, method) {
     const incomplete = this.position.welcome(welcome);
-    if (incomplete) this.recoveryIncomplete(incomplete, method);
+    // Several topics: a report for each topic that could not resume.
+    for (const report of Array.isArray(incomplete) ? incomplete : incomplete ? [incomplete] : []) this.recoveryIncomplete(report, method);
   },
 
   onMessage(attempt, message) {
@@ -140,7 +180,7 @@ export const transportEvents = {
       const target = attempt.catchUpTo;
       if (target) {
         attempt.lastProgress = this.now();
-        if (message.epoch !== target.epoch || message.offset >= target.offset) {
+        if (catchUpReached(target, message)) {
           // It brought the live end itself: caught up.
           attempt.catchUpTo = null;
           this.timers.disarm(`confirm:${attempt.id}`);
@@ -157,6 +197,10 @@ export const transportEvents = {
   /** Exactly once, in order (cursor.js); counted, timed and handed to `onMessage`. */
   deliver(message, method) {
     const verdict = this.position.admit(message);
+    if (verdict.unknown) {
+      this.protocolError(`${method}: message of topic ${JSON.stringify(message.topic)}, not subscribed`);
+      return false;
+    }
     if (verdict.duplicate) {
       this.counters.duplicates += 1;
       this.perf[method].duplicates += 1;

@@ -5,7 +5,7 @@
 // open one exceeds `latencyThreshold`. Methods of RealtimeCommunicationManager (installed by
 // manager.js).
 
-import { catchUpTarget } from "./manager-events.js";
+import { catchUpReached, catchUpTarget } from "./manager-events.js";
 import { REASONS } from "./options.js";
 
 export const upgradeProbes = {
@@ -97,6 +97,7 @@ export const upgradeProbes = {
   },
 
   candidateWelcomed(attempt, welcome) {
+    if (welcome.topics) return this.multiplexedCandidateWelcomed(attempt, welcome);
     const last = this.position.last;
     if (!last || welcome.epoch !== last.epoch || !welcome.recovered) {
       // It cannot continue where the open transport is: switching would open a gap.
@@ -124,6 +125,24 @@ export const upgradeProbes = {
     this.awaitCatchUp(attempt, target);
   },
 
+  /**
+   * A probe carrying several topics can take over only if every topic continues where the open
+   * transport is (same epoch, resumed), and once it brought each topic's live end itself.
+   */
+  multiplexedCandidateWelcomed(attempt, welcome) {
+    const continues = welcome.topics.every((entry) => {
+      const last = this.position.of(entry.topic).last;
+      return last && entry.epoch === last.epoch && entry.recovered;
+    });
+    if (!continues) {
+      this.candidateFailed(attempt, false);
+      return;
+    }
+    const target = catchUpTarget(welcome);
+    if (target) this.awaitCatchUp(attempt, target);
+    else this.switchToCandidate(attempt);
+  },
+
   /** The probe is welcomed and must bring `target` itself before it takes over. */
   awaitCatchUp(attempt, target) {
     attempt.catchUpTo = target;
@@ -136,7 +155,7 @@ export const upgradeProbes = {
   candidateDelivered(attempt, message) {
     const target = attempt.catchUpTo;
     if (!target || attempt !== this.candidate) return;
-    if (message.epoch !== target.epoch || message.offset >= target.offset) this.switchToCandidate(attempt);
+    if (catchUpReached(target, message)) this.switchToCandidate(attempt);
     else attempt.lastProgress = this.now();
   },
 

@@ -5,7 +5,7 @@
 // probes). What it mirrors of the Swift manager, and where it is simpler, is told at the top of
 // index.js.
 
-import { DeliveryPosition, formatCursor } from "./cursor.js";
+import { DeliveryPosition, TopicPositions, formatCursor } from "./cursor.js";
 import { describe, makeEnv } from "./env.js";
 import { negotiate } from "./negotiate.js";
 import { transportEvents } from "./manager-events.js";
@@ -50,7 +50,7 @@ export class RealtimeCommunicationManager {
     this.primary = null; // the attempt being connected, or the open one
     this.candidate = null; // an upgrade probe beside the open one
     this.probesSuspendedUntil = {}; // method → time before which probes leave it out (manager-probes.js)
-    this.position = new DeliveryPosition();
+    this.position = this.options.topics ? new TopicPositions(this.options.topics) : new DeliveryPosition();
     this.timers = new NamedTimers(this.env);
     this.outbox = new Outbox(this.options.sendQueueLimit);
     this.nextAttemptId = 1;
@@ -105,9 +105,9 @@ export class RealtimeCommunicationManager {
     return this.state === "open";
   }
 
-  /** The last delivered cursor as `EPOCH:OFFSET`, where the next open resumes. */
+  /** The last delivered cursor as `EPOCH:OFFSET` (several topics: `TOPIC@EPOCH:OFFSET,…`), where the next open resumes. */
   get cursor() {
-    return formatCursor(this.position.last);
+    return formatCursor(this.position.cursor);
   }
 
   /**

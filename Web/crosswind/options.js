@@ -39,6 +39,9 @@ export const DEFAULT_ENDPOINTS = Object.freeze({ websocket: "/ws", sse: "/events
 export const DEFAULTS = Object.freeze({
   url: undefined,
   topic: "metrics",
+  // Several topics over one connection (`?topics=a,b,c`, a cursor per topic): a list of names
+  // replaces `topic`; null follows `topic` alone, as before.
+  topics: null,
   defaultMethod: "websocket",
   fallbackMethods: ["sse", "sync"],
   autoSwitch: true,
@@ -121,7 +124,25 @@ export function normalizeOptions(options) {
     throw new TypeError("crosswind: token must be a string or a function that returns one");
   }
   o.topic = String(o.topic);
+  o.topics = topicList(o.topics);
   return o;
+}
+
+/** The most topics one connection may carry (as the server allows). */
+const MAX_TOPICS = 64;
+
+/** `options.topics` checked: null, or 1 to 64 distinct names of `[A-Za-z0-9._-]` (the server's rule). */
+function topicList(topics) {
+  if (topics === null || topics === undefined) return null;
+  if (!Array.isArray(topics) || topics.length === 0 || topics.length > MAX_TOPICS) {
+    throw new TypeError(`crosswind: topics must be a list of 1 to ${MAX_TOPICS} topic names, got ${JSON.stringify(topics)}`);
+  }
+  const names = topics.map(String);
+  for (const name of names) {
+    if (!/^[A-Za-z0-9._-]+$/.test(name)) throw new TypeError(`crosswind: topic name ${JSON.stringify(name)} may hold only letters, digits, '.', '_' and '-'`);
+  }
+  if (new Set(names).size !== names.length) throw new TypeError(`crosswind: topics names a topic twice: ${names.join(",")}`);
+  return names;
 }
 
 /** The preference order of normalized options: the default first, then each fallback once ("better" = earlier). */

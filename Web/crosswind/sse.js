@@ -1,4 +1,4 @@
-// The SSE transport: `GET /events?topic=T&cursor=C` through the browser's EventSource, client
+// The SSE transport: `GET /events?topic=T&cursor=C` (or `topics=A,B`) through the browser's EventSource, client
 // messages by `POST /send`, and a Custom Sync request to tell an idle topic from a dead stream.
 
 import { formatCursor, parseCursor } from "./cursor.js";
@@ -6,6 +6,19 @@ import { request } from "./env.js";
 import { isCount } from "./options.js";
 import { HttpTransport } from "./transport.js";
 import { decode } from "./wire.js";
+
+/**
+ * Whether a Custom Sync batch asked for at `cursor` says nothing was published: no messages, and
+ * every topic resumed in its epoch.
+ */
+function idleBatch(batch, cursor) {
+  if (!batch || !Array.isArray(batch.messages) || batch.messages.length !== 0) return false;
+  if (!cursor.topics) return batch.recovered !== false && batch.epoch === cursor.epoch;
+  return Array.isArray(batch.topics) && batch.topics.every((entry) => {
+    const position = entry && cursor.topics[entry.topic];
+    return !!position && entry.recovered !== false && entry.epoch === position.epoch;
+  });
+}
 
 /** EventSource `readyState` when it gave up reconnecting. */
 const CLOSED = 2;
@@ -43,8 +56,11 @@ export class SSETransport extends HttpTransport {
       if (!this.done && source === this.source) listener(event);
     };
     source.addEventListener("welcome", current((event) => {
-      const welcome = decode(event.data);
-      if (welcome === undefined) return this.events.error("undecodable SSE welcome");
+      const frame = decode(event.data);
+      if (frame === undefined) return this.events.error("undecodable SSE welcome");
+      // Several topics: one welcome event each, then the stream opens (or resumes) on all of them.
+      const welcome = this.welcomeArrived(frame);
+      if (!welcome) return;
       this.welcomed = true;
       this.events.welcome(welcome);
       if (!this.done) this.sender.setSession(welcome && welcome.session);
@@ -52,7 +68,8 @@ export class SSETransport extends HttpTransport {
     source.addEventListener("message", current((event) => {
       const message = decode(event.data);
       if (message === undefined) return this.events.error("undecodable SSE event");
-      if (message && typeof message === "object" && (!isCount(message.epoch) || !isCount(message.offset))) {
+      // The event id names the position of one topic; of several, it is every topic's position.
+      if (!this.ctx.options.topics && message && typeof message === "object" && (!isCount(message.epoch) || !isCount(message.offset))) {
         const cursor = parseCursor(event.lastEventId);
         if (cursor) Object.assign(message, cursor);
       }
@@ -88,11 +105,7 @@ export class SSETransport extends HttpTransport {
     this.idleCheck.response
       .then(async (response) => {
         let idle = response.status === 304;
-        if (response.status === 200) {
-          const batch = await response.json();
-          idle = !!batch && batch.recovered !== false && batch.epoch === cursor.epoch &&
-            Array.isArray(batch.messages) && batch.messages.length === 0;
-        }
+        if (response.status === 200) idle = idleBatch(await response.json(), cursor);
         this.idleCheck = null;
         if (!this.done && idle) this.events.traffic();
       })

@@ -1,12 +1,12 @@
-// The Custom Sync transport: `GET /sync?topic=T&since=C` polled with `If-None-Match` (304 when
-// nothing changed), optionally held open by the server (`wait=`), client messages by
-// `POST /send`.
+// The Custom Sync transport: `GET /sync?topic=T&since=C` (or `topics=A,B&since=A@E:O,…`) polled
+// with `If-None-Match` (304 when nothing changed), optionally held open by the server (`wait=`),
+// client messages by `POST /send`.
 
 import { formatCursor } from "./cursor.js";
 import { describe, request } from "./env.js";
 import { OneShotTimer, backoffCeiling } from "./timers.js";
 import { HttpTransport } from "./transport.js";
-import { batchCursor, batchWelcome } from "./wire.js";
+import { batchCursor, batchIsFull, batchWelcome } from "./wire.js";
 
 /** Backoff after a failed poll of an open connection: 0.5 s doubling to 20 s, as in Swift. */
 const ERROR_BACKOFF = { base: 500, cap: 20000 };
@@ -87,7 +87,7 @@ export class SyncTransport extends HttpTransport {
     }
     if (this.done) return;
     this.since = cursor;
-    const full = batch.messages.length >= options.syncBatchSize;
+    const full = batchIsFull(batch, cursor, options.syncBatchSize);
     this.schedule(full || options.longPoll > 0 ? 0 : options.syncInterval);
   }
 

@@ -14,11 +14,38 @@ export class Transport {
     this.resumeFrom = resumeFrom;
     this.welcomed = false;
     this.done = false;
+    /** Several topics: the welcomes of the current group so far, by topic. */
+    this.welcomes = new Map();
   }
 
-  /** Query parameters of a request on the topic: `topic`, then `extra`, then `client`. */
+  /**
+   * Query parameters of a request on the topic (`topic`) or topics (`topics=a,b,c`), then
+   * `extra`, then `client`.
+   */
   topicParams(extra) {
-    return [["topic", this.ctx.options.topic], ...extra, ["client", this.ctx.clientId], ["token", accessToken(this.ctx.options)]];
+    const topics = this.ctx.options.topics;
+    const topic = topics ? ["topics", topics.join(",")] : ["topic", this.ctx.options.topic];
+    return [topic, ...extra, ["client", this.ctx.clientId], ["token", accessToken(this.ctx.options)]];
+  }
+
+  /**
+   * A welcome as the manager hears it: for one topic the welcome itself; for several, nothing
+   * until every topic's welcome arrived (the server sends them one after another), then
+   * `{topics: [welcome per topic, in the order asked], session}`. A welcome of a topic not asked
+   * for, or one without a topic, is `{malformed: detail}`. A second welcome of a topic starts a
+   * new group (the stream reconnected).
+   */
+  welcomeArrived(welcome) {
+    const topics = this.ctx.options.topics;
+    if (!topics) return welcome;
+    const topic = welcome && typeof welcome === "object" ? welcome.topic : undefined;
+    if (!topics.includes(topic)) return { malformed: `welcome for topic ${JSON.stringify(topic)}, not asked for` };
+    if (this.welcomes.has(topic)) this.welcomes.clear();
+    this.welcomes.set(topic, welcome);
+    if (this.welcomes.size < topics.length) return null;
+    const combined = { topics: topics.map((name) => this.welcomes.get(name)), session: welcome.session };
+    this.welcomes.clear();
+    return combined;
   }
 
   /**

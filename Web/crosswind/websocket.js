@@ -1,4 +1,5 @@
-// The WebSocket transport: `GET /ws?topic=T&cursor=C` upgraded, JSON text frames both ways.
+// The WebSocket transport: `GET /ws?topic=T&cursor=C` (or `topics=A,B&cursor=A@E:O,B@E:O`)
+// upgraded, JSON text frames both ways.
 
 import { formatCursor } from "./cursor.js";
 import { Transport } from "./transport.js";
@@ -54,10 +55,14 @@ export class WebSocketTransport extends Transport {
     }
     if (!frame || typeof frame !== "object") return;
     switch (frame.type) {
-      case "welcome":
+      case "welcome": {
+        // Several topics: one welcome frame each, then the transport opens on all of them.
+        const welcome = this.welcomeArrived(frame);
+        if (!welcome) break;
         this.welcomed = true;
-        this.events.welcome(frame);
+        this.events.welcome(welcome);
         break;
+      }
       case "message":
         this.events.message(frame);
         break;
