@@ -105,15 +105,20 @@ test("SSE: welcome events per topic; a topic outside its window is reported on i
   h.manager.close();
 });
 
-test("SSE: an open stream whose replay stops short for one topic has not caught up", async () => {
+/** SSE (Custom Sync behind it) opened with a replay of prices 3..4 before its live end 5; orders has none. */
+async function openReplayingSSE() {
   const h = await start({ topics: TOPICS, defaultMethod: "sse", fallbackMethods: ["sync"] });
   const source = h.net.lastSource();
   source.open();
-  // prices replays 3..4 before its live end 5; orders has nothing to replay.
   streamEvent(source, "welcome", welcome("prices", 3, { live: 5 }));
   streamEvent(source, "welcome", welcome("orders", 2, { live: 2 }));
   await flush();
   assert.equal(h.manager.isOpen, true);
+  return { h, source };
+}
+
+test("SSE: an open stream whose replay stops short for one topic has not caught up", async () => {
+  const { h, source } = await openReplayingSSE();
   streamEvent(source, "message", message("orders", 2), "prices@42:2,orders@42:2");
   streamEvent(source, "message", message("prices", 3), "prices@42:3,orders@42:2");
   // prices:4 never comes: after a confirm timeout without progress the stream is of no use.
@@ -123,12 +128,7 @@ test("SSE: an open stream whose replay stops short for one topic has not caught 
 });
 
 test("SSE: the same stream stays once every topic's replay reached its live end", async () => {
-  const h = await start({ topics: TOPICS, defaultMethod: "sse", fallbackMethods: ["sync"] });
-  const source = h.net.lastSource();
-  source.open();
-  streamEvent(source, "welcome", welcome("prices", 3, { live: 5 }));
-  streamEvent(source, "welcome", welcome("orders", 2, { live: 2 }));
-  await flush();
+  const { h, source } = await openReplayingSSE();
   streamEvent(source, "message", message("prices", 3), "prices@42:3,orders@42:1");
   streamEvent(source, "message", message("prices", 4), "prices@42:4,orders@42:1");
   await h.clock.advance(10000);
