@@ -275,33 +275,48 @@ struct SyncBatch {
 
     static func decode(_ buffer: ByteBuffer) -> SyncBatch? {
         guard let fields = JSONObjectScanner.scan(buffer), fields.string("type") == "batch",
-            let topic = fields.string("topic"), let epoch = fields.unsigned("epoch"),
-            let cursorText = fields.string("cursor"), let cursor = StreamCursor(parsing: cursorText[...]),
-            let list = fields.raw("messages"), let elements = JSONObjectScanner.arrayElements(list)
+            let position = MultiplexedSyncBatch.TopicEntry(fields), let messages = Self.messages(of: fields)
         else { return nil }
+        return SyncBatch(
+            topic: position.topic, epoch: position.epoch, recovered: position.recovered, cursor: position.cursor,
+            session: fields.string("session"), messages: messages, live: position.live
+        )
+    }
+
+    /// The `messages` list of a batch, nil unless every element is a message frame.
+    static func messages(of fields: JSONObjectScanner) -> [RealtimeMessage]? {
+        guard let list = fields.raw("messages"), let elements = JSONObjectScanner.arrayElements(list) else { return nil }
         var messages: [RealtimeMessage] = []
         for element in elements {
             guard case .message(let message) = WireFrame.decode(element) else { return nil }
             messages.append(message)
         }
-        let recovered = fields.raw("recovered").map { String(buffer: $0) != "false" } ?? true
-        return SyncBatch(
-            topic: topic, epoch: epoch, recovered: recovered, cursor: cursor, session: fields.string("session"), messages: messages,
-            live: fields.unsigned("live")
-        )
+        return messages
     }
 }
 
 /// A decoded multiplexed Custom Sync response body: every topic's position, and the messages.
 struct MultiplexedSyncBatch {
     /// One topic's part: its epoch, whether its resume was complete, its position after the
-    /// batch and its live end.
+    /// batch and its live end. A one-topic batch carries the same fields at its top level.
     struct TopicEntry {
         var topic: String
         var epoch: UInt64
         var recovered: Bool
         var cursor: StreamCursor
         var live: UInt64?
+
+        /// The fields of `object`, nil when a required one is missing or malformed.
+        init?(_ object: JSONObjectScanner) {
+            guard let topic = object.string("topic"), let epoch = object.unsigned("epoch"),
+                let cursorText = object.string("cursor"), let cursor = StreamCursor(parsing: cursorText[...])
+            else { return nil }
+            self.topic = topic
+            self.epoch = epoch
+            self.recovered = object.raw("recovered").map { String(buffer: $0) != "false" } ?? true
+            self.cursor = cursor
+            self.live = object.unsigned("live")
+        }
     }
 
     var topics: [TopicEntry]
@@ -311,20 +326,12 @@ struct MultiplexedSyncBatch {
     static func decode(_ buffer: ByteBuffer) -> MultiplexedSyncBatch? {
         guard let fields = JSONObjectScanner.scan(buffer), fields.string("type") == "batch",
             let topicList = fields.raw("topics"), let topicElements = JSONObjectScanner.arrayElements(topicList),
-            let list = fields.raw("messages"), let elements = JSONObjectScanner.arrayElements(list)
+            let messages = SyncBatch.messages(of: fields)
         else { return nil }
         var topics: [TopicEntry] = []
         for element in topicElements {
-            guard let entry = JSONObjectScanner.scan(element), let topic = entry.string("topic"), let epoch = entry.unsigned("epoch"),
-                let cursorText = entry.string("cursor"), let cursor = StreamCursor(parsing: cursorText[...])
-            else { return nil }
-            let recovered = entry.raw("recovered").map { String(buffer: $0) != "false" } ?? true
-            topics.append(TopicEntry(topic: topic, epoch: epoch, recovered: recovered, cursor: cursor, live: entry.unsigned("live")))
-        }
-        var messages: [RealtimeMessage] = []
-        for element in elements {
-            guard case .message(let message) = WireFrame.decode(element) else { return nil }
-            messages.append(message)
+            guard let object = JSONObjectScanner.scan(element), let entry = TopicEntry(object) else { return nil }
+            topics.append(entry)
         }
         return MultiplexedSyncBatch(topics: topics, session: fields.string("session"), messages: messages)
     }
