@@ -38,15 +38,7 @@ extension SyncPoll {
         self.request.topics.map { topic in
             let since = self.request.sinceEach[topic]
             let resumption = self.hub.resume(topic, from: since, limit: self.request.limit, now: now)
-            let position: UInt64
-            if let last = resumption.replay.last {
-                position = last.offset
-            } else if let since, resumption.recovered {
-                position = since.offset
-            } else {
-                position = resumption.state.next - 1
-            }
-            return TopicAnswer(topic: topic, resumption: resumption, position: position)
+            return TopicAnswer(topic: topic, resumption: resumption, position: Self.position(after: resumption, since: since))
         }
     }
 
@@ -58,12 +50,7 @@ extension SyncPoll {
         let etag = "\"\(cursors)\""
         let unchanged = answers.allSatisfy { $0.resumption.replay.isEmpty && $0.resumption.recovered }
         if unchanged && self.request.ifNoneMatch == etag {
-            var headers = HTTPHeaders()
-            headers.add(name: "ETag", value: etag)
-            headers.add(name: "Cache-Control", value: "no-store")
-            headers.add(name: "Content-Length", value: "0")
-            self.context.write(NIOAny(HTTPServerResponsePart.head(HTTPResponseHead(version: self.head.version, status: .notModified, headers: headers))), promise: nil)
-            self.context.writeAndFlush(NIOAny(HTTPServerResponsePart.end(nil)), promise: nil)
+            self.respondNotModified(etag: etag)
         } else {
             let replayBytes = answers.reduce(0) { sum, answer in sum + answer.resumption.replay.reduce(0) { $0 + $1.json.readableBytes + 1 } }
             var body = self.context.channel.allocator.buffer(capacity: 128 + 96 * answers.count + replayBytes)

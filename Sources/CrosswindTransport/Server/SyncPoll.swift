@@ -133,6 +133,24 @@ final class SyncPoll: TopicSubscriber, ActiveResponse {
         self.answerNow(self.context.eventLoop.now)
     }
 
+    /// The position the client holds in a topic after an answer with `resumption`: the last
+    /// message replayed, else where it was (resumed, nothing new), else the live end.
+    static func position(after resumption: Resumption, since: StreamCursor?) -> UInt64 {
+        if let last = resumption.replay.last { return last.offset }
+        if let since, resumption.recovered { return since.offset }
+        return resumption.state.next - 1
+    }
+
+    /// `304 Not Modified`: the client's entity tag is still current.
+    func respondNotModified(etag: String) {
+        var headers = HTTPHeaders()
+        headers.add(name: "ETag", value: etag)
+        headers.add(name: "Cache-Control", value: "no-store")
+        headers.add(name: "Content-Length", value: "0")
+        self.context.write(NIOAny(HTTPServerResponsePart.head(HTTPResponseHead(version: self.head.version, status: .notModified, headers: headers))), promise: nil)
+        self.context.writeAndFlush(NIOAny(HTTPServerResponsePart.end(nil)), promise: nil)
+    }
+
     /// Ends a held request: what is new now (nothing, when the wait ended).
     private func answerNow(_ now: NIODeadline) {
         self.forEachTopic { self.hub.unsubscribe(self, from: $0) }
@@ -150,23 +168,10 @@ final class SyncPoll: TopicSubscriber, ActiveResponse {
         guard !self.done else { return }
         self.done = true
         let epoch = resumption.state.epoch
-        // The position the client holds after this response.
-        let position: UInt64
-        if let last = resumption.replay.last {
-            position = last.offset
-        } else if let since = self.request.since, resumption.recovered {
-            position = since.offset
-        } else {
-            position = resumption.state.next - 1
-        }
+        let position = Self.position(after: resumption, since: self.request.since)
         let etag = "\"\(epoch):\(position)\""
         if resumption.replay.isEmpty && resumption.recovered && self.request.ifNoneMatch == etag {
-            var headers = HTTPHeaders()
-            headers.add(name: "ETag", value: etag)
-            headers.add(name: "Cache-Control", value: "no-store")
-            headers.add(name: "Content-Length", value: "0")
-            self.context.write(NIOAny(HTTPServerResponsePart.head(HTTPResponseHead(version: self.head.version, status: .notModified, headers: headers))), promise: nil)
-            self.context.writeAndFlush(NIOAny(HTTPServerResponsePart.end(nil)), promise: nil)
+            self.respondNotModified(etag: etag)
         } else {
             var body = self.context.channel.allocator.buffer(capacity: 128 + resumption.replay.reduce(0) { $0 + $1.json.readableBytes + 1 })
             body.writeStaticString("{\"type\":\"batch\",\"topic\":")
