@@ -35,8 +35,6 @@ extension RealtimeManagerStateMachine {
             self.owed = owed
         }
 
-        var isEmpty: Bool { self.owed.isEmpty }
-
         /// Takes a message the connection brought; true once every topic has caught up (a
         /// message of another epoch than the target's counts as reaching it).
         mutating func reached(by message: RealtimeMessage) -> Bool {
