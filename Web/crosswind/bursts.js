@@ -3,19 +3,22 @@
 // stream through in chunks: nothing for a while, then everything published meanwhile at once,
 // the oldest late by the whole wait, the newest on time. A message is held when its latency
 // exceeds the connection's fastest by at least `hold` and nothing arrived for `hold` before
-// it. Held releases count in a row; the count starts again when a message flows on time at
-// least `hold` after the last release (a one-off stall: an outage's end, a lost segment), or
-// when the silence before a release is longer than `within` (a heartbeat timeout: a chunked
-// stream that silent fails the liveness check instead). Latencies are compared with
-// the connection's fastest, so an offset between the publisher's clock and ours does not matter.
+// it. Held releases count in a row; the count starts again when the stream flows (two
+// messages in a row on time, the second arriving at least half as long after the first as it
+// was published after it: a buffer lets the on-time end of a release through all at once, a
+// path that stalled and healed lets the stream go on at its own pace), or when the silence
+// before a release is longer than `within` (a heartbeat timeout: a chunked stream that silent
+// fails the liveness check instead). Latencies are compared with the connection's fastest, so
+// an offset between the publisher's clock and ours does not matter; publication gaps are
+// arrival gaps corrected by the change in latency.
 
 export class BurstRecord {
   constructor(openedAt) {
     this.openedAt = openedAt;
     this.floor = null; // the smallest latency seen on the connection
     this.lastMessage = null; // when the previous message arrived
+    this.lastLatency = null; // the previous message's latency
     this.releases = 0; // held releases in a row
-    this.lastRelease = null; // when the last held release began
   }
 
   /**
@@ -26,16 +29,25 @@ export class BurstRecord {
   record(latency, now, hold, within, judge) {
     this.floor = this.floor === null ? latency : Math.min(this.floor, latency);
     const silence = now - (this.lastMessage === null ? this.openedAt : this.lastMessage);
+    const previousLatency = this.lastLatency;
     this.lastMessage = now;
+    this.lastLatency = latency;
     if (!judge) return this.releases;
-    const held = latency - this.floor;
-    if (held >= hold && silence >= hold) {
+    if (latency - this.floor >= hold && silence >= hold) {
       if (silence > within) this.releases = 0;
       this.releases += 1;
-      this.lastRelease = now;
-    } else if (held < hold && this.lastRelease !== null && now - this.lastRelease >= hold) {
+    } else if (previousLatency !== null && this.flows(silence, latency, previousLatency, hold)) {
       this.releases = 0;
     }
     return this.releases;
+  }
+
+  // A message on time that arrived `arrivalGap` after a previous one, also on time, shows the
+  // stream flowing rather than a release draining: the arrival gap is at least half the
+  // publication gap.
+  flows(arrivalGap, latency, previousLatency, hold) {
+    if (latency - this.floor >= hold || previousLatency - this.floor >= hold) return false;
+    const publicationGap = arrivalGap + previousLatency - latency;
+    return publicationGap > 0 && 2 * arrivalGap >= publicationGap;
   }
 }
