@@ -33,6 +33,7 @@ import Testing
         var proxies = 0
         var restarts: Set<Bool> = []
         var nats = 0
+        var upstreamFlaps = 0
         for seed in UInt64(1)...300 {
             let scenario = SwarmGenerator.scenario(seed: seed)
             let parsed = try scenario.experiment()
@@ -64,6 +65,12 @@ import Testing
             #expect(loaded.workload.end.nanoseconds == budget.deadlineNanos)
             for fault in scenario.faults {
                 kinds.insert(fault.kind.timelineKey)
+                if case .upstreamFlap = fault.kind {
+                    upstreamFlaps += 1
+                    let proxy = try #require(scenario.proxy, "seed \(seed): an upstream flap without a proxy")
+                    #expect(scenario.yaml.contains("flap: { middlebox: \(SwarmScenario.Proxy.name),"), "seed \(seed)")
+                    #expect(!proxy.groups.isEmpty)
+                }
                 if case .restartServer(let persist) = fault.kind {
                     restarts.insert(persist)
                     let restart = try #require(loaded.timeline.first { if case .restartServer = $0.action { return true } else { return false } })
@@ -83,6 +90,7 @@ import Testing
         #expect(restarts == [true, false])
         #expect(nats > 50)
         #expect(proxies > 50)
+        #expect(upstreamFlaps > 10)
     }
 
     /// A few hundred small swarm scenarios, in chunks run side by side: every invariant holds

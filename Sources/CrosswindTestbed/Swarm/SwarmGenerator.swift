@@ -4,7 +4,7 @@ import CrosswindRandom
 /// Draws a swarm scenario from a seed: a topology variant, the manager's timers, a workload
 /// and a fault schedule, each from its own stream forked from the seed by label
 /// (`swarm:topology`, `swarm:nat`, `swarm:knobs`, `swarm:workload`, `swarm:faults`,
-/// `swarm:restarts`), so drawing one part
+/// `swarm:restarts`, `swarm:upstream`), so drawing one part
 /// differently never shifts another. No global generator, no clock: the same seed gives the
 /// same scenario, byte for byte, on every machine.
 ///
@@ -24,7 +24,9 @@ import CrosswindRandom
 ///   middle of a stream, SSE events held one late); faults of one lane (a group's up/down
 ///   state, its link properties, its firewall, the proxy) never overlap;
 /// - now and then a two-way partition longer than the server's replay window (2 min), after
-///   which an incomplete resume is allowed and must be reported.
+///   which an incomplete resume is allowed and must be reported;
+/// - now and then a server restart, and, when there is a proxy, its link to the server
+///   flapping (1–4 s periods) while its clients' own links stay up.
 ///
 /// ``Size/small`` draws smaller scenarios (at most two groups of two clients, three faults of
 /// at most 8 s, no long outage) for the test suite.
@@ -141,6 +143,18 @@ public enum SwarmGenerator {
             let atMs = phaseStartMs + 100 * restartStream.below(phaseMs / 100 + 1)
             let downMs = 500 * (2 + restartStream.below(7))
             faults.append(SwarmScenario.Fault(atMs: atMs, forMs: downMs, kind: .restartServer(persist: restartStream.chance(0.5))))
+        }
+        // With a proxy, now and then its link to the server flaps (a stream of its own too): the
+        // proxy's clients see their streams stall and heal without any fault on their own links.
+        var upstreamStream = streams.fork("swarm:upstream")
+        if proxy != nil && upstreamStream.chance(0.3) {
+            let atMs = phaseStartMs + 100 * upstreamStream.below(phaseMs / 100 + 1)
+            let forMs = 500 * (2 + upstreamStream.below(2 * longestMs - 1))
+            let direction = upstreamStream.weighted([(LinkDirection.both, 50), (.up, 25), (.down, 25)])
+            let kind = SwarmScenario.Fault.Kind.upstreamFlap(
+                direction: direction, periodMs: 500 * (2 + upstreamStream.below(7)), upPercent: 30 + 10 * upstreamStream.below(5)
+            )
+            faults.append(SwarmScenario.Fault(atMs: atMs, forMs: forMs, kind: kind))
         }
         faults.sort { ($0.atMs, $0.endMs) < ($1.atMs, $1.endMs) }
         return SwarmScenario(

@@ -134,6 +134,8 @@ extension SwarmScenario {
         case .proxyPolicy(let policy):
             let keys = (self.proxy?.base ?? .passThrough).keys(with: policy)
             return "setProxyPolicy: { middlebox: \(Proxy.name)\(keys.isEmpty ? "" : ", " + keys), for: \(duration) }"
+        case .upstreamFlap(let direction, let periodMs, let upPercent):
+            return "flap: { middlebox: \(Proxy.name), direction: \(direction.rawValue), period: \(Self.duration(periodMs)), up: \(upPercent)%, for: \(duration) }"
         case .restartServer(let persist):
             return "restartServer: { down: \(duration), persist: \(persist) }"
         }

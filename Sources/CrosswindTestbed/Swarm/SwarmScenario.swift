@@ -221,6 +221,9 @@ public struct SwarmScenario: Sendable, Equatable {
             case firewall(group: String, port: FirewallPort, action: FirewallAction)
             /// The proxy takes another policy.
             case proxyPolicy(ProxyPolicy)
+            /// The proxy's link to the server goes down and up each `periodMs`, up `upPercent`
+            /// of it; the proxy's clients keep their own links to it.
+            case upstreamFlap(direction: LinkDirection, periodMs: Int, upPercent: Int)
             /// The server crashes and is back after the fault's duration, with its streams
             /// (`persist`) or with a new epoch and no history.
             case restartServer(persist: Bool)
@@ -230,15 +233,18 @@ public struct SwarmScenario: Sendable, Equatable {
                 switch self {
                 case .partition(let group, _), .setLink(let group, _, _), .flap(let group, _, _, _), .firewall(let group, _, _):
                     return group
-                case .proxyPolicy, .restartServer:
+                case .proxyPolicy, .upstreamFlap, .restartServer:
                     return nil
                 }
             }
 
-            /// Whether it is a policy of the proxy (gone with the proxy).
-            public var isProxyPolicy: Bool {
-                if case .proxyPolicy = self { return true }
-                return false
+            /// Whether it is a fault of the proxy: its policy or its link to the server (gone
+            /// with the proxy).
+            public var isProxyFault: Bool {
+                switch self {
+                case .proxyPolicy, .upstreamFlap: return true
+                case .partition, .setLink, .flap, .firewall, .restartServer: return false
+                }
             }
 
             /// Faults of one lane never overlap, so undoing one never restores another's state:
@@ -250,6 +256,7 @@ public struct SwarmScenario: Sendable, Equatable {
                 case .setLink(let group, _, _): return "link:\(group)"
                 case .firewall(let group, _, _): return "firewall:\(group)"
                 case .proxyPolicy: return "proxy"
+                case .upstreamFlap: return "upstream"
                 case .restartServer: return "server"
                 }
             }
@@ -258,7 +265,7 @@ public struct SwarmScenario: Sendable, Equatable {
             /// lasts (for the budget).
             var cutsPath: Bool {
                 switch self {
-                case .partition, .flap, .firewall, .restartServer: return true
+                case .partition, .flap, .firewall, .upstreamFlap, .restartServer: return true
                 case .setLink, .proxyPolicy: return false
                 }
             }

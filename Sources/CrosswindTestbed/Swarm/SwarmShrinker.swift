@@ -75,13 +75,13 @@ public struct SwarmShrinker {
                 if var proxy = smaller.proxy {
                     proxy.groups.removeAll { $0 == group.name }
                     smaller.proxy = proxy.groups.isEmpty ? nil : proxy
-                    if smaller.proxy == nil { smaller.faults.removeAll { $0.kind.isProxyPolicy } }
+                    if smaller.proxy == nil { smaller.faults.removeAll { $0.kind.isProxyFault } }
                 }
                 out.append(smaller)
             }
         }
         // Drop the proxy (and its faults) when no fault of it is left.
-        if scenario.proxy != nil && !scenario.faults.contains(where: { $0.kind.isProxyPolicy }) {
+        if scenario.proxy != nil && !scenario.faults.contains(where: { $0.kind.isProxyFault }) {
             var smaller = scenario
             smaller.proxy = nil
             out.append(smaller)

@@ -118,7 +118,7 @@ extension SwarmScenario.Fault.Kind {
         switch self {
         case .partition: return "partition"
         case .setLink: return "setLink"
-        case .flap: return "flap"
+        case .flap, .upstreamFlap: return "flap"
         case .firewall: return "firewall"
         case .proxyPolicy: return "setProxyPolicy"
         case .restartServer: return "restartServer"
@@ -126,9 +126,12 @@ extension SwarmScenario.Fault.Kind {
     }
 
     /// How the summary counts the fault: its timeline key, with a restart without its history
-    /// told apart.
+    /// and a flap of the proxy's link to the server told apart.
     var summaryLabel: String {
-        if case .restartServer(persist: false) = self { return "restartServer(new epoch)" }
-        return self.timelineKey
+        switch self {
+        case .restartServer(persist: false): return "restartServer(new epoch)"
+        case .upstreamFlap: return "flap(proxy upstream)"
+        default: return self.timelineKey
+        }
     }
 }
