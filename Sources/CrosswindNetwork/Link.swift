@@ -119,12 +119,25 @@ public final class Link {
     /// has one of its own. Set before the first packet.
     @exclusivity(unchecked) public var transmitter: SharedTransmitter?
     @exclusivity(unchecked) private var lastArrival: NIODeadline
-    /// Packets in flight, in arrival order, and when each comes off the link (two buffers: a
-    /// buffer of (deadline, segment) pairs copied and destroyed its optional elements through
-    /// the runtime's generic value witnesses, ~3 % of a run).
-    @exclusivity(unchecked) private var inFlight = CircularBuffer<Segment>(initialCapacity: 16)
-    @exclusivity(unchecked) private var arrivals = CircularBuffer<NIODeadline>(initialCapacity: 16)
+    /// The oldest packet in flight and when it comes off the link, held in the link itself:
+    /// most links carry one packet at a time (a message, then its ACK the other way), and a
+    /// fan-out to thousands of clients touches each link once per packet, so a packet that
+    /// needs no buffer of its own costs no cache misses of its own.
+    @exclusivity(unchecked) private var head: Segment?
+    @exclusivity(unchecked) private var headArrival: NIODeadline
+    /// The packets behind `head`, in arrival order, and when each comes off the link (two
+    /// buffers: a buffer of (deadline, segment) pairs copied and destroyed its optional
+    /// elements through the runtime's generic value witnesses, ~3 % of a run). Allocated
+    /// when a second packet is in flight at once.
+    @exclusivity(unchecked) private var queued: CircularBuffer<Segment>?
+    @exclusivity(unchecked) private var queuedArrivals: CircularBuffer<NIODeadline>?
     @exclusivity(unchecked) private var arrivalScheduled = false
+    /// The connection the last packet off this link went to at the receiving node, with its
+    /// key and the version of that node's connection table then (see ``TCPStack``): a link
+    /// mostly feeds one connection, and this spares a look-up in a table of thousands.
+    @exclusivity(unchecked) var receiverKey: UInt64 = 0
+    @exclusivity(unchecked) var receiverTableVersion: UInt64 = .max
+    @exclusivity(unchecked) unowned(unsafe) var receiver: TCPConnection?
     /// The network owns this object and outlives it (`unowned(unsafe)`: no reference counting per packet).
     unowned(unsafe) let network: Network
     let traceComponent: UInt32
@@ -148,6 +161,7 @@ public final class Link {
         self.random = network.simulation.random.fork("link:\(name)")
         self.transmitterFreeAt = network.simulation.now
         self.lastArrival = network.simulation.now
+        self.headArrival = network.simulation.now
         self.traceComponent = network.simulation.trace.component("link:\(name)")
     }
 
@@ -197,8 +211,17 @@ public final class Link {
         arrival = max(arrival, self.lastArrival)
         self.lastArrival = arrival
         self.network.traceTransmit(self, segment, now: now)
-        self.inFlight.append(segment)
-        self.arrivals.append(arrival)
+        if self.head == nil {
+            self.head = segment
+            self.headArrival = arrival
+        } else {
+            if self.queued == nil {
+                self.queued = CircularBuffer(initialCapacity: 16)
+                self.queuedArrivals = CircularBuffer(initialCapacity: 16)
+            }
+            self.queued!.append(segment)
+            self.queuedArrivals!.append(arrival)
+        }
         if !self.arrivalScheduled {
             self.arrivalScheduled = true
             self.network.scheduleArrival(on: self, at: arrival)
@@ -224,9 +247,12 @@ public final class Link {
 
     func deliverDue() {
         let now = self.network.simulation.now
-        while let arrival = self.arrivals.first, arrival <= now {
-            self.arrivals.removeFirst()
-            let segment = self.inFlight.removeFirst()
+        while self.head != nil, self.headArrival <= now {
+            let segment = self.head.take()!
+            if let next = self.queuedArrivals?.popFirst() {
+                self.head = self.queued!.removeFirst()
+                self.headArrival = next
+            }
             self.statistics.packetsDelivered += 1
             for capture in self.receivingEndCaptures { capture.record(segment, at: now) }
             if self.receivingFilters.isEmpty {
@@ -235,8 +261,8 @@ public final class Link {
                 self.network.filterArrival(segment, on: self, now: now)
             }
         }
-        if let next = self.arrivals.first {
-            self.network.scheduleArrival(on: self, at: next)
+        if self.head != nil {
+            self.network.scheduleArrival(on: self, at: self.headArrival)
         } else {
             self.arrivalScheduled = false
         }

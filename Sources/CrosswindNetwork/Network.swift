@@ -21,6 +21,9 @@ public final class Network {
     private var nodeNames: [String] = []
     @exclusivity(unchecked) private var stacks: [TCPStack] = []
     @exclusivity(unchecked) private var links: [UInt64: Link] = [:]
+    /// Moves on whenever a link is added or replaced: connections keep the link they send on
+    /// as long as it has not moved (links are never freed: `allLinks` holds them).
+    @exclusivity(unchecked) private(set) var linksVersion: UInt64 = 0
     /// Links in creation order (for reports, captures and deterministic iteration).
     public private(set) var allLinks: [Link] = []
     var channels: [(EmbeddedChannel, SimulatedSocket)] = []
@@ -133,6 +136,7 @@ public final class Network {
         let backward = Link(index: self.allLinks.count + 1, from: b, to: a, name: "\(self.name(of: b))->\(self.name(of: a))", configuration: bToA, network: self)
         self.links[Self.key(a, b)] = forward
         self.links[Self.key(b, a)] = backward
+        self.linksVersion &+= 1
         self.allLinks.append(forward)
         self.allLinks.append(backward)
         return (forward, backward)
@@ -177,8 +181,14 @@ public final class Network {
 
     /// Sends a segment from its source node towards its destination.
     func send(_ segment: Segment) {
+        self.send(segment, on: self.links[Self.key(segment.source.node, segment.destination.node)])
+    }
+
+    /// Sends a segment on `link`, the link from its source node to its destination node
+    /// (nil: there is none).
+    func send(_ segment: Segment, on link: Link?) {
         let now = self.simulation.now
-        guard let link = self.links[Self.key(segment.source.node, segment.destination.node)] else {
+        guard let link else {
             self.simulation.trace.record(
                 now, self.traceNetwork, self.kindNoRoute,
                 Int64(segment.source.node.rawValue), Int64(segment.destination.node.rawValue),
@@ -250,7 +260,7 @@ public final class Network {
     }
 
     func arrive(_ segment: Segment, via link: Link, now: NIODeadline) {
-        self.stacks[Int(segment.destination.node.rawValue)].receive(segment)
+        self.stacks[Int(segment.destination.node.rawValue)].receive(segment, via: link)
     }
 
     // MARK: Timers

@@ -225,7 +225,12 @@ extension TCPConnection {
             mssOption: mss,
             windowScaleOption: scale
         )
-        self.stack.network.send(segment)
+        let network = self.stack.network
+        if self.outgoingLinkVersion != network.linksVersion {
+            self.outgoingLink = network.link(from: self.local.node, to: self.remote.node)
+            self.outgoingLinkVersion = network.linksVersion
+        }
+        network.send(segment, on: self.outgoingLink)
     }
 
     // MARK: Timer

@@ -105,6 +105,10 @@ public final class TCPConnection {
     /// reference counting on every segment.
     unowned(unsafe) let stack: TCPStack
     let settings: TCPSettings
+    /// The link this connection's segments leave on, as of `outgoingLinkVersion` (see
+    /// ``Network/linksVersion``); nil when there was none.
+    @exclusivity(unchecked) unowned(unsafe) var outgoingLink: Link?
+    @exclusivity(unchecked) var outgoingLinkVersion: UInt64 = .max
 
     // Send side: `sendBuffer` holds the bytes from `sendUnacknowledged` on (unacked, then unsent).
     let initialSendSequence: UInt32

@@ -18,6 +18,9 @@ public final class TCPStack {
 
     private var listeners: [UInt16: (TCPConnection) -> Void] = [:]
     @exclusivity(unchecked) private var connections: [UInt64: TCPConnection] = [:]
+    /// Moves on whenever `connections` changes, so a link's remembered receiver (see
+    /// ``receive(_:via:)``) is used only while the table still holds it.
+    @exclusivity(unchecked) private var tableVersion: UInt64 = 0
     private var nextEphemeralPort: UInt16 = 49_152
     private var issRandom: SeededRandom
     /// Each connection's timestamp clock offset (RFC 7323 §5.4), from a stream of its own so
@@ -109,12 +112,30 @@ public final class TCPStack {
         )
         connection.delegate = delegate
         self.connections[Self.key(port, remote)] = connection
+        self.tableVersion &+= 1
         connection.sendSyn()
         return connection
     }
 
     func receive(_ segment: Segment) {
-        if let connection = self.connections[Self.key(segment.destination.port, segment.source)] {
+        self.receive(segment, connection: self.connections[Self.key(segment.destination.port, segment.source)])
+    }
+
+    /// Takes a segment that came off `link`: the connection it is for is the one the link's
+    /// last segment went to when the key matches and the table has not changed since.
+    func receive(_ segment: Segment, via link: Link) {
+        let key = Self.key(segment.destination.port, segment.source)
+        if link.receiverTableVersion != self.tableVersion || link.receiverKey != key {
+            link.receiver = self.connections[key]
+            link.receiverKey = key
+            link.receiverTableVersion = self.tableVersion
+        }
+        self.receive(segment, connection: link.receiver)
+    }
+
+    /// Takes a segment for `connection` (nil: no connection has its ports).
+    private func receive(_ segment: Segment, connection: TCPConnection?) {
+        if let connection {
             if connection.state == .timeWait && segment.flags.contains(.syn) && !segment.flags.contains(.ack)
                 && self.listeners[segment.destination.port] != nil
             {
@@ -140,6 +161,7 @@ public final class TCPStack {
                 traceID: self.network.nameAcceptedConnection(segment)
             )
             self.connections[Self.key(segment.destination.port, segment.source)] = connection
+            self.tableVersion &+= 1
             connection.acceptSyn(segment)
             return
         }
@@ -180,7 +202,10 @@ public final class TCPStack {
 
     func remove(_ connection: TCPConnection) {
         let key = Self.key(connection.local.port, connection.remote)
-        if self.connections[key] === connection { self.connections[key] = nil }
+        if self.connections[key] === connection {
+            self.connections[key] = nil
+            self.tableVersion &+= 1
+        }
     }
 
     private static func key(_ localPort: UInt16, _ remote: Endpoint) -> UInt64 {
