@@ -104,44 +104,18 @@ public struct LinkStatistics: Sendable, Equatable {
 /// (callbacks run outside any in-place mutation), and the checks cost about a tenth of a
 /// 1000-client run.
 public final class Link {
-    /// Position in the network's link list.
-    let index: Int
-    public let from: NodeID
-    public let to: NodeID
-    public let name: String
-    @exclusivity(unchecked) public var configuration: LinkConfiguration
-    @exclusivity(unchecked) public private(set) var statistics = LinkStatistics()
-
-    @exclusivity(unchecked) private var random: SeededRandom
-    @exclusivity(unchecked) private var inBadState = false
-    @exclusivity(unchecked) private var transmitterFreeAt: NIODeadline
-    /// A transmitter and queue this link shares with others (see ``SharedTransmitter``); nil
-    /// has one of its own. Set before the first packet.
-    @exclusivity(unchecked) public var transmitter: SharedTransmitter?
-    @exclusivity(unchecked) private var lastArrival: NIODeadline
-    /// The oldest packet in flight and when it comes off the link, held in the link itself:
-    /// most links carry one packet at a time (a message, then its ACK the other way), and a
-    /// fan-out to thousands of clients touches each link once per packet, so a packet that
-    /// needs no buffer of its own costs no cache misses of its own.
-    @exclusivity(unchecked) private var head: Segment?
-    @exclusivity(unchecked) private var headArrival: NIODeadline
-    /// The packets behind `head`, in arrival order, and when each comes off the link (two
-    /// buffers: a buffer of (deadline, segment) pairs copied and destroyed its optional
-    /// elements through the runtime's generic value witnesses, ~3 % of a run). Allocated
-    /// when a second packet is in flight at once.
-    @exclusivity(unchecked) private var queued: CircularBuffer<Segment>?
-    @exclusivity(unchecked) private var queuedArrivals: CircularBuffer<NIODeadline>?
-    @exclusivity(unchecked) private var arrivalScheduled = false
-    /// The connection the last packet off this link went to at the receiving node, with its
-    /// key and the version of that node's connection table then (see ``TCPStack``): a link
-    /// mostly feeds one connection, and this spares a look-up in a table of thousands.
-    @exclusivity(unchecked) var receiverKey: UInt64 = 0
-    @exclusivity(unchecked) var receiverTableVersion: UInt64 = .max
-    @exclusivity(unchecked) unowned(unsafe) var receiver: TCPConnection?
+    // Stored properties in the order a packet touches them, the ones every packet reads
+    // first and those of lossy, rate-limited or shared links last: in a fan-out to thousands
+    // of clients each link is touched once per packet, long after the last time, so every
+    // cache line here is a miss.
     /// The network owns this object and outlives it (`unowned(unsafe)`: no reference counting per packet).
     unowned(unsafe) let network: Network
     let traceComponent: UInt32
 
+    /// Position in the network's link list.
+    let index: Int
+    @exclusivity(unchecked) private var arrivalScheduled = false
+    @exclusivity(unchecked) private var lastArrival: NIODeadline
     /// Packet filters at the sending node, applied before a packet enters the link, and at the
     /// receiving node, applied as it comes off the link; each list in installation order.
     @exclusivity(unchecked) var filters: [any PacketFilter] = []
@@ -150,6 +124,38 @@ public final class Link {
     /// Capture sinks at the sending end (packets as they enter the link) and the receiving end.
     @exclusivity(unchecked) var sendingEndCaptures: [PacketCapture] = []
     @exclusivity(unchecked) var receivingEndCaptures: [PacketCapture] = []
+
+    /// The connection the last packet off this link went to at the receiving node, with its
+    /// key and the version of that node's connection table then (see ``TCPStack``): a link
+    /// mostly feeds one connection, and this spares a look-up in a table of thousands.
+    @exclusivity(unchecked) var receiverKey: UInt64 = 0
+    @exclusivity(unchecked) var receiverTableVersion: UInt64 = .max
+    @exclusivity(unchecked) unowned(unsafe) var receiver: TCPConnection?
+    /// The packets behind `head`, in arrival order, and when each comes off the link (two
+    /// buffers: a buffer of (deadline, segment) pairs copied and destroyed its optional
+    /// elements through the runtime's generic value witnesses, ~3 % of a run). Allocated
+    /// when a second packet is in flight at once.
+    @exclusivity(unchecked) private var queued: CircularBuffer<Segment>?
+    @exclusivity(unchecked) private var queuedArrivals: CircularBuffer<NIODeadline>?
+    /// The oldest packet in flight and when it comes off the link, held in the link itself:
+    /// most links carry one packet at a time (a message, then its ACK the other way), and a
+    /// fan-out to thousands of clients touches each link once per packet, so a packet that
+    /// needs no buffer of its own costs no cache misses of its own.
+    @exclusivity(unchecked) private var head: Segment?
+    @exclusivity(unchecked) private var headArrival: NIODeadline
+    @exclusivity(unchecked) public private(set) var statistics = LinkStatistics()
+
+    @exclusivity(unchecked) public var configuration: LinkConfiguration
+
+    public let from: NodeID
+    public let to: NodeID
+    public let name: String
+    @exclusivity(unchecked) private var random: SeededRandom
+    @exclusivity(unchecked) private var inBadState = false
+    @exclusivity(unchecked) private var transmitterFreeAt: NIODeadline
+    /// A transmitter and queue this link shares with others (see ``SharedTransmitter``); nil
+    /// has one of its own. Set before the first packet.
+    @exclusivity(unchecked) public var transmitter: SharedTransmitter?
 
     init(index: Int, from: NodeID, to: NodeID, name: String, configuration: LinkConfiguration, network: Network) {
         self.index = index
