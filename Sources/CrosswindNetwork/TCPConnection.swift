@@ -76,13 +76,8 @@ public final class TCPConnection {
 
     public let local: Endpoint
     public let remote: Endpoint
-    /// Its value in the trace's connection names, shared by both ends (see ``Network/markRelay(_:)``).
-    public let traceID: Int64
     @exclusivity(unchecked) public internal(set) var state: State
     public weak var delegate: (any TCPConnectionDelegate)?
-    /// Counters for reports and tests.
-    @exclusivity(unchecked) public internal(set) var retransmissions = 0
-    @exclusivity(unchecked) public internal(set) var timeouts = 0
     /// The current retransmission timeout (backed off after timeouts).
     @exclusivity(unchecked) public internal(set) var rto: TimeAmount
     /// Smoothed round-trip time, once measured.
@@ -111,7 +106,6 @@ public final class TCPConnection {
     @exclusivity(unchecked) var outgoingLinkVersion: UInt64 = .max
 
     // Send side: `sendBuffer` holds the bytes from `sendUnacknowledged` on (unacked, then unsent).
-    let initialSendSequence: UInt32
     @exclusivity(unchecked) var sendUnacknowledged: UInt32
     @exclusivity(unchecked) var sendNext: UInt32
     @exclusivity(unchecked) var sendBuffer: ByteBuffer
@@ -119,9 +113,6 @@ public final class TCPConnection {
     @exclusivity(unchecked) var largestPeerWindow = 0
     @exclusivity(unchecked) var finRequested = false
     @exclusivity(unchecked) var finSequence: UInt32?
-    /// SYN (or SYN-ACK) retransmissions, and when the last one left.
-    @exclusivity(unchecked) var handshakeRetransmissions = 0
-    @exclusivity(unchecked) var handshakeSentAt: Int64 = 0
     /// Segments sent and not acknowledged, in sequence order.
     @exclusivity(unchecked) var unacknowledged = CircularBuffer<SentSegment>(initialCapacity: 8)
     /// Of those: deemed lost; retransmitted since; and duplicate ACKs standing for segments the
@@ -131,13 +122,6 @@ public final class TCPConnection {
     @exclusivity(unchecked) var duplicateAcks = 0
     @exclusivity(unchecked) var congestion: CongestionWindow
     @exclusivity(unchecked) var recovery = Recovery.open
-    /// SND.NXT when recovery began (Linux `high_seq`).
-    @exclusivity(unchecked) var recoveryPoint: UInt32 = 0
-    /// Proportional rate reduction (RFC 6937): the window when recovery began, segments
-    /// delivered and sent since.
-    @exclusivity(unchecked) var windowBeforeRecovery = 0
-    @exclusivity(unchecked) var deliveredInRecovery = 0
-    @exclusivity(unchecked) var sentInRecovery = 0
     /// Whether the window limited the last flight, the largest flight, and the end of the data
     /// they describe (Linux `is_cwnd_limited`, `max_packets_out`, `cwnd_usage_seq`).
     @exclusivity(unchecked) var windowLimited = false
@@ -159,7 +143,6 @@ public final class TCPConnection {
     /// Shift of the windows the peer advertises, and of ours (zero unless both offered it).
     @exclusivity(unchecked) var peerWindowScale: UInt8 = 0
     @exclusivity(unchecked) var ownWindowScale: UInt8 = 0
-    @exclusivity(unchecked) var peerOfferedWindowScale = false
 
     // Receive side.
     @exclusivity(unchecked) var receiveNext: UInt32 = 0
@@ -174,6 +157,27 @@ public final class TCPConnection {
     @exclusivity(unchecked) var timerSlot = -1
     /// Deadline of the earliest timer task in the loop, if any.
     @exclusivity(unchecked) var timerTaskDeadline: NIODeadline?
+
+    // What a connection needs only to open, to count, or to recover from a loss comes last:
+    // at thousands of clients each connection is cold when its next segment comes, and the
+    // fields every segment touches fit in fewer cache lines ahead of these.
+    /// Its value in the trace's connection names, shared by both ends (see ``Network/markRelay(_:)``).
+    public let traceID: Int64
+    /// Counters for reports and tests.
+    @exclusivity(unchecked) public internal(set) var retransmissions = 0
+    @exclusivity(unchecked) public internal(set) var timeouts = 0
+    let initialSendSequence: UInt32
+    /// SYN (or SYN-ACK) retransmissions, and when the last one left.
+    @exclusivity(unchecked) var handshakeRetransmissions = 0
+    @exclusivity(unchecked) var handshakeSentAt: Int64 = 0
+    /// SND.NXT when recovery began (Linux `high_seq`).
+    @exclusivity(unchecked) var recoveryPoint: UInt32 = 0
+    /// Proportional rate reduction (RFC 6937): the window when recovery began, segments
+    /// delivered and sent since.
+    @exclusivity(unchecked) var windowBeforeRecovery = 0
+    @exclusivity(unchecked) var deliveredInRecovery = 0
+    @exclusivity(unchecked) var sentInRecovery = 0
+    @exclusivity(unchecked) var peerOfferedWindowScale = false
 
     init(
         stack: TCPStack, local: Endpoint, remote: Endpoint, state: State, initialSequence: UInt32, timestampOffset: UInt32,

@@ -172,6 +172,24 @@ import Testing
         #expect(pair.serverSide.connection?.state == .established)
         #expect(pair.clientSide.failure == nil)
     }
+
+    @Test func aConnectionTheServerForgotIsResetOnItsNextSegment() {
+        // The link to the server remembers which connection its last segment went to. The
+        // server's process crashes right after a segment reached that connection: the next
+        // segment on the same link must find no connection (and get a RST, as from any host
+        // that does not know it), not the one the link remembers.
+        let pair = TCPPair()
+        let connection = pair.connect()
+        pair.simulation.run(for: .seconds(1))
+        connection.send(patternBytes(100))
+        pair.simulation.run(for: .seconds(1))
+        #expect(pair.serverSide.received.readableBytes == 100)
+        #expect(pair.network.tcp(pair.server).crash() == 1)
+        connection.send(patternBytes(100))
+        pair.simulation.run(for: .seconds(1))
+        #expect(pair.clientSide.failure?.0 == .connectionReset)
+        #expect(pair.seconds(pair.clientSide.failure?.1).map(ms) == 2100)
+    }
 }
 
 /// Records like ``TCPRecorder`` and closes its side as soon as the peer does.
