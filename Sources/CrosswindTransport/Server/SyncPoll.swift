@@ -171,7 +171,10 @@ final class SyncPoll: TopicSubscriber, ActiveResponse {
         let position = Self.position(after: resumption, since: self.request.since)
         // The body is written straight into its buffer, numbers included (a long-poll answers
         // once per message); the entity tag is the body's own `"EPOCH:POSITION"`.
-        var body = self.context.channel.allocator.buffer(capacity: 128 + resumption.replay.reduce(0) { $0 + $1.json.readableBytes + 1 })
+        // Room for the fields (four numbers of up to twenty digits, the topic, the session) and
+        // the messages, so the buffer is not grown and copied as it is written.
+        let fields = 192 + self.topic.utf8.count + (self.session?.utf8.count ?? 0)
+        var body = self.context.channel.allocator.buffer(capacity: fields + resumption.replay.reduce(0) { $0 + $1.json.readableBytes + 1 })
         body.writeStaticString("{\"type\":\"batch\",\"topic\":")
         writeJSONString(self.topic, into: &body)
         body.writeStaticString(",\"epoch\":")
