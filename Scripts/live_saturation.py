@@ -11,6 +11,12 @@
     Scripts/build-release
     .venv/bin/python Scripts/live_saturation.py --out runs/live-saturation
     .venv/bin/python Scripts/live_saturation.py --only idle   # the memory figure alone
+    .venv/bin/python Scripts/live_saturation.py --only saturation \
+        --peer Benchmarks/HummingbirdPeer/.build/release/HummingbirdPeer   # the same search for a peer
+
+With `--peer`, the search runs once for `crosswind serve` and once for the peer server (each
+step of the peer's search is `bench --mode live --peer PEER --rounds 1`, whose peer run is the
+one judged), and the summary gives the ratio of the two highest fan-outs held.
 
 The open-file limit is raised to the hard limit first (both processes inherit it: N
 connections are N sockets on each side). Prints a summary and writes saturation.json.
@@ -34,16 +40,21 @@ def raise_file_limit(needed):
     return hard
 
 
-def live_step(binary, clients, rate, duration, out):
-    """One `bench --mode live` run of WebSocket; returns (held, delivered msg/s, p99 ms, figures)."""
-    subprocess.run(
-        [binary, "bench", "--mode", "live", "--transport", "websocket", "--clients", str(clients), "--rate", str(rate),
-         "--duration", str(duration), "--out", str(out)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+def live_step(binary, clients, rate, duration, out, peer=None):
+    """One `bench --mode live` run of WebSocket; returns (held, delivered msg/s, p99 ms, figures)
+    of `crosswind serve`, or of `peer` when one is given."""
+    command = [binary, "bench", "--mode", "live", "--transport", "websocket", "--clients", str(clients), "--rate", str(rate),
+               "--duration", str(duration), "--out", str(out)]
+    if peer:
+        command += ["--peer", peer, "--rounds", "1"]
+    subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
     bench = out / "bench.json"
     if not bench.exists():
         return False, 0.0, float("inf"), None
-    figures = json.loads(bench.read_text())[0]
+    runs = json.loads(bench.read_text())
+    figures = next((run for run in runs if (run["server"] != "crosswind serve") == bool(peer)), None)
+    if figures is None:
+        return False, 0.0, float("inf"), None
     report = figures["report"]
     messages = report["messages"]
     complete = messages["offered"] > 0 and messages["delivered"] == messages["offered"] and messages["lost"] == 0
@@ -51,11 +62,11 @@ def live_step(binary, clients, rate, duration, out):
     return complete and p99 < 50, report["throughputMsgPerSec"], p99, figures
 
 
-def saturation(binary, clients, duration, out, start_rate, max_rate):
+def saturation(binary, clients, duration, out, start_rate, max_rate, peer=None):
     steps = []
 
     def step(rate):
-        held, delivered, p99, figures = live_step(binary, clients, rate, duration, out / f"rate-{rate:g}")
+        held, delivered, p99, figures = live_step(binary, clients, rate, duration, out / f"rate-{rate:g}", peer)
         serve = figures["serve"] if figures else {}
         steps.append({"ratePerClient": rate, "held": held, "deliveredMsgPerSec": delivered, "p99Ms": p99,
                       "serveCPUSeconds": serve.get("cpuSeconds"), "servePeakRSSMiB": serve.get("peakRSSMiB")})
@@ -141,6 +152,7 @@ def main():
     parser.add_argument("--max-rate", type=float, default=1280)
     parser.add_argument("--idle", type=int, default=10000, help="idle connections for the memory figure (0: skip)")
     parser.add_argument("--only", choices=["saturation", "idle"], help="run one of the two measurements")
+    parser.add_argument("--peer", help="a peer server's executable: run the saturation search for it too")
     parser.add_argument("--out", type=Path, default=Path("runs/live-saturation"))
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
@@ -156,6 +168,18 @@ def main():
                   f"({args.clients} clients x {best['ratePerClient']:g} msg/s, p99 {best['p99Ms']:.1f} ms)")
         else:
             print("no rate was held")
+        if args.peer:
+            print(f"saturation search: WebSocket, peer {args.peer}, {args.clients} clients, {args.duration} s per step", flush=True)
+            result["peerSaturation"] = saturation(args.bin, args.clients, args.duration, args.out / "peer", args.start_rate,
+                                                  args.max_rate, args.peer)
+            theirs = result["peerSaturation"]["best"]
+            if theirs:
+                print(f"peer's highest fan-out held: {theirs['deliveredMsgPerSec']:.0f} msg/s "
+                      f"({args.clients} clients x {theirs['ratePerClient']:g} msg/s, p99 {theirs['p99Ms']:.1f} ms)")
+                if best:
+                    print(f"ratio crosswind/peer: {best['deliveredMsgPerSec'] / theirs['deliveredMsgPerSec']:.2f}")
+            else:
+                print("the peer held no rate")
     if args.idle > 0 and args.only != "saturation":
         print(f"memory per idle connection: {args.idle} WebSocket connections", flush=True)
         result["idle"] = idle_memory(args.bin, args.idle, args.out)

@@ -87,6 +87,7 @@ import Testing
         ("six-connections-three-topics", [1, 2]),
         ("three-topics-fall-back-to-sync", [1, 2]),
         ("firewall-blocks-upstream-websocket", [1, 2]),
+        ("office-uplink-flapping", [2]),
     ]
 
     @Test(arguments: catalogue)

@@ -135,9 +135,11 @@ struct SpecDriver {
         case "message":
             let offset = UInt64(arguments["offset"] as? Int ?? 0)
             let message = RealtimeMessage(topic: "metrics", epoch: epoch, offset: offset, data: ByteBuffer(string: "\(offset)"))
+            let delivered = self.observed.delivered.count
             self.feed(.messageReceived(try Self.require(target), message))
-            // The application's measure of the message's latency, as the glue feeds it.
-            if let latency = arguments["latency"] as? Int {
+            // The application's measure of the message's latency, as the glue feeds it: for a
+            // delivered message only.
+            if let latency = arguments["latency"] as? Int, self.observed.delivered.count > delivered {
                 self.feed(.latencySample(try Self.require(target), .milliseconds(Int64(latency))))
             }
         case "refuse": self.feed(.closed(try Self.require(target), .refused))

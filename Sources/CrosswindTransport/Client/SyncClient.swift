@@ -66,6 +66,13 @@ public final class SyncClient: PostsClientMessages, @unchecked Sendable {
     private var topicTrackers: TopicTrackers
     /// Multiplexed: the positions the last batch named (the next poll's `since`).
     private var sinceEach: TopicCursors
+    /// The classic poll's request target up to its cursor (`/sync?topic=T[&client=ID]&limit=N`)
+    /// and, for long-polling, its `&wait=MS`: fixed for the client, written once.
+    private let targetPrefix: ByteBuffer
+    private let waitSuffix: ByteBuffer
+    /// Where each poll's request target is put together (reused, so a poll allocates only the
+    /// target's string).
+    private var targetScratch = ByteBuffer()
 
     static let closedBeforeAnswer = "closed before a response"
 
@@ -78,6 +85,8 @@ public final class SyncClient: PostsClientMessages, @unchecked Sendable {
         self.topicTrackers = TopicTrackers(topics: configuration.topics, resumeFrom: configuration.resumeFromEach)
         self.sinceEach = configuration.resumeFromEach
         self.outgoing = SideSender(host: configuration.host, path: configuration.sendPath, token: configuration.accessToken)
+        self.targetPrefix = ByteBuffer(string: "\(configuration.target(tokenInQuery: false))&limit=\(configuration.batchSize)")
+        self.waitSuffix = ByteBuffer(string: "&wait=\(configuration.longPollWait.nanoseconds / 1_000_000)")
     }
 
     /// Delivery bookkeeping within this connection.
@@ -110,26 +119,41 @@ public final class SyncClient: PostsClientMessages, @unchecked Sendable {
     }
 
     private func sendRequest(_ channel: any Channel) {
+        let waiting = self.configuration.longPollWait > .zero && self.isOpen
         var uri: String
         if self.isMultiplexed {
             uri = "\(self.configuration.path)?topics=\(self.configuration.topics.joined(separator: ","))"
             if let id = self.configuration.clientID { uri += "&client=\(id)" }
             uri += "&limit=\(self.configuration.batchSize)"
             if !self.sinceEach.isEmpty { uri += "&since=\(self.sinceEach)" }
+            if waiting { uri += String(buffer: self.waitSuffix) }
         } else {
-            uri = "\(self.configuration.target(tokenInQuery: false))&limit=\(self.configuration.batchSize)"
-            if let cursor = self.cursor { uri += "&since=\(cursor)" }
+            uri = self.classicTarget(waiting: waiting)
         }
-        if self.configuration.longPollWait > .zero && self.isOpen {
-            uri += "&wait=\(self.configuration.longPollWait.nanoseconds / 1_000_000)"
-        }
-        var headers = HTTPHeaders()
-        headers.add(name: "Host", value: self.configuration.host)
-        headers.add(name: "Accept", value: "application/json")
-        if let etag = self.etag { headers.add(name: "If-None-Match", value: etag) }
-        if let token = self.configuration.accessToken { headers.add(name: "Authorization", value: "Bearer \(token)") }
-        channel.write(HTTPClientRequestPart.head(HTTPRequestHead(version: .http1_1, method: .GET, uri: uri, headers: headers)), promise: nil)
+        // The fields in one array handed over whole (adding them one by one regrows it).
+        var fields: [(String, String)] = []
+        fields.reserveCapacity(4)
+        fields.append(("Host", self.configuration.host))
+        fields.append(("Accept", "application/json"))
+        if let etag = self.etag { fields.append(("If-None-Match", etag)) }
+        if let token = self.configuration.accessToken { fields.append(("Authorization", "Bearer \(token)")) }
+        channel.write(HTTPClientRequestPart.head(HTTPRequestHead(version: .http1_1, method: .GET, uri: uri, headers: HTTPHeaders(fields))), promise: nil)
         channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
+    }
+
+    /// `/sync?topic=T[&client=ID]&limit=N[&since=E:O][&wait=MS]`, written into the scratch
+    /// buffer rather than through string interpolation (a long-poll asks once per message).
+    private func classicTarget(waiting: Bool) -> String {
+        self.targetScratch.clear()
+        self.targetScratch.writeImmutableBuffer(self.targetPrefix)
+        if let cursor = self.cursor {
+            self.targetScratch.writeStaticString("&since=")
+            self.targetScratch.writeDecimal(cursor.epoch)
+            self.targetScratch.writeInteger(UInt8(ascii: ":"))
+            self.targetScratch.writeDecimal(cursor.offset)
+        }
+        if waiting { self.targetScratch.writeImmutableBuffer(self.waitSuffix) }
+        return String(buffer: self.targetScratch)
     }
 
     private func schedulePoll(after delay: TimeAmount, channel: any Channel) {
@@ -274,7 +298,7 @@ struct SyncBatch {
     var live: UInt64?
 
     static func decode(_ buffer: ByteBuffer) -> SyncBatch? {
-        guard let fields = JSONObjectScanner.scan(buffer), fields.string("type") == "batch",
+        guard let fields = JSONObjectScanner.scan(buffer, objectsAt: "messages"), fields.string("type") == "batch",
             let position = MultiplexedSyncBatch.TopicEntry(fields), let messages = Self.messages(of: fields)
         else { return nil }
         return SyncBatch(
@@ -285,10 +309,11 @@ struct SyncBatch {
 
     /// The `messages` list of a batch, nil unless every element is a message frame.
     static func messages(of fields: JSONObjectScanner) -> [RealtimeMessage]? {
-        guard let list = fields.raw("messages"), let elements = JSONObjectScanner.arrayElements(list) else { return nil }
+        guard let elements = fields.objects("messages") else { return nil }
         var messages: [RealtimeMessage] = []
+        messages.reserveCapacity(elements.count)
         for element in elements {
-            guard case .message(let message) = WireFrame.decode(element) else { return nil }
+            guard case .message(let message) = WireFrame.decode(scanned: element) else { return nil }
             messages.append(message)
         }
         return messages
@@ -308,12 +333,14 @@ struct MultiplexedSyncBatch {
 
         /// The fields of `object`, nil when a required one is missing or malformed.
         init?(_ object: JSONObjectScanner) {
+            // The cursor is read from its bytes unless escaped (a server's own never is).
             guard let topic = object.string("topic"), let epoch = object.unsigned("epoch"),
-                let cursorText = object.string("cursor"), let cursor = StreamCursor(parsing: cursorText[...])
+                let cursor = object.withUnescapedString("cursor", StreamCursor.parse)
+                    ?? object.string("cursor").flatMap({ StreamCursor(parsing: $0[...]) })
             else { return nil }
             self.topic = topic
             self.epoch = epoch
-            self.recovered = object.raw("recovered").map { String(buffer: $0) != "false" } ?? true
+            self.recovered = object.raw("recovered", equals: "false").map { !$0 } ?? true
             self.cursor = cursor
             self.live = object.unsigned("live")
         }
@@ -324,7 +351,7 @@ struct MultiplexedSyncBatch {
     var messages: [RealtimeMessage]
 
     static func decode(_ buffer: ByteBuffer) -> MultiplexedSyncBatch? {
-        guard let fields = JSONObjectScanner.scan(buffer), fields.string("type") == "batch",
+        guard let fields = JSONObjectScanner.scan(buffer, objectsAt: "messages"), fields.string("type") == "batch",
             let topicList = fields.raw("topics"), let topicElements = JSONObjectScanner.arrayElements(topicList),
             let messages = SyncBatch.messages(of: fields)
         else { return nil }

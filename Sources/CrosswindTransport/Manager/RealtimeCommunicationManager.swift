@@ -136,10 +136,13 @@ public final class RealtimeCommunicationManager: RealtimeClientDelegate, @unchec
 
     // MARK: Driving the machine
 
-    private func handle(_ event: RealtimeManagerStateMachine.Event) {
+    /// Feeds `event` to the state machine and performs its actions; returns them.
+    @discardableResult
+    private func handle(_ event: RealtimeManagerStateMachine.Event) -> [RealtimeManagerStateMachine.Action] {
         let now = self.eventLoop.now
         let actions = self.machine.handle(event, now: now)
         for action in actions { self.perform(action, now: now) }
+        return actions
     }
 
     private func perform(_ action: RealtimeManagerStateMachine.Action, now: NIODeadline) {
@@ -280,8 +283,12 @@ public final class RealtimeCommunicationManager: RealtimeClientDelegate, @unchec
 
     public func realtimeClient(_ client: any RealtimeTransportClient, received message: RealtimeMessage, at time: NIODeadline) {
         guard let attempt = self.attemptOf[ObjectIdentifier(client)] else { return }
-        self.handle(.messageReceived(attempt, message))
-        if let latency = self.delegate?.manager(self, latencyOf: message, at: time) {
+        // Only a delivered message is timed, as in the browser client: a duplicate's latency
+        // (the copy a slower transport brings during a probe) says nothing of its stream's pace.
+        let delivered = self.handle(.messageReceived(attempt, message)).contains {
+            if case .deliver = $0 { return true } else { return false }
+        }
+        if delivered, let latency = self.delegate?.manager(self, latencyOf: message, at: time) {
             self.handle(.latencySample(attempt, latency))
         }
     }

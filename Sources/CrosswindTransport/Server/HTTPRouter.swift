@@ -336,13 +336,17 @@ final class HTTPRouter: ChannelInboundHandler, RemovableChannelHandler {
 
     /// The same, with a body already encoded (no round trip through `String`).
     func respond(_ context: ChannelHandlerContext, _ head: HTTPRequestHead, _ status: HTTPResponseStatus, json: ByteBuffer, headers extra: [(String, String)] = []) {
-        var headers = HTTPHeaders()
-        headers.add(name: "Content-Type", value: "application/json")
-        headers.add(name: "Content-Length", value: String(json.readableBytes))
-        headers.add(name: "Cache-Control", value: "no-store")
-        for (name, value) in extra { headers.add(name: name, value: value) }
+        // One array of exactly the fields, handed to HTTPHeaders whole: adding them one by one
+        // regrows the array and checks every name again (every long-poll message comes here).
         let closing = Self.endsConnection(head)
-        if closing { headers.add(name: "Connection", value: "close") }
+        var fields: [(String, String)] = []
+        fields.reserveCapacity(4 + extra.count)
+        fields.append(("Content-Type", "application/json"))
+        fields.append(("Content-Length", String(json.readableBytes)))
+        fields.append(("Cache-Control", "no-store"))
+        fields.append(contentsOf: extra)
+        if closing { fields.append(("Connection", "close")) }
+        let headers = HTTPHeaders(fields)
         context.write(self.wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: status, headers: headers))), promise: nil)
         context.write(self.wrapOutboundOut(.body(.byteBuffer(json))), promise: nil)
         self.end(context, closing: closing)

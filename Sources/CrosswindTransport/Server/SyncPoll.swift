@@ -169,16 +169,30 @@ final class SyncPoll: TopicSubscriber, ActiveResponse {
         self.done = true
         let epoch = resumption.state.epoch
         let position = Self.position(after: resumption, since: self.request.since)
-        let etag = "\"\(epoch):\(position)\""
+        // The body is written straight into its buffer, numbers included (a long-poll answers
+        // once per message); the entity tag is the body's own `"EPOCH:POSITION"`.
+        // Room for the fields (four numbers of up to twenty digits, the topic, the session) and
+        // the messages, so the buffer is not grown and copied as it is written.
+        let fields = 192 + self.topic.utf8.count + (self.session?.utf8.count ?? 0)
+        var body = self.context.channel.allocator.buffer(capacity: fields + resumption.replay.reduce(0) { $0 + $1.json.readableBytes + 1 })
+        body.writeStaticString("{\"type\":\"batch\",\"topic\":")
+        writeJSONString(self.topic, into: &body)
+        body.writeStaticString(",\"epoch\":")
+        body.writeDecimal(epoch)
+        body.writeStaticString(resumption.recovered ? ",\"recovered\":true,\"cursor\":" : ",\"recovered\":false,\"cursor\":")
+        let etagStart = body.writerIndex
+        body.writeInteger(UInt8(ascii: "\""))
+        body.writeDecimal(epoch)
+        body.writeInteger(UInt8(ascii: ":"))
+        body.writeDecimal(position)
+        body.writeInteger(UInt8(ascii: "\""))
+        let etag = body.getString(at: etagStart, length: body.writerIndex - etagStart)!
         if resumption.replay.isEmpty && resumption.recovered && self.request.ifNoneMatch == etag {
             self.respondNotModified(etag: etag)
         } else {
-            var body = self.context.channel.allocator.buffer(capacity: 128 + resumption.replay.reduce(0) { $0 + $1.json.readableBytes + 1 })
-            body.writeStaticString("{\"type\":\"batch\",\"topic\":")
-            writeJSONString(self.topic, into: &body)
-            body.writeString(",\"epoch\":\(epoch),\"recovered\":\(resumption.recovered),\"cursor\":\"\(epoch):\(position)\"")
             // The live end: a batch cut short by `limit` leaves the rest for the next polls.
-            body.writeString(",\"live\":\(resumption.live)")
+            body.writeStaticString(",\"live\":")
+            body.writeDecimal(resumption.live)
             if let session = self.session {
                 body.writeStaticString(",\"session\":")
                 writeJSONString(session, into: &body)

@@ -134,6 +134,8 @@ public final class TopicHub: @unchecked Sendable {
     /// History kept per topic.
     public let window: ReplayWindow
     private var topics: [String: Topic] = [:]
+    /// The topic ``existingTopic(_:)`` found last (topics are never removed).
+    private var lastTopic: (name: String, entry: Topic)?
     private let allocator = ByteBufferAllocator()
     /// Messages published, all topics.
     public private(set) var publishedCount = 0
@@ -223,7 +225,7 @@ public final class TopicHub: @unchecked Sendable {
 
     /// Removes a subscriber from a topic.
     public func unsubscribe(_ subscriber: any TopicSubscriber, from topic: String) {
-        guard let entry = self.topics[topic] else { return }
+        guard let entry = self.existingTopic(topic) else { return }
         entry.remove(subscriber)
     }
 
@@ -355,9 +357,20 @@ public final class TopicHub: @unchecked Sendable {
     }
 
     private func topic(_ name: String) -> Topic {
-        if let entry = self.topics[name] { return entry }
+        if let entry = self.existingTopic(name) { return entry }
         let entry = Topic(epoch: self.epoch)
         self.topics[name] = entry
+        self.lastTopic = (name, entry)
+        return entry
+    }
+
+    /// The topic named `name` if it exists. The last one found is kept aside: a poll looks
+    /// its topic up four times per message (resume, hold, release, answer), and comparing
+    /// the name costs less than hashing it.
+    private func existingTopic(_ name: String) -> Topic? {
+        if let last = self.lastTopic, last.name == name { return last.entry }
+        guard let entry = self.topics[name] else { return nil }
+        self.lastTopic = (name, entry)
         return entry
     }
 }
@@ -375,14 +388,19 @@ private func flattenLineBreaks(_ buffer: inout ByteBuffer) {
 
 /// Topic names: 1–128 characters from `[A-Za-z0-9._-]`.
 public func isValidTopicName(_ name: Substring) -> Bool {
-    guard !name.isEmpty, name.utf8.count <= 128 else { return false }
-    return name.utf8.allSatisfy { byte in
-        switch byte {
-        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
-            UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "-"):
-            return true
-        default:
-            return false
+    // Through one buffer pointer: every request of a poller checks its topic, and walking
+    // `Substring.UTF8View` by index costs several times more.
+    var name = name
+    return name.withUTF8 { bytes in
+        guard !bytes.isEmpty, bytes.count <= 128 else { return false }
+        return bytes.allSatisfy { byte in
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "-"):
+                return true
+            default:
+                return false
+            }
         }
     }
 }
@@ -397,6 +415,7 @@ public func queryParameters(of uri: String) -> (path: Substring, parameters: [(S
     let (question, parameters) = uri.utf8.withContiguousStorageIfAvailable { bytes -> (Int?, [(String, String)]) in
         guard let question = bytes.firstIndex(of: UInt8(ascii: "?")) else { return (nil, []) }
         var parameters: [(String, String)] = []
+        parameters.reserveCapacity(8)  // a poll names five; growing one by one reallocates
         var pairStart = question + 1
         while pairStart < bytes.count {
             var pairEnd = pairStart

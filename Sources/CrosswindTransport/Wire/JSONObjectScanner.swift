@@ -24,19 +24,98 @@ public struct JSONObjectScanner {
         var kind: ValueKind
     }
 
-    private let buffer: ByteBuffer
+    private var buffer: ByteBuffer
     private var members: [Member] = []
+    /// The array of objects scanned in the same pass as this object (``scan(_:objectsAt:)``):
+    /// where its value starts, and its elements.
+    private var prescanned: (valueStart: Int, objects: [JSONObjectScanner])?
 
     /// Scans `buffer` (its readable bytes) as one JSON object; nil when it is not one.
     public static func scan(_ buffer: ByteBuffer) -> JSONObjectScanner? {
+        Self.scan(buffer, arrayKey: nil)
+    }
+
+    /// Scans `buffer` as ``scan(_:)`` does, and the member `key`, when it is an array of
+    /// objects, as ``scanObjects(inArray:)`` would, in the same pass: ``objects(_:)`` then
+    /// hands the elements over without reading the array again (a Custom Sync batch's
+    /// messages).
+    public static func scan(_ buffer: ByteBuffer, objectsAt key: StaticString) -> JSONObjectScanner? {
+        Self.scan(buffer, arrayKey: UnsafeRawBufferPointer(start: key.utf8Start, count: key.utf8CodeUnitCount))
+    }
+
+    private static func scan(_ buffer: ByteBuffer, arrayKey: UnsafeRawBufferPointer?) -> JSONObjectScanner? {
         var scanner = JSONObjectScanner(buffer: buffer)
         scanner.members.reserveCapacity(8)  // a wire frame has at most six members: one allocation
-        let ok = buffer.withUnsafeReadableBytes { bytes in scanner.parseObject(bytes) }
+        let ok = buffer.withUnsafeReadableBytes { bytes in
+            guard let end = scanner.parseObject(bytes, from: skipWhitespace(bytes, 0), depth: 0, arrayKey: arrayKey) else { return false }
+            return skipWhitespace(bytes, end) == bytes.count
+        }
         return ok ? scanner : nil
+    }
+
+    /// The objects of the array at `key`, each scanned as ``scan(_:)`` scans one alone; nil when
+    /// the member is absent or not an array of objects.
+    public func objects(_ key: String) -> [JSONObjectScanner]? {
+        guard let member = self.member(key) else { return nil }
+        if let prescanned = self.prescanned, prescanned.valueStart == member.valueStart { return prescanned.objects }
+        return Self.scanObjects(inArray: self.buffer.getSlice(at: self.buffer.readerIndex + member.valueStart, length: member.valueEnd - member.valueStart)!)
     }
 
     private init(buffer: ByteBuffer) {
         self.buffer = buffer
+    }
+
+    /// The objects of a JSON array (the buffer's readable bytes), each scanned as ``scan(_:)``
+    /// scans one alone and sharing the buffer's storage; nil when it is not a well-formed array
+    /// of objects. One pass over the elements, where ``arrayElements(_:)`` and a scan of each
+    /// element take two. ``objects(_:)`` falls back on it for an array its scan did not keep.
+    private static func scanObjects(inArray buffer: ByteBuffer) -> [JSONObjectScanner]? {
+        buffer.withUnsafeReadableBytes { bytes -> [JSONObjectScanner]? in
+            let start = skipWhitespace(bytes, 0)
+            var objects: [JSONObjectScanner] = []
+            guard let end = Self.parseObjects(bytes, from: start, of: buffer, depth: 1, into: &objects) else { return nil }
+            return skipWhitespace(bytes, end) == bytes.count ? objects : nil
+        }
+    }
+
+    /// Parses the array whose `[` is at `start` in `bytes` (the readable bytes of `buffer`) as
+    /// an array of objects at nesting `depth`, appending each to `objects` with its members
+    /// relative to its own slice; returns the index just past the `]`, or nil when it is not a
+    /// well-formed array of objects.
+    private static func parseObjects(
+        _ bytes: UnsafeRawBufferPointer,
+        from start: Int,
+        of buffer: ByteBuffer,
+        depth: Int,
+        into objects: inout [JSONObjectScanner]
+    ) -> Int? {
+        var index = start
+        guard index < bytes.count, bytes[index] == UInt8(ascii: "[") else { return nil }
+        index = skipWhitespace(bytes, index + 1)
+        if index < bytes.count, bytes[index] == UInt8(ascii: "]") { return index + 1 }
+        while true {
+            let elementStart = index
+            var object = JSONObjectScanner(buffer: buffer)
+            object.members.reserveCapacity(8)
+            // The element's members are values one level below the element.
+            guard depth < 64, let end = object.parseObject(bytes, from: elementStart, depth: depth + 1, arrayKey: nil) else { return nil }
+            for member in object.members.indices {
+                object.members[member].keyStart -= elementStart
+                object.members[member].keyEnd -= elementStart
+                object.members[member].valueStart -= elementStart
+                object.members[member].valueEnd -= elementStart
+            }
+            object.buffer = buffer.getSlice(at: buffer.readerIndex + elementStart, length: end - elementStart)!
+            objects.append(object)
+            index = skipWhitespace(bytes, end)
+            guard index < bytes.count else { return nil }
+            if bytes[index] == UInt8(ascii: ",") {
+                index = skipWhitespace(bytes, index + 1)
+                continue
+            }
+            guard bytes[index] == UInt8(ascii: "]") else { return nil }
+            return index + 1
+        }
     }
 
     /// The elements of a JSON array (the buffer's readable bytes), each a slice sharing the
@@ -99,6 +178,25 @@ public struct JSONObjectScanner {
         }
     }
 
+    /// Whether a member's value is exactly `literal` (`true`, `false`, `null` …); nil when the
+    /// member is absent. Compares bytes, without building a buffer or a string.
+    public func raw(_ key: String, equals literal: StaticString) -> Bool? {
+        guard let member = self.member(key) else { return nil }
+        return self.buffer.withUnsafeReadableBytes { bytes in
+            member.valueEnd - member.valueStart == literal.utf8CodeUnitCount
+                && memcmp(bytes.baseAddress! + member.valueStart, literal.utf8Start, literal.utf8CodeUnitCount) == 0
+        }
+    }
+
+    /// `body` applied to a string member's bytes (between the quotes) when it has no escapes:
+    /// nil when the member is absent, not a string, or escaped (decode it with ``string(_:)``).
+    public func withUnescapedString<Result>(_ key: String, _ body: (UnsafeRawBufferPointer) -> Result?) -> Result? {
+        guard let member = self.member(key), member.kind == .string, !member.valueHasEscapes else { return nil }
+        return self.buffer.withUnsafeReadableBytes { bytes in
+            body(UnsafeRawBufferPointer(rebasing: bytes[(member.valueStart + 1)..<(member.valueEnd - 1)]))
+        }
+    }
+
     /// The raw bytes of a member's value (any JSON value), sharing the scanned buffer's storage.
     public func raw(_ key: String) -> ByteBuffer? {
         guard let member = self.member(key) else { return nil }
@@ -128,43 +226,69 @@ public struct JSONObjectScanner {
 
     // MARK: Parsing
 
-    private mutating func parseObject(_ bytes: UnsafeRawBufferPointer) -> Bool {
-        var index = skipWhitespace(bytes, 0)
-        guard index < bytes.count, bytes[index] == UInt8(ascii: "{") else { return false }
+    /// Parses the object whose `{` is at `start`, recording its members; returns the index just
+    /// past its `}`, or nil when it is malformed.
+    ///
+    /// Member values are scanned at nesting `depth` (0 for a top-level object). The first
+    /// member whose key is `arrayKey` (unescaped) and whose value is an array of objects has
+    /// its elements kept in ``prescanned``.
+    private mutating func parseObject(_ bytes: UnsafeRawBufferPointer, from start: Int, depth: Int, arrayKey: UnsafeRawBufferPointer?) -> Int? {
+        var index = start
+        guard index < bytes.count, bytes[index] == UInt8(ascii: "{") else { return nil }
         index = skipWhitespace(bytes, index + 1)
         if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
-            return skipWhitespace(bytes, index + 1) == bytes.count
+            return index + 1
         }
         while true {
-            guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { return false }
-            guard let (keyEnd, keyEscapes) = scanString(bytes, index) else { return false }
+            guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { return nil }
+            guard let (keyEnd, keyEscapes) = scanString(bytes, index) else { return nil }
             let keyStart = index + 1
             index = skipWhitespace(bytes, keyEnd + 1)
-            guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { return false }
+            guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { return nil }
             index = skipWhitespace(bytes, index + 1)
             let valueStart = index
-            guard let (valueEnd, kind, valueEscapes) = scanMember(bytes, index) else { return false }
+            if let arrayKey, self.prescanned == nil, !keyEscapes, keyEnd - keyStart == arrayKey.count,
+                memcmp(bytes.baseAddress! + keyStart, arrayKey.baseAddress!, arrayKey.count) == 0
+            {
+                var objects: [JSONObjectScanner] = []
+                if let valueEnd = Self.parseObjects(bytes, from: valueStart, of: self.buffer, depth: depth + 1, into: &objects) {
+                    self.prescanned = (valueStart, objects)
+                    self.members.append(
+                        Member(keyStart: keyStart, keyEnd: keyEnd, keyHasEscapes: false, valueHasEscapes: false, valueStart: valueStart, valueEnd: valueEnd, kind: .other)
+                    )
+                    index = skipWhitespace(bytes, valueEnd)
+                    guard index < bytes.count else { return nil }
+                    if bytes[index] == UInt8(ascii: ",") {
+                        index = skipWhitespace(bytes, index + 1)
+                        continue
+                    }
+                    guard bytes[index] == UInt8(ascii: "}") else { return nil }
+                    return index + 1
+                }
+                // Not an array of objects: scanned as any other value below.
+            }
+            guard let (valueEnd, kind, valueEscapes) = scanMember(bytes, index, depth: depth) else { return nil }
             self.members.append(
                 Member(keyStart: keyStart, keyEnd: keyEnd, keyHasEscapes: keyEscapes, valueHasEscapes: valueEscapes, valueStart: valueStart, valueEnd: valueEnd, kind: kind)
             )
             index = skipWhitespace(bytes, valueEnd)
-            guard index < bytes.count else { return false }
+            guard index < bytes.count else { return nil }
             if bytes[index] == UInt8(ascii: ",") {
                 index = skipWhitespace(bytes, index + 1)
                 continue
             }
-            guard bytes[index] == UInt8(ascii: "}") else { return false }
-            return skipWhitespace(bytes, index + 1) == bytes.count
+            guard bytes[index] == UInt8(ascii: "}") else { return nil }
+            return index + 1
         }
     }
 
     /// Scans a top-level member's value; for a string, also says whether it has escapes.
-    private func scanMember(_ bytes: UnsafeRawBufferPointer, _ start: Int) -> (Int, ValueKind, Bool)? {
+    private func scanMember(_ bytes: UnsafeRawBufferPointer, _ start: Int, depth: Int) -> (Int, ValueKind, Bool)? {
         if start < bytes.count, bytes[start] == UInt8(ascii: "\"") {
             guard let (end, escapes) = scanString(bytes, start) else { return nil }
             return (end + 1, .string, escapes)
         }
-        return scanValue(bytes, start, depth: 0).map { ($0.0, $0.1, false) }
+        return scanValue(bytes, start, depth: depth).map { ($0.0, $0.1, false) }
     }
 
     /// Scans a value starting at `start`; returns the index just past it.

@@ -123,7 +123,11 @@ public enum WireFrame: Sendable, Equatable {
 
     /// Decodes a frame; nil when the bytes are not a well-formed frame of a known type.
     public static func decode(_ buffer: ByteBuffer) -> WireFrame? {
-        guard let fields = JSONObjectScanner.scan(buffer) else { return nil }
+        JSONObjectScanner.scan(buffer).flatMap(Self.decode(scanned:))
+    }
+
+    /// Decodes a frame from its scanned object; nil when it is not a frame of a known type.
+    static func decode(scanned fields: JSONObjectScanner) -> WireFrame? {
         guard let type = fields.string("type") else { return nil }
         switch type {
         case "message":
