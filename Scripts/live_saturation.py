@@ -83,6 +83,14 @@ def saturation(binary, clients, duration, out, start_rate, max_rate, peer=None):
         else:
             lost_rate = rate
             break
+    # The first rate already lost: halve it until one is held (a slower server).
+    rate = start_rate / 2
+    while held_rate is None and rate >= 1:
+        if step(rate):
+            held_rate = rate
+        else:
+            lost_rate = rate
+            rate /= 2
     if held_rate is not None and lost_rate is not None:
         for _ in range(3):  # bisect to within an eighth of the gap
             middle = round((held_rate + lost_rate) / 2, 1)
