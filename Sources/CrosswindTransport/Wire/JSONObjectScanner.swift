@@ -107,14 +107,11 @@ public struct JSONObjectScanner {
             }
             object.buffer = buffer.getSlice(at: buffer.readerIndex + elementStart, length: end - elementStart)!
             objects.append(object)
-            index = skipWhitespace(bytes, end)
-            guard index < bytes.count else { return nil }
-            if bytes[index] == UInt8(ascii: ",") {
-                index = skipWhitespace(bytes, index + 1)
-                continue
+            switch afterElement(bytes, end, closing: UInt8(ascii: "]")) {
+            case .next(let next): index = next
+            case .closed(let past): return past
+            case nil: return nil
             }
-            guard bytes[index] == UInt8(ascii: "]") else { return nil }
-            return index + 1
         }
     }
 
@@ -133,14 +130,11 @@ public struct JSONObjectScanner {
             while true {
                 guard let (end, _) = scanner.scanValue(bytes, index, depth: 1) else { return nil }
                 ranges.append(index..<end)
-                index = skipWhitespace(bytes, end)
-                guard index < bytes.count else { return nil }
-                if bytes[index] == UInt8(ascii: ",") {
-                    index = skipWhitespace(bytes, index + 1)
-                    continue
+                switch afterElement(bytes, end, closing: UInt8(ascii: "]")) {
+                case .next(let next): index = next
+                case .closed(let past): return skipWhitespace(bytes, past) == bytes.count ? ranges : nil
+                case nil: return nil
                 }
-                guard bytes[index] == UInt8(ascii: "]") else { return nil }
-                return skipWhitespace(bytes, index + 1) == bytes.count ? ranges : nil
             }
         }
         return ranges?.map { buffer.getSlice(at: buffer.readerIndex + $0.lowerBound, length: $0.count)! }
@@ -256,14 +250,13 @@ public struct JSONObjectScanner {
                     self.members.append(
                         Member(keyStart: keyStart, keyEnd: keyEnd, keyHasEscapes: false, valueHasEscapes: false, valueStart: valueStart, valueEnd: valueEnd, kind: .other)
                     )
-                    index = skipWhitespace(bytes, valueEnd)
-                    guard index < bytes.count else { return nil }
-                    if bytes[index] == UInt8(ascii: ",") {
-                        index = skipWhitespace(bytes, index + 1)
+                    switch afterElement(bytes, valueEnd, closing: UInt8(ascii: "}")) {
+                    case .next(let next):
+                        index = next
                         continue
+                    case .closed(let past): return past
+                    case nil: return nil
                     }
-                    guard bytes[index] == UInt8(ascii: "}") else { return nil }
-                    return index + 1
                 }
                 // Not an array of objects: scanned as any other value below.
             }
@@ -271,14 +264,11 @@ public struct JSONObjectScanner {
             self.members.append(
                 Member(keyStart: keyStart, keyEnd: keyEnd, keyHasEscapes: keyEscapes, valueHasEscapes: valueEscapes, valueStart: valueStart, valueEnd: valueEnd, kind: kind)
             )
-            index = skipWhitespace(bytes, valueEnd)
-            guard index < bytes.count else { return nil }
-            if bytes[index] == UInt8(ascii: ",") {
-                index = skipWhitespace(bytes, index + 1)
-                continue
+            switch afterElement(bytes, valueEnd, closing: UInt8(ascii: "}")) {
+            case .next(let next): index = next
+            case .closed(let past): return past
+            case nil: return nil
             }
-            guard bytes[index] == UInt8(ascii: "}") else { return nil }
-            return index + 1
         }
     }
 
@@ -313,14 +303,11 @@ public struct JSONObjectScanner {
                     index = skipWhitespace(bytes, index + 1)
                 }
                 guard let (end, _) = scanValue(bytes, index, depth: depth + 1) else { return nil }
-                index = skipWhitespace(bytes, end)
-                guard index < bytes.count else { return nil }
-                if bytes[index] == UInt8(ascii: ",") {
-                    index = skipWhitespace(bytes, index + 1)
-                    continue
+                switch afterElement(bytes, end, closing: close) {
+                case .next(let next): index = next
+                case .closed(let past): return (past, .other)
+                case nil: return nil
                 }
-                guard bytes[index] == close else { return nil }
-                return (index + 1, .other)
             }
         case UInt8(ascii: "t"): return matchLiteral(bytes, start, "true")
         case UInt8(ascii: "f"): return matchLiteral(bytes, start, "false")
@@ -363,6 +350,24 @@ public struct JSONObjectScanner {
         }
         return index
     }
+}
+
+/// What follows an array element or an object member that ended at `end`.
+private enum AfterElement {
+    /// A comma: the next element starts here (whitespace skipped).
+    case next(Int)
+    /// The closing bracket: the index just past it.
+    case closed(Int)
+}
+
+/// Reads what follows an element that ended at `end`: a comma and the next element, or
+/// `closing`; nil when it is neither.
+@inline(__always)
+private func afterElement(_ bytes: UnsafeRawBufferPointer, _ end: Int, closing: UInt8) -> AfterElement? {
+    let index = skipWhitespace(bytes, end)
+    guard index < bytes.count else { return nil }
+    if bytes[index] == UInt8(ascii: ",") { return .next(skipWhitespace(bytes, index + 1)) }
+    return bytes[index] == closing ? .closed(index + 1) : nil
 }
 
 @inline(__always)
