@@ -98,10 +98,7 @@ import Testing
         let filtered = self.events(result, "seg.filter", onLinks: { _ in true })
         #expect(!filtered.isEmpty)
         #expect(filtered.allSatisfy { result.trace.componentName($0.component).hasPrefix("link:server->blocked-") })
-        let groups = Dictionary(uniqueKeysWithValues: result.report.groups.map { ($0.name, $0) })
-        #expect(groups["blocked"]?.messages.delivered == 0)
-        #expect(groups["allowed"]?.messages.lost == 0)
-        #expect(groups["allowed"]?.byTransport["websocket"] == 2)
+        expectCutOff(result.report, blocked: "blocked", allowed: "allowed", allowedOnWebSocket: 2)
     }
 
     @Test func anInboundRejectForOneGroupResetsItsConnectsAlone() throws {

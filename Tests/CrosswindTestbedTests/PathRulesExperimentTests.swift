@@ -52,10 +52,7 @@ import Testing
         #expect(filtered.allSatisfy { result.trace.componentName($0.component).hasPrefix("link:blocked-") })
         // The first SYNs, at 0 s, are the first packets dropped.
         #expect(filtered.first?.timeNanos ?? -1 < 100_000_000)
-        let groups = Dictionary(uniqueKeysWithValues: result.report.groups.map { ($0.name, $0) })
-        #expect(groups["blocked"]?.messages.delivered == 0)
-        #expect(groups["allowed"]?.messages.lost == 0)
-        #expect(groups["allowed"]?.byTransport["websocket"] == 2)
+        expectCutOff(result.report, blocked: "blocked", allowed: "allowed", allowedOnWebSocket: 2)
     }
 
     @Test func aRuleOnAProxysUpstreamStopsItWhileItsClientsReachIt() throws {
@@ -71,9 +68,7 @@ import Testing
         // Client -> proxy: segments sent, none filtered; proxy -> server: nothing gets past the rule.
         #expect(!self.events(result, "seg.tx", onLinks: { $0.hasPrefix("office-") && $0.hasSuffix("->corp-proxy") }).isEmpty)
         #expect(self.events(result, "seg.tx", onLinks: { $0 == "server->corp-proxy" }).isEmpty)
-        let groups = Dictionary(uniqueKeysWithValues: result.report.groups.map { ($0.name, $0) })
-        #expect(groups["office"]?.messages.delivered == 0)
-        #expect(groups["home"]?.messages.lost == 0)
+        expectCutOff(result.report, blocked: "office", allowed: "home")
 
         // Without the rule the same office is served through the proxy.
         let open = try self.run(Self.experiment("upstream-open", groups: [office, home], middleboxes: [proxy]))

@@ -1,3 +1,4 @@
+import CrosswindReport
 import Foundation
 import Testing
 
@@ -140,4 +141,22 @@ func stopProcess(_ process: Process, grace seconds: Int = 1) {
     for _ in 0..<(seconds * 20) where process.isRunning { usleep(50_000) }
     if process.isRunning { kill(process.processIdentifier, SIGKILL) }
     process.waitUntilExit()
+}
+
+/// Expects a path rule to have cut `blocked` off (nothing delivered) and spared `allowed`
+/// (nothing lost), and, when given, `allowedOnWebSocket` of `allowed`'s clients to end on
+/// WebSocket.
+func expectCutOff(
+    _ report: Report,
+    blocked: String,
+    allowed: String,
+    allowedOnWebSocket: Int? = nil,
+    sourceLocation: SourceLocation = #_sourceLocation
+) {
+    let groups = Dictionary(uniqueKeysWithValues: report.groups.map { ($0.name, $0) })
+    #expect(groups[blocked]?.messages.delivered == 0, "\(blocked)", sourceLocation: sourceLocation)
+    #expect(groups[allowed]?.messages.lost == 0, "\(allowed)", sourceLocation: sourceLocation)
+    if let allowedOnWebSocket {
+        #expect(groups[allowed]?.byTransport["websocket"] == allowedOnWebSocket, "\(allowed)", sourceLocation: sourceLocation)
+    }
 }
