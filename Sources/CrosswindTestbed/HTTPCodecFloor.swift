@@ -43,53 +43,121 @@ public enum HTTPCodecFloor {
         }
     }
 
-    /// Answers every request with the exchange's response, as the router would.
+    /// Holds each request until `answer()`, as a long-poll server holds a poll until the next
+    /// publish, then answers with the exchange's response.
     private final class Responder: ChannelInboundHandler {
         typealias InboundIn = HTTPServerRequestPart
         typealias OutboundOut = HTTPServerResponsePart
 
         private let exchange: Exchange
+        private var context: ChannelHandlerContext?
+        private var held = false
 
         init(exchange: Exchange) {
             self.exchange = exchange
         }
 
+        func handlerAdded(context: ChannelHandlerContext) {
+            self.context = context
+        }
+
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
             guard case .end = self.unwrapInboundIn(data) else { return }
+            self.held = true
+        }
+
+        func answer() {
+            guard self.held, let context = self.context else { return }
+            self.held = false
             context.write(self.wrapOutboundOut(.head(self.exchange.responseHead)), promise: nil)
             context.write(self.wrapOutboundOut(.body(.byteBuffer(self.exchange.responseBody))), promise: nil)
             context.writeAndFlush(self.wrapOutboundOut(.end(nil)), promise: nil)
         }
     }
 
-    /// Runs `count` exchanges on one keep-alive connection; returns how many complete
-    /// responses the client decoded (`count` unless a codec refused something).
-    public static func run(count: Int, messageBytes: Int) throws -> Int {
-        let exchange = Exchange(messageBytes: messageBytes)
-        let loop = EmbeddedEventLoop()
-        let client = EmbeddedChannel(loop: loop)
-        let server = EmbeddedChannel(loop: loop)
-        defer {
-            _ = try? client.finish(acceptAlreadyClosed: true)
-            _ = try? server.finish(acceptAlreadyClosed: true)
-        }
-        // The same pipelines the transports build: NIO's defaults on both sides.
-        try client.pipeline.syncOperations.addHTTPClientHandlers()
-        try server.pipeline.syncOperations.configureHTTPServerPipeline()
-        try server.pipeline.syncOperations.addHandler(Responder(exchange: exchange))
-        let address = try SocketAddress(ipAddress: "127.0.0.1", port: 80)
-        try client.connect(to: address).wait()
-        try server.connect(to: address).wait()
+    /// One client connection and the server's end of it, as the transports build them:
+    /// NIO's default pipelines on both sides.
+    private struct ConnectionPair {
+        let client: EmbeddedChannel
+        let server: EmbeddedChannel
+        let responder: Responder
 
-        var responses = 0
-        for _ in 0..<count {
-            try client.writeOutbound(HTTPClientRequestPart.head(exchange.request))
-            try client.writeOutbound(HTTPClientRequestPart.end(nil))
-            while let bytes = try client.readOutbound(as: ByteBuffer.self) { try server.writeInbound(bytes) }
-            while let bytes = try server.readOutbound(as: ByteBuffer.self) { try client.writeInbound(bytes) }
-            while let part = try client.readInbound(as: HTTPClientResponsePart.self) {
+        init(loop: EmbeddedEventLoop, exchange: Exchange) throws {
+            self.client = EmbeddedChannel(loop: loop)
+            self.server = EmbeddedChannel(loop: loop)
+            self.responder = Responder(exchange: exchange)
+            try self.client.pipeline.syncOperations.addHTTPClientHandlers()
+            try self.server.pipeline.syncOperations.configureHTTPServerPipeline()
+            try self.server.pipeline.syncOperations.addHandler(self.responder)
+            let address = try SocketAddress(ipAddress: "127.0.0.1", port: 80)
+            try self.client.connect(to: address).wait()
+            try self.server.connect(to: address).wait()
+        }
+
+        /// The client writes its next request.
+        func ask(_ exchange: Exchange) throws {
+            try self.client.writeOutbound(HTTPClientRequestPart.head(exchange.request))
+            try self.client.writeOutbound(HTTPClientRequestPart.end(nil))
+        }
+
+        /// The server reads the request and holds it.
+        func receiveRequest() throws {
+            while let bytes = try self.client.readOutbound(as: ByteBuffer.self) { try self.server.writeInbound(bytes) }
+        }
+
+        /// The server answers the held request.
+        func answer() {
+            self.responder.answer()
+        }
+
+        /// The client reads the response; returns how many responses it decoded.
+        func receiveResponse() throws -> Int {
+            while let bytes = try self.server.readOutbound(as: ByteBuffer.self) { try self.client.writeInbound(bytes) }
+            var responses = 0
+            while let part = try self.client.readInbound(as: HTTPClientResponsePart.self) {
                 if case .end = part { responses += 1 }
             }
+            return responses
+        }
+
+        func finish() {
+            _ = try? self.client.finish(acceptAlreadyClosed: true)
+            _ = try? self.server.finish(acceptAlreadyClosed: true)
+        }
+    }
+
+    /// Runs `count` exchanges over `connections` keep-alive connections in rounds, as a publish
+    /// answers every held long-poll: each round the server answers every connection's held
+    /// request, the clients read their responses, ask again, and the server reads the requests. Returns how many complete
+    /// responses the clients decoded (`count` unless a codec refused something).
+    ///
+    /// With one connection its pipelines stay in the CPU's caches from one exchange to the
+    /// next: that measures the codecs alone. A long-poll run has a connection per client, and
+    /// each one's pipelines have gone cold by its next message; with as many connections as
+    /// clients the floor pays that too, which no run with real codecs can avoid.
+    public static func run(count: Int, messageBytes: Int, connections: Int = 1) throws -> Int {
+        let exchange = Exchange(messageBytes: messageBytes)
+        let loop = EmbeddedEventLoop()
+        var pairs: [ConnectionPair] = []
+        defer { for pair in pairs { pair.finish() } }
+        for _ in 0..<max(connections, 1) {
+            let pair = try ConnectionPair(loop: loop, exchange: exchange)
+            try pair.ask(exchange)
+            try pair.receiveRequest()
+            pairs.append(pair)
+        }
+
+        var responses = 0
+        var remaining = count
+        while remaining > 0 {
+            let round = pairs.prefix(remaining)
+            // Each step reaches every connection before the next begins, as the network's
+            // delay separates them in a run: all answers are written before the first arrives.
+            for pair in round { pair.answer() }
+            for pair in round { responses += try pair.receiveResponse() }
+            for pair in round { try pair.ask(exchange) }
+            for pair in round { try pair.receiveRequest() }
+            remaining -= round.count
         }
         return responses
     }

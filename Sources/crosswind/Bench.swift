@@ -15,13 +15,13 @@ struct Bench: ParsableCommand {
         abstract: "Run the seed workload (clients x rate x size x duration) per transport and report speed, latency and memory.",
         discussion: ExitStatus.help([
             (ExitStatus.passed, "every variant connected every client and delivered every message once"),
-            (ExitStatus.expectationFailed, "a variant did not (http-floor: an exchange was not decoded)"),
+            (ExitStatus.expectationFailed, "a variant did not (http-floor, ws-floor: an exchange or a frame was not decoded)"),
             (ExitStatus.invalidInput, "invalid input"),
             (ExitStatus.diverged, "a repetition gave another digest than the first"),
         ])
     )
 
-    @Option(help: "sim (the workload over the virtual network), live (crosswind serve and crosswind load as two processes on loopback) or http-floor (only NIO's HTTP codecs, one long-poll exchange per message: the ceiling for sync-longpoll).")
+    @Option(help: "sim (the workload over the virtual network), live (crosswind serve and crosswind load as two processes on loopback) http-floor (only NIO's HTTP codecs, one long-poll exchange per message: the ceiling for sync-longpoll) or ws-floor (only NIO's WebSocket frame codecs, one frame per message: the ceiling for websocket).")
     var mode = "sim"
     @Option(help: "websocket, sse, sync (long-poll and interval polling), sync-longpoll, sync-interval or all.")
     var transport = "websocket"
@@ -73,8 +73,8 @@ struct Bench: ParsableCommand {
     }
 
     func run() throws {
-        guard ["sim", "live", "http-floor"].contains(self.mode) else {
-            printError("bench --mode \(self.mode): expected sim, live or http-floor")
+        guard ["sim", "live", "http-floor", "ws-floor"].contains(self.mode) else {
+            printError("bench --mode \(self.mode): expected sim, live, http-floor or ws-floor")
             throw ExitCode(ExitStatus.invalidInput)
         }
         guard self.clients > 0, self.rate > 0, self.size > 1, self.duration > 0, self.repetitions > 0, self.syncInterval > 0,
@@ -91,7 +91,7 @@ struct Bench: ParsableCommand {
         base.duration = .seconds(Int64(self.duration))
         base.seed = self.seed
         base.syncInterval = .milliseconds(Int64(self.syncInterval))
-        if self.mode == "http-floor" { return try self.runHTTPFloor(base) }
+        if self.mode == "http-floor" || self.mode == "ws-floor" { return try self.runCodecFloor(base) }
 
         var variants: [(String, SimulationBenchmark.Parameters, String)] = []
         func add(_ kind: TransportMethod) {
@@ -141,28 +141,48 @@ struct Bench: ParsableCommand {
 
     /// `--mode http-floor`: as many HTTP exchanges as the workload has messages (a long-poll
     /// client gets one message per response at this rate), through NIO's codecs alone.
-    private func runHTTPFloor(_ parameters: SimulationBenchmark.Parameters) throws {
-        let exchanges = Int((Double(self.clients) * self.rate * Double(self.duration)).rounded())
+    /// `--mode ws-floor`: as many WebSocket frames, through NIO's frame encoder and decoder alone.
+    private func runCodecFloor(_ parameters: SimulationBenchmark.Parameters) throws {
+        let http = self.mode == "http-floor"
+        let messages = Int((Double(self.clients) * self.rate * Double(self.duration)).rounded())
         // The simulated run covers the publishing time plus its set-up and drain.
         let workload = SimulationBenchmark.experiment(parameters).workload
         let virtualSeconds = Double((workload.start + workload.duration + workload.drain).nanoseconds) / 1e9
+        let size = self.size
+        func floor(_ connections: Int) throws -> Int {
+            http
+                ? try HTTPCodecFloor.run(count: messages, messageBytes: size, connections: connections)
+                : try WebSocketCodecFloor.run(count: messages, messageBytes: size, connections: connections)
+        }
+        // The floor gives each client its own connection, as a run does; one connection,
+        // always in the caches, shows what the codecs cost alone.
+        let perClient = try self.timeCodecFloor(messages: messages) { try floor(self.clients) }
+        let shared = try self.timeCodecFloor(messages: messages) { try floor(1) }
+        let unit = http ? "exchange" : "message"
+        print("bench  mode \(self.mode)  \(unit)s \(messages) (clients \(self.clients) x rate \(self.rate)/s x \(self.duration) s)  size \(self.size) B")
+        print(http
+            ? "  codecs     NIO HTTP/1.1 client and server pipelines (defaults), keep-alive, no network model"
+            : "  codecs     NIO WebSocket frame encoder and decoder (as the upgraders install them), no network model")
+        print(String(format: "  wall       best %.2f s, median %.2f s of %d runs: %.2f us per ", perClient.best, perClient.median, self.repetitions, perClient.best / Double(messages) * 1e6) + "\(unit) (a connection per client: \(self.clients))")
+        print(String(format: "  one conn   best %.2f s, median %.2f s of %d runs: %.2f us per ", shared.best, shared.median, self.repetitions, shared.best / Double(messages) * 1e6) + "\(unit) (the codecs alone, always in the caches)")
+        let transport = http ? "sync-longpoll (one exchange per message" : "websocket (one frame per message"
+        print("  ceiling    \(transport), " + String(format: "%.0f s virtual) can reach at most %.1fx real time", virtualSeconds, virtualSeconds / perClient.best))
+    }
+
+    /// Best and median wall time of `--repeat` floor runs; `run` returns what was decoded.
+    private func timeCodecFloor(messages: Int, _ run: () throws -> Int) throws -> (best: Double, median: Double) {
         let clock = ContinuousClock()
         var walls: [Double] = []
         for _ in 0..<self.repetitions {
             let started = clock.now
-            let responses = try HTTPCodecFloor.run(count: exchanges, messageBytes: self.size)
+            let decoded = try run()
             walls.append(seconds(clock.now - started))
-            guard responses == exchanges else {
-                printError("bench --mode http-floor: \(responses) of \(exchanges) responses decoded")
+            guard decoded == messages else {
+                printError("bench --mode \(self.mode): \(decoded) of \(messages) decoded")
                 throw ExitCode(ExitStatus.expectationFailed)
             }
         }
-        let best = walls.min()!
-        let median = walls.sorted()[walls.count / 2]
-        print("bench  mode http-floor  exchanges \(exchanges) (clients \(self.clients) x rate \(self.rate)/s x \(self.duration) s)  size \(self.size) B")
-        print("  codecs     NIO HTTP/1.1 client and server pipelines (defaults), one keep-alive connection, no network model")
-        print(String(format: "  wall       best %.2f s, median %.2f s of %d runs: %.2f us per exchange", best, median, walls.count, best / Double(exchanges) * 1e6))
-        print(String(format: "  ceiling    sync-longpoll (one exchange per message, %.0f s virtual) can reach at most %.1fx real time", virtualSeconds, virtualSeconds / best))
+        return (walls.min()!, walls.sorted()[walls.count / 2])
     }
 
     private func measure(label: String, parameters: SimulationBenchmark.Parameters, knobs: String) throws -> Figures {

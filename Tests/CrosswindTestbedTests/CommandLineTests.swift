@@ -104,11 +104,21 @@ import Testing
         let run = try runProcess(crosswind, ["bench", "--mode", "http-floor", "--clients", "20", "--rate", "5", "--duration", "2"])
         #expect(run.status == 0, "\(run.stderr)")
         #expect(run.stdout.contains("bench  mode http-floor  exchanges 200 "))
-        #expect(run.stdout.contains("us per exchange"))
+        #expect(run.stdout.contains("us per exchange (a connection per client: 20)"))
+        #expect(run.stdout.contains("us per exchange (the codecs alone, always in the caches)"))
         #expect(run.stdout.contains("sync-longpoll (one exchange per message, 6 s virtual) can reach at most"))
         let unknown = try runProcess(crosswind, ["bench", "--mode", "warp"])
         #expect(unknown.status == 2)
-        #expect(unknown.stderr.contains("expected sim, live or http-floor"))
+        #expect(unknown.stderr.contains("expected sim, live, http-floor or ws-floor"))
+    }
+
+    @Test func webSocketFloorBenchDecodesEveryFrameAndPrintsTheCeiling() throws {
+        let crosswind = try crosswindExecutable()
+        let run = try runProcess(crosswind, ["bench", "--mode", "ws-floor", "--clients", "20", "--rate", "5", "--duration", "2"])
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.stdout.contains("bench  mode ws-floor  messages 200 "))
+        #expect(run.stdout.contains("us per message (a connection per client: 20)"))
+        #expect(run.stdout.contains("websocket (one frame per message, 6 s virtual) can reach at most"))
     }
 
     @Test func validateAcceptsEveryShippedFile() throws {
