@@ -69,4 +69,24 @@ import Testing
         // Ten clients of one failing server do not all come back in the same millisecond.
         #expect(firstPauses.count >= 8, "\(firstPauses.sorted())")
     }
+
+    /// A response's body is a slice of the bytes received, which on a simulated connection are
+    /// the sender's TCP buffer: the client lets go of it once the response is handled, or the
+    /// sender could not reuse that buffer and would copy every write afresh.
+    @Test func aHandledResponseLeavesTheReceivedBytesUnshared() throws {
+        let poller = try Poller(seed: 1)
+        defer { _ = try? poller.channel.finish(acceptAlreadyClosed: true) }
+        #expect(try poller.asked())
+        let body = #"{"type":"batch","topic":"metrics","epoch":1234,"recovered":true,"cursor":"1234:2","live":3,"session":"1234-1","messages":[{"type":"message","topic":"metrics","epoch":1234,"offset":2,"data":2}]}"#
+        var received = ByteBuffer(string: "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)")
+        try poller.channel.writeInbound(received)
+        poller.loop.advanceTime(by: .seconds(3))  // interval polling: the next poll after 2 s
+        #expect(try poller.asked(), "the client did not ask again after the batch")
+        // Writing into a buffer whose storage nobody else holds keeps its storage; a shared one
+        // is copied first.
+        let before = received.withUnsafeReadableBytes { UInt(bitPattern: $0.baseAddress) }
+        received.setInteger(UInt8(ascii: "h"), at: received.readerIndex)
+        let after = received.withUnsafeReadableBytes { UInt(bitPattern: $0.baseAddress) }
+        #expect(before == after, "the client still holds a slice of the response it handled")
+    }
 }

@@ -182,11 +182,15 @@ public final class SyncClient: PostsClientMessages, @unchecked Sendable {
     func responseEnd(channel: any Channel) {
         guard let status = self.pendingStatus else { return }
         self.pendingStatus = nil
+        // The body is let go of here, not at the next response: it is a slice of the bytes
+        // received, and holding it would keep the sender's buffer from being reused.
+        let body = self.pendingBody
+        self.pendingBody = nil
         guard self.isPolling else { return }
         let now = channel.eventLoop.now
         switch status {
         case .ok where self.isMultiplexed:
-            guard let batch = self.pendingBody.flatMap(MultiplexedSyncBatch.decode) else {
+            guard let batch = body.flatMap(MultiplexedSyncBatch.decode) else {
                 self.fail(.protocolViolation("undecodable sync batch"), channel: channel)
                 return
             }
@@ -194,7 +198,7 @@ public final class SyncClient: PostsClientMessages, @unchecked Sendable {
             self.etag = self.pendingETag
             self.accept(batch, channel: channel, now: now)
         case .ok:
-            guard let batch = self.pendingBody.flatMap(SyncBatch.decode) else {
+            guard let batch = body.flatMap(SyncBatch.decode) else {
                 self.fail(.protocolViolation("undecodable sync batch"), channel: channel)
                 return
             }
