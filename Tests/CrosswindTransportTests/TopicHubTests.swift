@@ -4,6 +4,39 @@ import Testing
 
 /// The server's topic streams and fan-out, topic-name validation and query parsing.
 @Suite struct TopicHubTests {
+    /// The answer buffer is reused when nobody else holds it, and never overwrites bytes that
+    /// somebody still holds; a large one is not kept.
+    @Test func theAnswerBufferIsReusedOnlyWhenFree() {
+        let hub = TopicHub(epoch: 1)
+        func address(_ buffer: ByteBuffer) -> UInt { buffer.withUnsafeReadableBytes { UInt(bitPattern: $0.baseAddress) } }
+
+        var first = hub.takeAnswerBuffer(capacity: 1500)
+        first.writeString("first answer")
+        let firstAddress = address(first)
+        hub.returnAnswerBuffer(first)
+        first = ByteBuffer()
+        var second = hub.takeAnswerBuffer(capacity: 1500)
+        #expect(second.readableBytes == 0)
+        second.writeString("second answer")
+        #expect(address(second) == firstAddress, "a free buffer was not reused")
+
+        // A pending write still holds it: the next answer gets storage of its own.
+        let held = second
+        hub.returnAnswerBuffer(second)
+        var third = hub.takeAnswerBuffer(capacity: 1500)
+        third.writeString("third answer")
+        #expect(String(buffer: held) == "second answer")
+        #expect(address(third) != address(held))
+
+        var large = hub.takeAnswerBuffer(capacity: 100_000)
+        large.writeRepeatingByte(0x78, count: 100_000)
+        let largeAddress = address(large)
+        hub.returnAnswerBuffer(large)
+        large = ByteBuffer()
+        let afterLarge = hub.takeAnswerBuffer(capacity: 16)
+        #expect(afterLarge.capacity < 100_000, "a buffer over 64 KiB was kept (address \(largeAddress))")
+    }
+
     /// Records every buffer handed to it.
     final class Recorder: TopicSubscriber {
         var received: [ByteBuffer] = []

@@ -53,7 +53,8 @@ extension SyncPoll {
             self.respondNotModified(etag: etag)
         } else {
             let replayBytes = answers.reduce(0) { sum, answer in sum + answer.resumption.replay.reduce(0) { $0 + $1.json.readableBytes + 1 } }
-            var body = self.context.channel.allocator.buffer(capacity: 128 + 96 * answers.count + replayBytes)
+            var body = self.hub.takeAnswerBuffer(capacity: 128 + 96 * answers.count + replayBytes)
+            defer { self.hub.returnAnswerBuffer(body) }
             body.writeStaticString("{\"type\":\"batch\",\"topics\":[")
             for (index, answer) in answers.enumerated() {
                 if index > 0 { body.writeStaticString(",") }

@@ -174,7 +174,8 @@ final class SyncPoll: TopicSubscriber, ActiveResponse {
         // Room for the fields (four numbers of up to twenty digits, the topic, the session) and
         // the messages, so the buffer is not grown and copied as it is written.
         let fields = 192 + self.topic.utf8.count + (self.session?.utf8.count ?? 0)
-        var body = self.context.channel.allocator.buffer(capacity: fields + resumption.replay.reduce(0) { $0 + $1.json.readableBytes + 1 })
+        var body = self.hub.takeAnswerBuffer(capacity: fields + resumption.replay.reduce(0) { $0 + $1.json.readableBytes + 1 })
+        defer { self.hub.returnAnswerBuffer(body) }
         body.writeStaticString("{\"type\":\"batch\",\"topic\":")
         writeJSONString(self.topic, into: &body)
         body.writeStaticString(",\"epoch\":")

@@ -137,6 +137,9 @@ public final class TopicHub: @unchecked Sendable {
     /// The topic ``existingTopic(_:)`` found last (topics are never removed).
     private var lastTopic: (name: String, entry: Topic)?
     private let allocator = ByteBufferAllocator()
+    /// A buffer a subscriber writes its answer to one message into (a long-poll's batch):
+    /// see ``takeAnswerBuffer(capacity:)``.
+    private var answerBuffer: ByteBuffer?
     /// Messages published, all topics.
     public private(set) var publishedCount = 0
     /// Client → server messages: handed to `onClientMessage` once each.
@@ -154,6 +157,28 @@ public final class TopicHub: @unchecked Sendable {
         self.epoch = epoch
         self.window = window
         self.sessions = sessions ?? LoopConfinedSessionStore(epoch: epoch)
+    }
+
+    /// An empty buffer with room for `capacity` bytes, to write one subscriber's answer into;
+    /// give it back with ``returnAnswerBuffer(_:)`` once it has been written to the channel.
+    ///
+    /// A fan-out answers every held long-poll with a body of its own, each over 1 KiB: above
+    /// glibc's thread cache, so each allocation would take the allocator's slow path. The
+    /// hub keeps one buffer for them. A socket that copies what it is written (the simulated
+    /// one) has let go of it by the time it comes back, and the next answer reuses it; one
+    /// still held elsewhere (a live socket's pending write) makes ByteBuffer copy it on the
+    /// next write, as it would any shared buffer. The hub is confined to its event loop, as
+    /// are its subscribers' calls.
+    public func takeAnswerBuffer(capacity: Int) -> ByteBuffer {
+        guard var buffer = self.answerBuffer.take() else { return self.allocator.buffer(capacity: capacity) }
+        buffer.clear(minimumCapacity: capacity)
+        return buffer
+    }
+
+    /// Gives back a buffer from ``takeAnswerBuffer(capacity:)``. One grown past 64 KiB (a
+    /// batch of large messages) is let go, so the hub does not keep its largest answer forever.
+    public func returnAnswerBuffer(_ buffer: ByteBuffer) {
+        self.answerBuffer = buffer.capacity <= 65_536 ? buffer : nil
     }
 
     /// The stream position of `topic` (created on first use).
