@@ -98,27 +98,25 @@ import Testing
         #expect(run.stdout.contains("FAIL  latency p99 <= 50 ms"))
     }
 
-    @Test func httpFloorBenchDecodesEveryExchangeAndPrintsTheCeiling() throws {
-        let crosswind = try crosswindExecutable()
-        // 20 clients x 5/s x 2 s: 200 exchanges through NIO's codecs alone.
-        let run = try runProcess(crosswind, ["bench", "--mode", "http-floor", "--clients", "20", "--rate", "5", "--duration", "2"])
+    /// 20 clients x 5/s x 2 s: 200 exchanges or frames through NIO's codecs alone, timed with a
+    /// connection per client and on one.
+    @Test(arguments: [
+        (mode: "http-floor", unit: "exchange", ceiling: "sync-longpoll (one exchange per message"),
+        (mode: "ws-floor", unit: "message", ceiling: "websocket (one frame per message"),
+    ])
+    func codecFloorBenchDecodesEverythingAndPrintsTheCeiling(mode: String, unit: String, ceiling: String) throws {
+        let run = try runProcess(try crosswindExecutable(), ["bench", "--mode", mode, "--clients", "20", "--rate", "5", "--duration", "2"])
         #expect(run.status == 0, "\(run.stderr)")
-        #expect(run.stdout.contains("bench  mode http-floor  exchanges 200 "))
-        #expect(run.stdout.contains("us per exchange (a connection per client: 20)"))
-        #expect(run.stdout.contains("us per exchange (the codecs alone, always in the caches)"))
-        #expect(run.stdout.contains("sync-longpoll (one exchange per message, 6 s virtual) can reach at most"))
-        let unknown = try runProcess(crosswind, ["bench", "--mode", "warp"])
-        #expect(unknown.status == 2)
-        #expect(unknown.stderr.contains("expected sim, live, http-floor or ws-floor"))
+        #expect(run.stdout.contains("bench  mode \(mode)  \(unit)s 200 "))
+        #expect(run.stdout.contains("us per \(unit) (a connection per client: 20)"))
+        #expect(run.stdout.contains("us per \(unit) (the codecs alone, always in the caches)"))
+        #expect(run.stdout.contains("\(ceiling), 6 s virtual) can reach at most"))
     }
 
-    @Test func webSocketFloorBenchDecodesEveryFrameAndPrintsTheCeiling() throws {
-        let crosswind = try crosswindExecutable()
-        let run = try runProcess(crosswind, ["bench", "--mode", "ws-floor", "--clients", "20", "--rate", "5", "--duration", "2"])
-        #expect(run.status == 0, "\(run.stderr)")
-        #expect(run.stdout.contains("bench  mode ws-floor  messages 200 "))
-        #expect(run.stdout.contains("us per message (a connection per client: 20)"))
-        #expect(run.stdout.contains("websocket (one frame per message, 6 s virtual) can reach at most"))
+    @Test func benchRefusesAnUnknownMode() throws {
+        let unknown = try runProcess(try crosswindExecutable(), ["bench", "--mode", "warp"])
+        #expect(unknown.status == 2)
+        #expect(unknown.stderr.contains("expected sim, live, http-floor or ws-floor"))
     }
 
     @Test func validateAcceptsEveryShippedFile() throws {
