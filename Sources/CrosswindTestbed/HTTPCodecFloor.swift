@@ -128,8 +128,9 @@ public enum HTTPCodecFloor {
 
     /// Runs `count` exchanges over `connections` keep-alive connections in rounds, as a publish
     /// answers every held long-poll: each round the server answers every connection's held
-    /// request, the clients read their responses, ask again, and the server reads the requests. Returns how many complete
-    /// responses the clients decoded (`count` unless a codec refused something).
+    /// request, the clients read their responses and ask again, and the server reads the
+    /// requests. Returns how many complete responses the clients decoded (`count` unless a
+    /// codec refused something).
     ///
     /// With one connection its pipelines stay in the CPU's caches from one exchange to the
     /// next: that measures the codecs alone. A long-poll run has a connection per client, and

@@ -21,7 +21,7 @@ struct Bench: ParsableCommand {
         ])
     )
 
-    @Option(help: "sim (the workload over the virtual network), live (crosswind serve and crosswind load as two processes on loopback) http-floor (only NIO's HTTP codecs, one long-poll exchange per message: the ceiling for sync-longpoll) or ws-floor (only NIO's WebSocket frame codecs, one frame per message: the ceiling for websocket).")
+    @Option(help: "sim (the workload over the virtual network), live (crosswind serve and crosswind load as two processes on loopback), http-floor (only NIO's HTTP codecs, one long-poll exchange per message: the ceiling for sync-longpoll) or ws-floor (only NIO's WebSocket frame codecs, one frame per message: the ceiling for websocket).")
     var mode = "sim"
     @Option(help: "websocket, sse, sync (long-poll and interval polling), sync-longpoll, sync-interval or all.")
     var transport = "websocket"
