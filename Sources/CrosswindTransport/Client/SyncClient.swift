@@ -69,7 +69,7 @@ public final class SyncClient: PostsClientMessages, @unchecked Sendable {
     /// The classic poll's request target up to its cursor (`/sync?topic=T[&client=ID]&limit=N`)
     /// and, for long-polling, its `&wait=MS`: fixed for the client, written once.
     private let targetPrefix: ByteBuffer
-    private let waitSuffix: ByteBuffer
+    private let waitSuffix: String
     /// Where each poll's request target is put together (reused, so a poll allocates only the
     /// target's string).
     private var targetScratch = ByteBuffer()
@@ -86,7 +86,7 @@ public final class SyncClient: PostsClientMessages, @unchecked Sendable {
         self.sinceEach = configuration.resumeFromEach
         self.outgoing = SideSender(host: configuration.host, path: configuration.sendPath, token: configuration.accessToken)
         self.targetPrefix = ByteBuffer(string: "\(configuration.target(tokenInQuery: false))&limit=\(configuration.batchSize)")
-        self.waitSuffix = ByteBuffer(string: "&wait=\(configuration.longPollWait.nanoseconds / 1_000_000)")
+        self.waitSuffix = "&wait=\(configuration.longPollWait.nanoseconds / 1_000_000)"
     }
 
     /// Delivery bookkeeping within this connection.
@@ -126,7 +126,7 @@ public final class SyncClient: PostsClientMessages, @unchecked Sendable {
             if let id = self.configuration.clientID { uri += "&client=\(id)" }
             uri += "&limit=\(self.configuration.batchSize)"
             if !self.sinceEach.isEmpty { uri += "&since=\(self.sinceEach)" }
-            if waiting { uri += String(buffer: self.waitSuffix) }
+            if waiting { uri += self.waitSuffix }
         } else {
             uri = self.classicTarget(waiting: waiting)
         }
@@ -152,7 +152,7 @@ public final class SyncClient: PostsClientMessages, @unchecked Sendable {
             self.targetScratch.writeInteger(UInt8(ascii: ":"))
             self.targetScratch.writeDecimal(cursor.offset)
         }
-        if waiting { self.targetScratch.writeImmutableBuffer(self.waitSuffix) }
+        if waiting { self.targetScratch.writeString(self.waitSuffix) }
         return String(buffer: self.targetScratch)
     }
 
