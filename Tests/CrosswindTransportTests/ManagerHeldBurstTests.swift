@@ -37,6 +37,26 @@ import Testing
         #expect(m.machine.performance(of: .sse, now: .mt(15_000)).bufferingDetections == 1)
     }
 
+    @Test func aReleaseTCPSpreadsOverRoundTripsStillCounts() {
+        // Each release's newest messages come a round trip apart, as far apart as they were
+        // published: they look like a stream at its own pace, but all were published before
+        // the release's oldest message arrived, so none of them shows the stream flowing.
+        var m = ManagerScript(configuration: .sseThenSync)
+        _ = m(.start(networkIdentity: nil), at: 0)
+        _ = m(.connected(.a1), at: 0)
+        _ = m(.welcomeReceived(.a1, epoch: 7, next: 1, recovered: true), at: 40)
+        var actions = Self.message(&m, .a1, 1, latency: 100, at: 1_000)
+        for (release, start) in [10_000, 17_000].enumerated() {
+            let first = UInt64(2 + release * 4)
+            actions += Self.message(&m, .a1, first, latency: 7_000, at: Int64(start))
+            for step in 1...3 {
+                // Published 300, 200 and 100 ms before the release's oldest message arrived.
+                actions += Self.message(&m, .a1, first + UInt64(step), latency: 400, at: Int64(start + 100 * step))
+            }
+        }
+        #expect(actions.contains(.methodChanged(from: .sse, to: .sync, reason: .fallbackStreamHeld)))
+    }
+
     @Test func aWebSocketIsNotJudged() {
         // The same arrivals on a WebSocket: a proxy relays it as opaque bytes after the 101, so
         // a stall there is the path's (a retransmission), not a held response body.

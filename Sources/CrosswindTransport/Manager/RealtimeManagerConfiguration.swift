@@ -37,7 +37,7 @@ public struct RealtimeManagerConfiguration: Sendable, Equatable {
     /// message of the connection, after at least this long without a message, was *held*:
     /// something on the path kept the stream and let it go in a burst. ``bufferingStrikes``
     /// such releases in a row (each after a silence shorter than a heartbeat timeout, and the
-    /// stream not flowing at its own pace between them) and the manager falls back
+    /// stream not flowing between them) and the manager falls back
     /// (``MethodChangeReason/fallbackStreamHeld``), leaving SSE out of upgrade probes for
     /// ``rememberFor``. This catches a proxy that holds response bodies until it has N bytes
     /// once the stream is open: its releases come more often than a heartbeat timeout (or the
@@ -45,8 +45,10 @@ public struct RealtimeManagerConfiguration: Sendable, Equatable {
     /// comments inside them can land on time. 3 s: more than a latency spike or a segment
     /// retransmitted once (1 s initial RTO), less than the chunk period of such a proxy holding
     /// 64 KiB of an 8 KiB/s stream. A path that stalls and heals (an outage's end, a
-    /// flapping link) releases a burst too, but between its stalls the stream flows at its own
-    /// pace, which a buffer never lets it do, and that clears the count. nil turns it off.
+    /// flapping link) releases a burst too, but then a message published after the release
+    /// arrives before the next stall, not late (less than half this), which a buffer never
+    /// lets through (it holds it for its next release), and that clears the count. nil turns
+    /// it off.
     /// Like ``behindLatency`` it judges the application's latency samples; WebSocket (opaque
     /// to a proxy after the 101) and Custom Sync (whose batches come every `syncInterval` by
     /// design) are exempt.
