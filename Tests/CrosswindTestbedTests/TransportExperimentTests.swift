@@ -59,17 +59,20 @@ import Testing
 
     @Test func sseStreamsAreRecycledAndResumedWithoutLoss() throws {
         // 512-byte messages at 10/s fill the 128 KiB recycle budget in about 20 s: in 60 s
-        // every stream ends twice, each client asks again with Last-Event-ID after the advised
-        // 1 s retry, on the same keep-alive connection, and the replay window hands back what
-        // was published meanwhile. No client reconnects and none closes.
+        // every stream ends twice, each client asks again with Last-Event-ID after the 100 ms
+        // retry the server advises as it ends a stream, on the same keep-alive connection, and
+        // the replay window hands back what was published meanwhile. No client reconnects and
+        // none closes.
         let experiment = Self.experiment(.sse, duration: .seconds(60))
         let result = try ExperimentRun(experiment: experiment).execute()
         #expect(result.report.passed, "\(result.report.expectations)")
         #expect(Self.count("client.connect", in: result.trace) == 20)
         #expect(Self.count("client.close", in: result.trace) == 0)
-        // The outage shows in the tail: the next message is published 100 ms after the stream
-        // ended and waits out the rest of the 1 s retry and the reconnect.
-        #expect(result.report.latencyMs.max >= 800)
+        // The gap shows in the tail, briefly: the next message is published about 100 ms after
+        // the stream ended, as the client asks again, and waits for that request and the
+        // replay (a message otherwise takes the 5 ms link and little more). With the stream's
+        // own 1 s retry it waited most of a second.
+        #expect(result.report.latencyMs.max >= 10 && result.report.latencyMs.max < 200, "\(result.report.latencyMs.max) ms")
     }
 
     @Test func managedSSEClientsKeepSendingAcrossRecycles() throws {
@@ -99,7 +102,8 @@ import Testing
         #expect(result.report.passed, "\(result.report.expectations)")
         #expect(result.report.clientMessages?.delivered == 10 * 120)
         #expect(Self.count("client.connect", in: result.trace) == 10)
-        #expect(result.report.latencyMs.max >= 800)  // the recycles' retry gaps
+        // The recycles' gaps: a message waits for the client's next request, not for a second.
+        #expect(result.report.latencyMs.max >= 10 && result.report.latencyMs.max < 200, "\(result.report.latencyMs.max) ms")
     }
 
     @Test func syncPollsThatFindNothingAre304Heartbeats() throws {

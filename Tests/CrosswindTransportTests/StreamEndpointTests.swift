@@ -38,6 +38,28 @@ import Testing
         #expect(live.contains("id: 1234:1\ndata: {\"type\":\"message\",\"topic\":\"metrics\",\"epoch\":1234,\"offset\":1,\"data\":[1,2]}\n\n"))
     }
 
+    @Test func aRecycledStreamEndsWithAShortRetry() throws {
+        // At its byte budget the server ends the stream, and tells the client first to come
+        // back in 100 ms rather than the stream's 1 s: the messages published meanwhile wait
+        // for one request, not for a second.
+        var configuration = RealtimeServerConfiguration()
+        configuration.sseRecycleBytes = 4096
+        let hub = TopicHub(epoch: 1234)
+        let channel = EmbeddedChannel()
+        defer { self.close(channel) }
+        try WebSocketServer.configure(channel, hub: hub, configuration: configuration)
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 80)).wait()
+        try channel.writeInbound(ByteBuffer(string: "GET /events?topic=metrics HTTP/1.1\r\nHost: s\r\n\r\n"))
+        var text = String(decoding: try Support.output(channel), as: UTF8.self)
+        #expect(text.contains("retry: 1000\n\n"))
+        #expect(!text.contains("retry: 100\n\n"))
+        hub.publish(topic: "metrics", data: ByteBuffer(string: "[\"\(String(repeating: "x", count: 3000))\"]"))
+        text = String(decoding: try Support.output(channel), as: UTF8.self)
+        #expect(text.contains("id: 1234:1\n"))
+        #expect(text.hasSuffix("retry: 100\n\n\r\n0\r\n\r\n"), "\(text.suffix(60).debugDescription)")
+        #expect(channel.isActive, "a recycled stream keeps its connection")
+    }
+
     @Test func aStreamWhoseChannelStopsBeingWritableIsClosed() throws {
         // A client that stops reading fills its socket and then the channel's buffer; past
         // the high-water mark the channel announces it is not writable, and the next message

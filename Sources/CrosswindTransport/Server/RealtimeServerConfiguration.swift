@@ -34,6 +34,11 @@ public struct RealtimeServerConfiguration: Sendable {
     public var ssePreludeBytes = 2048
     /// The `retry:` an SSE stream advertises.
     public var sseRetry: TimeAmount = .seconds(1)
+    /// The `retry:` an SSE stream advises just before the server ends it on purpose (a
+    /// recycle, an expired token): the client comes back at once instead of after `sseRetry`,
+    /// so the messages published meanwhile wait milliseconds, not a second. The next stream
+    /// advises `sseRetry` again, so a client keeps the short one only if that reconnect fails.
+    public var sseEndRetry: TimeAmount = .milliseconds(100)
     /// Interval of SSE comment heartbeats.
     public var sseHeartbeatInterval: TimeAmount = .seconds(25)
     /// An SSE response ends after this many bytes (the client reconnects with Last-Event-ID),

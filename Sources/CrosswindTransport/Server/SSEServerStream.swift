@@ -166,6 +166,8 @@ final class SSEServerStream: TopicSubscriber, ActiveResponse {
     private func finish() {
         guard !self.finished else { return }
         self.cancel()
+        // Come back at once (see `sseEndRetry`); the next stream's prelude restores `sseRetry`.
+        self.write(ByteBuffer(string: "retry: \(self.configuration.sseEndRetry.nanoseconds / 1_000_000)\n\n"))
         self.router.end(self.context, closing: self.endsByClosing)
         self.router.responseFinished()
     }
