@@ -33,6 +33,7 @@ enum ManagerReader {
         settings.confirmTimeouts.sse.floor = confirmTimeoutFloor
         settings.rememberFor = map.read(Keys.rememberFor)
         settings.heartbeatFloor = map.optional(Keys.heartbeatFloor)
+        settings.burstHold = map.read(Keys.burstHold)
         map.finish()
         return settings
     }

@@ -312,6 +312,7 @@ final class ModelValidator {
         }
         s.check(Keys.rememberFor, settings.rememberFor)
         if let floor = settings.heartbeatFloor { s.check(Keys.heartbeatFloor, floor) }
+        s.check(Keys.burstHold, settings.burstHold)
     }
 
     func policy(_ policy: HTTPProxyPolicy, _ s: Scope) {

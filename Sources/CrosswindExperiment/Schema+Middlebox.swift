@@ -54,6 +54,11 @@ extension Schema {
             "Learn a shorter WebSocket ping interval, down to this: each WebSocket heartbeat loss halves it for the later connections and reconnects at once instead of counting toward a fallback (a connection that died quiet between two pings is the mark of a NAT that forgets idle flows sooner); at the floor, losses count again.",
             example: "5s"
         )
+        static let burstHold = SchemaKey<TimeAmount?>.key(
+            "burstHold", .positiveDurationOrOff, default: RealtimeManagerConfiguration().burstHold,
+            "The held-burst test of an open SSE stream: a message at least this much later than the connection's fastest, after at least this long without one, was held and let go in a burst; two such releases in a row, without a message published after the first getting through between them, fall back to Custom Sync (`fallbackStreamHeld`). Catches a proxy that holds response bodies until it has N bytes; `off` turns the test off.",
+            example: "3s"
+        )
     }
 
     static let manager = SchemaBlock(
@@ -63,6 +68,7 @@ extension Schema {
             ManagerKeys.defaultMethod.info, ManagerKeys.fallbackMethods, ManagerKeys.autoSwitch.info,
             ManagerKeys.benchmarkInterval.info, ManagerKeys.latencyThreshold.info, ManagerKeys.giveUpAfter.info,
             ManagerKeys.backoff, ManagerKeys.confirmTimeoutFloor.info, ManagerKeys.rememberFor.info, ManagerKeys.heartbeatFloor.info,
+            ManagerKeys.burstHold.info,
         ],
         example: """
             manager:
@@ -75,6 +81,7 @@ extension Schema {
               backoff: { base: 500ms, cap: 20s }
               confirmTimeoutFloor: 2500ms
               rememberFor: 30min
+              burstHold: 3s
             """
     )
 

@@ -29,9 +29,7 @@ extension ValueFormat where Value == TimeAmount? {
     static var positiveDurationOrOff: ValueFormat {
         ValueFormat(
             type: "duration (\(Quantity.durationUnitList)) or `off`", allowed: "greater than 0, or `off`",
-            parse: { (value: YAMLValue) throws(ExperimentError) in
-                value.node.scalar?.string == "off" ? nil : try value.duration()
-            },
+            parse: { (value: YAMLValue) throws(ExperimentError) in try value.durationOrOff() },
             check: { value, _ in value.flatMap { ValueCheck.duration($0, positive: true) } },
             format: { $0.map(Quantity.describe(_:)) ?? "off" }
         )

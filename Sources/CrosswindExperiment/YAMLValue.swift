@@ -196,6 +196,14 @@ struct YAMLValue {
         try convert(Quantity.duration(try scalarText(expected: "a duration like 80ms")))
     }
 
+    /// A duration, or `off` (nil).
+    func durationOrOff() throws(ExperimentError) -> TimeAmount? {
+        let text = try scalarText(expected: "a duration like 80ms, or off")
+        if text == "off" { return nil }
+        guard Quantity.decimal(text) != nil else { throw error("expected a duration like 80ms, or off, got '\(text)'") }
+        return try convert(Quantity.duration(text))
+    }
+
     /// A duration that must be greater than zero.
     func positiveDuration() throws(ExperimentError) -> TimeAmount {
         let value = try duration()

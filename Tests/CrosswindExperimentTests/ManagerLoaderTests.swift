@@ -42,6 +42,7 @@ import Testing
         #expect(settings.confirmTimeouts.websocket.floor == .milliseconds(2500))
         #expect(settings.confirmTimeouts.sse.floor == .milliseconds(2500))
         #expect(settings.rememberFor == .minutes(30))
+        #expect(settings.burstHold == .seconds(3))
     }
 
     @Test func theDocumentedExampleLoads() throws {
@@ -64,6 +65,7 @@ import Testing
               backoff: { base: 250ms, cap: 8s }
               confirmTimeoutFloor: 1500ms
               rememberFor: 0s
+              burstHold: 5s
             """)
         let settings = try #require(group.manager)
         #expect(settings.defaultMethod == .sse)
@@ -77,6 +79,7 @@ import Testing
         #expect(settings.confirmTimeouts.websocket.floor == .milliseconds(1500))
         #expect(settings.confirmTimeouts.sse.floor == .milliseconds(1500))
         #expect(settings.rememberFor == .zero)
+        #expect(settings.burstHold == .seconds(5))
         // The group starts on the manager's default method.
         #expect(group.transport == .sse)
     }
@@ -97,6 +100,11 @@ import Testing
         #expect(equal.backoff.base == .seconds(20))
         #expect(equal.backoff.cap == .seconds(20))
         #expect(try group("manager: { autoSwitch: False }").manager?.autoSwitch == false)
+    }
+
+    @Test func theHeldBurstTestTurnsOff() throws {
+        #expect(try group("manager: { burstHold: off }").manager?.burstHold == nil)
+        #expect(try group("manager: { burstHold: 1500ms }").manager?.burstHold == .milliseconds(1500))
     }
 
     @Test func managerInATopologyFile() throws {
@@ -155,6 +163,10 @@ import Testing
         ("manager:\n  giveUpAfter: 0s", "t.yaml:9:22: topology.groups[0].manager.giveUpAfter: must be greater than 0, got 0s"),
         ("manager: { confirmTimeoutFloor: 0ms }",
          "t.yaml:8:39: topology.groups[0].manager.confirmTimeoutFloor: must be greater than 0, got 0s"),
+        ("manager: { burstHold: 0s }",
+         "t.yaml:8:29: topology.groups[0].manager.burstHold: must be greater than 0, got 0s"),
+        ("manager: { burstHold: never }",
+         "t.yaml:8:29: topology.groups[0].manager.burstHold: expected a duration like 80ms, or off, got 'never'"),
         ("manager: { rememberFor: -1s }",
          "t.yaml:8:31: topology.groups[0].manager.rememberFor: duration must not be negative, got '-1s'"),
     ])

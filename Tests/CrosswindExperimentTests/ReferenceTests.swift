@@ -143,6 +143,7 @@ import Testing
                 confirmTimeoutFloor: 2s
                 rememberFor: 0s
                 heartbeatFloor: 5s
+                burstHold: 4s
           middleboxes:
             - name: corp-proxy
               kind: http-proxy

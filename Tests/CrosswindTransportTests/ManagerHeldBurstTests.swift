@@ -37,6 +37,19 @@ import Testing
         #expect(m.machine.performance(of: .sse, now: .mt(15_000)).bufferingDetections == 1)
     }
 
+    @Test func theTestCanBeTurnedOff() {
+        // `burstHold: off`: the same two held chunks are only late messages.
+        var configuration = RealtimeManagerConfiguration.sseThenSync
+        configuration.burstHold = nil
+        var m = ManagerScript(configuration: configuration)
+        _ = m(.start(networkIdentity: nil), at: 0)
+        _ = m(.connected(.a1), at: 0)
+        _ = m(.welcomeReceived(.a1, epoch: 7, next: 1, recovered: true), at: 40)
+        let actions = Self.twoHeldChunks(&m, .a1, from: 1_000)
+        #expect(!actions.contains { if case .methodChanged = $0 { return true } else { return false } })
+        #expect(m.machine.performance(of: .sse, now: .mt(15_000)).bufferingDetections == 0)
+    }
+
     @Test func aReleaseTCPSpreadsOverRoundTripsStillCounts() {
         // Each release's newest messages come a round trip apart, as far apart as they were
         // published: they look like a stream at its own pace, but all were published before
