@@ -184,42 +184,6 @@ import Testing
         #expect(try connection.sent().isEmpty)
     }
 
-    @Test func aContinuationUnansweredForFiveSecondsIsALostConnection() throws {
-        // The request that continues the stream went out and nothing came back (lost, with a
-        // retransmission timer far off): after `continueTimeout` the owner hears a lost
-        // connection and reconnects, rather than waiting for its heartbeat check.
-        let connection = try self.openAndRecycle()
-        defer { _ = try? connection.channel.finish(acceptAlreadyClosed: true) }
-        connection.loop.advanceTime(by: .milliseconds(250))
-        #expect(try connection.sent().hasPrefix("GET /events?topic=metrics HTTP/1.1\r\n"))
-        connection.loop.advanceTime(by: .milliseconds(4_999))
-        #expect(connection.recorder.closes.isEmpty)
-        #expect(connection.channel.isActive)
-        connection.loop.advanceTime(by: .milliseconds(1))
-        #expect(connection.recorder.closes == [.connectionLost])
-        #expect(!connection.channel.isActive)
-    }
-
-    @Test func aContinuationWelcomedInTimeOutlivesTheTimeout() throws {
-        // The welcome came: the stream goes on past the timeout, and a second recycle asks
-        // again and is given its own five seconds.
-        let connection = try self.openAndRecycle()
-        defer { _ = try? connection.channel.finish(acceptAlreadyClosed: true) }
-        connection.loop.advanceTime(by: .milliseconds(250))
-        _ = try connection.sent()
-        connection.loop.advanceTime(by: .milliseconds(4_000))
-        try connection.receive(Self.head() + Self.chunk(Self.welcome(next: 3) + Self.message(3)) + Self.lastChunk)
-        connection.loop.advanceTime(by: .milliseconds(250))
-        #expect(try connection.sent().contains("Last-Event-ID: 7:3\r\n"))
-        connection.loop.advanceTime(by: .milliseconds(4_999))
-        #expect(connection.recorder.closes.isEmpty)
-        try connection.receive(Self.head() + Self.chunk(Self.welcome(next: 4) + Self.message(4)))
-        connection.loop.advanceTime(by: .seconds(10))
-        #expect(connection.recorder.closes.isEmpty)
-        #expect(connection.recorder.offsets == [1, 2, 3, 4])
-        #expect(connection.channel.isActive)
-    }
-
     @Test func theConnectionClosingWhileWaitingIsALostConnection() throws {
         let connection = try self.openAndRecycle()
         defer { _ = try? connection.channel.finish(acceptAlreadyClosed: true) }

@@ -9,14 +9,6 @@ public struct SSEClientConfiguration: TransportClientConfiguration {
     public var path = "/events"
     /// With no event and no comment for this long, the stream counts as dead (or buffered).
     public var heartbeatTimeout: TimeAmount = .seconds(60)
-    /// A recycled stream asks again on its connection; when the new response's welcome has
-    /// not come this long after that request, the connection counts as lost and the owner
-    /// reconnects. A stream's client sends almost nothing, so its connection's retransmission
-    /// timeout can rest for good on the round trip its handshake measured, which is seconds
-    /// when the SYN was retransmitted through an outage (the SYN-ACK echoes the first SYN's
-    /// timestamp): a lost request then waits tens of seconds for TCP, while a fresh connection
-    /// answers at once, well before the owner's heartbeat check would give the transport up.
-    public var continueTimeout: TimeAmount = .seconds(5)
     /// Parser bounds (a hostile server cannot make the client hold more).
     public var limits = SSEParser.Limits()
     /// Path of the server's endpoint for client messages.
@@ -275,11 +267,6 @@ public final class SSEClient: PostsClientMessages, @unchecked Sendable {
                 guard self.continuing, self.isOpen else { return }
                 channel.write(HTTPClientRequestPart.head(self.requestHead()), promise: nil)
                 channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
-                // See `continueTimeout`. The slot is free: this task is its own.
-                self.schedule(.nextRequest, on: channel.eventLoop, in: self.configuration.continueTimeout) { [self] in
-                    guard self.continuing, self.isOpen else { return }
-                    self.fail(.connectionLost, channel: channel)
-                }
             }
         case .answered, .open:
             self.fail(.connectionLost, channel: channel)
