@@ -46,6 +46,33 @@ import Testing
         #expect(m.switches == [.initial, .fallbackHeartbeatLost])
     }
 
+    @Test func aLossBeforeAServerRestartDoesNotCount() {
+        // The server died without a word (the connection went silent) and came back under a new
+        // epoch: that loss was the server's. A loss much later, on the restarted server, is the
+        // first of the path's and reconnects; only the next one falls back.
+        var m = ManagerScript(configuration: .withoutBackoff)
+        _ = m(.start(networkIdentity: nil), at: 0)
+        var attempt = RealtimeManagerStateMachine.AttemptID(1)
+        var now: Int64 = 0
+        func round(epoch: UInt64) -> [ManagerAction] {
+            _ = m(.connected(attempt), at: now + 40)
+            _ = m(.welcomeReceived(attempt, epoch: epoch, next: 1, recovered: epoch == 7), at: now + 80)
+            now += 80 + 35_000
+            let ended = m(.timerFired(.heartbeatCheck(attempt)), at: now)
+            _ = m(.timerFired(.retry(after: attempt)), at: now)
+            attempt = RealtimeManagerStateMachine.AttemptID(attempt.rawValue + 1)
+            return ended
+        }
+        func fellBack(_ actions: [ManagerAction]) -> Bool {
+            actions.contains { if case .methodChanged = $0 { return true } else { return false } }
+        }
+        #expect(!fellBack(round(epoch: 7)))
+        #expect(!fellBack(round(epoch: 8)))
+        #expect(fellBack(round(epoch: 8)))
+        #expect(m.switches == [.initial, .fallbackHeartbeatLost])
+        #expect(m.machine.performance(of: .websocket, now: .mt(now)).heartbeatLosses == 3)
+    }
+
     @Test func aHeartbeatFloorLearnsAShorterPingBeforeFallingBack() {
         // A NAT that forgets flows quiet for 20 s, behind 25 s pings: each WebSocket dies
         // between two pings. With a 10 s floor the manager halves its ping interval on each

@@ -118,7 +118,9 @@ export const transportEvents = {
     this.run.refusals = 0;
     // `troubleSince` stays: a connection that dies young continues the same stretch of trouble.
     this.markOpen(attempt);
-    this.acceptWelcome(welcome, attempt.method);
+    // Another epoch than the stream had: the server restarted, so a connection that went
+    // silent before this one died with it; such losses no longer count toward the fallback.
+    if (this.acceptWelcome(welcome, attempt.method).some((report) => report.reason === "newEpoch")) this.run.heartbeatLosses = 0;
     // A welcome that names a replay opens the transport, but the replay must then reach the live
     // end on it: a proxy that holds response bodies until N bytes lets a welcome through when
     // the replay behind it is longer than N, and holds the rest.
@@ -157,11 +159,15 @@ export const transportEvents = {
     attempt.transport.send(this.outbox.pending());
   },
 
-  /** Aligns the delivery position with a welcome of the open transport; reports an incomplete resume. */
+  /**
+   * Aligns the delivery position with a welcome of the open transport; reports each incomplete
+   * resume (one per topic that could not resume) and returns those reports.
+   */
   acceptWelcome(welcome, method) {
     const incomplete = this.position.welcome(welcome);
-    // Several topics: a report for each topic that could not resume.
-    for (const report of Array.isArray(incomplete) ? incomplete : incomplete ? [incomplete] : []) this.recoveryIncomplete(report, method);
+    const reports = Array.isArray(incomplete) ? incomplete : incomplete ? [incomplete] : [];
+    for (const report of reports) this.recoveryIncomplete(report, method);
+    return reports;
   },
 
   onMessage(attempt, message) {

@@ -5,7 +5,7 @@
 import test from "node:test";
 import assert from "node:assert/strict";
 
-import { EPOCH, expectConfirmTimeout, openWebSocket, start } from "../testing/fakes.js";
+import { EPOCH, expectConfirmTimeout, flush, openWebSocket, start } from "../testing/fakes.js";
 
 test("the welcome opens the WebSocket; the 101 alone does not", async () => {
   const h = await start();
@@ -103,5 +103,32 @@ test("silence: a keepalive after 25 s, a reconnect after 35 s, a fallback the se
   assert.equal(h.manager.method, "sse");
   assert.deepEqual(h.seen.changes[1], { method: "sse", from: "websocket", reason: "fallbackHeartbeatLost" });
   assert.equal(h.manager.stats().transports.websocket.heartbeatLosses, 2);
+  h.manager.close();
+});
+
+test("a loss before a server restart does not count toward the fallback", async () => {
+  const h = await start();
+  const first = await openWebSocket(h, 1);
+  // The server dies without a word: keepalive at 25 s, loss at 35 s, reconnect after 250 ms.
+  await h.clock.advance(35250);
+  assert.equal(first.closedByClient, 1000);
+  // It comes back under a new epoch: the loss was the server's.
+  const second = h.net.lastSocket();
+  second.accept();
+  second.welcome(EPOCH + 1, 1);
+  await flush();
+  // Silent again much later: the first loss of the path's, so WebSocket is tried again.
+  await h.clock.advance(35250);
+  assert.equal(h.manager.method, "websocket");
+  assert.equal(h.net.sockets.length, 3);
+  const third = h.net.lastSocket();
+  third.accept();
+  third.welcome(EPOCH + 1, 1);
+  await flush();
+  // The second falls back.
+  await h.clock.advance(35000);
+  assert.equal(h.manager.method, "sse");
+  assert.deepEqual(h.seen.changes[1], { method: "sse", from: "websocket", reason: "fallbackHeartbeatLost" });
+  assert.equal(h.manager.stats().transports.websocket.heartbeatLosses, 3);
   h.manager.close();
 });

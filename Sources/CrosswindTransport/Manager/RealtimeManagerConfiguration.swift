@@ -57,7 +57,8 @@ public struct RealtimeManagerConfiguration: Sendable, Equatable {
     /// fallback. The first loss reconnects the same transport at once (a NAT or load balancer
     /// dropped one connection; the next usually works); the second falls back
     /// (``MethodChangeReason/fallbackHeartbeatLost``), because a path that silently eats one
-    /// transport twice will keep doing it. Values below 1 behave as 1.
+    /// transport twice will keep doing it. A server restart (the next welcome names another
+    /// epoch) clears the count: the silence was the server's. Values below 1 behave as 1.
     public var heartbeatLossesBeforeFallback: Int = 2
     /// The shortest WebSocket ping interval the manager may learn; nil keeps
     /// `heartbeatInterval` for good. When set below `heartbeatInterval`, a WebSocket heartbeat

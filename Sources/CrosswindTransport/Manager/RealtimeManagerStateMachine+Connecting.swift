@@ -172,6 +172,12 @@ extension RealtimeManagerStateMachine {
         run.refusals = 0
         run.hasOpened = true
         run.serverDown = false
+        // A welcome under another epoch than the stream had: the server restarted, so a
+        // connection that went silent before this one died with the server, not because the
+        // path eats the transport. Such losses no longer count toward the fallback.
+        if welcomes.contains(where: { welcome in self.lastDelivered(welcome.topic).map { $0.epoch != welcome.epoch } ?? false }) {
+            run.heartbeatLosses = 0
+        }
         self.refusedInARow = PerTransport(repeating: false)
         self.lastOpenedMethod = attempt.method
         // `troubleSince` stays: a connection that dies before it is stable continues the same
