@@ -17,6 +17,15 @@ import Testing
         m(.messageReceived(attempt, .msg(offset)), at: time) + m(.latencySample(attempt, .milliseconds(latency)), at: time)
     }
 
+    /// A manager on `configuration` whose first attempt opened at 40 ms (welcome at offset 1).
+    static func opened(_ configuration: RealtimeManagerConfiguration) -> ManagerScript {
+        var m = ManagerScript(configuration: configuration)
+        _ = m(.start(networkIdentity: nil), at: 0)
+        _ = m(.connected(.a1), at: 0)
+        _ = m(.welcomeReceived(.a1, epoch: 7, next: 1, recovered: true), at: 40)
+        return m
+    }
+
     /// Two chunks of a held stream: a fresh message, then 7 s of nothing and a release whose
     /// oldest message is 7 s late, twice.
     static func twoHeldChunks(_ m: inout ManagerScript, _ attempt: RealtimeManagerStateMachine.AttemptID, from start: Int64) -> [ManagerAction] {
@@ -28,10 +37,7 @@ import Testing
     }
 
     @Test func heldChunksOfAnOpenSSEStreamFallBack() {
-        var m = ManagerScript(configuration: .sseThenSync)
-        _ = m(.start(networkIdentity: nil), at: 0)
-        _ = m(.connected(.a1), at: 0)
-        _ = m(.welcomeReceived(.a1, epoch: 7, next: 1, recovered: true), at: 40)
+        var m = Self.opened(.sseThenSync)
         let actions = Self.twoHeldChunks(&m, .a1, from: 1_000)
         #expect(actions.contains(.methodChanged(from: .sse, to: .sync, reason: .fallbackStreamHeld)))
         #expect(m.machine.performance(of: .sse, now: .mt(15_000)).bufferingDetections == 1)
@@ -41,10 +47,7 @@ import Testing
         // `burstHold: off`: the same two held chunks are only late messages.
         var configuration = RealtimeManagerConfiguration.sseThenSync
         configuration.burstHold = nil
-        var m = ManagerScript(configuration: configuration)
-        _ = m(.start(networkIdentity: nil), at: 0)
-        _ = m(.connected(.a1), at: 0)
-        _ = m(.welcomeReceived(.a1, epoch: 7, next: 1, recovered: true), at: 40)
+        var m = Self.opened(configuration)
         let actions = Self.twoHeldChunks(&m, .a1, from: 1_000)
         #expect(!actions.contains { if case .methodChanged = $0 { return true } else { return false } })
         #expect(m.machine.performance(of: .sse, now: .mt(15_000)).bufferingDetections == 0)
@@ -54,10 +57,7 @@ import Testing
         // Each release's newest messages come a round trip apart, as far apart as they were
         // published: they look like a stream at its own pace, but all were published before
         // the release's oldest message arrived, so none of them shows the stream flowing.
-        var m = ManagerScript(configuration: .sseThenSync)
-        _ = m(.start(networkIdentity: nil), at: 0)
-        _ = m(.connected(.a1), at: 0)
-        _ = m(.welcomeReceived(.a1, epoch: 7, next: 1, recovered: true), at: 40)
+        var m = Self.opened(.sseThenSync)
         var actions = Self.message(&m, .a1, 1, latency: 100, at: 1_000)
         for (release, start) in [10_000, 17_000].enumerated() {
             let first = UInt64(2 + release * 4)
@@ -73,10 +73,7 @@ import Testing
     @Test func aWebSocketIsNotJudged() {
         // The same arrivals on a WebSocket: a proxy relays it as opaque bytes after the 101, so
         // a stall there is the path's (a retransmission), not a held response body.
-        var m = ManagerScript(configuration: .withoutBackoff)
-        _ = m(.start(networkIdentity: nil), at: 0)
-        _ = m(.connected(.a1), at: 0)
-        _ = m(.welcomeReceived(.a1, epoch: 7, next: 1, recovered: true), at: 40)
+        var m = Self.opened(.withoutBackoff)
         #expect(Self.twoHeldChunks(&m, .a1, from: 1_000) == [.deliver(.msg(1)), .deliver(.msg(2)), .deliver(.msg(3)), .deliver(.msg(4))])
     }
 
@@ -104,10 +101,7 @@ import Testing
         // Two stalls with 40 s without a message between them (more than the 35 s heartbeat
         // timeout; a heartbeat kept the stream alive): a chunked stream is never silent that
         // long without failing the liveness check, so the second one is a first again.
-        var m = ManagerScript(configuration: .sseThenSync)
-        _ = m(.start(networkIdentity: nil), at: 0)
-        _ = m(.connected(.a1), at: 0)
-        _ = m(.welcomeReceived(.a1, epoch: 7, next: 1, recovered: true), at: 40)
+        var m = Self.opened(.sseThenSync)
         var actions = Self.message(&m, .a1, 1, latency: 100, at: 1_000)
         actions += Self.message(&m, .a1, 2, latency: 7_000, at: 8_000)
         _ = m(.heartbeat(.a1), at: 25_040)
