@@ -12,9 +12,9 @@ import NIOCore
 ///
 /// The stream flows when a message arrives that was published after the last *late* message
 /// (at least half a `hold` late) arrived, more than a sixth of `hold` after it, and is not
-/// late itself. A buffer never lets such a message through: whatever is published after it
-/// lets a release go waits for the next release, behind that release's oldest message, which
-/// is late by the whole wait. Every message of a release, however TCP spreads it over round
+/// late itself. A buffer never lets such a message through: what is published after a release
+/// waits in the buffer for the next release, behind that release's oldest message, which is
+/// late by the whole wait. Every message of a release, however TCP spreads it over round
 /// trips, was published before the release left the buffer, so before its oldest message
 /// arrived. A path that stalls and heals (a flapping link, a lost segment, an outage's end)
 /// also delivers what it held back in one burst, but what is published after the path healed
