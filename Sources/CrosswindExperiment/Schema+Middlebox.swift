@@ -23,7 +23,7 @@ extension Schema {
         )
         static let benchmarkInterval = SchemaKey<TimeAmount>.key(
             "benchmarkInterval", .duration(positive: true), default: RealtimeManagerConfiguration().benchmarkInterval,
-            "How often a client on a fallback probes whether a better transport works again (upgrade back).",
+            "How often a client on a fallback probes whether a better transport works again (upgrade back). After a fallback on silence (an outage that outlasted the heartbeat and the give-up) the first probe comes as soon as the next transport opens.",
             example: "30s"
         )
         static let latencyThreshold = SchemaKey<TimeAmount>.optional(

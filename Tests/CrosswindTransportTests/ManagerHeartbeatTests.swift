@@ -71,6 +71,53 @@ import Testing
         #expect(m.machine.performance(of: .websocket, now: .mt(now)).heartbeatLosses == 3)
     }
 
+    @Test func anOutageLongerThanTheHeartbeatTimeoutIsProbedBackOnceTheFallbackOpens() {
+        // A train in a tunnel: the open WebSocket goes silent, its reconnect gets no answer for
+        // giveUpAfter, and the manager falls back to SSE. SSE opening means the network answers
+        // again, so WebSocket is probed beside it at once, not 300 s later.
+        var m = ManagerScript(configuration: .withoutBackoff)
+        _ = m(.start(networkIdentity: nil), at: 0)
+        _ = m(.connected(.a1), at: 40)
+        _ = m(.welcomeReceived(.a1, epoch: 7, next: 1, recovered: true), at: 80)
+        _ = m(.timerFired(.heartbeatCheck(.a1)), at: 35_080)
+        #expect(m(.timerFired(.retry(after: .a1)), at: 35_080) == [.open(.websocket, .a2, resumeFrom: .at(0))])
+        #expect(
+            m(.timerFired(.giveUp(.websocket)), at: 45_080) == [
+                .close(.websocket, .a2),
+                .methodChanged(from: .websocket, to: .sse, reason: .fallbackHeartbeatLost),
+                .open(.sse, .a3, resumeFrom: .at(0)),
+                .scheduleTimer(.giveUp(.sse), at: .mt(55_080)),
+            ]
+        )
+        _ = m(.connected(.a3), at: 45_100)
+        let opened = m(.welcomeReceived(.a3, epoch: 7, next: 1, recovered: true), at: 45_140)
+        #expect(opened.contains(.open(.websocket, .a4, resumeFrom: .at(0))))
+        #expect(opened.contains(.scheduleTimer(.probe, at: .mt(345_140))) == false)
+        // The probe is welcomed where SSE is: it takes over.
+        _ = m(.connected(.a4), at: 45_180)
+        _ = m(.welcomeReceived(.a4, epoch: 7, next: 1, recovered: true), at: 45_220)
+        #expect(m.switches == [.initial, .fallbackHeartbeatLost, .upgradeProbeSucceeded])
+    }
+
+    @Test func aTransportSilencedTwiceIsNotProbedAtOnce() {
+        // Two heartbeat losses: the path lets WebSocket open and then eats it. Falling back
+        // leaves it out of probes for rememberFor, the quick probe after silence included.
+        var m = ManagerScript(configuration: .withoutBackoff)
+        _ = m(.start(networkIdentity: nil), at: 0)
+        _ = m(.connected(.a1), at: 40)
+        _ = m(.welcomeReceived(.a1, epoch: 7, next: 1, recovered: true), at: 80)
+        _ = m(.timerFired(.heartbeatCheck(.a1)), at: 35_080)
+        _ = m(.timerFired(.retry(after: .a1)), at: 35_080)
+        _ = m(.connected(.a2), at: 35_100)
+        _ = m(.welcomeReceived(.a2, epoch: 7, next: 1, recovered: true), at: 35_120)
+        _ = m(.timerFired(.heartbeatCheck(.a2)), at: 70_120)
+        #expect(m.switches == [.initial, .fallbackHeartbeatLost])
+        _ = m(.connected(.a3), at: 70_140)
+        let opened = m(.welcomeReceived(.a3, epoch: 7, next: 1, recovered: true), at: 70_180)
+        #expect(!opened.contains(where: { if case .open = $0 { return true } else { return false } }))
+        #expect(opened.contains(.scheduleTimer(.probe, at: .mt(370_180))))
+    }
+
     @Test func aHeartbeatFloorLearnsAShorterPingBeforeFallingBack() {
         // A NAT that forgets flows quiet for 20 s, behind 25 s pings: each WebSocket dies
         // between two pings. With a 10 s floor the manager halves its ping interval on each

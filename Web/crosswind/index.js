@@ -52,7 +52,9 @@
  *     opens beside the current one from the current cursor and takes over once welcomed with
  *     `recovered:true` and caught up (`upgradeProbeSucceeded`); a failed probe tries the next
  *     better transport, then waits one interval; a transport left after two heartbeat losses is
- *     not probed for `rememberFor` (30 min);
+ *     not probed for `rememberFor` (30 min); after a fallback from a transport that had opened
+ *     and then got no answer at all (silent or lost, reconnects unanswered until the give-up:
+ *     an outage) the first probe comes as soon as the next transport opens;
  *   - exactly-once, in-order delivery by (epoch, offset): offsets at or below the last delivered
  *     one are dropped and counted as duplicates, every open resumes from the last delivered
  *     cursor, a resume the server could not complete (`recovered:false`, a new epoch) is

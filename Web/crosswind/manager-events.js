@@ -155,6 +155,15 @@ export const transportEvents = {
   /** Starts what runs on the open transport once the application has been told: heartbeats, probes, the outbox. */
   startOnOpen(attempt) {
     this.armHeartbeat(attempt);
+    if (this.probeOnNextOpen) {
+      // Back after falling back on silence (manager-fallback.js, fellBackOnSilence): look at
+      // the better transports now.
+      this.probeOnNextOpen = false;
+      if (this.options.autoSwitch && this.order.indexOf(attempt.method) > 0) {
+        this.timers.disarm("probe");
+        this.probeDue();
+      }
+    }
     this.armProbeIfWorse(attempt.method);
     attempt.transport.send(this.outbox.pending());
   },

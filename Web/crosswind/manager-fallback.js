@@ -201,6 +201,7 @@ export const fallback = {
       this.beginRun(home, home === from ? null : from, home === from ? null : REASONS.serverDown, true);
       return;
     }
+    if (fellBackOnSilence(this.run, reason)) this.probeOnNextOpen = true;
     const next = this.methodAfter(from);
     this.beginRun(next, next === from ? null : from, next === from ? null : reason);
   },
@@ -297,3 +298,14 @@ export const fallback = {
     this.retryLater();
   },
 };
+
+/**
+ * Whether a fallback left a transport that had opened in the run because nothing answered any
+ * more: it went silent or was lost, and the reconnects got no answer for `giveUpAfter`. An
+ * outage longer than the heartbeat timeout looks like that, and so does a firewall that starts
+ * dropping the transport; once the next transport opens, a probe tells them apart at once
+ * (the Swift manager's `fellBackOnSilence`).
+ */
+function fellBackOnSilence(run, reason) {
+  return run.hasOpened && (reason === REASONS.fallbackHeartbeatLost || reason === REASONS.fallbackConnectFailed);
+}

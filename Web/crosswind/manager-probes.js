@@ -196,6 +196,7 @@ export const upgradeProbes = {
     this.run = this.newRun(attempt.method, now);
     this.markOpen(attempt);
     this.methodChanged(old.method, attempt.method, attempt.reason === "latency" ? REASONS.latencyThreshold : REASONS.upgradeProbeSucceeded);
+    this.probeOnNextOpen = false; // a switch is not a return from a fallback on silence
     this.startOnOpen(attempt);
   },
 };

@@ -50,6 +50,7 @@ export class RealtimeCommunicationManager {
     this.primary = null; // the attempt being connected, or the open one
     this.candidate = null; // an upgrade probe beside the open one
     this.probesSuspendedUntil = {}; // method → time before which probes leave it out (manager-probes.js)
+    this.probeOnNextOpen = false; // fell back on silence: the next open probes at once (manager-fallback.js)
     this.position = this.options.topics ? new TopicPositions(this.options.topics) : new DeliveryPosition();
     this.timers = new NamedTimers(this.env);
     this.outbox = new Outbox(this.options.sendQueueLimit);

@@ -118,7 +118,10 @@ public struct RealtimeManagerConfiguration: Sendable, Equatable {
 
     /// How often, while open on a worse transport than the best in ``preferenceOrder``, a
     /// better one is probed. 300 s, the seed's `benchmarkInterval`. A transport left because
-    /// the path stalled it after it opened is not probed for ``rememberFor``.
+    /// the path stalled it after it opened is not probed for ``rememberFor``. After a fallback
+    /// from a transport that had opened and then got no answer at all (silent or lost, its
+    /// reconnects unanswered until the give-up: an outage, or a firewall that starts dropping
+    /// it) the first probe comes as soon as the next transport opens.
     public var benchmarkInterval: TimeAmount = .seconds(300)
 
     /// Switch to the next transport when the median of the last ``latencyWindow`` message

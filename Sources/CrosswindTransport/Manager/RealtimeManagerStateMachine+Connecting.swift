@@ -94,9 +94,30 @@ extension RealtimeManagerStateMachine {
             let change = home == run.method ? nil : (from: Optional(run.method), reason: MethodChangeReason.serverDown)
             return actions + self.beginRun(home, change: change, serverDown: true, now: now)
         }
+        if Self.fellBackOnSilence(run, reason: reason) { self.probeOnNextOpen = true }
         let next = self.method(after: run.method)
         actions += self.beginRun(next, change: next == run.method ? nil : (run.method, reason), now: now)
         return actions
+    }
+
+    /// Whether a fallback left a transport that had opened in the run because nothing answered
+    /// any more: it went silent or was lost, and the reconnects got no answer for `giveUpAfter`.
+    ///
+    /// That is what a network outage longer than the heartbeat timeout looks like (a train in a
+    /// tunnel, Wi-Fi that drops out), and also what a firewall that starts DROPping the
+    /// transport looks like; the manager cannot tell them apart and falls back. Once the next
+    /// transport opens, the network answers again: after an outage the better transport
+    /// works again too, and a probe beside the open one finds out at once, instead of leaving
+    /// the client on the worse one for `benchmarkInterval` (5 min). Behind a firewall the probe
+    /// fails quietly and probes go back to their interval. Transports left for going silent
+    /// twice stay out of probes as before (``suspendProbes(of:now:)``); a refusal, a missing
+    /// welcome or a buffered stream does not qualify, since the network answered.
+    static func fellBackOnSilence(_ run: Run, reason: MethodChangeReason) -> Bool {
+        guard run.hasOpened else { return false }
+        switch reason {
+        case .fallbackHeartbeatLost, .fallbackConnectFailed: return true
+        default: return false
+        }
     }
 
     /// Whether refusals of the run's transport mean the network blocks it (fall back at once)
@@ -200,6 +221,13 @@ extension RealtimeManagerStateMachine {
         actions.append(self.arm(.heartbeatCheck(attempt.id), at: now + self.heartbeatTimeout(for: attempt.method)))
         if connection.catchUpTo != nil {
             actions.append(self.arm(.confirm(attempt.id), at: now + self.confirmTimeout(for: attempt.method)))
+        }
+        if self.probeOnNextOpen {
+            // Back after falling back on silence: look at the better transports now.
+            self.probeOnNextOpen = false
+            if self.configuration.autoSwitch, let index = self.order.firstIndex(of: attempt.method), index > 0 {
+                return actions + self.disarm(.probe) + self.probeDue(now: now)
+            }
         }
         actions += self.armProbeIfWorse(attempt.method, now: now)
         return actions

@@ -195,6 +195,8 @@ extension RealtimeManagerStateMachine {
         self.performanceRecords[new].probesSucceeded += 1
         self.refusedInARow = PerTransport(repeating: false)
         self.lastOpenedMethod = new
+        // A switch is not a return from a fallback on silence.
+        self.probeOnNextOpen = false
         var newRun = Run(method: new, troubleSince: now)
         newRun.hasOpened = true
         self.state = .open(

@@ -306,6 +306,10 @@ public struct RealtimeManagerStateMachine: Sendable {
     /// The transport of the last connection that opened: where the manager waits for a server
     /// that is down.
     var lastOpenedMethod: TransportMethod?
+    /// The manager fell back from a transport that had opened because nothing answered any
+    /// more (see ``fellBackOnSilence(_:reason:)``): the next open probes the better transports
+    /// at once instead of one `benchmarkInterval` later.
+    var probeOnNextOpen = false
 
     /// The WebSocket ping interval: `heartbeatInterval`, or shorter once learnt (see
     /// ``RealtimeManagerConfiguration/heartbeatFloor``).
