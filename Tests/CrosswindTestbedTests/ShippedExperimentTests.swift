@@ -72,6 +72,7 @@ import Testing
         ("alb-idle-timeout", [1, 2, 3]),
         ("mobile-3g", [1, 2, 3, 4]),
         ("flapping-4g", [1, 2, 3]),
+        ("train-tunnels", [1, 2, 3]),
         ("proxy-buffering-mid-session", [1, 2]),
         ("max-lifetime-one-hour", [1]),
         ("office-4g-outage", [2]),
