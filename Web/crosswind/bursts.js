@@ -3,7 +3,10 @@
 // stream through in chunks: nothing for a while, then everything published meanwhile at once,
 // the oldest late by the whole wait, the newest on time. A message is held when its latency
 // exceeds the connection's fastest by at least `hold` and nothing arrived for `hold` before
-// it. Held releases count in a row; the count starts again when the stream flows, or when the
+// it. A release is another one only if its message was published after the last release
+// arrived (less a sixth of `hold`): a buffer lets out all it holds at once, so an older message
+// after another silence is the same stall going on (a lost segment resent after a doubled
+// timeout). Held releases count in a row; the count starts again when the stream flows, or when the
 // silence before a release is longer than `within` (a heartbeat timeout: a chunked stream that
 // silent fails the liveness check instead). The stream flows when a message that is not late
 // arrives, published more than a sixth of `hold` after the last late message (at least half a
@@ -20,6 +23,7 @@ export class BurstRecord {
     this.lastMessage = null; // when the previous message arrived
     this.lastLate = null; // when the last message at least half a hold late arrived
     this.releases = 0; // held releases in a row
+    this.lastRelease = null; // when the last release counted arrived
   }
 
   /**
@@ -38,7 +42,11 @@ export class BurstRecord {
     if (!judge) return this.releases;
     if (lateness >= hold && silence >= hold) {
       if (silence > within) this.releases = 0;
+      // Published before the last release arrived: a buffer would have let it out with that
+      // release, so the same stall goes on (a lost segment sent again after a doubled timeout).
+      else if (this.lastRelease !== null && now - lateness < this.lastRelease - hold / 6) return this.releases;
       this.releases += 1;
+      this.lastRelease = now;
       return this.releases;
     }
     if (!late && lastLate !== null && now - lateness > lastLate + hold / 6) this.releases = 0;

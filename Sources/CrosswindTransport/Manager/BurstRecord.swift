@@ -10,6 +10,11 @@ import NIOCore
 /// silence before a release is longer than `within` (a chunked stream that silent fails the
 /// liveness check instead; a quiet topic between two stalls says nothing about the path).
 ///
+/// A release is another one only if its message was published after the last release arrived
+/// (less a sixth of `hold`): a buffer lets out everything it holds at once, so a message
+/// published before a release arrived that comes after another silence was held by the path
+/// (a lost segment retransmitted after doubled timeouts), not by a buffer.
+///
 /// The stream flows when a message arrives that was published after the last *late* message
 /// (at least half a `hold` late) arrived, more than a sixth of `hold` after it, and is not
 /// late itself. A buffer never lets such a message through: what is published after a release
@@ -34,6 +39,8 @@ struct BurstRecord: Sendable, Equatable {
     private(set) var lastLate: NIODeadline?
     /// Held releases in a row.
     private(set) var releases = 0
+    /// When the last release counted arrived.
+    private(set) var lastRelease: NIODeadline?
 
     /// Records one message's `latency`, arrived at `now` on a connection open since `openedAt`;
     /// returns the held releases in a row. With `judge` false (a replay still catching up,
@@ -56,14 +63,32 @@ struct BurstRecord: Sendable, Equatable {
         if late { self.lastLate = now }
         guard judge else { return self.releases }
         if lateness >= hold && silence >= hold {
-            if silence > within { self.releases = 0 }
+            if silence > within {
+                self.releases = 0
+            } else if let lastRelease = self.lastRelease, now - lateness < lastRelease - .nanoseconds(hold.nanoseconds / 6) {
+                // Published before the last release arrived: a buffer would have let it out
+                // with that release. The same stall goes on (TCP sending a lost segment again
+                // after a doubled timeout, on a lossy or long path), not a second release.
+                return self.releases
+            }
             self.releases += 1
+            self.lastRelease = now
             return self.releases
         }
-        let margin = TimeAmount.nanoseconds(hold.nanoseconds / 6)
-        if !late, let lastLate, now - lateness > lastLate + margin {
+        if let lastLate, self.flows(since: lastLate, latency: latency, now: now, hold: hold) {
             self.releases = 0
         }
         return self.releases
+    }
+
+    /// Whether a message with `latency` that arrived at `now` (already recorded) shows the
+    /// stream flowing since `since`: it is not late (less than half a `hold` behind the
+    /// fastest) and was published more than a sixth of `hold` after `since`. A buffer never
+    /// lets such a message through before its next release.
+    func flows(since: NIODeadline, latency: TimeAmount, now: NIODeadline, hold: TimeAmount) -> Bool {
+        guard let floor = self.floor else { return false }
+        let lateness = latency - floor
+        guard lateness.nanoseconds < hold.nanoseconds / 2 else { return false }
+        return now - lateness > since + .nanoseconds(hold.nanoseconds / 6)
     }
 }
