@@ -312,6 +312,47 @@ import Testing
         #expect(sse(.heartbeat(.a1), at: 87_100).contains(.methodChanged(from: .sse, to: .sync, reason: .fallbackBuffering)))
     }
 
+    @Test func aStreamThatFlowsAfterALateHeartbeatClearsTheStrike() {
+        // A satellite link with bursty loss: a segment retransmitted after backed-off timeouts
+        // makes the heartbeat due at 50.08 s arrive at 62 s, with the messages queued behind
+        // it. Then the stream flows again, a message an on-time 343 ms after its publication
+        // at 63 s: a buffer never lets that through before its next release. An outage's
+        // backlog later makes the next heartbeat late too, which is then only the first strike.
+        func flowing(_ flows: Bool) -> ManagerScript {
+            var m = ManagerScript(configuration: .sseThenSync)
+            _ = m(.start(networkIdentity: nil), at: 0)
+            _ = m(.connected(.a1), at: 40)
+            _ = m(.welcomeReceived(.a1, epoch: 7, next: 1, recovered: true), at: 80)
+            _ = ManagerHeldBurstTests.message(&m, .a1, 1, latency: 343, at: 10_343)
+            _ = m(.heartbeat(.a1), at: 25_080)
+            _ = m(.timerFired(.heartbeatCheck(.a1)), at: 35_080)
+            _ = ManagerHeldBurstTests.message(&m, .a1, 2, latency: 343, at: 45_343)
+            // Due at 50.08 s, arrives at 62 s behind a lost segment: strike one.
+            _ = ManagerHeldBurstTests.message(&m, .a1, 3, latency: 12_000, at: 62_000)
+            #expect(m(.heartbeat(.a1), at: 62_000) == [])
+            if flows {
+                _ = ManagerHeldBurstTests.message(&m, .a1, 4, latency: 343, at: 63_343)
+            } else {
+                // Released with the heartbeat, published before it arrived: no flow.
+                _ = ManagerHeldBurstTests.message(&m, .a1, 4, latency: 1_800, at: 62_100)
+            }
+            _ = m(.timerFired(.heartbeatCheck(.a1)), at: 60_080)
+            _ = m(.timerFired(.heartbeatCheck(.a1)), at: 97_000)
+            // Due at 75.08 s, it comes at 90 s after an outage, with its backlog.
+            _ = ManagerHeldBurstTests.message(&m, .a1, 5, latency: 14_000, at: 90_000)
+            _ = m(.heartbeat(.a1), at: 90_000)
+            return m
+        }
+        let flowed = flowing(true)
+        #expect(flowed.machine.openTransport?.method == .sse)
+        #expect(flowed.switches == [.initial])
+        // Without the flow between them the two late heartbeats are a pattern, and the
+        // releases they came in too: the held-burst test sees the second release first.
+        let held = flowing(false)
+        #expect(held.switches == [.initial, .fallbackStreamHeld])
+        #expect(held.machine.performance(of: .sse, now: .mt(90_000)).bufferingDetections == 1)
+    }
+
     @Test func isolatedLateHeartbeatsAreForgiven() {
         // One hiccup, then a normally spaced heartbeat on time, then another hiccup much later:
         // never two strikes in a row, so no fallback. An SSE stream: only its heartbeats are

@@ -127,6 +127,12 @@ extension RealtimeManagerStateMachine {
     /// while something held the stream and released it in bursts. A normally spaced on-time
     /// heartbeat (its gap since the previous one at least `interval - grace`) clears the
     /// strikes; a burst's tightly packed heartbeats do not clear the strike of the first one.
+    /// So does the stream flowing after a late heartbeat (with ``RealtimeManagerConfiguration/burstHold``
+    /// set): a message that is not late and was published after the late heartbeat arrived
+    /// (``BurstRecord/flows(since:latency:now:hold:)``), which a buffer never lets through
+    /// before its next release. A lossy link (a segment retransmitted after a backed-off
+    /// timeout) or an outage's backlog makes a heartbeat late too, and the stream then flows;
+    /// without this, two such delays hours apart would count as a buffering path.
     /// Heartbeats well ahead of their slot are neutral.
     ///
     /// Only SSE is judged. Its heartbeats are comment lines the server writes into the same
@@ -164,6 +170,7 @@ extension RealtimeManagerStateMachine {
                 } else if now > due + grace {
                     connection.expectedHeartbeat = due + interval
                     connection.lateHeartbeats += 1
+                    connection.lateHeartbeatAt = now
                     if connection.lateHeartbeats >= max(1, self.configuration.bufferingStrikes) {
                         return self.connectionEnded(run, connection, .buffering, closedByUs: true, now: now)
                     }
@@ -262,6 +269,13 @@ extension RealtimeManagerStateMachine {
                 )
                 if releases >= max(1, self.configuration.bufferingStrikes) {
                     return self.connectionEnded(run, connection, .heldInBursts, closedByUs: true, now: now)
+                }
+                if connection.lateHeartbeats > 0, let lateAt = connection.lateHeartbeatAt,
+                    connection.bursts.flows(since: lateAt, latency: latency, now: now, hold: hold)
+                {
+                    // The stream flows since that late heartbeat: what held it was the path
+                    // (segments lost on a lossy link, an outage's backlog), not a buffer.
+                    connection.lateHeartbeats = 0
                 }
             }
             self.state = .open(run, connection)

@@ -219,8 +219,10 @@ public struct RealtimeManagerStateMachine: Sendable {
         var expectedHeartbeat: NIODeadline
         /// When the last heartbeat arrived.
         var lastHeartbeat: NIODeadline
-        /// Late heartbeats without a normally spaced on-time one in between.
+        /// Late heartbeats without a normally spaced on-time one, or a flowing stream, in between.
         var lateHeartbeats = 0
+        /// When the last late heartbeat arrived.
+        var lateHeartbeatAt: NIODeadline?
         /// Since when every latency sample has been above ``RealtimeManagerConfiguration/behindLatency``.
         var behindSince: NIODeadline?
         /// The held-burst test of an SSE stream (see ``RealtimeManagerConfiguration/burstHold``).
