@@ -149,6 +149,76 @@ import Testing
         #expect(request.hasPrefix("POST /send?session=7-2 HTTP/1.1\r\n"))
     }
 
+    /// Opens a stream under session 7-1 whose POSTs go on channels collected in `posts`.
+    func openWithPosts(_ posts: PostChannels) throws -> Connection {
+        let connection = try self.connect()
+        _ = try connection.sent()
+        try connection.receive(Self.head() + Self.chunk("retry: 250\n\n" + Self.welcome(next: 1) + Self.message(1)))
+        connection.client.sideConnector = { initialize in
+            let post = EmbeddedChannel(loop: connection.loop)
+            posts.channels.append(post)
+            try? initialize(post)
+            _ = post.connect(to: try! SocketAddress(ipAddress: "127.0.0.1", port: 80))
+        }
+        return connection
+    }
+
+    final class PostChannels {
+        var channels: [EmbeddedChannel] = []
+
+        /// The request line of every POST written so far.
+        func requestLines() throws -> [String] {
+            try self.channels.map { post in
+                var request = ""
+                while let chunk = try post.readOutbound(as: ByteBuffer.self) { request += String(buffer: chunk) }
+                return String(request.split(separator: "\r\n", maxSplits: 1).first ?? "")
+            }
+        }
+
+        deinit {
+            for post in self.channels { _ = try? post.finish(acceptAlreadyClosed: true) }
+        }
+    }
+
+    @Test func aPostRefusedForTheEndedSessionGoesAgainUnderTheContinuedOne() throws {
+        // The stream is recycled while a POST is out: the server ends session 7-1 with it and
+        // answers the POST 404, after the continued stream's welcome named 7-2. The message
+        // goes again at once under 7-2, not at the application's next send.
+        let posts = PostChannels()
+        let connection = try self.openWithPosts(posts)
+        defer { _ = try? connection.channel.finish(acceptAlreadyClosed: true) }
+        connection.client.send(sequence: 1, data: ByteBuffer(string: "1"))
+        try connection.receive(Self.chunk(Self.message(2)) + Self.lastChunk)
+        connection.loop.advanceTime(by: .milliseconds(250))
+        _ = try connection.sent()
+        try connection.receive(Self.head() + Self.chunk(Self.welcome(next: 3, session: "7-2")))
+        #expect(posts.channels.count == 1, "one POST in flight at a time")
+        try posts.channels[0].writeInbound(ByteBuffer(string: "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"))
+        #expect(try posts.requestLines() == ["POST /send?session=7-1 HTTP/1.1", "POST /send?session=7-2 HTTP/1.1"])
+    }
+
+    @Test func aPostThatFailsIsTriedAgainAfterABackoffStep() throws {
+        // The POST's connection fails (a reset, a server error): the message is posted again
+        // after 0.5 s, then 1 s, without waiting for another send.
+        let posts = PostChannels()
+        let connection = try self.openWithPosts(posts)
+        defer { _ = try? connection.channel.finish(acceptAlreadyClosed: true) }
+        connection.client.send(sequence: 1, data: ByteBuffer(string: "1"))
+        try posts.channels[0].writeInbound(ByteBuffer(string: "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n"))
+        connection.loop.advanceTime(by: .milliseconds(499))
+        #expect(posts.channels.count == 1)
+        connection.loop.advanceTime(by: .milliseconds(1))
+        try #require(posts.channels.count == 2)
+        posts.channels[1].pipeline.fireErrorCaught(ChannelError.ioOnClosedChannel)
+        connection.loop.advanceTime(by: .milliseconds(999))
+        #expect(posts.channels.count == 2)
+        connection.loop.advanceTime(by: .milliseconds(1))
+        try #require(posts.channels.count == 3)
+        try posts.channels[2].writeInbound(ByteBuffer(string: "HTTP/1.1 200 OK\r\nContent-Length: 24\r\n\r\n{\"type\":\"ack\",\"seq\":1}"))
+        connection.loop.advanceTime(by: .seconds(60))
+        #expect(posts.channels.count == 3, "acknowledged: nothing more to post")
+    }
+
     @Test(arguments: [
         ("another epoch", SSEClientResumeTests.welcome(next: 1, epoch: 8)),
         ("not recovered", SSEClientResumeTests.welcome(next: 3, recovered: false)),

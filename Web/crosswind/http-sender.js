@@ -10,7 +10,8 @@ import { OneShotTimer, backoffCeiling } from "./timers.js";
  * Posts the whole outbox, one request in flight at a time, once the transport's welcome has
  * named a session. Acknowledgements go to `events.ack`; errors back off (`options.backoff`).
  * A 404 means the session died with its connection: the sender waits for the next session
- * (`setSession`) and tells `onSessionLost`.
+ * (`setSession`) and tells `onSessionLost`, unless the next session already came while the
+ * request was out, in which case it posts under it at once.
  */
 export class HttpSender {
   constructor(ctx, events, onSessionLost) {
@@ -44,7 +45,8 @@ export class HttpSender {
     const token = accessToken(this.ctx.options);
     if (token) headers.Authorization = `Bearer ${token}`;
     const init = { method: "POST", headers, body: sendBody(batch), cache: "no-store" };
-    const url = this.ctx.httpUrl(this.ctx.endpoints.send, [["session", this.session]]);
+    const posted = this.session;
+    const url = this.ctx.httpUrl(this.ctx.endpoints.send, [["session", posted]]);
     this.inFlight = request(env, url, init);
     this.inFlight.response
       .then(async (response) => {
@@ -62,6 +64,11 @@ export class HttpSender {
           else if (rest.length) this.retryLater();
         } else if (response.status === 404) {
           this.inFlight = null;
+          if (this.session !== posted) {
+            // A fresh session arrived while this request was out (a recycled stream's welcome).
+            this.flush();
+            return;
+          }
           this.session = null; // wait for a fresh session, then flush again
           if (this.onSessionLost) this.onSessionLost();
         } else {

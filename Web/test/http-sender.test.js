@@ -100,6 +100,24 @@ test("404: the session is gone; the sender waits for the next one and says so", 
   assert.deepEqual(entries, []);
 });
 
+test("404 after the next session came: the sender posts under it at once", async () => {
+  // A recycled SSE stream ends its session while a POST is out; the continued stream's
+  // welcome names the next session before the 404 comes back.
+  const entries = [{ seq: 1, data: "a" }];
+  let answer;
+  const s = makeSender(entries, [new Promise((resolve) => { answer = resolve; }), fakeResponse(200, { type: "ack", seq: 1 })]);
+  s.sender.setSession("42-5");
+  await flush();
+  s.sender.setSession("42-6");
+  await flush();
+  assert.equal(s.posts.length, 1, "one request in flight at most");
+  answer(fakeResponse(404, { type: "error", reason: "unknown session" }));
+  await flush();
+  assert.equal(s.seen.sessionsLost, 0);
+  assert.deepEqual(s.posts.map((p) => p.url), ["http://dash.test/send?session=42-5", "http://dash.test/send?session=42-6"]);
+  assert.deepEqual(entries, []);
+});
+
 test("after close() nothing is posted and a late answer is ignored", async () => {
   const entries = [{ seq: 1, data: "a" }];
   let answer;

@@ -4,9 +4,12 @@ import NIOHTTP1
 /// Sends client → server messages beside an SSE stream or Custom Sync polling: `POST /send`
 /// on a connection of its own (the stream occupies the other), one batch per request.
 ///
-/// The sender keeps every message until the server acknowledges it; a failed POST leaves
-/// them queued for the next attempt (the next `send`, or the owner's `flush()` after a
-/// reconnect). The server recognises resends by their numbers, so nothing is handled twice.
+/// The sender keeps every message until the server acknowledges it. A POST that fails (no
+/// connection, an error status) is tried again after a backoff step (0.5 s doubling to 20 s),
+/// so a message is not left waiting for the application's next `send`. A 404 means the
+/// session ended with its stream (a recycled SSE response, a reconnect): the messages wait
+/// for the next welcome's session, and go at once if it arrived while the POST was out. The
+/// server recognises resends by their numbers, so nothing is handled twice.
 ///
 /// Calling contract: confined to one event loop, like the clients that own it.
 final class HTTPSender {
@@ -19,8 +22,19 @@ final class HTTPSender {
     private let acknowledged: (UInt64) -> Void
     private var pending: [(sequence: UInt64, data: ByteBuffer)] = []
     private var inFlight = false
-    /// The session POSTs name (from the welcome).
-    var session: String?
+    /// The session POSTs name (from the welcome). A new one ends the wait for a retry.
+    var session: String? {
+        didSet {
+            guard self.session != oldValue else { return }
+            self.retry?.cancel()
+            self.retry = nil
+        }
+    }
+    /// The session the POST in flight named.
+    private var postedSession: String?
+    /// Failed POSTs in a row (the backoff exponent), and the retry waiting.
+    private var failures = 0
+    private var retry: Scheduled<Void>?
     /// Most messages per POST.
     let batchLimit = 50
 
@@ -43,8 +57,9 @@ final class HTTPSender {
 
     /// Posts what is pending, if nothing is in flight and the session is known.
     func flush() {
-        guard !self.inFlight, !self.pending.isEmpty, let session = self.session else { return }
+        guard !self.inFlight, self.retry == nil, !self.pending.isEmpty, let session = self.session else { return }
         self.inFlight = true
+        self.postedSession = session
         var body = ByteBuffer()
         body.writeStaticString("{\"type\":\"send\",\"messages\":[")
         for (index, message) in self.pending.prefix(self.batchLimit).enumerated() {
@@ -61,8 +76,8 @@ final class HTTPSender {
         headers.add(name: "Connection", value: "close")
         if let token = self.token { headers.add(name: "Authorization", value: "Bearer \(token)") }
         let head = HTTPRequestHead(version: .http1_1, method: .POST, uri: "\(self.path)?session=\(session)", headers: headers)
-        let handler = HTTPSendHandler(head: head, body: body) { [weak self] acknowledged in
-            self?.finished(acknowledged: acknowledged)
+        let handler = HTTPSendHandler(head: head, body: body) { [weak self] outcome, loop in
+            self?.finished(outcome, on: loop)
         }
         self.connect { channel in
             try channel.pipeline.syncOperations.addHTTPClientHandlers()
@@ -70,12 +85,27 @@ final class HTTPSender {
         }
     }
 
-    private func finished(acknowledged: UInt64?) {
+    private func finished(_ outcome: HTTPSendHandler.Outcome, on loop: any EventLoop) {
         self.inFlight = false
-        guard let acknowledged else { return }  // failed: stays pending for the next flush
-        self.pending.removeAll { $0.sequence <= acknowledged }
-        self.acknowledged(acknowledged)
-        self.flush()
+        switch outcome {
+        case .acknowledged(let sequence):
+            self.failures = 0
+            self.pending.removeAll { $0.sequence <= sequence }
+            self.acknowledged(sequence)
+            self.flush()
+        case .sessionUnknown:
+            // The session ended with its stream. The next welcome names another; if it already
+            // has, post under it now.
+            if self.session != self.postedSession { self.flush() }
+        case .failed:
+            let delay = TimeAmount.milliseconds(min(20_000, 500 << min(self.failures, 6)))
+            self.failures += 1
+            let sender = NIOLoopBound(self, eventLoop: loop)
+            self.retry = loop.scheduleTask(in: delay) {
+                sender.value.retry = nil
+                sender.value.flush()
+            }
+        }
     }
 }
 
@@ -84,13 +114,23 @@ final class HTTPSendHandler: ChannelInboundHandler {
     typealias InboundIn = HTTPClientResponsePart
     typealias OutboundOut = HTTPClientRequestPart
 
+    /// How a POST ended.
+    enum Outcome {
+        /// Answered 200 with an acknowledgement up to this number.
+        case acknowledged(UInt64)
+        /// Answered 404: the session is unknown (it ended with its stream).
+        case sessionUnknown
+        /// No answer (the connection failed or closed) or another status.
+        case failed
+    }
+
     private let head: HTTPRequestHead
     private let body: ByteBuffer
-    private var completion: ((UInt64?) -> Void)?
+    private var completion: ((Outcome, any EventLoop) -> Void)?
     private var status: HTTPResponseStatus?
     private var response = ByteBuffer()
 
-    init(head: HTTPRequestHead, body: ByteBuffer, completion: @escaping (UInt64?) -> Void) {
+    init(head: HTTPRequestHead, body: ByteBuffer, completion: @escaping (Outcome, any EventLoop) -> Void) {
         self.head = head
         self.body = body
         self.completion = completion
@@ -110,29 +150,31 @@ final class HTTPSendHandler: ChannelInboundHandler {
         case .body(var bytes):
             self.response.writeBuffer(&bytes)
         case .end:
-            var acknowledged: UInt64?
+            var outcome = Outcome.failed
             if self.status == .ok, case .ack(let sequence) = WireFrame.decode(self.response) {
-                acknowledged = sequence
+                outcome = .acknowledged(sequence)
+            } else if self.status == .notFound {
+                outcome = .sessionUnknown
             }
-            self.complete(acknowledged)
+            self.complete(outcome, on: context.eventLoop)
             context.close(promise: nil)
         }
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        self.complete(nil)
+        self.complete(.failed, on: context.eventLoop)
         context.close(promise: nil)
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        self.complete(nil)
+        self.complete(.failed, on: context.eventLoop)
         context.fireChannelInactive()
     }
 
-    private func complete(_ acknowledged: UInt64?) {
+    private func complete(_ outcome: Outcome, on loop: any EventLoop) {
         guard let completion = self.completion else { return }
         self.completion = nil
-        completion(acknowledged)
+        completion(outcome, loop)
     }
 }
 
