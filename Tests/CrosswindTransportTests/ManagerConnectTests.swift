@@ -88,6 +88,24 @@ import Testing
         #expect(m.machine.smoothedRTT == .nanoseconds(40_000_000 - 5_000_000 + 112_500_000))
     }
 
+    @Test func anUpgradeThatLostASegmentGetsTheLossyHandshakeAllowance() {
+        // A 215 ms 4G path. The handshake's last ACK and the upgrade request are lost: the 101
+        // comes 877 ms after the connection came up, a retransmission later. The server's
+        // timer, backed off by its long handshake, may hold a lost welcome for 2.5 s more, so
+        // this attempt's confirm timeout gets the 3 s allowance; an upgrade in one round trip
+        // (plus jitter) does not.
+        var m = ManagerScript()
+        _ = m(.start(networkIdentity: nil), at: 0)
+        _ = m(.rttMeasured(.milliseconds(215)), at: 215)
+        #expect(m(.upgradeTimed(.milliseconds(877)), at: 1_092) == [])
+        #expect(m(.connected(.a1), at: 1_092) == [.scheduleTimer(.confirm(.a1), at: .mt(1_092 + 2_500 + 3_000))])
+        var fresh = ManagerScript()
+        _ = fresh(.start(networkIdentity: nil), at: 0)
+        _ = fresh(.rttMeasured(.milliseconds(215)), at: 215)
+        _ = fresh(.upgradeTimed(.milliseconds(400)), at: 615)
+        #expect(fresh(.connected(.a1), at: 615) == [.scheduleTimer(.confirm(.a1), at: .mt(615 + 2_500))])
+    }
+
     @Test func fullJitterDelaysStayWithinTheirBoundsOverManyDraws() {
         // The delay before retry n is uniform in [0, min(20 s, 0.5 s × 2ⁿ)].
         let backoff = FullJitterBackoff()

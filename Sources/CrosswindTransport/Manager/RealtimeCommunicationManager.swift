@@ -99,6 +99,8 @@ public final class RealtimeCommunicationManager: RealtimeClientDelegate, @unchec
     private var attempts: [AttemptID: any RealtimeTransportClient] = [:]
     private var attemptOf: [ObjectIdentifier: AttemptID] = [:]
     private var attemptStarted: [AttemptID: NIODeadline] = [:]
+    /// When each WebSocket attempt's connection came up, to time its upgrade.
+    private var connectedAt: [AttemptID: NIODeadline] = [:]
     /// Each attempt's welcomes (one per topic when multiplexed), as they arrive.
     private var welcomes: [AttemptID: [Welcome]] = [:]
     private var timers: [TimerID: NIODeadline] = [:]
@@ -162,6 +164,7 @@ public final class RealtimeCommunicationManager: RealtimeClientDelegate, @unchec
                 client.close()
             }
             self.attemptStarted[attempt] = nil
+            self.connectedAt[attempt] = nil
             self.welcomes[attempt] = nil
         case .scheduleTimer(let id, let deadline):
             self.arm(id, at: deadline)
@@ -257,6 +260,8 @@ public final class RealtimeCommunicationManager: RealtimeClientDelegate, @unchec
         }
         if client.method != .websocket {
             self.handle(.connected(attempt))
+        } else {
+            self.connectedAt[attempt] = self.eventLoop.now
         }
     }
 
@@ -264,6 +269,9 @@ public final class RealtimeCommunicationManager: RealtimeClientDelegate, @unchec
 
     public func realtimeClient(_ client: any RealtimeTransportClient, upgradedAt time: NIODeadline) {
         guard let attempt = self.attemptOf[ObjectIdentifier(client)] else { return }
+        if let up = self.connectedAt.removeValue(forKey: attempt) {
+            self.handle(.upgradeTimed(self.eventLoop.now - up))
+        }
         self.handle(.connected(attempt))
     }
 
@@ -312,6 +320,7 @@ public final class RealtimeCommunicationManager: RealtimeClientDelegate, @unchec
         guard let attempt = self.attemptOf.removeValue(forKey: ObjectIdentifier(client)) else { return }
         self.attempts[attempt] = nil
         self.attemptStarted[attempt] = nil
+        self.connectedAt[attempt] = nil
         self.welcomes[attempt] = nil
         let cause: RealtimeManagerStateMachine.TransportCloseCause
         switch reason {

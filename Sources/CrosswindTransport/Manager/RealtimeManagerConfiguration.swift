@@ -103,6 +103,12 @@ public struct RealtimeManagerConfiguration: Sendable, Equatable {
     /// a packet, one more loss of the upgrade answer or the welcome costs 3 s, and without this
     /// the 2.5 s confirm timeout would take it for "101 then silence". 3 s.
     public var lossyHandshakeAllowance: TimeAmount = .seconds(3)
+    /// The least a lost segment costs beyond its round trip (Linux's `TCP_RTO_MIN`, 200 ms). A
+    /// WebSocket upgrade (request → 101) longer than the smoothed RTT plus this lost a segment
+    /// on the way and gets ``lossyHandshakeAllowance`` too: the server then also measured a
+    /// long round trip for its handshake (its SYN-ACK's ACK was lost, say), so its
+    /// retransmission timer may hold a lost welcome back for seconds.
+    public var retransmissionFloor: TimeAmount = .milliseconds(200)
 
     /// How long a transport may fail to open (and stay open) before the manager moves on to the
     /// next one. 10 s, from DESIGN.md. A connection that stayed open at least this long resets

@@ -101,6 +101,12 @@ public struct RealtimeManagerStateMachine: Sendable {
         /// A round-trip time measurement of the path (TCP handshake, `/negotiate`, ping).
         /// Feed it before the `.connected` it belongs to: that is when the confirm timeout is set.
         case rttMeasured(TimeAmount)
+        /// How long a WebSocket upgrade took, from the connection coming up to its 101: one round
+        /// trip, unless the request or its answer was lost and sent again. Feed it before the
+        /// `.connected` of the 101. An upgrade longer than the smoothed RTT plus
+        /// ``RealtimeManagerConfiguration/retransmissionFloor`` gets the lossy-handshake allowance
+        /// (``RealtimeManagerConfiguration/lossyHandshakeAllowance``), as a retransmitted SYN does.
+        case upgradeTimed(TimeAmount)
         /// The attempt's connection is up (TCP connected and, for WebSocket, the 101 arrived;
         /// for SSE and sync, the request was sent). Not yet open.
         case connected(AttemptID)
@@ -416,6 +422,13 @@ public struct RealtimeManagerStateMachine: Sendable {
             return self.acknowledged(id, upTo: sequence)
         case .rttMeasured(let sample):
             self.recordRTT(sample)
+            return []
+        case .upgradeTimed(let duration):
+            // Lost on the way: the server's retransmission timer, backed off by a handshake
+            // that lost its last ACK, may hold the welcome back for seconds too.
+            if duration > (self.smoothedRTT ?? self.configuration.initialRTTEstimate) + self.configuration.retransmissionFloor {
+                self.lastHandshakeWasLossy = true
+            }
             return []
         case .connected(let id):
             return self.connected(id, now: now)
