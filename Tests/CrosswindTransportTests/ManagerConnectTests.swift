@@ -97,13 +97,32 @@ import Testing
         var m = ManagerScript()
         _ = m(.start(networkIdentity: nil), at: 0)
         _ = m(.rttMeasured(.milliseconds(215)), at: 215)
-        #expect(m(.upgradeTimed(.milliseconds(877)), at: 1_092) == [])
+        #expect(m(.answerTimed(.a1, .milliseconds(877)), at: 1_092) == [])
         #expect(m(.connected(.a1), at: 1_092) == [.scheduleTimer(.confirm(.a1), at: .mt(1_092 + 2_500 + 3_000))])
         var fresh = ManagerScript()
         _ = fresh(.start(networkIdentity: nil), at: 0)
         _ = fresh(.rttMeasured(.milliseconds(215)), at: 215)
-        _ = fresh(.upgradeTimed(.milliseconds(400)), at: 615)
+        _ = fresh(.answerTimed(.a1, .milliseconds(400)), at: 615)
         #expect(fresh(.connected(.a1), at: 615) == [.scheduleTimer(.confirm(.a1), at: .mt(615 + 2_500))])
+    }
+
+    @Test func anSSEAnswerThatLostASegmentMovesTheConfirmDeadline() {
+        // A satellite path (683 ms). An SSE attempt is connected when its request goes out, so
+        // its confirm timeout (4 × RTT) already runs; the response head, lost in a burst and
+        // sent again, comes 2.36 s later, and the welcome behind it needs another round trip
+        // or two. The deadline moves by the 3 s allowance; an answer in one round trip leaves it.
+        var m = ManagerScript(configuration: .sseThenSync)
+        _ = m(.start(networkIdentity: nil), at: 0)
+        _ = m(.rttMeasured(.milliseconds(683)), at: 683)
+        #expect(m(.connected(.a1), at: 683) == [.scheduleTimer(.confirm(.a1), at: .mt(683 + 2_732))])
+        #expect(m(.answerTimed(.a1, .milliseconds(2_358)), at: 3_041) == [.scheduleTimer(.confirm(.a1), at: .mt(683 + 2_732 + 3_000))])
+        #expect(m(.timerFired(.confirm(.a1)), at: 683 + 2_732) == [])
+        #expect(m(.welcomeReceived(.a1, epoch: 7, next: 1, recovered: true), at: 3_720).contains(.opened(.sse, .a1)))
+        var quick = ManagerScript(configuration: .sseThenSync)
+        _ = quick(.start(networkIdentity: nil), at: 0)
+        _ = quick(.rttMeasured(.milliseconds(683)), at: 683)
+        _ = quick(.connected(.a1), at: 683)
+        #expect(quick(.answerTimed(.a1, .milliseconds(700)), at: 1_383) == [])
     }
 
     @Test func fullJitterDelaysStayWithinTheirBoundsOverManyDraws() {

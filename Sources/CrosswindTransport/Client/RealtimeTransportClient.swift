@@ -31,6 +31,9 @@ public protocol RealtimeClientDelegate: AnyObject {
     /// A WebSocket's upgrade completed: the 101 arrived and was accepted. Only the WebSocket
     /// client says so; the welcome (``realtimeClient(_:opened:at:)``) follows.
     func realtimeClient(_ client: any RealtimeTransportClient, upgradedAt time: NIODeadline)
+    /// An SSE stream's response head arrived (200, `text/event-stream`): the server answered.
+    /// Only the SSE client says so, once per stream it opens; the welcome follows.
+    func realtimeClient(_ client: any RealtimeTransportClient, answeredAt time: NIODeadline)
     /// The transport is open: the welcome round trip completed.
     func realtimeClient(_ client: any RealtimeTransportClient, opened welcome: Welcome, at time: NIODeadline)
     /// A message, delivered once and in order (duplicates were already suppressed).
@@ -48,6 +51,7 @@ public protocol RealtimeClientDelegate: AnyObject {
 
 extension RealtimeClientDelegate {
     public func realtimeClient(_ client: any RealtimeTransportClient, upgradedAt time: NIODeadline) {}
+    public func realtimeClient(_ client: any RealtimeTransportClient, answeredAt time: NIODeadline) {}
     public func realtimeClient(_ client: any RealtimeTransportClient, heartbeatAt time: NIODeadline) {}
     public func realtimeClient(_ client: any RealtimeTransportClient, acknowledged sequence: UInt64, at time: NIODeadline) {}
     public func realtimeClient(_ client: any RealtimeTransportClient, continuedStreamAt time: NIODeadline) {}

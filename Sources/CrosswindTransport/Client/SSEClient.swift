@@ -132,6 +132,7 @@ public final class SSEClient: PostsClientMessages, @unchecked Sendable {
             self.answered(on: channel)
             self.heard(channel)
             self.scheduleWatchdog(channel)
+            self.delegate?.realtimeClient(self, answeredAt: channel.eventLoop.now)
         case .open where self.continuing:
             // The path carried this transport a moment ago: a refusal now is a lost stream.
             guard isStream else {

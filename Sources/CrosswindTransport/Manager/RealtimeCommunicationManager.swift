@@ -99,7 +99,7 @@ public final class RealtimeCommunicationManager: RealtimeClientDelegate, @unchec
     private var attempts: [AttemptID: any RealtimeTransportClient] = [:]
     private var attemptOf: [ObjectIdentifier: AttemptID] = [:]
     private var attemptStarted: [AttemptID: NIODeadline] = [:]
-    /// When each WebSocket attempt's connection came up, to time its upgrade.
+    /// When each attempt's connection came up, to time its first answer (a 101, a response head).
     private var connectedAt: [AttemptID: NIODeadline] = [:]
     /// Each attempt's welcomes (one per topic when multiplexed), as they arrive.
     private var welcomes: [AttemptID: [Welcome]] = [:]
@@ -258,10 +258,9 @@ public final class RealtimeCommunicationManager: RealtimeClientDelegate, @unchec
         if let started = self.attemptStarted[attempt] {
             self.handle(.rttMeasured(self.eventLoop.now - started))
         }
+        self.connectedAt[attempt] = self.eventLoop.now
         if client.method != .websocket {
             self.handle(.connected(attempt))
-        } else {
-            self.connectedAt[attempt] = self.eventLoop.now
         }
     }
 
@@ -270,9 +269,14 @@ public final class RealtimeCommunicationManager: RealtimeClientDelegate, @unchec
     public func realtimeClient(_ client: any RealtimeTransportClient, upgradedAt time: NIODeadline) {
         guard let attempt = self.attemptOf[ObjectIdentifier(client)] else { return }
         if let up = self.connectedAt.removeValue(forKey: attempt) {
-            self.handle(.upgradeTimed(self.eventLoop.now - up))
+            self.handle(.answerTimed(attempt, self.eventLoop.now - up))
         }
         self.handle(.connected(attempt))
+    }
+
+    public func realtimeClient(_ client: any RealtimeTransportClient, answeredAt time: NIODeadline) {
+        guard let attempt = self.attemptOf[ObjectIdentifier(client)], let up = self.connectedAt.removeValue(forKey: attempt) else { return }
+        self.handle(.answerTimed(attempt, self.eventLoop.now - up))
     }
 
     public func realtimeClient(_ client: any RealtimeTransportClient, opened welcome: Welcome, at time: NIODeadline) {

@@ -11,7 +11,7 @@ extension RealtimeManagerStateMachine.Event: CustomStringConvertible {
         case .send(let payload): return "send \(payload.readableBytes)B"
         case .acknowledged(let id, let sequence): return "acknowledged \(id) upTo=\(sequence)"
         case .rttMeasured(let rtt): return "rtt \(rtt.nanoseconds)ns"
-        case .upgradeTimed(let duration): return "upgrade took \(duration.nanoseconds)ns"
+        case .answerTimed(let id, let duration): return "answer \(id) after \(duration.nanoseconds)ns"
         case .connected(let id): return "connected \(id)"
         case .welcomeReceived(let id, let epoch, let next, let recovered, let live):
             return "welcome \(id) epoch=\(epoch) next=\(next) recovered=\(recovered)\(live.map { " live=\($0)" } ?? "")"

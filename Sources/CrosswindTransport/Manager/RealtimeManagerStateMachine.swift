@@ -101,12 +101,15 @@ public struct RealtimeManagerStateMachine: Sendable {
         /// A round-trip time measurement of the path (TCP handshake, `/negotiate`, ping).
         /// Feed it before the `.connected` it belongs to: that is when the confirm timeout is set.
         case rttMeasured(TimeAmount)
-        /// How long a WebSocket upgrade took, from the connection coming up to its 101: one round
-        /// trip, unless the request or its answer was lost and sent again. Feed it before the
-        /// `.connected` of the 101. An upgrade longer than the smoothed RTT plus
-        /// ``RealtimeManagerConfiguration/retransmissionFloor`` gets the lossy-handshake allowance
-        /// (``RealtimeManagerConfiguration/lossyHandshakeAllowance``), as a retransmitted SYN does.
-        case upgradeTimed(TimeAmount)
+        /// How long the attempt's first answer took, from its connection coming up: a WebSocket's
+        /// 101 (feed it before the 101's `.connected`), an SSE response head. One round trip,
+        /// unless the request or its answer was lost and sent again: an answer later than the
+        /// smoothed RTT plus ``RealtimeManagerConfiguration/retransmissionFloor`` gives the
+        /// attempt the lossy-handshake allowance
+        /// (``RealtimeManagerConfiguration/lossyHandshakeAllowance``), as a retransmitted SYN
+        /// does; an SSE attempt, connected when its request went out, has its confirm deadline
+        /// moved by it.
+        case answerTimed(AttemptID, TimeAmount)
         /// The attempt's connection is up (TCP connected and, for WebSocket, the 101 arrived;
         /// for SSE and sync, the request was sent). Not yet open.
         case connected(AttemptID)
@@ -423,13 +426,8 @@ public struct RealtimeManagerStateMachine: Sendable {
         case .rttMeasured(let sample):
             self.recordRTT(sample)
             return []
-        case .upgradeTimed(let duration):
-            // Lost on the way: the server's retransmission timer, backed off by a handshake
-            // that lost its last ACK, may hold the welcome back for seconds too.
-            if duration > (self.smoothedRTT ?? self.configuration.initialRTTEstimate) + self.configuration.retransmissionFloor {
-                self.lastHandshakeWasLossy = true
-            }
-            return []
+        case .answerTimed(let id, let duration):
+            return self.answerTimed(id, duration)
         case .connected(let id):
             return self.connected(id, now: now)
         case .welcomeReceived(let id, let epoch, let next, let recovered, let live):
@@ -512,6 +510,28 @@ public struct RealtimeManagerStateMachine: Sendable {
         } else {
             self.smoothedRTT = sample
         }
+    }
+
+    /// See ``Event/answerTimed(_:_:)``. A segment lost on the way: the server's retransmission
+    /// timer, backed off by a handshake that lost its last ACK, may hold the welcome back for
+    /// seconds too.
+    private mutating func answerTimed(_ id: AttemptID, _ duration: TimeAmount) -> [Action] {
+        guard duration > (self.smoothedRTT ?? self.configuration.initialRTTEstimate) + self.configuration.retransmissionFloor else { return [] }
+        let connected: Bool
+        switch self.state {
+        case .connecting(_, let attempt) where attempt.id == id:
+            connected = attempt.connected
+        case .open(_, let connection) where connection.candidate?.attempt.id == id:
+            connected = connection.candidate?.attempt.connected ?? false
+        case .idle, .connecting, .retrying, .open:
+            return []
+        }
+        guard connected else {
+            self.lastHandshakeWasLossy = true
+            return []
+        }
+        guard let deadline = self.timers.deadline(of: .confirm(id)) else { return [] }
+        return [self.arm(.confirm(id), at: deadline + self.configuration.lossyHandshakeAllowance)]
     }
 
     func confirmTimeout(for method: TransportMethod) -> TimeAmount {
