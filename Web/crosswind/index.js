@@ -102,7 +102,8 @@
  *      5 s, as in Swift); after it opened, HTTP or network errors back off (0.5 s doubling to
  *      20 s) and the sixth in a row ends the connection. A POST /send answered 404 (the session
  *      died with its connection) waits for a fresh session: the next SSE welcome, or the next
- *      sync batch (the manager drops its ETag once so the server answers 200 with one).
+ *      sync batch (the manager drops its ETag once so the server answers 200 with one); if that
+ *      session came while the POST was out, it posts under it at once.
  */
 
 export { RealtimeCommunicationManager } from "./manager.js";
