@@ -133,7 +133,9 @@ extension RealtimeManagerStateMachine {
     /// before its next release. A lossy link (a segment retransmitted after a backed-off
     /// timeout) or an outage's backlog makes a heartbeat late too, and the stream then flows;
     /// without this, two such delays hours apart would count as a buffering path.
-    /// Heartbeats well ahead of their slot are neutral.
+    /// Heartbeats well ahead of their slot are neutral, except that one not packed in a burst
+    /// (at least `grace` after the previous one) moves the slots to itself: the path got
+    /// faster since the open anchored them.
     ///
     /// Only SSE is judged. Its heartbeats are comment lines the server writes into the same
     /// response body as the messages, so a late one while messages flowed means the body was
@@ -166,7 +168,14 @@ extension RealtimeManagerStateMachine {
                 break
             case .sse:
                 if now < due - grace {
-                    // Early: ahead of its slot (a cadence shorter than configured).
+                    // Early: ahead of its slot. Unless it came packed with the previous one (a
+                    // burst), the slots were anchored late (a welcome that crossed a slow path
+                    // that has since become fast, so the server's cadence runs ahead of the
+                    // open's): they move to it, or every later heartbeat would look late by
+                    // the difference. (A cadence shorter than configured stays early.)
+                    if now - connection.lastHeartbeat >= grace {
+                        connection.expectedHeartbeat = now + interval
+                    }
                 } else if now > due + grace {
                     connection.expectedHeartbeat = due + interval
                     connection.lateHeartbeats += 1
