@@ -71,15 +71,22 @@ import Testing
         #expect(m.machine.performance(of: .websocket, now: .mt(now)).heartbeatLosses == 3)
     }
 
-    @Test func anOutageLongerThanTheHeartbeatTimeoutIsProbedBackOnceTheFallbackOpens() {
-        // A train in a tunnel: the open WebSocket goes silent, its reconnect gets no answer for
-        // giveUpAfter, and the manager falls back to SSE. SSE opening means the network answers
-        // again, so WebSocket is probed beside it at once, not 300 s later.
+    /// A WebSocket welcomed at 80 ms that hears nothing more: at 35.08 s its first heartbeat
+    /// loss, with the reconnect due at once (no backoff).
+    static func webSocketLostToSilence() -> ManagerScript {
         var m = ManagerScript(configuration: .withoutBackoff)
         _ = m(.start(networkIdentity: nil), at: 0)
         _ = m(.connected(.a1), at: 40)
         _ = m(.welcomeReceived(.a1, epoch: 7, next: 1, recovered: true), at: 80)
         _ = m(.timerFired(.heartbeatCheck(.a1)), at: 35_080)
+        return m
+    }
+
+    @Test func anOutageLongerThanTheHeartbeatTimeoutIsProbedBackOnceTheFallbackOpens() {
+        // A train in a tunnel: the open WebSocket goes silent, its reconnect gets no answer for
+        // giveUpAfter, and the manager falls back to SSE. SSE opening means the network answers
+        // again, so WebSocket is probed beside it at once, not 300 s later.
+        var m = Self.webSocketLostToSilence()
         #expect(m(.timerFired(.retry(after: .a1)), at: 35_080) == [.open(.websocket, .a2, resumeFrom: .at(0))])
         #expect(
             m(.timerFired(.giveUp(.websocket)), at: 45_080) == [
@@ -102,11 +109,7 @@ import Testing
     @Test func aTransportSilencedTwiceIsNotProbedAtOnce() {
         // Two heartbeat losses: the path lets WebSocket open and then eats it. Falling back
         // leaves it out of probes for rememberFor, the quick probe after silence included.
-        var m = ManagerScript(configuration: .withoutBackoff)
-        _ = m(.start(networkIdentity: nil), at: 0)
-        _ = m(.connected(.a1), at: 40)
-        _ = m(.welcomeReceived(.a1, epoch: 7, next: 1, recovered: true), at: 80)
-        _ = m(.timerFired(.heartbeatCheck(.a1)), at: 35_080)
+        var m = Self.webSocketLostToSilence()
         _ = m(.timerFired(.retry(after: .a1)), at: 35_080)
         _ = m(.connected(.a2), at: 35_100)
         _ = m(.welcomeReceived(.a2, epoch: 7, next: 1, recovered: true), at: 35_120)
