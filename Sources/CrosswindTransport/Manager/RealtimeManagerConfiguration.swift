@@ -104,10 +104,11 @@ public struct RealtimeManagerConfiguration: Sendable, Equatable {
     /// the 2.5 s confirm timeout would take it for "101 then silence". 3 s.
     public var lossyHandshakeAllowance: TimeAmount = .seconds(3)
     /// The least a lost segment costs beyond its round trip (Linux's `TCP_RTO_MIN`, 200 ms). A
-    /// WebSocket upgrade (request → 101) longer than the smoothed RTT plus this lost a segment
-    /// on the way and gets ``lossyHandshakeAllowance`` too: the server then also measured a
-    /// long round trip for its handshake (its SYN-ACK's ACK was lost, say), so its
-    /// retransmission timer may hold a lost welcome back for seconds.
+    /// first answer (a WebSocket's 101, an SSE response head) later than the smoothed RTT plus
+    /// this after the connection came up lost a segment on the way, and the attempt gets
+    /// ``lossyHandshakeAllowance`` too: the server then also measured a long round trip for its
+    /// handshake (its SYN-ACK's ACK was lost, say), so its retransmission timer may hold a lost
+    /// welcome back for seconds.
     public var retransmissionFloor: TimeAmount = .milliseconds(200)
 
     /// How long a transport may fail to open (and stay open) before the manager moves on to the
