@@ -172,7 +172,8 @@ extension RealtimeManagerStateMachine {
                     // burst), the slots were anchored late (a welcome that crossed a slow path
                     // that has since become fast, so the server's cadence runs ahead of the
                     // open's): they move to it, or every later heartbeat would look late by
-                    // the difference. (A cadence shorter than configured stays early.)
+                    // the difference. (A cadence shorter than configured keeps moving them, and
+                    // is never late.)
                     if now - connection.lastHeartbeat >= grace {
                         connection.expectedHeartbeat = now + interval
                     }
