@@ -11,8 +11,9 @@ extension Report {
     public struct FailingClient: Codable, Sendable, Equatable {
         /// What it broke, in this order: `notConnected` (never opened), `lost` (offered
         /// messages it never received), `duplicated`, `reordered`, `unrecovered` (an outage
-        /// it had not caught up from at the end), `wrongTransport` (not open on the transport
-        /// an expectation demanded of its group, `expectedTransport`).
+        /// it had not caught up from at the end), `wrongTransport` (neither open on the
+        /// transport an expectation demanded of its group, `expectedTransport`, nor reconnecting
+        /// it after a cut).
         public enum Violation: String, Codable, Sendable, CaseIterable {
             case notConnected, lost, duplicated, reordered, unrecovered, wrongTransport
         }
@@ -84,8 +85,9 @@ extension Report {
 
 extension RunObservation {
     /// Every client that broke an invariant, in client order: lost, duplicated or reordered
-    /// a message, was never connected, had not recovered from an outage at the end, or was
-    /// not open on the transport an `endsOnTransport` expectation demanded of its group.
+    /// a message, was never connected, had not recovered from an outage at the end, or ended
+    /// elsewhere than on the transport an `endsOnTransport` expectation demanded of its group
+    /// (reconnecting it after a cut counts as on it).
     public func failingClients(_ expectations: [Expectation]) -> [Report.FailingClient] {
         var demands: [(group: String?, transport: TransportMethod)] = []
         for expectation in expectations {
@@ -93,7 +95,7 @@ extension RunObservation {
         }
         var failing: [Report.FailingClient] = []
         for client in self.clients {
-            let expected = demands.first { ($0.group.map { $0 == client.group } ?? true) && $0.transport != client.transport }?.transport
+            let expected = demands.first { ($0.group.map { $0 == client.group } ?? true) && $0.transport != client.endedOn }?.transport
             var violations: [Report.FailingClient.Violation] = []
             if !client.connected { violations.append(.notConnected) }
             if client.delivered < client.offered { violations.append(.lost) }

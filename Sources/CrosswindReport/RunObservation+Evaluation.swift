@@ -64,8 +64,10 @@ extension RunObservation {
             let members = self.clients.filter { client in group.map { client.group == $0 } ?? true }
             var onIt = 0
             var arrivals: [Double] = []
-            for client in members where client.transport == transport {
+            var reconnecting = 0
+            for client in members where client.endedOn == transport {
                 onIt += 1
+                if client.transport == nil { reconnecting += 1 }
                 if let arrival = client.arrivalMs { arrivals.append(arrival) }
             }
             let slowest = arrivals.max() ?? .infinity
@@ -76,8 +78,10 @@ extension RunObservation {
                 // A group the run does not have (a live run's clients form one group).
                 observed = "no client in group \(group) (groups in this run: \(self.groups.joined(separator: ", ")))"
             } else {
-                observed = "\(onIt) of \(members.count) on \(transport.rawValue), arrived after \(round3(fastest))…\(round3(arrivals.isEmpty ? 0 : slowest)) ms"
-                    + Self.elsewhere(members.filter { $0.transport != transport })
+                observed = "\(onIt) of \(members.count) on \(transport.rawValue)"
+                    + (reconnecting > 0 ? " (\(reconnecting) reconnecting it after a cut)" : "")
+                    + ", arrived after \(round3(fastest))…\(round3(arrivals.isEmpty ? 0 : slowest)) ms"
+                    + Self.elsewhere(members.filter { $0.endedOn != transport })
             }
         case .recoveryAtMost(let statistic, let bound):
             let r = summary.recovery

@@ -25,6 +25,13 @@ public struct RunObservation: Sendable, Equatable {
         public var connected: Bool
         /// The transport open at the end of the run; nil when none was.
         public var transport: TransportMethod?
+        /// With nothing open at the end: the transport its manager was reconnecting after a
+        /// routine end (a cut, a recycled stream), within the window it gives a transport to
+        /// come back (``RealtimeManagerStateMachine/reconnecting(now:)``); nil otherwise. It
+        /// counts as the transport it ends on.
+        public var reconnecting: TransportMethod?
+        /// Where it ends: the open transport, or the one it was reconnecting.
+        public var endedOn: TransportMethod? { self.transport ?? self.reconnecting }
         /// From its start to its arrival on `transport` (the open that followed its last
         /// transport change), in milliseconds, unrounded; nil when nothing is open at the end
         /// or the times are unknown.
@@ -156,20 +163,22 @@ public struct RunObservation: Sendable, Equatable {
 
 extension RunObservation.Client {
     /// A client from its own timeline, all on one clock: when it started connecting, when it
-    /// arrived on `transport` (the transport open at the end, nil if none), and its transport
-    /// changes, timed in the report from `runStart`.
+    /// arrived on `transport` (the transport open at the end, nil if none; or `reconnecting`,
+    /// the one its manager was reconnecting then), and its transport changes, timed in the
+    /// report from `runStart`.
     public init(
         name: String,
         group: String,
         connected: Bool,
         transport: TransportMethod?,
+        reconnecting: TransportMethod? = nil,
         startedAt: NIODeadline?,
         arrivedAt: NIODeadline?,
         switches: [(at: NIODeadline, from: TransportMethod?, to: TransportMethod, reason: MethodChangeReason)],
         runStart: NIODeadline
     ) {
         var arrivalMs: Double?
-        if transport != nil, let arrivedAt, let startedAt {
+        if transport ?? reconnecting != nil, let arrivedAt, let startedAt {
             arrivalMs = Double((arrivedAt - startedAt).nanoseconds) / 1e6
         }
         self.init(
@@ -181,5 +190,6 @@ extension RunObservation.Client {
                 )
             }
         )
+        self.reconnecting = transport == nil ? reconnecting : nil
     }
 }

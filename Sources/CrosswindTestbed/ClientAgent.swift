@@ -89,6 +89,12 @@ final class ClientAgent: RealtimeClientDelegate, RealtimeManagerDelegate {
         self.recovery.outageEnded(at: Int64(time.uptimeNanoseconds), lastBefore: self.run.lastPublishedOffset)
     }
 
+    /// With nothing open: the transport the client's manager is reconnecting after a routine
+    /// end, within the window it gives it (see ``RealtimeManagerStateMachine/reconnecting(now:)``).
+    var reconnectingTransport: TransportMethod? {
+        self.manager?.state.reconnecting(now: self.run.simulation.now)
+    }
+
     /// The transport the client is open on now, if any.
     var currentTransport: TransportMethod? {
         if let manager = self.manager { return manager.isOpen ? manager.currentMethod : nil }

@@ -80,7 +80,8 @@ public struct RunResult {
             reordered += agent.reordered
             var client = RunObservation.Client(
                 name: agent.name, group: groups[agent.group], connected: agent.openedAt != nil,
-                transport: agent.currentTransport, startedAt: agent.startedAt, arrivedAt: agent.arrivedOnCurrentAt,
+                transport: agent.currentTransport, reconnecting: agent.reconnectingTransport,
+                startedAt: agent.startedAt, arrivedAt: agent.arrivedOnCurrentAt,
                 switches: agent.switches, runStart: start
             )
             agent.account(&client)

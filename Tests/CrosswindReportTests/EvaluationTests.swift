@@ -121,9 +121,15 @@ import Testing
         #expect(!wrong.passed && wrong.observed == "0 of 1 on sync, arrived after 0.0…0.0 ms; 1 on websocket (home-1)")
         let everyone = self.result(.endsOnTransport(group: nil, transport: .sse, withinMilliseconds: nil, notBeforeMilliseconds: nil))
         #expect(!everyone.passed && everyone.observed.hasPrefix("2 of 3 on sse"))
-        // A client with nothing open at the end is not on the transport.
+        // A client with nothing open at the end is not on the transport, unless its manager
+        // was reconnecting it after a cut (the text says how many).
         var closed = Self.observation()
         closed.clients[0].transport = nil
+        #expect(!self.result(.endsOnTransport(group: "office", transport: .sse, withinMilliseconds: nil, notBeforeMilliseconds: nil), closed).passed)
+        closed.clients[0].reconnecting = .sse
+        let cut = self.result(.endsOnTransport(group: "office", transport: .sse, withinMilliseconds: nil, notBeforeMilliseconds: nil), closed)
+        #expect(cut.passed && cut.observed.hasPrefix("2 of 2 on sse (1 reconnecting it after a cut), arrived after"))
+        closed.clients[0].reconnecting = .sync
         #expect(!self.result(.endsOnTransport(group: "office", transport: .sse, withinMilliseconds: nil, notBeforeMilliseconds: nil), closed).passed)
         // A group this run does not have cannot hold, and the text says why.
         let missing = self.result(.endsOnTransport(group: "branch", transport: .sse, withinMilliseconds: nil, notBeforeMilliseconds: nil))

@@ -125,6 +125,22 @@ import Testing
         #expect(quick(.answerTimed(.a1, .milliseconds(700)), at: 1_383) == [])
     }
 
+    @Test func aTransportReconnectingAfterACutIsNamedForTheGiveUpWindow() {
+        // A CDN cuts the stable WebSocket at 20 s: the manager reconnects it at once and, for
+        // the 10 s it gives a transport to come back, is reconnecting it; past that, it is not.
+        var m = ManagerScript(configuration: .withoutBackoff)
+        _ = m(.start(networkIdentity: nil), at: 0)
+        #expect(m.machine.reconnecting(now: .mt(0)) == nil, "never opened")
+        _ = m(.connected(.a1), at: 40)
+        _ = m(.welcomeReceived(.a1, epoch: 7, next: 1, recovered: true), at: 80)
+        #expect(m.machine.reconnecting(now: .mt(100)) == nil, "open")
+        _ = m(.closed(.a1, .closedByServer), at: 20_000)
+        #expect(m.machine.reconnecting(now: .mt(20_000)) == .websocket)
+        _ = m(.timerFired(.retry(after: .a1)), at: 20_000)
+        #expect(m.machine.reconnecting(now: .mt(29_999)) == .websocket)
+        #expect(m.machine.reconnecting(now: .mt(30_000)) == nil)
+    }
+
     @Test func fullJitterDelaysStayWithinTheirBoundsOverManyDraws() {
         // The delay before retry n is uniform in [0, min(20 s, 0.5 s × 2ⁿ)].
         let backoff = FullJitterBackoff()

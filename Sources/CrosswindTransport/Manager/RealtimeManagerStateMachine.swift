@@ -379,6 +379,22 @@ public struct RealtimeManagerStateMachine: Sendable {
         }
     }
 
+    /// The transport being reconnected after a routine end, if nothing is open: a connection of
+    /// it opened in the current run and ended (a load balancer's or a CDN's cut, a recycled
+    /// stream on its own connection) less than ``RealtimeManagerConfiguration/giveUpAfter``
+    /// ago, so the manager is still within the window it gives a transport to come back and
+    /// has not moved on. Nil when a transport is open, the run's transport never opened, or
+    /// its trouble has lasted longer than that window.
+    public func reconnecting(now: NIODeadline) -> TransportMethod? {
+        switch self.state {
+        case .connecting(let run, _), .retrying(let run, _):
+            guard run.hasOpened, now - run.troubleSince < self.configuration.giveUpAfter else { return nil }
+            return run.method
+        case .idle, .open:
+            return nil
+        }
+    }
+
     /// The probe (upgrade or latency) running beside the open transport, if any.
     public var probe: (method: TransportMethod, attempt: AttemptID)? {
         switch self.state {
