@@ -269,7 +269,7 @@ extension Schema {
             example: "office"
         )
         static let endsOn = SchemaKey<TransportMethod>.required(
-            "endsOn", .choice(what: "transport"), "The transport every client of the group is on at the end of the run.",
+            "endsOn", .choice(what: "transport"), "The transport every client of the group is on at the end of the run: open, or (a managed client with nothing open) being reconnected after a cut within the manager's give-up window.",
             example: "sse"
         )
         static let within = SchemaKey<TimeAmount>.optional(
