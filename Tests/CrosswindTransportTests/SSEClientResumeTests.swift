@@ -131,22 +131,13 @@ import Testing
         // messages are posted under the session its welcome names.
         let connection = try self.openAndRecycle()
         defer { _ = try? connection.channel.finish(acceptAlreadyClosed: true) }
-        var posts: [EmbeddedChannel] = []
-        defer { for post in posts { _ = try? post.finish(acceptAlreadyClosed: true) } }
-        connection.client.sideConnector = { initialize in
-            let post = EmbeddedChannel(loop: connection.loop)
-            posts.append(post)
-            try? initialize(post)
-            _ = post.connect(to: try! SocketAddress(ipAddress: "127.0.0.1", port: 80))
-        }
+        let posts = PostChannels()
+        posts.attach(to: connection)
         connection.loop.advanceTime(by: .milliseconds(250))
         _ = try connection.sent()
         try connection.receive(Self.head() + Self.chunk(Self.welcome(next: 3, session: "7-2")))
         connection.client.send(sequence: 1, data: ByteBuffer(string: "1"))
-        let post = try #require(posts.last)
-        var request = ""
-        while let chunk = try post.readOutbound(as: ByteBuffer.self) { request += String(buffer: chunk) }
-        #expect(request.hasPrefix("POST /send?session=7-2 HTTP/1.1\r\n"))
+        #expect(try posts.requestLines() == ["POST /send?session=7-2 HTTP/1.1"])
     }
 
     /// Opens a stream under session 7-1 whose POSTs go on channels collected in `posts`.
@@ -154,17 +145,23 @@ import Testing
         let connection = try self.connect()
         _ = try connection.sent()
         try connection.receive(Self.head() + Self.chunk("retry: 250\n\n" + Self.welcome(next: 1) + Self.message(1)))
-        connection.client.sideConnector = { initialize in
-            let post = EmbeddedChannel(loop: connection.loop)
-            posts.channels.append(post)
-            try? initialize(post)
-            _ = post.connect(to: try! SocketAddress(ipAddress: "127.0.0.1", port: 80))
-        }
+        posts.attach(to: connection)
         return connection
     }
 
+    /// The connections a client's POSTs open, each an embedded channel on its loop.
     final class PostChannels {
         var channels: [EmbeddedChannel] = []
+
+        /// Makes `connection`'s client open its POST connections here.
+        func attach(to connection: Connection) {
+            connection.client.sideConnector = { [self] initialize in
+                let post = EmbeddedChannel(loop: connection.loop)
+                self.channels.append(post)
+                try? initialize(post)
+                _ = post.connect(to: try! SocketAddress(ipAddress: "127.0.0.1", port: 80))
+            }
+        }
 
         /// The request line of every POST written so far.
         func requestLines() throws -> [String] {
