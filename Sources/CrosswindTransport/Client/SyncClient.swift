@@ -156,7 +156,15 @@ public final class SyncClient: PostsClientMessages, @unchecked Sendable {
         return String(buffer: self.targetScratch)
     }
 
+    /// Asks again after `delay`. With no delay (a long-poll's next request, or a full batch)
+    /// the request goes out right here, while the response is handled, as a browser's fetch
+    /// loop sends its next request from the last one's handler: a timer of no delay would
+    /// cost the event loop a task, a promise and a trip through its heap per message.
     private func schedulePoll(after delay: TimeAmount, channel: any Channel) {
+        guard delay > .zero else {
+            if self.isPolling { self.sendRequest(channel) }
+            return
+        }
         self.schedule(.nextRequest, on: channel.eventLoop, in: delay) { [self] in
             if self.isPolling { self.sendRequest(channel) }
         }
