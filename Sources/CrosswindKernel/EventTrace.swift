@@ -65,14 +65,20 @@ public final class EventTrace {
     var vocabularies: [Vocabulary] = []
     private var vocabularyIndex: [String: UInt16] = [:]
     @exclusivity(unchecked) private var hasher = SHA256()
-    @exclusivity(unchecked) private var encoded: [UInt8] = []
+    /// Encoded records not yet hashed: one block, hashed whenever it fills and when the digest
+    /// is read (SHA-256 gives the same digest however its input is cut).
+    private let pending = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 16, alignment: 8)
+    @exclusivity(unchecked) private var pendingCount = 0
     private let origin: NIODeadline
 
     /// Creates a trace whose time zero is `origin` (the simulation's start).
     public init(origin: NIODeadline, keepsEvents: Bool) {
         self.origin = origin
         self.keepsEvents = keepsEvents
-        self.encoded.reserveCapacity(1 << 16)
+    }
+
+    deinit {
+        self.pending.deallocate()
     }
 
     /// The identifier of a component, registering it on first use.
@@ -99,7 +105,7 @@ public final class EventTrace {
         for (index, field) in fields.enumerated() {
             guard let vocabulary = field.vocabulary, !self.isSealed else { continue }
             // Which fields read through which vocabulary is part of what the digest covers.
-            self.encoded.append(0xF4)
+            self.appendByte(0xF4)
             self.appendVarint(UInt64(id))
             self.appendVarint(UInt64(index))
             self.appendVarint(UInt64(vocabulary.id))
@@ -122,9 +128,9 @@ public final class EventTrace {
         self.vocabularies.append(Vocabulary(name: name, bits: bits))
         self.vocabularyIndex[name] = id
         if !self.isSealed {
-            self.encoded.append(0xF2)
+            self.appendByte(0xF2)
             self.appendText(name)
-            self.encoded.append(bits ? 1 : 0)
+            self.appendByte(bits ? 1 : 0)
         }
         let vocabulary = TraceVocabulary(id: id)
         for (value, text) in names.enumerated() { self.define(vocabulary, Int64(value), as: text) }
@@ -138,7 +144,7 @@ public final class EventTrace {
         precondition(value >= 0 && value < 1 << 31, "a named value is in 0..<2^31: \(value) \(name)")
         guard !self.isSealed else { return }
         self.vocabularies[Int(vocabulary.id)].define(Int(value), name)
-        self.encoded.append(0xF3)
+        self.appendByte(0xF3)
         self.appendVarint(UInt64(vocabulary.id))
         self.appendVarint(UInt64(value))
         self.appendText(name)
@@ -167,14 +173,18 @@ public final class EventTrace {
         )
         self.count += 1
         if self.keepsEvents { self.events.append(event) }
-        self.appendVarint(UInt64(bitPattern: event.timeNanos))
-        self.appendVarint(UInt64(component))
-        self.appendVarint(UInt64(kind))
-        self.appendVarint(zigzag(a))
-        self.appendVarint(zigzag(b))
-        self.appendVarint(zigzag(c))
-        self.appendVarint(zigzag(d))
-        if self.encoded.count >= 1 << 16 - 80 { self.flushEncoded() }
+        // Written straight into the pending block (seven varints of at most ten bytes each):
+        // a run records millions of events.
+        if self.pending.count &- self.pendingCount < 70 { self.flushEncoded() }
+        var length = self.pendingCount
+        writeVarint(UInt64(bitPattern: event.timeNanos), into: self.pending, at: &length)
+        writeVarint(UInt64(component), into: self.pending, at: &length)
+        writeVarint(UInt64(kind), into: self.pending, at: &length)
+        writeVarint(zigzag(a), into: self.pending, at: &length)
+        writeVarint(zigzag(b), into: self.pending, at: &length)
+        writeVarint(zigzag(c), into: self.pending, at: &length)
+        writeVarint(zigzag(d), into: self.pending, at: &length)
+        self.pendingCount = length
     }
 
     /// Closes the trace: what is recorded after this is not part of the run (a run seals its
@@ -232,30 +242,51 @@ public final class EventTrace {
 
     private func appendRegistration(tag: UInt8, name: String, fields: [String]) {
         guard !self.isSealed else { return }
-        self.encoded.append(tag)
+        self.appendByte(tag)
         for text in [name] + fields { self.appendText(text) }
     }
 
     private func appendText(_ text: String) {
         self.appendVarint(UInt64(text.utf8.count))
-        self.encoded.append(contentsOf: text.utf8)
+        for byte in text.utf8 { self.appendByte(byte) }
     }
 
     @inline(__always)
     private func appendVarint(_ value: UInt64) {
         var v = value
         while v >= 0x80 {
-            self.encoded.append(UInt8(truncatingIfNeeded: v) | 0x80)
+            self.appendByte(UInt8(truncatingIfNeeded: v) | 0x80)
             v >>= 7
         }
-        self.encoded.append(UInt8(v))
+        self.appendByte(UInt8(v))
+    }
+
+    @inline(__always)
+    private func appendByte(_ byte: UInt8) {
+        if self.pendingCount == self.pending.count { self.flushEncoded() }
+        self.pending[self.pendingCount] = byte
+        self.pendingCount &+= 1
     }
 
     private func flushEncoded() {
-        guard !self.encoded.isEmpty else { return }
-        self.encoded.withUnsafeBytes { self.hasher.update(buffer: $0) }
-        self.encoded.removeAll(keepingCapacity: true)
+        guard self.pendingCount > 0 else { return }
+        self.hasher.update(buffer: UnsafeRawBufferPointer(rebasing: self.pending[..<self.pendingCount]))
+        self.pendingCount = 0
     }
+}
+
+/// Writes `value` as appendVarint does (seven bits a byte, low first) at `length` in `raw`,
+/// which has room for it (ten bytes at most).
+@inline(__always)
+private func writeVarint(_ value: UInt64, into raw: UnsafeMutableRawBufferPointer, at length: inout Int) {
+    var v = value
+    while v >= 0x80 {
+        raw[length] = UInt8(truncatingIfNeeded: v) | 0x80
+        length &+= 1
+        v >>= 7
+    }
+    raw[length] = UInt8(v)
+    length &+= 1
 }
 
 @inline(__always)
