@@ -310,13 +310,18 @@ struct SyncBatch {
     var live: UInt64?
 
     static func decode(_ buffer: ByteBuffer) -> SyncBatch? {
-        guard let fields = JSONObjectScanner.scan(buffer, objectsAt: "messages"), fields.string("type") == "batch",
+        guard let fields = JSONObjectScanner.scan(buffer, objectsAt: "messages"), Self.isBatch(fields),
             let position = MultiplexedSyncBatch.TopicEntry(fields), let messages = Self.messages(of: fields)
         else { return nil }
         return SyncBatch(
             topic: position.topic, epoch: position.epoch, recovered: position.recovered, cursor: position.cursor,
             session: fields.string("session"), messages: messages, live: position.live
         )
+    }
+
+    /// Whether the object's type is `batch`: compared as bytes, or decoded when escaped.
+    static func isBatch(_ fields: JSONObjectScanner) -> Bool {
+        fields.raw("type", equals: #""batch""#) == true || fields.string("type") == "batch"
     }
 
     /// The `messages` list of a batch, nil unless every element is a message frame.
@@ -363,7 +368,7 @@ struct MultiplexedSyncBatch {
     var messages: [RealtimeMessage]
 
     static func decode(_ buffer: ByteBuffer) -> MultiplexedSyncBatch? {
-        guard let fields = JSONObjectScanner.scan(buffer, objectsAt: "messages"), fields.string("type") == "batch",
+        guard let fields = JSONObjectScanner.scan(buffer, objectsAt: "messages"), SyncBatch.isBatch(fields),
             let topicList = fields.raw("topics"), let topicElements = JSONObjectScanner.arrayElements(topicList),
             let messages = SyncBatch.messages(of: fields)
         else { return nil }

@@ -203,18 +203,25 @@ public struct JSONObjectScanner {
     }
 
     private func member(_ keyBytes: UnsafeRawBufferPointer) -> Member? {
+        // Every frame's fields are looked up here, a dozen per Custom Sync message: the members
+        // are walked through one buffer pointer, and keys are compared byte by byte (they are
+        // a few bytes long; a call of memcmp costs more than the comparison).
         self.buffer.withUnsafeReadableBytes { bytes in
-            for member in self.members {
-                if member.keyHasEscapes {
-                    if decodeJSONString(bytes, from: member.keyStart, to: member.keyEnd).map({ Array($0.utf8) }) == Array(keyBytes) {
-                        return member
+            self.members.withUnsafeBufferPointer { members in
+                for member in members {
+                    if member.keyHasEscapes {
+                        if decodeJSONString(bytes, from: member.keyStart, to: member.keyEnd).map({ Array($0.utf8) }) == Array(keyBytes) {
+                            return member
+                        }
+                        continue
                     }
-                    continue
+                    guard member.keyEnd &- member.keyStart == keyBytes.count else { continue }
+                    var index = 0
+                    while index < keyBytes.count, bytes[member.keyStart &+ index] == keyBytes[index] { index &+= 1 }
+                    if index == keyBytes.count { return member }
                 }
-                guard member.keyEnd - member.keyStart == keyBytes.count else { continue }
-                if keyBytes.isEmpty || memcmp(bytes.baseAddress! + member.keyStart, keyBytes.baseAddress!, keyBytes.count) == 0 { return member }
+                return nil
             }
-            return nil
         }
     }
 

@@ -128,13 +128,13 @@ public enum WireFrame: Sendable, Equatable {
 
     /// Decodes a frame from its scanned object; nil when it is not a frame of a known type.
     static func decode(scanned fields: JSONObjectScanner) -> WireFrame? {
+        // A message, by far the most frequent frame, is told by its type's bytes without
+        // building a string of them (an escaped spelling is still read by the switch below).
+        if fields.raw("type", equals: #""message""#) == true { return Self.message(fields) }
         guard let type = fields.string("type") else { return nil }
         switch type {
         case "message":
-            guard let topic = fields.string("topic"), let epoch = fields.unsigned("epoch"),
-                let offset = fields.unsigned("offset"), let data = fields.raw("data")
-            else { return nil }
-            return .message(RealtimeMessage(topic: topic, epoch: epoch, offset: offset, data: data))
+            return Self.message(fields)
         case "welcome":
             guard let topic = fields.string("topic"), let epoch = fields.unsigned("epoch"),
                 let next = fields.unsigned("next")
@@ -154,6 +154,13 @@ public enum WireFrame: Sendable, Equatable {
         default:
             return nil
         }
+    }
+
+    private static func message(_ fields: JSONObjectScanner) -> WireFrame? {
+        guard let topic = fields.string("topic"), let epoch = fields.unsigned("epoch"),
+            let offset = fields.unsigned("offset"), let data = fields.raw("data")
+        else { return nil }
+        return .message(RealtimeMessage(topic: topic, epoch: epoch, offset: offset, data: data))
     }
 }
 
