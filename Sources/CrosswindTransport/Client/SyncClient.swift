@@ -147,10 +147,12 @@ public final class SyncClient: PostsClientMessages, @unchecked Sendable {
         self.targetScratch.clear()
         self.targetScratch.writeImmutableBuffer(self.targetPrefix)
         if let cursor = self.cursor {
-            self.targetScratch.writeStaticString("&since=")
-            self.targetScratch.writeDecimal(cursor.epoch)
-            self.targetScratch.writeInteger(UInt8(ascii: ":"))
-            self.targetScratch.writeDecimal(cursor.offset)
+            self.targetScratch.writeFields(maximumBytes: 48) { fields in
+                fields.write("&since=")
+                fields.writeDecimal(cursor.epoch)
+                fields.write(byte: UInt8(ascii: ":"))
+                fields.writeDecimal(cursor.offset)
+            }
         }
         if waiting { self.targetScratch.writeString(self.waitSuffix) }
         return String(buffer: self.targetScratch)

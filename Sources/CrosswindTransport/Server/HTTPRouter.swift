@@ -335,16 +335,26 @@ final class HTTPRouter: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     /// The same, with a body already encoded (no round trip through `String`).
-    func respond(_ context: ChannelHandlerContext, _ head: HTTPRequestHead, _ status: HTTPResponseStatus, json: ByteBuffer, headers extra: [(String, String)] = []) {
+    /// With an `etag`, the response carries it as `ETag` (a Custom Sync batch; passed on its own
+    /// rather than in `extra`, which would cost every long-poll message an array).
+    func respond(
+        _ context: ChannelHandlerContext,
+        _ head: HTTPRequestHead,
+        _ status: HTTPResponseStatus,
+        json: ByteBuffer,
+        etag: String? = nil,
+        headers extra: [(String, String)] = []
+    ) {
         // One array of exactly the fields, handed to HTTPHeaders whole: adding them one by one
         // regrows the array and checks every name again (every long-poll message comes here).
         let closing = Self.endsConnection(head)
         var fields: [(String, String)] = []
-        fields.reserveCapacity(4 + extra.count)
+        fields.reserveCapacity(5 + extra.count)
         fields.append(("Content-Type", "application/json"))
         fields.append(("Content-Length", String(json.readableBytes)))
         fields.append(("Cache-Control", "no-store"))
-        fields.append(contentsOf: extra)
+        if let etag { fields.append(("ETag", etag)) }
+        if !extra.isEmpty { fields.append(contentsOf: extra) }
         if closing { fields.append(("Connection", "close")) }
         let headers = HTTPHeaders(fields)
         context.write(self.wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: status, headers: headers))), promise: nil)

@@ -79,7 +79,7 @@ extension SyncPoll {
                 }
             }
             body.writeStaticString("]}")
-            self.router.respond(self.context, self.head, .ok, json: body, headers: [("ETag", etag)])
+            self.router.respond(self.context, self.head, .ok, json: body, etag: etag)
         }
         self.router.responseFinished()
     }

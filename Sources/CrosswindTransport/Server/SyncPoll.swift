@@ -170,41 +170,50 @@ final class SyncPoll: TopicSubscriber, ActiveResponse {
         let epoch = resumption.state.epoch
         let position = Self.position(after: resumption, since: self.request.since)
         // The body is written straight into its buffer, numbers included (a long-poll answers
-        // once per message); the entity tag is the body's own `"EPOCH:POSITION"`.
-        // Room for the fields (four numbers of up to twenty digits, the topic, the session) and
-        // the messages, so the buffer is not grown and copied as it is written.
-        let fields = 192 + self.topic.utf8.count + (self.session?.utf8.count ?? 0)
-        var body = self.hub.takeAnswerBuffer(capacity: fields + resumption.replay.reduce(0) { $0 + $1.json.readableBytes + 1 })
+        // once per message), its fields through one writer each side of the entity tag; the
+        // entity tag is the body's own `"EPOCH:POSITION"`. Room for the fields (five numbers
+        // of up to twenty digits, the topic and the session escaped at worst) and the
+        // messages, so the buffer is not grown and copied as it is written.
+        let textBytes = 6 * (self.topic.utf8.count + (self.session?.utf8.count ?? 0))
+        var body = self.hub.takeAnswerBuffer(capacity: 192 + 2 * textBytes + resumption.replay.reduce(0) { $0 + $1.json.readableBytes + 1 })
         defer { self.hub.returnAnswerBuffer(body) }
-        body.writeStaticString("{\"type\":\"batch\",\"topic\":")
-        writeJSONString(self.topic, into: &body)
-        body.writeStaticString(",\"epoch\":")
-        body.writeDecimal(epoch)
-        body.writeStaticString(resumption.recovered ? ",\"recovered\":true,\"cursor\":" : ",\"recovered\":false,\"cursor\":")
-        let etagStart = body.writerIndex
-        body.writeInteger(UInt8(ascii: "\""))
-        body.writeDecimal(epoch)
-        body.writeInteger(UInt8(ascii: ":"))
-        body.writeDecimal(position)
-        body.writeInteger(UInt8(ascii: "\""))
-        let etag = body.getString(at: etagStart, length: body.writerIndex - etagStart)!
+        let fieldsStart = body.writerIndex
+        var etagStart = 0
+        var etagEnd = 0
+        body.writeFields(maximumBytes: 128 + textBytes) { fields in
+            fields.write("{\"type\":\"batch\",\"topic\":")
+            fields.writeJSONString(self.topic)
+            fields.write(",\"epoch\":")
+            fields.writeDecimal(epoch)
+            fields.write(resumption.recovered ? ",\"recovered\":true,\"cursor\":" : ",\"recovered\":false,\"cursor\":")
+            etagStart = fields.count
+            fields.write(byte: UInt8(ascii: "\""))
+            fields.writeDecimal(epoch)
+            fields.write(byte: UInt8(ascii: ":"))
+            fields.writeDecimal(position)
+            fields.write(byte: UInt8(ascii: "\""))
+            etagEnd = fields.count
+        }
+        let etag = body.getString(at: fieldsStart + etagStart, length: etagEnd - etagStart)!
         if resumption.replay.isEmpty && resumption.recovered && self.request.ifNoneMatch == etag {
             self.respondNotModified(etag: etag)
         } else {
             // The live end: a batch cut short by `limit` leaves the rest for the next polls.
-            body.writeStaticString(",\"live\":")
-            body.writeDecimal(resumption.live)
-            if let session = self.session {
-                body.writeStaticString(",\"session\":")
-                writeJSONString(session, into: &body)
+            body.writeFields(maximumBytes: 64 + textBytes) { fields in
+                fields.write(",\"live\":")
+                fields.writeDecimal(resumption.live)
+                if let session = self.session {
+                    fields.write(",\"session\":")
+                    fields.writeJSONString(session)
+                }
+                fields.write(",\"messages\":[")
             }
-            body.writeStaticString(",\"messages\":[")
             for (index, message) in resumption.replay.enumerated() {
                 if index > 0 { body.writeStaticString(",") }
                 body.writeImmutableBuffer(message.json)
             }
             body.writeStaticString("]}")
-            self.router.respond(self.context, self.head, .ok, json: body, headers: [("ETag", etag)])
+            self.router.respond(self.context, self.head, .ok, json: body, etag: etag)
         }
         self.router.responseFinished()
     }

@@ -19,3 +19,94 @@ extension ByteBuffer {
         }
     }
 }
+
+extension ByteBuffer {
+    /// Runs `body` with a writer over at least `maximumBytes` of writable space and moves the
+    /// writer index past what it wrote. `body` must write no more than `maximumBytes` (the
+    /// writer traps past the space it was given). One call instead of one per field: a
+    /// long-poll answer has a dozen short fields, and every `ByteBuffer` write checks the
+    /// buffer's uniqueness and capacity.
+    mutating func writeFields(maximumBytes: Int, _ body: (inout UnsafeFieldWriter) -> Void) {
+        self.writeWithUnsafeMutableBytes(minimumWritableBytes: maximumBytes) { space in
+            var writer = UnsafeFieldWriter(space)
+            body(&writer)
+            return writer.count
+        }
+    }
+}
+
+/// Writes the bytes of ``ByteBuffer/writeFields(maximumBytes:_:)``: static text, single bytes,
+/// decimals as ``ByteBuffer/writeDecimal(_:)`` writes them, and JSON strings as
+/// ``writeJSONString(_:into:)`` writes them (at most six bytes per byte of text, plus two).
+struct UnsafeFieldWriter {
+    private let space: UnsafeMutableRawBufferPointer
+    private(set) var count = 0
+
+    fileprivate init(_ space: UnsafeMutableRawBufferPointer) {
+        self.space = space
+    }
+
+    mutating func write(_ text: StaticString) {
+        let length = text.utf8CodeUnitCount
+        precondition(self.count + length <= self.space.count, "field writer overrun")
+        (self.space.baseAddress! + self.count).copyMemory(from: text.utf8Start, byteCount: length)
+        self.count += length
+    }
+
+    mutating func write(byte: UInt8) {
+        precondition(self.count < self.space.count, "field writer overrun")
+        self.space[self.count] = byte
+        self.count += 1
+    }
+
+    mutating func writeDecimal(_ value: UInt64) {
+        // Counted against powers of ten (a comparison each), then written from the last digit.
+        var digits = 1
+        var power: UInt64 = 10
+        while digits < 20 && value >= power {
+            digits += 1
+            power &*= 10
+        }
+        precondition(self.count + digits <= self.space.count, "field writer overrun")
+        var rest = value
+        var index = self.count + digits
+        repeat {
+            index -= 1
+            self.space[index] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: rest % 10)
+            rest /= 10
+        } while rest > 0
+        self.count += digits
+    }
+
+    mutating func writeJSONString(_ text: String) {
+        var text = text
+        text.withUTF8 { bytes in
+            precondition(self.count + 6 * bytes.count + 2 <= self.space.count, "field writer overrun")
+            self.write(byte: UInt8(ascii: "\""))
+            // Names and identifiers need no escape: copied whole once that is seen.
+            if !bytes.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
+                if let base = bytes.baseAddress { (self.space.baseAddress! + self.count).copyMemory(from: base, byteCount: bytes.count) }
+                self.count += bytes.count
+                self.write(byte: UInt8(ascii: "\""))
+                return
+            }
+            for byte in bytes {
+                switch byte {
+                case UInt8(ascii: "\""): self.write("\\\"")
+                case UInt8(ascii: "\\"): self.write("\\\\")
+                case 0x0A: self.write("\\n")
+                case 0x0D: self.write("\\r")
+                case 0x09: self.write("\\t")
+                case ..<0x20:
+                    let hex: StaticString = "0123456789abcdef"
+                    self.write("\\u00")
+                    self.write(byte: hex.utf8Start[Int(byte >> 4)])
+                    self.write(byte: hex.utf8Start[Int(byte & 0xF)])
+                default:
+                    self.write(byte: byte)
+                }
+            }
+            self.write(byte: UInt8(ascii: "\""))
+        }
+    }
+}
