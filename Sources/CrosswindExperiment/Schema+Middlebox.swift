@@ -23,7 +23,7 @@ extension Schema {
         )
         static let benchmarkInterval = SchemaKey<TimeAmount>.key(
             "benchmarkInterval", .duration(positive: true), default: RealtimeManagerConfiguration().benchmarkInterval,
-            "How often a client on a fallback probes whether a better transport works again (upgrade back). After a fallback on silence (an outage that outlasted the heartbeat and the give-up) the first probe comes as soon as the next transport opens.",
+            "How often a client on a fallback probes whether a better transport works again (upgrade back). After a fallback on silence (an outage that outlasted the heartbeat and the give-up) the first probe comes as soon as the next transport opens, and while the better one is still turned away the next ones come 15 s, 30 s, 60 s, … later, up to this interval.",
             example: "30s"
         )
         static let latencyThreshold = SchemaKey<TimeAmount>.optional(

@@ -54,7 +54,9 @@
  *     better transport, then waits one interval; a transport left after two heartbeat losses is
  *     not probed for `rememberFor` (30 min); after a fallback from a transport that had opened
  *     and then got no answer at all (silent or lost, reconnects unanswered until the give-up:
- *     an outage) the first probe comes as soon as the next transport opens;
+ *     an outage) the first probe comes as soon as the next transport opens, and while the
+ *     better one is still turned away the next ones come 15 s, 30 s, 60 s, … later, up to the
+ *     interval;
  *   - exactly-once, in-order delivery by (epoch, offset): offsets at or below the last delivered
  *     one are dropped and counted as duplicates, every open resumes from the last delivered
  *     cursor, a resume the server could not complete (`recovered:false`, a new epoch) is

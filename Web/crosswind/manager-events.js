@@ -3,7 +3,7 @@
 // RealtimeCommunicationManager (installed by manager.js).
 
 import { BurstRecord } from "./bursts.js";
-import { isCount } from "./options.js";
+import { isCount, RETURN_PROBE_FIRST_DELAY } from "./options.js";
 
 /**
  * The newest offset a welcome's replay runs up to, when it names one (`next` below the live end
@@ -155,16 +155,16 @@ export const transportEvents = {
   /** Starts what runs on the open transport once the application has been told: heartbeats, probes, the outbox. */
   startOnOpen(attempt) {
     this.armHeartbeat(attempt);
-    if (this.probeOnNextOpen) {
+    const returning = this.probeOnNextOpen && this.options.autoSwitch && this.order.indexOf(attempt.method) > 0;
+    this.probeOnNextOpen = false;
+    if (returning) {
       // Back after falling back on silence (manager-fallback.js, fellBackOnSilence): look at
-      // the better transports now.
-      this.probeOnNextOpen = false;
-      if (this.options.autoSwitch && this.order.indexOf(attempt.method) > 0) {
-        this.timers.disarm("probe");
-        this.probeDue();
-      }
-    }
-    this.armProbeIfWorse(attempt.method);
+      // the better transports now, and if they are not back yet, again after 15 s, 30 s, …
+      // (manager-probes.js, nextProbeDelay).
+      this.returnProbeDelay = RETURN_PROBE_FIRST_DELAY;
+      this.timers.disarm("probe");
+      this.probeDue();
+    } else this.armProbeIfWorse(attempt.method);
     attempt.transport.send(this.outbox.pending());
   },
 

@@ -6,17 +6,34 @@
 // manager.js).
 
 import { catchUpReached, catchUpTarget } from "./manager-events.js";
-import { REASONS } from "./options.js";
+import { REASONS, RETURN_PROBE_FIRST_DELAY } from "./options.js";
 
 export const upgradeProbes = {
   /** Arms the next probe if `method` is not the best transport and none is armed. */
   armProbeIfWorse(method) {
     if (!this.options.autoSwitch || this.order.indexOf(method) <= 0 || this.timers.has("probe")) return;
+    this.returnProbeDelay = null;
     this.armProbe();
   },
 
-  armProbe() {
-    this.timers.arm("probe", this.now() + this.options.benchmarkInterval, () => this.probeDue());
+  armProbe(delay = this.options.benchmarkInterval) {
+    this.timers.arm("probe", this.now() + delay, () => this.probeDue());
+  },
+
+  /**
+   * The delay before the probe after a failed one: while looking for the way back after a
+   * fallback on silence (startOnOpen), RETURN_PROBE_FIRST_DELAY doubling, then
+   * `benchmarkInterval`. A transport blocked for a minute or two is found again within about
+   * as long, where the interval alone would leave the client on the worse one for five minutes.
+   */
+  nextProbeDelay() {
+    const delay = this.returnProbeDelay;
+    if (delay === null || delay >= this.options.benchmarkInterval) {
+      this.returnProbeDelay = null;
+      return this.options.benchmarkInterval;
+    }
+    this.returnProbeDelay = delay * 2;
+    return delay;
   },
 
   probeDue() {
@@ -175,7 +192,7 @@ export const upgradeProbes = {
       this.startCandidate(attempt.remaining);
       return;
     }
-    this.armProbe();
+    this.armProbe(this.nextProbeDelay());
   },
 
   /** The probe is welcomed, resumed and caught up: it becomes the transport; the old one is closed. */
@@ -197,6 +214,7 @@ export const upgradeProbes = {
     this.markOpen(attempt);
     this.methodChanged(old.method, attempt.method, attempt.reason === "latency" ? REASONS.latencyThreshold : REASONS.upgradeProbeSucceeded);
     this.probeOnNextOpen = false; // a switch is not a return from a fallback on silence
+    this.returnProbeDelay = null; // and ends the look for the way back
     this.startOnOpen(attempt);
   },
 };

@@ -51,6 +51,7 @@ export class RealtimeCommunicationManager {
     this.candidate = null; // an upgrade probe beside the open one
     this.probesSuspendedUntil = {}; // method → time before which probes leave it out (manager-probes.js)
     this.probeOnNextOpen = false; // fell back on silence: the next open probes at once (manager-fallback.js)
+    this.returnProbeDelay = null; // after that probe failed: the delay before the next (manager-probes.js)
     this.position = this.options.topics ? new TopicPositions(this.options.topics) : new DeliveryPosition();
     this.timers = new NamedTimers(this.env);
     this.outbox = new Outbox(this.options.sendQueueLimit);

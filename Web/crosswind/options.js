@@ -33,6 +33,13 @@ export const REASONS = Object.freeze({
 });
 
 /** Paths of `crosswind serve`; `GET /negotiate` may name others. */
+/**
+ * The first delay of the probes that look for the way back after a fallback on silence, once
+ * the probe at the next open has failed: 15 s, doubling until `benchmarkInterval` (as Swift's
+ * `returnProbeFirstDelay`).
+ */
+export const RETURN_PROBE_FIRST_DELAY = 15000;
+
 export const DEFAULT_ENDPOINTS = Object.freeze({ websocket: "/ws", sse: "/events", sync: "/sync", send: "/send", negotiate: "/negotiate" });
 
 /** Every option of the manager with its default; times are milliseconds. */

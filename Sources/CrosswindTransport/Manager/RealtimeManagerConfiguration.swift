@@ -128,7 +128,8 @@ public struct RealtimeManagerConfiguration: Sendable, Equatable {
     /// the path stalled it after it opened is not probed for ``rememberFor``. After a fallback
     /// from a transport that had opened and then got no answer at all (silent or lost, its
     /// reconnects unanswered until the give-up: an outage, or a firewall that starts dropping
-    /// it) the first probe comes as soon as the next transport opens.
+    /// it) the first probe comes as soon as the next transport opens, and while the better one is
+    /// still turned away the next ones come 15 s, 30 s, 60 s, … later, up to this interval.
     public var benchmarkInterval: TimeAmount = .seconds(300)
 
     /// Switch to the next transport when the median of the last ``latencyWindow`` message

@@ -223,9 +223,11 @@ extension RealtimeManagerStateMachine {
             actions.append(self.arm(.confirm(attempt.id), at: now + self.confirmTimeout(for: attempt.method)))
         }
         if self.probeOnNextOpen {
-            // Back after falling back on silence: look at the better transports now.
+            // Back after falling back on silence: look at the better transports now, and if
+            // they are not back yet, again after 15 s, 30 s, … (``nextProbeDelay()``).
             self.probeOnNextOpen = false
             if self.configuration.autoSwitch, let index = self.order.firstIndex(of: attempt.method), index > 0 {
+                self.returnProbeDelay = Self.returnProbeFirstDelay
                 return actions + self.disarm(.probe) + self.probeDue(now: now)
             }
         }

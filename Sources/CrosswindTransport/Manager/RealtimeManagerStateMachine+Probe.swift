@@ -14,7 +14,19 @@ extension RealtimeManagerStateMachine {
         guard self.configuration.autoSwitch, let index = self.order.firstIndex(of: method), index > 0,
             self.timers.deadline(of: .probe) == nil
         else { return [] }
+        self.returnProbeDelay = nil
         return [self.arm(.probe, at: now + self.configuration.benchmarkInterval)]
+    }
+
+    /// The delay before the probe after a failed one: while looking for the way back after a
+    /// fallback on silence, ``returnProbeFirstDelay`` doubling, then `benchmarkInterval`.
+    mutating func nextProbeDelay() -> TimeAmount {
+        guard let delay = self.returnProbeDelay, delay < self.configuration.benchmarkInterval else {
+            self.returnProbeDelay = nil
+            return self.configuration.benchmarkInterval
+        }
+        self.returnProbeDelay = delay * 2
+        return delay
     }
 
     mutating func probeDue(now: NIODeadline) -> [Action] {
@@ -166,7 +178,7 @@ extension RealtimeManagerStateMachine {
             if !candidate.remaining.isEmpty {
                 return actions + self.startCandidate(run, connection, methods: candidate.remaining, purpose: .upgrade, now: now)
             }
-            actions.append(self.arm(.probe, at: now + self.configuration.benchmarkInterval))
+            actions.append(self.arm(.probe, at: now + self.nextProbeDelay()))
         case .latency:
             // Judge a full window of fresh samples before trying again.
             self.latencyWindow.reset()
@@ -195,8 +207,9 @@ extension RealtimeManagerStateMachine {
         self.performanceRecords[new].probesSucceeded += 1
         self.refusedInARow = PerTransport(repeating: false)
         self.lastOpenedMethod = new
-        // A switch is not a return from a fallback on silence.
+        // A switch is not a return from a fallback on silence, and ends the look for the way back.
         self.probeOnNextOpen = false
+        self.returnProbeDelay = nil
         var newRun = Run(method: new, troubleSince: now)
         newRun.hasOpened = true
         self.state = .open(

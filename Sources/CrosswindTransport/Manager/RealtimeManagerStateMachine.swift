@@ -321,6 +321,14 @@ public struct RealtimeManagerStateMachine: Sendable {
     /// more (see ``fellBackOnSilence(_:reason:)``): the next open probes the better transports
     /// at once instead of one `benchmarkInterval` later.
     var probeOnNextOpen = false
+    /// While probes look for the way back after such a fallback: the delay before the next one
+    /// when this one fails (``returnProbeFirstDelay``, doubling; see ``nextProbeDelay()``).
+    var returnProbeDelay: TimeAmount?
+    /// The first delay of the probes that look for the way back after a fallback on silence,
+    /// once the probe at the next open has failed: 15 s, doubling until `benchmarkInterval`.
+    /// A transport blocked for a minute or two is found again within about as long, where the
+    /// interval alone would leave the client on the worse one for five minutes.
+    static let returnProbeFirstDelay: TimeAmount = .seconds(15)
 
     /// The WebSocket ping interval: `heartbeatInterval`, or shorter once learnt (see
     /// ``RealtimeManagerConfiguration/heartbeatFloor``).
