@@ -84,26 +84,22 @@ struct UnsafeFieldWriter {
             precondition(self.count + 6 * bytes.count + 2 <= self.space.count, "field writer overrun")
             self.write(byte: UInt8(ascii: "\""))
             // Names and identifiers need no escape: copied whole once that is seen.
-            if !bytes.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
+            if !bytes.contains(where: needsJSONEscape) {
                 if let base = bytes.baseAddress { (self.space.baseAddress! + self.count).copyMemory(from: base, byteCount: bytes.count) }
                 self.count += bytes.count
                 self.write(byte: UInt8(ascii: "\""))
                 return
             }
             for byte in bytes {
-                switch byte {
-                case UInt8(ascii: "\""): self.write("\\\"")
-                case UInt8(ascii: "\\"): self.write("\\\\")
-                case 0x0A: self.write("\\n")
-                case 0x0D: self.write("\\r")
-                case 0x09: self.write("\\t")
-                case ..<0x20:
-                    let hex: StaticString = "0123456789abcdef"
-                    self.write("\\u00")
-                    self.write(byte: hex.utf8Start[Int(byte >> 4)])
-                    self.write(byte: hex.utf8Start[Int(byte & 0xF)])
-                default:
+                guard needsJSONEscape(byte) else {
                     self.write(byte: byte)
+                    continue
+                }
+                let escape = jsonEscape(byte)
+                self.write(escape.text)
+                if let (high, low) = escape.hex {
+                    self.write(byte: high)
+                    self.write(byte: low)
                 }
             }
             self.write(byte: UInt8(ascii: "\""))

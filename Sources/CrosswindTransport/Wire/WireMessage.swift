@@ -171,23 +171,39 @@ public func writeJSONString(_ text: String, into buffer: inout ByteBuffer) {
     text.withUTF8 { bytes in
         // Runs of bytes that need no escape are copied whole.
         var runStart = 0
-        for (index, byte) in bytes.enumerated() where byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") {
+        for (index, byte) in bytes.enumerated() where needsJSONEscape(byte) {
             buffer.writeBytes(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(bytes)[runStart..<index]))
             runStart = index + 1
-            switch byte {
-            case UInt8(ascii: "\""): buffer.writeStaticString("\\\"")
-            case UInt8(ascii: "\\"): buffer.writeStaticString("\\\\")
-            case 0x0A: buffer.writeStaticString("\\n")
-            case 0x0D: buffer.writeStaticString("\\r")
-            case 0x09: buffer.writeStaticString("\\t")
-            default:
-                let hex: StaticString = "0123456789abcdef"
-                buffer.writeStaticString("\\u00")
-                buffer.writeInteger(hex.utf8Start[Int(byte >> 4)])
-                buffer.writeInteger(hex.utf8Start[Int(byte & 0xF)])
+            let escape = jsonEscape(byte)
+            buffer.writeStaticString(escape.text)
+            if let (high, low) = escape.hex {
+                buffer.writeInteger(high)
+                buffer.writeInteger(low)
             }
         }
         buffer.writeBytes(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(bytes)[runStart...]))
     }
     buffer.writeInteger(UInt8(ascii: "\""))
+}
+
+/// Whether a JSON string must escape `byte`: a quote, a backslash or a control byte.
+@inline(__always)
+func needsJSONEscape(_ byte: UInt8) -> Bool {
+    byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\")
+}
+
+/// How a JSON string escapes a byte ``needsJSONEscape(_:)`` names: `text`, then for a control
+/// byte without a short escape the two hex digits of `\u00XY`.
+@inline(__always)
+func jsonEscape(_ byte: UInt8) -> (text: StaticString, hex: (UInt8, UInt8)?) {
+    switch byte {
+    case UInt8(ascii: "\""): return ("\\\"", nil)
+    case UInt8(ascii: "\\"): return ("\\\\", nil)
+    case 0x0A: return ("\\n", nil)
+    case 0x0D: return ("\\r", nil)
+    case 0x09: return ("\\t", nil)
+    default:
+        let hex: StaticString = "0123456789abcdef"
+        return ("\\u00", (hex.utf8Start[Int(byte >> 4)], hex.utf8Start[Int(byte & 0xF)]))
+    }
 }
