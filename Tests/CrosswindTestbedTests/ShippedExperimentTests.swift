@@ -73,6 +73,7 @@ import Testing
         ("mobile-3g", [1, 2, 3, 4]),
         ("flapping-4g", [1, 2, 3]),
         ("train-tunnels", [1, 2, 3]),
+        ("portal-drops-websocket", [1, 2, 3]),
         ("proxy-buffering-mid-session", [1, 2]),
         ("max-lifetime-one-hour", [1]),
         ("office-4g-outage", [2]),
