@@ -251,14 +251,9 @@ public final class EventTrace {
         for byte in text.utf8 { self.appendByte(byte) }
     }
 
-    @inline(__always)
     private func appendVarint(_ value: UInt64) {
-        var v = value
-        while v >= 0x80 {
-            self.appendByte(UInt8(truncatingIfNeeded: v) | 0x80)
-            v >>= 7
-        }
-        self.appendByte(UInt8(v))
+        if self.pending.count &- self.pendingCount < 10 { self.flushEncoded() }
+        writeVarint(value, into: self.pending, at: &self.pendingCount)
     }
 
     @inline(__always)
@@ -275,8 +270,8 @@ public final class EventTrace {
     }
 }
 
-/// Writes `value` as appendVarint does (seven bits a byte, low first) at `length` in `raw`,
-/// which has room for it (ten bytes at most).
+/// Writes `value` as a varint (seven bits a byte, low first) at `length` in `raw`, which has
+/// room for it (ten bytes at most), and moves `length` past it.
 @inline(__always)
 private func writeVarint(_ value: UInt64, into raw: UnsafeMutableRawBufferPointer, at length: inout Int) {
     var v = value

@@ -2,11 +2,11 @@
 import NIOCore
 import Testing
 
-/// The field writer a Custom Sync answer is written with writes the same bytes as the
-/// `ByteBuffer` writes it replaces: decimals as `writeDecimal`, strings as `writeJSONString`.
+/// The field writer a Custom Sync answer is written with: decimals are the digits of
+/// `String(value)`, strings the bytes `writeJSONString` writes.
 @Suite struct FieldWriterTests {
     static let numbers: [UInt64] = {
-        var values: [UInt64] = [0, 1, 9, 10, 11, 99, 100, 12_345, UInt64(UInt32.max), UInt64.max, UInt64.max - 1]
+        var values: [UInt64] = [0, 1, 7, 9, 10, 11, 99, 100, 12_345, UInt64(UInt32.max), 4_294_967_296, UInt64.max, UInt64.max - 1]
         var power: UInt64 = 1
         for _ in 0..<19 {
             power *= 10
@@ -15,13 +15,10 @@ import Testing
         return values
     }()
 
-    @Test func decimalsAreWrittenAsWriteDecimalWritesThem() {
+    @Test func decimalsAreTheDigitsOfTheNumber() {
         for value in Self.numbers {
-            var expected = ByteBuffer()
-            expected.writeDecimal(value)
             var written = ByteBuffer()
             written.writeFields(maximumBytes: 20) { $0.writeDecimal(value) }
-            #expect(written == expected, "\(value)")
             #expect(String(buffer: written) == String(value))
         }
     }

@@ -86,13 +86,6 @@ import Testing
         #expect((Self.scan(text)?.objects("messages") != nil) == alone)
     }
 
-    @Test(arguments: [0, 7, 9, 10, 99, 4_294_967_296, UInt64.max] as [UInt64])
-    func decimalWritesTheDigitsOfTheNumber(value: UInt64) {
-        var buffer = ByteBuffer()
-        buffer.writeDecimal(value)
-        #expect(String(buffer: buffer) == String(value))
-    }
-
     @Test(arguments: ["42:8", "0:0", "18446744073709551615:1", "42:", ":8", "4 2:8", "42:8:9", "-1:2", "18446744073709551616:1", ""])
     func cursorParsesFromBytesAsFromText(text: String) {
         // The byte parser a batch's cursor goes through agrees with the text parser.

@@ -1,26 +1,6 @@
 import NIOCore
 
 extension ByteBuffer {
-    /// Writes `value` in decimal: the bytes of `String(value)`, without building the string.
-    /// Request targets, entity tags and batch bodies carry epochs and offsets on every poll.
-    @discardableResult
-    mutating func writeDecimal(_ value: UInt64) -> Int {
-        // Twenty digits at most (UInt64.max), written backwards into a stack buffer.
-        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)
-        return withUnsafeMutableBytes(of: &digits) { raw in
-            var start = raw.count
-            var rest = value
-            repeat {
-                start -= 1
-                raw[start] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: rest % 10)
-                rest /= 10
-            } while rest > 0
-            return self.writeBytes(UnsafeRawBufferPointer(rebasing: raw[start...]))
-        }
-    }
-}
-
-extension ByteBuffer {
     /// Runs `body` with a writer over at least `maximumBytes` of writable space and moves the
     /// writer index past what it wrote. `body` must write no more than `maximumBytes` (the
     /// writer traps past the space it was given). One call instead of one per field: a
@@ -36,8 +16,9 @@ extension ByteBuffer {
 }
 
 /// Writes the bytes of ``ByteBuffer/writeFields(maximumBytes:_:)``: static text, single bytes,
-/// decimals as ``ByteBuffer/writeDecimal(_:)`` writes them, and JSON strings as
+/// unsigned decimals (the digits of `String(value)`), and JSON strings as
 /// ``writeJSONString(_:into:)`` writes them (at most six bytes per byte of text, plus two).
+/// Request targets, entity tags and batch bodies carry epochs and offsets on every poll.
 struct UnsafeFieldWriter {
     private let space: UnsafeMutableRawBufferPointer
     private(set) var count = 0
